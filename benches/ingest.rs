@@ -1,0 +1,68 @@
+//! Ingest throughput: OTLP protobuf decode, then normalize into model spans, then apply to
+//! the engine's model, for batches of 512 realistic spans. See docs/performance.md.
+
+// criterion_group! generates an undocumented function.
+#![allow(missing_docs)]
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use eventlens::engine::EngineState;
+use eventlens::ingest::otlp::convert::convert_request;
+use eventlens::model::record::{Record, SourceKind, SpanBatch};
+use eventlens::testing::realistic_request;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message;
+
+const BATCH: usize = 512;
+
+fn encoded_batches(count: u64) -> Vec<Vec<u8>> {
+    (0..count).map(|seed| realistic_request(BATCH, seed).encode_to_vec()).collect()
+}
+
+fn ingest(c: &mut Criterion) {
+    let batches = encoded_batches(64);
+    let mut group = c.benchmark_group("ingest_512_spans");
+    group.throughput(Throughput::Elements(BATCH as u64));
+
+    let mut i = 0;
+    group.bench_function("decode", |b| {
+        b.iter(|| {
+            i = (i + 1) % batches.len();
+            ExportTraceServiceRequest::decode(batches[i].as_slice()).map(|r| r.resource_spans.len())
+        });
+    });
+
+    group.bench_function("decode_normalize", |b| {
+        b.iter(|| {
+            i = (i + 1) % batches.len();
+            let request = ExportTraceServiceRequest::decode(batches[i].as_slice()).unwrap_or_default();
+            convert_request(request).spans.len()
+        });
+    });
+
+    // A long-lived engine, as in a session: join indexes fill up to their bounds.
+    let mut state = EngineState::default();
+    let mut seed = 0u64;
+    group.bench_function("decode_normalize_apply", |b| {
+        b.iter_batched(
+            || {
+                seed += 1;
+                (seed, realistic_request(BATCH, seed).encode_to_vec())
+            },
+            |(seed, bytes)| {
+                let request = ExportTraceServiceRequest::decode(bytes.as_slice()).unwrap_or_default();
+                let spans = convert_request(request).spans;
+                let record = Record::Spans(SpanBatch {
+                    received_unix_nano: 1_700_000_000_000_000_000 + seed * 1_000_000,
+                    source: SourceKind::OtlpGrpc,
+                    spans,
+                });
+                state.apply(&record);
+            },
+            BatchSize::SmallInput,
+        );
+    });
+    group.finish();
+}
+
+criterion_group!(benches, ingest);
+criterion_main!(benches);

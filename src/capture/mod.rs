@@ -1,0 +1,12 @@
+//! Session files: JSON Lines, a header line with a format version, then one record per line.
+//!
+//! One record per line means a file cut short (a crash, a full disk) loses at most its last
+//! line. The format is specified in `docs/capture-format.md`.
+
+pub mod header;
+pub mod reader;
+pub mod writer;
+
+pub use header::{CaptureHeader, FORMAT_NAME, FORMAT_VERSION};
+pub use reader::{Capture, CaptureError, SkippedLine, read_capture};
+pub use writer::CaptureWriter;

@@ -1,0 +1,176 @@
+//! Starts and stops everything below the UI: the async runtime with its sources, and the
+//! engine thread. The GUI, `eventlens record` and the tests all run a [`Collector`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio_util::sync::CancellationToken;
+
+use crate::capture::CaptureWriter;
+use crate::engine::snapshot::{SourceState, SourceStatus};
+use crate::engine::{EngineConfig, EngineHandle, EngineSummary, EngineThread, SourceBoard, Waker};
+use crate::ingest::counters::IngestCounters;
+use crate::ingest::otlp::{self, OtlpConfig, ReceiverContext};
+use crate::ingest::queue::{QueueLimits, record_queue};
+
+/// What to run.
+#[derive(Debug, Clone, Default)]
+pub struct CollectorConfig {
+    /// OTLP receivers, or `None` for `--no-otlp`.
+    pub otlp: Option<OtlpConfig>,
+    /// Queue limits between sources and engine.
+    pub queue: QueueLimits,
+    /// Record every accepted record to this file.
+    pub recording: Option<PathBuf>,
+    /// How often the engine publishes snapshots (default 100 ms).
+    pub publish_interval: Option<Duration>,
+}
+
+/// A running collector. Dropping it stops the sources and the engine.
+pub struct Collector {
+    runtime: Option<tokio::runtime::Runtime>,
+    engine: Option<EngineThread>,
+    shutdown: CancellationToken,
+    /// The bound OTLP/gRPC address, if enabled (useful with port 0).
+    pub grpc_addr: Option<SocketAddr>,
+    /// The bound OTLP/HTTP address, if enabled.
+    pub http_addr: Option<SocketAddr>,
+    /// Counters shared with the sources.
+    pub counters: Arc<IngestCounters>,
+}
+
+impl std::fmt::Debug for Collector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Collector")
+            .field("grpc_addr", &self.grpc_addr)
+            .field("http_addr", &self.http_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<std::net::TcpListener> {
+    if !addr.ip().is_loopback() {
+        tracing::warn!("{what} listens on {addr}: reachable from other hosts, as asked");
+    }
+    let listener = std::net::TcpListener::bind(addr).with_context(|| {
+        format!("cannot listen for {what} on {addr} (is another collector running? pick another address)")
+    })?;
+    listener.set_nonblocking(true).with_context(|| format!("cannot configure {what} listener"))?;
+    Ok(listener)
+}
+
+impl Collector {
+    /// Binds the receivers, starts the engine and the sources.
+    pub fn start(config: CollectorConfig, waker: Option<Waker>) -> anyhow::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("eventlens-io")
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        let counters = Arc::new(IngestCounters::default());
+        let (sender, receiver) = record_queue(config.queue);
+        let sources: SourceBoard = Arc::new(Mutex::new(Vec::new()));
+        let shutdown = CancellationToken::new();
+        let mut grpc_addr = None;
+        let mut http_addr = None;
+
+        if let Some(otlp_config) = &config.otlp {
+            let ctx = ReceiverContext {
+                sender: sender.clone(),
+                counters: Arc::clone(&counters),
+                max_request_bytes: otlp_config.max_request_bytes,
+            };
+            let _guard = runtime.enter();
+            if let Some(addr) = otlp_config.grpc {
+                let listener = tokio::net::TcpListener::from_std(bind(addr, "OTLP/gRPC")?)?;
+                let bound = listener.local_addr()?;
+                grpc_addr = Some(bound);
+                let board = register(&sources, "OTLP gRPC", bound);
+                let (ctx, token) = (ctx.clone(), shutdown.clone());
+                runtime.spawn(async move {
+                    let result = otlp::grpc::serve(listener, ctx, token).await.map_err(|e| e.to_string());
+                    report_end(&board, "OTLP gRPC", result);
+                });
+            }
+            if let Some(addr) = otlp_config.http {
+                let listener = tokio::net::TcpListener::from_std(bind(addr, "OTLP/HTTP")?)?;
+                let bound = listener.local_addr()?;
+                http_addr = Some(bound);
+                let board = register(&sources, "OTLP HTTP", bound);
+                let token = shutdown.clone();
+                runtime.spawn(async move {
+                    let result = otlp::http::serve(listener, ctx, token).await.map_err(|e| e.to_string());
+                    report_end(&board, "OTLP HTTP", result);
+                });
+            }
+        }
+        drop(sender);
+
+        let recording = match &config.recording {
+            Some(path) => Some(CaptureWriter::create(path, otlp::unix_nanos_now())?),
+            None => None,
+        };
+        let engine = EngineThread::spawn(
+            receiver,
+            Arc::clone(&counters),
+            sources,
+            EngineConfig {
+                publish_interval: config.publish_interval.unwrap_or(Duration::from_millis(100)),
+                recording,
+                waker,
+            },
+        )
+        .context("cannot start the engine thread")?;
+        Ok(Self { runtime: Some(runtime), engine: Some(engine), shutdown, grpc_addr, http_addr, counters })
+    }
+
+    /// The engine's handle.
+    pub fn engine(&self) -> Option<EngineHandle> {
+        self.engine.as_ref().map(EngineThread::handle)
+    }
+
+    /// Stops the sources first (so nothing new arrives), then lets the engine drain,
+    /// flush the recording and stop.
+    pub fn shutdown(mut self) -> EngineSummary {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> EngineSummary {
+        self.shutdown.cancel();
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_timeout(Duration::from_secs(2));
+        }
+        self.engine.take().map(EngineThread::shutdown).unwrap_or_default()
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        if self.engine.is_some() {
+            self.stop();
+        }
+    }
+}
+
+/// Adds a listening source to the board and returns the board for its end report.
+fn register(board: &SourceBoard, name: &str, addr: SocketAddr) -> SourceBoard {
+    if let Ok(mut sources) = board.lock() {
+        sources.push(SourceStatus { name: name.to_owned(), address: addr.to_string(), state: SourceState::Listening });
+    }
+    Arc::clone(board)
+}
+
+fn report_end(board: &SourceBoard, name: &str, result: Result<(), String>) {
+    if let Err(error) = result {
+        tracing::error!("{name} stopped: {error}");
+        if let Ok(mut sources) = board.lock()
+            && let Some(source) = sources.iter_mut().find(|s| s.name == name)
+        {
+            source.state = SourceState::Failed(error);
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! The engine: the single writer. It owns the model, applies records from the sources,
+//! writes the recording, and publishes read-only [`Snapshot`]s for the UI.
+
+pub mod command;
+pub mod snapshot;
+
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+
+pub use command::Command;
+pub use snapshot::Snapshot;
+
+use crate::capture::CaptureWriter;
+use crate::ingest::counters::IngestCounters;
+use crate::ingest::queue::RecordReceiver;
+use crate::model::flow_graph::FlowModel;
+use crate::model::record::Record;
+use crate::model::stats::Stats;
+use snapshot::{RecordingStatus, SourceStatus};
+
+/// How long the engine applies records before it looks at commands and snapshots again.
+const APPLY_BUDGET: Duration = Duration::from_millis(20);
+
+/// Called after each publish, e.g. to wake the UI.
+pub type Waker = Arc<dyn Fn() + Send + Sync>;
+
+/// Source states, written by whoever runs the sources and read at each publish.
+pub type SourceBoard = Arc<Mutex<Vec<SourceStatus>>>;
+
+/// The model plus the bookkeeping that only the engine thread touches. Also used directly
+/// (without a thread) to build a graph from a file.
+#[derive(Debug, Default)]
+pub struct EngineState {
+    /// The flow model.
+    pub model: FlowModel,
+    spans: Stats,
+    last_received_second: u64,
+}
+
+impl EngineState {
+    /// Applies one record.
+    pub fn apply(&mut self, record: &Record) {
+        let second = record.received_unix_nano() / 1_000_000_000;
+        self.last_received_second = self.last_received_second.max(second);
+        match record {
+            Record::Spans(batch) => {
+                for span in &batch.spans {
+                    self.model.apply_span(span, second);
+                }
+                self.spans.record(second, batch.spans.len() as u64, false, None);
+            }
+        }
+    }
+
+    /// The newest receive time applied, in Unix seconds; the clock for replays.
+    pub fn last_received_second(&self) -> u64 {
+        self.last_received_second
+    }
+
+    /// A snapshot with rates computed at `now_second`.
+    pub fn snapshot(&self, now_second: u64) -> Snapshot {
+        let (nodes, edges) = Snapshot::graph_from_model(&self.model, now_second);
+        Snapshot {
+            structure_version: self.model.structure_version(),
+            now_second,
+            nodes,
+            edges,
+            spans_per_second: self.spans.rate(now_second, 1),
+            model: self.model.counters(),
+            ..Snapshot::default()
+        }
+    }
+}
+
+/// Engine settings.
+pub struct EngineConfig {
+    /// How often a snapshot is published while records arrive.
+    pub publish_interval: Duration,
+    /// Where to record, if anywhere.
+    pub recording: Option<CaptureWriter>,
+    /// Called after each publish.
+    pub waker: Option<Waker>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self { publish_interval: Duration::from_millis(100), recording: None, waker: None }
+    }
+}
+
+impl std::fmt::Debug for EngineConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineConfig")
+            .field("publish_interval", &self.publish_interval)
+            .field("recording", &self.recording.as_ref().map(CaptureWriter::path))
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the engine reports when it stops.
+#[derive(Debug, Clone, Default)]
+pub struct EngineSummary {
+    /// Records applied.
+    pub records: u64,
+    /// Spans applied.
+    pub spans: u64,
+    /// Records written to the recording.
+    pub recorded: u64,
+    /// The recording error, if writing failed.
+    pub recording_error: Option<String>,
+}
+
+/// The UI's and drivers' handle to a running engine.
+#[derive(Debug, Clone)]
+pub struct EngineHandle {
+    commands: Sender<Command>,
+    snapshot: Arc<ArcSwap<Snapshot>>,
+}
+
+impl EngineHandle {
+    /// The latest published snapshot; never blocks.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
+    /// Sends a command; returns false when the engine has stopped or is too busy to take it.
+    pub fn send(&self, command: Command) -> bool {
+        self.commands.try_send(command).is_ok()
+    }
+}
+
+/// The engine thread, owned by whoever started it.
+#[derive(Debug)]
+pub struct EngineThread {
+    handle: EngineHandle,
+    join: Option<JoinHandle<EngineSummary>>,
+}
+
+impl EngineThread {
+    /// Starts the engine on its own named thread.
+    pub fn spawn(
+        records: RecordReceiver,
+        counters: Arc<IngestCounters>,
+        sources: SourceBoard,
+        config: EngineConfig,
+    ) -> std::io::Result<Self> {
+        let (commands_tx, commands_rx) = crossbeam_channel::bounded(64);
+        let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::default()));
+        let published = Arc::clone(&snapshot);
+        let join = std::thread::Builder::new().name("eventlens-engine".into()).spawn(move || {
+            EngineLoop {
+                state: EngineState::default(),
+                records,
+                commands: commands_rx,
+                counters,
+                sources,
+                published,
+                config,
+                paused: false,
+                version: 0,
+                summary: EngineSummary::default(),
+            }
+            .run()
+        })?;
+        Ok(Self { handle: EngineHandle { commands: commands_tx, snapshot }, join: Some(join) })
+    }
+
+    /// A handle for reading snapshots and sending commands.
+    pub fn handle(&self) -> EngineHandle {
+        self.handle.clone()
+    }
+
+    /// Asks the engine to finish and waits for it.
+    pub fn shutdown(mut self) -> EngineSummary {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> EngineSummary {
+        // A full command queue still stops the engine: it also ends when every sender is gone.
+        let _sent = self.handle.commands.send_timeout(Command::Shutdown, Duration::from_secs(1));
+        self.join.take().and_then(|j| j.join().ok()).unwrap_or_default()
+    }
+}
+
+impl Drop for EngineThread {
+    fn drop(&mut self) {
+        if self.join.is_some() {
+            self.stop();
+        }
+    }
+}
+
+struct EngineLoop {
+    state: EngineState,
+    records: RecordReceiver,
+    commands: Receiver<Command>,
+    counters: Arc<IngestCounters>,
+    sources: SourceBoard,
+    published: Arc<ArcSwap<Snapshot>>,
+    config: EngineConfig,
+    paused: bool,
+    version: u64,
+    summary: EngineSummary,
+}
+
+impl EngineLoop {
+    fn run(mut self) -> EngineSummary {
+        let mut last_publish = Instant::now();
+        let mut dirty = true;
+        loop {
+            let mut shutdown = false;
+            while let Ok(command) = self.commands.try_recv() {
+                match command {
+                    Command::Pause => self.paused = true,
+                    Command::Resume => self.paused = false,
+                    Command::Shutdown => shutdown = true,
+                }
+                dirty = true;
+            }
+            if shutdown {
+                // Apply what the sources already queued, so a recording loses nothing accepted.
+                while let Some(record) = self.records.try_recv() {
+                    self.apply(&record);
+                }
+                break;
+            }
+            let wait = self.config.publish_interval.saturating_sub(last_publish.elapsed());
+            match self.records.recv_timeout(wait.max(Duration::from_millis(1))) {
+                Ok(record) => {
+                    self.apply(&record);
+                    let started = Instant::now();
+                    while started.elapsed() < APPLY_BUDGET {
+                        let Some(record) = self.records.try_recv() else { break };
+                        self.apply(&record);
+                    }
+                    dirty = true;
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            // Rates decay even without new records, so publish at least once a second.
+            if last_publish.elapsed() >= self.config.publish_interval
+                && (dirty || last_publish.elapsed() >= Duration::from_secs(1))
+            {
+                self.publish();
+                last_publish = Instant::now();
+                dirty = false;
+            }
+        }
+        self.publish();
+        if let Some(writer) = &mut self.config.recording {
+            if let Err(e) = writer.flush() {
+                self.summary.recording_error.get_or_insert(e.to_string());
+            }
+            self.summary.recorded = writer.records();
+        }
+        self.summary.spans = self.state.model.counters().spans;
+        self.summary
+    }
+
+    fn apply(&mut self, record: &Record) {
+        self.state.apply(record);
+        self.summary.records += 1;
+        if let Some(writer) = &mut self.config.recording
+            && let Err(e) = writer.append(record)
+        {
+            tracing::error!("{e}; recording stopped");
+            self.summary.recording_error = Some(e.to_string());
+            self.summary.recorded = writer.records();
+            self.config.recording = None;
+        }
+    }
+
+    fn publish(&mut self) {
+        if let Some(writer) = &mut self.config.recording
+            && let Err(e) = writer.flush()
+        {
+            tracing::error!("{e}; recording stopped");
+            self.summary.recording_error = Some(e.to_string());
+            self.config.recording = None;
+        }
+        self.version += 1;
+        let previous = self.published.load_full();
+        let mut snapshot = if self.paused && previous.version > 0 {
+            // Paused: keep showing the frozen graph, but live counters keep moving.
+            (*previous).clone()
+        } else {
+            self.state.snapshot(crate::ingest::otlp::unix_nanos_now() / 1_000_000_000)
+        };
+        snapshot.version = self.version;
+        snapshot.paused = self.paused;
+        snapshot.ingest = self.counters.read();
+        snapshot.sources = self.sources.lock().map(|s| s.clone()).unwrap_or_default();
+        snapshot.recording = match (&self.config.recording, &self.summary.recording_error) {
+            (Some(w), _) => {
+                Some(RecordingStatus { path: w.path().display().to_string(), records: w.records(), error: None })
+            }
+            (None, Some(error)) => Some(RecordingStatus {
+                path: String::new(),
+                records: self.summary.recorded,
+                error: Some(error.clone()),
+            }),
+            (None, None) => None,
+        };
+        self.published.store(Arc::new(snapshot));
+        if let Some(waker) = &self.config.waker {
+            waker();
+        }
+    }
+}

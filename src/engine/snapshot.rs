@@ -1,0 +1,252 @@
+//! The read-only view of the model that the UI draws from.
+//!
+//! Built by the engine a few times a second and handed out as an `Arc`, so the UI never
+//! waits for the engine and never sees a half-applied batch.
+
+use petgraph::visit::{EdgeRef, IntoEdgeReferences};
+use serde::Serialize;
+
+use crate::ingest::counters::IngestTotals;
+use crate::model::flow_graph::{EdgeKind, FlowModel, FlowModelCounters, NodeKey, NodeKind};
+use crate::model::stats::{Percentiles, SecondPoint, Stats};
+
+/// A node as the UI sees it.
+#[derive(Clone, Debug, Serialize)]
+pub struct NodeSnapshot {
+    /// Stable id (the graph's node index).
+    pub id: u32,
+    /// Identity.
+    pub key: NodeKey,
+    /// Coarse kind.
+    pub kind: NodeKind,
+    /// Display label.
+    pub label: String,
+    /// Spans (services) or messages produced (destinations).
+    pub count: u64,
+    /// Failures.
+    pub failures: u64,
+    /// Rates over 1 s, 10 s, 60 s.
+    pub rates: [f64; 3],
+    /// Latency percentiles: span durations for services.
+    pub latency: Option<Percentiles>,
+    /// Time in topic percentiles for destinations.
+    pub time_in_topic: Option<Percentiles>,
+    /// Consumer groups seen.
+    pub consumer_groups: Vec<String>,
+    /// Partitions seen.
+    pub partitions: Vec<String>,
+    /// Per-second history for sparklines.
+    #[serde(skip)]
+    pub history: Vec<SecondPoint>,
+}
+
+/// An edge as the UI sees it.
+#[derive(Clone, Debug, Serialize)]
+pub struct EdgeSnapshot {
+    /// Stable id (the graph's edge index).
+    pub id: u32,
+    /// Source node id.
+    pub from: u32,
+    /// Target node id.
+    pub to: u32,
+    /// Kind.
+    pub kind: EdgeKind,
+    /// Messages (or calls).
+    pub count: u64,
+    /// Failures.
+    pub failures: u64,
+    /// Rates over 1 s, 10 s, 60 s.
+    pub rates: [f64; 3],
+    /// Operation latency percentiles.
+    pub latency: Option<Percentiles>,
+    /// Time in topic percentiles (consume edges).
+    pub time_in_topic: Option<Percentiles>,
+    /// Consumer groups (consume edges).
+    pub consumer_groups: Vec<String>,
+    /// Partitions seen.
+    pub partitions: Vec<String>,
+    /// Per-second history for sparklines.
+    #[serde(skip)]
+    pub history: Vec<SecondPoint>,
+}
+
+impl EdgeSnapshot {
+    /// Failures over messages, 0 when empty.
+    pub fn failure_ratio(&self) -> f32 {
+        if self.count == 0 { 0.0 } else { (self.failures as f64 / self.count as f64) as f32 }
+    }
+}
+
+/// The state of one source, as shown in the top bar.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SourceStatus {
+    /// What it is, e.g. "OTLP gRPC".
+    pub name: String,
+    /// Where it listens or reads.
+    pub address: String,
+    /// Its state.
+    pub state: SourceState,
+}
+
+/// Whether a source is working.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum SourceState {
+    /// Listening and accepting.
+    Listening,
+    /// Stopped with an error.
+    Failed(String),
+}
+
+/// The recording in progress.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RecordingStatus {
+    /// File being written.
+    pub path: String,
+    /// Records written so far.
+    pub records: u64,
+    /// Set when writing failed; recording stopped then.
+    pub error: Option<String>,
+}
+
+/// Everything the UI draws.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Snapshot {
+    /// Increments with every publish.
+    pub version: u64,
+    /// Increments when nodes or edges were added.
+    pub structure_version: u64,
+    /// The Unix second rates are computed at.
+    pub now_second: u64,
+    /// Nodes, by id.
+    pub nodes: Vec<NodeSnapshot>,
+    /// Edges, by id.
+    pub edges: Vec<EdgeSnapshot>,
+    /// Ingest counters.
+    pub ingest: IngestTotals,
+    /// Spans applied per second (last complete second).
+    pub spans_per_second: f64,
+    /// Model bookkeeping.
+    pub model: FlowModelCounters,
+    /// Sources and their states.
+    pub sources: Vec<SourceStatus>,
+    /// True while live updates are paused.
+    pub paused: bool,
+    /// The recording, if one is being written.
+    pub recording: Option<RecordingStatus>,
+}
+
+impl Snapshot {
+    /// Builds the graph part of a snapshot from the model at `now_second`.
+    pub fn graph_from_model(model: &FlowModel, now_second: u64) -> (Vec<NodeSnapshot>, Vec<EdgeSnapshot>) {
+        let graph = model.graph();
+        let mut edges: Vec<EdgeSnapshot> = graph
+            .edge_references()
+            .map(|e| {
+                let w = e.weight();
+                let stats = w.headline();
+                EdgeSnapshot {
+                    id: e.id().index() as u32,
+                    from: e.source().index() as u32,
+                    to: e.target().index() as u32,
+                    kind: w.kind,
+                    count: stats.count(),
+                    failures: stats.failures(),
+                    rates: stats.rates(now_second),
+                    latency: stats.latency().summary(),
+                    time_in_topic: w.time_in_topic.summary(),
+                    consumer_groups: w.consumer_groups.iter().cloned().collect(),
+                    partitions: w.partitions.iter().cloned().collect(),
+                    history: stats.history(),
+                }
+            })
+            .collect();
+        edges.sort_by_key(|e| e.id);
+        let mut nodes: Vec<NodeSnapshot> = graph
+            .node_indices()
+            .map(|index| {
+                let n = &graph[index];
+                let kind = n.key.kind();
+                let (count, failures, rates, history, latency) = if kind == NodeKind::Destination {
+                    // A destination's traffic is what its producers wrote into it.
+                    let incoming: Vec<&Stats> = graph
+                        .edges_directed(index, petgraph::Direction::Incoming)
+                        .filter(|e| e.weight().kind == EdgeKind::Produces)
+                        .map(|e| e.weight().headline())
+                        .collect();
+                    let mut rates = [0.0; 3];
+                    for s in &incoming {
+                        for (total, r) in rates.iter_mut().zip(s.rates(now_second)) {
+                            *total += r;
+                        }
+                    }
+                    (
+                        incoming.iter().map(|s| s.count()).sum(),
+                        incoming.iter().map(|s| s.failures()).sum(),
+                        rates,
+                        merge_histories(incoming.iter().map(|s| s.history())),
+                        n.time_in_topic.summary(),
+                    )
+                } else {
+                    (
+                        n.stats.count(),
+                        n.stats.failures(),
+                        n.stats.rates(now_second),
+                        n.stats.history(),
+                        n.stats.latency().summary(),
+                    )
+                };
+                NodeSnapshot {
+                    id: index.index() as u32,
+                    key: n.key.clone(),
+                    kind,
+                    label: n.key.label(),
+                    count,
+                    failures,
+                    rates,
+                    latency,
+                    time_in_topic: n.time_in_topic.summary(),
+                    consumer_groups: n.consumer_groups.iter().cloned().collect(),
+                    partitions: n.partitions.iter().cloned().collect(),
+                    history,
+                }
+            })
+            .collect();
+        nodes.sort_by_key(|n| n.id);
+        (nodes, edges)
+    }
+
+    /// The node with this id.
+    pub fn node(&self, id: u32) -> Option<&NodeSnapshot> {
+        self.nodes.binary_search_by_key(&id, |n| n.id).ok().map(|i| &self.nodes[i])
+    }
+
+    /// The edge with this id.
+    pub fn edge(&self, id: u32) -> Option<&EdgeSnapshot> {
+        self.edges.binary_search_by_key(&id, |e| e.id).ok().map(|i| &self.edges[i])
+    }
+
+    /// True when no node has been seen yet (the UI then shows how to send spans).
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+}
+
+/// Sums several per-second histories second by second (percentiles are not summable and
+/// are left out).
+fn merge_histories(histories: impl Iterator<Item = Vec<SecondPoint>>) -> Vec<SecondPoint> {
+    let mut by_second: std::collections::BTreeMap<u64, SecondPoint> = std::collections::BTreeMap::new();
+    for history in histories {
+        for p in history {
+            let e = by_second.entry(p.second).or_insert(SecondPoint {
+                second: p.second,
+                count: 0,
+                failures: 0,
+                p50_us: None,
+                p99_us: None,
+            });
+            e.count += p.count;
+            e.failures += p.failures;
+        }
+    }
+    by_second.into_values().collect()
+}

@@ -1,0 +1,193 @@
+//! The flow graph as JSON, Graphviz DOT or Mermaid (`eventlens graph FILE --format ...`).
+//! The JSON shape is documented in `docs/capture-format.md` ("Graph JSON").
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::capture::{CaptureError, SkippedLine, read_capture};
+use crate::engine::EngineState;
+use crate::engine::snapshot::Snapshot;
+use crate::model::flow_graph::{EdgeKind, NodeKind};
+use crate::model::stats::Percentiles;
+
+/// Output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum GraphFormat {
+    /// JSON document (nodes, edges, counters).
+    Json,
+    /// Graphviz DOT.
+    Dot,
+    /// Mermaid flowchart.
+    Mermaid,
+}
+
+/// A session file replayed into a graph.
+#[derive(Debug)]
+pub struct ReplayedGraph {
+    /// The graph at the end of the session, rates computed at its last record.
+    pub snapshot: Snapshot,
+    /// Lines of the file that were skipped.
+    pub skipped: Vec<SkippedLine>,
+}
+
+/// Replays a session file through the same engine logic the live view uses.
+pub fn replay_file(path: &Path) -> Result<ReplayedGraph, CaptureError> {
+    let capture = read_capture(path)?;
+    let mut state = EngineState::default();
+    for record in &capture.records {
+        state.apply(record);
+    }
+    let snapshot = state.snapshot(state.last_received_second() + 1);
+    Ok(ReplayedGraph { snapshot, skipped: capture.skipped })
+}
+
+#[derive(Serialize)]
+struct GraphDocument<'a> {
+    nodes: Vec<NodeDocument<'a>>,
+    edges: Vec<EdgeDocument<'a>>,
+    spans: u64,
+}
+
+#[derive(Serialize)]
+struct NodeDocument<'a> {
+    id: u32,
+    kind: NodeKind,
+    name: &'a str,
+    count: u64,
+    failures: u64,
+    latency_us: Option<Percentiles>,
+    time_in_topic_us: Option<Percentiles>,
+    consumer_groups: &'a [String],
+    partitions: &'a [String],
+}
+
+#[derive(Serialize)]
+struct EdgeDocument<'a> {
+    id: u32,
+    kind: EdgeKind,
+    from: u32,
+    to: u32,
+    from_name: &'a str,
+    to_name: &'a str,
+    count: u64,
+    failures: u64,
+    latency_us: Option<Percentiles>,
+    time_in_topic_us: Option<Percentiles>,
+    consumer_groups: &'a [String],
+    partitions: &'a [String],
+}
+
+/// Renders the graph of a snapshot in `format`.
+pub fn render(snapshot: &Snapshot, format: GraphFormat) -> String {
+    match format {
+        GraphFormat::Json => to_json(snapshot),
+        GraphFormat::Dot => to_dot(snapshot),
+        GraphFormat::Mermaid => to_mermaid(snapshot),
+    }
+}
+
+fn name_of(snapshot: &Snapshot, id: u32) -> &str {
+    snapshot.node(id).map_or("?", |n| n.label.as_str())
+}
+
+/// The JSON document.
+pub fn to_json(snapshot: &Snapshot) -> String {
+    let document = GraphDocument {
+        nodes: snapshot
+            .nodes
+            .iter()
+            .map(|n| NodeDocument {
+                id: n.id,
+                kind: n.kind,
+                name: &n.label,
+                count: n.count,
+                failures: n.failures,
+                latency_us: n.latency,
+                time_in_topic_us: n.time_in_topic,
+                consumer_groups: &n.consumer_groups,
+                partitions: &n.partitions,
+            })
+            .collect(),
+        edges: snapshot
+            .edges
+            .iter()
+            .map(|e| EdgeDocument {
+                id: e.id,
+                kind: e.kind,
+                from: e.from,
+                to: e.to,
+                from_name: name_of(snapshot, e.from),
+                to_name: name_of(snapshot, e.to),
+                count: e.count,
+                failures: e.failures,
+                latency_us: e.latency,
+                time_in_topic_us: e.time_in_topic,
+                consumer_groups: &e.consumer_groups,
+                partitions: &e.partitions,
+            })
+            .collect(),
+        spans: snapshot.model.spans,
+    };
+    serde_json::to_string_pretty(&document).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}
+
+fn quoted(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+fn edge_label(count: u64, failures: u64, kind: EdgeKind) -> String {
+    let unit = if kind == EdgeKind::Calls { "calls" } else { "msgs" };
+    if failures > 0 { format!("{count} {unit}, {failures} failed") } else { format!("{count} {unit}") }
+}
+
+/// Graphviz DOT, left to right; services as ellipses, destinations as boxes, consumer
+/// groups as diamonds, synchronous calls dashed.
+pub fn to_dot(snapshot: &Snapshot) -> String {
+    let mut out = String::from("digraph eventlens {\n  rankdir=LR;\n");
+    for n in &snapshot.nodes {
+        let shape = match n.kind {
+            NodeKind::Service => "ellipse",
+            NodeKind::Destination => "box",
+            NodeKind::ConsumerGroup => "diamond",
+        };
+        let _ = writeln!(out, "  n{} [label=\"{}\", shape={shape}];", n.id, quoted(&n.label));
+    }
+    for e in &snapshot.edges {
+        let style = if e.kind == EdgeKind::Calls { ", style=dashed" } else { "" };
+        let color = if e.failures > 0 { ", color=red" } else { "" };
+        let _ = writeln!(
+            out,
+            "  n{} -> n{} [label=\"{}\"{style}{color}];",
+            e.from,
+            e.to,
+            quoted(&edge_label(e.count, e.failures, e.kind))
+        );
+    }
+    out.push_str("}\n");
+    out
+}
+
+fn mermaid_text(text: &str) -> String {
+    text.replace('"', "#quot;")
+}
+
+/// A Mermaid flowchart, left to right; topics drawn as cylinders, calls dotted.
+pub fn to_mermaid(snapshot: &Snapshot) -> String {
+    let mut out = String::from("flowchart LR\n");
+    for n in &snapshot.nodes {
+        let label = mermaid_text(&n.label);
+        let _ = match n.kind {
+            NodeKind::Service => writeln!(out, "  n{}[\"{label}\"]", n.id),
+            NodeKind::Destination => writeln!(out, "  n{}[(\"{label}\")]", n.id),
+            NodeKind::ConsumerGroup => writeln!(out, "  n{}{{\"{label}\"}}", n.id),
+        };
+    }
+    for e in &snapshot.edges {
+        let arrow = if e.kind == EdgeKind::Calls { "-.->" } else { "-->" };
+        let label = mermaid_text(&edge_label(e.count, e.failures, e.kind));
+        let _ = writeln!(out, "  n{} {arrow}|\"{label}\"| n{}", e.from, e.to);
+    }
+    out
+}

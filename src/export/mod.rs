@@ -1,0 +1,3 @@
+//! Exports of what EventLens built, for docs, bug reports and scripts.
+
+pub mod graph;

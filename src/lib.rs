@@ -1,0 +1,13 @@
+//! EventLens: see event chains across services, topics and consumers, live and on replay.
+//!
+//! Data flows one way: [`ingest`] sources -> [`engine`] (single writer over the [`model`])
+//! -> snapshots -> [`ui`]. See `docs/architecture.md`.
+
+pub mod capture;
+pub mod collector;
+pub mod engine;
+pub mod export;
+pub mod ingest;
+pub mod model;
+pub mod testing;
+pub mod ui;

@@ -1,0 +1,175 @@
+//! The `eventlens` command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+
+use eventlens::collector::{Collector, CollectorConfig};
+use eventlens::export::graph::{GraphFormat, render, replay_file};
+use eventlens::ingest::otlp::{DEFAULT_GRPC_ADDR, DEFAULT_HTTP_ADDR, DEFAULT_MAX_REQUEST_BYTES, OtlpConfig};
+use eventlens::ui::EventLensApp;
+
+/// See event chains across services, topics and consumers, live and on replay.
+#[derive(Debug, Parser)]
+#[command(name = "eventlens", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    receivers: ReceiverArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Open the window with the receivers listening (the default).
+    Gui {
+        #[command(flatten)]
+        receivers: ReceiverArgs,
+    },
+    /// Run the collector without a window, writing every accepted span to a session file.
+    Record {
+        /// The session file to write (JSON Lines; see docs/capture-format.md).
+        #[arg(long, short)]
+        out: PathBuf,
+        /// Stop after this long (e.g. 30s, 5m); without it, run until Ctrl-C.
+        #[arg(long)]
+        duration: Option<humantime::Duration>,
+        #[command(flatten)]
+        receivers: ReceiverArgs,
+    },
+    /// Print the flow graph of a session file.
+    Graph {
+        /// The session file.
+        file: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "json")]
+        format: GraphFormat,
+    },
+}
+
+#[derive(Debug, Args, Clone)]
+struct ReceiverArgs {
+    /// OTLP/gRPC listen address. Loopback by default; another address is reachable from
+    /// other hosts and is logged as such.
+    #[arg(long, value_name = "ADDR", default_value = DEFAULT_GRPC_ADDR)]
+    otlp_grpc: SocketAddr,
+    /// OTLP/HTTP listen address.
+    #[arg(long, value_name = "ADDR", default_value = DEFAULT_HTTP_ADDR)]
+    otlp_http: SocketAddr,
+    /// Do not start the OTLP receivers.
+    #[arg(long)]
+    no_otlp: bool,
+    /// Largest accepted OTLP request in bytes (compressed or not).
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_REQUEST_BYTES)]
+    max_request_bytes: usize,
+}
+
+impl ReceiverArgs {
+    fn collector_config(&self) -> CollectorConfig {
+        CollectorConfig {
+            otlp: (!self.no_otlp).then_some(OtlpConfig {
+                grpc: Some(self.otlp_grpc),
+                http: Some(self.otlp_http),
+                max_request_bytes: self.max_request_bytes,
+            }),
+            ..CollectorConfig::default()
+        }
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "eventlens=info,warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        None => run_gui(&cli.receivers),
+        Some(Command::Gui { receivers }) => run_gui(&receivers),
+        Some(Command::Record { out, duration, receivers }) => run_record(&receivers, out, duration.map(Into::into)),
+        Some(Command::Graph { file, format }) => run_graph(&file, format),
+    }
+}
+
+fn run_gui(receivers: &ReceiverArgs) -> anyhow::Result<()> {
+    // The receivers bind before the window opens, so a taken port is reported plainly.
+    let egui_ctx: Arc<OnceLock<egui::Context>> = Arc::new(OnceLock::new());
+    let waker_ctx = Arc::clone(&egui_ctx);
+    let waker = Arc::new(move || {
+        if let Some(ctx) = waker_ctx.get() {
+            ctx.request_repaint_after(Duration::from_millis(10));
+        }
+    });
+    let collector = Collector::start(receivers.collector_config(), Some(waker))?;
+    let engine = collector.engine().context("engine not running")?;
+    let icon = eframe::icon_data::from_png_bytes(include_bytes!("../assets/icon.png")).context("bad window icon")?;
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("EventLens")
+            .with_app_id("eventlens")
+            .with_inner_size([1280.0, 800.0])
+            .with_icon(Arc::new(icon)),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "EventLens",
+        options,
+        Box::new(move |cc| {
+            let _already_set = egui_ctx.set(cc.egui_ctx.clone());
+            Ok(Box::new(EventLensApp::new(engine, Some(collector))))
+        }),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+}
+
+fn run_record(receivers: &ReceiverArgs, out: PathBuf, duration: Option<Duration>) -> anyhow::Result<()> {
+    let mut config = receivers.collector_config();
+    config.recording = Some(out.clone());
+    let collector = Collector::start(config, None)?;
+    let listening: Vec<String> = [("gRPC", collector.grpc_addr), ("HTTP", collector.http_addr)]
+        .iter()
+        .filter_map(|(name, addr)| addr.map(|a| format!("OTLP {name} on {a}")))
+        .collect();
+    eprintln!(
+        "recording to {} ({}); {}",
+        out.display(),
+        if listening.is_empty() { "no receivers".to_owned() } else { listening.join(", ") },
+        match duration {
+            Some(d) => format!("stopping after {}", humantime::format_duration(d)),
+            None => "Ctrl-C to stop".to_owned(),
+        }
+    );
+    let waiter = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    waiter.block_on(async {
+        match duration {
+            Some(d) => tokio::select! {
+                _ = tokio::time::sleep(d) => {}
+                _ = tokio::signal::ctrl_c() => {}
+            },
+            None => {
+                let _interrupted = tokio::signal::ctrl_c().await;
+            }
+        }
+    });
+    let summary = collector.shutdown();
+    eprintln!("recorded {} records ({} spans) to {}", summary.recorded, summary.spans, out.display());
+    match summary.recording_error {
+        Some(e) => Err(anyhow::anyhow!(e)),
+        None => Ok(()),
+    }
+}
+
+fn run_graph(file: &std::path::Path, format: GraphFormat) -> anyhow::Result<()> {
+    let replayed = replay_file(file)?;
+    for skipped in &replayed.skipped {
+        eprintln!("{}: line {} skipped: {}", file.display(), skipped.line, skipped.reason);
+    }
+    println!("{}", render(&replayed.snapshot, format));
+    Ok(())
+}

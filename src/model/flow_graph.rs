@@ -1,0 +1,498 @@
+//! The flow graph: services, destinations and consumer groups, joined by produce, consume
+//! and synchronous-call edges, built incrementally from spans.
+//!
+//! Joining rules (see `docs/architecture.md`):
+//! - A producer span (`create`/`send`) adds Service -> Destination.
+//! - A consumer span (`receive`/`process`) adds Destination -> Service; its destination comes
+//!   from its own attributes, else from the producer it links to (span links first, the parent
+//!   as a fallback). Time in topic is the consumer's start minus the linked producer's start.
+//! - A CLIENT span whose child SERVER span belongs to another service adds Service -> Service.
+//!   Messaging spans never do, so two services that only talk through a topic stay apart.
+//!
+//! Either side of a join may arrive first; the waiting side is kept in a bounded table.
+
+use std::collections::{BTreeSet, HashMap};
+
+use petgraph::stable_graph::{EdgeIndex, NodeIndex, StableGraph};
+use serde::Serialize;
+
+use super::bounded_index::BoundedIndex;
+use super::ids::SpanRef;
+use super::messaging::{Messaging, MessagingOperation, MessagingRole};
+use super::span::{ServiceName, Span, SpanKind};
+use super::stats::{LatencyHistogram, Stats};
+
+/// What a node stands for; also its identity in the graph.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NodeKey {
+    /// A service, from `service.name` (+ `service.namespace`).
+    Service {
+        /// The service.
+        #[serde(flatten)]
+        service: ServiceName,
+    },
+    /// A topic, queue or stream on a messaging system.
+    Destination {
+        /// `messaging.system`.
+        system: String,
+        /// Destination name (or template).
+        name: String,
+    },
+    /// A consumer group whose consuming service is unknown.
+    ConsumerGroup {
+        /// `messaging.system`.
+        system: String,
+        /// Group name.
+        group: String,
+    },
+}
+
+impl NodeKey {
+    /// The node's coarse kind.
+    pub fn kind(&self) -> NodeKind {
+        match self {
+            Self::Service { .. } => NodeKind::Service,
+            Self::Destination { .. } => NodeKind::Destination,
+            Self::ConsumerGroup { .. } => NodeKind::ConsumerGroup,
+        }
+    }
+
+    /// The label users read: `orders-svc`, `kafka/orders`, `group billing`.
+    pub fn label(&self) -> String {
+        match self {
+            Self::Service { service } => service.to_string(),
+            Self::Destination { system, name } => format!("{system}/{name}"),
+            Self::ConsumerGroup { system, group } => format!("{system} group {group}"),
+        }
+    }
+}
+
+/// The coarse kind of a node, for shapes and layers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeKind {
+    /// A service.
+    Service,
+    /// A topic or queue.
+    Destination,
+    /// A consumer group with no known service.
+    ConsumerGroup,
+}
+
+/// The kind of an edge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EdgeKind {
+    /// Service -> Destination.
+    Produces,
+    /// Destination -> Service (or consumer group).
+    Consumes,
+    /// Service -> Service, a synchronous call.
+    Calls,
+}
+
+/// A node with its counters.
+#[derive(Clone, Debug)]
+pub struct FlowNode {
+    /// Identity.
+    pub key: NodeKey,
+    /// Spans of a service; unused for destinations, whose totals derive from their edges.
+    pub stats: Stats,
+    /// Time in topic of messages consumed from a destination.
+    pub time_in_topic: LatencyHistogram,
+    /// Consumer groups seen on or through this node.
+    pub consumer_groups: BTreeSet<String>,
+    /// Partitions seen on or through this node.
+    pub partitions: BTreeSet<String>,
+}
+
+/// An edge with its counters.
+#[derive(Clone, Debug)]
+pub struct FlowEdge {
+    /// Edge kind.
+    pub kind: EdgeKind,
+    /// Counters from the operation that counts messages once: `send` for produce edges,
+    /// `process` for consume edges, the client span for calls.
+    pub primary: Stats,
+    /// Counters from the companion operation (`create`, `receive`), used when no primary
+    /// operation was seen, so instrumentations emitting both are not counted twice.
+    pub secondary: Stats,
+    /// Time in topic for consume edges.
+    pub time_in_topic: LatencyHistogram,
+    /// Consumer groups on a consume edge.
+    pub consumer_groups: BTreeSet<String>,
+    /// Partitions seen on the edge.
+    pub partitions: BTreeSet<String>,
+}
+
+impl FlowEdge {
+    fn new(kind: EdgeKind) -> Self {
+        Self {
+            kind,
+            primary: Stats::default(),
+            secondary: Stats::default(),
+            time_in_topic: LatencyHistogram::default(),
+            consumer_groups: BTreeSet::new(),
+            partitions: BTreeSet::new(),
+        }
+    }
+
+    /// The counters that represent this edge: primary when it has any, else secondary.
+    pub fn headline(&self) -> &Stats {
+        if self.primary.count() > 0 || self.secondary.count() == 0 { &self.primary } else { &self.secondary }
+    }
+}
+
+/// How many producer and client spans are remembered for joins, and how many waiting
+/// consumers and servers. Bounds the model's memory whatever the session length.
+#[derive(Clone, Copy, Debug)]
+pub struct JoinLimits {
+    /// Producer spans remembered (for consumers that link to them).
+    pub producers: usize,
+    /// Client spans remembered (for server spans that are their children).
+    pub clients: usize,
+    /// Consumers and servers waiting for their producer or client.
+    pub pending: usize,
+}
+
+impl Default for JoinLimits {
+    fn default() -> Self {
+        Self { producers: 262_144, clients: 65_536, pending: 65_536 }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct ProducerMemo {
+    destination: NodeIndex,
+    start_unix_nano: u64,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct ClientMemo {
+    service: NodeIndex,
+    duration_nanos: u64,
+    failed: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct ServerWaiting {
+    service: NodeIndex,
+    failed: bool,
+    second: u64,
+}
+
+/// A consumer span waiting for the producer it links to.
+#[derive(Clone, Debug)]
+enum ConsumerWaiting {
+    /// The consume edge is recorded; only time in topic waits.
+    TimeInTopic { edge: EdgeIndex, destination: NodeIndex, consumer_start: u64 },
+    /// The consumer had no destination attribute: the whole consume waits.
+    Consume(Box<PendingConsume>),
+}
+
+#[derive(Clone, Debug)]
+struct PendingConsume {
+    consumer: NodeIndex,
+    messaging: Messaging,
+    messages: u64,
+    failed: bool,
+    duration_nanos: u64,
+    consumer_start: u64,
+    second: u64,
+}
+
+/// Counters about the model's own bookkeeping, shown so nothing is lost silently.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct FlowModelCounters {
+    /// Spans applied.
+    pub spans: u64,
+    /// Consumers whose producer never arrived before being forgotten.
+    pub unjoined_evicted: u64,
+    /// Producer memories forgotten to stay within limits.
+    pub producers_evicted: u64,
+}
+
+/// The flow graph and the join state that builds it.
+#[derive(Debug)]
+pub struct FlowModel {
+    graph: StableGraph<FlowNode, FlowEdge>,
+    nodes: HashMap<NodeKey, NodeIndex>,
+    edges: HashMap<(NodeIndex, NodeIndex, EdgeKind), EdgeIndex>,
+    producers: BoundedIndex<SpanRef, ProducerMemo>,
+    clients: BoundedIndex<SpanRef, ClientMemo>,
+    waiting_consumers: BoundedIndex<SpanRef, Vec<ConsumerWaiting>>,
+    waiting_servers: BoundedIndex<SpanRef, Vec<ServerWaiting>>,
+    spans_applied: u64,
+    structure_version: u64,
+}
+
+impl Default for FlowModel {
+    fn default() -> Self {
+        Self::new(JoinLimits::default())
+    }
+}
+
+impl FlowModel {
+    /// An empty model with the given join memory limits.
+    pub fn new(limits: JoinLimits) -> Self {
+        Self {
+            graph: StableGraph::new(),
+            nodes: HashMap::new(),
+            edges: HashMap::new(),
+            producers: BoundedIndex::new(limits.producers),
+            clients: BoundedIndex::new(limits.clients),
+            waiting_consumers: BoundedIndex::new(limits.pending),
+            waiting_servers: BoundedIndex::new(limits.pending),
+            spans_applied: 0,
+            structure_version: 0,
+        }
+    }
+
+    /// The graph, for reading.
+    pub fn graph(&self) -> &StableGraph<FlowNode, FlowEdge> {
+        &self.graph
+    }
+
+    /// Changes whenever a node or edge is added; lets readers skip re-layout otherwise.
+    pub fn structure_version(&self) -> u64 {
+        self.structure_version
+    }
+
+    /// The node for a key, if present.
+    pub fn node_index(&self, key: &NodeKey) -> Option<NodeIndex> {
+        self.nodes.get(key).copied()
+    }
+
+    /// Bookkeeping counters.
+    pub fn counters(&self) -> FlowModelCounters {
+        FlowModelCounters {
+            spans: self.spans_applied,
+            unjoined_evicted: self.waiting_consumers.evicted(),
+            producers_evicted: self.producers.evicted(),
+        }
+    }
+
+    /// Applies one span received at Unix second `second`.
+    pub fn apply_span(&mut self, span: &Span, second: u64) {
+        self.spans_applied += 1;
+        let failed = span.is_failure();
+        let this = self.actor_node(span);
+        let is_entry = matches!(span.kind, SpanKind::Server | SpanKind::Consumer) || span.parent_span_id.is_none();
+        self.graph[this].stats.record(second, 1, failed, is_entry.then(|| span.duration_nanos()));
+
+        match &span.messaging {
+            Some(m) => match m.operation.role() {
+                MessagingRole::Produce => self.apply_produce(span, m, this, failed, second),
+                MessagingRole::Consume => self.apply_consume(span, m, this, failed, second),
+                MessagingRole::Settle => {}
+            },
+            None => match span.kind {
+                SpanKind::Client => self.apply_client(span, this, failed),
+                SpanKind::Server => self.apply_server(span, this, failed, second),
+                _ => {}
+            },
+        }
+    }
+
+    /// The node that did the work: the service, or the consumer group when the consuming
+    /// service did not name itself.
+    fn actor_node(&mut self, span: &Span) -> NodeIndex {
+        if span.service().is_unknown()
+            && let Some(m) = &span.messaging
+            && m.operation.role() == MessagingRole::Consume
+            && let Some(group) = &m.consumer_group
+        {
+            return self.node(NodeKey::ConsumerGroup { system: m.system.clone(), group: group.clone() });
+        }
+        self.node(NodeKey::Service { service: span.service().clone() })
+    }
+
+    fn node(&mut self, key: NodeKey) -> NodeIndex {
+        if let Some(&index) = self.nodes.get(&key) {
+            return index;
+        }
+        let index = self.graph.add_node(FlowNode {
+            key: key.clone(),
+            stats: Stats::default(),
+            time_in_topic: LatencyHistogram::default(),
+            consumer_groups: BTreeSet::new(),
+            partitions: BTreeSet::new(),
+        });
+        self.nodes.insert(key, index);
+        self.structure_version += 1;
+        index
+    }
+
+    fn edge(&mut self, from: NodeIndex, to: NodeIndex, kind: EdgeKind) -> EdgeIndex {
+        if let Some(&index) = self.edges.get(&(from, to, kind)) {
+            return index;
+        }
+        let index = self.graph.add_edge(from, to, FlowEdge::new(kind));
+        self.edges.insert((from, to, kind), index);
+        self.structure_version += 1;
+        index
+    }
+
+    fn destination_node(&mut self, m: &Messaging, name: &str) -> NodeIndex {
+        self.node(NodeKey::Destination { system: m.system.clone(), name: name.to_owned() })
+    }
+
+    fn apply_produce(&mut self, span: &Span, m: &Messaging, producer: NodeIndex, failed: bool, second: u64) {
+        let Some(name) = &m.destination else { return };
+        let destination = self.destination_node(m, name);
+        let edge = self.edge(producer, destination, EdgeKind::Produces);
+        let messages = m.batch_message_count.unwrap_or(1).max(1);
+        let e = &mut self.graph[edge];
+        let stats = if m.operation == MessagingOperation::Create { &mut e.secondary } else { &mut e.primary };
+        stats.record(second, messages, failed, Some(span.duration_nanos()));
+        if let Some(p) = &m.partition {
+            e.partitions.insert(p.clone());
+            self.graph[destination].partitions.insert(p.clone());
+        }
+        let memo = ProducerMemo { destination, start_unix_nano: span.start_unix_nano };
+        self.producers.insert(span.span_ref(), memo);
+        self.resolve_waiting_consumers(span.span_ref(), memo);
+    }
+
+    /// The producers a consumer span points at: its links, then its parent as a fallback.
+    fn producer_refs(span: &Span) -> Vec<SpanRef> {
+        let mut refs: Vec<SpanRef> = span.links.iter().map(|l| l.target).collect();
+        if refs.is_empty()
+            && let Some(parent) = span.parent_ref()
+        {
+            refs.push(parent);
+        }
+        refs
+    }
+
+    fn apply_consume(&mut self, span: &Span, m: &Messaging, consumer: NodeIndex, failed: bool, second: u64) {
+        let refs = Self::producer_refs(span);
+        let messages = m.batch_message_count.unwrap_or(refs.len().max(1) as u64).max(1);
+        let destination = match &m.destination {
+            Some(name) => Some(self.destination_node(m, name)),
+            None => refs.iter().find_map(|r| self.producers.get(r)).map(|p| p.destination),
+        };
+        let Some(destination) = destination else {
+            // Destination unknown until the first producer arrives.
+            let Some(&first) = refs.first() else { return };
+            let pending = PendingConsume {
+                consumer,
+                messaging: m.clone(),
+                messages,
+                failed,
+                duration_nanos: span.duration_nanos(),
+                consumer_start: span.start_unix_nano,
+                second,
+            };
+            self.waiting_consumers
+                .entry_or_insert_with(first, Vec::new)
+                .push(ConsumerWaiting::Consume(Box::new(pending)));
+            return;
+        };
+        let edge = self.record_consume(destination, consumer, m, messages, failed, span.duration_nanos(), second);
+        for r in refs {
+            match self.producers.get(&r).copied() {
+                Some(p) => self.record_time_in_topic(edge, destination, p.start_unix_nano, span.start_unix_nano),
+                None => self.waiting_consumers.entry_or_insert_with(r, Vec::new).push(ConsumerWaiting::TimeInTopic {
+                    edge,
+                    destination,
+                    consumer_start: span.start_unix_nano,
+                }),
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn record_consume(
+        &mut self,
+        destination: NodeIndex,
+        consumer: NodeIndex,
+        m: &Messaging,
+        messages: u64,
+        failed: bool,
+        duration_nanos: u64,
+        second: u64,
+    ) -> EdgeIndex {
+        let edge = self.edge(destination, consumer, EdgeKind::Consumes);
+        let e = &mut self.graph[edge];
+        let stats = if m.operation == MessagingOperation::Receive { &mut e.secondary } else { &mut e.primary };
+        stats.record(second, messages, failed, Some(duration_nanos));
+        if let Some(group) = &m.consumer_group {
+            e.consumer_groups.insert(group.clone());
+        }
+        if let Some(p) = &m.partition {
+            e.partitions.insert(p.clone());
+        }
+        let d = &mut self.graph[destination];
+        if let Some(group) = &m.consumer_group {
+            d.consumer_groups.insert(group.clone());
+        }
+        if let Some(p) = &m.partition {
+            d.partitions.insert(p.clone());
+        }
+        edge
+    }
+
+    fn record_time_in_topic(
+        &mut self,
+        edge: EdgeIndex,
+        destination: NodeIndex,
+        producer_start: u64,
+        consumer_start: u64,
+    ) {
+        let waited = consumer_start.saturating_sub(producer_start);
+        self.graph[edge].time_in_topic.record_nanos(waited);
+        self.graph[destination].time_in_topic.record_nanos(waited);
+    }
+
+    fn resolve_waiting_consumers(&mut self, producer: SpanRef, memo: ProducerMemo) {
+        let Some(waiting) = self.waiting_consumers.remove(&producer) else { return };
+        for w in waiting {
+            match w {
+                ConsumerWaiting::TimeInTopic { edge, destination, consumer_start } => {
+                    self.record_time_in_topic(edge, destination, memo.start_unix_nano, consumer_start);
+                }
+                ConsumerWaiting::Consume(p) => {
+                    let edge = self.record_consume(
+                        memo.destination,
+                        p.consumer,
+                        &p.messaging,
+                        p.messages,
+                        p.failed,
+                        p.duration_nanos,
+                        p.second,
+                    );
+                    self.record_time_in_topic(edge, memo.destination, memo.start_unix_nano, p.consumer_start);
+                }
+            }
+        }
+    }
+
+    fn apply_client(&mut self, span: &Span, client: NodeIndex, failed: bool) {
+        let memo = ClientMemo { service: client, duration_nanos: span.duration_nanos(), failed };
+        self.clients.insert(span.span_ref(), memo);
+        if let Some(servers) = self.waiting_servers.remove(&span.span_ref()) {
+            for s in servers {
+                self.record_call(memo, s);
+            }
+        }
+    }
+
+    fn apply_server(&mut self, span: &Span, server: NodeIndex, failed: bool, second: u64) {
+        let Some(parent) = span.parent_ref() else { return };
+        let waiting = ServerWaiting { service: server, failed, second };
+        match self.clients.get(&parent).copied() {
+            Some(client) => self.record_call(client, waiting),
+            None => self.waiting_servers.entry_or_insert_with(parent, Vec::new).push(waiting),
+        }
+    }
+
+    fn record_call(&mut self, client: ClientMemo, server: ServerWaiting) {
+        if client.service == server.service {
+            return;
+        }
+        let edge = self.edge(client.service, server.service, EdgeKind::Calls);
+        self.graph[edge].primary.record(server.second, 1, client.failed || server.failed, Some(client.duration_nanos));
+    }
+}

@@ -1,0 +1,9 @@
+//! The domain model: plain data and pure logic. No I/O, no async runtime, no UI.
+
+pub mod bounded_index;
+pub mod flow_graph;
+pub mod ids;
+pub mod messaging;
+pub mod record;
+pub mod span;
+pub mod stats;

@@ -1,0 +1,66 @@
+//! What the engine applies and what a recording holds, one per line.
+//!
+//! Every record carries the time EventLens received it, so a replay can reproduce the
+//! session's own clock rather than the senders' clocks.
+
+use serde::{Deserialize, Serialize};
+
+use super::span::Span;
+
+/// Where a record came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceKind {
+    /// OTLP over gRPC.
+    OtlpGrpc,
+    /// OTLP over HTTP (protobuf or JSON).
+    OtlpHttp,
+    /// Read from a file.
+    File,
+}
+
+impl SourceKind {
+    /// Stable name, as written in recordings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OtlpGrpc => "otlp-grpc",
+            Self::OtlpHttp => "otlp-http",
+            Self::File => "file",
+        }
+    }
+}
+
+/// A batch of spans as one export request delivered them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SpanBatch {
+    /// When EventLens received the batch, Unix nanoseconds.
+    pub received_unix_nano: u64,
+    /// Which source delivered it.
+    pub source: SourceKind,
+    /// The accepted spans (rejected ones never become records).
+    pub spans: Vec<Span>,
+}
+
+/// One thing the engine applies.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Record {
+    /// Spans from an OTLP export.
+    Spans(SpanBatch),
+}
+
+impl Record {
+    /// When EventLens received it, Unix nanoseconds.
+    pub fn received_unix_nano(&self) -> u64 {
+        match self {
+            Self::Spans(b) => b.received_unix_nano,
+        }
+    }
+
+    /// How many items (spans) the record holds, for queue accounting.
+    pub fn item_count(&self) -> usize {
+        match self {
+            Self::Spans(b) => b.spans.len(),
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! The normalized span: what every source turns OpenTelemetry input into.
+//!
+//! It keeps the whole span (attributes, events, links, resource) so that recordings lose
+//! nothing and later views (span details, journeys) can show it, plus the messaging facts
+//! already read out of the attributes ([`Messaging`]), so the graph never parses strings twice.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::ids::{SpanId, SpanRef, TraceId};
+use super::messaging::Messaging;
+
+/// The OpenTelemetry span kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SpanKind {
+    /// Kind not given.
+    #[default]
+    Unspecified,
+    /// An operation inside one service.
+    Internal,
+    /// The receiving side of a synchronous call.
+    Server,
+    /// The calling side of a synchronous call.
+    Client,
+    /// Sends (or creates) a message.
+    Producer,
+    /// Receives or processes a message.
+    Consumer,
+}
+
+impl SpanKind {
+    /// Maps the OTLP enum value; unknown values become [`SpanKind::Unspecified`].
+    pub fn from_otlp(value: i32) -> Self {
+        match value {
+            1 => Self::Internal,
+            2 => Self::Server,
+            3 => Self::Client,
+            4 => Self::Producer,
+            5 => Self::Consumer,
+            _ => Self::Unspecified,
+        }
+    }
+
+    /// The OTLP enum value.
+    pub fn to_otlp(self) -> i32 {
+        match self {
+            Self::Unspecified => 0,
+            Self::Internal => 1,
+            Self::Server => 2,
+            Self::Client => 3,
+            Self::Producer => 4,
+            Self::Consumer => 5,
+        }
+    }
+}
+
+/// An attribute value, shaped like OTLP's `AnyValue` so recordings read like OTLP/JSON.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum AttrValue {
+    /// A string.
+    StringValue(String),
+    /// A boolean.
+    BoolValue(bool),
+    /// A signed 64-bit integer.
+    IntValue(i64),
+    /// A double.
+    DoubleValue(f64),
+    /// Raw bytes, hex-encoded in recordings.
+    BytesValue(#[serde(with = "hex")] Vec<u8>),
+    /// An array of values.
+    ArrayValue(Vec<AttrValue>),
+    /// A nested list of key/values.
+    KvlistValue(Vec<Attribute>),
+}
+
+impl AttrValue {
+    /// The value as text when it is a scalar; messaging ids arrive as strings or ints
+    /// depending on the instrumentation, and the model wants one form.
+    pub fn as_text(&self) -> Option<String> {
+        match self {
+            Self::StringValue(s) => Some(s.clone()),
+            Self::IntValue(i) => Some(i.to_string()),
+            Self::BoolValue(b) => Some(b.to_string()),
+            Self::DoubleValue(d) => Some(d.to_string()),
+            Self::BytesValue(_) | Self::ArrayValue(_) | Self::KvlistValue(_) => None,
+        }
+    }
+
+    /// The value as an integer when it is one, or a string holding one.
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Self::IntValue(i) => Some(*i),
+            Self::StringValue(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+}
+
+/// One key/value attribute.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Attribute {
+    /// Attribute name, e.g. `messaging.system`.
+    pub key: String,
+    /// Attribute value.
+    pub value: AttrValue,
+}
+
+/// Looks an attribute up by name in a list (attribute lists are short; a scan beats a map).
+pub fn find_attr<'a>(attributes: &'a [Attribute], key: &str) -> Option<&'a AttrValue> {
+    attributes.iter().find(|a| a.key == key).map(|a| &a.value)
+}
+
+/// The logical service a span came from: `service.name`, qualified by `service.namespace`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ServiceName {
+    /// `service.name`; SDKs default it to `unknown_service[:process]`.
+    pub name: String,
+    /// `service.namespace`, when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+impl ServiceName {
+    /// A service with no namespace.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self { name: name.into(), namespace: None }
+    }
+
+    /// True for the SDKs' placeholder name, i.e. the service did not say who it is.
+    pub fn is_unknown(&self) -> bool {
+        self.name.is_empty() || self.name.starts_with("unknown_service")
+    }
+}
+
+impl std::fmt::Display for ServiceName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{ns}/{}", self.name),
+            None => f.write_str(&self.name),
+        }
+    }
+}
+
+/// The resource that emitted a batch of spans; shared by all its spans.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Resource {
+    /// The service the resource names.
+    pub service: ServiceName,
+    /// All resource attributes, including `service.name`.
+    #[serde(default)]
+    pub attributes: Vec<Attribute>,
+}
+
+/// The outcome a span reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusCode {
+    /// Not set by the instrumentation.
+    #[default]
+    Unset,
+    /// Explicitly successful.
+    Ok,
+    /// Failed.
+    Error,
+}
+
+/// A timestamped event inside a span, e.g. an `exception`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SpanEvent {
+    /// Event name.
+    pub name: String,
+    /// When it happened, Unix nanoseconds.
+    pub time_unix_nano: u64,
+    /// Event attributes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<Attribute>,
+}
+
+/// A link to another span, possibly in another trace: how consumers point at producers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SpanLink {
+    /// The span linked to.
+    #[serde(flatten)]
+    pub target: SpanRef,
+    /// Link attributes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<Attribute>,
+}
+
+/// One span, normalized.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Span {
+    /// Trace id.
+    pub trace_id: TraceId,
+    /// Span id.
+    pub span_id: SpanId,
+    /// Parent span id, absent for a root span.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_span_id: Option<SpanId>,
+    /// Operation name.
+    pub name: String,
+    /// Span kind.
+    pub kind: SpanKind,
+    /// Start, Unix nanoseconds.
+    pub start_unix_nano: u64,
+    /// End, Unix nanoseconds.
+    pub end_unix_nano: u64,
+    /// Status code.
+    #[serde(default)]
+    pub status: StatusCode,
+    /// Status message (set with an error).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub status_message: String,
+    /// The emitting resource.
+    pub resource: Arc<Resource>,
+    /// Instrumentation scope name.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub scope: String,
+    /// Span attributes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<Attribute>,
+    /// Span events.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<SpanEvent>,
+    /// Links to other spans.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<SpanLink>,
+    /// Messaging facts read from the attributes, when the span is a messaging operation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messaging: Option<Messaging>,
+}
+
+impl Span {
+    /// This span's address.
+    pub fn span_ref(&self) -> SpanRef {
+        SpanRef { trace_id: self.trace_id, span_id: self.span_id }
+    }
+
+    /// The parent's address (same trace), if any.
+    pub fn parent_ref(&self) -> Option<SpanRef> {
+        self.parent_span_id.map(|span_id| SpanRef { trace_id: self.trace_id, span_id })
+    }
+
+    /// The emitting service.
+    pub fn service(&self) -> &ServiceName {
+        &self.resource.service
+    }
+
+    /// Wall duration in nanoseconds (zero if the clock went backwards).
+    pub fn duration_nanos(&self) -> u64 {
+        self.end_unix_nano.saturating_sub(self.start_unix_nano)
+    }
+
+    /// A failure is an ERROR status or a recorded `exception` event.
+    pub fn is_failure(&self) -> bool {
+        self.status == StatusCode::Error || self.events.iter().any(|e| e.name == "exception")
+    }
+}

@@ -1,0 +1,246 @@
+//! Span builders shared by tests and benchmarks, so each states only what it is about.
+
+use std::sync::Arc;
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
+use opentelemetry_proto::tonic::resource::v1::Resource as OtlpResource;
+use opentelemetry_proto::tonic::trace::v1 as otlp;
+
+use crate::model::ids::{SpanId, SpanRef, TraceId};
+use crate::model::messaging::Messaging;
+use crate::model::span::{
+    AttrValue, Attribute, Resource, ServiceName, Span, SpanEvent, SpanKind, SpanLink, StatusCode,
+};
+
+/// Builds a [`Span`] field by field.
+#[derive(Debug, Clone)]
+pub struct SpanBuilder {
+    span: Span,
+}
+
+/// A trace id from a number (tests think in small numbers).
+pub fn trace_id(n: u128) -> TraceId {
+    TraceId(n.max(1).to_be_bytes())
+}
+
+/// A span id from a number.
+pub fn span_id(n: u64) -> SpanId {
+    SpanId(n.max(1).to_be_bytes())
+}
+
+/// Starts a span of `service` named `name` with `kind`, in trace 1, span id 1.
+pub fn span(service: &str, name: &str, kind: SpanKind) -> SpanBuilder {
+    SpanBuilder {
+        span: Span {
+            trace_id: trace_id(1),
+            span_id: span_id(1),
+            parent_span_id: None,
+            name: name.to_owned(),
+            kind,
+            start_unix_nano: 1_700_000_000_000_000_000,
+            end_unix_nano: 1_700_000_000_001_000_000,
+            status: StatusCode::Unset,
+            status_message: String::new(),
+            resource: Arc::new(Resource {
+                service: ServiceName::new(service),
+                attributes: vec![Attribute {
+                    key: "service.name".into(),
+                    value: AttrValue::StringValue(service.into()),
+                }],
+            }),
+            scope: "eventlens-tests".into(),
+            attributes: Vec::new(),
+            events: Vec::new(),
+            links: Vec::new(),
+            messaging: None,
+        },
+    }
+}
+
+/// A plain one-span fixture.
+pub fn span_fixture() -> Span {
+    span("svc", "work", SpanKind::Internal).build()
+}
+
+impl SpanBuilder {
+    /// Sets trace and span id.
+    pub fn ids(mut self, trace: u128, span: u64) -> Self {
+        self.span.trace_id = trace_id(trace);
+        self.span.span_id = span_id(span);
+        self
+    }
+
+    /// Sets the parent (same trace).
+    pub fn parent(mut self, span: u64) -> Self {
+        self.span.parent_span_id = Some(span_id(span));
+        self
+    }
+
+    /// Adds a link to another span.
+    pub fn link(mut self, trace: u128, span: u64) -> Self {
+        self.span.links.push(SpanLink {
+            target: SpanRef { trace_id: trace_id(trace), span_id: span_id(span) },
+            attributes: Vec::new(),
+        });
+        self
+    }
+
+    /// Sets start (Unix ms) and duration (ms).
+    pub fn at_ms(mut self, start_ms: u64, duration_ms: u64) -> Self {
+        self.span.start_unix_nano = start_ms * 1_000_000;
+        self.span.end_unix_nano = (start_ms + duration_ms) * 1_000_000;
+        self
+    }
+
+    /// Adds a string attribute.
+    pub fn attr(mut self, key: &str, value: &str) -> Self {
+        self.span.attributes.push(Attribute { key: key.into(), value: AttrValue::StringValue(value.into()) });
+        self
+    }
+
+    /// Adds an integer attribute.
+    pub fn attr_int(mut self, key: &str, value: i64) -> Self {
+        self.span.attributes.push(Attribute { key: key.into(), value: AttrValue::IntValue(value) });
+        self
+    }
+
+    /// Sets `messaging.system`, destination and operation (current attribute names).
+    pub fn messaging(self, system: &str, destination: &str, operation: &str) -> Self {
+        self.attr("messaging.system", system)
+            .attr("messaging.destination.name", destination)
+            .attr("messaging.operation.type", operation)
+    }
+
+    /// Marks the span failed with an ERROR status.
+    pub fn error(mut self, message: &str) -> Self {
+        self.span.status = StatusCode::Error;
+        self.span.status_message = message.into();
+        self
+    }
+
+    /// Adds an `exception` event.
+    pub fn exception(mut self, message: &str) -> Self {
+        self.span.events.push(SpanEvent {
+            name: "exception".into(),
+            time_unix_nano: self.span.start_unix_nano,
+            attributes: vec![Attribute {
+                key: "exception.message".into(),
+                value: AttrValue::StringValue(message.into()),
+            }],
+        });
+        self
+    }
+
+    /// The span, with messaging facts read from its attributes as ingest would.
+    pub fn build(mut self) -> Span {
+        self.span.messaging = Messaging::from_attributes(self.span.kind, &self.span.attributes);
+        self.span
+    }
+}
+
+fn kv(key: &str, value: &str) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue { value: Some(any_value::Value::StringValue(value.into())) }),
+        ..Default::default()
+    }
+}
+
+fn kv_int(key: &str, value: i64) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue { value: Some(any_value::Value::IntValue(value)) }),
+        ..Default::default()
+    }
+}
+
+/// A realistic OTLP export request: `spans` spans from three services of a shop, cycling
+/// through producer, consumer (linked to the producer) and HTTP server spans, each with the
+/// attributes real instrumentations attach. Used by the ingest benchmarks.
+pub fn realistic_request(spans: usize, seed: u64) -> ExportTraceServiceRequest {
+    let services = ["checkout", "payments", "shipping"];
+    let topics = ["orders", "payments", "shipments"];
+    let mut resource_spans = Vec::new();
+    for (s, service) in services.iter().enumerate() {
+        let mut out = Vec::new();
+        // Every service takes every role in turn, against every topic.
+        for i in (0..spans).filter(|i| (i / 3) % services.len() == s) {
+            let n = seed.wrapping_mul(1_000_003).wrapping_add(i as u64 + 1);
+            let trace = ((n as u128) << 64 | 0xabcd).to_be_bytes().to_vec();
+            let start = 1_700_000_000_000_000_000 + n * 1_000;
+            let topic = topics[(i / 9) % topics.len()];
+            let mut span = otlp::Span {
+                trace_id: trace.clone(),
+                span_id: (n | 1).to_be_bytes().to_vec(),
+                name: format!("{topic} process"),
+                start_time_unix_nano: start,
+                end_time_unix_nano: start + 2_500_000,
+                ..Default::default()
+            };
+            let mut attributes = vec![
+                kv("messaging.system", "kafka"),
+                kv("messaging.destination.name", topic),
+                kv("messaging.client.id", service),
+                kv("messaging.destination.partition.id", &(i % 6).to_string()),
+                kv_int("messaging.kafka.offset", i as i64),
+                kv("messaging.kafka.message.key", &format!("order-{}", n % 10_000)),
+                kv("server.address", "kafka-1.internal"),
+                kv_int("server.port", 9092),
+            ];
+            match i % 3 {
+                0 => {
+                    span.kind = 4;
+                    span.name = format!("{topic} send");
+                    attributes.push(kv("messaging.operation.type", "send"));
+                }
+                1 => {
+                    span.kind = 5;
+                    attributes.push(kv("messaging.operation.type", "process"));
+                    attributes.push(kv("messaging.consumer.group.name", &format!("{service}-group")));
+                    // The span just before, a producer in its own trace.
+                    let producer = n.wrapping_sub(1);
+                    span.links.push(otlp::span::Link {
+                        trace_id: ((producer as u128) << 64 | 0xabcd).to_be_bytes().to_vec(),
+                        span_id: (producer | 1).to_be_bytes().to_vec(),
+                        ..Default::default()
+                    });
+                }
+                _ => {
+                    span.kind = 2;
+                    span.name = "POST /orders".into();
+                    span.parent_span_id = (n.wrapping_add(7) | 1).to_be_bytes().to_vec();
+                    attributes = vec![
+                        kv("http.request.method", "POST"),
+                        kv("url.path", "/orders"),
+                        kv_int("http.response.status_code", if n.is_multiple_of(50) { 500 } else { 200 }),
+                        kv("server.address", "checkout.internal"),
+                    ];
+                    if n.is_multiple_of(50) {
+                        span.status = Some(otlp::Status { code: 2, message: "upstream failed".into() });
+                    }
+                }
+            }
+            span.attributes = attributes;
+            out.push(span);
+        }
+        resource_spans.push(otlp::ResourceSpans {
+            resource: Some(OtlpResource {
+                attributes: vec![
+                    kv("service.name", service),
+                    kv("service.namespace", "shop"),
+                    kv("telemetry.sdk.language", "rust"),
+                    kv("host.name", "node-7"),
+                ],
+                ..Default::default()
+            }),
+            scope_spans: vec![otlp::ScopeSpans {
+                scope: Some(InstrumentationScope { name: "shop-instrumentation".into(), ..Default::default() }),
+                spans: out,
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+    }
+    ExportTraceServiceRequest { resource_spans }
+}

@@ -1,0 +1,187 @@
+//! The side panel for the selected node or edge: counters, sparklines, groups, partitions.
+
+use egui::RichText;
+use egui_plot::{Legend, Line, Plot, PlotPoints};
+
+use super::flow_view::Selection;
+use super::theme;
+use crate::engine::snapshot::Snapshot;
+use crate::model::stats::{Percentiles, SecondPoint};
+
+/// What the panel asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PanelAction {
+    /// Nothing.
+    None,
+    /// The close button was pressed.
+    Close,
+}
+
+/// Formats microseconds for people: 850 µs, 12.3 ms, 4.1 s.
+pub fn format_micros(us: u64) -> String {
+    match us {
+        0..1_000 => format!("{us} µs"),
+        1_000..1_000_000 => format!("{:.1} ms", us as f64 / 1_000.0),
+        _ => format!("{:.2} s", us as f64 / 1_000_000.0),
+    }
+}
+
+fn percentiles_row(ui: &mut egui::Ui, label: &str, p: Option<Percentiles>) {
+    ui.label(label);
+    match p {
+        Some(p) => ui.label(format!(
+            "p50 {} · p90 {} · p99 {} · max {}",
+            format_micros(p.p50_us),
+            format_micros(p.p90_us),
+            format_micros(p.p99_us),
+            format_micros(p.max_us)
+        )),
+        None => ui.label("—"),
+    };
+    ui.end_row();
+}
+
+/// What the panel shows, whether a node or an edge is selected.
+struct Details<'a> {
+    title: String,
+    subtitle: String,
+    count: u64,
+    failures: u64,
+    rates: [f64; 3],
+    latency: Option<Percentiles>,
+    time_in_topic: Option<Percentiles>,
+    groups: &'a [String],
+    partitions: &'a [String],
+    history: &'a [SecondPoint],
+}
+
+fn details(snapshot: &Snapshot, selection: Selection) -> Option<Details<'_>> {
+    use crate::model::flow_graph::{EdgeKind, NodeKind};
+    Some(match selection {
+        Selection::Node(id) => {
+            let n = snapshot.node(id)?;
+            let kind = match n.kind {
+                NodeKind::Service => "Service",
+                NodeKind::Destination => "Destination",
+                NodeKind::ConsumerGroup => "Consumer group",
+            };
+            Details {
+                title: n.label.clone(),
+                subtitle: kind.to_owned(),
+                count: n.count,
+                failures: n.failures,
+                rates: n.rates,
+                latency: n.latency,
+                time_in_topic: n.time_in_topic,
+                groups: &n.consumer_groups,
+                partitions: &n.partitions,
+                history: &n.history,
+            }
+        }
+        Selection::Edge(id) => {
+            let e = snapshot.edge(id)?;
+            let from = snapshot.node(e.from).map_or("?", |n| n.label.as_str());
+            let to = snapshot.node(e.to).map_or("?", |n| n.label.as_str());
+            let kind = match e.kind {
+                EdgeKind::Produces => "produces to",
+                EdgeKind::Consumes => "is consumed by",
+                EdgeKind::Calls => "calls",
+            };
+            Details {
+                title: format!("{from} → {to}"),
+                subtitle: format!("{from} {kind} {to}"),
+                count: e.count,
+                failures: e.failures,
+                rates: e.rates,
+                latency: e.latency,
+                time_in_topic: e.time_in_topic,
+                groups: &e.consumer_groups,
+                partitions: &e.partitions,
+                history: &e.history,
+            }
+        }
+    })
+}
+
+/// Draws the panel's contents for `selection`.
+pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot, selection: Selection) -> PanelAction {
+    let Some(Details { title, subtitle, count, failures, rates, latency, time_in_topic, groups, partitions, history }) =
+        details(snapshot, selection)
+    else {
+        return PanelAction::Close;
+    };
+    let mut action = PanelAction::None;
+    ui.horizontal(|ui| {
+        ui.heading(&title);
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            if ui.button("Close").clicked() {
+                action = PanelAction::Close;
+            }
+        });
+    });
+    ui.label(RichText::new(subtitle).weak());
+    ui.separator();
+    egui::Grid::new("details_counters").num_columns(2).striped(true).show(ui, |ui| {
+        ui.label("Messages");
+        ui.label(count.to_string());
+        ui.end_row();
+        ui.label("Failures");
+        let failures_text = RichText::new(failures.to_string());
+        ui.label(if failures > 0 { failures_text.color(theme::FAILURE) } else { failures_text });
+        ui.end_row();
+        ui.label("Rate 1 s / 10 s / 60 s");
+        ui.label(format!("{:.1} / {:.1} / {:.1} per s", rates[0], rates[1], rates[2]));
+        ui.end_row();
+        percentiles_row(ui, "Latency", latency);
+        percentiles_row(ui, "Time in topic", time_in_topic);
+        ui.label("Consumer groups");
+        ui.label(if groups.is_empty() { "—".to_owned() } else { groups.join(", ") });
+        ui.end_row();
+        ui.label("Partitions");
+        ui.label(if partitions.is_empty() { "—".to_owned() } else { partitions.join(", ") });
+        ui.end_row();
+    });
+    ui.separator();
+    sparklines(ui, snapshot.now_second, history);
+    action
+}
+
+fn series(history: &[SecondPoint], now: u64, value: impl Fn(&SecondPoint) -> Option<f64>) -> PlotPoints<'static> {
+    history.iter().filter_map(|p| value(p).map(|v| [p.second as f64 - now as f64, v])).collect::<Vec<[f64; 2]>>().into()
+}
+
+fn sparklines(ui: &mut egui::Ui, now: u64, history: &[SecondPoint]) {
+    ui.label("Messages and failures per second");
+    Plot::new("spark_rate")
+        .height(theme::SPARKLINE_HEIGHT)
+        .allow_zoom(false)
+        .allow_drag(false)
+        .allow_scroll(false)
+        .include_y(0.0)
+        .legend(Legend::default())
+        .show(ui, |plot| {
+            plot.line(Line::new("msgs/s", series(history, now, |p| Some(p.count as f64))).color(theme::SERIES_RATE));
+            plot.line(
+                Line::new("failures/s", series(history, now, |p| Some(p.failures as f64)))
+                    .color(theme::SERIES_FAILURES),
+            );
+        });
+    ui.label("Latency p50 / p99 (ms)");
+    Plot::new("spark_latency")
+        .height(theme::SPARKLINE_HEIGHT)
+        .allow_zoom(false)
+        .allow_drag(false)
+        .allow_scroll(false)
+        .include_y(0.0)
+        .legend(Legend::default())
+        .show(ui, |plot| {
+            plot.line(
+                Line::new("p50", series(history, now, |p| p.p50_us.map(|v| v as f64 / 1000.0)))
+                    .color(theme::SERIES_P50),
+            );
+            plot.line(
+                Line::new("p99", series(history, now, |p| p.p99_us.map(|v| v as f64 / 1000.0)))
+                    .color(theme::SERIES_P99),
+            );
+        });
+}

@@ -1,0 +1,270 @@
+//! How flow graph nodes and edges are drawn: shape by node kind, edge width by rate,
+//! colour by failure ratio, dashed synchronous calls, labels with rate and failures.
+
+use egui::epaint::{CircleShape, PathShape, RectShape, TextShape};
+use egui::{Color32, CornerRadius, FontFamily, FontId, Pos2, Rect, Shape, Stroke, StrokeKind, Vec2};
+use egui_graphs::{DisplayEdge, DisplayNode, DrawContext, EdgeProps, Node, NodeProps};
+use petgraph::EdgeType;
+use petgraph::stable_graph::IndexType;
+
+use super::theme;
+use crate::model::flow_graph::{EdgeKind, NodeKind};
+
+/// The payload of a drawn node, refreshed from each snapshot.
+#[derive(Clone, Debug)]
+pub struct NodeView {
+    /// Snapshot node id.
+    pub id: u32,
+    /// Kind, for the shape.
+    pub kind: NodeKind,
+    /// Name.
+    pub label: String,
+    /// Rate and failures line.
+    pub detail: String,
+    /// Whether it has failures (red outline).
+    pub failing: bool,
+    /// Filtered out by the filter box.
+    pub dimmed: bool,
+    /// Part of the highlighted selection.
+    pub highlighted: bool,
+}
+
+/// The payload of a drawn edge, refreshed from each snapshot.
+#[derive(Clone, Debug)]
+pub struct EdgeView {
+    /// Snapshot edge id.
+    pub id: u32,
+    /// Kind, for the dash pattern.
+    pub kind: EdgeKind,
+    /// Stroke width from the rate.
+    pub width: f32,
+    /// Colour from the failure ratio.
+    pub color: Color32,
+    /// Rate and failures text.
+    pub label: String,
+    /// Filtered out.
+    pub dimmed: bool,
+}
+
+/// A node's drawing state.
+#[derive(Clone, Debug)]
+pub struct FlowNodeShape {
+    view: NodeView,
+    pos: Pos2,
+    selected: bool,
+    hovered: bool,
+    /// Where the node was last drawn on screen, for tests and tooltips.
+    pub screen_pos: Option<Pos2>,
+}
+
+impl From<NodeProps<NodeView>> for FlowNodeShape {
+    fn from(props: NodeProps<NodeView>) -> Self {
+        Self {
+            pos: props.location(),
+            selected: props.selected,
+            hovered: props.hovered,
+            view: props.payload,
+            screen_pos: None,
+        }
+    }
+}
+
+impl FlowNodeShape {
+    fn half_extent(&self) -> Vec2 {
+        match self.view.kind {
+            NodeKind::Service => Vec2::splat(theme::SERVICE_RADIUS),
+            NodeKind::Destination => theme::DESTINATION_HALF,
+            NodeKind::ConsumerGroup => Vec2::splat(theme::GROUP_RADIUS),
+        }
+    }
+
+    fn fill(&self) -> Color32 {
+        let base = match self.view.kind {
+            NodeKind::Service => theme::SERVICE,
+            NodeKind::Destination => theme::DESTINATION,
+            NodeKind::ConsumerGroup => theme::CONSUMER_GROUP,
+        };
+        if self.view.dimmed { theme::dimmed(base) } else { base }
+    }
+}
+
+impl<E: Clone, Ty: EdgeType, Ix: IndexType> DisplayNode<NodeView, E, Ty, Ix> for FlowNodeShape {
+    fn closest_boundary_point(&self, dir: Vec2) -> Pos2 {
+        let dir = dir.normalized();
+        match self.view.kind {
+            NodeKind::Service => self.pos + dir * theme::SERVICE_RADIUS,
+            NodeKind::Destination => {
+                let h = theme::DESTINATION_HALF;
+                let scale = (h.x / dir.x.abs().max(1e-6)).min(h.y / dir.y.abs().max(1e-6));
+                self.pos + dir * scale
+            }
+            NodeKind::ConsumerGroup => {
+                let r = theme::GROUP_RADIUS;
+                self.pos + dir * (r / (dir.x.abs() + dir.y.abs()).max(1e-6))
+            }
+        }
+    }
+
+    fn shapes(&mut self, ctx: &DrawContext) -> Vec<Shape> {
+        let center = ctx.meta.canvas_to_screen_pos(self.pos);
+        self.screen_pos = Some(center);
+        let half = self.half_extent() * ctx.meta.zoom;
+        let fill = self.fill();
+        let stroke = if self.selected || self.view.highlighted {
+            Stroke::new(3.0, theme::SELECTED)
+        } else if self.view.failing && !self.view.dimmed {
+            Stroke::new(2.5, theme::FAILURE)
+        } else if self.hovered {
+            Stroke::new(1.5, theme::SELECTED)
+        } else {
+            Stroke::NONE
+        };
+        let mut shapes = Vec::with_capacity(3);
+        shapes.push(match self.view.kind {
+            NodeKind::Service => CircleShape { center, radius: half.x, fill, stroke }.into(),
+            NodeKind::Destination => RectShape::new(
+                Rect::from_center_size(center, half * 2.0),
+                CornerRadius::same(6),
+                fill,
+                stroke,
+                StrokeKind::Outside,
+            )
+            .into(),
+            NodeKind::ConsumerGroup => PathShape::convex_polygon(
+                vec![
+                    center + Vec2::new(0.0, -half.y),
+                    center + Vec2::new(half.x, 0.0),
+                    center + Vec2::new(0.0, half.y),
+                    center + Vec2::new(-half.x, 0.0),
+                ],
+                fill,
+                stroke,
+            )
+            .into(),
+        });
+        let text_color = if self.view.dimmed { theme::dimmed(theme::LABEL) } else { theme::LABEL };
+        let detail_color = if self.view.dimmed { theme::dimmed(theme::LABEL_DETAIL) } else { theme::LABEL_DETAIL };
+        let label = ctx.ctx.fonts_mut(|f| {
+            f.layout_no_wrap(
+                self.view.label.clone(),
+                FontId::new(theme::LABEL_SIZE * ctx.meta.zoom, FontFamily::Proportional),
+                text_color,
+            )
+        });
+        let detail = ctx.ctx.fonts_mut(|f| {
+            f.layout_no_wrap(
+                self.view.detail.clone(),
+                FontId::new(theme::DETAIL_SIZE * ctx.meta.zoom, FontFamily::Proportional),
+                detail_color,
+            )
+        });
+        let below = center.y + half.y + 3.0;
+        let detail_height = detail.size().y;
+        shapes.push(TextShape::new(Pos2::new(center.x - label.size().x / 2.0, below), label, text_color).into());
+        shapes.push(
+            TextShape::new(
+                Pos2::new(center.x - detail.size().x / 2.0, below + detail_height + 2.0),
+                detail,
+                detail_color,
+            )
+            .into(),
+        );
+        shapes
+    }
+
+    fn update(&mut self, props: &NodeProps<NodeView>) {
+        self.pos = props.location();
+        self.selected = props.selected;
+        self.hovered = props.hovered;
+        self.view = props.payload.clone();
+    }
+
+    fn is_inside(&self, pos: Pos2) -> bool {
+        let d = pos - self.pos;
+        match self.view.kind {
+            NodeKind::Service => d.length() <= theme::SERVICE_RADIUS,
+            NodeKind::Destination => d.x.abs() <= theme::DESTINATION_HALF.x && d.y.abs() <= theme::DESTINATION_HALF.y,
+            NodeKind::ConsumerGroup => d.x.abs() + d.y.abs() <= theme::GROUP_RADIUS,
+        }
+    }
+}
+
+/// An edge's drawing state.
+#[derive(Clone, Debug)]
+pub struct FlowEdgeShape {
+    view: EdgeView,
+    selected: bool,
+}
+
+impl From<EdgeProps<EdgeView>> for FlowEdgeShape {
+    fn from(props: EdgeProps<EdgeView>) -> Self {
+        Self { view: props.payload, selected: props.selected }
+    }
+}
+
+fn endpoints<Ty: EdgeType, Ix: IndexType>(
+    start: &Node<NodeView, EdgeView, Ty, Ix, FlowNodeShape>,
+    end: &Node<NodeView, EdgeView, Ty, Ix, FlowNodeShape>,
+) -> (Pos2, Pos2) {
+    let dir = end.location() - start.location();
+    let from = <FlowNodeShape as DisplayNode<NodeView, EdgeView, Ty, Ix>>::closest_boundary_point(start.display(), dir);
+    let to = <FlowNodeShape as DisplayNode<NodeView, EdgeView, Ty, Ix>>::closest_boundary_point(end.display(), -dir);
+    (from, to)
+}
+
+impl<Ty: EdgeType, Ix: IndexType> DisplayEdge<NodeView, EdgeView, Ty, Ix, FlowNodeShape> for FlowEdgeShape {
+    fn shapes(
+        &mut self,
+        start: &Node<NodeView, EdgeView, Ty, Ix, FlowNodeShape>,
+        end: &Node<NodeView, EdgeView, Ty, Ix, FlowNodeShape>,
+        ctx: &DrawContext,
+    ) -> Vec<Shape> {
+        let (from, to) = endpoints(start, end);
+        let (from, to) = (ctx.meta.canvas_to_screen_pos(from), ctx.meta.canvas_to_screen_pos(to));
+        let zoom = ctx.meta.zoom;
+        let color = if self.view.dimmed { theme::dimmed(self.view.color) } else { self.view.color };
+        let width = (self.view.width + if self.selected { 2.0 } else { 0.0 }) * zoom;
+        let stroke = Stroke::new(width, if self.selected { theme::SELECTED } else { color });
+        let dir = (to - from).normalized();
+        let tip_base = to - dir * theme::ARROW_SIZE * zoom;
+        let mut shapes = if self.view.kind == EdgeKind::Calls {
+            Shape::dashed_line(&[from, tip_base], stroke, theme::DASH.0 * zoom, theme::DASH.1 * zoom)
+        } else {
+            vec![Shape::line_segment([from, tip_base], stroke)]
+        };
+        let normal = Vec2::new(-dir.y, dir.x) * theme::ARROW_SIZE * 0.5 * zoom;
+        shapes.push(Shape::convex_polygon(vec![to, tip_base + normal, tip_base - normal], stroke.color, Stroke::NONE));
+        if !self.view.label.is_empty() {
+            let text_color = if self.view.dimmed { theme::dimmed(theme::LABEL_DETAIL) } else { theme::LABEL_DETAIL };
+            let galley = ctx.ctx.fonts_mut(|f| {
+                f.layout_no_wrap(
+                    self.view.label.clone(),
+                    FontId::new(theme::DETAIL_SIZE * zoom, FontFamily::Proportional),
+                    text_color,
+                )
+            });
+            let mid = from + (to - from) * 0.5;
+            let at = Pos2::new(mid.x - galley.size().x / 2.0, mid.y - galley.size().y - 2.0 - width / 2.0);
+            shapes.push(TextShape::new(at, galley, text_color).into());
+        }
+        shapes
+    }
+
+    fn update(&mut self, props: &EdgeProps<EdgeView>) {
+        self.view = props.payload.clone();
+        self.selected = props.selected;
+    }
+
+    fn is_inside(
+        &self,
+        start: &Node<NodeView, EdgeView, Ty, Ix, FlowNodeShape>,
+        end: &Node<NodeView, EdgeView, Ty, Ix, FlowNodeShape>,
+        pos: Pos2,
+    ) -> bool {
+        let (a, b) = endpoints(start, end);
+        let ab = b - a;
+        let t = ((pos - a).dot(ab) / ab.length_sq().max(1e-6)).clamp(0.0, 1.0);
+        let closest = a + ab * t;
+        (pos - closest).length() <= self.view.width / 2.0 + 4.0
+    }
+}

@@ -1,0 +1,13 @@
+//! The egui front end. It reads engine snapshots and sends commands; it never blocks and
+//! never touches the model.
+
+pub mod app;
+pub mod details_panel;
+pub mod empty_state;
+pub mod flow_layout;
+pub mod flow_shapes;
+pub mod flow_view;
+pub mod theme;
+pub mod top_bar;
+
+pub use app::EventLensApp;

@@ -1,0 +1,102 @@
+//! Colours, sizes and fonts: every visual constant of the UI lives here.
+
+use egui::Color32;
+
+/// Service node fill.
+pub const SERVICE: Color32 = Color32::from_rgb(0x4a, 0x90, 0xd9);
+/// Destination (topic/queue) node fill.
+pub const DESTINATION: Color32 = Color32::from_rgb(0xe0, 0xa4, 0x3a);
+/// Consumer group node fill.
+pub const CONSUMER_GROUP: Color32 = Color32::from_rgb(0x9b, 0x6b, 0xd6);
+/// Outline of a node that has failures.
+pub const FAILURE: Color32 = Color32::from_rgb(0xe0, 0x4b, 0x4b);
+/// Edge colour with no failures.
+pub const EDGE_OK: Color32 = Color32::from_rgb(0x7a, 0x86, 0x94);
+/// Edge colour for a small failure ratio, blended toward [`FAILURE`] as it grows.
+pub const EDGE_WARN: Color32 = Color32::from_rgb(0xe8, 0x9a, 0x3c);
+/// Selection outline.
+pub const SELECTED: Color32 = Color32::from_rgb(0xff, 0xff, 0xff);
+/// Labels on the canvas.
+pub const LABEL: Color32 = Color32::from_rgb(0xdd, 0xdd, 0xdd);
+/// Secondary text on the canvas (rates, failures).
+pub const LABEL_DETAIL: Color32 = Color32::from_rgb(0xa0, 0xa8, 0xb0);
+/// Good state in the top bar.
+pub const STATE_OK: Color32 = Color32::from_rgb(0x5c, 0xb8, 0x5c);
+/// Bad state in the top bar.
+pub const STATE_BAD: Color32 = FAILURE;
+/// How much a dimmed (filtered out) element keeps of its colour.
+pub const DIM_ALPHA: f32 = 0.18;
+
+/// Sparkline series colours.
+pub const SERIES_RATE: Color32 = SERVICE;
+/// Failures series.
+pub const SERIES_FAILURES: Color32 = FAILURE;
+/// p50 series.
+pub const SERIES_P50: Color32 = Color32::from_rgb(0x5c, 0xb8, 0x5c);
+/// p99 series.
+pub const SERIES_P99: Color32 = DESTINATION;
+
+/// Service circle radius, canvas units.
+pub const SERVICE_RADIUS: f32 = 22.0;
+/// Destination box half-size, canvas units.
+pub const DESTINATION_HALF: egui::Vec2 = egui::vec2(46.0, 16.0);
+/// Consumer group diamond half-diagonal.
+pub const GROUP_RADIUS: f32 = 24.0;
+/// Label font size, canvas units (scaled by zoom).
+pub const LABEL_SIZE: f32 = 13.0;
+/// Detail font size.
+pub const DETAIL_SIZE: f32 = 11.0;
+/// Distance between layers (columns), canvas units.
+pub const LAYER_SPACING: f32 = 230.0;
+/// Distance between nodes in one layer.
+pub const ROW_SPACING: f32 = 110.0;
+/// Thinnest and thickest edge, canvas units.
+pub const EDGE_WIDTH: (f32, f32) = (1.5, 9.0);
+/// Arrow tip length.
+pub const ARROW_SIZE: f32 = 10.0;
+/// Dash and gap length for synchronous-call edges.
+pub const DASH: (f32, f32) = (7.0, 5.0);
+/// Side panel width.
+pub const SIDE_PANEL_WIDTH: f32 = 340.0;
+/// Sparkline height.
+pub const SPARKLINE_HEIGHT: f32 = 60.0;
+
+/// Edge colour for a failure ratio in 0..=1: grey when clean, orange to red as it grows.
+pub fn edge_color(failure_ratio: f32) -> Color32 {
+    if failure_ratio <= 0.0 {
+        return EDGE_OK;
+    }
+    // Full red at 20% failures and above.
+    let t = (failure_ratio / 0.2).clamp(0.0, 1.0);
+    lerp(EDGE_WARN, FAILURE, t)
+}
+
+/// Edge width for a message rate (per second), logarithmic so one busy edge doesn't hide the rest.
+pub fn edge_width(rate: f64) -> f32 {
+    let (min, max) = EDGE_WIDTH;
+    (min + 1.8 * (1.0 + rate.max(0.0)).log10() as f32).min(max)
+}
+
+/// `color` faded for a filtered-out element.
+pub fn dimmed(color: Color32) -> Color32 {
+    color.gamma_multiply(DIM_ALPHA)
+}
+
+fn lerp(a: Color32, b: Color32, t: f32) -> Color32 {
+    let mix = |x: u8, y: u8| (f32::from(x) + (f32::from(y) - f32::from(x)) * t).round() as u8;
+    Color32::from_rgb(mix(a.r(), b.r()), mix(a.g(), b.g()), mix(a.b(), b.b()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edge_colour_and_width_follow_their_inputs() {
+        assert_eq!(edge_color(0.0), EDGE_OK);
+        assert_eq!(edge_color(0.5), FAILURE);
+        assert_ne!(edge_color(0.05), EDGE_OK);
+        assert!(edge_width(1000.0) > edge_width(1.0));
+        assert!(edge_width(1e12) <= EDGE_WIDTH.1);
+    }
+}

@@ -1,0 +1,69 @@
+//! The top bar: sources and their state, throughput, rejected and dropped counts, pause,
+//! filter, fit.
+
+use egui::RichText;
+
+use super::theme;
+use crate::engine::snapshot::{Snapshot, SourceState};
+
+/// What the user asked for in the top bar this frame.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct TopBarActions {
+    /// Pause or resume was pressed.
+    pub toggle_pause: bool,
+    /// Fit to screen was pressed.
+    pub fit: bool,
+}
+
+/// Draws the bar; `filter` is edited in place.
+pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot, filter: &mut String) -> TopBarActions {
+    let mut actions = TopBarActions::default();
+    ui.horizontal_wrapped(|ui| {
+        ui.strong("EventLens");
+        ui.separator();
+        if snapshot.sources.is_empty() {
+            ui.label(RichText::new("no receivers").color(theme::STATE_BAD));
+        }
+        for source in &snapshot.sources {
+            let (dot, tip) = match &source.state {
+                SourceState::Listening => (RichText::new("●").color(theme::STATE_OK), "listening".to_owned()),
+                SourceState::Failed(e) => (RichText::new("●").color(theme::STATE_BAD), format!("failed: {e}")),
+            };
+            ui.label(dot).on_hover_text(tip);
+            ui.label(format!("{} {}", source.name, source.address));
+        }
+        ui.separator();
+        ui.label(format!("{:.0} spans/s", snapshot.spans_per_second));
+        let ingest = snapshot.ingest;
+        ui.label(format!("{} accepted", ingest.spans_accepted));
+        let bad = |n: u64, what: &str| {
+            let text = RichText::new(format!("{n} {what}"));
+            if n > 0 { text.color(theme::STATE_BAD) } else { text }
+        };
+        ui.label(bad(ingest.spans_rejected, "rejected")).on_hover_text("spans refused as invalid (e.g. malformed ids)");
+        ui.label(bad(ingest.spans_dropped, "dropped"))
+            .on_hover_text("spans refused because EventLens was behind; senders were told to retry");
+        ui.label(bad(ingest.requests_rejected, "bad requests"))
+            .on_hover_text("requests refused whole: undecodable, oversize, wrong content type");
+        if let Some(recording) = &snapshot.recording {
+            ui.separator();
+            match &recording.error {
+                None => ui.label(
+                    RichText::new(format!("● REC {} ({} records)", recording.path, recording.records))
+                        .color(theme::STATE_BAD),
+                ),
+                Some(e) => ui.label(RichText::new(format!("recording stopped: {e}")).color(theme::STATE_BAD)),
+            };
+        }
+        ui.separator();
+        let pause_label = if snapshot.paused { "Resume" } else { "Pause" };
+        if ui.button(pause_label).on_hover_text("freeze the view; ingest and recording go on").clicked() {
+            actions.toggle_pause = true;
+        }
+        if ui.button("Fit").on_hover_text("fit the graph to the window").clicked() {
+            actions.fit = true;
+        }
+        ui.add(egui::TextEdit::singleline(filter).hint_text("filter nodes").desired_width(160.0));
+    });
+    actions
+}

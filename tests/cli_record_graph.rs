@@ -1,0 +1,174 @@
+//! `eventlens record` and `eventlens graph` as a user runs them: real processes, real ports.
+
+// Test helpers fail loudly on what they did not expect.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use eventlens::testing::realistic_request;
+use prost::Message;
+
+const BIN: &str = env!("CARGO_BIN_EXE_eventlens");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+fn start_record(out: &Path, extra: &[&str]) -> (Child, String) {
+    let (grpc, http) = (free_port(), free_port());
+    let child = Command::new(BIN)
+        .args(["record", "--out"])
+        .arg(out)
+        .args(["--otlp-grpc", &format!("127.0.0.1:{grpc}"), "--otlp-http", &format!("127.0.0.1:{http}")])
+        .args(extra)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("record starts");
+    (child, format!("http://127.0.0.1:{http}/v1/traces"))
+}
+
+/// Posts until the receiver answers (it needs a moment to start).
+fn post_when_ready(url: &str, body: Vec<u8>) {
+    let client = reqwest::blocking::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match client.post(url).header("content-type", "application/x-protobuf").body(body.clone()).send() {
+            Ok(r) => {
+                assert_eq!(r.status().as_u16(), 200);
+                return;
+            }
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            Err(e) => panic!("receiver never came up: {e}"),
+        }
+    }
+}
+
+fn graph(file: &Path, format: &str) -> Output {
+    Command::new(BIN).arg("graph").arg(file).args(["--format", format]).output().expect("graph runs")
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(output.status.success(), "failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout.clone()).expect("utf-8")
+}
+
+#[test]
+fn record_for_a_duration_then_graph_in_every_format() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("session.jsonl");
+    let (child, url) = start_record(&file, &["--duration", "3s"]);
+    post_when_ready(&url, realistic_request(90, 7).encode_to_vec());
+    let output = child.wait_with_output().expect("record exits");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("90 spans"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let text = std::fs::read_to_string(&file).expect("session file");
+    let mut lines = text.lines();
+    let header: serde_json::Value = serde_json::from_str(lines.next().expect("header")).expect("header JSON");
+    assert_eq!(header["format"], "eventlens-session");
+    assert_eq!(header["version"], 1);
+    assert_eq!(lines.count(), 1, "one record for one request");
+
+    let json: serde_json::Value = serde_json::from_str(&stdout(&graph(&file, "json"))).expect("graph JSON");
+    let mut names: Vec<&str> =
+        json["nodes"].as_array().expect("nodes").iter().map(|n| n["name"].as_str().expect("name")).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        vec!["kafka/orders", "kafka/payments", "kafka/shipments", "shop/checkout", "shop/payments", "shop/shipping"]
+    );
+    assert_eq!(json["spans"], 90);
+    let edges = json["edges"].as_array().expect("edges");
+    let produced: u64 =
+        edges.iter().filter(|e| e["kind"] == "produces").map(|e| e["count"].as_u64().expect("count")).sum();
+    let consumed: u64 =
+        edges.iter().filter(|e| e["kind"] == "consumes").map(|e| e["count"].as_u64().expect("count")).sum();
+    assert_eq!((produced, consumed), (30, 30));
+    for e in edges.iter().filter(|e| e["kind"] == "produces") {
+        assert!(e["latency_us"]["p50_us"].as_u64().is_some(), "latency percentiles on {e}");
+    }
+
+    let dot = stdout(&graph(&file, "dot"));
+    assert!(dot.starts_with("digraph eventlens {"), "{dot}");
+    assert!(dot.contains("[label=\"kafka/orders\", shape=box]"), "{dot}");
+    let mermaid = stdout(&graph(&file, "mermaid"));
+    assert!(mermaid.starts_with("flowchart LR"), "{mermaid}");
+    assert!(mermaid.contains("[(\"kafka/orders\")]"), "{mermaid}");
+}
+
+#[test]
+fn record_stops_cleanly_on_sigint() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("interrupted.jsonl");
+    let (child, url) = start_record(&file, &[]);
+    post_when_ready(&url, realistic_request(9, 8).encode_to_vec());
+    post_when_ready(&url, realistic_request(9, 9).encode_to_vec());
+    // Let the engine apply both before the interrupt; what it applied must be on disk.
+    std::thread::sleep(Duration::from_millis(300));
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    let output = child.wait_with_output().expect("record exits");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&graph(&file, "json"))).expect("graph JSON");
+    assert_eq!(json["spans"], 18);
+}
+
+fn write_session(path: &Path, lines: &[String]) {
+    let mut f = std::fs::File::create(path).expect("create");
+    for line in lines {
+        writeln!(f, "{line}").expect("write");
+    }
+}
+
+fn record_line(seed: u64) -> String {
+    let converted = eventlens::ingest::otlp::convert::convert_request(realistic_request(3, seed));
+    let record = eventlens::model::record::Record::Spans(eventlens::model::record::SpanBatch {
+        received_unix_nano: 1_700_000_000_000_000_000 + seed,
+        source: eventlens::model::record::SourceKind::OtlpHttp,
+        spans: converted.spans,
+    });
+    serde_json::to_string(&record).expect("record JSON")
+}
+
+#[test]
+fn broken_files_open_up_to_their_last_good_record_or_say_why_not() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let header = serde_json::to_string(&eventlens::capture::CaptureHeader::new(1)).expect("header");
+
+    // Cut short mid-line, as a crash leaves it: the good records still open.
+    let truncated = dir.path().join("truncated.jsonl");
+    let last = record_line(3);
+    write_session(&truncated, &[header.clone(), record_line(1), record_line(2), last[..last.len() / 2].to_owned()]);
+    let output = graph(&truncated, "json");
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("graph JSON");
+    assert_eq!(json["spans"], 6);
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("line 4 skipped"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    // A newer format version is refused with a clear message.
+    let newer = dir.path().join("newer.jsonl");
+    write_session(&newer, &[header.replace("\"version\":1", "\"version\":99"), record_line(1)]);
+    let output = graph(&newer, "json");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("version 99") && stderr.contains("upgrade EventLens"), "{stderr}");
+
+    // Not a session at all.
+    let other = dir.path().join("other.jsonl");
+    write_session(&other, &["{\"hello\": 1}".to_owned()]);
+    let output = graph(&other, "json");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not an EventLens session file"));
+}

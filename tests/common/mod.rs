@@ -1,0 +1,49 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use eventlens::collector::{Collector, CollectorConfig};
+use eventlens::engine::Snapshot;
+use eventlens::ingest::otlp::OtlpConfig;
+
+/// A collector on ephemeral loopback ports.
+pub fn start_collector(max_request_bytes: usize) -> Collector {
+    start_collector_with(CollectorConfig {
+        otlp: Some(OtlpConfig { grpc: Some(loopback()), http: Some(loopback()), max_request_bytes }),
+        publish_interval: Some(Duration::from_millis(20)),
+        ..CollectorConfig::default()
+    })
+}
+
+/// A collector with a given config.
+pub fn start_collector_with(config: CollectorConfig) -> Collector {
+    Collector::start(config, None).expect("collector starts")
+}
+
+/// 127.0.0.1 on a port the OS picks.
+pub fn loopback() -> SocketAddr {
+    "127.0.0.1:0".parse().expect("valid address")
+}
+
+/// Waits until `done` holds for the engine's snapshot, or panics with the last one.
+pub fn wait_for(collector: &Collector, what: &str, done: impl Fn(&Snapshot) -> bool) -> std::sync::Arc<Snapshot> {
+    let engine = collector.engine().expect("engine running");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let snapshot = engine.snapshot();
+        if done(&snapshot) {
+            return snapshot;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out waiting for {what}; last snapshot: {snapshot:#?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A multi-thread runtime for exporters (the OTLP batch processor needs one).
+pub fn exporter_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
+}

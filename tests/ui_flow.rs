@@ -1,0 +1,110 @@
+//! The window, driven headless with egui_kittest against a real collector.
+
+// Test helpers fail loudly on what they did not expect.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use eventlens::collector::Collector;
+use eventlens::testing::realistic_request;
+use eventlens::ui::EventLensApp;
+use eventlens::ui::flow_view::Selection;
+use prost::Message;
+
+fn harness(collector: &Collector) -> Harness<'static, EventLensApp> {
+    let app = EventLensApp::new(collector.engine().expect("engine"), None);
+    Harness::builder().with_size([1280.0, 800.0]).build_ui_state(|ui, app: &mut EventLensApp| app.show(ui), app)
+}
+
+fn send_spans(collector: &Collector) {
+    let url = format!("http://{}/v1/traces", collector.http_addr.expect("http"));
+    let response = reqwest::blocking::Client::new()
+        .post(url)
+        .header("content-type", "application/x-protobuf")
+        .body(realistic_request(90, 11).encode_to_vec())
+        .send()
+        .expect("sent");
+    assert_eq!(response.status().as_u16(), 200);
+    common::wait_for(collector, "spans applied", |s| s.model.spans == 90);
+}
+
+/// Steps until the app shows what the engine published (egui_graphs repaints every frame,
+/// so `run()` would never settle).
+fn settle(harness: &mut Harness<'static, EventLensApp>) {
+    for _ in 0..5 {
+        harness.run_steps(2);
+        std::thread::sleep(Duration::from_millis(30));
+    }
+}
+
+#[test]
+fn empty_state_tells_how_to_send_spans() {
+    let collector = common::start_collector(1 << 20);
+    let mut harness = harness(&collector);
+    settle(&mut harness);
+    harness.get_by_label("Waiting for spans");
+    let grpc = format!("OTEL_EXPORTER_OTLP_ENDPOINT=http://{}", collector.grpc_addr.expect("grpc"));
+    harness.get_by_label(&grpc);
+    harness
+        .get_by_label_contains(&format!("OTEL_EXPORTER_OTLP_ENDPOINT=http://{}", collector.http_addr.expect("http")));
+}
+
+#[test]
+fn nodes_appear_and_selecting_one_opens_its_panel() {
+    let collector = common::start_collector(1 << 20);
+    let mut harness = harness(&collector);
+    settle(&mut harness);
+    send_spans(&collector);
+    settle(&mut harness);
+    assert!(harness.query_by_label("Waiting for spans").is_none());
+    assert_eq!(harness.state().flow_view().node_count(), 6);
+
+    let orders = harness.state().snapshot().nodes.iter().find(|n| n.label == "kafka/orders").expect("orders").id;
+    let pos = harness.state().flow_view().node_screen_pos(orders).expect("orders drawn");
+    harness.drag_at(pos);
+    harness.run_steps(1);
+    harness.drop_at(pos);
+    settle(&mut harness);
+    assert_eq!(harness.state().selection(), Some(Selection::Node(orders)));
+    harness.get_by_label("Time in topic");
+    harness.get_by_label("Messages and failures per second");
+    assert!(harness.state().flow_view().node_view(orders).expect("view").highlighted);
+
+    harness.get_by_role_and_label(Role::Button, "Close").click();
+    settle(&mut harness);
+    assert_eq!(harness.state().selection(), None);
+}
+
+#[test]
+fn filter_dims_other_nodes_and_pause_freezes_the_view() {
+    let collector = common::start_collector(1 << 20);
+    let mut harness = harness(&collector);
+    send_spans(&collector);
+    settle(&mut harness);
+
+    harness.get_by_role(Role::TextInput).focus();
+    harness.run_steps(1);
+    harness.get_by_role(Role::TextInput).type_text("orders");
+    settle(&mut harness);
+    assert_eq!(harness.get_by_role(Role::TextInput).value().as_deref(), Some("orders"));
+    let snapshot = harness.state().snapshot().clone();
+    for node in &snapshot.nodes {
+        let dimmed = harness.state().flow_view().node_view(node.id).expect("view").dimmed;
+        assert_eq!(dimmed, !node.label.contains("orders"), "{}", node.label);
+    }
+
+    harness.get_by_role_and_label(Role::Button, "Pause").click();
+    for _ in 0..50 {
+        settle(&mut harness);
+        if harness.state().snapshot().paused {
+            break;
+        }
+    }
+    assert!(harness.state().snapshot().paused);
+    harness.get_by_role_and_label(Role::Button, "Resume");
+}
