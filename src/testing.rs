@@ -8,7 +8,6 @@ use opentelemetry_proto::tonic::resource::v1::Resource as OtlpResource;
 use opentelemetry_proto::tonic::trace::v1 as otlp;
 
 use crate::model::ids::{SpanId, SpanRef, TraceId};
-use crate::model::messaging::Messaging;
 use crate::model::span::{
     AttrValue, Attribute, Resource, ServiceName, Span, SpanEvent, SpanKind, SpanLink, StatusCode,
 };
@@ -134,7 +133,7 @@ impl SpanBuilder {
 
     /// The span, with messaging facts read from its attributes as ingest would.
     pub fn build(mut self) -> Span {
-        self.span.messaging = Messaging::from_attributes(self.span.kind, &self.span.attributes);
+        self.span.derive_messaging();
         self.span
     }
 }

@@ -172,3 +172,24 @@ fn broken_files_open_up_to_their_last_good_record_or_say_why_not() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("not an EventLens session file"));
 }
+
+/// The worked example in docs/capture-format.md must produce what the doc says it does.
+#[test]
+fn the_documented_example_session_graphs_as_documented() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/capture-format.md")).expect("doc");
+    let section = doc.split("## Worked example").nth(1).expect("worked example section");
+    let example = section.split("```json\n").nth(1).and_then(|s| s.split("```").next()).expect("json block");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("example.jsonl");
+    std::fs::write(&file, example).expect("write");
+    let output = graph(&file, "json");
+    assert!(output.stderr.is_empty(), "{}", String::from_utf8_lossy(&output.stderr));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("graph JSON");
+    let edges = json["edges"].as_array().expect("edges");
+    assert_eq!(edges.len(), 2);
+    let consume = edges.iter().find(|e| e["kind"] == "consumes").expect("consume edge");
+    assert_eq!((consume["from_name"].as_str(), consume["to_name"].as_str()), (Some("kafka/orders"), Some("payments")));
+    assert_eq!((consume["count"].as_u64(), consume["failures"].as_u64()), (Some(1), Some(1)));
+    let waited = consume["time_in_topic_us"]["p50_us"].as_u64().expect("time in topic");
+    assert!(waited.abs_diff(300_000) <= 3_000, "{waited}");
+}

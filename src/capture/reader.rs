@@ -88,7 +88,10 @@ pub fn read_capture(path: &Path) -> Result<Capture, CaptureError> {
             continue;
         }
         match serde_json::from_slice::<Record>(&line) {
-            Ok(record) => records.push(record),
+            Ok(mut record) => {
+                record.derive();
+                records.push(record);
+            }
             Err(e) => skipped.push(SkippedLine { line: line_number, reason: e.to_string() }),
         }
     }

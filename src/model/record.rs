@@ -57,6 +57,13 @@ impl Record {
         }
     }
 
+    /// Fills in what is derived rather than stored, after reading a record from a file.
+    pub fn derive(&mut self) {
+        match self {
+            Self::Spans(b) => b.spans.iter_mut().for_each(Span::derive_messaging),
+        }
+    }
+
     /// How many items (spans) the record holds, for queue accounting.
     pub fn item_count(&self) -> usize {
         match self {

@@ -229,11 +229,17 @@ pub struct Span {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<SpanLink>,
     /// Messaging facts read from the attributes, when the span is a messaging operation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Derived, so never written: readers call [`Span::derive_messaging`].
+    #[serde(skip)]
     pub messaging: Option<Messaging>,
 }
 
 impl Span {
+    /// Reads the messaging facts from the attributes; the attributes are the only truth.
+    pub fn derive_messaging(&mut self) {
+        self.messaging = Messaging::from_attributes(self.kind, &self.attributes);
+    }
+
     /// This span's address.
     pub fn span_ref(&self) -> SpanRef {
         SpanRef { trace_id: self.trace_id, span_id: self.span_id }
