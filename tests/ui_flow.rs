@@ -71,6 +71,7 @@ fn nodes_appear_and_selecting_one_opens_its_panel() {
     harness.drop_at(pos);
     settle(&mut harness);
     assert_eq!(harness.state().selection(), Some(Selection::Node(orders)));
+    assert!(harness.state().flow_view().auto_fit, "a click is not navigation");
     harness.get_by_label("Time in topic");
     harness.get_by_label("Messages and failures per second");
     assert!(harness.state().flow_view().node_view(orders).expect("view").highlighted);
@@ -78,6 +79,19 @@ fn nodes_appear_and_selecting_one_opens_its_panel() {
     harness.get_by_role_and_label(Role::Button, "Close").click();
     settle(&mut harness);
     assert_eq!(harness.state().selection(), None);
+
+    // Dragging the background pans: the view stops fitting itself until Fit is pressed.
+    let empty = egui::pos2(640.0, 700.0);
+    harness.drag_at(empty);
+    harness.run_steps(1);
+    harness.hover_at(empty + egui::vec2(60.0, 20.0));
+    harness.run_steps(1);
+    harness.drop_at(empty + egui::vec2(60.0, 20.0));
+    settle(&mut harness);
+    assert!(!harness.state().flow_view().auto_fit, "a background drag is navigation");
+    harness.get_by_role_and_label(Role::Button, "Fit").click();
+    settle(&mut harness);
+    assert!(harness.state().flow_view().auto_fit);
 }
 
 #[test]

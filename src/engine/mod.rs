@@ -69,7 +69,8 @@ impl EngineState {
             now_second,
             nodes,
             edges,
-            spans_per_second: self.spans.rate(now_second, 1),
+            // Exporters batch every few seconds; a 10 s window shows a steady rate.
+            spans_per_second: self.spans.rate(now_second, 10),
             model: self.model.counters(),
             ..Snapshot::default()
         }

@@ -31,6 +31,9 @@ pub struct NodeSnapshot {
     pub latency: Option<Percentiles>,
     /// Time in topic percentiles for destinations.
     pub time_in_topic: Option<Percentiles>,
+    /// Per-second time in topic percentiles, for the sparkline.
+    #[serde(skip)]
+    pub time_in_topic_history: Vec<SecondPoint>,
     /// Consumer groups seen.
     pub consumer_groups: Vec<String>,
     /// Partitions seen.
@@ -61,6 +64,9 @@ pub struct EdgeSnapshot {
     pub latency: Option<Percentiles>,
     /// Time in topic percentiles (consume edges).
     pub time_in_topic: Option<Percentiles>,
+    /// Per-second time in topic percentiles, for the sparkline.
+    #[serde(skip)]
+    pub time_in_topic_history: Vec<SecondPoint>,
     /// Consumer groups (consume edges).
     pub consumer_groups: Vec<String>,
     /// Partitions seen.
@@ -123,7 +129,7 @@ pub struct Snapshot {
     pub edges: Vec<EdgeSnapshot>,
     /// Ingest counters.
     pub ingest: IngestTotals,
-    /// Spans applied per second (last complete second).
+    /// Spans applied per second, averaged over the last 10 s.
     pub spans_per_second: f64,
     /// Model bookkeeping.
     pub model: FlowModelCounters,
@@ -153,7 +159,8 @@ impl Snapshot {
                     failures: stats.failures(),
                     rates: stats.rates(now_second),
                     latency: stats.latency().summary(),
-                    time_in_topic: w.time_in_topic.summary(),
+                    time_in_topic: w.time_in_topic.latency().summary(),
+                    time_in_topic_history: w.time_in_topic.history(),
                     consumer_groups: w.consumer_groups.iter().cloned().collect(),
                     partitions: w.partitions.iter().cloned().collect(),
                     history: stats.history(),
@@ -184,7 +191,7 @@ impl Snapshot {
                         incoming.iter().map(|s| s.failures()).sum(),
                         rates,
                         merge_histories(incoming.iter().map(|s| s.history())),
-                        n.time_in_topic.summary(),
+                        n.time_in_topic.latency().summary(),
                     )
                 } else {
                     (
@@ -204,7 +211,8 @@ impl Snapshot {
                     failures,
                     rates,
                     latency,
-                    time_in_topic: n.time_in_topic.summary(),
+                    time_in_topic: n.time_in_topic.latency().summary(),
+                    time_in_topic_history: n.time_in_topic.history(),
                     consumer_groups: n.consumer_groups.iter().cloned().collect(),
                     partitions: n.partitions.iter().cloned().collect(),
                     history,

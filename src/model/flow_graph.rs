@@ -20,7 +20,7 @@ use super::bounded_index::BoundedIndex;
 use super::ids::SpanRef;
 use super::messaging::{Messaging, MessagingOperation, MessagingRole};
 use super::span::{ServiceName, Span, SpanKind};
-use super::stats::{LatencyHistogram, Stats};
+use super::stats::Stats;
 
 /// What a node stands for; also its identity in the graph.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -99,8 +99,9 @@ pub struct FlowNode {
     pub key: NodeKey,
     /// Spans of a service; unused for destinations, whose totals derive from their edges.
     pub stats: Stats,
-    /// Time in topic of messages consumed from a destination.
-    pub time_in_topic: LatencyHistogram,
+    /// Time in topic of messages consumed from a destination (latency and per-second history;
+    /// its counts stay zero).
+    pub time_in_topic: Stats,
     /// Consumer groups seen on or through this node.
     pub consumer_groups: BTreeSet<String>,
     /// Partitions seen on or through this node.
@@ -118,8 +119,8 @@ pub struct FlowEdge {
     /// Counters from the companion operation (`create`, `receive`), used when no primary
     /// operation was seen, so instrumentations emitting both are not counted twice.
     pub secondary: Stats,
-    /// Time in topic for consume edges.
-    pub time_in_topic: LatencyHistogram,
+    /// Time in topic for consume edges (latency and per-second history; counts stay zero).
+    pub time_in_topic: Stats,
     /// Consumer groups on a consume edge.
     pub consumer_groups: BTreeSet<String>,
     /// Partitions seen on the edge.
@@ -132,7 +133,7 @@ impl FlowEdge {
             kind,
             primary: Stats::default(),
             secondary: Stats::default(),
-            time_in_topic: LatencyHistogram::default(),
+            time_in_topic: Stats::default(),
             consumer_groups: BTreeSet::new(),
             partitions: BTreeSet::new(),
         }
@@ -186,7 +187,7 @@ struct ServerWaiting {
 #[derive(Clone, Debug)]
 enum ConsumerWaiting {
     /// The consume edge is recorded; only time in topic waits.
-    TimeInTopic { edge: EdgeIndex, destination: NodeIndex, consumer_start: u64 },
+    TimeInTopic { edge: EdgeIndex, destination: NodeIndex, consumer_start: u64, second: u64 },
     /// The consumer had no destination attribute: the whole consume waits.
     Consume(Box<PendingConsume>),
 }
@@ -315,7 +316,7 @@ impl FlowModel {
         let index = self.graph.add_node(FlowNode {
             key: key.clone(),
             stats: Stats::default(),
-            time_in_topic: LatencyHistogram::default(),
+            time_in_topic: Stats::default(),
             consumer_groups: BTreeSet::new(),
             partitions: BTreeSet::new(),
         });
@@ -393,11 +394,14 @@ impl FlowModel {
         let edge = self.record_consume(destination, consumer, m, messages, failed, span.duration_nanos(), second);
         for r in refs {
             match self.producers.get(&r).copied() {
-                Some(p) => self.record_time_in_topic(edge, destination, p.start_unix_nano, span.start_unix_nano),
+                Some(p) => {
+                    self.record_time_in_topic(edge, destination, p.start_unix_nano, span.start_unix_nano, second);
+                }
                 None => self.waiting_consumers.entry_or_insert_with(r, Vec::new).push(ConsumerWaiting::TimeInTopic {
                     edge,
                     destination,
                     consumer_start: span.start_unix_nano,
+                    second,
                 }),
             }
         }
@@ -440,18 +444,19 @@ impl FlowModel {
         destination: NodeIndex,
         producer_start: u64,
         consumer_start: u64,
+        second: u64,
     ) {
         let waited = consumer_start.saturating_sub(producer_start);
-        self.graph[edge].time_in_topic.record_nanos(waited);
-        self.graph[destination].time_in_topic.record_nanos(waited);
+        self.graph[edge].time_in_topic.record(second, 0, false, Some(waited));
+        self.graph[destination].time_in_topic.record(second, 0, false, Some(waited));
     }
 
     fn resolve_waiting_consumers(&mut self, producer: SpanRef, memo: ProducerMemo) {
         let Some(waiting) = self.waiting_consumers.remove(&producer) else { return };
         for w in waiting {
             match w {
-                ConsumerWaiting::TimeInTopic { edge, destination, consumer_start } => {
-                    self.record_time_in_topic(edge, destination, memo.start_unix_nano, consumer_start);
+                ConsumerWaiting::TimeInTopic { edge, destination, consumer_start, second } => {
+                    self.record_time_in_topic(edge, destination, memo.start_unix_nano, consumer_start, second);
                 }
                 ConsumerWaiting::Consume(p) => {
                     let edge = self.record_consume(
@@ -463,7 +468,7 @@ impl FlowModel {
                         p.duration_nanos,
                         p.second,
                     );
-                    self.record_time_in_topic(edge, memo.destination, memo.start_unix_nano, p.consumer_start);
+                    self.record_time_in_topic(edge, memo.destination, memo.start_unix_nano, p.consumer_start, p.second);
                 }
             }
         }

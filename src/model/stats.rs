@@ -180,8 +180,11 @@ impl Stats {
         &self.latency
     }
 
-    /// Messages per second over the `window` complete seconds before `now_second`.
+    /// Messages per second over the `window` complete seconds before `now_second`. An element
+    /// younger than the window is averaged over its age, so a new edge does not read low.
     pub fn rate(&self, now_second: u64, window: u64) -> f64 {
+        let age = self.history.front().map_or(window, |first| now_second.saturating_sub(first.second));
+        let window = window.min(age).max(1);
         let from = now_second.saturating_sub(window);
         let sum: u64 = self
             .history
@@ -191,7 +194,7 @@ impl Stats {
             .filter(|p| p.second < now_second)
             .map(|p| p.count)
             .sum();
-        sum as f64 / window.max(1) as f64
+        sum as f64 / window as f64
     }
 
     /// Rates over [`RATE_WINDOWS`].
@@ -246,6 +249,8 @@ mod tests {
         assert!((s.rate(110, 1) - 10.0).abs() < f64::EPSILON);
         // Nothing happened in the last second before 120.
         assert!(s.rate(120, 1).abs() < f64::EPSILON);
+        // Ten seconds old: the 60 s rate averages over those ten seconds, not sixty.
+        assert!((s.rate(110, 60) - 10.0).abs() < f64::EPSILON);
         assert_close(s.latency().quantile_micros(0.5), 1000);
     }
 

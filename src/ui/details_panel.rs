@@ -53,6 +53,7 @@ struct Details<'a> {
     groups: &'a [String],
     partitions: &'a [String],
     history: &'a [SecondPoint],
+    time_in_topic_history: &'a [SecondPoint],
 }
 
 fn details(snapshot: &Snapshot, selection: Selection) -> Option<Details<'_>> {
@@ -71,11 +72,13 @@ fn details(snapshot: &Snapshot, selection: Selection) -> Option<Details<'_>> {
                 count: n.count,
                 failures: n.failures,
                 rates: n.rates,
-                latency: n.latency,
+                // A destination's own latency is its time in topic, shown on its own row.
+                latency: if n.kind == NodeKind::Destination { None } else { n.latency },
                 time_in_topic: n.time_in_topic,
                 groups: &n.consumer_groups,
                 partitions: &n.partitions,
                 history: &n.history,
+                time_in_topic_history: &n.time_in_topic_history,
             }
         }
         Selection::Edge(id) => {
@@ -88,7 +91,7 @@ fn details(snapshot: &Snapshot, selection: Selection) -> Option<Details<'_>> {
                 EdgeKind::Calls => "calls",
             };
             Details {
-                title: format!("{from} → {to}"),
+                title: format!("{from} -> {to}"),
                 subtitle: format!("{from} {kind} {to}"),
                 count: e.count,
                 failures: e.failures,
@@ -98,6 +101,7 @@ fn details(snapshot: &Snapshot, selection: Selection) -> Option<Details<'_>> {
                 groups: &e.consumer_groups,
                 partitions: &e.partitions,
                 history: &e.history,
+                time_in_topic_history: &e.time_in_topic_history,
             }
         }
     })
@@ -105,8 +109,19 @@ fn details(snapshot: &Snapshot, selection: Selection) -> Option<Details<'_>> {
 
 /// Draws the panel's contents for `selection`.
 pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot, selection: Selection) -> PanelAction {
-    let Some(Details { title, subtitle, count, failures, rates, latency, time_in_topic, groups, partitions, history }) =
-        details(snapshot, selection)
+    let Some(Details {
+        title,
+        subtitle,
+        count,
+        failures,
+        rates,
+        latency,
+        time_in_topic,
+        groups,
+        partitions,
+        history,
+        time_in_topic_history,
+    }) = details(snapshot, selection)
     else {
         return PanelAction::Close;
     };
@@ -132,8 +147,12 @@ pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot, selection: Selection) -> Pan
         ui.label("Rate 1 s / 10 s / 60 s");
         ui.label(format!("{:.1} / {:.1} / {:.1} per s", rates[0], rates[1], rates[2]));
         ui.end_row();
-        percentiles_row(ui, "Latency", latency);
-        percentiles_row(ui, "Time in topic", time_in_topic);
+        if latency.is_some() {
+            percentiles_row(ui, "Latency", latency);
+        }
+        if time_in_topic.is_some() {
+            percentiles_row(ui, "Time in topic", time_in_topic);
+        }
         ui.label("Consumer groups");
         ui.label(if groups.is_empty() { "—".to_owned() } else { groups.join(", ") });
         ui.end_row();
@@ -142,7 +161,19 @@ pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot, selection: Selection) -> Pan
         ui.end_row();
     });
     ui.separator();
-    sparklines(ui, snapshot.now_second, history);
+    rate_sparkline(ui, snapshot.now_second, history);
+    if latency.is_some() {
+        percentile_sparkline(ui, "spark_latency", "Latency p50 / p99 (ms)", snapshot.now_second, history);
+    }
+    if time_in_topic.is_some() {
+        percentile_sparkline(
+            ui,
+            "spark_time_in_topic",
+            "Time in topic p50 / p99 (ms)",
+            snapshot.now_second,
+            time_in_topic_history,
+        );
+    }
     action
 }
 
@@ -150,38 +181,31 @@ fn series(history: &[SecondPoint], now: u64, value: impl Fn(&SecondPoint) -> Opt
     history.iter().filter_map(|p| value(p).map(|v| [p.second as f64 - now as f64, v])).collect::<Vec<[f64; 2]>>().into()
 }
 
-fn sparklines(ui: &mut egui::Ui, now: u64, history: &[SecondPoint]) {
+fn plot(id: &str) -> Plot<'_> {
+    Plot::new(id)
+        .height(theme::SPARKLINE_HEIGHT)
+        .allow_zoom(false)
+        .allow_drag(false)
+        .allow_scroll(false)
+        .include_y(0.0)
+        .legend(Legend::default())
+}
+
+fn rate_sparkline(ui: &mut egui::Ui, now: u64, history: &[SecondPoint]) {
     ui.label("Messages and failures per second");
-    Plot::new("spark_rate")
-        .height(theme::SPARKLINE_HEIGHT)
-        .allow_zoom(false)
-        .allow_drag(false)
-        .allow_scroll(false)
-        .include_y(0.0)
-        .legend(Legend::default())
-        .show(ui, |plot| {
-            plot.line(Line::new("msgs/s", series(history, now, |p| Some(p.count as f64))).color(theme::SERIES_RATE));
-            plot.line(
-                Line::new("failures/s", series(history, now, |p| Some(p.failures as f64)))
-                    .color(theme::SERIES_FAILURES),
-            );
-        });
-    ui.label("Latency p50 / p99 (ms)");
-    Plot::new("spark_latency")
-        .height(theme::SPARKLINE_HEIGHT)
-        .allow_zoom(false)
-        .allow_drag(false)
-        .allow_scroll(false)
-        .include_y(0.0)
-        .legend(Legend::default())
-        .show(ui, |plot| {
-            plot.line(
-                Line::new("p50", series(history, now, |p| p.p50_us.map(|v| v as f64 / 1000.0)))
-                    .color(theme::SERIES_P50),
-            );
-            plot.line(
-                Line::new("p99", series(history, now, |p| p.p99_us.map(|v| v as f64 / 1000.0)))
-                    .color(theme::SERIES_P99),
-            );
-        });
+    plot("spark_rate").show(ui, |plot| {
+        plot.line(Line::new("msgs/s", series(history, now, |p| Some(p.count as f64))).color(theme::SERIES_RATE));
+        plot.line(
+            Line::new("failures/s", series(history, now, |p| Some(p.failures as f64))).color(theme::SERIES_FAILURES),
+        );
+    });
+}
+
+fn percentile_sparkline(ui: &mut egui::Ui, id: &str, title: &str, now: u64, history: &[SecondPoint]) {
+    ui.label(title);
+    let ms = |v: Option<u64>| v.map(|us| us as f64 / 1000.0);
+    plot(id).show(ui, |plot| {
+        plot.line(Line::new("p50", series(history, now, |p| ms(p.p50_us))).color(theme::SERIES_P50));
+        plot.line(Line::new("p99", series(history, now, |p| ms(p.p99_us))).color(theme::SERIES_P99));
+    });
 }

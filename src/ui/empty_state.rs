@@ -28,7 +28,7 @@ pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot) {
             ui.code(format!("OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf OTEL_EXPORTER_OTLP_ENDPOINT=http://{addr}"));
         }
         ui.add_space(12.0);
-        ui.label(RichText::new("Services talking through Kafka, RabbitMQ, SQS, Pub/Sub or any broker show up as producers → topics → consumers.").weak());
+        ui.label(RichText::new("Services talking through Kafka, RabbitMQ, SQS, Pub/Sub or any broker show up as producers -> topics -> consumers.").weak());
         ui.label(RichText::new("To look at a recorded session instead: eventlens graph FILE").weak());
     });
 }

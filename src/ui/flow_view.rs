@@ -1,10 +1,10 @@
 //! The flow graph canvas: mirrors the snapshot's nodes and edges into an egui_graphs graph,
 //! keeps positions stable, and reports what the user clicked.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use egui::Pos2;
-use egui_graphs::{GraphChange, GraphView, SettingsInteraction, SettingsNavigation, SettingsStyle};
+use egui_graphs::{GraphChange, GraphView, MetadataFrame, SettingsInteraction, SettingsNavigation, SettingsStyle};
 use petgraph::Directed;
 use petgraph::stable_graph::{DefaultIx, EdgeIndex, NodeIndex};
 
@@ -31,6 +31,9 @@ pub struct FlowView {
     nodes: HashMap<u32, NodeIndex>,
     edges: HashMap<u32, EdgeIndex>,
     placer: LayerPlacer,
+    /// Nodes placed while they had no edge (so their layer was a guess) and not dragged since:
+    /// they are placed once more when their first edge arrives.
+    unanchored: HashSet<u32>,
     /// Fit the whole graph to the canvas every frame, until the user zooms or pans.
     pub auto_fit: bool,
 }
@@ -42,6 +45,7 @@ impl Default for FlowView {
             nodes: HashMap::new(),
             edges: HashMap::new(),
             placer: LayerPlacer::default(),
+            unanchored: HashSet::new(),
             auto_fit: true,
         }
     }
@@ -92,20 +96,36 @@ impl FlowView {
     /// Brings the canvas up to date with a snapshot: new nodes are placed, existing ones
     /// keep their (possibly dragged) positions, every payload is refreshed.
     pub fn sync(&mut self, snapshot: &Snapshot, filter: &str, selection: Option<Selection>) {
-        let has_new_nodes = snapshot.nodes.iter().any(|n| !self.nodes.contains_key(&n.id));
-        let layers = if has_new_nodes { LayerPlacer::layers(snapshot) } else { HashMap::new() };
+        let connected: HashSet<u32> = snapshot.edges.iter().flat_map(|e| [e.from, e.to]).collect();
+        let needs_layers = snapshot
+            .nodes
+            .iter()
+            .any(|n| !self.nodes.contains_key(&n.id) || (self.unanchored.contains(&n.id) && connected.contains(&n.id)));
+        let layers = if needs_layers { LayerPlacer::layers(snapshot) } else { HashMap::new() };
+        let layer_of = |id: u32| layers.get(&id).copied().unwrap_or(0);
         for n in &snapshot.nodes {
             let view = node_view(n, filter, selection);
             match self.nodes.get(&n.id) {
                 Some(&index) => {
+                    let anchor_now = self.unanchored.contains(&n.id) && connected.contains(&n.id);
+                    let pos = anchor_now.then(|| self.placer.place(layer_of(n.id)));
                     if let Some(node) = self.graph.node_mut(index) {
                         *node.payload_mut() = view;
+                        if let Some(pos) = pos {
+                            node.set_location(pos);
+                        }
+                    }
+                    if anchor_now {
+                        self.unanchored.remove(&n.id);
                     }
                 }
                 None => {
-                    let pos = self.placer.place(layers.get(&n.id).copied().unwrap_or(0));
+                    let pos = self.placer.place(layer_of(n.id));
                     let index = self.graph.add_node_with_label_and_location(view, n.label.clone(), pos);
                     self.nodes.insert(n.id, index);
+                    if !connected.contains(&n.id) {
+                        self.unanchored.insert(n.id);
+                    }
                 }
             }
         }
@@ -139,10 +159,10 @@ impl FlowView {
             .with_node_selection_enabled(true)
             .with_edge_clicking_enabled(true)
             .with_edge_selection_enabled(true);
-        let navigation = SettingsNavigation::new()
-            .with_fit_to_screen_enabled(self.auto_fit)
-            .with_zoom_and_pan_enabled(true)
-            .with_fit_to_screen_padding(0.15);
+        if self.auto_fit {
+            self.fit(ui);
+        }
+        let navigation = SettingsNavigation::new().with_fit_to_screen_enabled(false).with_zoom_and_pan_enabled(true);
         let response = GraphView::<FixedLayoutState, FixedLayout>::new()
             .with_interactions(&interaction)
             .with_navigations(&navigation)
@@ -154,14 +174,51 @@ impl FlowView {
                 GraphChange::NodeClicked { node } | GraphChange::NodeSelected { node } => {
                     selection = self.graph.node(node).map(|n| Selection::Node(n.payload().id));
                 }
+                GraphChange::NodeMoved { node, .. } | GraphChange::NodeDragStarted { node } => {
+                    // Where the user puts a node is final.
+                    if let Some(n) = self.graph.node(node) {
+                        self.unanchored.remove(&n.payload().id);
+                    }
+                }
                 GraphChange::EdgeClicked { edge } | GraphChange::EdgeSelected { edge } => {
                     selection = self.graph.edge(edge).map(|e| Selection::Edge(e.payload().id));
                 }
-                GraphChange::Zoomed { .. } | GraphChange::Panned { .. } => self.auto_fit = false,
+                // egui_graphs fits once on its own first frame; after that, zoom and pan are the user's.
                 _ => {}
             }
         }
+        // egui_graphs reports its own fits and resizes as pans and zooms too, so the user's
+        // navigation is read from the input: a zoom gesture over the canvas, or dragging the
+        // background (not a node).
+        let canvas = &response.response;
+        let zoomed = canvas.hovered() && ui.input(|i| (i.zoom_delta() - 1.0).abs() > f32::EPSILON);
+        let panned = canvas.dragged() && self.graph.dragged_node().is_none() && canvas.drag_delta().length() > 0.5;
+        if zoomed || panned {
+            self.auto_fit = false;
+        }
         selection
+    }
+
+    /// Zooms and pans so every node and its labels fit the canvas, never zooming in past
+    /// [`theme::MAX_FIT_ZOOM`] (one lone node should not fill the window).
+    fn fit(&self, ui: &mut egui::Ui) {
+        let mut nodes = self.graph.nodes_iter().map(|(_, n)| n.location());
+        let Some(first) = nodes.next() else { return };
+        let (min, max) = nodes.fold((first, first), |(min, max), p| (min.min(p), max.max(p)));
+        let (min, max) = (min - theme::FIT_MARGIN_TOP_LEFT, max + theme::FIT_MARGIN_BOTTOM_RIGHT);
+        let extent = (max - min).max(egui::Vec2::splat(1.0));
+        let size = ui.available_size();
+        let zoom = (size.x / extent.x).min(size.y / extent.y).min(theme::MAX_FIT_ZOOM);
+        let center = min + (max - min) / 2.0;
+        let mut meta = MetadataFrame::new(None).load(ui);
+        meta.zoom = zoom;
+        meta.pan = size / 2.0 - center.to_vec2() * zoom;
+        meta.save(ui);
+    }
+
+    /// A node's position on the canvas (canvas units).
+    pub fn node_location(&self, id: u32) -> Option<Pos2> {
+        Some(self.graph.node(*self.nodes.get(&id)?)?.location())
     }
 
     /// Where a node was last drawn on screen.
@@ -178,5 +235,76 @@ impl FlowView {
     /// Number of nodes on the canvas.
     pub fn node_count(&self) -> usize {
         self.nodes.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::EngineState;
+    use crate::model::record::{Record, SourceKind, SpanBatch};
+    use crate::model::span::{Span, SpanKind};
+    use crate::testing::span;
+
+    fn apply(state: &mut EngineState, spans: Vec<Span>) -> Snapshot {
+        state.apply(&Record::Spans(SpanBatch { received_unix_nano: 0, source: SourceKind::File, spans }));
+        state.snapshot(1)
+    }
+
+    fn id(snapshot: &Snapshot, label: &str) -> u32 {
+        snapshot.nodes.iter().find(|n| n.label == label).map(|n| n.id).expect("node")
+    }
+
+    #[test]
+    fn layers_run_left_to_right_and_placed_nodes_stay_put() {
+        let mut state = EngineState::default();
+        let mut view = FlowView::default();
+        let first = apply(
+            &mut state,
+            vec![
+                span("checkout", "send", SpanKind::Producer).ids(1, 1).messaging("kafka", "orders", "send").build(),
+                span("billing", "process", SpanKind::Consumer)
+                    .ids(2, 2)
+                    .messaging("kafka", "orders", "process")
+                    .link(1, 1)
+                    .build(),
+            ],
+        );
+        view.sync(&first, "", None);
+        let x =
+            |view: &FlowView, snapshot: &Snapshot, label| view.node_location(id(snapshot, label)).expect("placed").x;
+        assert_eq!(x(&view, &first, "checkout"), 0.0);
+        assert_eq!(x(&view, &first, "kafka/orders"), theme::LAYER_SPACING);
+        assert_eq!(x(&view, &first, "billing"), 2.0 * theme::LAYER_SPACING);
+
+        // A new producer upstream of checkout would put checkout in a later layer; it stays put.
+        let before = view.node_location(id(&first, "checkout"));
+        let second = apply(
+            &mut state,
+            vec![
+                span("gateway", "send", SpanKind::Producer).ids(3, 3).messaging("kafka", "carts", "send").build(),
+                span("checkout", "process", SpanKind::Consumer)
+                    .ids(4, 4)
+                    .messaging("kafka", "carts", "process")
+                    .link(3, 3)
+                    .build(),
+            ],
+        );
+        view.sync(&second, "", None);
+        assert_eq!(view.node_location(id(&second, "checkout")), before);
+    }
+
+    #[test]
+    fn a_lone_node_is_placed_again_when_its_first_edge_arrives() {
+        let mut state = EngineState::default();
+        let mut view = FlowView::default();
+        // The server span arrives first: pricing has no edge yet.
+        let first = apply(&mut state, vec![span("pricing", "GET", SpanKind::Server).ids(5, 2).parent(1).build()]);
+        view.sync(&first, "", None);
+        assert_eq!(view.node_location(id(&first, "pricing")).expect("placed").x, 0.0);
+        let second = apply(&mut state, vec![span("checkout", "GET", SpanKind::Client).ids(5, 1).build()]);
+        view.sync(&second, "", None);
+        assert_eq!(view.node_location(id(&second, "pricing")).expect("placed").x, theme::LAYER_SPACING);
+        assert_eq!(view.node_location(id(&second, "checkout")).expect("placed").x, 0.0);
     }
 }

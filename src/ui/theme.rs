@@ -56,6 +56,14 @@ pub const EDGE_WIDTH: (f32, f32) = (1.5, 9.0);
 pub const ARROW_SIZE: f32 = 10.0;
 /// Dash and gap length for synchronous-call edges.
 pub const DASH: (f32, f32) = (7.0, 5.0);
+/// Room kept around the outermost nodes when fitting: labels sit below and beside nodes.
+pub const FIT_MARGIN_TOP_LEFT: egui::Vec2 = egui::vec2(90.0, 40.0);
+/// See [`FIT_MARGIN_TOP_LEFT`].
+pub const FIT_MARGIN_BOTTOM_RIGHT: egui::Vec2 = egui::vec2(90.0, 70.0);
+/// Fitting never zooms in further than this.
+pub const MAX_FIT_ZOOM: f32 = 1.4;
+/// Diameter of a source's state dot in the top bar.
+pub const STATE_DOT: f32 = 8.0;
 /// Side panel width.
 pub const SIDE_PANEL_WIDTH: f32 = 340.0;
 /// Sparkline height.

@@ -25,15 +25,16 @@ pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot, filter: &mut String) -> TopB
             ui.label(RichText::new("no receivers").color(theme::STATE_BAD));
         }
         for source in &snapshot.sources {
-            let (dot, tip) = match &source.state {
-                SourceState::Listening => (RichText::new("●").color(theme::STATE_OK), "listening".to_owned()),
-                SourceState::Failed(e) => (RichText::new("●").color(theme::STATE_BAD), format!("failed: {e}")),
+            let (color, tip) = match &source.state {
+                SourceState::Listening => (theme::STATE_OK, "listening".to_owned()),
+                SourceState::Failed(e) => (theme::STATE_BAD, format!("failed: {e}")),
             };
-            ui.label(dot).on_hover_text(tip);
+            state_dot(ui, color).on_hover_text(tip);
             ui.label(format!("{} {}", source.name, source.address));
         }
         ui.separator();
-        ui.label(format!("{:.0} spans/s", snapshot.spans_per_second));
+        ui.label(format!("{:.0} spans/s", snapshot.spans_per_second))
+            .on_hover_text("spans received per second, averaged over the last 10 s");
         let ingest = snapshot.ingest;
         ui.label(format!("{} accepted", ingest.spans_accepted));
         let bad = |n: u64, what: &str| {
@@ -49,7 +50,7 @@ pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot, filter: &mut String) -> TopB
             ui.separator();
             match &recording.error {
                 None => ui.label(
-                    RichText::new(format!("● REC {} ({} records)", recording.path, recording.records))
+                    RichText::new(format!("REC {} ({} records)", recording.path, recording.records))
                         .color(theme::STATE_BAD),
                 ),
                 Some(e) => ui.label(RichText::new(format!("recording stopped: {e}")).color(theme::STATE_BAD)),
@@ -66,4 +67,11 @@ pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot, filter: &mut String) -> TopB
         ui.add(egui::TextEdit::singleline(filter).hint_text("filter nodes").desired_width(160.0));
     });
     actions
+}
+
+/// A small filled circle: a source's state at a glance.
+fn state_dot(ui: &mut egui::Ui, color: egui::Color32) -> egui::Response {
+    let (rect, response) = ui.allocate_exact_size(egui::Vec2::splat(theme::STATE_DOT), egui::Sense::hover());
+    ui.painter().circle_filled(rect.center(), theme::STATE_DOT / 2.0, color);
+    response
 }
