@@ -26,8 +26,11 @@ fn graph_of(spans: Vec<Span>) -> Snapshot {
 /// Edges as (from label, to label, kind, count, failures), sorted.
 fn edges(snapshot: &Snapshot) -> Vec<(String, String, EdgeKind, u64, u64)> {
     let label = |id| snapshot.node(id).unwrap().label.clone();
-    let mut out: Vec<_> =
-        snapshot.edges.iter().map(|e| (label(e.from), label(e.to), e.kind, e.count, e.failures)).collect();
+    let mut out: Vec<_> = snapshot
+        .edges
+        .iter()
+        .map(|e| (label(e.from), label(e.to), e.kind, e.counters.count, e.counters.failures))
+        .collect();
     out.sort();
     out
 }
@@ -80,7 +83,7 @@ fn every_messaging_system_forms_producer_topic_consumer() {
         expected.sort();
         assert_eq!(edges(&snapshot), expected, "{system}");
         let consume = snapshot.edges.iter().find(|e| e.kind == EdgeKind::Consumes).unwrap();
-        let waited = consume.time_in_topic.expect("time in topic").p50_us;
+        let waited = consume.counters.time_in_topic.expect("time in topic").p50_us;
         assert!(waited.abs_diff(250_000) <= 2_500, "{system}: {waited} µs");
     }
 }
@@ -92,8 +95,8 @@ fn consumer_arriving_before_its_producer_still_joins() {
         producer("checkout", "kafka", "orders", 1, 1),
     ]);
     let consume = snapshot.edges.iter().find(|e| e.kind == EdgeKind::Consumes).unwrap();
-    assert_eq!(consume.count, 1);
-    assert!(consume.time_in_topic.is_some(), "time in topic filled in when the producer arrives");
+    assert_eq!(consume.counters.count, 1);
+    assert!(consume.counters.time_in_topic.is_some(), "time in topic filled in when the producer arrives");
 }
 
 #[test]
@@ -120,7 +123,7 @@ fn consumer_without_destination_takes_it_from_its_producer_in_either_order() {
             ]
         );
         let consume = snapshot.edges.iter().find(|e| e.kind == EdgeKind::Consumes).unwrap();
-        assert_eq!(consume.consumer_groups, vec!["billing-group".to_owned()]);
+        assert_eq!(consume.counters.consumer_groups, vec!["billing-group".to_owned()]);
     }
 }
 
@@ -146,7 +149,7 @@ fn parent_child_is_the_fallback_join_and_never_makes_a_service_edge() {
         ]
     );
     let consume = snapshot.edges.iter().find(|e| e.kind == EdgeKind::Consumes).unwrap();
-    assert!(consume.time_in_topic.is_some());
+    assert!(consume.counters.time_in_topic.is_some());
 }
 
 #[test]

@@ -174,29 +174,38 @@ fn assert_shop_graph(snapshot: &Snapshot) {
         snapshot.edges.iter().find(|e| e.from == from && e.to == to)
     };
     let produce_orders = edge("checkout", "kafka/orders").expect("checkout produces orders");
-    assert_eq!((produce_orders.kind, produce_orders.count, produce_orders.failures), (EdgeKind::Produces, 5, 0));
+    assert_eq!(
+        (produce_orders.kind, produce_orders.counters.count, produce_orders.counters.failures),
+        (EdgeKind::Produces, 5, 0)
+    );
     let consume_orders = edge("kafka/orders", "payments").expect("payments consumes orders");
-    assert_eq!((consume_orders.kind, consume_orders.count, consume_orders.failures), (EdgeKind::Consumes, 5, 1));
-    assert_eq!(consume_orders.consumer_groups, vec!["payments-group".to_owned()]);
-    assert_eq!(consume_orders.partitions, vec!["0".to_owned(), "1".to_owned()]);
-    assert!(consume_orders.time_in_topic.is_some(), "links across traces give time in topic");
+    assert_eq!(
+        (consume_orders.kind, consume_orders.counters.count, consume_orders.counters.failures),
+        (EdgeKind::Consumes, 5, 1)
+    );
+    assert_eq!(consume_orders.counters.consumer_groups, vec!["payments-group".to_owned()]);
+    assert_eq!(consume_orders.counters.partitions, vec!["0".to_owned(), "1".to_owned()]);
+    assert!(consume_orders.counters.time_in_topic.is_some(), "links across traces give time in topic");
     let produce_payments = edge("payments", "kafka/payments").expect("payments produces payments");
-    assert_eq!((produce_payments.kind, produce_payments.count, produce_payments.failures), (EdgeKind::Produces, 4, 0));
+    assert_eq!(
+        (produce_payments.kind, produce_payments.counters.count, produce_payments.counters.failures),
+        (EdgeKind::Produces, 4, 0)
+    );
     let batch = edge("kafka/payments", "shipping").expect("shipping consumes payments");
-    assert_eq!((batch.kind, batch.count, batch.failures), (EdgeKind::Consumes, 4, 0));
-    assert_eq!(batch.consumer_groups, vec!["shipping-group".to_owned()]);
-    assert!(batch.time_in_topic.is_some());
+    assert_eq!((batch.kind, batch.counters.count, batch.counters.failures), (EdgeKind::Consumes, 4, 0));
+    assert_eq!(batch.counters.consumer_groups, vec!["shipping-group".to_owned()]);
+    assert!(batch.counters.time_in_topic.is_some());
     let call = edge("checkout", "pricing").expect("checkout calls pricing");
-    assert_eq!((call.kind, call.count), (EdgeKind::Calls, 1));
+    assert_eq!((call.kind, call.counters.count), (EdgeKind::Calls, 1));
     assert_eq!(snapshot.edges.len(), 5, "no other edges: {:#?}", snapshot.edges);
     // Services that only talk through topics never get a direct edge.
     assert!(edge("checkout", "payments").is_none());
     assert!(edge("payments", "shipping").is_none());
     // The destination counts what was produced into it; failures on the consuming service.
     let orders = snapshot.node(node_id(snapshot, "kafka/orders")).expect("orders node");
-    assert_eq!(orders.count, 5);
+    assert_eq!(orders.counters.count, 5);
     let payments = snapshot.node(node_id(snapshot, "payments")).expect("payments node");
-    assert_eq!((payments.count, payments.failures), (9, 1), "5 process + 4 send spans, 1 failed");
+    assert_eq!((payments.counters.count, payments.counters.failures), (9, 1), "5 process + 4 send spans, 1 failed");
     assert_eq!(snapshot.ingest.spans_rejected, 0);
     assert_eq!(snapshot.ingest.spans_dropped, 0);
 }

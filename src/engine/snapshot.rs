@@ -3,12 +3,39 @@
 //! Built by the engine a few times a second and handed out as an `Arc`, so the UI never
 //! waits for the engine and never sees a half-applied batch.
 
+use std::collections::BTreeSet;
+
 use petgraph::visit::{EdgeRef, IntoEdgeReferences};
 use serde::Serialize;
 
 use crate::ingest::counters::IngestTotals;
 use crate::model::flow_graph::{EdgeKind, FlowModel, FlowModelCounters, NodeKey, NodeKind};
 use crate::model::stats::{Percentiles, SecondPoint, Stats};
+
+/// What nodes and edges both carry.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Counters {
+    /// Messages (edges, destinations), spans (services) or calls (call edges).
+    pub count: u64,
+    /// Failures.
+    pub failures: u64,
+    /// Rates over 1 s, 10 s, 60 s.
+    pub rates: [f64; 3],
+    /// Latency percentiles: span durations (services, edges), time in topic (destinations).
+    pub latency: Option<Percentiles>,
+    /// Time in topic percentiles (destinations, consume edges).
+    pub time_in_topic: Option<Percentiles>,
+    /// Consumer groups seen.
+    pub consumer_groups: Vec<String>,
+    /// Partitions seen.
+    pub partitions: Vec<String>,
+    /// Per-second history for sparklines.
+    #[serde(skip)]
+    pub history: Vec<SecondPoint>,
+    /// Per-second time in topic percentiles, for the sparkline.
+    #[serde(skip)]
+    pub time_in_topic_history: Vec<SecondPoint>,
+}
 
 /// A node as the UI sees it.
 #[derive(Clone, Debug, Serialize)]
@@ -21,26 +48,9 @@ pub struct NodeSnapshot {
     pub kind: NodeKind,
     /// Display label.
     pub label: String,
-    /// Spans (services) or messages produced (destinations).
-    pub count: u64,
-    /// Failures.
-    pub failures: u64,
-    /// Rates over 1 s, 10 s, 60 s.
-    pub rates: [f64; 3],
-    /// Latency percentiles: span durations for services.
-    pub latency: Option<Percentiles>,
-    /// Time in topic percentiles for destinations.
-    pub time_in_topic: Option<Percentiles>,
-    /// Per-second time in topic percentiles, for the sparkline.
-    #[serde(skip)]
-    pub time_in_topic_history: Vec<SecondPoint>,
-    /// Consumer groups seen.
-    pub consumer_groups: Vec<String>,
-    /// Partitions seen.
-    pub partitions: Vec<String>,
-    /// Per-second history for sparklines.
-    #[serde(skip)]
-    pub history: Vec<SecondPoint>,
+    /// Counters.
+    #[serde(flatten)]
+    pub counters: Counters,
 }
 
 /// An edge as the UI sees it.
@@ -54,32 +64,38 @@ pub struct EdgeSnapshot {
     pub to: u32,
     /// Kind.
     pub kind: EdgeKind,
-    /// Messages (or calls).
-    pub count: u64,
-    /// Failures.
-    pub failures: u64,
-    /// Rates over 1 s, 10 s, 60 s.
-    pub rates: [f64; 3],
-    /// Operation latency percentiles.
-    pub latency: Option<Percentiles>,
-    /// Time in topic percentiles (consume edges).
-    pub time_in_topic: Option<Percentiles>,
-    /// Per-second time in topic percentiles, for the sparkline.
-    #[serde(skip)]
-    pub time_in_topic_history: Vec<SecondPoint>,
-    /// Consumer groups (consume edges).
-    pub consumer_groups: Vec<String>,
-    /// Partitions seen.
-    pub partitions: Vec<String>,
-    /// Per-second history for sparklines.
-    #[serde(skip)]
-    pub history: Vec<SecondPoint>,
+    /// Counters.
+    #[serde(flatten)]
+    pub counters: Counters,
+}
+
+impl Counters {
+    fn new(
+        stats: &Stats,
+        time_in_topic: &Stats,
+        groups: &BTreeSet<String>,
+        partitions: &BTreeSet<String>,
+        now_second: u64,
+    ) -> Self {
+        Self {
+            count: stats.count(),
+            failures: stats.failures(),
+            rates: stats.rates(now_second),
+            latency: stats.latency().summary(),
+            time_in_topic: time_in_topic.latency().summary(),
+            consumer_groups: groups.iter().cloned().collect(),
+            partitions: partitions.iter().cloned().collect(),
+            history: stats.history(),
+            time_in_topic_history: time_in_topic.history(),
+        }
+    }
 }
 
 impl EdgeSnapshot {
     /// Failures over messages, 0 when empty.
     pub fn failure_ratio(&self) -> f32 {
-        if self.count == 0 { 0.0 } else { (self.failures as f64 / self.count as f64) as f32 }
+        let c = &self.counters;
+        if c.count == 0 { 0.0 } else { (c.failures as f64 / c.count as f64) as f32 }
     }
 }
 
@@ -149,21 +165,18 @@ impl Snapshot {
             .edge_references()
             .map(|e| {
                 let w = e.weight();
-                let stats = w.headline();
                 EdgeSnapshot {
                     id: e.id().index() as u32,
                     from: e.source().index() as u32,
                     to: e.target().index() as u32,
                     kind: w.kind,
-                    count: stats.count(),
-                    failures: stats.failures(),
-                    rates: stats.rates(now_second),
-                    latency: stats.latency().summary(),
-                    time_in_topic: w.time_in_topic.latency().summary(),
-                    time_in_topic_history: w.time_in_topic.history(),
-                    consumer_groups: w.consumer_groups.iter().cloned().collect(),
-                    partitions: w.partitions.iter().cloned().collect(),
-                    history: stats.history(),
+                    counters: Counters::new(
+                        w.headline(),
+                        &w.time_in_topic,
+                        &w.consumer_groups,
+                        &w.partitions,
+                        now_second,
+                    ),
                 }
             })
             .collect();
@@ -173,50 +186,28 @@ impl Snapshot {
             .map(|index| {
                 let n = &graph[index];
                 let kind = n.key.kind();
-                let (count, failures, rates, history, latency) = if kind == NodeKind::Destination {
-                    // A destination's traffic is what its producers wrote into it.
+                let mut counters =
+                    Counters::new(&n.stats, &n.time_in_topic, &n.consumer_groups, &n.partitions, now_second);
+                if kind == NodeKind::Destination {
+                    // A destination's traffic is what its producers wrote into it, and its
+                    // latency is how long messages waited in it.
                     let incoming: Vec<&Stats> = graph
                         .edges_directed(index, petgraph::Direction::Incoming)
                         .filter(|e| e.weight().kind == EdgeKind::Produces)
                         .map(|e| e.weight().headline())
                         .collect();
-                    let mut rates = [0.0; 3];
+                    counters.count = incoming.iter().map(|s| s.count()).sum();
+                    counters.failures = incoming.iter().map(|s| s.failures()).sum();
+                    counters.rates = [0.0; 3];
                     for s in &incoming {
-                        for (total, r) in rates.iter_mut().zip(s.rates(now_second)) {
+                        for (total, r) in counters.rates.iter_mut().zip(s.rates(now_second)) {
                             *total += r;
                         }
                     }
-                    (
-                        incoming.iter().map(|s| s.count()).sum(),
-                        incoming.iter().map(|s| s.failures()).sum(),
-                        rates,
-                        merge_histories(incoming.iter().map(|s| s.history())),
-                        n.time_in_topic.latency().summary(),
-                    )
-                } else {
-                    (
-                        n.stats.count(),
-                        n.stats.failures(),
-                        n.stats.rates(now_second),
-                        n.stats.history(),
-                        n.stats.latency().summary(),
-                    )
-                };
-                NodeSnapshot {
-                    id: index.index() as u32,
-                    key: n.key.clone(),
-                    kind,
-                    label: n.key.label(),
-                    count,
-                    failures,
-                    rates,
-                    latency,
-                    time_in_topic: n.time_in_topic.latency().summary(),
-                    time_in_topic_history: n.time_in_topic.history(),
-                    consumer_groups: n.consumer_groups.iter().cloned().collect(),
-                    partitions: n.partitions.iter().cloned().collect(),
-                    history,
+                    counters.history = merge_histories(incoming.iter().map(|s| s.history()));
+                    counters.latency = counters.time_in_topic;
                 }
+                NodeSnapshot { id: index.index() as u32, key: n.key.clone(), kind, label: n.key.label(), counters }
             })
             .collect();
         nodes.sort_by_key(|n| n.id);

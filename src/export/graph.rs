@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::capture::{CaptureError, SkippedLine, read_capture};
 use crate::engine::EngineState;
-use crate::engine::snapshot::Snapshot;
+use crate::engine::snapshot::{Counters, Snapshot};
 use crate::model::flow_graph::{EdgeKind, NodeKind};
 use crate::model::stats::Percentiles;
 
@@ -50,17 +50,37 @@ struct GraphDocument<'a> {
     spans: u64,
 }
 
+/// The counters part shared by nodes and edges, with units in the field names.
 #[derive(Serialize)]
-struct NodeDocument<'a> {
-    id: u32,
-    kind: NodeKind,
-    name: &'a str,
+struct CountersDocument<'a> {
     count: u64,
     failures: u64,
     latency_us: Option<Percentiles>,
     time_in_topic_us: Option<Percentiles>,
     consumer_groups: &'a [String],
     partitions: &'a [String],
+}
+
+impl<'a> From<&'a Counters> for CountersDocument<'a> {
+    fn from(c: &'a Counters) -> Self {
+        Self {
+            count: c.count,
+            failures: c.failures,
+            latency_us: c.latency,
+            time_in_topic_us: c.time_in_topic,
+            consumer_groups: &c.consumer_groups,
+            partitions: &c.partitions,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct NodeDocument<'a> {
+    id: u32,
+    kind: NodeKind,
+    name: &'a str,
+    #[serde(flatten)]
+    counters: CountersDocument<'a>,
 }
 
 #[derive(Serialize)]
@@ -71,12 +91,8 @@ struct EdgeDocument<'a> {
     to: u32,
     from_name: &'a str,
     to_name: &'a str,
-    count: u64,
-    failures: u64,
-    latency_us: Option<Percentiles>,
-    time_in_topic_us: Option<Percentiles>,
-    consumer_groups: &'a [String],
-    partitions: &'a [String],
+    #[serde(flatten)]
+    counters: CountersDocument<'a>,
 }
 
 /// Renders the graph of a snapshot in `format`.
@@ -98,17 +114,7 @@ pub fn to_json(snapshot: &Snapshot) -> String {
         nodes: snapshot
             .nodes
             .iter()
-            .map(|n| NodeDocument {
-                id: n.id,
-                kind: n.kind,
-                name: &n.label,
-                count: n.count,
-                failures: n.failures,
-                latency_us: n.latency,
-                time_in_topic_us: n.time_in_topic,
-                consumer_groups: &n.consumer_groups,
-                partitions: &n.partitions,
-            })
+            .map(|n| NodeDocument { id: n.id, kind: n.kind, name: &n.label, counters: (&n.counters).into() })
             .collect(),
         edges: snapshot
             .edges
@@ -120,12 +126,7 @@ pub fn to_json(snapshot: &Snapshot) -> String {
                 to: e.to,
                 from_name: name_of(snapshot, e.from),
                 to_name: name_of(snapshot, e.to),
-                count: e.count,
-                failures: e.failures,
-                latency_us: e.latency,
-                time_in_topic_us: e.time_in_topic,
-                consumer_groups: &e.consumer_groups,
-                partitions: &e.partitions,
+                counters: (&e.counters).into(),
             })
             .collect(),
         spans: snapshot.model.spans,
@@ -156,13 +157,13 @@ pub fn to_dot(snapshot: &Snapshot) -> String {
     }
     for e in &snapshot.edges {
         let style = if e.kind == EdgeKind::Calls { ", style=dashed" } else { "" };
-        let color = if e.failures > 0 { ", color=red" } else { "" };
+        let color = if e.counters.failures > 0 { ", color=red" } else { "" };
         let _ = writeln!(
             out,
             "  n{} -> n{} [label=\"{}\"{style}{color}];",
             e.from,
             e.to,
-            quoted(&edge_label(e.count, e.failures, e.kind))
+            quoted(&edge_label(e.counters.count, e.counters.failures, e.kind))
         );
     }
     out.push_str("}\n");
@@ -186,7 +187,7 @@ pub fn to_mermaid(snapshot: &Snapshot) -> String {
     }
     for e in &snapshot.edges {
         let arrow = if e.kind == EdgeKind::Calls { "-.->" } else { "-->" };
-        let label = mermaid_text(&edge_label(e.count, e.failures, e.kind));
+        let label = mermaid_text(&edge_label(e.counters.count, e.counters.failures, e.kind));
         let _ = writeln!(out, "  n{} {arrow}|\"{label}\"| n{}", e.from, e.to);
     }
     out

@@ -5,7 +5,7 @@ use egui_plot::{Legend, Line, Plot, PlotPoints};
 
 use super::flow_view::Selection;
 use super::theme;
-use crate::engine::snapshot::Snapshot;
+use crate::engine::snapshot::{Counters, Snapshot};
 use crate::model::stats::{Percentiles, SecondPoint};
 
 /// What the panel asks for.
@@ -45,15 +45,9 @@ fn percentiles_row(ui: &mut egui::Ui, label: &str, p: Option<Percentiles>) {
 struct Details<'a> {
     title: String,
     subtitle: String,
-    count: u64,
-    failures: u64,
-    rates: [f64; 3],
-    latency: Option<Percentiles>,
-    time_in_topic: Option<Percentiles>,
-    groups: &'a [String],
-    partitions: &'a [String],
-    history: &'a [SecondPoint],
-    time_in_topic_history: &'a [SecondPoint],
+    counters: &'a Counters,
+    /// A destination's latency is its time in topic: shown once.
+    is_destination: bool,
 }
 
 fn details(snapshot: &Snapshot, selection: Selection) -> Option<Details<'_>> {
@@ -69,16 +63,8 @@ fn details(snapshot: &Snapshot, selection: Selection) -> Option<Details<'_>> {
             Details {
                 title: n.label.clone(),
                 subtitle: kind.to_owned(),
-                count: n.count,
-                failures: n.failures,
-                rates: n.rates,
-                // A destination's own latency is its time in topic, shown on its own row.
-                latency: if n.kind == NodeKind::Destination { None } else { n.latency },
-                time_in_topic: n.time_in_topic,
-                groups: &n.consumer_groups,
-                partitions: &n.partitions,
-                history: &n.history,
-                time_in_topic_history: &n.time_in_topic_history,
+                counters: &n.counters,
+                is_destination: n.kind == NodeKind::Destination,
             }
         }
         Selection::Edge(id) => {
@@ -93,15 +79,8 @@ fn details(snapshot: &Snapshot, selection: Selection) -> Option<Details<'_>> {
             Details {
                 title: format!("{from} -> {to}"),
                 subtitle: format!("{from} {kind} {to}"),
-                count: e.count,
-                failures: e.failures,
-                rates: e.rates,
-                latency: e.latency,
-                time_in_topic: e.time_in_topic,
-                groups: &e.consumer_groups,
-                partitions: &e.partitions,
-                history: &e.history,
-                time_in_topic_history: &e.time_in_topic_history,
+                counters: &e.counters,
+                is_destination: false,
             }
         }
     })
@@ -109,22 +88,10 @@ fn details(snapshot: &Snapshot, selection: Selection) -> Option<Details<'_>> {
 
 /// Draws the panel's contents for `selection`.
 pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot, selection: Selection) -> PanelAction {
-    let Some(Details {
-        title,
-        subtitle,
-        count,
-        failures,
-        rates,
-        latency,
-        time_in_topic,
-        groups,
-        partitions,
-        history,
-        time_in_topic_history,
-    }) = details(snapshot, selection)
-    else {
+    let Some(Details { title, subtitle, counters: c, is_destination }) = details(snapshot, selection) else {
         return PanelAction::Close;
     };
+    let latency = if is_destination { None } else { c.latency };
     let mut action = PanelAction::None;
     ui.horizontal(|ui| {
         ui.heading(&title);
@@ -138,41 +105,36 @@ pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot, selection: Selection) -> Pan
     ui.separator();
     egui::Grid::new("details_counters").num_columns(2).striped(true).show(ui, |ui| {
         ui.label("Messages");
-        ui.label(count.to_string());
+        ui.label(c.count.to_string());
         ui.end_row();
         ui.label("Failures");
-        let failures_text = RichText::new(failures.to_string());
-        ui.label(if failures > 0 { failures_text.color(theme::FAILURE) } else { failures_text });
+        let failures_text = RichText::new(c.failures.to_string());
+        ui.label(if c.failures > 0 { failures_text.color(theme::FAILURE) } else { failures_text });
         ui.end_row();
         ui.label("Rate 1 s / 10 s / 60 s");
-        ui.label(format!("{:.1} / {:.1} / {:.1} per s", rates[0], rates[1], rates[2]));
+        ui.label(format!("{:.1} / {:.1} / {:.1} per s", c.rates[0], c.rates[1], c.rates[2]));
         ui.end_row();
         if latency.is_some() {
             percentiles_row(ui, "Latency", latency);
         }
-        if time_in_topic.is_some() {
-            percentiles_row(ui, "Time in topic", time_in_topic);
+        if c.time_in_topic.is_some() {
+            percentiles_row(ui, "Time in topic", c.time_in_topic);
         }
         ui.label("Consumer groups");
-        ui.label(if groups.is_empty() { "—".to_owned() } else { groups.join(", ") });
+        ui.label(if c.consumer_groups.is_empty() { "—".to_owned() } else { c.consumer_groups.join(", ") });
         ui.end_row();
         ui.label("Partitions");
-        ui.label(if partitions.is_empty() { "—".to_owned() } else { partitions.join(", ") });
+        ui.label(if c.partitions.is_empty() { "—".to_owned() } else { c.partitions.join(", ") });
         ui.end_row();
     });
     ui.separator();
-    rate_sparkline(ui, snapshot.now_second, history);
+    rate_sparkline(ui, snapshot.now_second, &c.history);
     if latency.is_some() {
-        percentile_sparkline(ui, "spark_latency", "Latency p50 / p99 (ms)", snapshot.now_second, history);
+        percentile_sparkline(ui, "spark_latency", "Latency p50 / p99 (ms)", snapshot.now_second, &c.history);
     }
-    if time_in_topic.is_some() {
-        percentile_sparkline(
-            ui,
-            "spark_time_in_topic",
-            "Time in topic p50 / p99 (ms)",
-            snapshot.now_second,
-            time_in_topic_history,
-        );
+    if c.time_in_topic.is_some() {
+        let history = &c.time_in_topic_history;
+        percentile_sparkline(ui, "spark_time_in_topic", "Time in topic p50 / p99 (ms)", snapshot.now_second, history);
     }
     action
 }

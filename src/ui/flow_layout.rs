@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::theme;
 use crate::engine::snapshot::Snapshot;
+use crate::model::flow_graph::NodeKind;
 
 /// Remembers which rows are taken in each layer.
 #[derive(Debug, Default, Clone)]
@@ -24,9 +25,12 @@ pub struct LayerPlacer {
 
 impl LayerPlacer {
     /// Longest-path layers for every node id of the snapshot (cycles are cut off at the
-    /// node count, so a feedback loop cannot push layers out forever).
+    /// node count, so a feedback loop cannot push layers out forever). A destination always
+    /// has a producer upstream, so it starts in layer 1 even when its consumers' spans
+    /// arrive before its producers'.
     pub fn layers(snapshot: &Snapshot) -> HashMap<u32, usize> {
-        let mut layer: HashMap<u32, usize> = snapshot.nodes.iter().map(|n| (n.id, 0)).collect();
+        let mut layer: HashMap<u32, usize> =
+            snapshot.nodes.iter().map(|n| (n.id, usize::from(n.kind == NodeKind::Destination))).collect();
         let limit = snapshot.nodes.len();
         for _ in 0..limit {
             let mut changed = false;

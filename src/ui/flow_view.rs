@@ -72,20 +72,21 @@ fn node_view(n: &NodeSnapshot, filter: &str, selection: Option<Selection>) -> No
         id: n.id,
         kind: n.kind,
         label: n.label.clone(),
-        detail: rate_text(n.rates[1], n.failures),
-        failing: n.failures > 0,
+        detail: rate_text(n.counters.rates[1], n.counters.failures),
+        failing: n.counters.failures > 0,
         dimmed: !matches_filter(&n.label, filter),
         highlighted: selection == Some(Selection::Node(n.id)),
     }
 }
 
 fn edge_view(e: &EdgeSnapshot, dimmed: bool) -> EdgeView {
+    let c = &e.counters;
     let label =
-        if e.kind == EdgeKind::Calls && e.count == 0 { String::new() } else { rate_text(e.rates[1], e.failures) };
+        if e.kind == EdgeKind::Calls && c.count == 0 { String::new() } else { rate_text(c.rates[1], c.failures) };
     EdgeView {
         id: e.id,
         kind: e.kind,
-        width: theme::edge_width(e.rates[1]),
+        width: theme::edge_width(c.rates[1]),
         color: theme::edge_color(e.failure_ratio()),
         label,
         dimmed,
@@ -292,6 +293,32 @@ mod tests {
         );
         view.sync(&second, "", None);
         assert_eq!(view.node_location(id(&second, "checkout")), before);
+    }
+
+    #[test]
+    fn a_topic_seen_first_from_its_consumer_still_sits_after_its_producers() {
+        let mut state = EngineState::default();
+        let mut view = FlowView::default();
+        let first = apply(
+            &mut state,
+            vec![
+                span("billing", "process", SpanKind::Consumer)
+                    .ids(2, 2)
+                    .messaging("kafka", "orders", "process")
+                    .build(),
+            ],
+        );
+        view.sync(&first, "", None);
+        let second = apply(
+            &mut state,
+            vec![span("checkout", "send", SpanKind::Producer).ids(1, 1).messaging("kafka", "orders", "send").build()],
+        );
+        view.sync(&second, "", None);
+        let x = |label| view.node_location(id(&second, label)).expect("placed").x;
+        assert_eq!(
+            (x("checkout"), x("kafka/orders"), x("billing")),
+            (0.0, theme::LAYER_SPACING, 2.0 * theme::LAYER_SPACING)
+        );
     }
 
     #[test]
