@@ -11,10 +11,12 @@
 //!
 //! Either side of a join may arrive first; the waiting side is kept in a bounded table.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use petgraph::stable_graph::{EdgeIndex, NodeIndex, StableGraph};
+use rustc_hash::FxHashMap;
 use serde::Serialize;
+use smallvec::SmallVec;
 
 use super::bounded_index::BoundedIndex;
 use super::ids::SpanRef;
@@ -218,12 +220,17 @@ pub struct FlowModelCounters {
 #[derive(Debug)]
 pub struct FlowModel {
     graph: StableGraph<FlowNode, FlowEdge>,
-    nodes: HashMap<NodeKey, NodeIndex>,
-    edges: HashMap<(NodeIndex, NodeIndex, EdgeKind), EdgeIndex>,
+    services: FxHashMap<ServiceName, NodeIndex>,
+    /// system -> destination name -> node.
+    destinations: FxHashMap<String, FxHashMap<String, NodeIndex>>,
+    /// system -> group -> node.
+    groups: FxHashMap<String, FxHashMap<String, NodeIndex>>,
+    edges: FxHashMap<(NodeIndex, NodeIndex, EdgeKind), EdgeIndex>,
     producers: BoundedIndex<SpanRef, ProducerMemo>,
     clients: BoundedIndex<SpanRef, ClientMemo>,
-    waiting_consumers: BoundedIndex<SpanRef, Vec<ConsumerWaiting>>,
-    waiting_servers: BoundedIndex<SpanRef, Vec<ServerWaiting>>,
+    // Nearly always one waiter per key: inline, so waiting costs no allocation.
+    waiting_consumers: BoundedIndex<SpanRef, SmallVec<[ConsumerWaiting; 1]>>,
+    waiting_servers: BoundedIndex<SpanRef, SmallVec<[ServerWaiting; 1]>>,
     spans_applied: u64,
     structure_version: u64,
 }
@@ -239,8 +246,10 @@ impl FlowModel {
     pub fn new(limits: JoinLimits) -> Self {
         Self {
             graph: StableGraph::new(),
-            nodes: HashMap::new(),
-            edges: HashMap::new(),
+            services: FxHashMap::default(),
+            destinations: FxHashMap::default(),
+            groups: FxHashMap::default(),
+            edges: FxHashMap::default(),
             producers: BoundedIndex::new(limits.producers),
             clients: BoundedIndex::new(limits.clients),
             waiting_consumers: BoundedIndex::new(limits.pending),
@@ -262,7 +271,14 @@ impl FlowModel {
 
     /// The node for a key, if present.
     pub fn node_index(&self, key: &NodeKey) -> Option<NodeIndex> {
-        self.nodes.get(key).copied()
+        let named = |map: &FxHashMap<String, FxHashMap<String, NodeIndex>>, system: &str, name: &str| {
+            map.get(system).and_then(|names| names.get(name)).copied()
+        };
+        match key {
+            NodeKey::Service { service } => self.services.get(service).copied(),
+            NodeKey::Destination { system, name } => named(&self.destinations, system, name),
+            NodeKey::ConsumerGroup { system, group } => named(&self.groups, system, group),
+        }
     }
 
     /// Bookkeeping counters.
@@ -304,25 +320,42 @@ impl FlowModel {
             && m.operation.role() == MessagingRole::Consume
             && let Some(group) = &m.consumer_group
         {
-            return self.node(NodeKey::ConsumerGroup { system: m.system.clone(), group: group.clone() });
+            return self.named_node(NodeKind::ConsumerGroup, &m.system, group);
         }
-        self.node(NodeKey::Service { service: span.service().clone() })
-    }
-
-    fn node(&mut self, key: NodeKey) -> NodeIndex {
-        if let Some(&index) = self.nodes.get(&key) {
+        if let Some(&index) = self.services.get(span.service()) {
             return index;
         }
-        let index = self.graph.add_node(FlowNode {
-            key: key.clone(),
+        let index = self.add_node(NodeKey::Service { service: span.service().clone() });
+        self.services.insert(span.service().clone(), index);
+        index
+    }
+
+    /// A destination or consumer group node, looked up without allocating: this runs for
+    /// every messaging span.
+    fn named_node(&mut self, kind: NodeKind, system: &str, name: &str) -> NodeIndex {
+        let map = if kind == NodeKind::Destination { &mut self.destinations } else { &mut self.groups };
+        if let Some(&index) = map.get(system).and_then(|names| names.get(name)) {
+            return index;
+        }
+        let key = match kind {
+            NodeKind::Destination => NodeKey::Destination { system: system.to_owned(), name: name.to_owned() },
+            _ => NodeKey::ConsumerGroup { system: system.to_owned(), group: name.to_owned() },
+        };
+        let index = self.add_node(key);
+        let map = if kind == NodeKind::Destination { &mut self.destinations } else { &mut self.groups };
+        map.entry(system.to_owned()).or_default().insert(name.to_owned(), index);
+        index
+    }
+
+    fn add_node(&mut self, key: NodeKey) -> NodeIndex {
+        self.structure_version += 1;
+        self.graph.add_node(FlowNode {
+            key,
             stats: Stats::default(),
             time_in_topic: Stats::default(),
             consumer_groups: BTreeSet::new(),
             partitions: BTreeSet::new(),
-        });
-        self.nodes.insert(key, index);
-        self.structure_version += 1;
-        index
+        })
     }
 
     fn edge(&mut self, from: NodeIndex, to: NodeIndex, kind: EdgeKind) -> EdgeIndex {
@@ -336,7 +369,7 @@ impl FlowModel {
     }
 
     fn destination_node(&mut self, m: &Messaging, name: &str) -> NodeIndex {
-        self.node(NodeKey::Destination { system: m.system.clone(), name: name.to_owned() })
+        self.named_node(NodeKind::Destination, &m.system, name)
     }
 
     fn apply_produce(&mut self, span: &Span, m: &Messaging, producer: NodeIndex, failed: bool, second: u64) {
@@ -348,8 +381,8 @@ impl FlowModel {
         let stats = if m.operation == MessagingOperation::Create { &mut e.secondary } else { &mut e.primary };
         stats.record(second, messages, failed, Some(span.duration_nanos()));
         if let Some(p) = &m.partition {
-            e.partitions.insert(p.clone());
-            self.graph[destination].partitions.insert(p.clone());
+            insert_missing(&mut e.partitions, p);
+            insert_missing(&mut self.graph[destination].partitions, p);
         }
         let memo = ProducerMemo { destination, start_unix_nano: span.start_unix_nano };
         self.producers.insert(span.span_ref(), memo);
@@ -357,8 +390,8 @@ impl FlowModel {
     }
 
     /// The producers a consumer span points at: its links, then its parent as a fallback.
-    fn producer_refs(span: &Span) -> Vec<SpanRef> {
-        let mut refs: Vec<SpanRef> = span.links.iter().map(|l| l.target).collect();
+    fn producer_refs(span: &Span) -> SmallVec<[SpanRef; 2]> {
+        let mut refs: SmallVec<[SpanRef; 2]> = span.links.iter().map(|l| l.target).collect();
         if refs.is_empty()
             && let Some(parent) = span.parent_ref()
         {
@@ -387,7 +420,7 @@ impl FlowModel {
                 second,
             };
             self.waiting_consumers
-                .entry_or_insert_with(first, Vec::new)
+                .entry_or_insert_with(first, SmallVec::new)
                 .push(ConsumerWaiting::Consume(Box::new(pending)));
             return;
         };
@@ -397,12 +430,14 @@ impl FlowModel {
                 Some(p) => {
                     self.record_time_in_topic(edge, destination, p.start_unix_nano, span.start_unix_nano, second);
                 }
-                None => self.waiting_consumers.entry_or_insert_with(r, Vec::new).push(ConsumerWaiting::TimeInTopic {
-                    edge,
-                    destination,
-                    consumer_start: span.start_unix_nano,
-                    second,
-                }),
+                None => {
+                    self.waiting_consumers.entry_or_insert_with(r, SmallVec::new).push(ConsumerWaiting::TimeInTopic {
+                        edge,
+                        destination,
+                        consumer_start: span.start_unix_nano,
+                        second,
+                    })
+                }
             }
         }
     }
@@ -423,17 +458,17 @@ impl FlowModel {
         let stats = if m.operation == MessagingOperation::Receive { &mut e.secondary } else { &mut e.primary };
         stats.record(second, messages, failed, Some(duration_nanos));
         if let Some(group) = &m.consumer_group {
-            e.consumer_groups.insert(group.clone());
+            insert_missing(&mut e.consumer_groups, group);
         }
         if let Some(p) = &m.partition {
-            e.partitions.insert(p.clone());
+            insert_missing(&mut e.partitions, p);
         }
         let d = &mut self.graph[destination];
         if let Some(group) = &m.consumer_group {
-            d.consumer_groups.insert(group.clone());
+            insert_missing(&mut d.consumer_groups, group);
         }
         if let Some(p) = &m.partition {
-            d.partitions.insert(p.clone());
+            insert_missing(&mut d.partitions, p);
         }
         edge
     }
@@ -489,7 +524,7 @@ impl FlowModel {
         let waiting = ServerWaiting { service: server, failed, second };
         match self.clients.get(&parent).copied() {
             Some(client) => self.record_call(client, waiting),
-            None => self.waiting_servers.entry_or_insert_with(parent, Vec::new).push(waiting),
+            None => self.waiting_servers.entry_or_insert_with(parent, SmallVec::new).push(waiting),
         }
     }
 
@@ -499,5 +534,12 @@ impl FlowModel {
         }
         let edge = self.edge(client.service, server.service, EdgeKind::Calls);
         self.graph[edge].primary.record(server.second, 1, client.failed || server.failed, Some(client.duration_nanos));
+    }
+}
+
+/// Adds `value` to `set` unless present, allocating only when it is new.
+fn insert_missing(set: &mut BTreeSet<String>, value: &str) {
+    if !set.contains(value) {
+        set.insert(value.to_owned());
     }
 }

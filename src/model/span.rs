@@ -216,9 +216,9 @@ pub struct Span {
     pub status_message: String,
     /// The emitting resource.
     pub resource: Arc<Resource>,
-    /// Instrumentation scope name.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub scope: String,
+    /// Instrumentation scope name, shared by the scope's spans.
+    #[serde(default, skip_serializing_if = "str::is_empty")]
+    pub scope: Arc<str>,
     /// Span attributes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<Attribute>,

@@ -46,7 +46,7 @@ pub fn convert_request(request: ExportTraceServiceRequest) -> ConvertedSpans {
     for resource_spans in request.resource_spans {
         let resource = Arc::new(convert_resource(resource_spans.resource));
         for scope_spans in resource_spans.scope_spans {
-            let scope = scope_spans.scope.map(|s| s.name).unwrap_or_default();
+            let scope: Arc<str> = scope_spans.scope.map(|s| s.name).unwrap_or_default().into();
             for span in scope_spans.spans {
                 match convert_span(span, &resource, &scope) {
                     Ok(span) => out.spans.push(span),
@@ -71,7 +71,7 @@ fn convert_resource(resource: Option<opentelemetry_proto::tonic::resource::v1::R
     Resource { service, attributes }
 }
 
-fn convert_span(span: otlp::Span, resource: &Arc<Resource>, scope: &str) -> Result<Span, String> {
+fn convert_span(span: otlp::Span, resource: &Arc<Resource>, scope: &Arc<str>) -> Result<Span, String> {
     let describe = |e: IdError| format!("span {:?}: {e}", span.name);
     let trace_id = TraceId::from_bytes(&span.trace_id).map_err(describe)?;
     let span_id = SpanId::from_bytes(&span.span_id).map_err(describe)?;
@@ -115,7 +115,7 @@ fn convert_span(span: otlp::Span, resource: &Arc<Resource>, scope: &str) -> Resu
         status,
         status_message,
         resource: Arc::clone(resource),
-        scope: scope.to_owned(),
+        scope: Arc::clone(scope),
         attributes,
         events: span
             .events
