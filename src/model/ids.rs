@@ -3,6 +3,16 @@
 //! OTLP carries ids as raw bytes (protobuf) or hex strings (JSON); the model keeps them as
 //! fixed-size arrays so that lookups hash 16 or 8 bytes instead of heap strings, and rejects
 //! wrong lengths at the edge instead of deep inside the graph.
+//!
+//! ```
+//! use eventlens::model::ids::{IdError, TraceId};
+//!
+//! // OTLP/JSON senders may use upper case; EventLens prints lower case, as W3C does.
+//! let id = TraceId::from_hex("5B8EFFF798038103D269B633813FC60C")?;
+//! assert_eq!(id.to_string(), "5b8efff798038103d269b633813fc60c");
+//! assert!(matches!(TraceId::from_bytes(&[0; 16]), Err(IdError::AllZero(_))));
+//! # Ok::<(), IdError>(())
+//! ```
 
 use std::fmt;
 
