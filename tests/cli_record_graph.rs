@@ -193,3 +193,34 @@ fn the_documented_example_session_graphs_as_documented() {
     let waited = consume["time_in_topic_us"]["p50_us"].as_u64().expect("time in topic");
     assert!(waited.abs_diff(300_000) <= 3_000, "{waited}");
 }
+
+#[test]
+fn record_refuses_a_file_it_cannot_write() {
+    let (grpc, http) = (free_port(), free_port());
+    let output = Command::new(BIN)
+        .args(["record", "--out", "/dev/full", "--duration", "1s"])
+        .args(["--otlp-grpc", &format!("127.0.0.1:{grpc}"), "--otlp-http", &format!("127.0.0.1:{http}")])
+        .output()
+        .expect("record runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot write session file /dev/full"), "{stderr}");
+}
+
+#[test]
+fn a_taken_port_is_reported_plainly() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = Command::new(BIN)
+        .arg("record")
+        .arg("--out")
+        .arg(dir.path().join("s.jsonl"))
+        .args(["--duration", "1s", "--otlp-grpc", &format!("127.0.0.1:{port}")])
+        .args(["--otlp-http", &format!("127.0.0.1:{}", free_port())])
+        .output()
+        .expect("record runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&format!("cannot listen for OTLP/gRPC on 127.0.0.1:{port}")), "{stderr}");
+}

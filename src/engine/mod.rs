@@ -266,23 +266,25 @@ impl EngineLoop {
     fn apply(&mut self, record: &Record) {
         self.state.apply(record);
         self.summary.records += 1;
-        if let Some(writer) = &mut self.config.recording
-            && let Err(e) = writer.append(record)
-        {
-            tracing::error!("{e}; recording stopped");
-            self.summary.recording_error = Some(e.to_string());
+        let result = self.config.recording.as_mut().map(|w| w.append(record));
+        if let Some(Err(e)) = result {
+            self.stop_recording(&e);
+        }
+    }
+
+    /// A recording that cannot be written stops; the session goes on and says why.
+    fn stop_recording(&mut self, error: &crate::capture::writer::CaptureWriteError) {
+        tracing::error!("{error}; recording stopped");
+        self.summary.recording_error = Some(error.to_string());
+        if let Some(writer) = self.config.recording.take() {
             self.summary.recorded = writer.records();
-            self.config.recording = None;
         }
     }
 
     fn publish(&mut self) {
-        if let Some(writer) = &mut self.config.recording
-            && let Err(e) = writer.flush()
-        {
-            tracing::error!("{e}; recording stopped");
-            self.summary.recording_error = Some(e.to_string());
-            self.config.recording = None;
+        let result = self.config.recording.as_mut().map(CaptureWriter::flush);
+        if let Some(Err(e)) = result {
+            self.stop_recording(&e);
         }
         self.version += 1;
         let previous = self.published.load_full();
