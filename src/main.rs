@@ -30,10 +30,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Open the window with the receivers listening (the default).
-    Gui {
-        #[command(flatten)]
-        receivers: ReceiverArgs,
-    },
+    Gui,
     /// Run the collector without a window, writing every accepted span to a session file.
     Record {
         /// The session file to write (JSON Lines; see docs/capture-format.md).
@@ -42,8 +39,6 @@ enum Command {
         /// Stop after this long (e.g. 30s, 5m); without it, run until Ctrl-C.
         #[arg(long)]
         duration: Option<humantime::Duration>,
-        #[command(flatten)]
-        receivers: ReceiverArgs,
     },
     /// Print the flow graph of a session file.
     Graph {
@@ -55,20 +50,21 @@ enum Command {
     },
 }
 
+/// Receiver options, accepted before or after the subcommand (`gui`, `record`).
 #[derive(Debug, Args, Clone)]
 struct ReceiverArgs {
     /// OTLP/gRPC listen address. Loopback by default; another address is reachable from
     /// other hosts and is logged as such.
-    #[arg(long, value_name = "ADDR", default_value = DEFAULT_GRPC_ADDR)]
+    #[arg(long, global = true, value_name = "ADDR", default_value = DEFAULT_GRPC_ADDR)]
     otlp_grpc: SocketAddr,
     /// OTLP/HTTP listen address.
-    #[arg(long, value_name = "ADDR", default_value = DEFAULT_HTTP_ADDR)]
+    #[arg(long, global = true, value_name = "ADDR", default_value = DEFAULT_HTTP_ADDR)]
     otlp_http: SocketAddr,
     /// Do not start the OTLP receivers.
-    #[arg(long)]
+    #[arg(long, global = true)]
     no_otlp: bool,
     /// Largest accepted OTLP request in bytes (compressed or not).
-    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_REQUEST_BYTES)]
+    #[arg(long, global = true, value_name = "BYTES", default_value_t = DEFAULT_MAX_REQUEST_BYTES)]
     max_request_bytes: usize,
 }
 
@@ -94,9 +90,8 @@ fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        None => run_gui(&cli.receivers),
-        Some(Command::Gui { receivers }) => run_gui(&receivers),
-        Some(Command::Record { out, duration, receivers }) => run_record(&receivers, out, duration.map(Into::into)),
+        None | Some(Command::Gui) => run_gui(&cli.receivers),
+        Some(Command::Record { out, duration }) => run_record(&cli.receivers, out, duration.map(Into::into)),
         Some(Command::Graph { file, format }) => run_graph(&file, format),
     }
 }

@@ -212,12 +212,14 @@ fn a_taken_port_is_reported_plainly() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = taken.local_addr().expect("addr").port();
     let dir = tempfile::tempdir().expect("tempdir");
+    // Receiver options work before the subcommand too.
     let output = Command::new(BIN)
+        .args(["--otlp-grpc", &format!("127.0.0.1:{port}")])
+        .args(["--otlp-http", &format!("127.0.0.1:{}", free_port())])
         .arg("record")
         .arg("--out")
         .arg(dir.path().join("s.jsonl"))
-        .args(["--duration", "1s", "--otlp-grpc", &format!("127.0.0.1:{port}")])
-        .args(["--otlp-http", &format!("127.0.0.1:{}", free_port())])
+        .args(["--duration", "1s"])
         .output()
         .expect("record runs");
     assert!(!output.status.success());

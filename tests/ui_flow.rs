@@ -122,3 +122,25 @@ fn filter_dims_other_nodes_and_pause_freezes_the_view() {
     assert!(harness.state().snapshot().paused);
     harness.get_by_role_and_label(Role::Button, "Resume");
 }
+
+#[test]
+fn clicking_an_edge_opens_its_panel() {
+    let collector = common::start_collector(1 << 20);
+    let mut harness = harness(&collector);
+    send_spans(&collector);
+    settle(&mut harness);
+    let snapshot = harness.state().snapshot().clone();
+    let id = |label: &str| snapshot.nodes.iter().find(|n| n.label == label).expect("node").id;
+    let (checkout, orders) = (id("shop/checkout"), id("kafka/orders"));
+    let edge = snapshot.edges.iter().find(|e| e.from == checkout && e.to == orders).expect("edge").id;
+    let view = harness.state().flow_view();
+    let (a, b) = (view.node_screen_pos(checkout).expect("drawn"), view.node_screen_pos(orders).expect("drawn"));
+    let middle = a + (b - a) * 0.5;
+    harness.drag_at(middle);
+    harness.run_steps(1);
+    harness.drop_at(middle);
+    settle(&mut harness);
+    assert_eq!(harness.state().selection(), Some(Selection::Edge(edge)));
+    harness.get_by_label("shop/checkout -> kafka/orders");
+    harness.get_by_label("shop/checkout produces to kafka/orders");
+}
