@@ -69,10 +69,12 @@ impl EventLensApp {
         if newest.version != self.snapshot.version {
             self.snapshot = newest;
         }
-        let key = (self.snapshot.version, self.filter.clone(), self.selection);
-        if self.synced.as_ref() != Some(&key) {
+        let unchanged = self.synced.as_ref().is_some_and(|(version, filter, selection)| {
+            *version == self.snapshot.version && *filter == self.filter && *selection == self.selection
+        });
+        if !unchanged {
             self.flow.sync(&self.snapshot, &self.filter, self.selection);
-            self.synced = Some(key);
+            self.synced = Some((self.snapshot.version, self.filter.clone(), self.selection));
         }
     }
 
