@@ -57,6 +57,27 @@ pub fn span(service: &str, name: &str, kind: SpanKind) -> SpanBuilder {
     }
 }
 
+/// A producer span of `service` sending to `system`/`destination`, started at 1 s and lasting
+/// 2 ms: the upstream half of most flow tests.
+pub fn producer(service: &str, system: &str, destination: &str, trace: u128, id: u64) -> Span {
+    span(service, "send", SpanKind::Producer)
+        .ids(trace, id)
+        .messaging(system, destination, "send")
+        .at_ms(1_000, 2)
+        .build()
+}
+
+/// A consumer span processing from `system`/`destination`, linked to the producer at `to`
+/// (trace, span), started 250 ms after [`producer`]'s spans start.
+pub fn consumer_linked(service: &str, system: &str, destination: &str, trace: u128, id: u64, to: (u128, u64)) -> Span {
+    span(service, "process", SpanKind::Consumer)
+        .ids(trace, id)
+        .messaging(system, destination, "process")
+        .link(to.0, to.1)
+        .at_ms(1_250, 5)
+        .build()
+}
+
 /// A plain one-span fixture.
 pub fn span_fixture() -> Span {
     span("svc", "work", SpanKind::Internal).build()

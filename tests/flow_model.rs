@@ -8,7 +8,7 @@ use eventlens::engine::{EngineState, Snapshot};
 use eventlens::model::flow_graph::{EdgeKind, NodeKind};
 use eventlens::model::record::{Record, SourceKind, SpanBatch};
 use eventlens::model::span::{Span, SpanKind};
-use eventlens::testing::span;
+use eventlens::testing::{consumer_linked, producer, span};
 
 fn graph_of(spans: Vec<Span>) -> Snapshot {
     let mut state = EngineState::default();
@@ -37,19 +37,6 @@ fn edges(snapshot: &Snapshot) -> Vec<(String, String, EdgeKind, u64, u64)> {
 
 fn e(from: &str, to: &str, kind: EdgeKind, count: u64, failures: u64) -> (String, String, EdgeKind, u64, u64) {
     (from.to_owned(), to.to_owned(), kind, count, failures)
-}
-
-fn producer(service: &str, system: &str, dest: &str, trace: u128, id: u64) -> Span {
-    span(service, "send", SpanKind::Producer).ids(trace, id).messaging(system, dest, "send").at_ms(1_000, 2).build()
-}
-
-fn consumer_linked(service: &str, system: &str, dest: &str, trace: u128, id: u64, to: (u128, u64)) -> Span {
-    span(service, "process", SpanKind::Consumer)
-        .ids(trace, id)
-        .messaging(system, dest, "process")
-        .link(to.0, to.1)
-        .at_ms(1_250, 5)
-        .build()
 }
 
 #[test]

@@ -42,6 +42,15 @@ fn settle(harness: &mut Harness<'static, EventLensApp>) {
     }
 }
 
+/// Presses and releases the primary button at a point of the canvas (egui_graphs nodes and
+/// edges are not accessibility widgets, so they are clicked by position).
+fn click_at(harness: &mut Harness<'static, EventLensApp>, pos: egui::Pos2) {
+    harness.drag_at(pos);
+    harness.run_steps(1);
+    harness.drop_at(pos);
+    settle(harness);
+}
+
 #[test]
 fn empty_state_tells_how_to_send_spans() {
     let collector = common::start_collector(1 << 20);
@@ -66,10 +75,7 @@ fn nodes_appear_and_selecting_one_opens_its_panel() {
 
     let orders = harness.state().snapshot().nodes.iter().find(|n| n.label == "kafka/orders").expect("orders").id;
     let pos = harness.state().flow_view().node_screen_pos(orders).expect("orders drawn");
-    harness.drag_at(pos);
-    harness.run_steps(1);
-    harness.drop_at(pos);
-    settle(&mut harness);
+    click_at(&mut harness, pos);
     assert_eq!(harness.state().selection(), Some(Selection::Node(orders)));
     assert!(harness.state().flow_view().auto_fit, "a click is not navigation");
     harness.get_by_label("Time in topic");
@@ -136,10 +142,7 @@ fn clicking_an_edge_opens_its_panel() {
     let view = harness.state().flow_view();
     let (a, b) = (view.node_screen_pos(checkout).expect("drawn"), view.node_screen_pos(orders).expect("drawn"));
     let middle = a + (b - a) * 0.5;
-    harness.drag_at(middle);
-    harness.run_steps(1);
-    harness.drop_at(middle);
-    settle(&mut harness);
+    click_at(&mut harness, middle);
     assert_eq!(harness.state().selection(), Some(Selection::Edge(edge)));
     harness.get_by_label("shop/checkout -> kafka/orders");
     harness.get_by_label("shop/checkout produces to kafka/orders");

@@ -15,6 +15,7 @@ pub use command::Command;
 pub use snapshot::Snapshot;
 
 use crate::capture::CaptureWriter;
+use crate::capture::writer::CaptureWriteError;
 use crate::ingest::counters::IngestCounters;
 use crate::ingest::queue::RecordReceiver;
 use crate::model::flow_graph::FlowModel;
@@ -273,7 +274,7 @@ impl EngineLoop {
     }
 
     /// A recording that cannot be written stops; the session goes on and says why.
-    fn stop_recording(&mut self, error: &crate::capture::writer::CaptureWriteError) {
+    fn stop_recording(&mut self, error: &CaptureWriteError) {
         tracing::error!("{error}; recording stopped");
         self.summary.recording_error = Some(error.to_string());
         if let Some(writer) = self.config.recording.take() {

@@ -216,15 +216,17 @@ pub struct FlowModelCounters {
     pub producers_evicted: u64,
 }
 
+/// Nodes named by (system, name): destinations and consumer groups. Nested so a lookup can
+/// borrow both strings from the span instead of building an owned key.
+type NamedNodes = FxHashMap<String, FxHashMap<String, NodeIndex>>;
+
 /// The flow graph and the join state that builds it.
 #[derive(Debug)]
 pub struct FlowModel {
     graph: StableGraph<FlowNode, FlowEdge>,
     services: FxHashMap<ServiceName, NodeIndex>,
-    /// system -> destination name -> node.
-    destinations: FxHashMap<String, FxHashMap<String, NodeIndex>>,
-    /// system -> group -> node.
-    groups: FxHashMap<String, FxHashMap<String, NodeIndex>>,
+    destinations: NamedNodes,
+    groups: NamedNodes,
     edges: FxHashMap<(NodeIndex, NodeIndex, EdgeKind), EdgeIndex>,
     producers: BoundedIndex<SpanRef, ProducerMemo>,
     clients: BoundedIndex<SpanRef, ClientMemo>,
@@ -271,9 +273,7 @@ impl FlowModel {
 
     /// The node for a key, if present.
     pub fn node_index(&self, key: &NodeKey) -> Option<NodeIndex> {
-        let named = |map: &FxHashMap<String, FxHashMap<String, NodeIndex>>, system: &str, name: &str| {
-            map.get(system).and_then(|names| names.get(name)).copied()
-        };
+        let named = |map: &NamedNodes, system: &str, name: &str| map.get(system)?.get(name).copied();
         match key {
             NodeKey::Service { service } => self.services.get(service).copied(),
             NodeKey::Destination { system, name } => named(&self.destinations, system, name),
@@ -333,8 +333,7 @@ impl FlowModel {
     /// A destination or consumer group node, looked up without allocating: this runs for
     /// every messaging span.
     fn named_node(&mut self, kind: NodeKind, system: &str, name: &str) -> NodeIndex {
-        let map = if kind == NodeKind::Destination { &mut self.destinations } else { &mut self.groups };
-        if let Some(&index) = map.get(system).and_then(|names| names.get(name)) {
+        if let Some(&index) = self.named_map(kind).get(system).and_then(|names| names.get(name)) {
             return index;
         }
         let key = match kind {
@@ -342,9 +341,12 @@ impl FlowModel {
             _ => NodeKey::ConsumerGroup { system: system.to_owned(), group: name.to_owned() },
         };
         let index = self.add_node(key);
-        let map = if kind == NodeKind::Destination { &mut self.destinations } else { &mut self.groups };
-        map.entry(system.to_owned()).or_default().insert(name.to_owned(), index);
+        self.named_map(kind).entry(system.to_owned()).or_default().insert(name.to_owned(), index);
         index
+    }
+
+    fn named_map(&mut self, kind: NodeKind) -> &mut NamedNodes {
+        if kind == NodeKind::Destination { &mut self.destinations } else { &mut self.groups }
     }
 
     fn add_node(&mut self, key: NodeKey) -> NodeIndex {

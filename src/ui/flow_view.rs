@@ -98,17 +98,15 @@ impl FlowView {
     /// keep their (possibly dragged) positions, every payload is refreshed.
     pub fn sync(&mut self, snapshot: &Snapshot, filter: &str, selection: Option<Selection>) {
         let connected: HashSet<u32> = snapshot.edges.iter().flat_map(|e| [e.from, e.to]).collect();
-        let needs_layers = snapshot
-            .nodes
-            .iter()
-            .any(|n| !self.nodes.contains_key(&n.id) || (self.unanchored.contains(&n.id) && connected.contains(&n.id)));
+        let to_anchor: HashSet<u32> = self.unanchored.intersection(&connected).copied().collect();
+        let needs_layers = !to_anchor.is_empty() || snapshot.nodes.iter().any(|n| !self.nodes.contains_key(&n.id));
         let layers = if needs_layers { LayerPlacer::layers(snapshot) } else { HashMap::new() };
         let layer_of = |id: u32| layers.get(&id).copied().unwrap_or(0);
         for n in &snapshot.nodes {
             let view = node_view(n, filter, selection);
             match self.nodes.get(&n.id) {
                 Some(&index) => {
-                    let anchor_now = self.unanchored.contains(&n.id) && connected.contains(&n.id);
+                    let anchor_now = to_anchor.contains(&n.id);
                     let pos = anchor_now.then(|| self.placer.place(layer_of(n.id)));
                     if let Some(node) = self.graph.node_mut(index) {
                         *node.payload_mut() = view;
@@ -184,7 +182,6 @@ impl FlowView {
                 GraphChange::EdgeClicked { edge } | GraphChange::EdgeSelected { edge } => {
                     selection = self.graph.edge(edge).map(|e| Selection::Edge(e.payload().id));
                 }
-                // egui_graphs fits once on its own first frame; after that, zoom and pan are the user's.
                 _ => {}
             }
         }
@@ -245,7 +242,7 @@ mod tests {
     use crate::engine::EngineState;
     use crate::model::record::{Record, SourceKind, SpanBatch};
     use crate::model::span::{Span, SpanKind};
-    use crate::testing::span;
+    use crate::testing::{consumer_linked, producer, span};
 
     fn apply(state: &mut EngineState, spans: Vec<Span>) -> Snapshot {
         state.apply(&Record::Spans(SpanBatch { received_unix_nano: 0, source: SourceKind::File, spans }));
@@ -263,12 +260,8 @@ mod tests {
         let first = apply(
             &mut state,
             vec![
-                span("checkout", "send", SpanKind::Producer).ids(1, 1).messaging("kafka", "orders", "send").build(),
-                span("billing", "process", SpanKind::Consumer)
-                    .ids(2, 2)
-                    .messaging("kafka", "orders", "process")
-                    .link(1, 1)
-                    .build(),
+                producer("checkout", "kafka", "orders", 1, 1),
+                consumer_linked("billing", "kafka", "orders", 2, 2, (1, 1)),
             ],
         );
         view.sync(&first, "", None);
@@ -283,12 +276,8 @@ mod tests {
         let second = apply(
             &mut state,
             vec![
-                span("gateway", "send", SpanKind::Producer).ids(3, 3).messaging("kafka", "carts", "send").build(),
-                span("checkout", "process", SpanKind::Consumer)
-                    .ids(4, 4)
-                    .messaging("kafka", "carts", "process")
-                    .link(3, 3)
-                    .build(),
+                producer("gateway", "kafka", "carts", 3, 3),
+                consumer_linked("checkout", "kafka", "carts", 4, 4, (3, 3)),
             ],
         );
         view.sync(&second, "", None);
@@ -309,10 +298,7 @@ mod tests {
             ],
         );
         view.sync(&first, "", None);
-        let second = apply(
-            &mut state,
-            vec![span("checkout", "send", SpanKind::Producer).ids(1, 1).messaging("kafka", "orders", "send").build()],
-        );
+        let second = apply(&mut state, vec![producer("checkout", "kafka", "orders", 1, 1)]);
         view.sync(&second, "", None);
         let x = |label| view.node_location(id(&second, label)).expect("placed").x;
         assert_eq!(
