@@ -10,11 +10,14 @@ use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
 use crate::capture::CaptureWriter;
+use crate::engine::KAFKA_SYSTEM;
 use crate::engine::snapshot::{SourceState, SourceStatus};
 use crate::engine::{EngineConfig, EngineHandle, EngineSummary, EngineThread, SourceBoard, Waker};
 use crate::ingest::counters::IngestCounters;
+use crate::ingest::kafka::{GroupHints, KafkaConfig, KafkaSource};
 use crate::ingest::otlp::{self, OtlpConfig, ReceiverContext};
 use crate::ingest::queue::{QueueLimits, record_queue};
+use crate::model::flow_graph::{EdgeKind, NodeKey};
 
 /// What to run.
 #[derive(Debug, Clone, Default)]
@@ -27,6 +30,8 @@ pub struct CollectorConfig {
     pub recording: Option<PathBuf>,
     /// How often the engine publishes snapshots (default 100 ms).
     pub publish_interval: Option<Duration>,
+    /// Kafka clusters to watch.
+    pub kafka: Vec<KafkaConfig>,
 }
 
 /// A running collector. Dropping it stops the sources and the engine.
@@ -40,6 +45,7 @@ pub struct Collector {
     pub http_addr: Option<SocketAddr>,
     /// Counters shared with the sources.
     pub counters: Arc<IngestCounters>,
+    kafka: Vec<KafkaSource>,
 }
 
 impl std::fmt::Debug for Collector {
@@ -108,7 +114,6 @@ impl Collector {
                 });
             }
         }
-        drop(sender);
 
         let recording = match &config.recording {
             Some(path) => Some(CaptureWriter::create(path, otlp::unix_nanos_now())?),
@@ -117,7 +122,7 @@ impl Collector {
         let engine = EngineThread::spawn(
             receiver,
             Arc::clone(&counters),
-            sources,
+            Arc::clone(&sources),
             EngineConfig {
                 publish_interval: config.publish_interval.unwrap_or(Duration::from_millis(100)),
                 recording,
@@ -125,7 +130,15 @@ impl Collector {
             },
         )
         .context("cannot start the engine thread")?;
-        Ok(Self { runtime: Some(runtime), engine: Some(engine), shutdown, grpc_addr, http_addr, counters })
+        let mut kafka = Vec::new();
+        for cluster in &config.kafka {
+            let source =
+                KafkaSource::spawn(cluster.clone(), sender.clone(), Arc::clone(&sources), span_groups(&engine))
+                    .context("cannot start the Kafka source thread")?;
+            kafka.push(source);
+        }
+        drop(sender);
+        Ok(Self { runtime: Some(runtime), engine: Some(engine), shutdown, grpc_addr, http_addr, counters, kafka })
     }
 
     /// The engine's handle.
@@ -141,6 +154,9 @@ impl Collector {
 
     fn stop(&mut self) -> EngineSummary {
         self.shutdown.cancel();
+        for source in &mut self.kafka {
+            source.stop();
+        }
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_timeout(Duration::from_secs(2));
         }
@@ -154,6 +170,27 @@ impl Drop for Collector {
             self.stop();
         }
     }
+}
+
+/// Consumer groups that spans name on Kafka topics, read from the engine's latest snapshot.
+fn span_groups(engine: &EngineThread) -> GroupHints {
+    let handle = engine.handle();
+    Arc::new(move || {
+        let snapshot = handle.snapshot();
+        let mut groups: Vec<String> = snapshot
+            .edges
+            .iter()
+            .filter(|e| e.kind == EdgeKind::Consumes)
+            .filter(|e| {
+                matches!(snapshot.node(e.from).map(|n| &n.key),
+                    Some(NodeKey::Destination { system, .. }) if system == KAFKA_SYSTEM)
+            })
+            .flat_map(|e| e.counters.consumer_groups.iter().cloned())
+            .collect();
+        groups.sort();
+        groups.dedup();
+        groups
+    })
 }
 
 /// Adds a listening source to the board and returns the board for its end report.

@@ -10,6 +10,8 @@ use clap::{Args, Parser, Subcommand};
 
 use eventlens::collector::{Collector, CollectorConfig};
 use eventlens::export::graph::{GraphFormat, render, replay_file};
+use eventlens::ingest::kafka::KafkaConfig;
+use eventlens::ingest::kafka::config::{default_clusters_file, load_named_cluster, parse_property};
 use eventlens::ingest::otlp::{DEFAULT_GRPC_ADDR, DEFAULT_HTTP_ADDR, DEFAULT_MAX_REQUEST_BYTES, OtlpConfig};
 use eventlens::ui::EventLensApp;
 
@@ -66,18 +68,64 @@ struct ReceiverArgs {
     /// Largest accepted OTLP request in bytes (compressed or not).
     #[arg(long, global = true, value_name = "BYTES", default_value_t = DEFAULT_MAX_REQUEST_BYTES)]
     max_request_bytes: usize,
+    /// Watch a Kafka cluster: its bootstrap servers, HOST:PORT[,HOST:PORT]. Repeat for
+    /// several clusters.
+    #[arg(long, global = true, value_name = "SERVERS", help_heading = "Kafka")]
+    kafka: Vec<String>,
+    /// Watch a named cluster from the clusters file. Repeatable.
+    #[arg(long, global = true, value_name = "NAME", help_heading = "Kafka")]
+    cluster: Vec<String>,
+    /// The clusters file [default: $XDG_CONFIG_HOME/eventlens/clusters.toml or
+    /// ~/.config/eventlens/clusters.toml].
+    #[arg(long, global = true, value_name = "FILE", help_heading = "Kafka")]
+    clusters_file: Option<PathBuf>,
+    /// A librdkafka property for the clusters given with --kafka, as kcat takes it
+    /// (security.protocol=SASL_SSL, sasl.username=..., ssl.ca.location=...). Repeatable.
+    #[arg(short = 'X', global = true, value_name = "KEY=VALUE", value_parser = parse_property, help_heading = "Kafka")]
+    property: Vec<(String, String)>,
+    /// A consumer group to watch even when the cluster will not list groups. Repeatable.
+    #[arg(long, global = true, value_name = "GROUP", help_heading = "Kafka")]
+    group: Vec<String>,
+    /// How often watermarks and committed offsets are polled [default: 5s, or the
+    /// clusters file's poll_interval].
+    #[arg(long, global = true, value_name = "DURATION", help_heading = "Kafka")]
+    kafka_poll: Option<humantime::Duration>,
 }
 
 impl ReceiverArgs {
-    fn collector_config(&self) -> CollectorConfig {
-        CollectorConfig {
+    fn collector_config(&self) -> anyhow::Result<CollectorConfig> {
+        let mut kafka = Vec::new();
+        for bootstrap in &self.kafka {
+            let mut config = KafkaConfig::new(bootstrap.clone());
+            config.properties.extend(self.property.iter().cloned());
+            kafka.push(config);
+        }
+        if !self.cluster.is_empty() {
+            let file = self
+                .clusters_file
+                .clone()
+                .or_else(default_clusters_file)
+                .context("no clusters file: pass --clusters-file (HOME is not set)")?;
+            for name in &self.cluster {
+                kafka.push(load_named_cluster(&file, name)?);
+            }
+        }
+        for config in &mut kafka {
+            config.groups.extend(self.group.iter().cloned());
+            if let Some(poll) = self.kafka_poll {
+                config.poll_interval = poll.into();
+            }
+            tracing::info!("watching Kafka {} with properties {:?}", config.name, config.redacted_properties());
+        }
+        Ok(CollectorConfig {
             otlp: (!self.no_otlp).then_some(OtlpConfig {
                 grpc: Some(self.otlp_grpc),
                 http: Some(self.otlp_http),
                 max_request_bytes: self.max_request_bytes,
             }),
+            kafka,
             ..CollectorConfig::default()
-        }
+        })
     }
 }
 
@@ -105,7 +153,7 @@ fn run_gui(receivers: &ReceiverArgs) -> anyhow::Result<()> {
             ctx.request_repaint_after(Duration::from_millis(10));
         }
     });
-    let collector = Collector::start(receivers.collector_config(), Some(waker))?;
+    let collector = Collector::start(receivers.collector_config()?, Some(waker))?;
     let engine = collector.engine().context("engine not running")?;
     let icon = eframe::icon_data::from_png_bytes(include_bytes!("../assets/icon.png")).context("bad window icon")?;
     let options = eframe::NativeOptions {
@@ -128,7 +176,7 @@ fn run_gui(receivers: &ReceiverArgs) -> anyhow::Result<()> {
 }
 
 fn run_record(receivers: &ReceiverArgs, out: PathBuf, duration: Option<Duration>) -> anyhow::Result<()> {
-    let mut config = receivers.collector_config();
+    let mut config = receivers.collector_config()?;
     config.recording = Some(out.clone());
     let collector = Collector::start(config, None)?;
     let listening: Vec<String> = [("gRPC", collector.grpc_addr), ("HTTP", collector.http_addr)]

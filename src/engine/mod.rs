@@ -19,9 +19,13 @@ use crate::capture::writer::CaptureWriteError;
 use crate::ingest::counters::IngestCounters;
 use crate::ingest::queue::RecordReceiver;
 use crate::model::flow_graph::FlowModel;
+use crate::model::kafka::{KafkaEvent, KafkaModel, KafkaRecord};
 use crate::model::record::Record;
 use crate::model::stats::Stats;
 use snapshot::{RecordingStatus, SourceStatus};
+
+/// `messaging.system` of Kafka topics and groups, as spans name it too.
+pub const KAFKA_SYSTEM: &str = "kafka";
 
 /// How long the engine applies records before it looks at commands and snapshots again.
 const APPLY_BUDGET: Duration = Duration::from_millis(20);
@@ -38,6 +42,10 @@ pub type SourceBoard = Arc<Mutex<Vec<SourceStatus>>>;
 pub struct EngineState {
     /// The flow model.
     pub model: FlowModel,
+    /// Kafka clusters, their groups and lag.
+    pub kafka: KafkaModel,
+    /// The Kafka model as last published; cloned again only when it changed.
+    kafka_view: Arc<KafkaModel>,
     spans: Stats,
     last_received_second: u64,
 }
@@ -54,6 +62,36 @@ impl EngineState {
                 }
                 self.spans.record(second, batch.spans.len() as u64, false, None);
             }
+            Record::Kafka(k) => self.apply_kafka(k),
+        }
+    }
+
+    /// Applies a Kafka observation and draws what it shows in the flow graph: topics as
+    /// destinations, groups consuming them as consume edges (merged with the ones spans drew).
+    fn apply_kafka(&mut self, record: &KafkaRecord) {
+        self.kafka.apply(record);
+        let Some(cluster) = self.kafka.clusters().get(&record.cluster) else { return };
+        let visible = |topic: &str| cluster.topics.get(topic).is_none_or(|t| !t.internal);
+        match &record.event {
+            KafkaEvent::Metadata(m) => {
+                for t in m.topics.iter().filter(|t| !t.internal) {
+                    self.model.ensure_destination(KAFKA_SYSTEM, &t.name);
+                }
+            }
+            KafkaEvent::Offsets(poll) => {
+                for c in poll.commits.iter().filter(|c| c.offset >= 0 && visible(&c.topic)) {
+                    self.model.ensure_group_consumes(KAFKA_SYSTEM, &c.topic, &c.group);
+                }
+            }
+            KafkaEvent::Groups(listing) => {
+                for g in &listing.groups {
+                    let assigned = g.members.iter().flatten().flat_map(|m| &m.assignment);
+                    for (topic, _) in assigned.filter(|(t, _)| visible(t)) {
+                        self.model.ensure_group_consumes(KAFKA_SYSTEM, topic, &g.name);
+                    }
+                }
+            }
+            KafkaEvent::Connection(_) => {}
         }
     }
 
@@ -63,8 +101,11 @@ impl EngineState {
     }
 
     /// A snapshot with rates computed at `now_second`.
-    pub fn snapshot(&self, now_second: u64) -> Snapshot {
-        let (nodes, edges) = Snapshot::graph_from_model(&self.model, now_second);
+    pub fn snapshot(&mut self, now_second: u64) -> Snapshot {
+        if self.kafka_view.version() != self.kafka.version() {
+            self.kafka_view = Arc::new(self.kafka.clone());
+        }
+        let (nodes, edges) = Snapshot::graph_from_model(&self.model, &self.kafka, now_second);
         Snapshot {
             structure_version: self.model.structure_version(),
             now_second,
@@ -73,6 +114,7 @@ impl EngineState {
             // Exporters batch every few seconds; a 10 s window shows a steady rate.
             spans_per_second: self.spans.rate(now_second, 10),
             model: self.model.counters(),
+            kafka: Arc::clone(&self.kafka_view),
             ..Snapshot::default()
         }
     }

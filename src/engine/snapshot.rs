@@ -4,12 +4,15 @@
 //! waits for the engine and never sees a half-applied batch.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use petgraph::visit::{EdgeRef, IntoEdgeReferences};
 use serde::Serialize;
 
+use crate::engine::KAFKA_SYSTEM;
 use crate::ingest::counters::IngestTotals;
 use crate::model::flow_graph::{EdgeKind, FlowModel, FlowModelCounters, NodeKey, NodeKind};
+use crate::model::kafka::{GroupStatus, KafkaModel};
 use crate::model::stats::{Percentiles, SecondPoint, Stats};
 
 /// What nodes and edges both carry.
@@ -67,6 +70,25 @@ pub struct EdgeSnapshot {
     /// Counters.
     #[serde(flatten)]
     pub counters: Counters,
+    /// Consumer lag of each group on a consume edge from a Kafka topic, by group name.
+    pub lag: Vec<GroupLag>,
+}
+
+/// A group's lag on the topic of a consume edge, as the cluster reports it.
+#[derive(Clone, Debug, Serialize)]
+pub struct GroupLag {
+    /// Group.
+    pub group: String,
+    /// Lag in offsets at the last poll, summed over partitions.
+    pub offsets: u64,
+    /// Largest `offsets` this session.
+    pub max_offsets: u64,
+    /// Age of the oldest unconsumed message at the last poll, ms.
+    pub time_ms: Option<u64>,
+    /// Largest `time_ms` this session.
+    pub max_time_ms: Option<u64>,
+    /// Burrow-style status over the group's partitions of this topic.
+    pub status: GroupStatus,
 }
 
 impl Counters {
@@ -113,8 +135,10 @@ pub struct SourceStatus {
 /// Whether a source is working.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum SourceState {
-    /// Listening and accepting.
+    /// Listening and accepting (receivers), or connected and reading (clusters).
     Listening,
+    /// Not yet connected.
+    Connecting,
     /// Stopped with an error.
     Failed(String),
 }
@@ -155,17 +179,44 @@ pub struct Snapshot {
     pub paused: bool,
     /// The recording, if one is being written.
     pub recording: Option<RecordingStatus>,
+    /// Kafka clusters: topics, groups, lag and its history.
+    #[serde(skip)]
+    pub kafka: Arc<KafkaModel>,
 }
 
 impl Snapshot {
     /// Builds the graph part of a snapshot from the model at `now_second`.
-    pub fn graph_from_model(model: &FlowModel, now_second: u64) -> (Vec<NodeSnapshot>, Vec<EdgeSnapshot>) {
+    pub fn graph_from_model(
+        model: &FlowModel,
+        kafka: &KafkaModel,
+        now_second: u64,
+    ) -> (Vec<NodeSnapshot>, Vec<EdgeSnapshot>) {
         let graph = model.graph();
         let mut edges: Vec<EdgeSnapshot> = graph
             .edge_references()
+            .filter(|e| !graph[e.source()].retired && !graph[e.target()].retired)
             .map(|e| {
                 let w = e.weight();
+                let lag = match (&graph[e.source()].key, w.kind) {
+                    (NodeKey::Destination { system, name }, EdgeKind::Consumes) if system == KAFKA_SYSTEM => w
+                        .consumer_groups
+                        .iter()
+                        .filter_map(|group| {
+                            let t = kafka.topic_lag(group, name)?;
+                            Some(GroupLag {
+                                group: group.clone(),
+                                offsets: t.offsets,
+                                max_offsets: t.max_offsets,
+                                time_ms: t.time_ms,
+                                max_time_ms: t.max_time_ms,
+                                status: t.status,
+                            })
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                };
                 EdgeSnapshot {
+                    lag,
                     id: e.id().index() as u32,
                     from: e.source().index() as u32,
                     to: e.target().index() as u32,
@@ -183,6 +234,7 @@ impl Snapshot {
         edges.sort_by_key(|e| e.id);
         let mut nodes: Vec<NodeSnapshot> = graph
             .node_indices()
+            .filter(|&index| !graph[index].retired)
             .map(|index| {
                 let n = &graph[index];
                 let kind = n.key.kind();

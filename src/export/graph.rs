@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::capture::{CaptureError, SkippedLine, read_capture};
 use crate::engine::EngineState;
-use crate::engine::snapshot::{Counters, Snapshot};
+use crate::engine::snapshot::{Counters, EdgeSnapshot, GroupLag, Snapshot};
 use crate::model::flow_graph::{EdgeKind, NodeKind};
 use crate::model::stats::Percentiles;
 
@@ -93,6 +93,9 @@ struct EdgeDocument<'a> {
     to_name: &'a str,
     #[serde(flatten)]
     counters: CountersDocument<'a>,
+    /// Consumer lag per group, on consume edges out of Kafka topics a cluster reported.
+    #[serde(skip_serializing_if = "<[GroupLag]>::is_empty")]
+    lag: &'a [GroupLag],
 }
 
 /// Renders the graph of a snapshot in `format`.
@@ -127,6 +130,7 @@ pub fn to_json(snapshot: &Snapshot) -> String {
                 from_name: name_of(snapshot, e.from),
                 to_name: name_of(snapshot, e.to),
                 counters: (&e.counters).into(),
+                lag: &e.lag,
             })
             .collect(),
         spans: snapshot.model.spans,
@@ -138,9 +142,14 @@ fn quoted(text: &str) -> String {
     text.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
-fn edge_label(count: u64, failures: u64, kind: EdgeKind) -> String {
-    let unit = if kind == EdgeKind::Calls { "calls" } else { "msgs" };
-    if failures > 0 { format!("{count} {unit}, {failures} failed") } else { format!("{count} {unit}") }
+fn edge_label(e: &EdgeSnapshot) -> String {
+    let (count, failures) = (e.counters.count, e.counters.failures);
+    let unit = if e.kind == EdgeKind::Calls { "calls" } else { "msgs" };
+    let mut label = if failures > 0 { format!("{count} {unit}, {failures} failed") } else { format!("{count} {unit}") };
+    for l in &e.lag {
+        let _ = write!(label, ", lag {} ({})", l.offsets, l.status.as_str());
+    }
+    label
 }
 
 /// Graphviz DOT, left to right; services as ellipses, destinations as boxes, consumer
@@ -158,13 +167,7 @@ pub fn to_dot(snapshot: &Snapshot) -> String {
     for e in &snapshot.edges {
         let style = if e.kind == EdgeKind::Calls { ", style=dashed" } else { "" };
         let color = if e.counters.failures > 0 { ", color=red" } else { "" };
-        let _ = writeln!(
-            out,
-            "  n{} -> n{} [label=\"{}\"{style}{color}];",
-            e.from,
-            e.to,
-            quoted(&edge_label(e.counters.count, e.counters.failures, e.kind))
-        );
+        let _ = writeln!(out, "  n{} -> n{} [label=\"{}\"{style}{color}];", e.from, e.to, quoted(&edge_label(e)));
     }
     out.push_str("}\n");
     out
@@ -187,7 +190,7 @@ pub fn to_mermaid(snapshot: &Snapshot) -> String {
     }
     for e in &snapshot.edges {
         let arrow = if e.kind == EdgeKind::Calls { "-.->" } else { "-->" };
-        let label = mermaid_text(&edge_label(e.counters.count, e.counters.failures, e.kind));
+        let label = mermaid_text(&edge_label(e));
         let _ = writeln!(out, "  n{} {arrow}|\"{label}\"| n{}", e.from, e.to);
     }
     out

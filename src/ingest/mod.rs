@@ -2,5 +2,6 @@
 //! A source never touches the model or the UI.
 
 pub mod counters;
+pub mod kafka;
 pub mod otlp;
 pub mod queue;

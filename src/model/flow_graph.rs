@@ -14,6 +14,7 @@
 use std::collections::BTreeSet;
 
 use petgraph::stable_graph::{EdgeIndex, NodeIndex, StableGraph};
+use petgraph::visit::EdgeRef;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 use smallvec::SmallVec;
@@ -108,6 +109,10 @@ pub struct FlowNode {
     pub consumer_groups: BTreeSet<String>,
     /// Partitions seen on or through this node.
     pub partitions: BTreeSet<String>,
+    /// A consumer group placeholder drawn from a Kafka cluster, retired once spans showed
+    /// which service consumes for the group. Kept (not removed) so node ids are never reused;
+    /// snapshots leave it and its edges out.
+    pub retired: bool,
 }
 
 /// An edge with its counters.
@@ -320,7 +325,13 @@ impl FlowModel {
             && m.operation.role() == MessagingRole::Consume
             && let Some(group) = &m.consumer_group
         {
-            return self.named_node(NodeKind::ConsumerGroup, &m.system, group);
+            let index = self.named_node(NodeKind::ConsumerGroup, &m.system, group);
+            if self.graph[index].retired {
+                // The group now has traffic of its own, under no service name.
+                self.graph[index].retired = false;
+                self.structure_version += 1;
+            }
+            return index;
         }
         if let Some(&index) = self.services.get(span.service()) {
             return index;
@@ -357,6 +368,7 @@ impl FlowModel {
             time_in_topic: Stats::default(),
             consumer_groups: BTreeSet::new(),
             partitions: BTreeSet::new(),
+            retired: false,
         })
     }
 
@@ -472,6 +484,11 @@ impl FlowModel {
         if let Some(p) = &m.partition {
             insert_missing(&mut d.partitions, p);
         }
+        if let Some(group) = &m.consumer_group
+            && !self.groups.is_empty()
+        {
+            self.retire_group_placeholder(&m.system, group, consumer);
+        }
         edge
     }
 
@@ -508,6 +525,62 @@ impl FlowModel {
                     self.record_time_in_topic(edge, memo.destination, memo.start_unix_nano, p.consumer_start, p.second);
                 }
             }
+        }
+    }
+
+    /// Ensures a destination node exists, e.g. a topic the cluster reports before any span
+    /// names it.
+    pub fn ensure_destination(&mut self, system: &str, name: &str) -> NodeIndex {
+        self.named_node(NodeKind::Destination, system, name)
+    }
+
+    /// Ensures the graph shows `group` consuming `topic`, as a cluster reports it: the
+    /// consume edge spans drew to the group's service when there is one, else an edge to a
+    /// node of the group's own.
+    pub fn ensure_group_consumes(&mut self, system: &str, topic: &str, group: &str) -> EdgeIndex {
+        let destination = self.named_node(NodeKind::Destination, system, topic);
+        let from_spans = self
+            .graph
+            .edges_directed(destination, petgraph::Direction::Outgoing)
+            .find(|e| {
+                let w = e.weight();
+                w.kind == EdgeKind::Consumes && w.consumer_groups.contains(group) && !self.graph[e.target()].retired
+            })
+            .map(|e| e.id());
+        if let Some(edge) = from_spans {
+            return edge;
+        }
+        let node = self.named_node(NodeKind::ConsumerGroup, system, group);
+        if self.graph[node].retired {
+            // Spans name a service for the group, but not on this topic: draw the group.
+            self.graph[node].retired = false;
+            self.structure_version += 1;
+        }
+        let edge = self.edge(destination, node, EdgeKind::Consumes);
+        insert_missing(&mut self.graph[edge].consumer_groups, group);
+        insert_missing(&mut self.graph[destination].consumer_groups, group);
+        edge
+    }
+
+    /// Retires a group's placeholder node once services are seen consuming for it on every
+    /// topic it is drawn on, unless the placeholder carries traffic of its own.
+    fn retire_group_placeholder(&mut self, system: &str, group: &str, consumer: NodeIndex) {
+        let Some(&node) = self.groups.get(system).and_then(|g| g.get(group)) else { return };
+        let n = &self.graph[node];
+        if node == consumer || n.retired || n.stats.count() > 0 {
+            return;
+        }
+        let covered = |topic: NodeIndex| {
+            self.graph.edges_directed(topic, petgraph::Direction::Outgoing).any(|e| {
+                e.target() != node
+                    && e.weight().kind == EdgeKind::Consumes
+                    && e.weight().consumer_groups.contains(group)
+            })
+        };
+        let all_covered = self.graph.edges_directed(node, petgraph::Direction::Incoming).all(|e| covered(e.source()));
+        if all_covered {
+            self.graph[node].retired = true;
+            self.structure_version += 1;
         }
     }
 

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::kafka::KafkaRecord;
 use super::span::Span;
 
 /// Where a record came from.
@@ -17,6 +18,8 @@ pub enum SourceKind {
     OtlpHttp,
     /// Read from a file.
     File,
+    /// OTLP read from a Kafka topic.
+    OtlpKafka,
 }
 
 impl SourceKind {
@@ -26,6 +29,7 @@ impl SourceKind {
             Self::OtlpGrpc => "otlp-grpc",
             Self::OtlpHttp => "otlp-http",
             Self::File => "file",
+            Self::OtlpKafka => "otlp-kafka",
         }
     }
 }
@@ -47,6 +51,8 @@ pub struct SpanBatch {
 pub enum Record {
     /// Spans from an OTLP export.
     Spans(SpanBatch),
+    /// What a Kafka source observed.
+    Kafka(KafkaRecord),
 }
 
 impl Record {
@@ -54,6 +60,7 @@ impl Record {
     pub fn received_unix_nano(&self) -> u64 {
         match self {
             Self::Spans(b) => b.received_unix_nano,
+            Self::Kafka(k) => k.received_unix_nano,
         }
     }
 
@@ -61,6 +68,7 @@ impl Record {
     pub fn derive(&mut self) {
         match self {
             Self::Spans(b) => b.spans.iter_mut().for_each(Span::derive_messaging),
+            Self::Kafka(_) => {}
         }
     }
 
@@ -68,6 +76,7 @@ impl Record {
     pub fn item_count(&self) -> usize {
         match self {
             Self::Spans(b) => b.spans.len(),
+            Self::Kafka(_) => 1,
         }
     }
 }

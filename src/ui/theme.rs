@@ -24,6 +24,8 @@ pub const LABEL_DETAIL: Color32 = Color32::from_rgb(0xa0, 0xa8, 0xb0);
 pub const STATE_OK: Color32 = Color32::from_rgb(0x5c, 0xb8, 0x5c);
 /// Bad state in the top bar.
 pub const STATE_BAD: Color32 = FAILURE;
+/// Source state dot: still connecting, or a warning status.
+pub const STATE_WARN: Color32 = EDGE_WARN;
 /// How much a dimmed (filtered out) element keeps of its colour.
 pub const DIM_ALPHA: f32 = 0.18;
 

@@ -25,12 +25,16 @@ pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot, filter: &mut String) -> TopB
             ui.label(RichText::new("no receivers").color(theme::STATE_BAD));
         }
         for source in &snapshot.sources {
-            let (color, tip) = match &source.state {
-                SourceState::Listening => (theme::STATE_OK, "listening".to_owned()),
-                SourceState::Failed(e) => (theme::STATE_BAD, format!("failed: {e}")),
+            let (color, tip, words) = match &source.state {
+                SourceState::Listening => (theme::STATE_OK, "working".to_owned(), None),
+                SourceState::Connecting => (theme::STATE_WARN, "connecting".to_owned(), Some("connecting")),
+                SourceState::Failed(e) => (theme::STATE_BAD, e.clone(), Some(e.split(':').next().unwrap_or("failed"))),
             };
-            state_dot(ui, color).on_hover_text(tip);
-            ui.label(format!("{} {}", source.name, source.address));
+            state_dot(ui, color).on_hover_text(&tip);
+            ui.label(format!("{} {}", source.name, source.address)).on_hover_text(&tip);
+            if let Some(words) = words {
+                ui.label(RichText::new(words).color(color)).on_hover_text(tip);
+            }
         }
         ui.separator();
         ui.label(format!("{:.0} spans/s", snapshot.spans_per_second))

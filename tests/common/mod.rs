@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod kafka;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -37,7 +39,15 @@ pub fn wait_for(collector: &Collector, what: &str, done: impl Fn(&Snapshot) -> b
             return snapshot;
         }
         if Instant::now() > deadline {
-            panic!("timed out waiting for {what}; last snapshot: {snapshot:#?}");
+            let nodes: Vec<_> = snapshot.nodes.iter().map(|n| (n.id, &n.label)).collect();
+            let edges: Vec<_> =
+                snapshot.edges.iter().map(|e| (e.from, e.to, e.kind, e.counters.count, &e.lag)).collect();
+            let clusters: Vec<_> =
+                snapshot.kafka.clusters().iter().map(|(n, c)| (n, &c.connection, &c.list_refused)).collect();
+            panic!(
+                "timed out waiting for {what}; last snapshot: nodes {nodes:?}\nedges {edges:?}\nsources {:?}\nclusters {clusters:?}",
+                snapshot.sources
+            );
         }
         std::thread::sleep(Duration::from_millis(20));
     }

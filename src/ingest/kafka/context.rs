@@ -1,0 +1,49 @@
+//! The librdkafka client context EventLens uses: it turns librdkafka's error callbacks into
+//! a connection state the UI can show, and routes librdkafka's log lines into `tracing`.
+
+use std::sync::{Arc, Mutex};
+
+use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::ConsumerContext;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+
+use crate::model::kafka::observation::ConnectionState;
+
+/// The last error librdkafka reported, shared by every client of one cluster.
+pub type LastError = Arc<Mutex<Option<(ConnectionState, String)>>>;
+
+/// Context for every client EventLens makes for one cluster.
+#[derive(Clone, Default)]
+pub struct WatchContext {
+    /// Written by librdkafka's threads, read by the poller.
+    pub last_error: LastError,
+}
+
+impl ClientContext for WatchContext {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        match level {
+            RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical | RDKafkaLogLevel::Error => {
+                tracing::warn!(target: "librdkafka", "{facility}: {message}");
+            }
+            _ => tracing::debug!(target: "librdkafka", "{facility}: {message}"),
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        let state = match error.rdkafka_error_code() {
+            Some(
+                RDKafkaErrorCode::Authentication
+                | RDKafkaErrorCode::SaslAuthenticationFailed
+                | RDKafkaErrorCode::ClusterAuthorizationFailed,
+            ) => ConnectionState::AuthFailed,
+            _ => ConnectionState::BrokerDown,
+        };
+        tracing::debug!(target: "librdkafka", "{error}: {reason}");
+        if let Ok(mut last) = self.last_error.lock() {
+            *last = Some((state, reason.to_owned()));
+        }
+    }
+}
+
+impl ConsumerContext for WatchContext {}

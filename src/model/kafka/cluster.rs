@@ -1,0 +1,323 @@
+//! The state of the Kafka clusters EventLens watches, built from [`KafkaRecord`]s: topics
+//! with their watermarks and rates, groups with their members, and lag per group and
+//! partition with its history and status.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use super::lag::{GroupStatus, LagSample, LagSettings, LagStatus, PartitionLag};
+use super::observation::{
+    BrokerInfo, ConnectionEvent, GroupMember, GroupOrigin, KafkaEvent, KafkaRecord, OffsetPoll, TopicInfo,
+};
+
+/// Every watched cluster, by name.
+#[derive(Clone, Debug, Default)]
+pub struct KafkaModel {
+    clusters: BTreeMap<String, ClusterState>,
+    settings: LagSettings,
+    version: u64,
+}
+
+impl KafkaModel {
+    /// An empty model evaluating lag with `settings`.
+    pub fn new(settings: LagSettings) -> Self {
+        Self { settings, ..Self::default() }
+    }
+
+    /// Applies one observation.
+    pub fn apply(&mut self, record: &KafkaRecord) {
+        let now_ms = record.received_unix_nano / 1_000_000;
+        let cluster = self.clusters.entry(record.cluster.clone()).or_default();
+        match &record.event {
+            KafkaEvent::Connection(c) => cluster.connection = c.clone(),
+            KafkaEvent::Metadata(m) => {
+                cluster.brokers = m.brokers.clone();
+                cluster.apply_topics(&m.topics);
+            }
+            KafkaEvent::Groups(g) => {
+                cluster.list_refused = g.list_refused.clone();
+                for info in &g.groups {
+                    let group = cluster.groups.entry(info.name.clone()).or_default();
+                    group.origin = Some(group.origin.map_or(info.origin, |o| o.min(info.origin)));
+                    if info.state.is_some() {
+                        group.state = info.state.clone();
+                    }
+                    if info.members.is_some() {
+                        group.members = info.members.clone();
+                    }
+                }
+            }
+            KafkaEvent::Offsets(poll) => cluster.apply_offsets(poll, now_ms, self.settings),
+        }
+        self.version += 1;
+    }
+
+    /// The clusters, by name.
+    pub fn clusters(&self) -> &BTreeMap<String, ClusterState> {
+        &self.clusters
+    }
+
+    /// Changes with every applied record; lets readers skip rebuilding views.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// A group's lag on a topic in whichever cluster has it.
+    pub fn topic_lag(&self, group: &str, topic: &str) -> Option<&TopicLag> {
+        self.clusters.values().find_map(|c| c.groups.get(group)?.topics.get(topic))
+    }
+}
+
+/// One cluster.
+#[derive(Clone, Debug, Default)]
+pub struct ClusterState {
+    /// The connection's state and message.
+    pub connection: ConnectionEvent,
+    /// Brokers.
+    pub brokers: Vec<BrokerInfo>,
+    /// Topics, by name.
+    pub topics: BTreeMap<String, TopicState>,
+    /// Groups, by name.
+    pub groups: BTreeMap<String, GroupState>,
+    /// Why the cluster refused to list groups, if it did.
+    pub list_refused: Option<String>,
+    /// When offsets were last polled, Unix ms.
+    pub last_poll_ms: Option<u64>,
+}
+
+/// One topic.
+#[derive(Clone, Debug, Default)]
+pub struct TopicState {
+    /// A cluster topic (`__consumer_offsets`, ...), hidden by default.
+    pub internal: bool,
+    /// Partitions, by id.
+    pub partitions: BTreeMap<i32, PartitionState>,
+}
+
+impl TopicState {
+    /// Messages per second written to the topic, from the last two watermark polls.
+    pub fn messages_per_second(&self) -> f64 {
+        self.partitions.values().map(|p| p.messages_per_second).sum()
+    }
+
+    /// Messages currently in the log (high minus low watermarks).
+    pub fn retained_messages(&self) -> u64 {
+        self.partitions.values().map(|p| (p.high - p.low).max(0) as u64).sum()
+    }
+}
+
+/// One partition of a topic.
+#[derive(Clone, Debug, Default)]
+pub struct PartitionState {
+    /// Leader broker id.
+    pub leader: i32,
+    /// Earliest offset.
+    pub low: i64,
+    /// Log end offset.
+    pub high: i64,
+    /// Rate from the last two watermark polls.
+    pub messages_per_second: f64,
+    polled_at_ms: Option<u64>,
+}
+
+/// One consumer group.
+#[derive(Clone, Debug, Default)]
+pub struct GroupState {
+    /// Where EventLens learned of it (the most authoritative source wins).
+    pub origin: Option<GroupOrigin>,
+    /// Coordinator state, when described.
+    pub state: Option<String>,
+    /// Members, when described.
+    pub members: Option<Vec<GroupMember>>,
+    /// Lag per (topic, partition).
+    pub partitions: BTreeMap<(String, i32), PartitionLag>,
+    /// Lag summed per topic.
+    pub topics: BTreeMap<String, TopicLag>,
+}
+
+impl GroupState {
+    /// The group's status: the worst of its partitions.
+    pub fn status(&self) -> GroupStatus {
+        GroupStatus::of(self.partitions.values().map(PartitionLag::status))
+    }
+
+    /// Lag summed over every topic, at the last poll.
+    pub fn total_lag(&self) -> u64 {
+        self.topics.values().map(|t| t.offsets).sum()
+    }
+}
+
+/// A group's lag on one topic, summed over its partitions.
+#[derive(Clone, Debug, Default)]
+pub struct TopicLag {
+    /// Lag in offsets at the last poll.
+    pub offsets: u64,
+    /// Age of the oldest unconsumed message at the last poll, over all partitions.
+    pub time_ms: Option<u64>,
+    /// Largest `offsets` seen.
+    pub max_offsets: u64,
+    /// Largest `time_ms` seen.
+    pub max_time_ms: Option<u64>,
+    /// The worst partition status.
+    pub status: GroupStatus,
+    /// (poll time Unix ms, summed lag), oldest first, bounded like partition histories.
+    pub history: VecDeque<(u64, u64)>,
+}
+
+impl ClusterState {
+    fn apply_topics(&mut self, topics: &[TopicInfo]) {
+        for t in topics {
+            let topic = self.topics.entry(t.name.clone()).or_default();
+            topic.internal = t.internal;
+            for p in &t.partitions {
+                topic.partitions.entry(p.id).or_default().leader = p.leader;
+            }
+        }
+    }
+
+    fn apply_offsets(&mut self, poll: &OffsetPoll, now_ms: u64, settings: LagSettings) {
+        self.last_poll_ms = Some(now_ms);
+        for w in &poll.watermarks {
+            let p = self.topics.entry(w.topic.clone()).or_default().partitions.entry(w.partition).or_default();
+            p.messages_per_second = match p.polled_at_ms {
+                Some(before) if now_ms > before => (w.high - p.high).max(0) as f64 * 1000.0 / (now_ms - before) as f64,
+                _ => 0.0,
+            };
+            p.low = w.low;
+            p.high = w.high;
+            p.polled_at_ms = Some(now_ms);
+        }
+        let mut touched: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for c in &poll.commits {
+            // A negative offset means the group has not committed on this partition.
+            if c.offset < 0 {
+                continue;
+            }
+            let Some(high) = self.topics.get(&c.topic).and_then(|t| t.partitions.get(&c.partition)).map(|p| p.high)
+            else {
+                continue;
+            };
+            let lag = (high - c.offset).max(0) as u64;
+            let lag_ms = if lag == 0 {
+                Some(0)
+            } else {
+                c.oldest_unconsumed_ms.map(|ts| now_ms.saturating_sub(ts.max(0) as u64))
+            };
+            let group = self.groups.entry(c.group.clone()).or_default();
+            let members_active = group.members.as_ref().map(|m| !m.is_empty());
+            let sample = LagSample { at_ms: now_ms, offset: c.offset, high, lag, lag_ms };
+            group.partitions.entry((c.topic.clone(), c.partition)).or_default().push(sample, members_active, settings);
+            touched.entry(c.group.as_str()).or_default().push(c.topic.as_str());
+        }
+        for (group_name, topics) in touched {
+            let Some(group) = self.groups.get_mut(group_name) else { continue };
+            for topic in topics {
+                if group.topics.get(topic).and_then(|t| t.history.back()).is_some_and(|&(at, _)| at == now_ms) {
+                    continue;
+                }
+                let partitions = group
+                    .partitions
+                    .range((topic.to_owned(), i32::MIN)..=(topic.to_owned(), i32::MAX))
+                    .map(|(_, lag)| lag);
+                let mut offsets = 0;
+                let mut time_ms: Option<u64> = None;
+                let mut statuses: Vec<LagStatus> = Vec::new();
+                for lag in partitions {
+                    if let Some(s) = lag.latest() {
+                        offsets += s.lag;
+                        time_ms = time_ms.max(s.lag_ms);
+                    }
+                    statuses.push(lag.status());
+                }
+                let t = group.topics.entry(topic.to_owned()).or_default();
+                t.offsets = offsets;
+                t.time_ms = time_ms;
+                t.max_offsets = t.max_offsets.max(offsets);
+                t.max_time_ms = t.max_time_ms.max(time_ms);
+                t.status = GroupStatus::of(statuses);
+                if t.history.len() >= settings.history {
+                    t.history.pop_front();
+                }
+                t.history.push_back((now_ms, offsets));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::kafka::observation::{
+        ClusterMetadata, CommittedOffset, GroupInfo, GroupListing, PartitionInfo, Watermark,
+    };
+
+    fn record(at_ms: u64, event: KafkaEvent) -> KafkaRecord {
+        KafkaRecord { received_unix_nano: at_ms * 1_000_000, cluster: "local".into(), event }
+    }
+
+    fn offsets(high: [i64; 2], committed: [i64; 2], oldest_ms: Option<i64>) -> KafkaEvent {
+        KafkaEvent::Offsets(OffsetPoll {
+            watermarks: (0..2)
+                .map(|p| Watermark { topic: "orders".into(), partition: p, low: 0, high: high[p as usize] })
+                .collect(),
+            commits: (0..2)
+                .map(|p| CommittedOffset {
+                    group: "billing".into(),
+                    topic: "orders".into(),
+                    partition: p,
+                    offset: committed[p as usize],
+                    oldest_unconsumed_ms: oldest_ms,
+                })
+                .collect(),
+        })
+    }
+
+    #[test]
+    fn lag_is_high_watermark_minus_commit_summed_per_topic() {
+        let mut m = KafkaModel::default();
+        let meta = ClusterMetadata {
+            brokers: vec![],
+            topics: vec![TopicInfo {
+                name: "orders".into(),
+                internal: false,
+                partitions: vec![PartitionInfo { id: 0, leader: 1 }, PartitionInfo { id: 1, leader: 1 }],
+            }],
+        };
+        m.apply(&record(0, KafkaEvent::Metadata(meta)));
+        m.apply(&record(1_000, offsets([10, 20], [4, 20], Some(400))));
+        let lag = m.topic_lag("billing", "orders").unwrap();
+        assert_eq!(lag.offsets, 6);
+        assert_eq!(lag.time_ms, Some(600));
+        m.apply(&record(3_000, offsets([30, 20], [30, 20], None)));
+        let lag = m.topic_lag("billing", "orders").unwrap();
+        assert_eq!((lag.offsets, lag.max_offsets), (0, 6));
+        assert_eq!((lag.time_ms, lag.max_time_ms), (Some(0), Some(600)));
+        assert_eq!(lag.history, VecDeque::from([(1_000, 6), (3_000, 0)]));
+        let topic = &m.clusters()["local"].topics["orders"];
+        assert_eq!(topic.messages_per_second(), 10.0, "20 messages in 2 s on partition 0");
+        assert_eq!(topic.retained_messages(), 50);
+    }
+
+    #[test]
+    fn a_group_keeps_its_most_authoritative_origin() {
+        let mut m = KafkaModel::default();
+        let listing = |origin, members: Option<Vec<GroupMember>>| {
+            KafkaEvent::Groups(GroupListing {
+                groups: vec![GroupInfo { name: "billing".into(), origin, state: None, members }],
+                list_refused: None,
+            })
+        };
+        m.apply(&record(0, listing(GroupOrigin::Spans, None)));
+        m.apply(&record(1, listing(GroupOrigin::Listed, Some(vec![]))));
+        m.apply(&record(2, listing(GroupOrigin::Spans, None)));
+        let g = &m.clusters()["local"].groups["billing"];
+        assert_eq!(g.origin, Some(GroupOrigin::Listed));
+        assert_eq!(g.members, Some(vec![]), "an undescribed listing keeps the known members");
+    }
+
+    #[test]
+    fn uncommitted_partitions_have_no_lag() {
+        let mut m = KafkaModel::default();
+        m.apply(&record(0, offsets([10, 20], [-1001, -1001], None)));
+        assert!(m.topic_lag("billing", "orders").is_none());
+    }
+}

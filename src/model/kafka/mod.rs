@@ -1,0 +1,10 @@
+//! Kafka clusters as EventLens sees them: what a poll observed, and the lag state built
+//! from those observations. Pure data and logic; the I/O lives in `ingest::kafka`.
+
+pub mod cluster;
+pub mod lag;
+pub mod observation;
+
+pub use cluster::{ClusterState, GroupState, KafkaModel, TopicState};
+pub use lag::{GroupStatus, LagSample, LagStatus, PartitionLag};
+pub use observation::{KafkaEvent, KafkaRecord};

@@ -1,0 +1,292 @@
+//! The Kafka source against a real Kafka-protocol broker on 127.0.0.1: discovery, exact lag
+//! and its history, lag in time, Burrow statuses, merging with spans, the fallback when the
+//! cluster will not list groups, and a broker that goes away and comes back.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::kafka::{Broker, Member, commit, create_topic, produce};
+use common::{start_collector_with, wait_for};
+use eventlens::collector::{Collector, CollectorConfig};
+use eventlens::engine::Snapshot;
+use eventlens::engine::snapshot::{GroupLag, SourceState};
+use eventlens::export::graph::replay_file;
+use eventlens::ingest::kafka::KafkaConfig;
+use eventlens::ingest::otlp::OtlpConfig;
+use eventlens::model::flow_graph::{EdgeKind, NodeKind};
+use eventlens::model::kafka::observation::{ConnectionState, GroupOrigin};
+use eventlens::model::kafka::{GroupStatus, LagStatus};
+use opentelemetry::KeyValue;
+use opentelemetry::trace::{Span as _, SpanKind, Tracer, TracerProvider as _};
+use opentelemetry_otlp::{SpanExporter, WithExportConfig};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+
+const POLL: Duration = Duration::from_millis(150);
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+fn watch(bootstrap: &str, groups: &[&str]) -> KafkaConfig {
+    let mut c = KafkaConfig::new(bootstrap);
+    c.poll_interval = POLL;
+    c.groups = groups.iter().map(|g| (*g).to_owned()).collect();
+    c
+}
+
+fn collector(kafka: KafkaConfig, otlp: bool, recording: Option<std::path::PathBuf>) -> Collector {
+    start_collector_with(CollectorConfig {
+        otlp: otlp.then(|| OtlpConfig {
+            grpc: Some(common::loopback()),
+            http: Some(common::loopback()),
+            max_request_bytes: 4 << 20,
+        }),
+        publish_interval: Some(Duration::from_millis(20)),
+        kafka: vec![kafka],
+        recording,
+        ..CollectorConfig::default()
+    })
+}
+
+/// The lag of `group` on the consume edge out of `kafka/<topic>`.
+fn edge_lag(s: &Snapshot, topic: &str, group: &str) -> Option<GroupLag> {
+    let from = s.nodes.iter().find(|n| n.label == format!("kafka/{topic}"))?.id;
+    s.edges
+        .iter()
+        .filter(|e| e.from == from && e.kind == EdgeKind::Consumes)
+        .flat_map(|e| e.lag.iter())
+        .find(|l| l.group == group)
+        .cloned()
+}
+
+fn partition_status(s: &Snapshot, cluster: &str, group: &str, topic: &str) -> Option<LagStatus> {
+    let g = s.kafka.clusters().get(cluster)?.groups.get(group)?;
+    Some(g.partitions.get(&(topic.to_owned(), 0))?.status())
+}
+
+fn samples(s: &Snapshot, cluster: &str, group: &str, topic: &str) -> usize {
+    s.kafka
+        .clusters()
+        .get(cluster)
+        .and_then(|c| c.groups.get(group))
+        .and_then(|g| g.partitions.get(&(topic.to_owned(), 0)))
+        .map_or(0, |p| p.history().len())
+}
+
+/// Waits until the poller has taken `n` more samples of a group's partition 0, so a scripted
+/// step lands between two polls.
+fn next_samples(c: &Collector, cluster: &str, group: &str, topic: &str, n: usize) -> Arc<Snapshot> {
+    let start = samples(&c.engine().unwrap().snapshot(), cluster, group, topic);
+    wait_for(c, "more lag samples", |s| samples(s, cluster, group, topic) >= start + n)
+}
+
+#[test]
+fn topics_groups_and_exact_lag_with_history_and_time() {
+    let Some(broker) = Broker::start("topics_groups_and_exact_lag_with_history_and_time") else { return };
+    let b = broker.bootstrap();
+    create_topic(&b, "orders", 2);
+    let old = now_ms() - 60_000;
+    produce(&b, "orders", 0, 10, old);
+    produce(&b, "orders", 0, 10, now_ms());
+    produce(&b, "orders", 1, 5, now_ms());
+    commit(&b, "billing", "orders", 0, 4);
+    commit(&b, "billing", "orders", 1, 5);
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("kafka.jsonl");
+    let c = collector(watch(&b, &[]), false, Some(file.clone()));
+    let s = wait_for(&c, "lag 16 on orders", |s| edge_lag(s, "orders", "billing").is_some_and(|l| l.offsets == 16));
+    let lag = edge_lag(&s, "orders", "billing").unwrap();
+    // The oldest unconsumed record (offset 4 of partition 0) was written a minute ago.
+    let waited = lag.time_ms.expect("lag in time");
+    assert!((60_000..75_000).contains(&waited), "lag in time {waited} ms");
+
+    let cluster = &s.kafka.clusters()[&b];
+    assert_eq!(cluster.brokers.len(), 1);
+    let orders = &cluster.topics["orders"];
+    assert_eq!(orders.partitions.len(), 2);
+    assert_eq!((orders.partitions[&0].high, orders.partitions[&1].high), (20, 5));
+    assert!(cluster.topics["__consumer_offsets"].internal);
+    let billing = &cluster.groups["billing"];
+    assert_eq!(billing.origin, Some(GroupOrigin::Listed));
+    assert_eq!(billing.members.as_deref().map(<[_]>::len), Some(0));
+    // The group has no known service: it is a node of its own, consuming from the topic.
+    let group_node = s.nodes.iter().find(|n| n.kind == NodeKind::ConsumerGroup).expect("group node");
+    assert_eq!(group_node.label, "kafka group billing");
+    assert!(!s.nodes.iter().any(|n| n.label.contains("__consumer_offsets")), "internal topics stay hidden");
+
+    // The group catches up partly: lag drops to 6, the maximum stays 16, history has both.
+    commit(&b, "billing", "orders", 0, 14);
+    let s = wait_for(&c, "lag 6", |s| edge_lag(s, "orders", "billing").is_some_and(|l| l.offsets == 6));
+    let lag = edge_lag(&s, "orders", "billing").unwrap();
+    assert_eq!(lag.max_offsets, 16);
+    assert!(lag.max_time_ms >= Some(60_000));
+    let history: Vec<u64> = s.kafka.topic_lag("billing", "orders").unwrap().history.iter().map(|h| h.1).collect();
+    assert_eq!(history.first(), Some(&16));
+    assert_eq!(history.last(), Some(&6));
+    assert!(history.iter().all(|&l| l == 16 || l == 6), "{history:?}");
+    drop(c);
+
+    // Headless: the recording replays to the same lag.
+    let replayed = replay_file(&file).unwrap();
+    let lag = edge_lag(&replayed.snapshot, "orders", "billing").unwrap();
+    assert_eq!((lag.offsets, lag.max_offsets), (6, 16));
+    let json = eventlens::export::graph::render(&replayed.snapshot, eventlens::export::graph::GraphFormat::Json);
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let edge = doc["edges"].as_array().unwrap().iter().find(|e| e["kind"] == "consumes").unwrap();
+    assert_eq!(edge["lag"][0]["group"], "billing");
+    assert_eq!(edge["lag"][0]["offsets"], 6);
+    assert_eq!(edge["lag"][0]["max_offsets"], 16);
+    assert!(edge["lag"][0]["max_time_ms"].as_u64().unwrap() >= 60_000);
+}
+
+#[test]
+fn each_burrow_status_is_reached_by_a_scripted_consumer() {
+    let Some(broker) = Broker::start("each_burrow_status_is_reached_by_a_scripted_consumer") else { return };
+    let b = broker.bootstrap();
+    for topic in ["t-ok", "t-stop", "t-stall", "t-warn", "t-rewind"] {
+        create_topic(&b, topic, 1);
+        produce(&b, topic, 0, 10, now_ms());
+    }
+    commit(&b, "ok", "t-ok", 0, 10);
+    commit(&b, "stop", "t-stop", 0, 2);
+    commit(&b, "warn", "t-warn", 0, 2);
+    commit(&b, "rewind", "t-rewind", 0, 8);
+    let member = Member::join(&b, "stall", "t-stall");
+    member.commit("t-stall", 0, 3);
+
+    let c = collector(watch(&b, &[]), false, None);
+    // Falling behind: each step commits 2 more and 5 more arrive, between two polls.
+    let mut committed = 2;
+    for _ in 0..12 {
+        next_samples(&c, &b, "warn", "t-warn", 1);
+        produce(&b, "t-warn", 0, 5, now_ms());
+        committed += 2;
+        commit(&b, "warn", "t-warn", 0, committed);
+    }
+    next_samples(&c, &b, "rewind", "t-rewind", 2);
+    commit(&b, "rewind", "t-rewind", 0, 3);
+    member.idle(Duration::from_millis(50));
+    let s = next_samples(&c, &b, "rewind", "t-rewind", 2);
+
+    let status = |g: &str, t: &str| partition_status(&s, &b, g, t);
+    assert_eq!(status("ok", "t-ok"), Some(LagStatus::Ok));
+    assert_eq!(status("stop", "t-stop"), Some(LagStatus::Stop));
+    assert_eq!(status("stall", "t-stall"), Some(LagStatus::Stall), "a member is in the group but does not move");
+    assert_eq!(status("warn", "t-warn"), Some(LagStatus::Warn));
+    assert_eq!(status("rewind", "t-rewind"), Some(LagStatus::Rewind));
+    let group = |g: &str| edge_lag(&s, &format!("t-{g}"), g).unwrap().status;
+    assert_eq!(group("ok"), GroupStatus::Ok);
+    assert_eq!(group("warn"), GroupStatus::Warn);
+    for g in ["stop", "stall", "rewind"] {
+        assert_eq!(group(g), GroupStatus::Err, "{g}");
+    }
+    drop(member);
+}
+
+fn consumer_spans(otlp_http: std::net::SocketAddr, topic: &str, group: &str) {
+    let exporter =
+        SpanExporter::builder().with_http().with_endpoint(format!("http://{otlp_http}/v1/traces")).build().unwrap();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter)
+        .with_resource(Resource::builder().with_service_name("billing-svc").build())
+        .build();
+    let tracer = provider.tracer("billing");
+    for _ in 0..3 {
+        let mut span = tracer
+            .span_builder(format!("{topic} process"))
+            .with_kind(SpanKind::Consumer)
+            .with_attributes(vec![
+                KeyValue::new("messaging.system", "kafka"),
+                KeyValue::new("messaging.destination.name", topic.to_owned()),
+                KeyValue::new("messaging.operation.type", "process"),
+                KeyValue::new("messaging.consumer.group.name", group.to_owned()),
+            ])
+            .start(&tracer);
+        span.end();
+    }
+    provider.shutdown().unwrap();
+}
+
+#[test]
+fn cluster_groups_merge_with_the_services_spans_name() {
+    let Some(broker) = Broker::start("cluster_groups_merge_with_the_services_spans_name") else { return };
+    let b = broker.bootstrap();
+    create_topic(&b, "orders", 1);
+    produce(&b, "orders", 0, 9, now_ms());
+    commit(&b, "billing", "orders", 0, 2);
+    let c = collector(watch(&b, &[]), true, None);
+    wait_for(&c, "the group's own node", |s| s.nodes.iter().any(|n| n.label == "kafka group billing"));
+
+    consumer_spans(c.http_addr.unwrap(), "orders", "billing");
+    let s = wait_for(&c, "one consume edge to billing-svc with lag", |s| {
+        let svc = s.nodes.iter().find(|n| n.label == "billing-svc");
+        svc.is_some_and(|svc| s.edges.iter().any(|e| e.to == svc.id && e.lag.iter().any(|l| l.offsets == 7)))
+    });
+    assert!(!s.nodes.iter().any(|n| n.kind == NodeKind::ConsumerGroup), "the placeholder is merged: {:?}", s.nodes);
+    let consumes: Vec<_> = s.edges.iter().filter(|e| e.kind == EdgeKind::Consumes).collect();
+    assert_eq!(consumes.len(), 1);
+    assert_eq!(consumes[0].counters.count, 3, "span traffic and cluster lag on one edge");
+}
+
+#[test]
+fn a_broker_that_goes_away_is_shown_and_polled_again_when_it_returns() {
+    let Some(mut broker) = Broker::start("a_broker_that_goes_away_is_shown_and_polled_again_when_it_returns") else {
+        return;
+    };
+    let b = broker.bootstrap();
+    create_topic(&b, "orders", 1);
+    produce(&b, "orders", 0, 5, now_ms());
+    commit(&b, "billing", "orders", 0, 1);
+    let c = collector(watch(&b, &[]), false, None);
+    wait_for(&c, "lag 4", |s| edge_lag(s, "orders", "billing").is_some_and(|l| l.offsets == 4));
+
+    broker.stop();
+    let name = format!("Kafka {b}");
+    let s = wait_for(&c, "broker down on the board", |s| {
+        s.sources
+            .iter()
+            .any(|src| src.name == name && matches!(&src.state, SourceState::Failed(m) if m.starts_with("broker down")))
+    });
+    assert_eq!(s.kafka.clusters()[&b].connection.state, ConnectionState::BrokerDown);
+    assert!(!s.nodes.is_empty(), "the session keeps what it had");
+
+    broker.restart();
+    produce(&b, "orders", 0, 3, now_ms());
+    let s = wait_for(&c, "connected again with fresh lag", |s| {
+        edge_lag(s, "orders", "billing").is_some_and(|l| l.offsets == 7)
+    });
+    assert_eq!(s.kafka.clusters()[&b].connection.state, ConnectionState::Connected);
+    assert!(s.sources.iter().any(|src| src.name == name && src.state == SourceState::Listening));
+}
+
+#[test]
+fn groups_come_from_flags_and_spans_when_the_cluster_will_not_list_them() {
+    // librdkafka's mock cluster refuses ListGroups, as some ACL'd clusters do.
+    let mock = rdkafka::mocking::MockCluster::new(1).unwrap();
+    let b = mock.bootstrap_servers();
+    mock.create_topic("orders", 1, 1).unwrap();
+    produce(&b, "orders", 0, 10, now_ms());
+    commit(&b, "configured", "orders", 0, 3);
+    commit(&b, "billing", "orders", 0, 6);
+
+    let c = collector(watch(&b, &["configured"]), true, None);
+    let s = wait_for(&c, "lag of the configured group", |s| {
+        edge_lag(s, "orders", "configured").is_some_and(|l| l.offsets == 7)
+    });
+    let cluster = &s.kafka.clusters()[&b];
+    assert!(cluster.list_refused.is_some(), "the refusal is kept to be shown");
+    assert_eq!(cluster.groups["configured"].origin, Some(GroupOrigin::Configured));
+    assert!(edge_lag(&s, "orders", "billing").is_none(), "not yet known");
+
+    consumer_spans(c.http_addr.unwrap(), "orders", "billing");
+    let s = wait_for(&c, "lag of the group learned from spans", |s| {
+        edge_lag(s, "orders", "billing").is_some_and(|l| l.offsets == 4)
+    });
+    assert_eq!(s.kafka.clusters()[&b].groups["billing"].origin, Some(GroupOrigin::Spans));
+}
