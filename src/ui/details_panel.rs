@@ -4,6 +4,7 @@ use egui::RichText;
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 
 use super::flow_view::Selection;
+use super::kafka_panel;
 use super::theme;
 use crate::engine::snapshot::{Counters, Snapshot};
 use crate::model::stats::{Percentiles, SecondPoint};
@@ -136,7 +137,30 @@ pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot, selection: Selection) -> Pan
         let history = &c.time_in_topic_history;
         percentile_sparkline(ui, "spark_time_in_topic", "Time in topic p50 / p99 (ms)", snapshot.now_second, history);
     }
+    kafka_details(ui, snapshot, selection);
     action
+}
+
+/// What the watched Kafka clusters add: lag on consume edges, partitions of topics, members
+/// of groups.
+fn kafka_details(ui: &mut egui::Ui, snapshot: &Snapshot, selection: Selection) {
+    use crate::model::flow_graph::NodeKey;
+    match selection {
+        Selection::Edge(id) => {
+            if let Some(e) = snapshot.edge(id) {
+                kafka_panel::edge_lag(ui, snapshot, e);
+            }
+        }
+        Selection::Node(id) => match snapshot.node(id).map(|n| &n.key) {
+            Some(key @ NodeKey::Destination { .. }) => {
+                if let Some(topic) = kafka_panel::kafka_topic(key) {
+                    kafka_panel::topic(ui, snapshot, topic);
+                }
+            }
+            Some(NodeKey::ConsumerGroup { group, .. }) => kafka_panel::group(ui, snapshot, group),
+            _ => {}
+        },
+    }
 }
 
 fn series(history: &[SecondPoint], now: u64, value: impl Fn(&SecondPoint) -> Option<f64>) -> PlotPoints<'static> {

@@ -13,6 +13,7 @@ use super::flow_shapes::{EdgeView, FlowEdgeShape, FlowNodeShape, NodeView};
 use super::theme;
 use crate::engine::snapshot::{EdgeSnapshot, NodeSnapshot, Snapshot};
 use crate::model::flow_graph::EdgeKind;
+use crate::model::kafka::GroupStatus;
 
 type ViewGraph = egui_graphs::Graph<NodeView, EdgeView, Directed, DefaultIx, FlowNodeShape, FlowEdgeShape>;
 
@@ -81,22 +82,27 @@ fn node_view(n: &NodeSnapshot, filter: &str, selection: Option<Selection>) -> No
 
 fn edge_view(e: &EdgeSnapshot, dimmed: bool) -> EdgeView {
     let c = &e.counters;
-    let label =
+    let mut label =
         if e.kind == EdgeKind::Calls && c.count == 0 { String::new() } else { rate_text(c.rates[1], c.failures) };
-    EdgeView {
-        id: e.id,
-        kind: e.kind,
-        width: theme::edge_width(c.rates[1]),
-        color: theme::edge_color(e.failure_ratio()),
-        label,
-        dimmed,
+    // Lag from the cluster: the worst group's, coloured by its status when not OK.
+    let worst = e.lag.iter().max_by_key(|l| (l.status, l.offsets));
+    if let Some(l) = worst {
+        label.push_str(&format!(" · lag {}", l.offsets));
     }
+    let color = match worst.map(|l| l.status) {
+        Some(status @ (GroupStatus::Warn | GroupStatus::Err)) if e.failure_ratio() == 0.0 => {
+            theme::lag_status_color(status)
+        }
+        _ => theme::edge_color(e.failure_ratio()),
+    };
+    EdgeView { id: e.id, kind: e.kind, width: theme::edge_width(c.rates[1]), color, label, dimmed }
 }
 
 impl FlowView {
     /// Brings the canvas up to date with a snapshot: new nodes are placed, existing ones
     /// keep their (possibly dragged) positions, every payload is refreshed.
     pub fn sync(&mut self, snapshot: &Snapshot, filter: &str, selection: Option<Selection>) {
+        self.remove_gone(snapshot);
         let connected: HashSet<u32> = snapshot.edges.iter().flat_map(|e| [e.from, e.to]).collect();
         let to_anchor: HashSet<u32> = self.unanchored.intersection(&connected).copied().collect();
         let needs_layers = !to_anchor.is_empty() || snapshot.nodes.iter().any(|n| !self.nodes.contains_key(&n.id));
@@ -145,6 +151,27 @@ impl FlowView {
                     let index = self.graph.add_edge(from, to, view);
                     self.edges.insert(e.id, index);
                 }
+            }
+        }
+    }
+
+    /// Drops what the snapshot no longer has (a cluster's group placeholder merged into the
+    /// service that spans name for it). Edges first: removing a node takes its edges along.
+    fn remove_gone(&mut self, snapshot: &Snapshot) {
+        if self.nodes.len() == snapshot.nodes.len() && self.edges.len() == snapshot.edges.len() {
+            return;
+        }
+        let gone_edges: Vec<u32> = self.edges.keys().filter(|id| snapshot.edge(**id).is_none()).copied().collect();
+        for id in gone_edges {
+            if let Some(index) = self.edges.remove(&id) {
+                self.graph.remove_edge(index);
+            }
+        }
+        let gone_nodes: Vec<u32> = self.nodes.keys().filter(|id| snapshot.node(**id).is_none()).copied().collect();
+        for id in gone_nodes {
+            if let Some(index) = self.nodes.remove(&id) {
+                self.graph.remove_node(index);
+                self.unanchored.remove(&id);
             }
         }
     }
@@ -228,6 +255,11 @@ impl FlowView {
     /// What a node currently shows (label, dimming, highlight).
     pub fn node_view(&self, id: u32) -> Option<&NodeView> {
         Some(self.graph.node(*self.nodes.get(&id)?)?.payload())
+    }
+
+    /// The label an edge currently shows (rate, failures, lag).
+    pub fn edge_label(&self, id: u32) -> Option<&str> {
+        Some(self.graph.edge(*self.edges.get(&id)?)?.payload().label.as_str())
     }
 
     /// Number of nodes on the canvas.

@@ -7,6 +7,7 @@ pub mod empty_state;
 pub mod flow_layout;
 pub mod flow_shapes;
 pub mod flow_view;
+pub mod kafka_panel;
 pub mod theme;
 pub mod top_bar;
 

@@ -26,6 +26,21 @@ pub const STATE_OK: Color32 = Color32::from_rgb(0x5c, 0xb8, 0x5c);
 pub const STATE_BAD: Color32 = FAILURE;
 /// Source state dot: still connecting, or a warning status.
 pub const STATE_WARN: Color32 = EDGE_WARN;
+/// The group's total in a lag chart.
+pub const SERIES_LAG_TOTAL: Color32 = CONSUMER_GROUP;
+/// Height of a lag chart in the side panel.
+pub const LAG_CHART_HEIGHT: f32 = 120.0;
+
+/// The colour of a group's lag status (Burrow): green OK, orange WARN, red ERR.
+pub fn lag_status_color(status: crate::model::kafka::GroupStatus) -> Color32 {
+    use crate::model::kafka::GroupStatus;
+    match status {
+        GroupStatus::Ok => STATE_OK,
+        GroupStatus::Warn => STATE_WARN,
+        GroupStatus::Err => STATE_BAD,
+        GroupStatus::NotFound => LABEL_DETAIL,
+    }
+}
 /// How much a dimmed (filtered out) element keeps of its colour.
 pub const DIM_ALPHA: f32 = 0.18;
 

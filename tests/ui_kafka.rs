@@ -1,0 +1,78 @@
+//! The Kafka parts of the window, driven headless with egui_kittest against a collector
+//! watching librdkafka's in-process mock cluster.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use eventlens::collector::{Collector, CollectorConfig};
+use eventlens::ingest::kafka::KafkaConfig;
+use eventlens::ui::EventLensApp;
+use eventlens::ui::flow_view::Selection;
+
+fn settle(harness: &mut Harness<'static, EventLensApp>) {
+    for _ in 0..5 {
+        harness.run_steps(2);
+        std::thread::sleep(Duration::from_millis(30));
+    }
+}
+
+fn click_at(harness: &mut Harness<'static, EventLensApp>, pos: egui::Pos2) {
+    harness.drag_at(pos);
+    harness.run_steps(1);
+    harness.drop_at(pos);
+    settle(harness);
+}
+
+#[test]
+fn a_consume_edge_shows_lag_per_group_with_its_chart_and_a_topic_its_partitions() {
+    let mock = rdkafka::mocking::MockCluster::new(1).unwrap();
+    let b = mock.bootstrap_servers();
+    mock.create_topic("orders", 2, 1).unwrap();
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64;
+    common::kafka::produce(&b, "orders", 0, 12, now - 30_000);
+    common::kafka::produce(&b, "orders", 1, 3, now);
+    common::kafka::commit(&b, "billing", "orders", 0, 2);
+    common::kafka::commit(&b, "billing", "orders", 1, 3);
+    let mut kafka = KafkaConfig::new(b.clone());
+    kafka.poll_interval = Duration::from_millis(100);
+    kafka.groups = vec!["billing".into()];
+    let collector: Collector = common::start_collector_with(CollectorConfig {
+        publish_interval: Some(Duration::from_millis(20)),
+        kafka: vec![kafka],
+        ..CollectorConfig::default()
+    });
+    common::wait_for(&collector, "lag 10", |s| s.edges.iter().any(|e| e.lag.iter().any(|l| l.offsets == 10)));
+
+    let app = EventLensApp::new(collector.engine().unwrap(), None);
+    let mut harness =
+        Harness::builder().with_size([1280.0, 800.0]).build_ui_state(|ui, app: &mut EventLensApp| app.show(ui), app);
+    settle(&mut harness);
+    harness.get_by_label_contains(&format!("Kafka {b}"));
+
+    let snapshot = harness.state().snapshot().clone();
+    let id = |label: &str| snapshot.nodes.iter().find(|n| n.label == label).expect(label).id;
+    let (orders, group) = (id("kafka/orders"), id("kafka group billing"));
+    let edge = snapshot.edges.iter().find(|e| e.from == orders && e.to == group).unwrap().id;
+    let view = harness.state().flow_view();
+    let (a, z) = (view.node_screen_pos(orders).unwrap(), view.node_screen_pos(group).unwrap());
+    assert!(view.edge_label(edge).unwrap().contains("lag 10"), "the canvas shows lag on the edge");
+    click_at(&mut harness, a + (z - a) * 0.5);
+    assert_eq!(harness.state().selection(), Some(Selection::Edge(edge)));
+    harness.get_by_label("Consumer lag");
+    harness.get_by_label("Oldest unconsumed");
+    harness.get_by_label_contains("Lag of billing on orders");
+    // Max lag 10, and the oldest unconsumed message (partition 0, offset 2) is 30-odd s old.
+    harness.get_by_label_contains("10 / 3");
+
+    // The panel narrowed the canvas: ask where the topic is drawn now.
+    let a = harness.state().flow_view().node_screen_pos(orders).unwrap();
+    click_at(&mut harness, a);
+    assert_eq!(harness.state().selection(), Some(Selection::Node(orders)));
+    harness.get_by_label_contains("2 partitions · 15 messages retained");
+    harness.get_by_label("Groups reading it");
+}
