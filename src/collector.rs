@@ -14,6 +14,7 @@ use crate::engine::KAFKA_SYSTEM;
 use crate::engine::snapshot::{SourceState, SourceStatus};
 use crate::engine::{EngineConfig, EngineHandle, EngineSummary, EngineThread, SourceBoard, Waker};
 use crate::ingest::counters::IngestCounters;
+use crate::ingest::kafka::otlp_topic::{OtlpTopicConfig, OtlpTopicSource};
 use crate::ingest::kafka::{GroupHints, KafkaConfig, KafkaSource};
 use crate::ingest::otlp::{self, OtlpConfig, ReceiverContext};
 use crate::ingest::queue::{QueueLimits, record_queue};
@@ -32,6 +33,8 @@ pub struct CollectorConfig {
     pub publish_interval: Option<Duration>,
     /// Kafka clusters to watch.
     pub kafka: Vec<KafkaConfig>,
+    /// A Kafka topic to read OTLP spans from.
+    pub otlp_kafka: Option<OtlpTopicConfig>,
 }
 
 /// A running collector. Dropping it stops the sources and the engine.
@@ -46,6 +49,7 @@ pub struct Collector {
     /// Counters shared with the sources.
     pub counters: Arc<IngestCounters>,
     kafka: Vec<KafkaSource>,
+    otlp_kafka: Option<OtlpTopicSource>,
 }
 
 impl std::fmt::Debug for Collector {
@@ -137,8 +141,30 @@ impl Collector {
                     .context("cannot start the Kafka source thread")?;
             kafka.push(source);
         }
+        let otlp_kafka = match config.otlp_kafka {
+            Some(topic) => {
+                let ctx = ReceiverContext {
+                    sender: sender.clone(),
+                    counters: Arc::clone(&counters),
+                    max_request_bytes: usize::MAX,
+                };
+                let source = OtlpTopicSource::spawn(topic, ctx, Arc::clone(&sources))
+                    .context("cannot start the OTLP Kafka reader thread")?;
+                Some(source)
+            }
+            None => None,
+        };
         drop(sender);
-        Ok(Self { runtime: Some(runtime), engine: Some(engine), shutdown, grpc_addr, http_addr, counters, kafka })
+        Ok(Self {
+            runtime: Some(runtime),
+            engine: Some(engine),
+            shutdown,
+            grpc_addr,
+            http_addr,
+            counters,
+            kafka,
+            otlp_kafka,
+        })
     }
 
     /// The engine's handle.
@@ -155,6 +181,9 @@ impl Collector {
     fn stop(&mut self) -> EngineSummary {
         self.shutdown.cancel();
         for source in &mut self.kafka {
+            source.stop();
+        }
+        if let Some(source) = &mut self.otlp_kafka {
             source.stop();
         }
         if let Some(runtime) = self.runtime.take() {

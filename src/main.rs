@@ -12,6 +12,7 @@ use eventlens::collector::{Collector, CollectorConfig};
 use eventlens::export::graph::{GraphFormat, render, replay_file};
 use eventlens::ingest::kafka::KafkaConfig;
 use eventlens::ingest::kafka::config::{default_clusters_file, load_named_cluster, parse_property};
+use eventlens::ingest::kafka::otlp_topic::{self, OtlpEncoding, OtlpTopicConfig};
 use eventlens::ingest::otlp::{DEFAULT_GRPC_ADDR, DEFAULT_HTTP_ADDR, DEFAULT_MAX_REQUEST_BYTES, OtlpConfig};
 use eventlens::ui::EventLensApp;
 
@@ -90,6 +91,16 @@ struct ReceiverArgs {
     /// clusters file's poll_interval].
     #[arg(long, global = true, value_name = "DURATION", help_heading = "Kafka")]
     kafka_poll: Option<humantime::Duration>,
+    /// Read OTLP spans from this topic of the (first) Kafka cluster, as the OpenTelemetry
+    /// Collector's kafka exporter writes them.
+    #[arg(long, global = true, value_name = "TOPIC", help_heading = "Kafka")]
+    otlp_kafka_topic: Option<String>,
+    /// Encoding of the span messages.
+    #[arg(long, global = true, value_enum, default_value = "otlp_proto", help_heading = "Kafka")]
+    otlp_kafka_encoding: OtlpEncoding,
+    /// The consumer group EventLens reads the span topic as.
+    #[arg(long, global = true, value_name = "GROUP", default_value = otlp_topic::DEFAULT_GROUP, help_heading = "Kafka")]
+    otlp_kafka_group: String,
 }
 
 impl ReceiverArgs {
@@ -117,7 +128,20 @@ impl ReceiverArgs {
             }
             tracing::info!("watching Kafka {} with properties {:?}", config.name, config.redacted_properties());
         }
+        let otlp_kafka = match &self.otlp_kafka_topic {
+            Some(topic) => Some(OtlpTopicConfig {
+                cluster: kafka
+                    .first()
+                    .cloned()
+                    .context("--otlp-kafka-topic needs a cluster: add --kafka or --cluster")?,
+                topic: topic.clone(),
+                group: self.otlp_kafka_group.clone(),
+                encoding: self.otlp_kafka_encoding,
+            }),
+            None => None,
+        };
         Ok(CollectorConfig {
+            otlp_kafka,
             otlp: (!self.no_otlp).then_some(OtlpConfig {
                 grpc: Some(self.otlp_grpc),
                 http: Some(self.otlp_http),

@@ -213,3 +213,12 @@ impl Member {
         self.consumer.commit(&tpl, CommitMode::Sync).unwrap();
     }
 }
+
+/// Produces raw payloads, in order, to partition 0.
+pub fn produce_bytes(bootstrap: &str, topic: &str, payloads: &[Vec<u8>]) {
+    let producer: BaseProducer = config(bootstrap).set("linger.ms", "0").create().unwrap();
+    for payload in payloads {
+        producer.send(BaseRecord::<(), _>::to(topic).partition(0).payload(payload)).map_err(|(e, _)| e).unwrap();
+    }
+    producer.flush(Duration::from_secs(10)).unwrap();
+}

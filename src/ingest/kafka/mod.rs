@@ -7,6 +7,7 @@
 pub mod assignment;
 pub mod config;
 pub mod context;
+pub mod otlp_topic;
 pub mod poller;
 
 use std::sync::Arc;

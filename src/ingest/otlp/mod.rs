@@ -70,11 +70,31 @@ pub enum Refusal {
     ShuttingDown,
 }
 
-/// Converts and queues a decoded request; returns the OTLP response to send.
+/// Converts and queues a decoded request; returns the OTLP response to send. A full queue
+/// refuses the request (the sender retries).
 pub fn accept(
     ctx: &ReceiverContext,
     request: ExportTraceServiceRequest,
     source: SourceKind,
+) -> Result<ExportTraceServiceResponse, Refusal> {
+    accept_with(ctx, request, source, RecordSender::try_send)
+}
+
+/// As [`accept`], but waits for room in the queue: for sources that read from a log the
+/// sender cannot be asked to resend (a Kafka topic).
+pub fn accept_waiting(
+    ctx: &ReceiverContext,
+    request: ExportTraceServiceRequest,
+    source: SourceKind,
+) -> Result<ExportTraceServiceResponse, Refusal> {
+    accept_with(ctx, request, source, RecordSender::send_blocking)
+}
+
+fn accept_with(
+    ctx: &ReceiverContext,
+    request: ExportTraceServiceRequest,
+    source: SourceKind,
+    send: impl Fn(&RecordSender, Record) -> Result<(), QueueError>,
 ) -> Result<ExportTraceServiceResponse, Refusal> {
     let converted = convert::convert_request(request);
     let accepted = converted.spans.len() as u64;
@@ -85,7 +105,7 @@ pub fn accept(
     IngestCounters::add(&ctx.counters.spans_rejected, converted.rejected);
     if accepted > 0 {
         let record = Record::Spans(SpanBatch { received_unix_nano: unix_nanos_now(), source, spans: converted.spans });
-        match ctx.sender.try_send(record) {
+        match send(&ctx.sender, record) {
             Ok(()) => IngestCounters::add(&ctx.counters.spans_accepted, accepted),
             Err(e) => {
                 IngestCounters::add(&ctx.counters.spans_dropped, accepted);
