@@ -14,6 +14,7 @@ use crate::engine::KAFKA_SYSTEM;
 use crate::engine::snapshot::{SourceState, SourceStatus};
 use crate::engine::{EngineConfig, EngineHandle, EngineSummary, EngineThread, SourceBoard, Waker};
 use crate::ingest::counters::IngestCounters;
+use crate::ingest::kafka::browser::{BrowseHandle, BrowserSource};
 use crate::ingest::kafka::otlp_topic::{OtlpTopicConfig, OtlpTopicSource};
 use crate::ingest::kafka::{GroupHints, KafkaConfig, KafkaSource};
 use crate::ingest::otlp::{self, OtlpConfig, ReceiverContext};
@@ -49,6 +50,7 @@ pub struct Collector {
     /// Counters shared with the sources.
     pub counters: Arc<IngestCounters>,
     kafka: Vec<KafkaSource>,
+    browsers: Vec<BrowserSource>,
     otlp_kafka: Option<OtlpTopicSource>,
 }
 
@@ -135,11 +137,15 @@ impl Collector {
         )
         .context("cannot start the engine thread")?;
         let mut kafka = Vec::new();
+        let mut browsers = Vec::new();
         for cluster in &config.kafka {
             let source =
                 KafkaSource::spawn(cluster.clone(), sender.clone(), Arc::clone(&sources), span_groups(&engine))
                     .context("cannot start the Kafka source thread")?;
             kafka.push(source);
+            let browser = BrowserSource::spawn(cluster.clone(), sender.clone())
+                .context("cannot start the Kafka browser thread")?;
+            browsers.push(browser);
         }
         let otlp_kafka = match config.otlp_kafka {
             Some(topic) => {
@@ -163,8 +169,14 @@ impl Collector {
             http_addr,
             counters,
             kafka,
+            browsers,
             otlp_kafka,
         })
+    }
+
+    /// The message browsers, one per watched cluster, for the UI.
+    pub fn browsers(&self) -> Vec<BrowseHandle> {
+        self.browsers.iter().filter_map(BrowserSource::handle).collect()
     }
 
     /// The engine's handle.
@@ -182,6 +194,9 @@ impl Collector {
         self.shutdown.cancel();
         for source in &mut self.kafka {
             source.stop();
+        }
+        for browser in &mut self.browsers {
+            browser.stop();
         }
         if let Some(source) = &mut self.otlp_kafka {
             source.stop();

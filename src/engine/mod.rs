@@ -18,7 +18,7 @@ use crate::capture::CaptureWriter;
 use crate::capture::writer::CaptureWriteError;
 use crate::ingest::counters::IngestCounters;
 use crate::ingest::queue::RecordReceiver;
-use crate::model::flow_graph::FlowModel;
+use crate::model::flow_graph::{FlowModel, NodeKey};
 use crate::model::kafka::{KafkaEvent, KafkaModel, KafkaRecord};
 use crate::model::record::Record;
 use crate::model::stats::Stats;
@@ -69,7 +69,21 @@ impl EngineState {
     /// Applies a Kafka observation and draws what it shows in the flow graph: topics as
     /// destinations, groups consuming them as consume edges (merged with the ones spans drew).
     fn apply_kafka(&mut self, record: &KafkaRecord) {
-        self.kafka.apply(record);
+        if let KafkaEvent::Messages(batch) = &record.event
+            && batch.messages.iter().any(|m| m.links.trace.is_some())
+        {
+            // Join messages to the spans that produced them, as far as the model knows them.
+            let mut joined = record.clone();
+            if let KafkaEvent::Messages(batch) = &mut joined.event {
+                for m in &mut batch.messages {
+                    let producer = m.links.trace.as_ref().and_then(|t| self.model.producer_of(t));
+                    m.links.produced_by = producer.map(NodeKey::label);
+                }
+            }
+            self.kafka.apply(&joined);
+        } else {
+            self.kafka.apply(record);
+        }
         let Some(cluster) = self.kafka.clusters().get(&record.cluster) else { return };
         let visible = |topic: &str| cluster.topics.get(topic).is_none_or(|t| !t.internal);
         match &record.event {
@@ -88,6 +102,21 @@ impl EngineState {
                     let assigned = g.members.iter().flatten().flat_map(|m| &m.assignment);
                     for (topic, _) in assigned.filter(|(t, _)| visible(t)) {
                         self.model.ensure_group_consumes(KAFKA_SYSTEM, topic, &g.name);
+                    }
+                }
+            }
+            KafkaEvent::Messages(batch) => {
+                let second = record.received_unix_nano / 1_000_000_000;
+                for m in &batch.messages {
+                    if let Some(origin) = &m.links.dead_letter {
+                        self.model.record_dead_letter(
+                            KAFKA_SYSTEM,
+                            &origin.topic,
+                            &m.topic,
+                            m.partition,
+                            m.offset,
+                            second,
+                        );
                     }
                 }
             }

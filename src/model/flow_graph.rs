@@ -93,6 +93,9 @@ pub enum EdgeKind {
     Consumes,
     /// Service -> Service, a synchronous call.
     Calls,
+    /// Destination -> dead-letter destination: messages that failed in the first were
+    /// moved to the second (from dead-letter provenance headers).
+    DeadLetters,
 }
 
 /// A node with its counters.
@@ -172,6 +175,7 @@ impl Default for JoinLimits {
 
 #[derive(Clone, Copy, Debug)]
 struct ProducerMemo {
+    producer: NodeIndex,
     destination: NodeIndex,
     start_unix_nano: u64,
 }
@@ -240,6 +244,8 @@ pub struct FlowModel {
     waiting_servers: BoundedIndex<SpanRef, SmallVec<[ServerWaiting; 1]>>,
     spans_applied: u64,
     structure_version: u64,
+    /// Highest dead-letter offset counted per (edge, partition).
+    dead_letter_offsets: FxHashMap<(EdgeIndex, i32), i64>,
 }
 
 impl Default for FlowModel {
@@ -263,6 +269,7 @@ impl FlowModel {
             waiting_servers: BoundedIndex::new(limits.pending),
             spans_applied: 0,
             structure_version: 0,
+            dead_letter_offsets: FxHashMap::default(),
         }
     }
 
@@ -398,7 +405,7 @@ impl FlowModel {
             insert_missing(&mut e.partitions, p);
             insert_missing(&mut self.graph[destination].partitions, p);
         }
-        let memo = ProducerMemo { destination, start_unix_nano: span.start_unix_nano };
+        let memo = ProducerMemo { producer, destination, start_unix_nano: span.start_unix_nano };
         self.producers.insert(span.span_ref(), memo);
         self.resolve_waiting_consumers(span.span_ref(), memo);
     }
@@ -528,6 +535,12 @@ impl FlowModel {
         }
     }
 
+    /// Who produced the message a span context (e.g. a `traceparent` header) points at,
+    /// while that producer span is remembered.
+    pub fn producer_of(&self, span: &SpanRef) -> Option<&NodeKey> {
+        self.producers.get(span).map(|p| &self.graph[p.producer].key)
+    }
+
     /// Ensures a destination node exists, e.g. a topic the cluster reports before any span
     /// names it.
     pub fn ensure_destination(&mut self, system: &str, name: &str) -> NodeIndex {
@@ -560,6 +573,20 @@ impl FlowModel {
         insert_missing(&mut self.graph[edge].consumer_groups, group);
         insert_missing(&mut self.graph[destination].consumer_groups, group);
         edge
+    }
+
+    /// Counts a dead-lettered message: `to` holds it, `from` is where it failed. Each
+    /// (partition, offset) of `to` counts once, however often it is read.
+    pub fn record_dead_letter(&mut self, system: &str, from: &str, to: &str, partition: i32, offset: i64, second: u64) {
+        let source = self.named_node(NodeKind::Destination, system, from);
+        let dlq = self.named_node(NodeKind::Destination, system, to);
+        let edge = self.edge(source, dlq, EdgeKind::DeadLetters);
+        let seen = self.dead_letter_offsets.entry((edge, partition)).or_insert(-1);
+        if offset <= *seen {
+            return;
+        }
+        *seen = offset;
+        self.graph[edge].primary.record(second, 1, true, None);
     }
 
     /// Retires a group's placeholder node once services are seen consuming for it on every

@@ -68,7 +68,11 @@ impl Record {
     pub fn derive(&mut self) {
         match self {
             Self::Spans(b) => b.spans.iter_mut().for_each(Span::derive_messaging),
-            Self::Kafka(_) => {}
+            Self::Kafka(k) => {
+                if let super::kafka::KafkaEvent::Messages(batch) = &mut k.event {
+                    batch.messages.iter_mut().for_each(super::kafka::message::KafkaMessage::derive_links);
+                }
+            }
         }
     }
 
@@ -76,7 +80,10 @@ impl Record {
     pub fn item_count(&self) -> usize {
         match self {
             Self::Spans(b) => b.spans.len(),
-            Self::Kafka(_) => 1,
+            Self::Kafka(k) => match &k.event {
+                super::kafka::KafkaEvent::Messages(batch) => batch.messages.len().max(1),
+                _ => 1,
+            },
         }
     }
 }

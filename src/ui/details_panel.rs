@@ -76,6 +76,7 @@ fn details(snapshot: &Snapshot, selection: Selection) -> Option<Details<'_>> {
                 EdgeKind::Produces => "produces to",
                 EdgeKind::Consumes => "is consumed by",
                 EdgeKind::Calls => "calls",
+                EdgeKind::DeadLetters => "dead-letters failed messages to",
             };
             Details {
                 title: format!("{from} -> {to}"),

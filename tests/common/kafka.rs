@@ -137,6 +137,20 @@ pub fn produce(bootstrap: &str, topic: &str, partition: i32, n: usize, timestamp
     produce_with(bootstrap, topic, partition, n, timestamp_ms, &[]);
 }
 
+/// Produces one message per timestamp (Unix ms) to one partition, from one producer.
+pub fn produce_at(bootstrap: &str, topic: &str, partition: i32, timestamps_ms: &[i64]) {
+    let producer: BaseProducer = config(bootstrap).create().unwrap();
+    for (i, ts) in timestamps_ms.iter().enumerate() {
+        let payload = format!("{{\"order\":{i}}}");
+        let key = format!("k{i}");
+        producer
+            .send(BaseRecord::to(topic).partition(partition).payload(&payload).key(&key).timestamp(*ts))
+            .map_err(|(e, _)| e)
+            .unwrap();
+    }
+    producer.flush(Duration::from_secs(10)).unwrap();
+}
+
 /// As [`produce`], with headers on every message.
 pub fn produce_with(
     bootstrap: &str,

@@ -5,10 +5,12 @@
 //! calls; librdkafka runs its own broker threads underneath.
 
 pub mod assignment;
+pub mod browser;
 pub mod config;
 pub mod context;
 pub mod otlp_topic;
 pub mod poller;
+pub mod reader;
 
 use std::sync::Arc;
 use std::thread::JoinHandle;

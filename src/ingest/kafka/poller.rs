@@ -16,11 +16,14 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use super::config::KafkaConfig;
 use super::context::WatchContext;
+use super::reader::to_message;
 use super::{GroupHints, assignment};
 use crate::engine::SourceBoard;
 use crate::engine::snapshot::SourceState;
 use crate::ingest::otlp::unix_nanos_now;
 use crate::ingest::queue::RecordSender;
+use crate::model::kafka::message::KafkaMessage;
+use crate::model::kafka::observation::MessageBatch;
 use crate::model::kafka::observation::{
     BrokerInfo, ClusterMetadata, CommittedOffset, ConnectionEvent, ConnectionState, GroupInfo, GroupListing,
     GroupMember, GroupOrigin, KafkaEvent, KafkaRecord, OffsetPoll, PartitionInfo, TopicInfo, Watermark,
@@ -85,6 +88,8 @@ pub(super) struct Poller {
     last_groups: Option<GroupListing>,
     /// Record timestamps by (topic, partition, offset), kept while the offset is current.
     timestamps: HashMap<(String, i32, i64), i64>,
+    /// Next offset to sample per dead-letter partition.
+    dead_letter_next: HashMap<(String, i32), i64>,
 }
 
 impl Poller {
@@ -109,6 +114,7 @@ impl Poller {
             last_metadata: None,
             last_groups: None,
             timestamps: HashMap::new(),
+            dead_letter_next: HashMap::new(),
         }
     }
 
@@ -222,7 +228,44 @@ impl Poller {
         if self.config.lag_in_time {
             self.fill_oldest_unconsumed(&mut commits, &watermarks)?;
         }
+        self.sample_dead_letters(&watermarks)?;
         self.send(KafkaEvent::Offsets(OffsetPoll { watermarks, commits }))
+    }
+
+    /// Reads what is new in dead-letter topics (by name: `.DLQ`, `-dlt`, `dead-letter`, ...)
+    /// so their provenance headers can draw the edge back to the topic the messages failed in.
+    fn sample_dead_letters(&mut self, watermarks: &[Watermark]) -> Result<(), PollError> {
+        let mut wanted: Vec<(String, i32, i64, i64)> = Vec::new();
+        for w in watermarks.iter().filter(|w| is_dead_letter_topic(&w.topic)) {
+            let key = (w.topic.clone(), w.partition);
+            let from =
+                self.dead_letter_next.get(&key).copied().unwrap_or((w.high - DEAD_LETTER_FIRST_SAMPLE).max(w.low));
+            if from < w.high {
+                wanted.push((w.topic.clone(), w.partition, from.max(w.low), w.high));
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        if self.sampler.is_none() {
+            self.sampler = Some(self.client(Some(READER_GROUP))?);
+        }
+        let Some(sampler) = &self.sampler else { return Ok(()) };
+        let messages = read_ranges(sampler, &wanted);
+        for (topic, partition, _, high) in &wanted {
+            let read_to =
+                messages.iter().filter(|m| &m.topic == topic && m.partition == *partition).map(|m| m.offset + 1).max();
+            // Stop at what was read; anything unread is tried again next poll.
+            self.dead_letter_next.insert((topic.clone(), *partition), read_to.unwrap_or(*high).min(*high));
+        }
+        let mut by_topic: BTreeMap<String, Vec<KafkaMessage>> = BTreeMap::new();
+        for m in messages {
+            by_topic.entry(m.topic.clone()).or_default().push(m);
+        }
+        for (topic, messages) in by_topic {
+            self.send(KafkaEvent::Messages(MessageBatch { browse: 0, topic, messages, progress: None }))?;
+        }
+        Ok(())
     }
 
     /// Groups the cluster lists and describes; else (or also) groups named with `--group`
@@ -437,6 +480,52 @@ fn fetch_timestamps(
         }
         let _ = sampler.unassign();
     }
+}
+
+/// How many of a dead-letter partition's latest messages the first sample reads.
+const DEAD_LETTER_FIRST_SAMPLE: i64 = 500;
+/// The most messages one dead-letter sample reads.
+const DEAD_LETTER_MAX_READ: usize = 2_000;
+
+/// Whether a topic's name marks it as a dead-letter topic.
+pub fn is_dead_letter_topic(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    [".dlq", "-dlq", "_dlq", ".dlt", "-dlt", "_dlt"].iter().any(|s| name.ends_with(s))
+        || name.contains("dead-letter")
+        || name.contains("deadletter")
+}
+
+/// Reads messages of (topic, partition, from, to) ranges, within the fetch budget.
+fn read_ranges(consumer: &BaseConsumer<WatchContext>, ranges: &[(String, i32, i64, i64)]) -> Vec<KafkaMessage> {
+    let mut tpl = TopicPartitionList::new();
+    for (topic, partition, from, _) in ranges {
+        let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(*from));
+    }
+    let mut out = Vec::new();
+    if let Err(e) = consumer.assign(&tpl) {
+        tracing::debug!("cannot assign dead-letter partitions: {e}");
+        return out;
+    }
+    let mut pending: HashMap<(String, i32), i64> = ranges.iter().map(|(t, p, _, to)| ((t.clone(), *p), *to)).collect();
+    let deadline = Instant::now() + TIMESTAMP_FETCH_BUDGET;
+    while !pending.is_empty() && Instant::now() < deadline && out.len() < DEAD_LETTER_MAX_READ {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                let key = (m.topic().to_owned(), m.partition());
+                let Some(&to) = pending.get(&key) else { continue };
+                if m.offset() < to {
+                    out.push(to_message(&m));
+                }
+                if m.offset() + 1 >= to {
+                    pending.remove(&key);
+                }
+            }
+            Some(Err(e)) => tracing::debug!("dead-letter sample: {e}"),
+            None => {}
+        }
+    }
+    let _ = consumer.unassign();
+    out
 }
 
 /// For tests and the UI: how a cluster's state reads on the source board.

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use super::browser::MessageBrowser;
 use super::lag::{GroupStatus, LagSample, LagSettings, LagStatus, PartitionLag};
 use super::observation::{
     BrokerInfo, ConnectionEvent, GroupMember, GroupOrigin, KafkaEvent, KafkaRecord, OffsetPoll, TopicInfo,
@@ -13,6 +14,8 @@ use super::observation::{
 #[derive(Clone, Debug, Default)]
 pub struct KafkaModel {
     clusters: BTreeMap<String, ClusterState>,
+    /// What the message browser shows.
+    pub browser: MessageBrowser,
     settings: LagSettings,
     version: u64,
 }
@@ -47,6 +50,11 @@ impl KafkaModel {
                 }
             }
             KafkaEvent::Offsets(poll) => cluster.apply_offsets(poll, now_ms, self.settings),
+            KafkaEvent::Messages(batch) => {
+                if batch.browse > 0 {
+                    self.browser.push(batch.browse, &batch.topic, batch.messages.clone(), batch.progress.clone());
+                }
+            }
         }
         self.version += 1;
     }

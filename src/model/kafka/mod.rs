@@ -1,8 +1,10 @@
 //! Kafka clusters as EventLens sees them: what a poll observed, and the lag state built
 //! from those observations. Pure data and logic; the I/O lives in `ingest::kafka`.
 
+pub mod browser;
 pub mod cluster;
 pub mod lag;
+pub mod message;
 pub mod observation;
 
 pub use cluster::{ClusterState, GroupState, KafkaModel, TopicState};

@@ -6,6 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::browser::BrowseProgress;
+use super::message::KafkaMessage;
+
 /// One observation of one cluster.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct KafkaRecord {
@@ -29,6 +32,22 @@ pub enum KafkaEvent {
     Groups(GroupListing),
     /// Watermarks and committed offsets.
     Offsets(OffsetPoll),
+    /// Messages read: sampled by the poller (`browse` 0) or streamed to the browser.
+    Messages(MessageBatch),
+}
+
+/// Messages read in one go.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MessageBatch {
+    /// The browse they belong to; 0 for the poller's samples (of dead-letter topics).
+    pub browse: u64,
+    /// The topic browsed.
+    pub topic: String,
+    /// The messages, in the order read.
+    pub messages: Vec<KafkaMessage>,
+    /// The browse's progress after this batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<BrowseProgress>,
 }
 
 /// A connection state change.

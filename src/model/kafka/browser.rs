@@ -1,0 +1,145 @@
+//! The message browser's contents: the messages one browse (or search) has streamed in so
+//! far, and its progress. Stored as the batches they arrived in, each behind an `Arc`, so a
+//! snapshot shares them instead of copying.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::message::KafkaMessage;
+
+/// The most messages one browse keeps; older ones are dropped (and counted).
+pub const MAX_BROWSED: usize = 200_000;
+
+/// How far a browse has got.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrowseProgress {
+    /// Messages read from the broker so far.
+    pub scanned: u64,
+    /// Messages to read in all (from start positions to the high watermarks at the start);
+    /// `None` while tailing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
+    /// Messages that passed the filter.
+    pub matched: u64,
+    /// The browse has read everything it was asked to (or was cancelled).
+    pub done: bool,
+    /// Why it stopped early, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Messages from one browse.
+#[derive(Clone, Debug, Default)]
+pub struct MessageBrowser {
+    /// The browse these messages belong to (0: none yet).
+    pub browse: u64,
+    /// What is being browsed, for the title.
+    pub topic: String,
+    /// Progress as last reported.
+    pub progress: BrowseProgress,
+    chunks: Vec<Arc<Vec<KafkaMessage>>>,
+    starts: Vec<usize>,
+    len: usize,
+    evicted: u64,
+}
+
+impl MessageBrowser {
+    /// Adds a batch of browse `browse`. A newer browse replaces the messages; batches of an
+    /// older one (cancelled, still in flight) are ignored.
+    pub fn push(&mut self, browse: u64, topic: &str, messages: Vec<KafkaMessage>, progress: Option<BrowseProgress>) {
+        if browse < self.browse {
+            return;
+        }
+        if browse > self.browse {
+            *self = Self { browse, topic: topic.to_owned(), ..Self::default() };
+        }
+        if let Some(p) = progress {
+            self.progress = p;
+        }
+        if messages.is_empty() {
+            return;
+        }
+        self.starts.push(self.len + self.evicted as usize);
+        self.len += messages.len();
+        self.chunks.push(Arc::new(messages));
+        while self.len > MAX_BROWSED && self.chunks.len() > 1 {
+            let first = self.chunks.remove(0);
+            self.starts.remove(0);
+            self.len -= first.len();
+            self.evicted += first.len() as u64;
+        }
+    }
+
+    /// Messages kept.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when no message is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Messages dropped to stay within [`MAX_BROWSED`].
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
+    /// The `row`-th kept message, oldest first.
+    pub fn get(&self, row: usize) -> Option<&KafkaMessage> {
+        let absolute = row + self.evicted as usize;
+        let chunk = self.starts.partition_point(|&s| s <= absolute).checked_sub(1)?;
+        self.chunks.get(chunk)?.get(absolute - self.starts[chunk])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::kafka::message::{MessageLinks, TimestampType};
+
+    fn batch(offsets: std::ops::Range<i64>) -> Vec<KafkaMessage> {
+        offsets
+            .map(|offset| KafkaMessage {
+                topic: "t".into(),
+                partition: 0,
+                offset,
+                timestamp_ms: None,
+                timestamp_type: TimestampType::NotAvailable,
+                key: None,
+                headers: vec![],
+                payload: None,
+                size: 0,
+                links: MessageLinks::default(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rows_index_across_batches_and_a_newer_browse_replaces_an_older_one() {
+        let mut b = MessageBrowser::default();
+        b.push(1, "t", batch(0..3), None);
+        b.push(1, "t", batch(3..5), Some(BrowseProgress { scanned: 5, ..Default::default() }));
+        assert_eq!(b.len(), 5);
+        assert_eq!(b.get(3).map(|m| m.offset), Some(3));
+        assert_eq!(b.get(5), None);
+        b.push(2, "u", batch(10..11), None);
+        assert_eq!((b.len(), b.topic.as_str(), b.progress.scanned), (1, "u", 0));
+        b.push(1, "t", batch(20..30), None);
+        assert_eq!(b.len(), 1, "a late batch of a cancelled browse is ignored");
+    }
+
+    #[test]
+    fn the_oldest_batches_go_beyond_the_cap() {
+        let mut b = MessageBrowser::default();
+        let per = MAX_BROWSED as i64 / 2;
+        for i in 0..3 {
+            b.push(1, "t", batch(i * per..(i + 1) * per), None);
+        }
+        assert_eq!(b.len(), MAX_BROWSED);
+        assert_eq!(b.evicted(), per as u64);
+        assert_eq!(b.get(0).map(|m| m.offset), Some(per));
+        assert_eq!(b.get(MAX_BROWSED - 1).map(|m| m.offset), Some(3 * per - 1));
+    }
+}

@@ -1,0 +1,398 @@
+//! Kafka messages as EventLens reads them (sampled or browsed), what their headers say about
+//! the rest of the system, and the filters a search applies.
+//!
+//! Headers link a message to everything else: W3C `traceparent` to the span that produced
+//! it, CloudEvents (binary-mode `ce_*` headers or a structured `application/cloudevents+json`
+//! payload) to its event type and producer, and dead-letter provenance headers (Kafka
+//! Connect's `__connect.errors.*`, Spring's `kafka_dlt-original-*`) to the topic it failed in.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::ids::{SpanId, SpanRef, TraceId};
+
+/// How much of a payload is kept; the message's `size` still tells the whole.
+pub const PAYLOAD_KEEP_BYTES: usize = 64 * 1024;
+
+/// What a record's timestamp means (Kafka's `message.timestamp.type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum TimestampType {
+    /// Set by the producer.
+    CreateTime,
+    /// Set by the broker when appended.
+    LogAppendTime,
+    /// The record has none.
+    #[default]
+    NotAvailable,
+}
+
+/// One header.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageHeader {
+    /// Header name.
+    pub key: String,
+    /// Header value; `None` for a null value.
+    #[serde(default, with = "opt_base64", skip_serializing_if = "Option::is_none")]
+    pub value: Option<Vec<u8>>,
+}
+
+/// One Kafka record.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KafkaMessage {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// Offset.
+    pub offset: i64,
+    /// Timestamp, Unix ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp_ms: Option<i64>,
+    /// What the timestamp means.
+    #[serde(default)]
+    pub timestamp_type: TimestampType,
+    /// Key bytes.
+    #[serde(default, with = "opt_base64", skip_serializing_if = "Option::is_none")]
+    pub key: Option<Vec<u8>>,
+    /// Headers, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<MessageHeader>,
+    /// Payload bytes, at most [`PAYLOAD_KEEP_BYTES`].
+    #[serde(default, with = "opt_base64", skip_serializing_if = "Option::is_none")]
+    pub payload: Option<Vec<u8>>,
+    /// Key plus payload size in bytes, as on the broker.
+    pub size: usize,
+    /// What the headers say; derived, never stored.
+    #[serde(skip)]
+    pub links: MessageLinks,
+}
+
+/// What a message's headers and payload say about the rest of the system.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MessageLinks {
+    /// The producing span, from `traceparent`.
+    pub trace: Option<SpanRef>,
+    /// The CloudEvent it carries.
+    pub cloud_event: Option<CloudEvent>,
+    /// Where a dead-lettered message originally failed.
+    pub dead_letter: Option<DeadLetterOrigin>,
+    /// The service whose span `trace` is, when the engine knew it on arrival.
+    pub produced_by: Option<String>,
+}
+
+/// CloudEvents attributes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CloudEvent {
+    /// `id`.
+    pub id: Option<String>,
+    /// `type`.
+    pub event_type: Option<String>,
+    /// `source`: who produced it.
+    pub source: Option<String>,
+    /// `specversion`.
+    pub spec_version: Option<String>,
+}
+
+/// The original position of a dead-lettered message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeadLetterOrigin {
+    /// Source topic.
+    pub topic: String,
+    /// Source partition, when given.
+    pub partition: Option<i32>,
+    /// Source offset, when given.
+    pub offset: Option<i64>,
+}
+
+impl KafkaMessage {
+    /// A header's value as text, by name (the first one with that name).
+    pub fn header_text(&self, name: &str) -> Option<&str> {
+        let h = self.headers.iter().find(|h| h.key.eq_ignore_ascii_case(name))?;
+        std::str::from_utf8(h.value.as_deref()?).ok()
+    }
+
+    /// Fills [`KafkaMessage::links`] from headers and payload.
+    pub fn derive_links(&mut self) {
+        self.links = MessageLinks {
+            trace: self.header_text("traceparent").and_then(parse_traceparent),
+            cloud_event: self.cloud_event(),
+            dead_letter: self.dead_letter(),
+            produced_by: None,
+        };
+    }
+
+    fn cloud_event(&self) -> Option<CloudEvent> {
+        let binary = CloudEvent {
+            id: self.header_text("ce_id").map(str::to_owned),
+            event_type: self.header_text("ce_type").map(str::to_owned),
+            source: self.header_text("ce_source").map(str::to_owned),
+            spec_version: self.header_text("ce_specversion").map(str::to_owned),
+        };
+        if binary != CloudEvent::default() {
+            return Some(binary);
+        }
+        let structured =
+            self.header_text("content-type").is_some_and(|c| c.starts_with("application/cloudevents+json"));
+        if !structured {
+            return None;
+        }
+        let json: serde_json::Value = serde_json::from_slice(self.payload.as_deref()?).ok()?;
+        let field = |name: &str| json.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+        Some(CloudEvent {
+            id: field("id"),
+            event_type: field("type"),
+            source: field("source"),
+            spec_version: field("specversion"),
+        })
+    }
+
+    fn dead_letter(&self) -> Option<DeadLetterOrigin> {
+        if let Some(topic) = self.header_text("__connect.errors.topic") {
+            let text = |name: &str| self.header_text(name).map(str::trim);
+            return Some(DeadLetterOrigin {
+                topic: topic.to_owned(),
+                partition: text("__connect.errors.partition").and_then(|v| v.parse().ok()),
+                offset: text("__connect.errors.offset").and_then(|v| v.parse().ok()),
+            });
+        }
+        // Spring Kafka writes the original partition and offset as big-endian binary.
+        let topic = self.header_text("kafka_dlt-original-topic")?;
+        let binary = |name: &str| self.headers.iter().find(|h| h.key == name).and_then(|h| h.value.clone());
+        let partition = binary("kafka_dlt-original-partition")
+            .and_then(|b| <[u8; 4]>::try_from(b.as_slice()).ok())
+            .map(i32::from_be_bytes);
+        let offset = binary("kafka_dlt-original-offset")
+            .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+            .map(i64::from_be_bytes);
+        Some(DeadLetterOrigin { topic: topic.to_owned(), partition, offset })
+    }
+}
+
+/// Parses a W3C `traceparent` (`00-<trace id>-<parent span id>-<flags>`).
+pub fn parse_traceparent(text: &str) -> Option<SpanRef> {
+    let mut parts = text.trim().split('-');
+    let _version = parts.next().filter(|v| v.len() == 2)?;
+    let trace_id = TraceId::from_hex(parts.next()?).ok()?;
+    let span_id = SpanId::from_hex(parts.next()?).ok()?;
+    let _flags = parts.next().filter(|f| f.len() == 2)?;
+    Some(SpanRef { trace_id, span_id })
+}
+
+/// A search over messages; every condition given must hold.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MessageFilter {
+    /// Key contains this text.
+    pub key: Option<String>,
+    /// A header with this name exists (and, when given, its value contains the text).
+    pub header: Option<(String, Option<String>)>,
+    /// Payload contains this text.
+    pub payload: Option<String>,
+    /// The payload is JSON whose field at this dotted path equals the value (as text).
+    pub json_field: Option<(String, String)>,
+    /// `traceparent` carries this trace id (hex, any case).
+    pub trace_id: Option<String>,
+}
+
+impl MessageFilter {
+    /// True when nothing is filtered.
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
+
+    /// Whether a message passes.
+    pub fn matches(&self, m: &KafkaMessage) -> bool {
+        let contains = |hay: Option<&[u8]>, needle: &str| {
+            hay.is_some_and(|h| needle.is_empty() || h.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        };
+        if let Some(k) = &self.key
+            && !contains(m.key.as_deref(), k)
+        {
+            return false;
+        }
+        if let Some((name, value)) = &self.header {
+            let found = m.headers.iter().any(|h| {
+                h.key.eq_ignore_ascii_case(name) && value.as_ref().is_none_or(|v| contains(h.value.as_deref(), v))
+            });
+            if !found {
+                return false;
+            }
+        }
+        if let Some(p) = &self.payload
+            && !contains(m.payload.as_deref(), p)
+        {
+            return false;
+        }
+        if let Some((path, expected)) = &self.json_field {
+            let Some(json) = m.payload.as_deref().and_then(|p| serde_json::from_slice::<serde_json::Value>(p).ok())
+            else {
+                return false;
+            };
+            let pointer = format!("/{}", path.replace('.', "/"));
+            let text = match json.pointer(&pointer) {
+                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+                None => return false,
+            };
+            if &text != expected {
+                return false;
+            }
+        }
+        if let Some(trace) = &self.trace_id {
+            let Some(t) = m.header_text("traceparent").and_then(parse_traceparent) else { return false };
+            if !t.trace_id.to_hex().eq_ignore_ascii_case(trace.trim()) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// How a payload is best shown.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PayloadView {
+    /// Valid JSON, pretty-printed.
+    Json(String),
+    /// UTF-8 text.
+    Text(String),
+    /// Anything else: hex and ASCII, 16 bytes a line.
+    Binary(String),
+}
+
+/// Renders bytes as pretty JSON when they are JSON, text when UTF-8, hex + ASCII otherwise.
+pub fn view_payload(bytes: &[u8]) -> PayloadView {
+    if let Ok(json) = serde_json::from_slice::<serde_json::Value>(bytes)
+        && (json.is_object() || json.is_array())
+        && let Ok(pretty) = serde_json::to_string_pretty(&json)
+    {
+        return PayloadView::Json(pretty);
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) if !text.chars().any(|c| c.is_control() && !c.is_whitespace()) => PayloadView::Text(text.to_owned()),
+        _ => PayloadView::Binary(hex_dump(bytes)),
+    }
+}
+
+/// `00000000  7b 22 61 22 ...  |{"a"...|`, 16 bytes a line.
+pub fn hex_dump(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for (i, chunk) in bytes.chunks(16).enumerate() {
+        let _ = write!(out, "{:08x}  ", i * 16);
+        for j in 0..16 {
+            match chunk.get(j) {
+                Some(b) => {
+                    let _ = write!(out, "{b:02x} ");
+                }
+                None => out.push_str("   "),
+            }
+        }
+        out.push(' ');
+        out.push('|');
+        out.extend(chunk.iter().map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '.' }));
+        out.push_str("|\n");
+    }
+    out
+}
+
+/// Bytes as base64 in JSON, so binary keys and payloads survive a session file.
+mod opt_base64 {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(bytes) => s.serialize_str(&STANDARD.encode(bytes)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+        let text: Option<String> = Option::deserialize(d)?;
+        text.map(|t| STANDARD.decode(t).map_err(serde::de::Error::custom)).transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(headers: &[(&str, &[u8])], payload: &[u8]) -> KafkaMessage {
+        let mut m = KafkaMessage {
+            topic: "orders".into(),
+            partition: 0,
+            offset: 7,
+            timestamp_ms: Some(1),
+            timestamp_type: TimestampType::CreateTime,
+            key: Some(b"order-42".to_vec()),
+            headers: headers.iter().map(|(k, v)| MessageHeader { key: (*k).into(), value: Some(v.to_vec()) }).collect(),
+            payload: Some(payload.to_vec()),
+            size: payload.len(),
+            links: MessageLinks::default(),
+        };
+        m.derive_links();
+        m
+    }
+
+    const TP: &[u8] = b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+
+    #[test]
+    fn headers_link_traces_cloudevents_and_dead_letters() {
+        let m = message(&[("traceparent", TP), ("ce_type", b"OrderPlaced"), ("ce_id", b"e1")], b"{}");
+        assert_eq!(m.links.trace.unwrap().span_id.to_hex(), "b7ad6b7169203331");
+        let ce = m.links.cloud_event.unwrap();
+        assert_eq!((ce.event_type.as_deref(), ce.id.as_deref()), (Some("OrderPlaced"), Some("e1")));
+
+        let structured = message(
+            &[("content-type", b"application/cloudevents+json; charset=utf-8")],
+            br#"{"specversion":"1.0","type":"PaymentFailed","source":"/payments","id":"p9"}"#,
+        );
+        assert_eq!(structured.links.cloud_event.unwrap().source.as_deref(), Some("/payments"));
+
+        let connect = message(&[("__connect.errors.topic", b"orders"), ("__connect.errors.offset", b"12")], b"x");
+        assert_eq!(
+            connect.links.dead_letter,
+            Some(DeadLetterOrigin { topic: "orders".into(), partition: None, offset: Some(12) })
+        );
+        let spring = message(
+            &[("kafka_dlt-original-topic", b"orders"), ("kafka_dlt-original-partition", &3i32.to_be_bytes())],
+            b"x",
+        );
+        assert_eq!(spring.links.dead_letter.unwrap().partition, Some(3));
+        assert_eq!(parse_traceparent("00-zz-b7ad6b7169203331-01"), None);
+    }
+
+    #[test]
+    fn filters_match_key_header_payload_json_field_and_trace() {
+        let m = message(&[("traceparent", TP), ("tenant", b"acme")], br#"{"order":{"id":42,"state":"paid"}}"#);
+        let f = |f: MessageFilter| f.matches(&m);
+        assert!(f(MessageFilter::default()));
+        assert!(f(MessageFilter { key: Some("42".into()), ..Default::default() }));
+        assert!(!f(MessageFilter { key: Some("43".into()), ..Default::default() }));
+        assert!(f(MessageFilter { header: Some(("Tenant".into(), Some("ac".into()))), ..Default::default() }));
+        assert!(!f(MessageFilter { header: Some(("tenant".into(), Some("globex".into()))), ..Default::default() }));
+        assert!(f(MessageFilter { payload: Some("paid".into()), ..Default::default() }));
+        assert!(f(MessageFilter { json_field: Some(("order.id".into(), "42".into())), ..Default::default() }));
+        assert!(f(MessageFilter { json_field: Some(("order.state".into(), "paid".into())), ..Default::default() }));
+        assert!(!f(MessageFilter { json_field: Some(("order.state".into(), "new".into())), ..Default::default() }));
+        let trace = "0AF7651916CD43DD8448EB211C80319C".to_owned();
+        assert!(f(MessageFilter { trace_id: Some(trace), ..Default::default() }));
+        assert!(!f(MessageFilter { trace_id: Some("00".repeat(16)), key: None, ..Default::default() }));
+    }
+
+    #[test]
+    fn payloads_render_as_json_text_or_hex() {
+        assert!(matches!(view_payload(br#"{"a":1}"#), PayloadView::Json(p) if p.contains("\"a\": 1")));
+        assert_eq!(view_payload(b"hello"), PayloadView::Text("hello".into()));
+        let PayloadView::Binary(dump) = view_payload(&[0, 1, 0xff, b'A']) else { panic!("binary") };
+        assert_eq!(dump, format!("00000000  00 01 ff 41 {} |...A|\n", "   ".repeat(12)));
+    }
+
+    #[test]
+    fn binary_keys_and_payloads_survive_json() {
+        let m = message(&[("bin", &[0, 159, 146, 150])], &[0xde, 0xad, 0xbe, 0xef]);
+        let text = serde_json::to_string(&m).unwrap();
+        let mut back: KafkaMessage = serde_json::from_str(&text).unwrap();
+        back.derive_links();
+        assert_eq!(back, m);
+    }
+}
