@@ -179,6 +179,7 @@ fn run_gui(receivers: &ReceiverArgs) -> anyhow::Result<()> {
     });
     let collector = Collector::start(receivers.collector_config()?, Some(waker))?;
     let engine = collector.engine().context("engine not running")?;
+    let browsers = collector.browsers();
     let icon = eframe::icon_data::from_png_bytes(include_bytes!("../assets/icon.png")).context("bad window icon")?;
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
@@ -193,7 +194,7 @@ fn run_gui(receivers: &ReceiverArgs) -> anyhow::Result<()> {
         options,
         Box::new(move |cc| {
             let _already_set = egui_ctx.set(cc.egui_ctx.clone());
-            Ok(Box::new(EventLensApp::new(engine, Some(collector))))
+            Ok(Box::new(EventLensApp::new(engine, Some(collector)).with_browsers(browsers)))
         }),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))

@@ -4,15 +4,31 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::flow_view::{FlowView, Selection};
-use super::{details_panel, empty_state, theme, top_bar};
+use super::message_browser::{self, MessageBrowserView};
+use super::{details_panel, empty_state, theme, top_bar, topics_view};
 use crate::collector::Collector;
 use crate::engine::{Command, EngineHandle, Snapshot};
+use crate::ingest::kafka::browser::BrowseHandle;
 
 /// How often the UI looks for a new snapshot while nothing else wakes it.
 const IDLE_REPAINT: Duration = Duration::from_millis(250);
 
+/// The main view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// The flow graph.
+    Flow,
+    /// Kafka topics.
+    Topics,
+    /// The message browser.
+    Messages,
+}
+
 /// The whole window's state.
 pub struct EventLensApp {
+    view: View,
+    browser: MessageBrowserView,
+    show_internal_topics: bool,
     engine: EngineHandle,
     snapshot: Arc<Snapshot>,
     flow: FlowView,
@@ -33,6 +49,9 @@ impl EventLensApp {
     /// An app over a running engine; `collector` (if given) is stopped when the app drops.
     pub fn new(engine: EngineHandle, collector: Option<Collector>) -> Self {
         Self {
+            view: View::Flow,
+            browser: MessageBrowserView::new(Vec::new()),
+            show_internal_topics: false,
             snapshot: engine.snapshot(),
             engine,
             flow: FlowView::default(),
@@ -41,6 +60,27 @@ impl EventLensApp {
             synced: None,
             _collector: collector,
         }
+    }
+
+    /// Lets the message browser read from these clusters.
+    pub fn with_browsers(mut self, browsers: Vec<BrowseHandle>) -> Self {
+        self.browser = MessageBrowserView::new(browsers);
+        self
+    }
+
+    /// The main view shown.
+    pub fn view(&self) -> View {
+        self.view
+    }
+
+    /// Switches the main view.
+    pub fn set_view(&mut self, view: View) {
+        self.view = view;
+    }
+
+    /// The message browser (for tests: its controls).
+    pub fn browser_mut(&mut self) -> &mut MessageBrowserView {
+        &mut self.browser
     }
 
     /// The current selection.
@@ -92,6 +132,52 @@ impl EventLensApp {
         if actions.fit {
             self.flow.auto_fit = true;
         }
+        if !snapshot.kafka.clusters().is_empty() || self.browser.is_available() {
+            egui::Panel::top("views").show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    ui.selectable_value(&mut self.view, View::Flow, "Flow");
+                    ui.selectable_value(&mut self.view, View::Topics, "Topics");
+                    if self.browser.is_available() {
+                        ui.selectable_value(&mut self.view, View::Messages, "Messages");
+                    }
+                });
+            });
+        }
+        match self.view {
+            View::Flow => self.show_flow(ui, &snapshot),
+            View::Topics => {
+                egui::CentralPanel::default().show(ui, |ui| {
+                    let action = topics_view::show(ui, &snapshot, &mut self.show_internal_topics);
+                    if let Some((_, topic)) = action.browse
+                        && self.browser.is_available()
+                    {
+                        self.browser.topic = topic;
+                        self.browser.partition = None;
+                        self.view = View::Messages;
+                    }
+                });
+            }
+            View::Messages => {
+                if let Some(m) = self.browser.selected_message(&snapshot) {
+                    let mut close = false;
+                    egui::Panel::right("message").default_size(theme::SIDE_PANEL_WIDTH * 1.3).resizable(true).show(
+                        ui,
+                        |ui| {
+                            egui::ScrollArea::vertical().show(ui, |ui| close = message_browser::message_panel(ui, m));
+                        },
+                    );
+                    if close {
+                        self.browser.selected = None;
+                    }
+                }
+                egui::CentralPanel::default().show(ui, |ui| self.browser.show(ui, &snapshot));
+            }
+        }
+        ui.ctx().request_repaint_after(IDLE_REPAINT);
+    }
+
+    fn show_flow(&mut self, ui: &mut egui::Ui, snapshot: &Arc<Snapshot>) {
+        let snapshot = Arc::clone(snapshot);
         if let Some(selection) = self.selection {
             egui::Panel::right("details").default_size(theme::SIDE_PANEL_WIDTH).resizable(true).show(ui, |ui| {
                 egui::ScrollArea::vertical().show(ui, |ui| {
@@ -108,7 +194,6 @@ impl EventLensApp {
                 self.selection = Some(clicked);
             }
         });
-        ui.ctx().request_repaint_after(IDLE_REPAINT);
     }
 }
 

@@ -8,7 +8,9 @@ pub mod flow_layout;
 pub mod flow_shapes;
 pub mod flow_view;
 pub mod kafka_panel;
+pub mod message_browser;
 pub mod theme;
 pub mod top_bar;
+pub mod topics_view;
 
 pub use app::EventLensApp;

@@ -29,7 +29,7 @@ pub fn to_message(m: &BorrowedMessage<'_>) -> KafkaMessage {
         key: m.key().map(<[u8]>::to_vec),
         headers,
         payload,
-        size: m.key_len() + m.payload_len(),
+        size: m.payload_len(),
         links: MessageLinks::default(),
     };
     message.derive_links();

@@ -59,7 +59,7 @@ pub struct KafkaMessage {
     /// Payload bytes, at most [`PAYLOAD_KEEP_BYTES`].
     #[serde(default, with = "opt_base64", skip_serializing_if = "Option::is_none")]
     pub payload: Option<Vec<u8>>,
-    /// Key plus payload size in bytes, as on the broker.
+    /// Payload size in bytes, as on the broker (the kept payload may be shorter).
     pub size: usize,
     /// What the headers say; derived, never stored.
     #[serde(skip)]
