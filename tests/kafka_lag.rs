@@ -295,3 +295,31 @@ fn groups_come_from_flags_and_spans_when_the_cluster_will_not_list_them() {
     });
     assert_eq!(s.kafka.clusters()[&b].groups["billing"].origin, Some(GroupOrigin::Spans));
 }
+
+#[test]
+fn refused_credentials_show_as_auth_failed_with_the_brokers_message() {
+    // librdkafka's mock cluster takes no SASL: a SASL client is refused at the handshake.
+    let mock = rdkafka::mocking::MockCluster::new(1).unwrap();
+    let b = mock.bootstrap_servers();
+    let mut config = watch(&b, &[]);
+    for (k, v) in [
+        ("security.protocol", "SASL_PLAINTEXT"),
+        ("sasl.mechanism", "PLAIN"),
+        ("sasl.username", "alice"),
+        ("sasl.password", "hunter2"),
+    ] {
+        config.properties.insert(k.into(), v.into());
+    }
+    let c = collector(config, false, None);
+    let name = format!("Kafka {b}");
+    let s = wait_for(&c, "auth failed on the board", |s| {
+        s.sources
+            .iter()
+            .any(|src| src.name == name && matches!(&src.state, SourceState::Failed(m) if m.starts_with("auth failed")))
+    });
+    let connection = &s.kafka.clusters()[&b].connection;
+    assert_eq!(connection.state, ConnectionState::AuthFailed);
+    let message = connection.message.clone().unwrap();
+    assert!(message.contains("SASL"), "the reason is shown: {message}");
+    assert!(!format!("{s:?}").contains("hunter2"), "no secret reaches the snapshot");
+}

@@ -50,6 +50,9 @@ pub enum PollError {
     /// The cluster did not answer.
     #[error("{0}")]
     Unreachable(String),
+    /// The cluster answered, but refused the credentials or the access.
+    #[error("{0}")]
+    Refused(String),
     /// The engine is gone.
     #[error("the engine stopped")]
     Closed,
@@ -148,6 +151,9 @@ impl Poller {
         let last = self.context.last_error.lock().ok().and_then(|mut l| l.take());
         match (error, last) {
             (PollError::Client(e), _) => (ConnectionState::BrokerDown, format!("cannot create a client: {e}")),
+            (PollError::Refused(m), last) => {
+                (ConnectionState::AuthFailed, last.map_or_else(|| m.clone(), |(_, reason)| format!("{m} ({reason})")))
+            }
             (_, Some((ConnectionState::AuthFailed, reason))) => (ConnectionState::AuthFailed, reason),
             (_, Some((state, reason))) => (state, reason),
             (e, None) => (ConnectionState::BrokerDown, e.to_string()),
@@ -171,9 +177,15 @@ impl Poller {
     fn poll_with(&mut self, admin: &BaseConsumer<WatchContext>) -> Result<(), PollError> {
         // Serve librdkafka's callbacks (errors, logs) queued since the last poll.
         let _ = admin.poll(Duration::ZERO);
-        let metadata = admin
-            .fetch_metadata(None, REQUEST_TIMEOUT)
-            .map_err(|e| PollError::Unreachable(format!("cannot read metadata: {e}")))?;
+        let metadata = admin.fetch_metadata(None, REQUEST_TIMEOUT).map_err(|e| {
+            // Serve the error callbacks that explain the failure (e.g. SASL's reason).
+            let _ = admin.poll(Duration::ZERO);
+            if is_auth_error(&e) {
+                PollError::Refused(format!("the cluster refused access: {e}"))
+            } else {
+                PollError::Unreachable(format!("cannot read metadata: {e}"))
+            }
+        })?;
         let metadata = ClusterMetadata {
             brokers: metadata
                 .brokers()
@@ -423,6 +435,21 @@ impl Poller {
         let _ = self.send(KafkaEvent::Connection(event.clone()));
         self.state = Some(event);
     }
+}
+
+/// Whether an error means the cluster refused who we are, rather than being unreachable.
+fn is_auth_error(error: &KafkaError) -> bool {
+    use rdkafka::error::RDKafkaErrorCode as Code;
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            Code::Authentication
+                | Code::SaslAuthenticationFailed
+                | Code::ClusterAuthorizationFailed
+                | Code::TopicAuthorizationFailed
+                | Code::GroupAuthorizationFailed
+        )
+    )
 }
 
 /// Waits `interval * 2^(failures-1)`, capped at [`MAX_BACKOFF`] (and never below the interval).
