@@ -75,7 +75,7 @@ fn record_for_a_duration_then_graph_in_every_format() {
     let mut lines = text.lines();
     let header: serde_json::Value = serde_json::from_str(lines.next().expect("header")).expect("header JSON");
     assert_eq!(header["format"], "eventlens-session");
-    assert_eq!(header["version"], 1);
+    assert_eq!(header["version"], eventlens::capture::FORMAT_VERSION);
     assert_eq!(lines.count(), 1, "one record for one request");
 
     let json: serde_json::Value = serde_json::from_str(&stdout(&graph(&file, "json"))).expect("graph JSON");
@@ -159,7 +159,7 @@ fn broken_files_open_up_to_their_last_good_record_or_say_why_not() {
 
     // A newer format version is refused with a clear message.
     let newer = dir.path().join("newer.jsonl");
-    write_session(&newer, &[header.replace("\"version\":1", "\"version\":99"), record_line(1)]);
+    write_session(&newer, &[header.replace("\"version\":2", "\"version\":99"), record_line(1)]);
     let output = graph(&newer, "json");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);

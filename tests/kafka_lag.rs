@@ -231,7 +231,9 @@ fn cluster_groups_merge_with_the_services_spans_name() {
     consumer_spans(c.http_addr.unwrap(), "orders", "billing");
     let s = wait_for(&c, "one consume edge to billing-svc with lag", |s| {
         let svc = s.nodes.iter().find(|n| n.label == "billing-svc");
-        svc.is_some_and(|svc| s.edges.iter().any(|e| e.to == svc.id && e.lag.iter().any(|l| l.offsets == 7)))
+        svc.is_some_and(|svc| {
+            s.edges.iter().any(|e| e.to == svc.id && e.counters.count == 3 && e.lag.iter().any(|l| l.offsets == 7))
+        })
     });
     assert!(!s.nodes.iter().any(|n| n.kind == NodeKind::ConsumerGroup), "the placeholder is merged: {:?}", s.nodes);
     let consumes: Vec<_> = s.edges.iter().filter(|e| e.kind == EdgeKind::Consumes).collect();

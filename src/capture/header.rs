@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 pub const FORMAT_NAME: &str = "eventlens-session";
 
 /// The newest format version this build writes and reads. Older versions stay readable.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The header line.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -19,6 +19,7 @@ use crate::capture::writer::CaptureWriteError;
 use crate::ingest::counters::IngestCounters;
 use crate::ingest::queue::RecordReceiver;
 use crate::model::flow_graph::{FlowModel, NodeKey};
+use crate::model::kafka::message::KafkaMessage;
 use crate::model::kafka::{KafkaEvent, KafkaModel, KafkaRecord};
 use crate::model::record::Record;
 use crate::model::stats::Stats;
@@ -66,26 +67,55 @@ impl EngineState {
         }
     }
 
-    /// Applies a Kafka observation and draws what it shows in the flow graph: topics as
-    /// destinations, groups consuming them as consume edges (merged with the ones spans drew).
+    /// Applies a record it may consume: message batches move into the browser instead of
+    /// being copied. The engine thread applies every record this way.
+    pub fn apply_owned(&mut self, record: Record) {
+        match record {
+            Record::Kafka(mut k) => {
+                let second = k.received_unix_nano / 1_000_000_000;
+                self.last_received_second = self.last_received_second.max(second);
+                if let KafkaEvent::Messages(batch) = &mut k.event {
+                    self.join_messages_to_spans(&mut batch.messages);
+                }
+                self.draw_kafka(&k);
+                self.kafka.apply_owned(k);
+            }
+            other => self.apply(&other),
+        }
+    }
+
+    /// Applies a Kafka observation (a copy of its messages, when it has any).
     fn apply_kafka(&mut self, record: &KafkaRecord) {
         if let KafkaEvent::Messages(batch) = &record.event
             && batch.messages.iter().any(|m| m.links.trace.is_some())
         {
-            // Join messages to the spans that produced them, as far as the model knows them.
             let mut joined = record.clone();
             if let KafkaEvent::Messages(batch) = &mut joined.event {
-                for m in &mut batch.messages {
-                    let producer = m.links.trace.as_ref().and_then(|t| self.model.producer_of(t));
-                    m.links.produced_by = producer.map(NodeKey::label);
-                }
+                self.join_messages_to_spans(&mut batch.messages);
             }
-            self.kafka.apply(&joined);
+            self.draw_kafka(&joined);
+            self.kafka.apply_owned(joined);
         } else {
+            self.draw_kafka(record);
             self.kafka.apply(record);
         }
-        let Some(cluster) = self.kafka.clusters().get(&record.cluster) else { return };
-        let visible = |topic: &str| cluster.topics.get(topic).is_none_or(|t| !t.internal);
+    }
+
+    /// Names the service that produced each message whose `traceparent` the model knows.
+    fn join_messages_to_spans(&self, messages: &mut [KafkaMessage]) {
+        for m in messages {
+            let producer = m.links.trace.as_ref().and_then(|t| self.model.producer_of(t));
+            m.links.produced_by = producer.map(NodeKey::label);
+        }
+    }
+
+    /// Draws what an observation shows in the flow graph: topics as destinations, groups
+    /// consuming them as consume edges (merged with the ones spans drew), dead-letter edges.
+    fn draw_kafka(&mut self, record: &KafkaRecord) {
+        let internal = |topic: &str| -> bool {
+            let cluster = self.kafka.clusters().get(&record.cluster);
+            cluster.and_then(|c| c.topics.get(topic)).is_some_and(|t| t.internal)
+        };
         match &record.event {
             KafkaEvent::Metadata(m) => {
                 for t in m.topics.iter().filter(|t| !t.internal) {
@@ -93,16 +123,28 @@ impl EngineState {
                 }
             }
             KafkaEvent::Offsets(poll) => {
-                for c in poll.commits.iter().filter(|c| c.offset >= 0 && visible(&c.topic)) {
-                    self.model.ensure_group_consumes(KAFKA_SYSTEM, &c.topic, &c.group);
+                let consumed: Vec<(&str, &str)> = poll
+                    .commits
+                    .iter()
+                    .filter(|c| c.offset >= 0 && !internal(&c.topic))
+                    .map(|c| (c.topic.as_str(), c.group.as_str()))
+                    .collect();
+                for (topic, group) in consumed {
+                    self.model.ensure_group_consumes(KAFKA_SYSTEM, topic, group);
                 }
             }
             KafkaEvent::Groups(listing) => {
-                for g in &listing.groups {
-                    let assigned = g.members.iter().flatten().flat_map(|m| &m.assignment);
-                    for (topic, _) in assigned.filter(|(t, _)| visible(t)) {
-                        self.model.ensure_group_consumes(KAFKA_SYSTEM, topic, &g.name);
-                    }
+                let assigned: Vec<(&str, &str)> = listing
+                    .groups
+                    .iter()
+                    .flat_map(|g| {
+                        g.members.iter().flatten().flat_map(move |m| m.assignment.iter().map(move |a| (a, g)))
+                    })
+                    .filter(|((topic, _), _)| !internal(topic))
+                    .map(|((topic, _), g)| (topic.as_str(), g.name.as_str()))
+                    .collect();
+                for (topic, group) in assigned {
+                    self.model.ensure_group_consumes(KAFKA_SYSTEM, topic, group);
                 }
             }
             KafkaEvent::Messages(batch) => {
@@ -297,18 +339,18 @@ impl EngineLoop {
             if shutdown {
                 // Apply what the sources already queued, so a recording loses nothing accepted.
                 while let Some(record) = self.records.try_recv() {
-                    self.apply(&record);
+                    self.apply(record);
                 }
                 break;
             }
             let wait = self.config.publish_interval.saturating_sub(last_publish.elapsed());
             match self.records.recv_timeout(wait.max(Duration::from_millis(1))) {
                 Ok(record) => {
-                    self.apply(&record);
+                    self.apply(record);
                     let started = Instant::now();
                     while started.elapsed() < APPLY_BUDGET {
                         let Some(record) = self.records.try_recv() else { break };
-                        self.apply(&record);
+                        self.apply(record);
                     }
                     dirty = true;
                 }
@@ -335,13 +377,14 @@ impl EngineLoop {
         self.summary
     }
 
-    fn apply(&mut self, record: &Record) {
-        self.state.apply(record);
-        self.summary.records += 1;
-        let result = self.config.recording.as_mut().map(|w| w.append(record));
+    fn apply(&mut self, record: Record) {
+        // Written before it is applied: applying consumes message batches.
+        let result = self.config.recording.as_mut().map(|w| w.append(&record));
         if let Some(Err(e)) = result {
             self.stop_recording(&e);
         }
+        self.state.apply_owned(record);
+        self.summary.records += 1;
     }
 
     /// A recording that cannot be written stops; the session goes on and says why.

@@ -36,8 +36,8 @@ pub struct ReplayedGraph {
 pub fn replay_file(path: &Path) -> Result<ReplayedGraph, CaptureError> {
     let capture = read_capture(path)?;
     let mut state = EngineState::default();
-    for record in &capture.records {
-        state.apply(record);
+    for record in capture.records {
+        state.apply_owned(record);
     }
     let snapshot = state.snapshot(state.last_received_second() + 1);
     Ok(ReplayedGraph { snapshot, skipped: capture.skipped })

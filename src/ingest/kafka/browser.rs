@@ -255,8 +255,13 @@ impl Reader {
                 Some(Err(KafkaError::PartitionEOF(p))) => {
                     remaining.remove(&p);
                 }
-                Some(Err(e)) => tracing::debug!("browse {}: {e}", request.topic),
+                Some(Err(e)) => {
+                    // librdkafka keeps retrying; say why nothing arrives meanwhile.
+                    tracing::debug!("browse {}: {e}", request.topic);
+                    progress.error = Some(e.to_string());
+                }
                 Some(Ok(m)) => {
+                    progress.error = None;
                     let p = rdkafka::message::Message::partition(&m);
                     let offset = rdkafka::message::Message::offset(&m);
                     let end = plan.get(&p).map_or(i64::MAX, |&(_, e)| e);

@@ -26,6 +26,20 @@ impl KafkaModel {
         Self { settings, ..Self::default() }
     }
 
+    /// Applies one observation it may consume: message batches move into the browser.
+    pub fn apply_owned(&mut self, record: KafkaRecord) {
+        match record.event {
+            KafkaEvent::Messages(batch) => {
+                self.clusters.entry(record.cluster).or_default();
+                if batch.browse > 0 {
+                    self.browser.push(batch.browse, &batch.topic, batch.messages, batch.progress);
+                }
+                self.version += 1;
+            }
+            _ => self.apply(&record),
+        }
+    }
+
     /// Applies one observation.
     pub fn apply(&mut self, record: &KafkaRecord) {
         let now_ms = record.received_unix_nano / 1_000_000;
