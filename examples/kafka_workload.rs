@@ -82,8 +82,11 @@ fn main() {
     println!("writing {rate} orders/s to {bootstrap}; Ctrl-C stops");
     for order in 0u64.. {
         let traceparent = format!("00-{:032x}-{:016x}-01", order + 1, order + 1);
-        for (topic, kind) in [("orders", "OrderPlaced"), ("payments", "PaymentProcessed"), ("shipments", "OrderShipped")] {
-            let payload = format!(r#"{{"type":"{kind}","order_id":"ord-{order:06}","total_cents":{}}}"#, 500 + order % 9000);
+        for (topic, kind) in
+            [("orders", "OrderPlaced"), ("payments", "PaymentProcessed"), ("shipments", "OrderShipped")]
+        {
+            let payload =
+                format!(r#"{{"type":"{kind}","order_id":"ord-{order:06}","total_cents":{}}}"#, 500 + order % 9000);
             let key = format!("ord-{order:06}");
             let headers = OwnedHeaders::new()
                 .insert(Header { key: "traceparent", value: Some(&traceparent) })
@@ -99,7 +102,8 @@ fn main() {
                 .insert(Header { key: "__connect.errors.topic", value: Some("orders") })
                 .insert(Header { key: "__connect.errors.offset", value: Some(&offset) })
                 .insert(Header { key: "__connect.errors.exception.message", value: Some("schema mismatch") });
-            let _ = producer.send(BaseRecord::to("orders.DLQ").key("poison").payload("{\"order_id\":null}").headers(headers));
+            let _ = producer
+                .send(BaseRecord::to("orders.DLQ").key("poison").payload("{\"order_id\":null}").headers(headers));
         }
         producer.poll(Duration::ZERO);
         std::thread::sleep(pause);

@@ -254,11 +254,13 @@ fn a_broker_that_goes_away_is_shown_and_polled_again_when_it_returns() {
     wait_for(&c, "lag 4", |s| edge_lag(s, "orders", "billing").is_some_and(|l| l.offsets == 4));
 
     broker.stop();
-    let name = format!("Kafka {b}");
+    let name = "Kafka";
     let s = wait_for(&c, "broker down on the board", |s| {
-        s.sources
-            .iter()
-            .any(|src| src.name == name && matches!(&src.state, SourceState::Failed(m) if m.starts_with("broker down")))
+        s.sources.iter().any(|src| {
+            src.name == name
+                && src.address == b
+                && matches!(&src.state, SourceState::Failed(m) if m.starts_with("broker down"))
+        })
     });
     assert_eq!(s.kafka.clusters()[&b].connection.state, ConnectionState::BrokerDown);
     assert!(!s.nodes.is_empty(), "the session keeps what it had");
@@ -269,7 +271,7 @@ fn a_broker_that_goes_away_is_shown_and_polled_again_when_it_returns() {
         edge_lag(s, "orders", "billing").is_some_and(|l| l.offsets == 7)
     });
     assert_eq!(s.kafka.clusters()[&b].connection.state, ConnectionState::Connected);
-    assert!(s.sources.iter().any(|src| src.name == name && src.state == SourceState::Listening));
+    assert!(s.sources.iter().any(|src| src.name == name && src.address == b && src.state == SourceState::Listening));
 }
 
 #[test]
@@ -313,11 +315,13 @@ fn refused_credentials_show_as_auth_failed_with_the_brokers_message() {
         config.properties.insert(k.into(), v.into());
     }
     let c = collector(config, false, None);
-    let name = format!("Kafka {b}");
+    let name = "Kafka";
     let s = wait_for(&c, "auth failed on the board", |s| {
-        s.sources
-            .iter()
-            .any(|src| src.name == name && matches!(&src.state, SourceState::Failed(m) if m.starts_with("auth failed")))
+        s.sources.iter().any(|src| {
+            src.name == name
+                && src.address == b
+                && matches!(&src.state, SourceState::Failed(m) if m.starts_with("auth failed"))
+        })
     });
     let connection = &s.kafka.clusters()[&b].connection;
     assert_eq!(connection.state, ConnectionState::AuthFailed);

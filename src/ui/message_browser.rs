@@ -263,15 +263,17 @@ impl MessageBrowserView {
         let browser = &snapshot.kafka.browser;
         let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
         let mut clicked = None;
-        // Cells are not text-selectable: a click anywhere on a row selects the message.
+        // Cells are not text-selectable: a click anywhere on a row selects the message. One
+        // line per row: long cells are cut, the panel shows them whole.
         ui.style_mut().interaction.selectable_labels = false;
+        ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Truncate);
         TableBuilder::new(ui)
             .striped(true)
             .resizable(true)
             .sense(egui::Sense::click())
             .column(Column::auto().at_least(30.0))
             .column(Column::auto().at_least(60.0))
-            .column(Column::auto().at_least(200.0))
+            .column(Column::auto().at_least(330.0))
             .column(Column::auto().at_least(80.0))
             .column(Column::auto().at_least(60.0))
             .column(Column::auto().at_least(50.0))

@@ -21,7 +21,9 @@ pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot, show_internal: &mut bool) ->
         ui.checkbox(show_internal, "show internal topics");
         for (name, c) in snapshot.kafka.clusters() {
             ui.separator();
-            ui.label(format!("{name}: {} ({} brokers)", c.connection.state.label(), c.brokers.len()));
+            let brokers =
+                if c.brokers.len() == 1 { "1 broker".to_owned() } else { format!("{} brokers", c.brokers.len()) };
+            ui.label(format!("{name}: {} ({brokers})", c.connection.state.label()));
             if let Some(refused) = &c.list_refused {
                 ui.label(RichText::new("groups not listable").color(theme::STATE_WARN))
                     .on_hover_text(format!("{refused}; groups come from --group and from spans"));

@@ -555,9 +555,10 @@ fn read_ranges(consumer: &BaseConsumer<WatchContext>, ranges: &[(String, i32, i6
     out
 }
 
-/// For tests and the UI: how a cluster's state reads on the source board.
+/// The cluster's line on the source board: "Kafka" beside its address, plus its name when
+/// it has one of its own (a named cluster).
 pub fn board_name(config: &KafkaConfig) -> String {
-    format!("Kafka {}", config.name)
+    if config.name == config.bootstrap { "Kafka".to_owned() } else { format!("Kafka {}", config.name) }
 }
 
 impl std::fmt::Debug for Poller {
