@@ -66,6 +66,16 @@ fn lag_row(ui: &mut egui::Ui, l: &GroupLag) {
 fn lag_chart(ui: &mut egui::Ui, kafka: &KafkaModel, group: &str, topic: &str) {
     let Some(total) = kafka.topic_lag(group, topic) else { return };
     let Some(state) = kafka.clusters().values().find_map(|c| c.groups.get(group)) else { return };
+    // Each partition's own status: a group is only as healthy as its worst partition.
+    ui.horizontal_wrapped(|ui| {
+        for ((t, partition), lag) in state.partitions.iter().filter(|((t, _), _)| t == topic) {
+            let status = lag.status();
+            let color = theme::lag_status_color(GroupStatus::of([status]));
+            let offsets = lag.latest().map_or(0, |s| s.lag);
+            ui.label(RichText::new(format!("p{partition} {offsets} {}", status.as_str())).color(color))
+                .on_hover_text(format!("{t}/{partition}: {} samples", lag.history().len()));
+        }
+    });
     let newest = total.history.back().map_or(0, |h| h.0);
     let x = |at_ms: u64| (at_ms as f64 - newest as f64) / 1000.0;
     ui.label(format!("Lag of {group} on {topic} (offsets; seconds before the last poll)"));
