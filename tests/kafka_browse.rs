@@ -10,11 +10,10 @@ mod common;
 use std::time::Duration;
 
 use common::kafka::{produce, produce_with};
-use eventlens::collector::{Collector, CollectorConfig};
+use eventlens::collector::Collector;
 use eventlens::engine::Snapshot;
 use eventlens::ingest::kafka::KafkaConfig;
 use eventlens::ingest::kafka::browser::{BrowseRequest, StartAt};
-use eventlens::ingest::otlp::OtlpConfig;
 use eventlens::model::flow_graph::EdgeKind;
 use eventlens::model::kafka::message::MessageFilter;
 
@@ -23,16 +22,7 @@ const T0: i64 = 1_790_000_000_000;
 fn collector(bootstrap: &str, otlp: bool) -> Collector {
     let mut kafka = KafkaConfig::new(bootstrap);
     kafka.poll_interval = Duration::from_millis(150);
-    common::start_collector_with(CollectorConfig {
-        otlp: otlp.then(|| OtlpConfig {
-            grpc: Some(common::loopback()),
-            http: Some(common::loopback()),
-            max_request_bytes: 4 << 20,
-        }),
-        publish_interval: Some(Duration::from_millis(20)),
-        kafka: vec![kafka],
-        ..CollectorConfig::default()
-    })
+    common::start_kafka_collector(kafka, otlp, None)
 }
 
 fn request(topic: &str, partition: Option<i32>, start: StartAt) -> BrowseRequest {

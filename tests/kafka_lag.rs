@@ -10,13 +10,12 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::kafka::{Broker, Member, commit, create_topic, produce};
-use common::{start_collector_with, wait_for};
-use eventlens::collector::{Collector, CollectorConfig};
+use common::wait_for;
+use eventlens::collector::Collector;
 use eventlens::engine::Snapshot;
 use eventlens::engine::snapshot::{GroupLag, SourceState};
 use eventlens::export::graph::replay_file;
 use eventlens::ingest::kafka::KafkaConfig;
-use eventlens::ingest::otlp::OtlpConfig;
 use eventlens::model::flow_graph::{EdgeKind, NodeKind};
 use eventlens::model::kafka::observation::{ConnectionState, GroupOrigin};
 use eventlens::model::kafka::{GroupStatus, LagStatus};
@@ -40,17 +39,7 @@ fn watch(bootstrap: &str, groups: &[&str]) -> KafkaConfig {
 }
 
 fn collector(kafka: KafkaConfig, otlp: bool, recording: Option<std::path::PathBuf>) -> Collector {
-    start_collector_with(CollectorConfig {
-        otlp: otlp.then(|| OtlpConfig {
-            grpc: Some(common::loopback()),
-            http: Some(common::loopback()),
-            max_request_bytes: 4 << 20,
-        }),
-        publish_interval: Some(Duration::from_millis(20)),
-        kafka: vec![kafka],
-        recording,
-        ..CollectorConfig::default()
-    })
+    common::start_kafka_collector(kafka, otlp, recording)
 }
 
 /// The lag of `group` on the consume edge out of `kafka/<topic>`.

@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::time::Duration;
+use common::ui::{click_at, settle};
 
 use egui::accesskit::Role;
 use egui_kittest::Harness;
@@ -31,24 +31,6 @@ fn send_spans(collector: &Collector) {
         .expect("sent");
     assert_eq!(response.status().as_u16(), 200);
     common::wait_for(collector, "spans applied", |s| s.model.spans == 90);
-}
-
-/// Steps until the app shows what the engine published (egui_graphs repaints every frame,
-/// so `run()` would never settle).
-fn settle(harness: &mut Harness<'static, EventLensApp>) {
-    for _ in 0..5 {
-        harness.run_steps(2);
-        std::thread::sleep(Duration::from_millis(30));
-    }
-}
-
-/// Presses and releases the primary button at a point of the canvas (egui_graphs nodes and
-/// edges are not accessibility widgets, so they are clicked by position).
-fn click_at(harness: &mut Harness<'static, EventLensApp>, pos: egui::Pos2) {
-    harness.drag_at(pos);
-    harness.run_steps(1);
-    harness.drop_at(pos);
-    settle(harness);
 }
 
 #[test]

@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::ui::{click_at, settle};
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use egui_kittest::Harness;
@@ -13,20 +15,6 @@ use eventlens::collector::{Collector, CollectorConfig};
 use eventlens::ingest::kafka::KafkaConfig;
 use eventlens::ui::EventLensApp;
 use eventlens::ui::flow_view::Selection;
-
-fn settle(harness: &mut Harness<'static, EventLensApp>) {
-    for _ in 0..5 {
-        harness.run_steps(2);
-        std::thread::sleep(Duration::from_millis(30));
-    }
-}
-
-fn click_at(harness: &mut Harness<'static, EventLensApp>, pos: egui::Pos2) {
-    harness.drag_at(pos);
-    harness.run_steps(1);
-    harness.drop_at(pos);
-    settle(harness);
-}
 
 #[test]
 fn a_consume_edge_shows_lag_per_group_with_its_chart_and_a_topic_its_partitions() {

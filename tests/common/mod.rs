@@ -2,6 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod kafka;
+pub mod ui;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -15,6 +16,22 @@ pub fn start_collector(max_request_bytes: usize) -> Collector {
     start_collector_with(CollectorConfig {
         otlp: Some(OtlpConfig { grpc: Some(loopback()), http: Some(loopback()), max_request_bytes }),
         publish_interval: Some(Duration::from_millis(20)),
+        ..CollectorConfig::default()
+    })
+}
+
+/// A collector watching one Kafka cluster, with the OTLP receivers on ephemeral ports when
+/// `otlp`, recording to `recording` when given.
+pub fn start_kafka_collector(
+    kafka: eventlens::ingest::kafka::KafkaConfig,
+    otlp: bool,
+    recording: Option<std::path::PathBuf>,
+) -> Collector {
+    start_collector_with(CollectorConfig {
+        otlp: otlp.then(|| OtlpConfig { grpc: Some(loopback()), http: Some(loopback()), max_request_bytes: 4 << 20 }),
+        publish_interval: Some(Duration::from_millis(20)),
+        kafka: vec![kafka],
+        recording,
         ..CollectorConfig::default()
     })
 }

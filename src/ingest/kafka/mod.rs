@@ -11,16 +11,14 @@ pub mod context;
 pub mod otlp_topic;
 pub mod poller;
 pub mod reader;
+pub mod source_thread;
 
 use std::sync::Arc;
-use std::thread::JoinHandle;
-
-use crossbeam_channel::Sender;
 
 pub use config::KafkaConfig;
+use source_thread::SourceThread;
 
 use crate::engine::SourceBoard;
-use crate::engine::snapshot::{SourceState, SourceStatus};
 use crate::ingest::queue::RecordSender;
 
 /// Consumer groups learned elsewhere (from spans), asked for at every poll so their lag is
@@ -30,8 +28,7 @@ pub type GroupHints = Arc<dyn Fn() -> Vec<String> + Send + Sync>;
 /// A running Kafka source. Dropping it stops the poller.
 #[derive(Debug)]
 pub struct KafkaSource {
-    stop: Option<Sender<()>>,
-    join: Option<JoinHandle<()>>,
+    thread: SourceThread,
 }
 
 impl KafkaSource {
@@ -43,32 +40,13 @@ impl KafkaSource {
         hints: GroupHints,
     ) -> std::io::Result<Self> {
         let name = poller::board_name(&config);
-        if let Ok(mut sources) = board.lock() {
-            sources.push(SourceStatus {
-                name: name.clone(),
-                address: config.bootstrap.clone(),
-                state: SourceState::Connecting,
-            });
-        }
-        let (stop_tx, stop_rx) = crossbeam_channel::bounded(1);
+        source_thread::register(&board, &name, &config.bootstrap);
         let poller = poller::Poller::new(config, sender, board, name, hints);
-        let join = std::thread::Builder::new().name("eventlens-kafka".into()).spawn(move || poller.run(&stop_rx))?;
-        Ok(Self { stop: Some(stop_tx), join: Some(join) })
+        Ok(Self { thread: SourceThread::spawn("eventlens-kafka", move |stop| poller.run(&stop))? })
     }
 
-    /// Stops polling and waits for the thread (at most one in-flight broker request).
+    /// Stops polling and waits for the thread.
     pub fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.try_send(());
-        }
-        if let Some(join) = self.join.take() {
-            let _ = join.join();
-        }
-    }
-}
-
-impl Drop for KafkaSource {
-    fn drop(&mut self) {
-        self.stop();
+        self.thread.stop();
     }
 }

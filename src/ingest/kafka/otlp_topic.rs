@@ -3,10 +3,9 @@
 //! `otlp_json`), as EventLens's own consumer group, so a fleet of collectors can feed
 //! EventLens and scale out through the topic's partitions.
 
-use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Receiver;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message as _;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -15,8 +14,9 @@ use rdkafka::message::Message;
 use super::config::KafkaConfig;
 use super::context::WatchContext;
 use super::poller::client_config;
+use super::source_thread::{SourceThread, register, set_state};
 use crate::engine::SourceBoard;
-use crate::engine::snapshot::{SourceState, SourceStatus};
+use crate::engine::snapshot::SourceState;
 use crate::ingest::counters::IngestCounters;
 use crate::ingest::otlp::{ReceiverContext, Refusal, accept_waiting};
 use crate::model::record::SourceKind;
@@ -63,51 +63,21 @@ pub fn decode(payload: &[u8], encoding: OtlpEncoding) -> Result<ExportTraceServi
 /// A running topic reader; dropping it stops the thread.
 #[derive(Debug)]
 pub struct OtlpTopicSource {
-    stop: Option<Sender<()>>,
-    join: Option<JoinHandle<()>>,
+    thread: SourceThread,
 }
 
 impl OtlpTopicSource {
     /// Subscribes to the topic and starts reading on a named thread.
     pub fn spawn(config: OtlpTopicConfig, ctx: ReceiverContext, board: SourceBoard) -> std::io::Result<Self> {
         let name = format!("OTLP Kafka {}", config.topic);
-        if let Ok(mut sources) = board.lock() {
-            sources.push(SourceStatus {
-                name: name.clone(),
-                address: config.cluster.bootstrap.clone(),
-                state: SourceState::Connecting,
-            });
-        }
-        let (stop_tx, stop_rx) = crossbeam_channel::bounded(1);
-        let join = std::thread::Builder::new()
-            .name("eventlens-otlp-kafka".into())
-            .spawn(move || run(&config, &ctx, &board, &name, &stop_rx))?;
-        Ok(Self { stop: Some(stop_tx), join: Some(join) })
+        register(&board, &name, &config.cluster.bootstrap);
+        let thread = SourceThread::spawn("eventlens-otlp-kafka", move |stop| run(&config, &ctx, &board, &name, &stop))?;
+        Ok(Self { thread })
     }
 
     /// Stops reading and waits for the thread.
     pub fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.try_send(());
-        }
-        if let Some(join) = self.join.take() {
-            let _ = join.join();
-        }
-    }
-}
-
-impl Drop for OtlpTopicSource {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn set_state(board: &SourceBoard, name: &str, state: SourceState) {
-    if let Ok(mut sources) = board.lock()
-        && let Some(source) = sources.iter_mut().find(|s| s.name == name)
-        && source.state != state
-    {
-        source.state = state;
+        self.thread.stop();
     }
 }
 

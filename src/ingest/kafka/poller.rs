@@ -17,6 +17,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use super::config::KafkaConfig;
 use super::context::WatchContext;
 use super::reader::to_message;
+use super::source_thread::set_state as set_board_state;
 use super::{GroupHints, assignment};
 use crate::engine::SourceBoard;
 use crate::engine::snapshot::SourceState;
@@ -420,17 +421,14 @@ impl Poller {
             Some(m) => tracing::warn!("Kafka {}: {} ({m})", self.config.name, state.label()),
             None => tracing::info!("Kafka {}: {}", self.config.name, state.label()),
         }
-        if let Ok(mut sources) = self.board.lock()
-            && let Some(source) = sources.iter_mut().find(|s| s.name == self.board_name)
-        {
-            source.state = match state {
-                ConnectionState::Connecting => SourceState::Connecting,
-                ConnectionState::Connected => SourceState::Listening,
-                ConnectionState::BrokerDown | ConnectionState::AuthFailed => {
-                    SourceState::Failed(format!("{}: {}", state.label(), event.message.clone().unwrap_or_default()))
-                }
-            };
-        }
+        let board_state = match state {
+            ConnectionState::Connecting => SourceState::Connecting,
+            ConnectionState::Connected => SourceState::Listening,
+            ConnectionState::BrokerDown | ConnectionState::AuthFailed => {
+                SourceState::Failed(format!("{}: {}", state.label(), event.message.clone().unwrap_or_default()))
+            }
+        };
+        set_board_state(&self.board, &self.board_name, board_state);
         // A dropped connection record is not worth blocking on; the board already shows it.
         let _ = self.send(KafkaEvent::Connection(event.clone()));
         self.state = Some(event);
