@@ -1,8 +1,9 @@
-//! What a new user sees before any span arrives: exactly how to send some.
+//! What a new user sees before anything arrives: exactly how to send spans, and how the
+//! watched Kafka clusters are doing.
 
 use egui::RichText;
 
-use crate::engine::snapshot::Snapshot;
+use crate::engine::snapshot::{Snapshot, SourceState};
 
 /// Draws the instructions, with the addresses the receivers actually listen on.
 pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot) {
@@ -26,6 +27,15 @@ pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot) {
         if let Some(addr) = address("OTLP HTTP") {
             ui.label("OTLP over HTTP (protobuf or JSON):");
             ui.code(format!("OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf OTEL_EXPORTER_OTLP_ENDPOINT=http://{addr}"));
+        }
+        for kafka in snapshot.sources.iter().filter(|s| s.name.starts_with("Kafka")) {
+            ui.add_space(6.0);
+            let state = match &kafka.state {
+                SourceState::Listening => "connected; no topics yet".to_owned(),
+                SourceState::Connecting => "connecting…".to_owned(),
+                SourceState::Failed(why) => why.clone(),
+            };
+            ui.label(format!("{} at {}: {state}", kafka.name, kafka.address));
         }
         ui.add_space(12.0);
         ui.label(RichText::new("Services talking through Kafka, RabbitMQ, SQS, Pub/Sub or any broker show up as producers -> topics -> consumers.").weak());

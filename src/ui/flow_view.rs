@@ -103,7 +103,10 @@ impl FlowView {
     /// keep their (possibly dragged) positions, every payload is refreshed.
     pub fn sync(&mut self, snapshot: &Snapshot, filter: &str, selection: Option<Selection>) {
         self.remove_gone(snapshot);
-        let connected: HashSet<u32> = snapshot.edges.iter().flat_map(|e| [e.from, e.to]).collect();
+        // Only edges that carry traffic anchor a node: a topic a cluster reported, with just a
+        // group's lag on it, is placed again once spans show who writes and reads it.
+        let connected: HashSet<u32> =
+            snapshot.edges.iter().filter(|e| e.counters.count > 0).flat_map(|e| [e.from, e.to]).collect();
         let to_anchor: HashSet<u32> = self.unanchored.intersection(&connected).copied().collect();
         let needs_layers = !to_anchor.is_empty() || snapshot.nodes.iter().any(|n| !self.nodes.contains_key(&n.id));
         let layers = if needs_layers { LayerPlacer::layers(snapshot) } else { HashMap::new() };
@@ -336,6 +339,46 @@ mod tests {
         assert_eq!(
             (x("checkout"), x("kafka/orders"), x("billing")),
             (0.0, theme::LAYER_SPACING, 2.0 * theme::LAYER_SPACING)
+        );
+    }
+
+    #[test]
+    fn a_topic_known_only_from_its_cluster_is_placed_again_when_spans_show_its_producer() {
+        use crate::model::kafka::observation::{CommittedOffset, OffsetPoll, Watermark};
+        use crate::model::kafka::{KafkaEvent, KafkaRecord};
+        let mut state = EngineState::default();
+        let mut view = FlowView::default();
+        // The cluster reports a group lagging on orders before any span names either.
+        let poll = OffsetPoll {
+            watermarks: vec![Watermark { topic: "payments".into(), partition: 0, low: 0, high: 9 }],
+            commits: vec![CommittedOffset {
+                group: "shipping".into(),
+                topic: "payments".into(),
+                partition: 0,
+                offset: 2,
+                oldest_unconsumed_ms: None,
+            }],
+        };
+        let event = KafkaEvent::Offsets(poll);
+        state.apply(&Record::Kafka(KafkaRecord { received_unix_nano: 0, cluster: "c".into(), event }));
+        let first = state.snapshot(1);
+        view.sync(&first, "", None);
+        assert_eq!(view.node_location(id(&first, "kafka/payments")).expect("placed").x, theme::LAYER_SPACING);
+        // Spans: checkout -> orders -> payments -> payments topic.
+        let second = apply(
+            &mut state,
+            vec![
+                producer("checkout", "kafka", "orders", 1, 1),
+                consumer_linked("payments", "kafka", "orders", 2, 2, (1, 1)),
+                producer("payments", "kafka", "payments", 2, 3),
+            ],
+        );
+        view.sync(&second, "", None);
+        assert_eq!(view.node_location(id(&second, "payments")).expect("placed").x, 2.0 * theme::LAYER_SPACING);
+        assert_eq!(
+            view.node_location(id(&second, "kafka/payments")).expect("placed").x,
+            3.0 * theme::LAYER_SPACING,
+            "the topic moves right of its producer once, as a lone node would"
         );
     }
 
