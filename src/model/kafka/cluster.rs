@@ -3,6 +3,7 @@
 //! partition with its history and status.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 use super::browser::MessageBrowser;
 use super::lag::{GroupStatus, LagSample, LagSettings, LagStatus, PartitionLag};
@@ -13,7 +14,9 @@ use super::observation::{
 /// Every watched cluster, by name.
 #[derive(Clone, Debug, Default)]
 pub struct KafkaModel {
-    clusters: BTreeMap<String, ClusterState>,
+    /// Behind an `Arc` so a snapshot shares it: browsing (which changes only the browser)
+    /// does not copy the clusters' lag histories at every publish.
+    clusters: Arc<BTreeMap<String, ClusterState>>,
     /// What the message browser shows.
     pub browser: MessageBrowser,
     settings: LagSettings,
@@ -30,7 +33,9 @@ impl KafkaModel {
     pub fn apply_owned(&mut self, record: KafkaRecord) {
         match record.event {
             KafkaEvent::Messages(batch) => {
-                self.clusters.entry(record.cluster).or_default();
+                if !self.clusters.contains_key(&record.cluster) {
+                    Arc::make_mut(&mut self.clusters).entry(record.cluster).or_default();
+                }
                 if batch.browse > 0 {
                     self.browser.push(batch.browse, &batch.topic, batch.messages, batch.progress);
                 }
@@ -42,8 +47,11 @@ impl KafkaModel {
 
     /// Applies one observation.
     pub fn apply(&mut self, record: &KafkaRecord) {
+        if matches!(record.event, KafkaEvent::Messages(_)) {
+            return self.apply_owned(record.clone());
+        }
         let now_ms = record.received_unix_nano / 1_000_000;
-        let cluster = self.clusters.entry(record.cluster.clone()).or_default();
+        let cluster = Arc::make_mut(&mut self.clusters).entry(record.cluster.clone()).or_default();
         match &record.event {
             KafkaEvent::Connection(c) => cluster.connection = c.clone(),
             KafkaEvent::Metadata(m) => {
@@ -64,11 +72,8 @@ impl KafkaModel {
                 }
             }
             KafkaEvent::Offsets(poll) => cluster.apply_offsets(poll, now_ms, self.settings),
-            KafkaEvent::Messages(batch) => {
-                if batch.browse > 0 {
-                    self.browser.push(batch.browse, &batch.topic, batch.messages.clone(), batch.progress.clone());
-                }
-            }
+            // Taken by `apply_owned` above.
+            KafkaEvent::Messages(_) => {}
         }
         self.version += 1;
     }
