@@ -228,15 +228,7 @@ impl Poller {
         }
 
         let topics: Vec<&TopicInfo> = metadata.topics.iter().filter(|t| !t.internal).collect();
-        let mut watermarks = Vec::new();
-        for t in &topics {
-            for p in &t.partitions {
-                let (low, high) = admin.fetch_watermarks(&t.name, p.id, REQUEST_TIMEOUT).map_err(|e| {
-                    PollError::Unreachable(format!("cannot read watermarks of {}/{}: {e}", t.name, p.id))
-                })?;
-                watermarks.push(Watermark { topic: t.name.clone(), partition: p.id, low, high });
-            }
-        }
+        let watermarks = read_watermarks(admin, &topics)?;
         let mut commits = self.committed_offsets(&listing, &topics)?;
         if self.config.lag_in_time {
             self.fill_oldest_unconsumed(&mut commits, &watermarks)?;
@@ -448,6 +440,45 @@ fn is_auth_error(error: &KafkaError) -> bool {
                 | Code::GroupAuthorizationFailed
         )
     )
+}
+
+/// Low and high watermarks of every partition: two batched ListOffsets lookups (earliest and
+/// latest, one request per leader each) rather than two round trips per partition; a
+/// partition the batch could not answer is asked on its own.
+fn read_watermarks(admin: &BaseConsumer<WatchContext>, topics: &[&TopicInfo]) -> Result<Vec<Watermark>, PollError> {
+    let batch = |position: Offset| -> HashMap<(String, i32), i64> {
+        let mut tpl = TopicPartitionList::new();
+        for t in topics {
+            for p in &t.partitions {
+                let _ = tpl.add_partition_offset(&t.name, p.id, position);
+            }
+        }
+        let Ok(answer) = admin.offsets_for_times(tpl, REQUEST_TIMEOUT) else { return HashMap::new() };
+        answer
+            .elements()
+            .iter()
+            .filter(|e| e.error().is_ok())
+            .filter_map(|e| match e.offset() {
+                Offset::Offset(o) => Some(((e.topic().to_owned(), e.partition()), o)),
+                _ => None,
+            })
+            .collect()
+    };
+    let (lows, highs) = (batch(Offset::Beginning), batch(Offset::End));
+    let mut watermarks = Vec::new();
+    for t in topics {
+        for p in &t.partitions {
+            let key = (t.name.clone(), p.id);
+            let (low, high) = match (lows.get(&key), highs.get(&key)) {
+                (Some(&low), Some(&high)) => (low, high),
+                _ => admin.fetch_watermarks(&t.name, p.id, REQUEST_TIMEOUT).map_err(|e| {
+                    PollError::Unreachable(format!("cannot read watermarks of {}/{}: {e}", t.name, p.id))
+                })?,
+            };
+            watermarks.push(Watermark { topic: t.name.clone(), partition: p.id, low, high });
+        }
+    }
+    Ok(watermarks)
 }
 
 /// Waits `interval * 2^(failures-1)`, capped at [`MAX_BACKOFF`] (and never below the interval).
