@@ -14,6 +14,7 @@ use egui_kittest::kittest::Queryable;
 use eventlens::collector::{Collector, CollectorConfig};
 use eventlens::ingest::kafka::KafkaConfig;
 use eventlens::ui::EventLensApp;
+use eventlens::ui::app::View;
 use eventlens::ui::flow_view::Selection;
 
 #[test]
@@ -36,7 +37,7 @@ fn a_consume_edge_shows_lag_per_group_with_its_chart_and_a_topic_its_partitions(
     });
     common::wait_for(&collector, "lag 10", |s| s.edges.iter().any(|e| e.lag.iter().any(|l| l.offsets == 10)));
 
-    let app = EventLensApp::new(collector.engine().unwrap(), None);
+    let app = EventLensApp::new(collector.engine().unwrap(), None).with_browsers(collector.browsers());
     let mut harness =
         Harness::builder().with_size([1280.0, 800.0]).build_ui_state(|ui, app: &mut EventLensApp| app.show(ui), app);
     settle(&mut harness);
@@ -63,6 +64,17 @@ fn a_consume_edge_shows_lag_per_group_with_its_chart_and_a_topic_its_partitions(
     assert_eq!(harness.state().selection(), Some(Selection::Node(orders)));
     harness.get_by_label_contains("2 partitions · 15 messages retained");
     harness.get_by_label("Groups reading it");
+
+    // The Topics view lists it with its group; its name opens it in the browser.
+    harness.get_by_label("Topics").click();
+    settle(&mut harness);
+    assert_eq!(harness.state().view(), View::Topics);
+    harness.get_by_label("0 / 15");
+    harness.get_by_label_contains("billing 10");
+    harness.get_by_label("orders").click();
+    settle(&mut harness);
+    assert_eq!(harness.state().view(), View::Messages);
+    harness.get_by_value("orders");
 }
 
 #[test]
