@@ -244,7 +244,7 @@ fn a_broker_that_goes_away_is_shown_and_polled_again_when_it_returns() {
 
     broker.stop();
     let name = "Kafka";
-    let s = wait_for(&c, "broker down on the board", |s| {
+    let s = common::wait_within(&c, "broker down on the board", Duration::from_secs(45), |s| {
         s.sources.iter().any(|src| {
             src.name == name
                 && src.address == b
@@ -305,7 +305,8 @@ fn refused_credentials_show_as_auth_failed_with_the_brokers_message() {
     }
     let c = collector(config, false, None);
     let name = "Kafka";
-    let s = wait_for(&c, "auth failed on the board", |s| {
+    // Each attempt waits out librdkafka's request timeout (5 s): allow a few on a busy machine.
+    let s = common::wait_within(&c, "auth failed on the board", Duration::from_secs(45), |s| {
         s.sources.iter().any(|src| {
             src.name == name
                 && src.address == b

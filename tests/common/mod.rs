@@ -48,8 +48,18 @@ pub fn loopback() -> SocketAddr {
 
 /// Waits until `done` holds for the engine's snapshot, or panics with the last one.
 pub fn wait_for(collector: &Collector, what: &str, done: impl Fn(&Snapshot) -> bool) -> std::sync::Arc<Snapshot> {
+    wait_within(collector, what, Duration::from_secs(15), done)
+}
+
+/// As [`wait_for`], with a given deadline: for what involves broker timeouts.
+pub fn wait_within(
+    collector: &Collector,
+    what: &str,
+    within: Duration,
+    done: impl Fn(&Snapshot) -> bool,
+) -> std::sync::Arc<Snapshot> {
     let engine = collector.engine().expect("engine running");
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let deadline = Instant::now() + within;
     loop {
         let snapshot = engine.snapshot();
         if done(&snapshot) {
