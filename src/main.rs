@@ -34,7 +34,8 @@ struct Cli {
 enum Command {
     /// Open the window with the receivers listening (the default).
     Gui,
-    /// Run the collector without a window, writing every accepted span to a session file.
+    /// Run the collector without a window, writing what it receives (accepted spans, what
+    /// watched Kafka clusters showed) to a session file.
     Record {
         /// The session file to write (JSON Lines; see docs/capture-format.md).
         #[arg(long, short)]
