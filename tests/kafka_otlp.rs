@@ -9,6 +9,7 @@ mod common;
 use std::time::Duration;
 
 use eventlens::collector::CollectorConfig;
+use eventlens::engine::snapshot::SourceState;
 use eventlens::ingest::kafka::KafkaConfig;
 use eventlens::ingest::kafka::otlp_topic::{OtlpEncoding, OtlpTopicConfig};
 use eventlens::testing::realistic_request;
@@ -38,7 +39,7 @@ fn read_topic(
         s.model.spans == spans && s.ingest.requests_rejected == rejected
     });
     assert!(s.nodes.iter().any(|n| n.label == "kafka/orders"), "the graph is built from them");
-    assert!(s.sources.iter().any(|src| src.name == "OTLP Kafka otlp_spans"));
+    assert!(s.sources.iter().any(|src| src.name == "OTLP Kafka otlp_spans" && src.state == SourceState::Listening));
     s.ingest
 }
 
@@ -59,4 +60,24 @@ fn json_span_batches_from_a_topic_build_the_graph() {
     let payloads = vec![serde_json::to_vec(&realistic_request(40, 3)).unwrap(), b"{oops".to_vec()];
     let ingest = read_topic(OtlpEncoding::Json, payloads, 40, 1);
     assert_eq!(ingest.spans_accepted, 40);
+}
+
+#[test]
+fn an_empty_span_topic_shows_as_read_once_the_group_assigns_it() {
+    let mock = rdkafka::mocking::MockCluster::new(1).unwrap();
+    let b = mock.bootstrap_servers();
+    mock.create_topic("otlp_spans", 2, 1).unwrap();
+    let collector = common::start_collector_with(CollectorConfig {
+        publish_interval: Some(Duration::from_millis(20)),
+        otlp_kafka: Some(OtlpTopicConfig {
+            cluster: KafkaConfig::new(b),
+            topic: "otlp_spans".into(),
+            group: "eventlens".into(),
+            encoding: OtlpEncoding::Proto,
+        }),
+        ..CollectorConfig::default()
+    });
+    common::wait_for(&collector, "the reader to be listening", |s| {
+        s.sources.iter().any(|src| src.name == "OTLP Kafka otlp_spans" && src.state == SourceState::Listening)
+    });
 }

@@ -93,12 +93,17 @@ fn run(config: &OtlpTopicConfig, ctx: &ReceiverContext, board: &SourceBoard, nam
     if let Err(e) = consumer.subscribe(&[&config.topic]) {
         return set_state(board, name, SourceState::Failed(format!("cannot subscribe to {}: {e}", config.topic)));
     }
+    let mut reading = false;
     while stop.try_recv().is_err() {
+        // Reading once the group gave this consumer partitions, even before a message comes.
+        if !reading && consumer.assignment().is_ok_and(|a| a.count() > 0) {
+            reading = true;
+            set_state(board, name, SourceState::Listening);
+        }
         match consumer.poll(Duration::from_millis(100)) {
             None => {}
             Some(Err(e)) => tracing::debug!("{name}: {e}"),
             Some(Ok(message)) => {
-                set_state(board, name, SourceState::Listening);
                 let request = match decode(message.payload().unwrap_or_default(), config.encoding) {
                     Ok(r) => r,
                     Err(e) => {
