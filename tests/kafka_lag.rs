@@ -319,3 +319,24 @@ fn refused_credentials_show_as_auth_failed_with_the_brokers_message() {
     assert!(message.contains("SASL"), "the reason is shown: {message}");
     assert!(!format!("{s:?}").contains("hunter2"), "no secret reaches the snapshot");
 }
+
+#[test]
+fn a_group_whose_offsets_are_refused_says_why() {
+    use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+    let mock = rdkafka::mocking::MockCluster::new(1).unwrap();
+    let b = mock.bootstrap_servers();
+    mock.create_topic("orders", 1, 1).unwrap();
+    produce(&b, "orders", 0, 5, now_ms());
+    commit(&b, "billing", "orders", 0, 1);
+    mock.request_errors(
+        RDKafkaApiKey::OffsetFetch,
+        &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED; 1000],
+    );
+    let c = collector(watch(&b, &["billing"]), false, None);
+    let s = wait_for(&c, "the refusal on the group", |s| {
+        s.kafka.clusters().get(&b).and_then(|c| c.groups.get("billing")).is_some_and(|g| g.offsets_error.is_some())
+    });
+    let error = s.kafka.clusters()[&b].groups["billing"].offsets_error.clone().unwrap();
+    assert!(error.contains("GroupAuthorizationFailed") || error.contains("uthoriz"), "{error}");
+    assert!(edge_lag(&s, "orders", "billing").is_none(), "no lag is made up");
+}

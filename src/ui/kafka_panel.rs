@@ -162,6 +162,11 @@ pub fn group(ui: &mut egui::Ui, snapshot: &Snapshot, name: &str) {
         ui.label("Total lag");
         ui.label(g.total_lag().to_string());
         ui.end_row();
+        if let Some(e) = &g.offsets_error {
+            ui.label("Offsets");
+            ui.label(RichText::new(format!("cannot be read: {e}")).color(theme::STATE_BAD));
+            ui.end_row();
+        }
     });
     if let Some(members) = &g.members {
         ui.label(RichText::new(format!("{} members", members.len())).weak());

@@ -94,6 +94,8 @@ pub(super) struct Poller {
     timestamps: HashMap<(String, i32, i64), i64>,
     /// Next offset to sample per dead-letter partition.
     dead_letter_next: HashMap<(String, i32), i64>,
+    /// Why a group's committed offsets could not be read at the last poll.
+    offsets_errors: BTreeMap<String, String>,
 }
 
 impl Poller {
@@ -119,6 +121,7 @@ impl Poller {
             last_groups: None,
             timestamps: HashMap::new(),
             dead_letter_next: HashMap::new(),
+            offsets_errors: BTreeMap::new(),
         }
     }
 
@@ -295,6 +298,7 @@ impl Poller {
                         origin: GroupOrigin::Listed,
                         state: Some(g.state().to_owned()),
                         members: Some(members),
+                        offsets_error: self.offsets_errors.get(g.name()).cloned(),
                     });
                 }
             }
@@ -310,6 +314,7 @@ impl Poller {
             }
         }
         listing.groups.extend(extra.into_iter().map(|(name, origin)| GroupInfo {
+            offsets_error: self.offsets_errors.get(&name).cloned(),
             name,
             origin,
             state: None,
@@ -345,9 +350,14 @@ impl Poller {
             let Some(client) = self.group_clients.get(name) else { continue };
             let _ = client.poll(Duration::ZERO);
             let committed = match client.committed_offsets(tpl.clone(), REQUEST_TIMEOUT) {
-                Ok(c) => c,
+                Ok(c) => {
+                    self.offsets_errors.remove(name);
+                    c
+                }
                 Err(e) => {
+                    // Shown with the group at the next poll: no lag without a reason.
                     tracing::debug!("cannot read committed offsets of group {name}: {e}");
+                    self.offsets_errors.insert(name.to_owned(), e.to_string());
                     continue;
                 }
             };

@@ -69,6 +69,7 @@ impl KafkaModel {
                     if info.members.is_some() {
                         group.members = info.members.clone();
                     }
+                    group.offsets_error = info.offsets_error.clone();
                 }
             }
             KafkaEvent::Offsets(poll) => cluster.apply_offsets(poll, now_ms, self.settings),
@@ -155,6 +156,8 @@ pub struct GroupState {
     pub state: Option<String>,
     /// Members, when described.
     pub members: Option<Vec<GroupMember>>,
+    /// Why its committed offsets could not be read, if they could not.
+    pub offsets_error: Option<String>,
     /// Lag per (topic, partition).
     pub partitions: BTreeMap<(String, i32), PartitionLag>,
     /// Lag summed per topic.
@@ -329,7 +332,7 @@ mod tests {
         let mut m = KafkaModel::default();
         let listing = |origin, members: Option<Vec<GroupMember>>| {
             KafkaEvent::Groups(GroupListing {
-                groups: vec![GroupInfo { name: "billing".into(), origin, state: None, members }],
+                groups: vec![GroupInfo { name: "billing".into(), origin, state: None, members, offsets_error: None }],
                 list_refused: None,
             })
         };

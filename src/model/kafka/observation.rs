@@ -171,6 +171,9 @@ pub struct GroupInfo {
     /// Members, when described; `None` when the cluster would not describe the group.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members: Option<Vec<GroupMember>>,
+    /// Why the group's committed offsets could not be read at the last poll (ACLs, say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offsets_error: Option<String>,
 }
 
 /// One member of a group.
