@@ -233,7 +233,7 @@ impl ClusterState {
                 c.oldest_unconsumed_ms.map(|ts| now_ms.saturating_sub(ts.max(0) as u64))
             };
             let group = self.groups.entry(c.group.clone()).or_default();
-            let members_active = group.members.as_ref().map(|m| !m.is_empty());
+            let members_active = group.members.as_deref().map(|m| owned_by_a_member(m, &c.topic, c.partition));
             let sample = LagSample { at_ms: now_ms, offset: c.offset, high, lag, lag_ms };
             group.partitions.entry((c.topic.clone(), c.partition)).or_default().push(sample, members_active, settings);
             touched.entry(c.group.as_str()).or_default().push(c.topic.as_str());
@@ -271,6 +271,15 @@ impl ClusterState {
             }
         }
     }
+}
+
+/// Whether a member consumes this partition: by the decoded assignments when the group has
+/// any (a partition no member owns is not being read), else whether the group has members.
+fn owned_by_a_member(members: &[GroupMember], topic: &str, partition: i32) -> bool {
+    if members.iter().all(|m| m.assignment.is_empty()) {
+        return !members.is_empty();
+    }
+    members.iter().any(|m| m.assignment.iter().any(|(t, ps)| t == topic && ps.contains(&partition)))
 }
 
 #[cfg(test)]
@@ -342,6 +351,34 @@ mod tests {
         let g = &m.clusters()["local"].groups["billing"];
         assert_eq!(g.origin, Some(GroupOrigin::Listed));
         assert_eq!(g.members, Some(vec![]), "an undescribed listing keeps the known members");
+    }
+
+    #[test]
+    fn a_stuck_partition_is_stall_when_a_member_owns_it_and_stop_when_none_does() {
+        let mut m = KafkaModel::default();
+        let member = GroupMember {
+            id: "m1".into(),
+            client_id: "billing-1".into(),
+            host: "/10.0.0.1".into(),
+            assignment: vec![("orders".into(), vec![1])],
+        };
+        let listing = GroupListing {
+            groups: vec![GroupInfo {
+                name: "billing".into(),
+                origin: GroupOrigin::Listed,
+                state: Some("Stable".into()),
+                members: Some(vec![member]),
+                offsets_error: None,
+            }],
+            list_refused: None,
+        };
+        m.apply(&record(0, KafkaEvent::Groups(listing)));
+        for (i, high) in [10, 12, 14].into_iter().enumerate() {
+            m.apply(&record(1_000 * (i as u64 + 1), offsets([high, high], [4, 4], None)));
+        }
+        let g = &m.clusters()["local"].groups["billing"];
+        assert_eq!(g.partitions[&("orders".to_owned(), 0)].status(), LagStatus::Stop, "no member owns partition 0");
+        assert_eq!(g.partitions[&("orders".to_owned(), 1)].status(), LagStatus::Stall, "its owner does not move");
     }
 
     #[test]
