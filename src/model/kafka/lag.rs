@@ -121,8 +121,8 @@ pub struct PartitionLag {
 }
 
 impl PartitionLag {
-    /// Adds a sample and re-evaluates the status. `members_active` says whether the group has
-    /// members (`None` when the cluster would not describe it).
+    /// Adds a sample and re-evaluates the status. `members_active` says whether a member of
+    /// the group owns this partition (`None` when the cluster would not describe the group).
     pub fn push(&mut self, sample: LagSample, members_active: Option<bool>, settings: LagSettings) {
         if self.history.len() >= settings.history.max(settings.window) {
             self.history.pop_front();
@@ -170,8 +170,8 @@ impl PartitionLag {
 
 /// Burrow's rules over a window of samples, oldest first. With polled (rather than
 /// streamed) commits, "the offset did not move" is all that can be seen; whether anyone is
-/// still committing comes from the group's members: members present make it STALL, none (or
-/// unknown) make it STOP.
+/// still consuming comes from the group's members: a member owning the partition makes it
+/// STALL, none (or unknown) makes it STOP.
 pub fn evaluate(window: &[LagSample], members_active: Option<bool>) -> LagStatus {
     let Some(last) = window.last() else { return LagStatus::Unknown };
     // Rule 1, and Burrow's fix for idle partitions: no lag now, or at any point, is OK.
