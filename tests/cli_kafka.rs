@@ -72,3 +72,20 @@ fn named_clusters_come_from_the_clusters_file_and_unknown_names_are_refused() {
     let recorded = std::fs::read_to_string(&file).unwrap();
     assert!(recorded.contains("\"cluster\":\"local\"") && recorded.contains("\"state\":\"broker_down\""), "{recorded}");
 }
+
+#[test]
+fn bad_kafka_options_are_refused_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.jsonl");
+    let run = |args: &[&str]| {
+        let output = Command::new(BIN).args(args).arg("--out").arg(&out).output().unwrap();
+        assert!(!output.status.success(), "{args:?} should fail");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let e = run(&["--no-otlp", "record", "--otlp-kafka-topic", "otlp_spans"]);
+    assert!(e.contains("--otlp-kafka-topic needs a cluster"), "{e}");
+    let e = run(&["--no-otlp", "record", "--kafka", "127.0.0.1:1", "-X", "novalue"]);
+    assert!(e.contains("expected key=value"), "{e}");
+    let e = run(&["--no-otlp", "record", "--kafka", "127.0.0.1:1", "--kafka-poll", "soon"]);
+    assert!(e.contains("--kafka-poll"), "{e}");
+}

@@ -15,6 +15,20 @@ use eventlens::ingest::kafka::otlp_topic::{OtlpEncoding, OtlpTopicConfig};
 use eventlens::testing::realistic_request;
 use prost::Message;
 
+/// A collector reading spans from `otlp_spans` as the group `eventlens`.
+fn topic_reader(bootstrap: String, encoding: OtlpEncoding) -> eventlens::collector::Collector {
+    common::start_collector_with(CollectorConfig {
+        publish_interval: Some(Duration::from_millis(20)),
+        otlp_kafka: Some(OtlpTopicConfig {
+            cluster: KafkaConfig::new(bootstrap),
+            topic: "otlp_spans".into(),
+            group: "eventlens".into(),
+            encoding,
+        }),
+        ..CollectorConfig::default()
+    })
+}
+
 fn read_topic(
     encoding: OtlpEncoding,
     payloads: Vec<Vec<u8>>,
@@ -25,16 +39,7 @@ fn read_topic(
     let b = mock.bootstrap_servers();
     mock.create_topic("otlp_spans", 1, 1).unwrap();
     common::kafka::produce_bytes(&b, "otlp_spans", &payloads);
-    let collector = common::start_collector_with(CollectorConfig {
-        publish_interval: Some(Duration::from_millis(20)),
-        otlp_kafka: Some(OtlpTopicConfig {
-            cluster: KafkaConfig::new(b),
-            topic: "otlp_spans".into(),
-            group: "eventlens".into(),
-            encoding,
-        }),
-        ..CollectorConfig::default()
-    });
+    let collector = topic_reader(b, encoding);
     let s = common::wait_for(&collector, "spans from the topic, and rejections", |s| {
         s.model.spans == spans && s.ingest.requests_rejected == rejected
     });
@@ -67,16 +72,7 @@ fn an_empty_span_topic_shows_as_read_once_the_group_assigns_it() {
     let mock = rdkafka::mocking::MockCluster::new(1).unwrap();
     let b = mock.bootstrap_servers();
     mock.create_topic("otlp_spans", 2, 1).unwrap();
-    let collector = common::start_collector_with(CollectorConfig {
-        publish_interval: Some(Duration::from_millis(20)),
-        otlp_kafka: Some(OtlpTopicConfig {
-            cluster: KafkaConfig::new(b),
-            topic: "otlp_spans".into(),
-            group: "eventlens".into(),
-            encoding: OtlpEncoding::Proto,
-        }),
-        ..CollectorConfig::default()
-    });
+    let collector = topic_reader(b, OtlpEncoding::Proto);
     common::wait_for(&collector, "the reader to be listening", |s| {
         s.sources.iter().any(|src| src.name == "OTLP Kafka otlp_spans" && src.state == SourceState::Listening)
     });

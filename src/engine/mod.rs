@@ -54,16 +54,16 @@ pub struct EngineState {
 impl EngineState {
     /// Applies one record.
     pub fn apply(&mut self, record: &Record) {
-        let second = record.received_unix_nano() / 1_000_000_000;
-        self.last_received_second = self.last_received_second.max(second);
         match record {
             Record::Spans(batch) => {
+                let second = self.advance_clock(batch.received_unix_nano);
                 for span in &batch.spans {
                     self.model.apply_span(span, second);
                 }
                 self.spans.record(second, batch.spans.len() as u64, false, None);
             }
-            Record::Kafka(k) => self.apply_kafka(k),
+            // A copy: the Kafka model keeps the messages it is given.
+            Record::Kafka(k) => self.apply_kafka(k.clone()),
         }
     }
 
@@ -71,34 +71,27 @@ impl EngineState {
     /// being copied. The engine thread applies every record this way.
     pub fn apply_owned(&mut self, record: Record) {
         match record {
-            Record::Kafka(mut k) => {
-                let second = k.received_unix_nano / 1_000_000_000;
-                self.last_received_second = self.last_received_second.max(second);
-                if let KafkaEvent::Messages(batch) = &mut k.event {
-                    self.join_messages_to_spans(&mut batch.messages);
-                }
-                self.draw_kafka(&k);
-                self.kafka.apply_owned(k);
-            }
-            other => self.apply(&other),
+            Record::Kafka(k) => self.apply_kafka(k),
+            spans @ Record::Spans(_) => self.apply(&spans),
         }
     }
 
-    /// Applies a Kafka observation (a copy of its messages, when it has any).
-    fn apply_kafka(&mut self, record: &KafkaRecord) {
-        if let KafkaEvent::Messages(batch) = &record.event
-            && batch.messages.iter().any(|m| m.links.trace.is_some())
-        {
-            let mut joined = record.clone();
-            if let KafkaEvent::Messages(batch) = &mut joined.event {
-                self.join_messages_to_spans(&mut batch.messages);
-            }
-            self.draw_kafka(&joined);
-            self.kafka.apply_owned(joined);
-        } else {
-            self.draw_kafka(record);
-            self.kafka.apply(record);
+    /// Moves the session clock to a record's receive time; returns that time's Unix second.
+    fn advance_clock(&mut self, received_unix_nano: u64) -> u64 {
+        let second = received_unix_nano / 1_000_000_000;
+        self.last_received_second = self.last_received_second.max(second);
+        second
+    }
+
+    /// Applies a Kafka observation: joins its messages to spans, draws it in the flow graph,
+    /// and hands it to the Kafka model.
+    fn apply_kafka(&mut self, mut record: KafkaRecord) {
+        self.advance_clock(record.received_unix_nano);
+        if let KafkaEvent::Messages(batch) = &mut record.event {
+            self.join_messages_to_spans(&mut batch.messages);
         }
+        self.draw_kafka(&record);
+        self.kafka.apply_owned(record);
     }
 
     /// Names the service that produced each message whose `traceparent` the model knows.

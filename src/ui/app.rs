@@ -73,11 +73,6 @@ impl EventLensApp {
         self.view
     }
 
-    /// Switches the main view.
-    pub fn set_view(&mut self, view: View) {
-        self.view = view;
-    }
-
     /// The message browser (for tests: its controls).
     pub fn browser_mut(&mut self) -> &mut MessageBrowserView {
         &mut self.browser

@@ -430,3 +430,30 @@ pub fn message_panel(ui: &mut egui::Ui, m: &KafkaMessage) -> bool {
     ui.add(egui::Label::new(RichText::new(text).monospace()).wrap());
     close
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn controls_become_a_request_or_say_what_is_wrong() {
+        let mut v = MessageBrowserView::new(Vec::new());
+        assert_eq!(v.request().unwrap_err(), "pick a topic");
+        v.topic = "orders".into();
+        v.start_value = "lots".into();
+        assert!(v.request().unwrap_err().contains("not a count"));
+        v.start = StartKind::Timestamp;
+        v.start_value = "2026-11-22T10:00:00Z".into();
+        assert_eq!(v.request().unwrap().start, StartAt::Timestamp(1_795_341_600_000));
+        v.start_value = "yesterday".into();
+        assert!(v.request().unwrap_err().contains("not a time"));
+        v.start = StartKind::Earliest;
+        v.json_field = "order.id".into();
+        assert!(v.request().unwrap_err().contains("path=value"));
+        v.json_field = "order.id=42".into();
+        v.header = "tenant=acme".into();
+        let filter = v.request().unwrap().filter;
+        assert_eq!(filter.json_field, Some(("order.id".into(), "42".into())));
+        assert_eq!(filter.header, Some(("tenant".into(), Some("acme".into()))));
+    }
+}

@@ -24,11 +24,6 @@ pub struct KafkaModel {
 }
 
 impl KafkaModel {
-    /// An empty model evaluating lag with `settings`.
-    pub fn new(settings: LagSettings) -> Self {
-        Self { settings, ..Self::default() }
-    }
-
     /// Applies one observation it may consume: message batches move into the browser.
     pub fn apply_owned(&mut self, record: KafkaRecord) {
         match record.event {
