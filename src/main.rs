@@ -52,6 +52,30 @@ enum Command {
         #[arg(long, value_enum, default_value = "json")]
         format: GraphFormat,
     },
+    /// Print the journeys of a session file: all of them, or those of one trace or key.
+    Journeys {
+        /// The session file.
+        file: PathBuf,
+        /// Only the journey of this trace id (32 hex digits).
+        #[arg(long, conflicts_with = "key")]
+        trace: Option<String>,
+        /// Only journeys carrying this Kafka message key.
+        #[arg(long)]
+        key: Option<String>,
+        /// `json`: one OTLP JSON export request per journey and line; `mermaid`: one
+        /// sequence diagram per journey.
+        #[arg(long, value_enum, default_value = "json")]
+        format: JourneyFormat,
+    },
+}
+
+/// Journey output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum JourneyFormat {
+    /// OTLP JSON, one `ExportTraceServiceRequest` per line.
+    Json,
+    /// Mermaid sequence diagrams.
+    Mermaid,
 }
 
 /// Receiver options, accepted before or after the subcommand (`gui`, `record`).
@@ -166,6 +190,7 @@ fn main() -> anyhow::Result<()> {
         None | Some(Command::Gui) => run_gui(&cli.receivers),
         Some(Command::Record { out, duration }) => run_record(&cli.receivers, out, duration.map(Into::into)),
         Some(Command::Graph { file, format }) => run_graph(&file, format),
+        Some(Command::Journeys { file, trace, key, format }) => run_journeys(&file, trace, key, format),
     }
 }
 
@@ -244,5 +269,43 @@ fn run_graph(file: &std::path::Path, format: GraphFormat) -> anyhow::Result<()> 
         eprintln!("{}: line {} skipped: {}", file.display(), skipped.line, skipped.reason);
     }
     println!("{}", render(&replayed.snapshot, format));
+    Ok(())
+}
+
+fn run_journeys(
+    file: &std::path::Path,
+    trace: Option<String>,
+    key: Option<String>,
+    format: JourneyFormat,
+) -> anyhow::Result<()> {
+    use eventlens::export::journey::{to_mermaid_sequence, to_otlp_json};
+    use eventlens::model::ids::TraceId;
+    use eventlens::model::journey::JourneyDetail;
+
+    let (mut state, skipped) = eventlens::export::graph::replay_state(file)?;
+    for s in &skipped {
+        eprintln!("{}: line {} skipped: {}", file.display(), s.line, s.reason);
+    }
+    state.snapshot(state.last_received_second() + 1);
+    let ids = match (&trace, &key) {
+        (Some(t), _) => {
+            let id = TraceId::from_hex(t).map_err(|e| anyhow::anyhow!("--trace {t}: {e}"))?;
+            state.journeys.journey_of_trace(&id).into_iter().collect()
+        }
+        (None, Some(k)) => {
+            state.journeys.list().iter().filter(|j| j.keys.iter().any(|x| **x == **k)).map(|j| j.id).collect()
+        }
+        (None, None) => state.journeys.list().iter().map(|j| j.id).collect::<Vec<_>>(),
+    };
+    if ids.is_empty() {
+        anyhow::bail!("no journey in {} matches", file.display());
+    }
+    for id in ids {
+        let Some(detail) = JourneyDetail::build(&state.journeys, id, &state.kafka) else { continue };
+        match format {
+            JourneyFormat::Json => println!("{}", to_otlp_json(&detail)?),
+            JourneyFormat::Mermaid => println!("{}", to_mermaid_sequence(&detail)),
+        }
+    }
     Ok(())
 }

@@ -19,6 +19,7 @@ use crate::capture::writer::CaptureWriteError;
 use crate::ingest::counters::IngestCounters;
 use crate::ingest::queue::RecordReceiver;
 use crate::model::flow_graph::{FlowModel, NodeKey};
+use crate::model::journey::{JourneyDetail, JourneyId, JourneySettings, JourneyStore};
 use crate::model::kafka::message::KafkaMessage;
 use crate::model::kafka::{KafkaEvent, KafkaModel, KafkaRecord};
 use crate::model::record::Record;
@@ -45,35 +46,69 @@ pub struct EngineState {
     pub model: FlowModel,
     /// Kafka clusters, their groups and lag.
     pub kafka: KafkaModel,
+    /// Per-event journeys.
+    pub journeys: JourneyStore,
     /// The Kafka model as last published; cloned again only when it changed.
     kafka_view: Arc<KafkaModel>,
+    selected_journey: Option<JourneyId>,
+    journey_view: Option<Arc<JourneyDetail>>,
     spans: Stats,
     last_received_second: u64,
 }
 
 impl EngineState {
-    /// Applies one record.
-    pub fn apply(&mut self, record: &Record) {
-        match record {
-            Record::Spans(batch) => {
-                let second = self.advance_clock(batch.received_unix_nano);
-                for span in &batch.spans {
-                    self.model.apply_span(span, second);
-                }
-                self.spans.record(second, batch.spans.len() as u64, false, None);
-            }
-            // A copy: the Kafka model keeps the messages it is given.
-            Record::Kafka(k) => self.apply_kafka(k.clone()),
-        }
+    /// An empty state with these journey settings.
+    pub fn new(journeys: JourneySettings) -> Self {
+        Self { journeys: JourneyStore::new(journeys), ..Self::default() }
     }
 
-    /// Applies a record it may consume: message batches move into the browser instead of
-    /// being copied. The engine thread applies every record this way.
+    /// Applies one record (copying what the model keeps; see [`EngineState::apply_owned`]).
+    pub fn apply(&mut self, record: &Record) {
+        self.apply_owned(record.clone());
+    }
+
+    /// Applies a record it may consume: spans move into their journeys and message batches
+    /// into the browser instead of being copied. The engine thread applies every record this way.
     pub fn apply_owned(&mut self, record: Record) {
         match record {
             Record::Kafka(k) => self.apply_kafka(k),
-            spans @ Record::Spans(_) => self.apply(&spans),
+            Record::Spans(batch) => {
+                let second = self.advance_clock(batch.received_unix_nano);
+                let count = batch.spans.len() as u64;
+                for span in batch.spans {
+                    self.model.apply_span(&span, second);
+                    self.journeys.add_span(span, batch.received_unix_nano);
+                }
+                self.spans.record(second, count, false, None);
+            }
         }
+    }
+
+    /// Lays out `journey` for the waterfall in the next snapshots (or stops doing so).
+    pub fn select_journey(&mut self, journey: Option<JourneyId>) {
+        if self.selected_journey != journey {
+            self.selected_journey = journey;
+            self.journey_view = None;
+        }
+    }
+
+    /// The selected journey's layout, rebuilt when the journey (or what the cluster says
+    /// about its messages) changed.
+    fn journey_detail(&mut self) -> Option<Arc<JourneyDetail>> {
+        let id = self.selected_journey?;
+        let current = self.journeys.list().get(id);
+        let stale = match (&self.journey_view, current) {
+            (Some(view), Some(row)) => view.summary != *row || !view.messages.is_empty(),
+            (None, Some(_)) => true,
+            (_, None) => {
+                self.journey_view = None;
+                return None;
+            }
+        };
+        if stale {
+            self.journey_view = JourneyDetail::build(&self.journeys, id, &self.kafka).map(Arc::new);
+        }
+        self.journey_view.clone()
     }
 
     /// Moves the session clock to a record's receive time; returns that time's Unix second.
@@ -89,6 +124,9 @@ impl EngineState {
         self.advance_clock(record.received_unix_nano);
         if let KafkaEvent::Messages(batch) = &mut record.event {
             self.join_messages_to_spans(&mut batch.messages);
+            for m in &batch.messages {
+                self.journeys.add_message(m, record.received_unix_nano);
+            }
         }
         self.draw_kafka(&record);
         self.kafka.apply_owned(record);
@@ -170,6 +208,7 @@ impl EngineState {
             self.kafka_view = Arc::new(self.kafka.clone());
         }
         let (nodes, edges) = Snapshot::graph_from_model(&self.model, &self.kafka, now_second);
+        self.journeys.refresh(&self.model, &self.kafka);
         Snapshot {
             structure_version: self.model.structure_version(),
             now_second,
@@ -179,6 +218,9 @@ impl EngineState {
             spans_per_second: self.spans.rate(now_second, 10),
             model: self.model.counters(),
             kafka: Arc::clone(&self.kafka_view),
+            journeys: self.journeys.list().clone(),
+            journey_counters: self.journeys.counters(),
+            journey: self.journey_detail(),
             ..Snapshot::default()
         }
     }
@@ -326,6 +368,7 @@ impl EngineLoop {
                     Command::Pause => self.paused = true,
                     Command::Resume => self.paused = false,
                     Command::Shutdown => shutdown = true,
+                    Command::SelectJourney(id) => self.state.select_journey(id),
                 }
                 dirty = true;
             }
@@ -397,8 +440,12 @@ impl EngineLoop {
         self.version += 1;
         let previous = self.published.load_full();
         let mut snapshot = if self.paused && previous.version > 0 {
-            // Paused: keep showing the frozen graph, but live counters keep moving.
-            (*previous).clone()
+            // Paused: keep showing the frozen graph, but live counters keep moving, and a
+            // journey picked from the frozen list still opens.
+            let mut frozen = (*previous).clone();
+            self.state.journeys.refresh(&self.state.model, &self.state.kafka);
+            frozen.journey = self.state.journey_detail();
+            frozen
         } else {
             self.state.snapshot(crate::ingest::otlp::unix_nanos_now() / 1_000_000_000)
         };

@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::engine::KAFKA_SYSTEM;
 use crate::ingest::counters::IngestTotals;
 use crate::model::flow_graph::{EdgeKind, FlowModel, FlowModelCounters, NodeKey, NodeKind};
+use crate::model::journey::{JourneyCounters, JourneyDetail, JourneyList};
 use crate::model::kafka::{GroupStatus, KafkaModel};
 use crate::model::stats::{Percentiles, SecondPoint, Stats};
 
@@ -182,6 +183,14 @@ pub struct Snapshot {
     /// Kafka clusters: topics, groups, lag and its history.
     #[serde(skip)]
     pub kafka: Arc<KafkaModel>,
+    /// The journey list (chunks shared with the engine, not copied).
+    #[serde(skip)]
+    pub journeys: JourneyList,
+    /// Journeys kept and evicted.
+    pub journey_counters: JourneyCounters,
+    /// The selected journey, laid out for the waterfall.
+    #[serde(skip)]
+    pub journey: Option<Arc<JourneyDetail>>,
 }
 
 impl Snapshot {

@@ -34,13 +34,20 @@ pub struct ReplayedGraph {
 
 /// Replays a session file through the same engine logic the live view uses.
 pub fn replay_file(path: &Path) -> Result<ReplayedGraph, CaptureError> {
+    let (mut state, skipped) = replay_state(path)?;
+    let snapshot = state.snapshot(state.last_received_second() + 1);
+    Ok(ReplayedGraph { snapshot, skipped })
+}
+
+/// Replays a session file into an engine state (flow graph, Kafka model, journeys), with the
+/// lines that were skipped.
+pub fn replay_state(path: &Path) -> Result<(EngineState, Vec<SkippedLine>), CaptureError> {
     let capture = read_capture(path)?;
     let mut state = EngineState::default();
     for record in capture.records {
         state.apply_owned(record);
     }
-    let snapshot = state.snapshot(state.last_received_second() + 1);
-    Ok(ReplayedGraph { snapshot, skipped: capture.skipped })
+    Ok((state, capture.skipped))
 }
 
 #[derive(Serialize)]

@@ -1,3 +1,4 @@
 //! Exports of what EventLens built, for docs, bug reports and scripts.
 
 pub mod graph;
+pub mod journey;

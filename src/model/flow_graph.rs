@@ -541,6 +541,24 @@ impl FlowModel {
         self.producers.get(span).map(|p| &self.graph[p.producer].key)
     }
 
+    /// Who consumes a destination: for each consume edge, the consumer's label (service or
+    /// group node) and the groups seen on the edge. Journeys use it to tell which deliveries
+    /// a message should have had.
+    pub fn consumers_of(&self, system: &str, name: &str) -> Vec<(String, &BTreeSet<String>)> {
+        let Some(node) = self.destinations.get(system).and_then(|m| m.get(name)) else { return Vec::new() };
+        self.graph
+            .edges_directed(*node, petgraph::Direction::Outgoing)
+            .filter(|e| e.weight().kind == EdgeKind::Consumes && !self.graph[e.target()].retired)
+            .map(|e| {
+                let label = match &self.graph[e.target()].key {
+                    NodeKey::ConsumerGroup { group, .. } => group.clone(),
+                    key => key.label(),
+                };
+                (label, &e.weight().consumer_groups)
+            })
+            .collect()
+    }
+
     /// Ensures a destination node exists, e.g. a topic the cluster reports before any span
     /// names it.
     pub fn ensure_destination(&mut self, system: &str, name: &str) -> NodeIndex {

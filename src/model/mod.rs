@@ -3,6 +3,7 @@
 pub mod bounded_index;
 pub mod flow_graph;
 pub mod ids;
+pub mod journey;
 pub mod kafka;
 pub mod messaging;
 pub mod record;

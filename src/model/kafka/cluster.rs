@@ -84,6 +84,15 @@ impl KafkaModel {
         self.version
     }
 
+    /// The offset `group` last committed on a partition (first cluster that has it), from the
+    /// latest poll; the next message the group will process.
+    pub fn committed(&self, group: &str, topic: &str, partition: i32) -> Option<i64> {
+        self.clusters.values().find_map(|c| {
+            let lag = c.groups.get(group)?.partitions.get(&(topic.to_owned(), partition))?;
+            lag.latest().map(|s| s.offset)
+        })
+    }
+
     /// A group's lag on a topic in whichever cluster has it.
     pub fn topic_lag(&self, group: &str, topic: &str) -> Option<&TopicLag> {
         self.clusters.values().find_map(|c| c.groups.get(group)?.topics.get(topic))

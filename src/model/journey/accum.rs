@@ -1,0 +1,201 @@
+//! Running totals of one journey, updated per span so the list row is cheap to rebuild.
+
+use std::sync::Arc;
+
+use smallvec::SmallVec;
+
+use super::step::MessageStep;
+use crate::model::ids::TraceId;
+use crate::model::messaging::MessagingRole;
+use crate::model::span::{Span, find_attr};
+
+/// A delivery: a consumer (service, and group when known) processing a destination.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// Destination; `None` when the consumer span did not say (it then counts for any).
+    pub topic: Option<Arc<str>>,
+    /// Consuming service.
+    pub service: Arc<str>,
+    /// Consumer group.
+    pub group: Option<Arc<str>>,
+}
+
+/// What a journey's row is built from.
+#[derive(Clone, Debug, Default)]
+pub struct Accum {
+    /// Earliest start, Unix ns (`u64::MAX` while empty).
+    pub start: u64,
+    /// Latest end, Unix ns.
+    pub end: u64,
+    /// The earliest span's (start, service, name).
+    pub root: Option<(u64, Arc<str>, Arc<str>)>,
+    /// Spans.
+    pub spans: u32,
+    /// Messages.
+    pub messages: u32,
+    /// Failed spans.
+    pub failures: u32,
+    /// First failure message.
+    pub error: Option<Arc<str>>,
+    /// Services touched.
+    pub services: SmallVec<[Arc<str>; 4]>,
+    /// Destinations touched.
+    pub topics: SmallVec<[Arc<str>; 4]>,
+    /// Destinations produced to, with their messaging system.
+    pub produced: SmallVec<[(Arc<str>, Arc<str>); 2]>,
+    /// Deliveries by the journey's own consumer spans and by batch consumers linking to it.
+    pub delivered: SmallVec<[Delivery; 2]>,
+    /// Explicit event type (CloudEvents).
+    pub event_type: Option<Arc<str>>,
+    /// Keys.
+    pub keys: SmallVec<[Arc<str>; 1]>,
+    /// Message ids.
+    pub message_ids: SmallVec<[Arc<str>; 1]>,
+    /// Trace ids.
+    pub traces: SmallVec<[TraceId; 2]>,
+    /// Newest receive time of anything added, Unix ns.
+    pub last_received: u64,
+}
+
+fn push_unique<T: PartialEq, const N: usize>(list: &mut SmallVec<[T; N]>, value: T)
+where
+    [T; N]: smallvec::Array<Item = T>,
+{
+    if !list.contains(&value) {
+        list.push(value);
+    }
+}
+
+/// CloudEvents semantic-convention attributes on spans.
+const CE_TYPE: &str = "cloudevents.event_type";
+const CE_ID: &str = "cloudevents.event_id";
+
+impl Accum {
+    /// An empty accumulator.
+    pub fn new() -> Self {
+        Self { start: u64::MAX, ..Self::default() }
+    }
+
+    /// Adds a span of `service` (its interned label), touching `topic` if it is a messaging span.
+    pub fn add_span(&mut self, span: &Span, service: &Arc<str>, topic: Option<&Arc<str>>, received: u64) {
+        self.spans += 1;
+        self.last_received = self.last_received.max(received);
+        self.start = self.start.min(span.start_unix_nano);
+        self.end = self.end.max(span.end_unix_nano);
+        if self.root.as_ref().is_none_or(|(start, ..)| span.start_unix_nano < *start) {
+            self.root = Some((span.start_unix_nano, Arc::clone(service), span.name.as_str().into()));
+        }
+        if span.is_failure() {
+            self.failures += 1;
+            if self.error.is_none() {
+                self.error = Some(failure_message(span).into());
+            }
+        }
+        push_unique(&mut self.services, Arc::clone(service));
+        if !self.traces.contains(&span.trace_id) {
+            self.traces.push(span.trace_id);
+        }
+        if let Some(m) = &span.messaging {
+            if let Some(topic) = topic {
+                push_unique(&mut self.topics, Arc::clone(topic));
+                if m.operation.role() == MessagingRole::Produce {
+                    push_unique(&mut self.produced, (Arc::clone(topic), m.system.as_str().into()));
+                }
+            }
+            if m.operation.role() == MessagingRole::Consume {
+                self.add_delivery(span, service, topic);
+            }
+            if let Some(key) = &m.message_key {
+                push_unique(&mut self.keys, key.as_str().into());
+            }
+            if let Some(id) = &m.message_id {
+                push_unique(&mut self.message_ids, id.as_str().into());
+            }
+        }
+        if let Some(t) = find_attr(&span.attributes, CE_TYPE).and_then(|v| v.as_text()) {
+            self.event_type.get_or_insert_with(|| t.into());
+        }
+        if let Some(id) = find_attr(&span.attributes, CE_ID).and_then(|v| v.as_text()) {
+            push_unique(&mut self.message_ids, id.into());
+        }
+    }
+
+    /// Records that a consumer span (of this journey or a batch consumer linking to it)
+    /// processed the journey's message.
+    pub fn add_delivery(&mut self, span: &Span, service: &Arc<str>, topic: Option<&Arc<str>>) {
+        let group = span.messaging.as_ref().and_then(|m| m.consumer_group.as_deref()).map(Arc::from);
+        push_unique(&mut self.delivered, Delivery { topic: topic.cloned(), service: Arc::clone(service), group });
+    }
+
+    /// Adds a Kafka message.
+    pub fn add_message(&mut self, step: &MessageStep, received: u64) {
+        self.messages += 1;
+        self.last_received = self.last_received.max(received);
+        if let Some(ms) = step.timestamp_ms.and_then(|ms| u64::try_from(ms).ok()) {
+            let at = ms.saturating_mul(1_000_000);
+            self.start = self.start.min(at);
+            self.end = self.end.max(at);
+        }
+        push_unique(&mut self.topics, Arc::clone(&step.topic));
+        push_unique(&mut self.produced, (Arc::clone(&step.topic), "kafka".into()));
+        if let Some(key) = &step.key {
+            push_unique(&mut self.keys, Arc::clone(key));
+        }
+        if let Some(id) = &step.message_id {
+            push_unique(&mut self.message_ids, Arc::clone(id));
+        }
+        if let Some(t) = &step.event_type {
+            self.event_type.get_or_insert_with(|| Arc::clone(t));
+        }
+        if let Some(trace) = step.trace
+            && !self.traces.contains(&trace.trace_id)
+        {
+            self.traces.push(trace.trace_id);
+        }
+    }
+
+    /// Folds another journey's totals into this one (when two journeys merge).
+    pub fn merge(&mut self, other: Accum) {
+        self.spans += other.spans;
+        self.messages += other.messages;
+        self.failures += other.failures;
+        self.start = self.start.min(other.start);
+        self.end = self.end.max(other.end);
+        self.last_received = self.last_received.max(other.last_received);
+        if let Some(root) = other.root
+            && self.root.as_ref().is_none_or(|(start, ..)| root.0 < *start)
+        {
+            self.root = Some(root);
+        }
+        if self.error.is_none() {
+            self.error = other.error;
+        }
+        if self.event_type.is_none() {
+            self.event_type = other.event_type;
+        }
+        other.services.into_iter().for_each(|s| push_unique(&mut self.services, s));
+        other.topics.into_iter().for_each(|s| push_unique(&mut self.topics, s));
+        other.produced.into_iter().for_each(|s| push_unique(&mut self.produced, s));
+        other.delivered.into_iter().for_each(|s| push_unique(&mut self.delivered, s));
+        other.keys.into_iter().for_each(|s| push_unique(&mut self.keys, s));
+        other.message_ids.into_iter().for_each(|s| push_unique(&mut self.message_ids, s));
+        other.traces.into_iter().for_each(|s| push_unique(&mut self.traces, s));
+    }
+
+    /// True when nothing was added.
+    pub fn is_empty(&self) -> bool {
+        self.spans == 0 && self.messages == 0
+    }
+}
+
+/// The status message, else the first exception's message, else the span name.
+pub fn failure_message(span: &Span) -> String {
+    if !span.status_message.is_empty() {
+        return span.status_message.clone();
+    }
+    span.events
+        .iter()
+        .filter(|e| e.name == "exception")
+        .find_map(|e| find_attr(&e.attributes, "exception.message").and_then(|v| v.as_text()))
+        .unwrap_or_else(|| format!("{} failed", span.name))
+}

@@ -1,0 +1,17 @@
+//! Per-event journeys: one business event followed across every service, topic and trace it
+//! touches. Assembled incrementally as spans and messages arrive ([`JourneyStore`]), listed
+//! ([`JourneyList`]), searched ([`JourneyQuery`]) and laid out for the waterfall
+//! ([`JourneyDetail`]). See `docs/journeys.md`.
+
+pub mod accum;
+pub mod detail;
+pub mod query;
+pub mod step;
+pub mod store;
+pub mod summary;
+
+pub use detail::{JourneyDetail, JourneyPath, MessageView, WaterfallRow};
+pub use query::{JourneyQuery, QueryError};
+pub use step::MessageStep;
+pub use store::{JourneyCounters, JourneySettings, JourneyStore};
+pub use summary::{JourneyId, JourneyList, JourneyStatus, JourneySummary};

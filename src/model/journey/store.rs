@@ -1,0 +1,635 @@
+//! Assembles journeys incrementally as spans and messages arrive.
+//!
+//! A journey is a set of traces. Spans join the journey of their trace (parent/child never
+//! crosses traces). A trace whose spans link to exactly one other trace joins that trace's
+//! journey: a consumer's trace joins its producer's, and everything it triggers follows. A
+//! trace whose spans link to several other traces is a *batch* (fan-in) trace: it keeps its
+//! own journey and is recorded as a consumer of each journey it links to, so a batch consumer
+//! links fifty journeys without merging them. A trace that turns out to be a batch only
+//! after it had joined one journey is split back out (the only non-incremental step,
+//! proportional to that one journey).
+//!
+//! Kafka messages join the journey of their `traceparent` trace; a message without one is a
+//! journey of its own (a dead-lettered message joins its original's journey when known).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+use smallvec::SmallVec;
+
+use super::accum::Accum;
+use super::step::MessageStep;
+use super::summary::{JourneyId, JourneyList, JourneyStatus, JourneySummary};
+use crate::model::flow_graph::FlowModel;
+use crate::model::ids::TraceId;
+use crate::model::kafka::KafkaModel;
+use crate::model::kafka::message::KafkaMessage;
+use crate::model::messaging::MessagingRole;
+use crate::model::span::{Resource, Span};
+
+/// Retention and classification settings.
+#[derive(Clone, Debug)]
+pub struct JourneySettings {
+    /// Assemble journeys at all (off only to measure what they cost).
+    pub enabled: bool,
+    /// Most journeys kept; the oldest are evicted first.
+    pub max_journeys: usize,
+    /// Most spans kept across all journeys; the oldest journeys are evicted first.
+    pub max_spans: usize,
+    /// How long a journey may wait for an expected consumer before it is `incomplete`, ns.
+    pub incomplete_after_nanos: u64,
+    /// The payload field naming a message's event type when it is not a CloudEvent.
+    pub event_type_field: Option<String>,
+}
+
+impl Default for JourneySettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_journeys: 200_000,
+            max_spans: 1_000_000,
+            incomplete_after_nanos: 30_000_000_000,
+            event_type_field: Some("type".into()),
+        }
+    }
+}
+
+/// Bookkeeping shown in the UI.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct JourneyCounters {
+    /// Journeys kept.
+    pub journeys: u64,
+    /// Spans kept in journeys.
+    pub spans: u64,
+    /// Journeys evicted by retention.
+    pub evicted: u64,
+    /// Spans evicted with them.
+    pub evicted_spans: u64,
+}
+
+#[derive(Debug, Default)]
+struct TraceSlot {
+    journey: u64,
+    /// Distinct other traces this trace's spans link to.
+    links_to: SmallVec<[TraceId; 1]>,
+    /// Links to several traces: a batch consumer that never merges.
+    fan_in: bool,
+    /// Traces that joined this one through their single link.
+    joined_by: SmallVec<[TraceId; 2]>,
+    /// Batch traces that link to this one.
+    batch_consumers: SmallVec<[TraceId; 1]>,
+}
+
+/// One journey's contents.
+#[derive(Debug)]
+pub(super) struct Journey {
+    pub(super) traces: Vec<TraceId>,
+    pub(super) spans: Vec<Arc<Span>>,
+    pub(super) messages: Vec<MessageStep>,
+    pub(super) acc: Accum,
+    dirty: bool,
+    pending: bool,
+}
+
+impl Journey {
+    fn new() -> Self {
+        Self {
+            traces: Vec::new(),
+            spans: Vec::new(),
+            messages: Vec::new(),
+            acc: Accum::new(),
+            dirty: false,
+            pending: false,
+        }
+    }
+}
+
+/// The journeys of a session.
+#[derive(Debug, Default)]
+pub struct JourneyStore {
+    settings: JourneySettings,
+    traces: FxHashMap<TraceId, TraceSlot>,
+    journeys: FxHashMap<u64, Journey>,
+    order: VecDeque<u64>,
+    message_index: FxHashMap<(Arc<str>, i32, i64), u64>,
+    list: JourneyList,
+    dirty: Vec<u64>,
+    pending: VecDeque<(u64, u64)>,
+    next_id: u64,
+    spans_kept: usize,
+    evicted: u64,
+    evicted_spans: u64,
+    clock: u64,
+    interned: FxHashSet<Arc<str>>,
+    last_resource: Option<(Arc<Resource>, Arc<str>)>,
+}
+
+impl JourneyStore {
+    /// An empty store.
+    pub fn new(settings: JourneySettings) -> Self {
+        Self { settings, next_id: 1, ..Self::default() }
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &JourneySettings {
+        &self.settings
+    }
+
+    /// The journey list as of the last [`JourneyStore::refresh`].
+    pub fn list(&self) -> &JourneyList {
+        &self.list
+    }
+
+    /// Bookkeeping counters.
+    pub fn counters(&self) -> JourneyCounters {
+        JourneyCounters {
+            journeys: self.list.len() as u64,
+            spans: self.spans_kept as u64,
+            evicted: self.evicted,
+            evicted_spans: self.evicted_spans,
+        }
+    }
+
+    /// The journey a trace belongs to.
+    pub fn journey_of_trace(&self, trace: &TraceId) -> Option<JourneyId> {
+        let id = self.traces.get(trace)?.journey;
+        self.journeys.get(&id).filter(|j| !j.acc.is_empty()).map(|_| JourneyId(id))
+    }
+
+    /// The journeys of the traces that `id`'s batch traces consume (empty for other journeys).
+    pub fn batch_inputs(&self, id: JourneyId) -> Vec<JourneyId> {
+        let Some(j) = self.journeys.get(&id.0) else { return Vec::new() };
+        let mut out: Vec<JourneyId> = j
+            .traces
+            .iter()
+            .filter_map(|t| self.traces.get(t))
+            .filter(|s| s.fan_in)
+            .flat_map(|s| s.links_to.iter())
+            .filter_map(|t| self.journey_of_trace(t))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// The batch journeys that consumed journey `id`, with the spans of theirs that link to it.
+    pub(super) fn batch_consumers(&self, id: JourneyId) -> Vec<(JourneyId, Vec<Arc<Span>>)> {
+        match self.journeys.get(&id.0) {
+            Some(j) => self.batch_linking(&j.traces),
+            None => Vec::new(),
+        }
+    }
+
+    /// The batch journeys linking to any of `traces`, with their linking spans.
+    fn batch_linking(&self, traces: &[TraceId]) -> Vec<(JourneyId, Vec<Arc<Span>>)> {
+        let mut out: Vec<(JourneyId, Vec<Arc<Span>>)> = Vec::new();
+        for trace in traces {
+            let Some(slot) = self.traces.get(trace) else { continue };
+            for batch in &slot.batch_consumers {
+                let Some(bid) = self.traces.get(batch).map(|s| s.journey) else { continue };
+                let Some(bj) = self.journeys.get(&bid) else { continue };
+                let linking = bj
+                    .spans
+                    .iter()
+                    .filter(|s| s.trace_id == *batch && s.links.iter().any(|l| l.target.trace_id == *trace))
+                    .cloned();
+                match out.iter_mut().find(|(b, _)| b.0 == bid) {
+                    Some((_, spans)) => spans.extend(linking),
+                    None => out.push((JourneyId(bid), linking.collect())),
+                }
+            }
+        }
+        out
+    }
+
+    pub(super) fn journey(&self, id: JourneyId) -> Option<&Journey> {
+        self.journeys.get(&id.0)
+    }
+
+    /// Every journey's id, oldest first (for headless exports).
+    pub fn ids(&self) -> Vec<JourneyId> {
+        let mut ids: Vec<JourneyId> =
+            self.journeys.iter().filter(|(_, j)| !j.acc.is_empty()).map(|(id, _)| JourneyId(*id)).collect();
+        ids.sort();
+        ids
+    }
+
+    /// Adds a span received at `received` (Unix ns).
+    pub fn add_span(&mut self, span: Span, received: u64) {
+        if !self.settings.enabled {
+            return;
+        }
+        self.clock = self.clock.max(received);
+        let trace = span.trace_id;
+        self.slot(trace);
+        let mut linked: SmallVec<[TraceId; 2]> = SmallVec::new();
+        for link in &span.links {
+            let t = link.target.trace_id;
+            if t != trace && !linked.contains(&t) {
+                linked.push(t);
+            }
+        }
+        for &other in &linked {
+            self.link(trace, other);
+        }
+        let service = self.service_label(&span.resource);
+        let topic = span.messaging.as_ref().and_then(|m| m.destination.as_deref()).map(|d| self.intern(d));
+        let is_batch_delivery = !linked.is_empty()
+            && self.traces.get(&trace).is_some_and(|s| s.fan_in)
+            && span.messaging.as_ref().is_some_and(|m| m.operation.role() == MessagingRole::Consume);
+        if is_batch_delivery {
+            for other in &linked {
+                let Some(id) = self.traces.get(other).map(|s| s.journey) else { continue };
+                if let Some(j) = self.journeys.get_mut(&id) {
+                    j.acc.add_delivery(&span, &service, topic.as_ref());
+                }
+                self.mark_dirty(id);
+            }
+        }
+        let id = self.traces.get(&trace).map_or(0, |s| s.journey);
+        if let Some(j) = self.journeys.get_mut(&id) {
+            j.acc.add_span(&span, &service, topic.as_ref(), received);
+            j.spans.push(Arc::new(span));
+            self.spans_kept += 1;
+        }
+        self.mark_dirty(id);
+        self.evict();
+    }
+
+    /// Adds a Kafka message observed at `received` (Unix ns). A message seen again (browsed
+    /// twice) is not added twice.
+    pub fn add_message(&mut self, message: &KafkaMessage, received: u64) {
+        if !self.settings.enabled {
+            return;
+        }
+        self.clock = self.clock.max(received);
+        let topic = self.intern(&message.topic);
+        let position = (topic, message.partition, message.offset);
+        if self.message_index.contains_key(&position) {
+            return;
+        }
+        let mut step = MessageStep::from_message(message, self.settings.event_type_field.as_deref());
+        step.topic = Arc::clone(&position.0);
+        let original = message.links.dead_letter.as_ref().and_then(|d| {
+            let key = (Arc::<str>::from(d.topic.as_str()), d.partition?, d.offset?);
+            self.message_index.get(&key).copied()
+        });
+        let id = match (step.trace, original) {
+            (Some(trace), _) => self.slot(trace.trace_id).journey,
+            (None, Some(id)) if self.journeys.contains_key(&id) => id,
+            _ => self.new_journey(),
+        };
+        if let Some(j) = self.journeys.get_mut(&id) {
+            j.acc.add_message(&step, received);
+            j.messages.push(step);
+        }
+        self.message_index.insert(position, id);
+        self.mark_dirty(id);
+        self.evict();
+    }
+
+    /// Rebuilds the rows of journeys that changed (and of journeys whose grace period for an
+    /// expected consumer ran out), judging completeness against the flow graph and the
+    /// committed offsets the Kafka model holds.
+    pub fn refresh(&mut self, flow: &FlowModel, kafka: &KafkaModel) {
+        while let Some(&(due, id)) = self.pending.front() {
+            if due > self.clock {
+                break;
+            }
+            self.pending.pop_front();
+            if let Some(j) = self.journeys.get_mut(&id) {
+                j.pending = false;
+            }
+            self.mark_dirty(id);
+        }
+        for id in std::mem::take(&mut self.dirty) {
+            let Some(j) = self.journeys.get_mut(&id) else {
+                self.list.remove(JourneyId(id));
+                continue;
+            };
+            j.dirty = false;
+            if j.acc.is_empty() {
+                self.list.remove(JourneyId(id));
+                continue;
+            }
+            let status = status(j, flow, kafka, self.clock, self.settings.incomplete_after_nanos);
+            if status == JourneyStatus::InFlight && !j.pending {
+                j.pending = true;
+                self.pending.push_back((j.acc.last_received + self.settings.incomplete_after_nanos, id));
+            }
+            self.list.set(summary(JourneyId(id), &j.acc, status));
+        }
+    }
+
+    /// The trace's slot, created with a journey of its own when new.
+    fn slot(&mut self, trace: TraceId) -> &mut TraceSlot {
+        if !self.traces.contains_key(&trace) {
+            let journey = self.new_journey();
+            if let Some(j) = self.journeys.get_mut(&journey) {
+                j.traces.push(trace);
+            }
+            self.traces.insert(trace, TraceSlot { journey, ..TraceSlot::default() });
+        }
+        #[allow(clippy::unwrap_used)] // inserted just above when missing
+        self.traces.get_mut(&trace).unwrap()
+    }
+
+    fn new_journey(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.journeys.insert(id, Journey::new());
+        self.order.push_back(id);
+        id
+    }
+
+    /// Records that a span of `from` links to trace `to`.
+    fn link(&mut self, from: TraceId, to: TraceId) {
+        let Some(slot) = self.traces.get_mut(&from) else { return };
+        if slot.links_to.contains(&to) {
+            return;
+        }
+        slot.links_to.push(to);
+        let (fan_in, links) = (slot.fan_in, slot.links_to.len());
+        self.slot(to);
+        if fan_in {
+            self.add_batch_consumer(to, from);
+        } else if links == 1 {
+            if let Some(s) = self.traces.get_mut(&to) {
+                s.joined_by.push(from);
+            }
+            self.union(from, to);
+        } else {
+            // A second linked trace: `from` is a batch consumer. Undo its join and split.
+            let first = self.traces.get(&from).and_then(|s| s.links_to.first().copied());
+            if let Some(first) = first
+                && let Some(s) = self.traces.get_mut(&first)
+            {
+                s.joined_by.retain(|t| *t != from);
+            }
+            let targets: SmallVec<[TraceId; 1]> = match self.traces.get_mut(&from) {
+                Some(s) => {
+                    s.fan_in = true;
+                    s.links_to.clone()
+                }
+                None => SmallVec::new(),
+            };
+            for t in targets {
+                self.add_batch_consumer(t, from);
+            }
+            if let Some(id) = self.traces.get(&from).map(|s| s.journey) {
+                self.split(id);
+            }
+        }
+    }
+
+    fn add_batch_consumer(&mut self, trace: TraceId, batch: TraceId) {
+        if let Some(s) = self.traces.get_mut(&trace)
+            && !s.batch_consumers.contains(&batch)
+        {
+            s.batch_consumers.push(batch);
+        }
+    }
+
+    /// Merges the journeys of two traces, moving the smaller into the larger.
+    fn union(&mut self, a: TraceId, b: TraceId) {
+        let (Some(ja), Some(jb)) = (self.traces.get(&a).map(|s| s.journey), self.traces.get(&b).map(|s| s.journey))
+        else {
+            return;
+        };
+        if ja == jb {
+            return;
+        }
+        let size = |id: &u64| self.journeys.get(id).map_or(0, |j| j.spans.len() + j.traces.len());
+        let (keep, gone) = if size(&ja) >= size(&jb) { (ja, jb) } else { (jb, ja) };
+        let Some(moved) = self.journeys.remove(&gone) else { return };
+        for t in &moved.traces {
+            if let Some(s) = self.traces.get_mut(t) {
+                s.journey = keep;
+            }
+        }
+        for m in &moved.messages {
+            self.message_index.insert((Arc::clone(&m.topic), m.partition, m.offset), keep);
+        }
+        if let Some(k) = self.journeys.get_mut(&keep) {
+            k.traces.extend(moved.traces);
+            k.spans.extend(moved.spans);
+            k.messages.extend(moved.messages);
+            k.acc.merge(moved.acc);
+        }
+        self.list.remove(JourneyId(gone));
+        self.mark_dirty(keep);
+    }
+
+    /// Splits a journey into the components its trace joins still connect; the largest keeps
+    /// the id.
+    fn split(&mut self, id: u64) {
+        let Some(journey) = self.journeys.remove(&id) else { return };
+        let mut seen: FxHashSet<TraceId> = FxHashSet::default();
+        let mut components: Vec<Vec<TraceId>> = Vec::new();
+        for &start in &journey.traces {
+            if !seen.insert(start) {
+                continue;
+            }
+            let mut component = vec![start];
+            let mut at = 0;
+            while at < component.len() {
+                let t = component[at];
+                at += 1;
+                let Some(slot) = self.traces.get(&t) else { continue };
+                let single = (!slot.fan_in && slot.links_to.len() == 1).then(|| slot.links_to[0]);
+                for n in single.into_iter().chain(slot.joined_by.iter().copied()) {
+                    if self.traces.get(&n).is_some_and(|s| s.journey == id) && seen.insert(n) {
+                        component.push(n);
+                    }
+                }
+            }
+            components.push(component);
+        }
+        components.sort_by_key(|c| std::cmp::Reverse(c.len()));
+        let received = journey.acc.last_received;
+        let Journey { spans, messages, .. } = journey;
+        let mut parts: Vec<(u64, Journey)> = Vec::new();
+        for (i, component) in components.into_iter().enumerate() {
+            let part_id = if i == 0 {
+                self.journeys.insert(id, Journey::new());
+                id
+            } else {
+                self.new_journey()
+            };
+            let mut part = self.journeys.remove(&part_id).unwrap_or_else(Journey::new);
+            for t in &component {
+                if let Some(s) = self.traces.get_mut(t) {
+                    s.journey = part_id;
+                }
+            }
+            part.traces = component;
+            part.acc.last_received = received;
+            parts.push((part_id, part));
+        }
+        for span in spans {
+            let target = self.traces.get(&span.trace_id).map_or(id, |s| s.journey);
+            if let Some((_, part)) = parts.iter_mut().find(|(pid, _)| *pid == target) {
+                part.spans.push(span);
+            }
+        }
+        for step in messages {
+            let target = step.trace.and_then(|t| self.traces.get(&t.trace_id)).map_or(id, |s| s.journey);
+            self.message_index.insert((Arc::clone(&step.topic), step.partition, step.offset), target);
+            if let Some((_, part)) = parts.iter_mut().find(|(pid, _)| *pid == target) {
+                part.messages.push(step);
+            }
+        }
+        let ids: Vec<u64> = parts.iter().map(|(pid, _)| *pid).collect();
+        for (pid, part) in parts {
+            self.journeys.insert(pid, part);
+        }
+        for pid in ids {
+            self.recompute(pid);
+            self.mark_dirty(pid);
+        }
+    }
+
+    /// Recomputes a journey's totals from its contents and the batch consumers linking to it.
+    fn recompute(&mut self, id: u64) {
+        let Some(j) = self.journeys.get(&id) else { return };
+        let spans = j.spans.clone();
+        let messages = j.messages.clone();
+        let received = j.acc.last_received;
+        let linking: Vec<Arc<Span>> = self.batch_linking(&j.traces).into_iter().flat_map(|(_, s)| s).collect();
+        let mut acc = Accum::new();
+        for span in &spans {
+            let service = self.service_label(&span.resource);
+            let topic = span.messaging.as_ref().and_then(|m| m.destination.as_deref()).map(|d| self.intern(d));
+            acc.add_span(span, &service, topic.as_ref(), received);
+        }
+        for step in &messages {
+            acc.add_message(step, received);
+        }
+        for span in linking {
+            if span.messaging.as_ref().is_some_and(|m| m.operation.role() == MessagingRole::Consume) {
+                let service = self.service_label(&span.resource);
+                let topic = span.messaging.as_ref().and_then(|m| m.destination.as_deref()).map(|d| self.intern(d));
+                acc.add_delivery(&span, &service, topic.as_ref());
+            }
+        }
+        acc.last_received = received;
+        if let Some(j) = self.journeys.get_mut(&id) {
+            j.acc = acc;
+        }
+    }
+
+    fn mark_dirty(&mut self, id: u64) {
+        if let Some(j) = self.journeys.get_mut(&id)
+            && !j.dirty
+        {
+            j.dirty = true;
+            self.dirty.push(id);
+        }
+    }
+
+    /// Evicts the oldest journeys while over either limit.
+    fn evict(&mut self) {
+        while self.journeys.len() > self.settings.max_journeys || self.spans_kept > self.settings.max_spans {
+            let Some(id) = self.order.pop_front() else { break };
+            let Some(j) = self.journeys.remove(&id) else { continue };
+            for t in &j.traces {
+                self.traces.remove(t);
+            }
+            for m in &j.messages {
+                self.message_index.remove(&(Arc::clone(&m.topic), m.partition, m.offset));
+            }
+            self.spans_kept -= j.spans.len();
+            if !j.acc.is_empty() {
+                self.evicted += 1;
+                self.evicted_spans += j.spans.len() as u64;
+            }
+            self.list.remove(JourneyId(id));
+        }
+    }
+
+    fn intern(&mut self, text: &str) -> Arc<str> {
+        if let Some(found) = self.interned.get(text) {
+            return Arc::clone(found);
+        }
+        let value: Arc<str> = text.into();
+        self.interned.insert(Arc::clone(&value));
+        value
+    }
+
+    /// The service label of a resource; spans of one export share their resource, so the
+    /// last one is remembered.
+    fn service_label(&mut self, resource: &Arc<Resource>) -> Arc<str> {
+        if let Some((last, label)) = &self.last_resource
+            && (Arc::ptr_eq(last, resource) || last.service == resource.service)
+        {
+            let label = Arc::clone(label);
+            self.last_resource = Some((Arc::clone(resource), Arc::clone(&label)));
+            return label;
+        }
+        let label = self.intern(&resource.service.to_string());
+        self.last_resource = Some((Arc::clone(resource), Arc::clone(&label)));
+        label
+    }
+}
+
+/// Judges a journey: failed, else whether every consumer of each destination it was produced
+/// to has processed it.
+fn status(j: &Journey, flow: &FlowModel, kafka: &KafkaModel, now: u64, grace: u64) -> JourneyStatus {
+    if j.acc.failures > 0 {
+        return JourneyStatus::Failed;
+    }
+    for (topic, system) in &j.acc.produced {
+        for (service, groups) in flow.consumers_of(system, topic) {
+            let by_span = j.acc.delivered.iter().any(|d| {
+                d.topic.as_ref().is_none_or(|t| t == topic)
+                    && (*d.service == *service || d.group.as_ref().is_some_and(|g| groups.contains(&**g)))
+            });
+            let by_offsets =
+                j.messages.iter().filter(|m| m.topic == *topic).any(|m| {
+                    groups.iter().any(|g| kafka.committed(g, topic, m.partition).is_some_and(|c| c > m.offset))
+                });
+            if !by_span && !by_offsets {
+                return if now.saturating_sub(j.acc.last_received) < grace {
+                    JourneyStatus::InFlight
+                } else {
+                    JourneyStatus::Incomplete
+                };
+            }
+        }
+    }
+    JourneyStatus::Ok
+}
+
+fn sorted(items: &[Arc<str>]) -> Arc<[Arc<str>]> {
+    let mut v = items.to_vec();
+    v.sort();
+    v.into()
+}
+
+fn summary(id: JourneyId, acc: &Accum, status: JourneyStatus) -> JourneySummary {
+    let (root_service, root_name) = match &acc.root {
+        Some((_, service, name)) => (Arc::clone(service), Some(Arc::clone(name))),
+        None => (Arc::from(""), None),
+    };
+    let event_type = acc.event_type.clone().or(root_name).unwrap_or_else(|| Arc::from("message"));
+    let start = if acc.start == u64::MAX { 0 } else { acc.start };
+    JourneySummary {
+        id,
+        start_unix_nano: start,
+        end_unix_nano: acc.end.max(start),
+        root_service,
+        event_type,
+        keys: acc.keys.to_vec().into(),
+        message_ids: acc.message_ids.to_vec().into(),
+        trace_ids: acc.traces.to_vec().into(),
+        services: sorted(&acc.services),
+        topics: sorted(&acc.topics),
+        hops: acc.delivered.len() as u32,
+        spans: acc.spans,
+        messages: acc.messages,
+        failures: acc.failures,
+        error: acc.error.clone(),
+        status,
+    }
+}
