@@ -264,3 +264,35 @@ pub fn realistic_request(spans: usize, seed: u64) -> ExportTraceServiceRequest {
     }
     ExportTraceServiceRequest { resource_spans }
 }
+
+/// An order whose payment fails and is compensated, each hop its own trace joined by span
+/// links (orders -> payments -> payment-failed -> orders -> order-cancelled), plus an unrelated
+/// request: two journeys, for journey tests, exports and benchmarks.
+pub fn saga_spans() -> Vec<Span> {
+    let send = |svc: &str, topic: &str, trace: u128, id: u64, at: u64| {
+        span(svc, &format!("{topic} send"), SpanKind::Producer)
+            .ids(trace, id)
+            .messaging("kafka", topic, "send")
+            .at_ms(at, 3)
+    };
+    let process = |svc: &str, topic: &str, trace: u128, id: u64, at: u64| {
+        span(svc, &format!("{topic} process"), SpanKind::Consumer)
+            .ids(trace, id)
+            .messaging("kafka", topic, "process")
+            .attr("messaging.consumer.group.name", svc)
+            .at_ms(at, 20)
+    };
+    vec![
+        span("orders", "POST /orders", SpanKind::Server).ids(1, 1).at_ms(1_000, 30).build(),
+        send("orders", "orders", 1, 2, 1_010)
+            .parent(1)
+            .attr("cloudevents.event_type", "OrderPlaced")
+            .attr("messaging.kafka.message.key", "order-7")
+            .build(),
+        process("payments", "orders", 2, 1, 1_200).link(1, 2).error("card declined").build(),
+        send("payments", "payment-failed", 2, 2, 1_215).parent(1).build(),
+        process("orders", "payment-failed", 3, 1, 1_400).link(2, 2).build(),
+        send("orders", "order-cancelled", 3, 2, 1_410).parent(1).build(),
+        span("search", "GET /search", SpanKind::Server).ids(9, 1).at_ms(5_000, 40).build(),
+    ]
+}

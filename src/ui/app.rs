@@ -3,12 +3,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use egui::RichText;
+
 use super::flow_view::{FlowView, Selection};
+use super::journey_list::{JourneyListView, Through};
 use super::message_browser::{self, MessageBrowserView};
+use super::span_details::{self, SpanAction};
+use super::waterfall::WaterfallView;
 use super::{details_panel, empty_state, theme, top_bar, topics_view};
 use crate::collector::Collector;
 use crate::engine::{Command, EngineHandle, Snapshot};
 use crate::ingest::kafka::browser::BrowseHandle;
+use crate::model::flow_graph::NodeKey;
+use crate::model::journey::JourneyId;
 
 /// How often the UI looks for a new snapshot while nothing else wakes it.
 const IDLE_REPAINT: Duration = Duration::from_millis(250);
@@ -18,6 +25,8 @@ const IDLE_REPAINT: Duration = Duration::from_millis(250);
 pub enum View {
     /// The flow graph.
     Flow,
+    /// Journeys: the list, a waterfall, span details.
+    Journeys,
     /// Kafka topics.
     Topics,
     /// The message browser.
@@ -34,7 +43,10 @@ pub struct EventLensApp {
     flow: FlowView,
     selection: Option<Selection>,
     filter: String,
-    synced: Option<(u64, String, Option<Selection>)>,
+    journeys: JourneyListView,
+    waterfall: WaterfallView,
+    journey: Option<JourneyId>,
+    synced: Option<(u64, String, Option<Selection>, Option<JourneyId>)>,
     /// Keeps sources and engine alive as long as the window.
     _collector: Option<Collector>,
 }
@@ -57,6 +69,9 @@ impl EventLensApp {
             flow: FlowView::default(),
             selection: None,
             filter: String::new(),
+            journeys: JourneyListView::default(),
+            waterfall: WaterfallView::default(),
+            journey: None,
             synced: None,
             _collector: collector,
         }
@@ -76,6 +91,67 @@ impl EventLensApp {
     /// The message browser (for tests: its controls).
     pub fn browser_mut(&mut self) -> &mut MessageBrowserView {
         &mut self.browser
+    }
+
+    /// Switches the main view, as its tab would.
+    pub fn set_view(&mut self, view: View) {
+        self.view = view;
+    }
+
+    /// Selects a journey (or none), as a click in the list would: the engine lays it out,
+    /// the waterfall shows it and the flow graph highlights its path.
+    pub fn select_journey(&mut self, journey: Option<JourneyId>) {
+        if self.journey != journey {
+            self.journey = journey;
+            if !self.engine.send(Command::SelectJourney(journey)) {
+                tracing::warn!("the engine did not take the journey selection");
+            }
+        }
+    }
+
+    /// The selected journey.
+    pub fn selected_journey(&self) -> Option<JourneyId> {
+        self.journey
+    }
+
+    /// The journey list's state (for tests: its search and rows).
+    pub fn journey_list_mut(&mut self) -> &mut JourneyListView {
+        &mut self.journeys
+    }
+
+    /// How many journeys the list shows (after search and graph selection).
+    pub fn journey_rows(&self) -> usize {
+        self.journeys.rows().len()
+    }
+
+    /// The waterfall's state (for tests: visible rows, selected span).
+    pub fn waterfall_mut(&mut self) -> &mut WaterfallView {
+        &mut self.waterfall
+    }
+
+    /// What the graph selection limits the journey list to.
+    fn through(&self) -> Option<Through> {
+        let key = |id: u32| self.snapshot.node(id).map(|n| &n.key);
+        match self.selection? {
+            Selection::Node(id) => match key(id)? {
+                NodeKey::Service { service } => Some(Through::Service(service.to_string())),
+                NodeKey::Destination { name, .. } => Some(Through::Topic(name.clone())),
+                NodeKey::ConsumerGroup { .. } => None,
+            },
+            Selection::Edge(id) => {
+                let e = self.snapshot.edge(id)?;
+                match (key(e.from)?, key(e.to)?) {
+                    (NodeKey::Service { service }, NodeKey::Destination { name, .. })
+                    | (NodeKey::Destination { name, .. }, NodeKey::Service { service }) => {
+                        Some(Through::Hop { service: service.to_string(), topic: name.clone() })
+                    }
+                    (NodeKey::Destination { name, .. }, _) | (_, NodeKey::Destination { name, .. }) => {
+                        Some(Through::Topic(name.clone()))
+                    }
+                    _ => None,
+                }
+            }
+        }
     }
 
     /// The current selection.
@@ -104,13 +180,25 @@ impl EventLensApp {
         if newest.version != self.snapshot.version {
             self.snapshot = newest;
         }
-        let unchanged = self.synced.as_ref().is_some_and(|(version, filter, selection)| {
-            *version == self.snapshot.version && *filter == self.filter && *selection == self.selection
+        let unchanged = self.synced.as_ref().is_some_and(|(version, filter, selection, journey)| {
+            *version == self.snapshot.version
+                && *filter == self.filter
+                && *selection == self.selection
+                && *journey == self.journey
         });
         if !unchanged {
-            self.flow.sync(&self.snapshot, &self.filter, self.selection);
-            self.synced = Some((self.snapshot.version, self.filter.clone(), self.selection));
+            let shown = self.shown_journey().cloned();
+            self.flow.sync(&self.snapshot, &self.filter, self.selection, shown.as_ref().map(|d| &d.path));
+            self.synced = Some((self.snapshot.version, self.filter.clone(), self.selection, self.journey));
         }
+        if let Some(detail) = self.shown_journey().cloned() {
+            self.waterfall.sync(&detail);
+        }
+    }
+
+    /// The selected journey's layout, once the engine has published it.
+    fn shown_journey(&self) -> Option<&Arc<crate::model::journey::JourneyDetail>> {
+        self.snapshot.journey.as_ref().filter(|d| Some(d.summary.id) == self.journey)
     }
 
     /// Lays out the whole window inside `ui`.
@@ -127,11 +215,19 @@ impl EventLensApp {
         if actions.fit {
             self.flow.auto_fit = true;
         }
-        if !snapshot.kafka.clusters().is_empty() || self.browser.is_available() {
+        {
+            let kafka = !snapshot.kafka.clusters().is_empty() || self.browser.is_available();
             egui::Panel::top("views").show(ui, |ui| {
                 ui.horizontal(|ui| {
                     ui.selectable_value(&mut self.view, View::Flow, "Flow");
-                    ui.selectable_value(&mut self.view, View::Topics, "Topics");
+                    ui.selectable_value(
+                        &mut self.view,
+                        View::Journeys,
+                        format!("Journeys ({})", snapshot.journeys.len()),
+                    );
+                    if kafka {
+                        ui.selectable_value(&mut self.view, View::Topics, "Topics");
+                    }
                     if self.browser.is_available() {
                         ui.selectable_value(&mut self.view, View::Messages, "Messages");
                     }
@@ -140,6 +236,7 @@ impl EventLensApp {
         }
         match self.view {
             View::Flow => self.show_flow(ui, &snapshot),
+            View::Journeys => self.show_journeys(ui, &snapshot),
             View::Topics => {
                 egui::CentralPanel::default().show(ui, |ui| {
                     let action = topics_view::show(ui, &snapshot, &mut self.show_internal_topics);
@@ -171,8 +268,101 @@ impl EventLensApp {
         ui.ctx().request_repaint_after(IDLE_REPAINT);
     }
 
+    fn show_journeys(&mut self, ui: &mut egui::Ui, snapshot: &Arc<Snapshot>) {
+        let detail = self.shown_journey().cloned();
+        if let (Some(detail), Some(span)) = (&detail, self.waterfall.selected) {
+            egui::Panel::right("span").default_size(theme::SIDE_PANEL_WIDTH * 1.2).resizable(true).show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| match span_details::show(ui, detail, span) {
+                    SpanAction::None => {}
+                    SpanAction::Close => self.waterfall.selected = None,
+                    SpanAction::Select(other) => self.waterfall.selected = Some(other),
+                });
+            });
+        }
+        let through = self.through();
+        let clicked = egui::Panel::top("journey_list")
+            .resizable(true)
+            .default_size(ui.available_height() * 0.42)
+            .show(ui, |ui| {
+                self.journeys.show(
+                    ui,
+                    &snapshot.journeys,
+                    through.as_ref(),
+                    self.journey,
+                    snapshot.journey_counters.evicted,
+                )
+            })
+            .inner;
+        if let Some(id) = clicked {
+            self.select_journey(Some(id));
+        }
+        egui::CentralPanel::default().show(ui, |ui| match &detail {
+            Some(detail) => {
+                ui.horizontal(|ui| {
+                    if ui.button("Show on graph").clicked() {
+                        self.view = View::Flow;
+                    }
+                    if ui.button("Copy as OTLP JSON").clicked() {
+                        match crate::export::journey::to_otlp_json(detail) {
+                            Ok(json) => ui.ctx().copy_text(json),
+                            Err(e) => tracing::warn!("journey export failed: {e}"),
+                        }
+                    }
+                    if ui.button("Copy as Mermaid").clicked() {
+                        ui.ctx().copy_text(crate::export::journey::to_mermaid_sequence(detail));
+                    }
+                    if !detail.batch_inputs.is_empty() {
+                        ui.label(format!("batch of {} journeys", detail.batch_inputs.len()));
+                    }
+                    if !detail.batch_consumers.is_empty() {
+                        ui.label(format!("consumed in {} batch journey(s)", detail.batch_consumers.len()));
+                    }
+                });
+                for m in &detail.messages {
+                    let consumed = if m.consumed_by.is_empty() { "—".to_owned() } else { m.consumed_by.join(", ") };
+                    let waiting = if m.waiting.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" · not yet: {}", m.waiting.join(", "))
+                    };
+                    ui.label(format!(
+                        "message {} key {} · consumed by {consumed}{waiting}",
+                        m.step.position(),
+                        m.step.key.as_deref().unwrap_or("—")
+                    ));
+                }
+                self.waterfall.show(ui, detail);
+            }
+            None if self.journey.is_some() => {
+                ui.label("Laying the journey out…");
+            }
+            None => {
+                ui.centered_and_justified(|ui| {
+                    ui.label(RichText::new("Select a journey to see its waterfall").color(theme::LABEL_DETAIL));
+                });
+            }
+        });
+    }
+
     fn show_flow(&mut self, ui: &mut egui::Ui, snapshot: &Arc<Snapshot>) {
         let snapshot = Arc::clone(snapshot);
+        if let Some(detail) = self.shown_journey().cloned() {
+            egui::Panel::top("journey_banner").show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    ui.colored_label(
+                        theme::JOURNEY_PATH,
+                        format!("Journey {} {}", detail.summary.event_type, detail.summary.id),
+                    );
+                    ui.label(format!("{} services · {} hops", detail.summary.services.len(), detail.summary.hops));
+                    if ui.button("Waterfall").clicked() {
+                        self.view = View::Journeys;
+                    }
+                    if ui.button("Clear").clicked() {
+                        self.select_journey(None);
+                    }
+                });
+            });
+        }
         if let Some(selection) = self.selection {
             egui::Panel::right("details").default_size(theme::SIDE_PANEL_WIDTH).resizable(true).show(ui, |ui| {
                 egui::ScrollArea::vertical().show(ui, |ui| {

@@ -13,6 +13,7 @@ use super::flow_shapes::{EdgeView, FlowEdgeShape, FlowNodeShape, NodeView};
 use super::theme;
 use crate::engine::snapshot::{EdgeSnapshot, NodeSnapshot, Snapshot};
 use crate::model::flow_graph::EdgeKind;
+use crate::model::journey::JourneyPath;
 use crate::model::kafka::GroupStatus;
 
 type ViewGraph = egui_graphs::Graph<NodeView, EdgeView, Directed, DefaultIx, FlowNodeShape, FlowEdgeShape>;
@@ -68,15 +69,16 @@ fn matches_filter(label: &str, filter: &str) -> bool {
     filter.is_empty() || label.to_lowercase().contains(&filter.to_lowercase())
 }
 
-fn node_view(n: &NodeSnapshot, filter: &str, selection: Option<Selection>) -> NodeView {
+fn node_view(n: &NodeSnapshot, filter: &str, selection: Option<Selection>, path: Option<&JourneyPath>) -> NodeView {
+    let on_path = path.map(|p| p.nodes.contains(&n.key));
     NodeView {
         id: n.id,
         kind: n.kind,
         label: n.label.clone(),
         detail: rate_text(n.counters.rates[1], n.counters.failures),
         failing: n.counters.failures > 0,
-        dimmed: !matches_filter(&n.label, filter),
-        highlighted: selection == Some(Selection::Node(n.id)),
+        dimmed: !matches_filter(&n.label, filter) || on_path == Some(false),
+        highlighted: selection == Some(Selection::Node(n.id)) || on_path == Some(true),
     }
 }
 
@@ -100,8 +102,15 @@ fn edge_view(e: &EdgeSnapshot, dimmed: bool) -> EdgeView {
 
 impl FlowView {
     /// Brings the canvas up to date with a snapshot: new nodes are placed, existing ones
-    /// keep their (possibly dragged) positions, every payload is refreshed.
-    pub fn sync(&mut self, snapshot: &Snapshot, filter: &str, selection: Option<Selection>) {
+    /// keep their (possibly dragged) positions, every payload is refreshed. With a journey's
+    /// `path`, its nodes and edges are highlighted and the rest dimmed.
+    pub fn sync(
+        &mut self,
+        snapshot: &Snapshot,
+        filter: &str,
+        selection: Option<Selection>,
+        path: Option<&JourneyPath>,
+    ) {
         self.remove_gone(snapshot);
         // Only edges that carry traffic anchor a node: a topic a cluster reported, with just a
         // group's lag on it, is placed again once spans show who writes and reads it.
@@ -112,7 +121,7 @@ impl FlowView {
         let layers = if needs_layers { LayerPlacer::layers(snapshot) } else { HashMap::new() };
         let layer_of = |id: u32| layers.get(&id).copied().unwrap_or(0);
         for n in &snapshot.nodes {
-            let view = node_view(n, filter, selection);
+            let view = node_view(n, filter, selection, path);
             match self.nodes.get(&n.id) {
                 Some(&index) => {
                     let anchor_now = to_anchor.contains(&n.id);
@@ -138,8 +147,17 @@ impl FlowView {
             }
         }
         for e in &snapshot.edges {
-            let dimmed =
-                [e.from, e.to].iter().any(|id| snapshot.node(*id).is_some_and(|n| !matches_filter(&n.label, filter)));
+            let off_path = path.is_some_and(|p| {
+                let key = |id: u32| snapshot.node(id).map(|n| n.key.clone());
+                match (key(e.from), key(e.to)) {
+                    (Some(from), Some(to)) => !p.edges.contains(&(from, to)),
+                    _ => true,
+                }
+            });
+            let dimmed = off_path
+                || [e.from, e.to]
+                    .iter()
+                    .any(|id| snapshot.node(*id).is_some_and(|n| !matches_filter(&n.label, filter)));
             let view = edge_view(e, dimmed);
             match self.edges.get(&e.id) {
                 Some(&index) => {
@@ -299,7 +317,7 @@ mod tests {
                 consumer_linked("billing", "kafka", "orders", 2, 2, (1, 1)),
             ],
         );
-        view.sync(&first, "", None);
+        view.sync(&first, "", None, None);
         let x =
             |view: &FlowView, snapshot: &Snapshot, label| view.node_location(id(snapshot, label)).expect("placed").x;
         assert_eq!(x(&view, &first, "checkout"), 0.0);
@@ -315,7 +333,7 @@ mod tests {
                 consumer_linked("checkout", "kafka", "carts", 4, 4, (3, 3)),
             ],
         );
-        view.sync(&second, "", None);
+        view.sync(&second, "", None, None);
         assert_eq!(view.node_location(id(&second, "checkout")), before);
     }
 
@@ -332,9 +350,9 @@ mod tests {
                     .build(),
             ],
         );
-        view.sync(&first, "", None);
+        view.sync(&first, "", None, None);
         let second = apply(&mut state, vec![producer("checkout", "kafka", "orders", 1, 1)]);
-        view.sync(&second, "", None);
+        view.sync(&second, "", None, None);
         let x = |label| view.node_location(id(&second, label)).expect("placed").x;
         assert_eq!(
             (x("checkout"), x("kafka/orders"), x("billing")),
@@ -362,7 +380,7 @@ mod tests {
         let event = KafkaEvent::Offsets(poll);
         state.apply(&Record::Kafka(KafkaRecord { received_unix_nano: 0, cluster: "c".into(), event }));
         let first = state.snapshot(1);
-        view.sync(&first, "", None);
+        view.sync(&first, "", None, None);
         assert_eq!(view.node_location(id(&first, "kafka/payments")).expect("placed").x, theme::LAYER_SPACING);
         // Spans: checkout -> orders -> payments -> payments topic.
         let second = apply(
@@ -373,7 +391,7 @@ mod tests {
                 producer("payments", "kafka", "payments", 2, 3),
             ],
         );
-        view.sync(&second, "", None);
+        view.sync(&second, "", None, None);
         assert_eq!(view.node_location(id(&second, "payments")).expect("placed").x, 2.0 * theme::LAYER_SPACING);
         assert_eq!(
             view.node_location(id(&second, "kafka/payments")).expect("placed").x,
@@ -388,10 +406,10 @@ mod tests {
         let mut view = FlowView::default();
         // The server span arrives first: pricing has no edge yet.
         let first = apply(&mut state, vec![span("pricing", "GET", SpanKind::Server).ids(5, 2).parent(1).build()]);
-        view.sync(&first, "", None);
+        view.sync(&first, "", None, None);
         assert_eq!(view.node_location(id(&first, "pricing")).expect("placed").x, 0.0);
         let second = apply(&mut state, vec![span("checkout", "GET", SpanKind::Client).ids(5, 1).build()]);
-        view.sync(&second, "", None);
+        view.sync(&second, "", None, None);
         assert_eq!(view.node_location(id(&second, "pricing")).expect("placed").x, theme::LAYER_SPACING);
         assert_eq!(view.node_location(id(&second, "checkout")).expect("placed").x, 0.0);
     }

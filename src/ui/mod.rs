@@ -7,10 +7,13 @@ pub mod empty_state;
 pub mod flow_layout;
 pub mod flow_shapes;
 pub mod flow_view;
+pub mod journey_list;
 pub mod kafka_panel;
 pub mod message_browser;
+pub mod span_details;
 pub mod theme;
 pub mod top_bar;
 pub mod topics_view;
+pub mod waterfall;
 
 pub use app::EventLensApp;

@@ -112,6 +112,42 @@ fn lerp(a: Color32, b: Color32, t: f32) -> Color32 {
     Color32::from_rgb(mix(a.r(), b.r()), mix(a.g(), b.g()), mix(a.b(), b.b()))
 }
 
+/// Waterfall row height.
+pub const WATERFALL_ROW: f32 = 22.0;
+/// Width of the waterfall's label column (service and span name).
+pub const WATERFALL_LABEL_WIDTH: f32 = 300.0;
+/// Indent per nesting level in the waterfall.
+pub const WATERFALL_INDENT: f32 = 12.0;
+/// Height of the waterfall's minimap.
+pub const MINIMAP_HEIGHT: f32 = 30.0;
+/// Time a message waited in a topic: drawn apart from the work done on it.
+pub const IN_TOPIC: Color32 = Color32::from_rgb(0x6c, 0x5a, 0x3a);
+/// Outline of spans on the critical path.
+pub const CRITICAL: Color32 = Color32::from_rgb(0xff, 0xd5, 0x4f);
+/// Where the waterfall's minimap shows the visible range.
+pub const MINIMAP_VIEW: Color32 = Color32::from_rgba_premultiplied(0x18, 0x18, 0x18, 0x18);
+/// A journey highlighted on the flow graph.
+pub const JOURNEY_PATH: Color32 = CRITICAL;
+
+/// Services' colours in the waterfall, picked by a stable hash of the name.
+const SERVICE_PALETTE: [Color32; 8] = [
+    Color32::from_rgb(0x4a, 0x90, 0xd9),
+    Color32::from_rgb(0x5c, 0xb8, 0x5c),
+    Color32::from_rgb(0x9b, 0x6b, 0xd6),
+    Color32::from_rgb(0x3a, 0xb0, 0xb0),
+    Color32::from_rgb(0xd9, 0x7a, 0x4a),
+    Color32::from_rgb(0xc0, 0x6c, 0xa8),
+    Color32::from_rgb(0x8c, 0xa0, 0x3c),
+    Color32::from_rgb(0x6a, 0x7f, 0xc8),
+];
+
+/// A service's colour: the same service always gets the same one.
+pub fn service_color(service: &str) -> Color32 {
+    // FNV-1a: stable across runs and platforms, unlike the std hasher.
+    let hash = service.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    SERVICE_PALETTE[(hash % SERVICE_PALETTE.len() as u64) as usize]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

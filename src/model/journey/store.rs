@@ -106,7 +106,7 @@ impl Journey {
 }
 
 /// The journeys of a session.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct JourneyStore {
     settings: JourneySettings,
     traces: FxHashMap<TraceId, TraceSlot>,
@@ -125,10 +125,32 @@ pub struct JourneyStore {
     last_resource: Option<(Arc<Resource>, Arc<str>)>,
 }
 
+impl Default for JourneyStore {
+    fn default() -> Self {
+        Self::new(JourneySettings::default())
+    }
+}
+
 impl JourneyStore {
     /// An empty store.
     pub fn new(settings: JourneySettings) -> Self {
-        Self { settings, next_id: 1, ..Self::default() }
+        Self {
+            settings,
+            traces: FxHashMap::default(),
+            journeys: FxHashMap::default(),
+            order: VecDeque::new(),
+            message_index: FxHashMap::default(),
+            list: JourneyList::default(),
+            dirty: Vec::new(),
+            pending: VecDeque::new(),
+            next_id: 1,
+            spans_kept: 0,
+            evicted: 0,
+            evicted_spans: 0,
+            clock: 0,
+            interned: FxHashSet::default(),
+            last_resource: None,
+        }
     }
 
     /// The settings in force.
