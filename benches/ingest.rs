@@ -61,7 +61,7 @@ fn ingest(c: &mut Criterion) {
     let mut seed = 0u64;
     while state.model.counters().spans < 1_000_000 {
         seed += 1;
-        state.apply(&record(seed));
+        state.apply_owned(record(seed));
     }
     group.bench_function("decode_normalize_apply", |b| {
         b.iter_batched(
@@ -71,7 +71,7 @@ fn ingest(c: &mut Criterion) {
             },
             |(seed, bytes)| {
                 let request = ExportTraceServiceRequest::decode(bytes.as_slice()).unwrap_or_default();
-                state.apply(&batch_record(seed, convert_request(request).spans));
+                state.apply_owned(batch_record(seed, convert_request(request).spans));
             },
             BatchSize::SmallInput,
         );

@@ -36,6 +36,8 @@ pub struct CollectorConfig {
     pub kafka: Vec<KafkaConfig>,
     /// A Kafka topic to read OTLP spans from.
     pub otlp_kafka: Option<OtlpTopicConfig>,
+    /// Journey assembly and retention.
+    pub journeys: crate::model::journey::JourneySettings,
 }
 
 /// A running collector. Dropping it stops the sources and the engine.
@@ -133,6 +135,7 @@ impl Collector {
                 publish_interval: config.publish_interval.unwrap_or(Duration::from_millis(100)),
                 recording,
                 waker,
+                journeys: config.journeys.clone(),
             },
         )
         .context("cannot start the engine thread")?;

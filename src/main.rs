@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
+use eventlens::model::journey::JourneySettings;
 
 use eventlens::collector::{Collector, CollectorConfig};
 use eventlens::export::graph::{GraphFormat, render, replay_file};
@@ -91,6 +92,19 @@ struct ReceiverArgs {
     /// Do not start the OTLP receivers.
     #[arg(long, global = true)]
     no_otlp: bool,
+    /// Do not assemble journeys (they cost about as much per span as the flow graph; see
+    /// docs/performance.md).
+    #[arg(long, global = true, help_heading = "Journeys")]
+    no_journeys: bool,
+    /// Most journeys kept; the oldest are evicted first.
+    #[arg(long, global = true, value_name = "N", default_value_t = 200_000, help_heading = "Journeys")]
+    max_journeys: usize,
+    /// Most spans kept in journeys; the oldest journeys are evicted first.
+    #[arg(long, global = true, value_name = "N", default_value_t = 1_000_000, help_heading = "Journeys")]
+    max_journey_spans: usize,
+    /// The JSON payload field naming a message's event type when it is not a CloudEvent.
+    #[arg(long, global = true, value_name = "FIELD", default_value = "type", help_heading = "Journeys")]
+    event_type_field: String,
     /// Largest accepted OTLP request in bytes (compressed or not).
     #[arg(long, global = true, value_name = "BYTES", default_value_t = DEFAULT_MAX_REQUEST_BYTES)]
     max_request_bytes: usize,
@@ -173,6 +187,13 @@ impl ReceiverArgs {
                 max_request_bytes: self.max_request_bytes,
             }),
             kafka,
+            journeys: JourneySettings {
+                enabled: !self.no_journeys,
+                max_journeys: self.max_journeys,
+                max_spans: self.max_journey_spans,
+                event_type_field: Some(self.event_type_field.clone()).filter(|f| !f.is_empty()),
+                ..JourneySettings::default()
+            },
             ..CollectorConfig::default()
         })
     }

@@ -401,3 +401,47 @@ fn retention_evicts_the_oldest_journeys_and_counts_them() {
     let kept: Vec<u128> = snapshot.journeys.iter().map(|j| u128::from_be_bytes(j.trace_ids[0].0)).collect();
     assert_eq!(kept, (115..125).collect::<Vec<_>>(), "the newest are kept");
 }
+
+#[test]
+fn a_collector_without_journeys_still_draws_the_graph() {
+    use eventlens::collector::{Collector, CollectorConfig};
+    use eventlens::ingest::otlp::OtlpConfig;
+    use prost::Message;
+
+    let collector = Collector::start(
+        CollectorConfig {
+            otlp: Some(OtlpConfig {
+                grpc: None,
+                http: Some("127.0.0.1:0".parse().unwrap()),
+                max_request_bytes: 1 << 20,
+            }),
+            publish_interval: Some(std::time::Duration::from_millis(20)),
+            journeys: JourneySettings { enabled: false, ..JourneySettings::default() },
+            ..CollectorConfig::default()
+        },
+        None,
+    )
+    .unwrap();
+    let spans = eventlens::testing::saga_spans();
+    let refs: Vec<&Span> = spans.iter().collect();
+    let body = eventlens::export::journey::otlp_request(&refs).encode_to_vec();
+    let url = format!("http://{}/v1/traces", collector.http_addr.unwrap());
+    let response = reqwest::blocking::Client::new()
+        .post(url)
+        .header("content-type", "application/x-protobuf")
+        .body(body)
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let engine = collector.engine().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while engine.snapshot().model.spans < spans.len() as u64 {
+        assert!(std::time::Instant::now() < deadline, "spans not applied");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(60));
+    let snapshot = engine.snapshot();
+    assert!(snapshot.nodes.len() >= 5, "the graph is drawn");
+    assert!(snapshot.journeys.is_empty());
+    assert_eq!(snapshot.journey_counters.spans, 0);
+}

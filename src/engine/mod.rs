@@ -234,11 +234,18 @@ pub struct EngineConfig {
     pub recording: Option<CaptureWriter>,
     /// Called after each publish.
     pub waker: Option<Waker>,
+    /// Journey assembly and retention.
+    pub journeys: JourneySettings,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        Self { publish_interval: Duration::from_millis(100), recording: None, waker: None }
+        Self {
+            publish_interval: Duration::from_millis(100),
+            recording: None,
+            waker: None,
+            journeys: JourneySettings::default(),
+        }
     }
 }
 
@@ -303,7 +310,7 @@ impl EngineThread {
         let published = Arc::clone(&snapshot);
         let join = std::thread::Builder::new().name("eventlens-engine".into()).spawn(move || {
             EngineLoop {
-                state: EngineState::default(),
+                state: EngineState::new(config.journeys.clone()),
                 records,
                 commands: commands_rx,
                 counters,

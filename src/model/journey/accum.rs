@@ -5,7 +5,6 @@ use std::sync::Arc;
 use smallvec::SmallVec;
 
 use super::step::MessageStep;
-use crate::model::ids::TraceId;
 use crate::model::messaging::MessagingRole;
 use crate::model::span::{Span, find_attr};
 
@@ -27,8 +26,8 @@ pub struct Accum {
     pub start: u64,
     /// Latest end, Unix ns.
     pub end: u64,
-    /// The earliest span's (start, service, name).
-    pub root: Option<(u64, Arc<str>, Arc<str>)>,
+    /// The earliest span and its service.
+    pub root: Option<(Arc<Span>, Arc<str>)>,
     /// Spans.
     pub spans: u32,
     /// Messages.
@@ -38,21 +37,19 @@ pub struct Accum {
     /// First failure message.
     pub error: Option<Arc<str>>,
     /// Services touched.
-    pub services: SmallVec<[Arc<str>; 4]>,
+    pub services: SmallVec<[Arc<str>; 2]>,
     /// Destinations touched.
-    pub topics: SmallVec<[Arc<str>; 4]>,
+    pub topics: SmallVec<[Arc<str>; 2]>,
     /// Destinations produced to, with their messaging system.
-    pub produced: SmallVec<[(Arc<str>, Arc<str>); 2]>,
+    pub produced: SmallVec<[(Arc<str>, Arc<str>); 1]>,
     /// Deliveries by the journey's own consumer spans and by batch consumers linking to it.
-    pub delivered: SmallVec<[Delivery; 2]>,
+    pub delivered: SmallVec<[Delivery; 1]>,
     /// Explicit event type (CloudEvents).
     pub event_type: Option<Arc<str>>,
     /// Keys.
     pub keys: SmallVec<[Arc<str>; 1]>,
     /// Message ids.
     pub message_ids: SmallVec<[Arc<str>; 1]>,
-    /// Trace ids.
-    pub traces: SmallVec<[TraceId; 2]>,
     /// Newest receive time of anything added, Unix ns.
     pub last_received: u64,
 }
@@ -77,13 +74,13 @@ impl Accum {
     }
 
     /// Adds a span of `service` (its interned label), touching `topic` if it is a messaging span.
-    pub fn add_span(&mut self, span: &Span, service: &Arc<str>, topic: Option<&Arc<str>>, received: u64) {
+    pub fn add_span(&mut self, span: &Arc<Span>, service: &Arc<str>, topic: Option<&Arc<str>>, received: u64) {
         self.spans += 1;
         self.last_received = self.last_received.max(received);
         self.start = self.start.min(span.start_unix_nano);
         self.end = self.end.max(span.end_unix_nano);
-        if self.root.as_ref().is_none_or(|(start, ..)| span.start_unix_nano < *start) {
-            self.root = Some((span.start_unix_nano, Arc::clone(service), span.name.as_str().into()));
+        if self.root.as_ref().is_none_or(|(root, _)| span.start_unix_nano < root.start_unix_nano) {
+            self.root = Some((Arc::clone(span), Arc::clone(service)));
         }
         if span.is_failure() {
             self.failures += 1;
@@ -92,9 +89,6 @@ impl Accum {
             }
         }
         push_unique(&mut self.services, Arc::clone(service));
-        if !self.traces.contains(&span.trace_id) {
-            self.traces.push(span.trace_id);
-        }
         if let Some(m) = &span.messaging {
             if let Some(topic) = topic {
                 push_unique(&mut self.topics, Arc::clone(topic));
@@ -147,11 +141,6 @@ impl Accum {
         if let Some(t) = &step.event_type {
             self.event_type.get_or_insert_with(|| Arc::clone(t));
         }
-        if let Some(trace) = step.trace
-            && !self.traces.contains(&trace.trace_id)
-        {
-            self.traces.push(trace.trace_id);
-        }
     }
 
     /// Folds another journey's totals into this one (when two journeys merge).
@@ -163,7 +152,7 @@ impl Accum {
         self.end = self.end.max(other.end);
         self.last_received = self.last_received.max(other.last_received);
         if let Some(root) = other.root
-            && self.root.as_ref().is_none_or(|(start, ..)| root.0 < *start)
+            && self.root.as_ref().is_none_or(|(mine, _)| root.0.start_unix_nano < mine.start_unix_nano)
         {
             self.root = Some(root);
         }
@@ -179,7 +168,6 @@ impl Accum {
         other.delivered.into_iter().for_each(|s| push_unique(&mut self.delivered, s));
         other.keys.into_iter().for_each(|s| push_unique(&mut self.keys, s));
         other.message_ids.into_iter().for_each(|s| push_unique(&mut self.message_ids, s));
-        other.traces.into_iter().for_each(|s| push_unique(&mut self.traces, s));
     }
 
     /// True when nothing was added.

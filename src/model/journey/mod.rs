@@ -6,6 +6,7 @@
 pub mod accum;
 pub mod detail;
 pub mod query;
+pub mod slab;
 pub mod step;
 pub mod store;
 pub mod summary;

@@ -19,6 +19,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use smallvec::SmallVec;
 
 use super::accum::Accum;
+use super::slab::IdSlab;
 use super::step::MessageStep;
 use super::summary::{JourneyId, JourneyList, JourneyStatus, JourneySummary};
 use crate::model::flow_graph::FlowModel;
@@ -84,10 +85,13 @@ struct TraceSlot {
 /// One journey's contents.
 #[derive(Debug)]
 pub(super) struct Journey {
-    pub(super) traces: Vec<TraceId>,
-    pub(super) spans: Vec<Arc<Span>>,
+    // Most journeys are a few traces and spans: inline, so a new journey costs no allocation.
+    pub(super) traces: SmallVec<[TraceId; 2]>,
+    pub(super) spans: SmallVec<[Arc<Span>; 4]>,
     pub(super) messages: Vec<MessageStep>,
-    pub(super) acc: Accum,
+    // Boxed: journeys move (into the slab, out on merge and eviction) far more often than
+    // they are created, and the totals are most of their size.
+    pub(super) acc: Box<Accum>,
     dirty: bool,
     pending: bool,
 }
@@ -95,10 +99,10 @@ pub(super) struct Journey {
 impl Journey {
     fn new() -> Self {
         Self {
-            traces: Vec::new(),
-            spans: Vec::new(),
+            traces: SmallVec::new(),
+            spans: SmallVec::new(),
             messages: Vec::new(),
-            acc: Accum::new(),
+            acc: Box::new(Accum::new()),
             dirty: false,
             pending: false,
         }
@@ -110,13 +114,11 @@ impl Journey {
 pub struct JourneyStore {
     settings: JourneySettings,
     traces: FxHashMap<TraceId, TraceSlot>,
-    journeys: FxHashMap<u64, Journey>,
-    order: VecDeque<u64>,
+    journeys: IdSlab<Journey>,
     message_index: FxHashMap<(Arc<str>, i32, i64), u64>,
     list: JourneyList,
     dirty: Vec<u64>,
     pending: VecDeque<(u64, u64)>,
-    next_id: u64,
     spans_kept: usize,
     evicted: u64,
     evicted_spans: u64,
@@ -137,13 +139,11 @@ impl JourneyStore {
         Self {
             settings,
             traces: FxHashMap::default(),
-            journeys: FxHashMap::default(),
-            order: VecDeque::new(),
+            journeys: IdSlab::new(1),
             message_index: FxHashMap::default(),
             list: JourneyList::default(),
             dirty: Vec::new(),
             pending: VecDeque::new(),
-            next_id: 1,
             spans_kept: 0,
             evicted: 0,
             evicted_spans: 0,
@@ -232,7 +232,7 @@ impl JourneyStore {
     /// Every journey's id, oldest first (for headless exports).
     pub fn ids(&self) -> Vec<JourneyId> {
         let mut ids: Vec<JourneyId> =
-            self.journeys.iter().filter(|(_, j)| !j.acc.is_empty()).map(|(id, _)| JourneyId(*id)).collect();
+            self.journeys.iter().filter(|(_, j)| !j.acc.is_empty()).map(|(id, _)| JourneyId(id)).collect();
         ids.sort();
         ids
     }
@@ -271,8 +271,9 @@ impl JourneyStore {
         }
         let id = self.traces.get(&trace).map_or(0, |s| s.journey);
         if let Some(j) = self.journeys.get_mut(&id) {
+            let span = Arc::new(span);
             j.acc.add_span(&span, &service, topic.as_ref(), received);
-            j.spans.push(Arc::new(span));
+            j.spans.push(span);
             self.spans_kept += 1;
         }
         self.mark_dirty(id);
@@ -340,29 +341,22 @@ impl JourneyStore {
                 j.pending = true;
                 self.pending.push_back((j.acc.last_received + self.settings.incomplete_after_nanos, id));
             }
-            self.list.set(summary(JourneyId(id), &j.acc, status));
+            self.list.set(summary(JourneyId(id), j, status));
         }
     }
 
     /// The trace's slot, created with a journey of its own when new.
     fn slot(&mut self, trace: TraceId) -> &mut TraceSlot {
-        if !self.traces.contains_key(&trace) {
-            let journey = self.new_journey();
-            if let Some(j) = self.journeys.get_mut(&journey) {
-                j.traces.push(trace);
-            }
-            self.traces.insert(trace, TraceSlot { journey, ..TraceSlot::default() });
-        }
-        #[allow(clippy::unwrap_used)] // inserted just above when missing
-        self.traces.get_mut(&trace).unwrap()
+        let journeys = &mut self.journeys;
+        self.traces.entry(trace).or_insert_with(|| {
+            let mut journey = Journey::new();
+            journey.traces.push(trace);
+            TraceSlot { journey: journeys.push(journey), ..TraceSlot::default() }
+        })
     }
 
     fn new_journey(&mut self) -> u64 {
-        let id = self.next_id;
-        self.next_id += 1;
-        self.journeys.insert(id, Journey::new());
-        self.order.push_back(id);
-        id
+        self.journeys.push(Journey::new())
     }
 
     /// Records that a span of `from` links to trace `to`.
@@ -437,7 +431,7 @@ impl JourneyStore {
             k.traces.extend(moved.traces);
             k.spans.extend(moved.spans);
             k.messages.extend(moved.messages);
-            k.acc.merge(moved.acc);
+            k.acc.merge(*moved.acc);
         }
         self.list.remove(JourneyId(gone));
         self.mark_dirty(keep);
@@ -485,7 +479,7 @@ impl JourneyStore {
                     s.journey = part_id;
                 }
             }
-            part.traces = component;
+            part.traces = component.into();
             part.acc.last_received = received;
             parts.push((part_id, part));
         }
@@ -537,7 +531,7 @@ impl JourneyStore {
         }
         acc.last_received = received;
         if let Some(j) = self.journeys.get_mut(&id) {
-            j.acc = acc;
+            *j.acc = acc;
         }
     }
 
@@ -553,8 +547,7 @@ impl JourneyStore {
     /// Evicts the oldest journeys while over either limit.
     fn evict(&mut self) {
         while self.journeys.len() > self.settings.max_journeys || self.spans_kept > self.settings.max_spans {
-            let Some(id) = self.order.pop_front() else { break };
-            let Some(j) = self.journeys.remove(&id) else { continue };
+            let Some((id, j)) = self.journeys.pop_oldest() else { break };
             for t in &j.traces {
                 self.traces.remove(t);
             }
@@ -629,9 +622,10 @@ fn sorted(items: &[Arc<str>]) -> Arc<[Arc<str>]> {
     v.into()
 }
 
-fn summary(id: JourneyId, acc: &Accum, status: JourneyStatus) -> JourneySummary {
+fn summary(id: JourneyId, j: &Journey, status: JourneyStatus) -> JourneySummary {
+    let acc = &j.acc;
     let (root_service, root_name) = match &acc.root {
-        Some((_, service, name)) => (Arc::clone(service), Some(Arc::clone(name))),
+        Some((span, service)) => (Arc::clone(service), Some(Arc::from(span.name.as_str()))),
         None => (Arc::from(""), None),
     };
     let event_type = acc.event_type.clone().or(root_name).unwrap_or_else(|| Arc::from("message"));
@@ -644,7 +638,7 @@ fn summary(id: JourneyId, acc: &Accum, status: JourneyStatus) -> JourneySummary 
         event_type,
         keys: acc.keys.to_vec().into(),
         message_ids: acc.message_ids.to_vec().into(),
-        trace_ids: acc.traces.to_vec().into(),
+        trace_ids: j.traces.to_vec().into(),
         services: sorted(&acc.services),
         topics: sorted(&acc.topics),
         hops: acc.delivered.len() as u32,

@@ -1,0 +1,194 @@
+//! Journey costs: one headless egui frame of a 100k-span waterfall and of a 1M-journey list
+//! (target: ≤ 8 ms of CPU each), and the engine's apply cost per span with and without
+//! journey assembly (target: within 20%). Results in docs/performance.md.
+
+#![allow(missing_docs)]
+
+use std::sync::Arc;
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use eventlens::engine::EngineState;
+use eventlens::ingest::otlp::convert::convert_request;
+use eventlens::model::journey::{
+    JourneyDetail, JourneyId, JourneyList, JourneySettings, JourneyStatus, JourneySummary,
+};
+use eventlens::model::record::{Record, SourceKind, SpanBatch};
+use eventlens::model::span::{Span, SpanKind};
+use eventlens::testing::{realistic_request, span, trace_id};
+use eventlens::ui::journey_list::JourneyListView;
+use eventlens::ui::waterfall::WaterfallView;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const T0_MS: u64 = 1_700_000_000_000;
+
+/// A batch job's journey: one trace, a root, 1 000 batches of 99 items each, over 10 s.
+fn big_journey() -> Vec<Span> {
+    let mut spans = vec![span("scheduler", "nightly job", SpanKind::Internal).ids(1, 1).at_ms(T0_MS, 10_000).build()];
+    let mut id = 2u64;
+    for b in 0..1_000u64 {
+        let batch_id = id;
+        spans.push(
+            span("loader", "load batch", SpanKind::Internal)
+                .ids(1, batch_id)
+                .parent(1)
+                .at_ms(T0_MS + b * 10, 9)
+                .build(),
+        );
+        id += 1;
+        for i in 0..99u64 {
+            let mut s = span(if i % 3 == 0 { "enricher" } else { "writer" }, "write item", SpanKind::Client)
+                .ids(1, id)
+                .parent(batch_id)
+                .at_ms(T0_MS + b * 10, 1)
+                .build();
+            // Items spread inside their batch, some under a millisecond (sub-pixel bars).
+            s.start_unix_nano += i * 90_000;
+            s.end_unix_nano = s.start_unix_nano + 50_000 + (i % 7) * 40_000;
+            spans.push(s);
+            id += 1;
+        }
+    }
+    spans
+}
+
+fn frame(ctx: &egui::Context, mut ui_fn: impl FnMut(&mut egui::Ui)) -> usize {
+    let input = egui::RawInput {
+        screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1280.0, 800.0))),
+        ..Default::default()
+    };
+    let out = ctx.run_ui(input, |ui| ui_fn(ui));
+    ctx.tessellate(out.shapes, out.pixels_per_point).len()
+}
+
+fn waterfall(c: &mut Criterion) {
+    let mut state = EngineState::new(JourneySettings { max_spans: 2_000_000, ..JourneySettings::default() });
+    state.apply_owned(Record::Spans(SpanBatch {
+        received_unix_nano: T0_MS * 1_000_000,
+        source: SourceKind::OtlpGrpc,
+        spans: big_journey(),
+    }));
+    let snapshot = state.snapshot(0);
+    let id = snapshot.journeys.iter().next().map(|j| j.id).unwrap_or_default();
+    let detail =
+        Arc::new(JourneyDetail::build(&state.journeys, id, &state.kafka).unwrap_or_else(|| panic!("no detail")));
+    assert_eq!(detail.rows.len(), 100_001);
+    let mut view = WaterfallView::default();
+    view.sync(&detail);
+    let ctx = egui::Context::default();
+    frame(&ctx, |ui| view.show(ui, &detail));
+    let mut group = c.benchmark_group("journey_frame");
+    group.bench_function("waterfall_100k_spans", |b| b.iter(|| frame(&ctx, |ui| view.show(ui, &detail))));
+    // Zoomed into the middle: most bars are culled, the rest are wide with labels.
+    view.window = (0.5, 0.501);
+    group.bench_function("waterfall_100k_spans_zoomed", |b| b.iter(|| frame(&ctx, |ui| view.show(ui, &detail))));
+    group.bench_function("waterfall_layout_100k_spans", |b| {
+        b.iter(|| JourneyDetail::build(&state.journeys, id, &state.kafka).map(|d| d.rows.len()))
+    });
+    group.finish();
+}
+
+fn list(c: &mut Criterion) {
+    let services: Arc<[Arc<str>]> = vec![Arc::<str>::from("orders"), "billing".into(), "shipping".into()].into();
+    let topics: Arc<[Arc<str>]> = vec![Arc::<str>::from("orders")].into();
+    let (orders, placed): (Arc<str>, Arc<str>) = ("orders".into(), "OrderPlaced".into());
+    let mut list = JourneyList::default();
+    for i in 0..1_000_000u64 {
+        list.set(JourneySummary {
+            id: JourneyId(i + 1),
+            start_unix_nano: T0_MS * 1_000_000 + i * 1_000_000,
+            end_unix_nano: T0_MS * 1_000_000 + i * 1_000_000 + (i % 997) * 100_000,
+            root_service: Arc::clone(&orders),
+            event_type: Arc::clone(&placed),
+            keys: vec![Arc::<str>::from(format!("order-{i}"))].into(),
+            message_ids: Arc::new([]),
+            trace_ids: vec![trace_id(u128::from(i) + 1)].into(),
+            services: Arc::clone(&services),
+            topics: Arc::clone(&topics),
+            hops: 2,
+            spans: 5,
+            messages: 0,
+            failures: u32::from(i % 50 == 0),
+            error: None,
+            status: if i % 50 == 0 { JourneyStatus::Failed } else { JourneyStatus::Ok },
+        });
+    }
+    let mut view = JourneyListView::default();
+    let ctx = egui::Context::default();
+    frame(&ctx, |ui| {
+        view.show(ui, &list, None, None, 0);
+    });
+    let mut group = c.benchmark_group("journey_frame");
+    group.bench_function("list_1m_journeys", |b| {
+        b.iter(|| {
+            frame(&ctx, |ui| {
+                view.show(ui, &list, None, None, 0);
+            })
+        })
+    });
+    group.sample_size(10);
+    group.bench_function("list_1m_search_and_sort", |b| {
+        let mut n = 0u64;
+        b.iter(|| {
+            n += 1;
+            view.search = if n.is_multiple_of(2) { "status:failed".into() } else { String::new() };
+            view.update(&list, None);
+            view.rows().len()
+        })
+    });
+    group.finish();
+}
+
+fn apply(c: &mut Criterion) {
+    const BATCH: usize = 512;
+    let batch = |seed: u64| {
+        Record::Spans(SpanBatch {
+            received_unix_nano: T0_MS * 1_000_000 + seed * 1_000_000,
+            source: SourceKind::OtlpGrpc,
+            spans: convert_request(realistic_request(BATCH, seed)).spans,
+        })
+    };
+    let mut group = c.benchmark_group("apply_512_spans");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    // The engine rebuilds changed list rows at each publish (10 per second): at 330k spans/s
+    // that is every 64 batches of 512, so the measurement refreshes at that cadence.
+    for (name, enabled, refresh_every) in [
+        ("without_journeys", false, 0u64),
+        ("with_journeys", true, 64),
+        // Refreshing after every batch bounds the rows' share from above.
+        ("with_journeys_refreshed_every_batch", true, 1),
+    ] {
+        let mut state = EngineState::new(JourneySettings { enabled, ..JourneySettings::default() });
+        let mut seed = 0u64;
+        // Steady state: join indexes full and journeys at their retention limit.
+        while state.model.counters().spans < 1_200_000 {
+            seed += 1;
+            state.apply_owned(batch(seed));
+            if seed.is_multiple_of(64) {
+                state.journeys.refresh(&state.model, &state.kafka);
+            }
+        }
+        let mut applied = 0u64;
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || {
+                    seed += 1;
+                    batch(seed)
+                },
+                |record| {
+                    state.apply_owned(record);
+                    applied += 1;
+                    if refresh_every > 0 && applied.is_multiple_of(refresh_every) {
+                        state.journeys.refresh(&state.model, &state.kafka);
+                    }
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, waterfall, list, apply);
+criterion_main!(benches);
