@@ -100,7 +100,7 @@ struct ReceiverArgs {
     #[arg(long, global = true, value_name = "N", default_value_t = 200_000, help_heading = "Journeys")]
     max_journeys: usize,
     /// Most spans kept in journeys; the oldest journeys are evicted first.
-    #[arg(long, global = true, value_name = "N", default_value_t = 1_000_000, help_heading = "Journeys")]
+    #[arg(long, global = true, value_name = "N", default_value_t = 500_000, help_heading = "Journeys")]
     max_journey_spans: usize,
     /// The JSON payload field naming a message's event type when it is not a CloudEvent.
     #[arg(long, global = true, value_name = "FIELD", default_value = "type", help_heading = "Journeys")]

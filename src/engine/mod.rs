@@ -62,26 +62,31 @@ impl EngineState {
         Self { journeys: JourneyStore::new(journeys), ..Self::default() }
     }
 
-    /// Applies one record (copying what the model keeps; see [`EngineState::apply_owned`]).
+    /// Applies one record (copying the messages the browser keeps; see
+    /// [`EngineState::apply_owned`]).
     pub fn apply(&mut self, record: &Record) {
-        self.apply_owned(record.clone());
+        match record {
+            Record::Spans(batch) => self.apply_spans(batch),
+            Record::Kafka(k) => self.apply_kafka(k.clone()),
+        }
     }
 
-    /// Applies a record it may consume: spans move into their journeys and message batches
-    /// into the browser instead of being copied. The engine thread applies every record this way.
+    /// Applies a record it may consume: message batches move into the browser instead of
+    /// being copied. The engine thread applies every record this way.
     pub fn apply_owned(&mut self, record: Record) {
         match record {
             Record::Kafka(k) => self.apply_kafka(k),
-            Record::Spans(batch) => {
-                let second = self.advance_clock(batch.received_unix_nano);
-                let count = batch.spans.len() as u64;
-                for span in batch.spans {
-                    self.model.apply_span(&span, second);
-                    self.journeys.add_span(span, batch.received_unix_nano);
-                }
-                self.spans.record(second, count, false, None);
-            }
+            Record::Spans(batch) => self.apply_spans(&batch),
         }
+    }
+
+    fn apply_spans(&mut self, batch: &crate::model::record::SpanBatch) {
+        let second = self.advance_clock(batch.received_unix_nano);
+        for span in &batch.spans {
+            self.model.apply_span(span, second);
+            self.journeys.add_span(span, batch.received_unix_nano);
+        }
+        self.spans.record(second, batch.spans.len() as u64, false, None);
     }
 
     /// Lays out `journey` for the waterfall in the next snapshots (or stops doing so).

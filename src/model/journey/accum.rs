@@ -26,8 +26,8 @@ pub struct Accum {
     pub start: u64,
     /// Latest end, Unix ns.
     pub end: u64,
-    /// The earliest span and its service.
-    pub root: Option<(Arc<Span>, Arc<str>)>,
+    /// The earliest span's (start, service, name).
+    pub root: Option<(u64, Arc<str>, Arc<str>)>,
     /// Spans.
     pub spans: u32,
     /// Messages.
@@ -74,13 +74,13 @@ impl Accum {
     }
 
     /// Adds a span of `service` (its interned label), touching `topic` if it is a messaging span.
-    pub fn add_span(&mut self, span: &Arc<Span>, service: &Arc<str>, topic: Option<&Arc<str>>, received: u64) {
+    pub fn add_span(&mut self, span: &Span, service: &Arc<str>, topic: Option<&Arc<str>>, received: u64) {
         self.spans += 1;
         self.last_received = self.last_received.max(received);
         self.start = self.start.min(span.start_unix_nano);
         self.end = self.end.max(span.end_unix_nano);
-        if self.root.as_ref().is_none_or(|(root, _)| span.start_unix_nano < root.start_unix_nano) {
-            self.root = Some((Arc::clone(span), Arc::clone(service)));
+        if self.root.as_ref().is_none_or(|(start, ..)| span.start_unix_nano < *start) {
+            self.root = Some((span.start_unix_nano, Arc::clone(service), span.name.as_str().into()));
         }
         if span.is_failure() {
             self.failures += 1;
@@ -152,7 +152,7 @@ impl Accum {
         self.end = self.end.max(other.end);
         self.last_received = self.last_received.max(other.last_received);
         if let Some(root) = other.root
-            && self.root.as_ref().is_none_or(|(mine, _)| root.0.start_unix_nano < mine.start_unix_nano)
+            && self.root.as_ref().is_none_or(|(start, ..)| root.0 < *start)
         {
             self.root = Some(root);
         }

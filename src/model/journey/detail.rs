@@ -94,9 +94,12 @@ impl JourneyDetail {
         let summary = store.list().get(id)?.clone();
         let journey = store.journey(id)?;
         let consumers = store.batch_consumers(id);
-        let mut spans: Vec<(Arc<Span>, bool)> = journey.spans.iter().map(|s| (Arc::clone(s), false)).collect();
+        // A span that does not decode (a bug) is left out rather than failing the layout.
+        let decode = |s: &super::stored::StoredSpan| s.decode().ok().map(Arc::new);
+        let mut spans: Vec<(Arc<Span>, bool)> =
+            journey.spans.iter().filter_map(|s| Some((decode(s)?, false))).collect();
         for (_, linking) in &consumers {
-            spans.extend(linking.iter().map(|s| (Arc::clone(s), true)));
+            spans.extend(linking.iter().filter_map(|s| Some((decode(s)?, true))));
         }
         spans.sort_by_key(|(s, _)| (s.start_unix_nano, s.end_unix_nano));
         spans.dedup_by_key(|(s, _)| s.span_ref());

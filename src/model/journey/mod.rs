@@ -9,6 +9,7 @@ pub mod query;
 pub mod slab;
 pub mod step;
 pub mod store;
+pub mod stored;
 pub mod summary;
 
 pub use detail::{JourneyDetail, JourneyPath, MessageView, WaterfallRow};

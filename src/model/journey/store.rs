@@ -21,6 +21,7 @@ use smallvec::SmallVec;
 use super::accum::Accum;
 use super::slab::IdSlab;
 use super::step::MessageStep;
+use super::stored::StoredSpan;
 use super::summary::{JourneyId, JourneyList, JourneyStatus, JourneySummary};
 use crate::model::flow_graph::FlowModel;
 use crate::model::ids::TraceId;
@@ -49,7 +50,7 @@ impl Default for JourneySettings {
         Self {
             enabled: true,
             max_journeys: 200_000,
-            max_spans: 1_000_000,
+            max_spans: 500_000,
             incomplete_after_nanos: 30_000_000_000,
             event_type_field: Some("type".into()),
         }
@@ -87,7 +88,7 @@ struct TraceSlot {
 pub(super) struct Journey {
     // Most journeys are a few traces and spans: inline, so a new journey costs no allocation.
     pub(super) traces: SmallVec<[TraceId; 2]>,
-    pub(super) spans: SmallVec<[Arc<Span>; 4]>,
+    pub(super) spans: SmallVec<[StoredSpan; 1]>,
     pub(super) messages: Vec<MessageStep>,
     // Boxed: journeys move (into the slab, out on merge and eviction) far more often than
     // they are created, and the totals are most of their size.
@@ -125,6 +126,7 @@ pub struct JourneyStore {
     clock: u64,
     interned: FxHashSet<Arc<str>>,
     last_resource: Option<(Arc<Resource>, Arc<str>)>,
+    scratch: Vec<u8>,
 }
 
 impl Default for JourneyStore {
@@ -150,6 +152,7 @@ impl JourneyStore {
             clock: 0,
             interned: FxHashSet::default(),
             last_resource: None,
+            scratch: Vec::new(),
         }
     }
 
@@ -196,7 +199,7 @@ impl JourneyStore {
     }
 
     /// The batch journeys that consumed journey `id`, with the spans of theirs that link to it.
-    pub(super) fn batch_consumers(&self, id: JourneyId) -> Vec<(JourneyId, Vec<Arc<Span>>)> {
+    pub(super) fn batch_consumers(&self, id: JourneyId) -> Vec<(JourneyId, Vec<StoredSpan>)> {
         match self.journeys.get(&id.0) {
             Some(j) => self.batch_linking(&j.traces),
             None => Vec::new(),
@@ -204,8 +207,8 @@ impl JourneyStore {
     }
 
     /// The batch journeys linking to any of `traces`, with their linking spans.
-    fn batch_linking(&self, traces: &[TraceId]) -> Vec<(JourneyId, Vec<Arc<Span>>)> {
-        let mut out: Vec<(JourneyId, Vec<Arc<Span>>)> = Vec::new();
+    fn batch_linking(&self, traces: &[TraceId]) -> Vec<(JourneyId, Vec<StoredSpan>)> {
+        let mut out: Vec<(JourneyId, Vec<StoredSpan>)> = Vec::new();
         for trace in traces {
             let Some(slot) = self.traces.get(trace) else { continue };
             for batch in &slot.batch_consumers {
@@ -214,7 +217,7 @@ impl JourneyStore {
                 let linking = bj
                     .spans
                     .iter()
-                    .filter(|s| s.trace_id == *batch && s.links.iter().any(|l| l.target.trace_id == *trace))
+                    .filter(|s| s.trace_id == *batch && s.links.iter().any(|l| l.trace_id == *trace))
                     .cloned();
                 match out.iter_mut().find(|(b, _)| b.0 == bid) {
                     Some((_, spans)) => spans.extend(linking),
@@ -237,8 +240,9 @@ impl JourneyStore {
         ids
     }
 
-    /// Adds a span received at `received` (Unix ns).
-    pub fn add_span(&mut self, span: Span, received: u64) {
+    /// Adds a span received at `received` (Unix ns). The journey keeps it encoded, so the
+    /// caller keeps (and frees) the span itself.
+    pub fn add_span(&mut self, span: &Span, received: u64) {
         if !self.settings.enabled {
             return;
         }
@@ -264,16 +268,15 @@ impl JourneyStore {
             for other in &linked {
                 let Some(id) = self.traces.get(other).map(|s| s.journey) else { continue };
                 if let Some(j) = self.journeys.get_mut(&id) {
-                    j.acc.add_delivery(&span, &service, topic.as_ref());
+                    j.acc.add_delivery(span, &service, topic.as_ref());
                 }
                 self.mark_dirty(id);
             }
         }
         let id = self.traces.get(&trace).map_or(0, |s| s.journey);
         if let Some(j) = self.journeys.get_mut(&id) {
-            let span = Arc::new(span);
-            j.acc.add_span(&span, &service, topic.as_ref(), received);
-            j.spans.push(span);
+            j.acc.add_span(span, &service, topic.as_ref(), received);
+            j.spans.push(StoredSpan::encode_with(span, &mut self.scratch));
             self.spans_kept += 1;
         }
         self.mark_dirty(id);
@@ -509,10 +512,12 @@ impl JourneyStore {
     /// Recomputes a journey's totals from its contents and the batch consumers linking to it.
     fn recompute(&mut self, id: u64) {
         let Some(j) = self.journeys.get(&id) else { return };
-        let spans = j.spans.clone();
+        // A span that does not decode (a bug) is left out of the totals rather than panicking.
+        let spans: Vec<Span> = j.spans.iter().filter_map(|s| s.decode().ok()).collect();
         let messages = j.messages.clone();
         let received = j.acc.last_received;
-        let linking: Vec<Arc<Span>> = self.batch_linking(&j.traces).into_iter().flat_map(|(_, s)| s).collect();
+        let linking: Vec<Span> =
+            self.batch_linking(&j.traces).into_iter().flat_map(|(_, s)| s).filter_map(|s| s.decode().ok()).collect();
         let mut acc = Accum::new();
         for span in &spans {
             let service = self.service_label(&span.resource);
@@ -625,7 +630,7 @@ fn sorted(items: &[Arc<str>]) -> Arc<[Arc<str>]> {
 fn summary(id: JourneyId, j: &Journey, status: JourneyStatus) -> JourneySummary {
     let acc = &j.acc;
     let (root_service, root_name) = match &acc.root {
-        Some((span, service)) => (Arc::clone(service), Some(Arc::from(span.name.as_str()))),
+        Some((_, service, name)) => (Arc::clone(service), Some(Arc::clone(name))),
         None => (Arc::from(""), None),
     };
     let event_type = acc.event_type.clone().or(root_name).unwrap_or_else(|| Arc::from("message"));
