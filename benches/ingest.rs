@@ -7,6 +7,7 @@
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use eventlens::engine::EngineState;
 use eventlens::ingest::otlp::convert::convert_request;
+use eventlens::model::journey::JourneySettings;
 use eventlens::model::record::{Record, SourceKind, SpanBatch};
 use eventlens::testing::realistic_request;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -57,25 +58,27 @@ fn ingest(c: &mut Criterion) {
 
     // A long-lived engine in steady state, as after hours of a session: 1M spans applied
     // first, so every join index is at capacity and each insert evicts (the costliest case).
-    let mut state = EngineState::default();
-    let mut seed = 0u64;
-    while state.model.counters().spans < 1_000_000 {
-        seed += 1;
-        state.apply_owned(record(seed));
+    for (name, journeys) in [("decode_normalize_apply", true), ("decode_normalize_apply_no_journeys", false)] {
+        let mut state = EngineState::new(JourneySettings { enabled: journeys, ..JourneySettings::default() });
+        let mut seed = 0u64;
+        while state.model.counters().spans < 1_000_000 {
+            seed += 1;
+            state.apply_owned(record(seed));
+        }
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || {
+                    seed += 1;
+                    (seed, realistic_request(BATCH, seed).encode_to_vec())
+                },
+                |(seed, bytes)| {
+                    let request = ExportTraceServiceRequest::decode(bytes.as_slice()).unwrap_or_default();
+                    state.apply_owned(batch_record(seed, convert_request(request).spans));
+                },
+                BatchSize::SmallInput,
+            );
+        });
     }
-    group.bench_function("decode_normalize_apply", |b| {
-        b.iter_batched(
-            || {
-                seed += 1;
-                (seed, realistic_request(BATCH, seed).encode_to_vec())
-            },
-            |(seed, bytes)| {
-                let request = ExportTraceServiceRequest::decode(bytes.as_slice()).unwrap_or_default();
-                state.apply_owned(batch_record(seed, convert_request(request).spans));
-            },
-            BatchSize::SmallInput,
-        );
-    });
     group.finish();
 }
 

@@ -152,3 +152,38 @@ fn waterfall_snapshot() {
     harness.run();
     harness.snapshot("journey_waterfall");
 }
+
+#[test]
+fn the_list_holds_still_under_the_pointer() {
+    let collector = common::start_collector(1 << 20);
+    send(&collector, &saga_spans());
+    let mut harness = harness(&collector);
+    harness.state_mut().set_view(View::Journeys);
+    settle(&mut harness);
+    assert_eq!(harness.state().journey_rows(), 2);
+    harness.hover_at(egui::pos2(300.0, 110.0));
+    settle(&mut harness);
+    harness.get_by_label_contains("held while pointing");
+
+    // A new journey arrives while the pointer is over the list: the rows stay put.
+    let more = [eventlens::testing::span("search", "GET /more", eventlens::model::span::SpanKind::Server)
+        .ids(77, 1)
+        .at_ms(9_000, 5)
+        .build()];
+    let refs: Vec<&Span> = more.iter().collect();
+    let url = format!("http://{}/v1/traces", collector.http_addr.expect("http"));
+    let response = reqwest::blocking::Client::new()
+        .post(url)
+        .header("content-type", "application/x-protobuf")
+        .body(otlp_request(&refs).encode_to_vec())
+        .send()
+        .expect("sent");
+    assert_eq!(response.status().as_u16(), 200);
+    common::wait_for(&collector, "third journey", |s| s.journeys.len() == 3);
+    settle(&mut harness);
+    assert_eq!(harness.state().journey_rows(), 2);
+
+    harness.hover_at(egui::pos2(640.0, 700.0));
+    settle(&mut harness);
+    assert_eq!(harness.state().journey_rows(), 3);
+}

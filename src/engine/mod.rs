@@ -29,6 +29,12 @@ use snapshot::{RecordingStatus, SourceStatus};
 /// `messaging.system` of Kafka topics and groups, as spans name it too.
 pub const KAFKA_SYSTEM: &str = "kafka";
 
+/// Above this many spans, a changing selected journey is laid out at most every
+/// [`BIG_JOURNEY_RELAYOUT`].
+const BIG_JOURNEY_SPANS: u32 = 10_000;
+/// See [`BIG_JOURNEY_SPANS`].
+const BIG_JOURNEY_RELAYOUT: Duration = Duration::from_secs(1);
+
 /// How long the engine applies records before it looks at commands and snapshots again.
 const APPLY_BUDGET: Duration = Duration::from_millis(20);
 
@@ -52,6 +58,7 @@ pub struct EngineState {
     kafka_view: Arc<KafkaModel>,
     selected_journey: Option<JourneyId>,
     journey_view: Option<Arc<JourneyDetail>>,
+    journey_built: Option<Instant>,
     spans: Stats,
     last_received_second: u64,
 }
@@ -110,8 +117,13 @@ impl EngineState {
                 return None;
             }
         };
-        if stale {
+        // Laying out a journey of 100k spans takes tens of milliseconds: while a big one keeps
+        // changing, it is laid out again at most once a second.
+        let throttled = self.journey_view.as_ref().is_some_and(|v| v.summary.spans > BIG_JOURNEY_SPANS)
+            && self.journey_built.is_some_and(|t| t.elapsed() < BIG_JOURNEY_RELAYOUT);
+        if stale && !throttled {
             self.journey_view = JourneyDetail::build(&self.journeys, id, &self.kafka).map(Arc::new);
+            self.journey_built = Some(Instant::now());
         }
         self.journey_view.clone()
     }

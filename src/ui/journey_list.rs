@@ -70,6 +70,10 @@ pub struct JourneyListView {
     rows: Vec<JourneyId>,
     key: Option<(u64, String, SortBy, bool, Option<Through>)>,
     sorted_at: Option<Instant>,
+    /// Where the table was drawn last frame: while the pointer is over it, new journeys do not
+    /// move the rows (a live list must not shift under a click).
+    table_rect: Option<egui::Rect>,
+    hovered: bool,
 }
 
 impl Default for JourneyListView {
@@ -84,6 +88,8 @@ impl Default for JourneyListView {
             rows: Vec::new(),
             key: None,
             sorted_at: None,
+            table_rect: None,
+            hovered: false,
         }
     }
 }
@@ -151,7 +157,7 @@ impl JourneyListView {
         }
         let only_data_changed = (&previous.1, previous.2, previous.3, &previous.4) == (&key.1, key.2, key.3, &key.4);
         let recently = self.sorted_at.is_some_and(|t| t.elapsed() < RESORT_LARGE);
-        if only_data_changed && list.len() > LARGE && recently {
+        if only_data_changed && (self.hovered || (list.len() > LARGE && recently)) {
             return;
         }
         self.rebuild(list, key);
@@ -186,6 +192,7 @@ impl JourneyListView {
         selected: Option<JourneyId>,
         evicted: u64,
     ) -> Option<JourneyId> {
+        self.hovered = self.table_rect.is_some_and(|r| ui.rect_contains_pointer(r));
         ui.horizontal(|ui| {
             ui.label("Search");
             ui.add(
@@ -202,6 +209,9 @@ impl JourneyListView {
             }
             self.update(list, through);
             let mut counts = format!("{} of {} journeys", self.rows.len(), list.len());
+            if self.hovered {
+                counts.push_str(" · held while pointing");
+            }
             if evicted > 0 {
                 counts.push_str(&format!(" · {evicted} oldest evicted"));
             }
@@ -245,6 +255,7 @@ impl JourneyListView {
             ("Status", SortBy::Status),
         ];
         let rows = std::mem::take(&mut self.rows);
+        self.table_rect = Some(ui.available_rect_before_wrap());
         TableBuilder::new(ui)
             .id_salt("journey_list")
             .striped(true)

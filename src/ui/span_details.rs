@@ -58,7 +58,7 @@ pub fn show(ui: &mut egui::Ui, detail: &JourneyDetail, selected: SpanRef) -> Spa
     let mut action = SpanAction::None;
     ui.horizontal(|ui| {
         ui.heading(&span.name);
-        if ui.button("✕").on_hover_text("Close").clicked() {
+        if ui.button("Close").clicked() {
             action = SpanAction::Close;
         }
     });
