@@ -1,5 +1,7 @@
 //! Journey assembly and search, through the engine state as every source feeds it.
 
+mod common;
+
 use eventlens::engine::EngineState;
 use eventlens::model::journey::{JourneyDetail, JourneyQuery, JourneySettings, JourneyStatus, JourneySummary};
 use eventlens::model::kafka::message::{KafkaMessage, MessageHeader, TimestampType};
@@ -406,7 +408,6 @@ fn retention_evicts_the_oldest_journeys_and_counts_them() {
 fn a_collector_without_journeys_still_draws_the_graph() {
     use eventlens::collector::{Collector, CollectorConfig};
     use eventlens::ingest::otlp::OtlpConfig;
-    use prost::Message;
 
     let collector = Collector::start(
         CollectorConfig {
@@ -423,16 +424,7 @@ fn a_collector_without_journeys_still_draws_the_graph() {
     )
     .unwrap();
     let spans = eventlens::testing::saga_spans();
-    let refs: Vec<&Span> = spans.iter().collect();
-    let body = eventlens::export::journey::otlp_request(&refs).encode_to_vec();
-    let url = format!("http://{}/v1/traces", collector.http_addr.unwrap());
-    let response = reqwest::blocking::Client::new()
-        .post(url)
-        .header("content-type", "application/x-protobuf")
-        .body(body)
-        .send()
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
+    common::post_spans(&collector, &spans);
     let engine = collector.engine().unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while engine.snapshot().model.spans < spans.len() as u64 {

@@ -13,7 +13,6 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use eventlens::collector::Collector;
 use eventlens::engine::EngineState;
-use eventlens::export::journey::otlp_request;
 use eventlens::model::journey::JourneyDetail;
 use eventlens::model::record::{Record, SourceKind, SpanBatch};
 use eventlens::model::span::Span;
@@ -21,7 +20,6 @@ use eventlens::testing::saga_spans;
 use eventlens::ui::EventLensApp;
 use eventlens::ui::app::View;
 use eventlens::ui::waterfall::WaterfallView;
-use prost::Message;
 
 fn harness(collector: &Collector) -> Harness<'static, EventLensApp> {
     let app = EventLensApp::new(collector.engine().expect("engine"), None);
@@ -29,15 +27,7 @@ fn harness(collector: &Collector) -> Harness<'static, EventLensApp> {
 }
 
 fn send(collector: &Collector, spans: &[Span]) {
-    let refs: Vec<&Span> = spans.iter().collect();
-    let url = format!("http://{}/v1/traces", collector.http_addr.expect("http"));
-    let response = reqwest::blocking::Client::new()
-        .post(url)
-        .header("content-type", "application/x-protobuf")
-        .body(otlp_request(&refs).encode_to_vec())
-        .send()
-        .expect("sent");
-    assert_eq!(response.status().as_u16(), 200);
+    common::post_spans(collector, spans);
     let n = spans.len() as u64;
     common::wait_for(collector, "journeys listed", |s| s.model.spans == n && s.journeys.len() == 2);
 }
@@ -170,15 +160,7 @@ fn the_list_holds_still_under_the_pointer() {
         .ids(77, 1)
         .at_ms(9_000, 5)
         .build()];
-    let refs: Vec<&Span> = more.iter().collect();
-    let url = format!("http://{}/v1/traces", collector.http_addr.expect("http"));
-    let response = reqwest::blocking::Client::new()
-        .post(url)
-        .header("content-type", "application/x-protobuf")
-        .body(otlp_request(&refs).encode_to_vec())
-        .send()
-        .expect("sent");
-    assert_eq!(response.status().as_u16(), 200);
+    common::post_spans(&collector, &more);
     common::wait_for(&collector, "third journey", |s| s.journeys.len() == 3);
     settle(&mut harness);
     assert_eq!(harness.state().journey_rows(), 2);

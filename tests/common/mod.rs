@@ -11,6 +11,20 @@ use eventlens::collector::{Collector, CollectorConfig};
 use eventlens::engine::Snapshot;
 use eventlens::ingest::otlp::OtlpConfig;
 
+/// Posts spans to the collector's OTLP/HTTP receiver as protobuf and checks they were taken.
+pub fn post_spans(collector: &Collector, spans: &[eventlens::model::span::Span]) {
+    use prost::Message;
+    let refs: Vec<&eventlens::model::span::Span> = spans.iter().collect();
+    let url = format!("http://{}/v1/traces", collector.http_addr.expect("http receiver"));
+    let response = reqwest::blocking::Client::new()
+        .post(url)
+        .header("content-type", "application/x-protobuf")
+        .body(eventlens::export::journey::otlp_request(&refs).encode_to_vec())
+        .send()
+        .expect("sent");
+    assert_eq!(response.status().as_u16(), 200);
+}
+
 /// A collector on ephemeral loopback ports.
 pub fn start_collector(max_request_bytes: usize) -> Collector {
     start_collector_with(CollectorConfig {
