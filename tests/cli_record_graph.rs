@@ -226,3 +226,37 @@ fn a_taken_port_is_reported_plainly() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains(&format!("cannot listen for OTLP/gRPC on 127.0.0.1:{port}")), "{stderr}");
 }
+
+#[test]
+fn a_compressed_recording_reads_back_whole_and_up_to_its_last_flush_when_killed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+
+    // Stopped cleanly: the zstd frame is closed and everything reads back.
+    let clean = dir.path().join("clean.jsonl.zst");
+    let (child, url) = start_record(&clean, &[]);
+    post_when_ready(&url, realistic_request(9, 8).encode_to_vec());
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill").success());
+    assert!(child.wait_with_output().expect("record exits").status.success());
+    let bytes = std::fs::read(&clean).expect("file");
+    assert_eq!(bytes[..4], [0x28, 0xb5, 0x2f, 0xfd], "a zstd frame");
+    let text = String::from_utf8(zstd::decode_all(bytes.as_slice()).expect("a complete frame")).expect("utf-8");
+    assert!(text.starts_with(r#"{"format":"eventlens-session""#), "JSON Lines inside: {text:.80}");
+    let json: serde_json::Value = serde_json::from_str(&stdout(&graph(&clean, "json"))).expect("graph JSON");
+    assert_eq!(json["spans"], 9);
+
+    // Killed outright: what was flushed at the engine's publishes still reads, and the cut is
+    // reported.
+    let killed = dir.path().join("killed.jsonl.zst");
+    let (mut child, url) = start_record(&killed, &[]);
+    post_when_ready(&url, realistic_request(9, 8).encode_to_vec());
+    post_when_ready(&url, realistic_request(9, 9).encode_to_vec());
+    std::thread::sleep(Duration::from_millis(500));
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+    let output = graph(&killed, "json");
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("graph JSON");
+    assert_eq!(json["spans"], 18);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("the compressed stream ends early"), "{stderr}");
+}

@@ -1,4 +1,6 @@
-//! Reads a session file, keeping every good record and reporting the bad lines.
+//! Reads a session file, keeping every good record and reporting the bad lines. Files
+//! compressed with zstd (recognised by their first bytes, whatever their name) are decoded on
+//! the fly; one cut short by a crash reads up to its last complete record.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -61,10 +63,20 @@ pub struct Capture {
     pub skipped: Vec<SkippedLine>,
 }
 
+/// The first bytes of a zstd frame.
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+
 /// Reads a whole session file.
 pub fn read_capture(path: &Path) -> Result<Capture, CaptureError> {
     let io = |source| CaptureError::Io { path: path.to_owned(), source };
-    let mut lines = BufReader::new(File::open(path).map_err(io)?).split(b'\n');
+    let mut file = BufReader::new(File::open(path).map_err(io)?);
+    let compressed = file.fill_buf().map_err(io)?.starts_with(&ZSTD_MAGIC);
+    let source: Box<dyn BufRead> = if compressed {
+        Box::new(BufReader::new(zstd::stream::read::Decoder::with_buffer(file).map_err(io)?))
+    } else {
+        Box::new(file)
+    };
+    let mut lines = source.split(b'\n');
     let not_session = |reason: String| CaptureError::NotASession { path: path.to_owned(), reason };
     let first = lines.next().ok_or_else(|| not_session("the file is empty".into()))?.map_err(io)?;
     let header: CaptureHeader =
@@ -83,7 +95,22 @@ pub fn read_capture(path: &Path) -> Result<Capture, CaptureError> {
     let mut skipped = Vec::new();
     for (index, line) in lines.enumerate() {
         let line_number = index + 2;
-        let line = line.map_err(io)?;
+        let line = match line {
+            Ok(line) => line,
+            // A compressed file whose writer was killed ends inside a frame: what was
+            // flushed before decodes, the rest is reported.
+            Err(e) if compressed => {
+                skipped.push(SkippedLine {
+                    line: line_number,
+                    reason: format!(
+                        "the compressed stream ends early ({e}); nothing after line {} could be read",
+                        line_number - 1
+                    ),
+                });
+                break;
+            }
+            Err(e) => return Err(io(e)),
+        };
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }

@@ -427,11 +427,13 @@ impl EngineLoop {
             }
         }
         self.publish();
-        if let Some(writer) = &mut self.config.recording {
-            if let Err(e) = writer.flush() {
-                self.summary.recording_error.get_or_insert(e.to_string());
+        if let Some(writer) = self.config.recording.take() {
+            match writer.finish() {
+                Ok(records) => self.summary.recorded = records,
+                Err(e) => {
+                    self.summary.recording_error.get_or_insert(e.to_string());
+                }
             }
-            self.summary.recorded = writer.records();
         }
         self.summary.spans = self.state.model.counters().spans;
         self.summary
