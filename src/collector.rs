@@ -38,6 +38,9 @@ pub struct CollectorConfig {
     pub otlp_kafka: Option<OtlpTopicConfig>,
     /// Journey assembly and retention.
     pub journeys: crate::model::journey::JourneySettings,
+    /// A recorded session to replay (`eventlens open`); the engine then keeps the
+    /// session's clock.
+    pub open: Option<PathBuf>,
 }
 
 /// A running collector. Dropping it stops the sources and the engine.
@@ -54,6 +57,7 @@ pub struct Collector {
     kafka: Vec<KafkaSource>,
     browsers: Vec<BrowserSource>,
     otlp_kafka: Option<OtlpTopicSource>,
+    file: Option<std::thread::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Collector {
@@ -136,6 +140,7 @@ impl Collector {
                 recording,
                 waker,
                 journeys: config.journeys.clone(),
+                session_clock: config.open.is_some(),
             },
         )
         .context("cannot start the engine thread")?;
@@ -163,8 +168,16 @@ impl Collector {
             }
             None => None,
         };
+        let file = match &config.open {
+            Some(path) => Some(
+                crate::ingest::file::spawn(path.clone(), sender.clone(), Arc::clone(&sources), shutdown.clone())
+                    .context("cannot start the file reader thread")?,
+            ),
+            None => None,
+        };
         drop(sender);
         Ok(Self {
+            file,
             runtime: Some(runtime),
             engine: Some(engine),
             shutdown,
@@ -203,6 +216,13 @@ impl Collector {
         }
         if let Some(source) = &mut self.otlp_kafka {
             source.stop();
+        }
+        // Cancelled above; the reader stops at its next record (or when the engine, which it
+        // may be waiting on, drains).
+        if let Some(file) = self.file.take()
+            && file.is_finished()
+        {
+            let _joined = file.join();
         }
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_timeout(Duration::from_secs(2));

@@ -45,6 +45,12 @@ enum Command {
         #[arg(long)]
         duration: Option<humantime::Duration>,
     },
+    /// Open the window on a recorded session file (plain or .zst): the file is replayed
+    /// through the engine, with its own clock; no receivers are started.
+    Open {
+        /// The session file.
+        file: PathBuf,
+    },
     /// Print the flow graph of a session file.
     Graph {
         /// The session file.
@@ -208,14 +214,18 @@ fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        None | Some(Command::Gui) => run_gui(&cli.receivers),
+        None | Some(Command::Gui) => run_gui(cli.receivers.collector_config()?),
+        Some(Command::Open { file }) => {
+            let config = CollectorConfig { otlp: None, open: Some(file), ..cli.receivers.collector_config()? };
+            run_gui(config)
+        }
         Some(Command::Record { out, duration }) => run_record(&cli.receivers, out, duration.map(Into::into)),
         Some(Command::Graph { file, format }) => run_graph(&file, format),
         Some(Command::Journeys { file, trace, key, format }) => run_journeys(&file, trace, key, format),
     }
 }
 
-fn run_gui(receivers: &ReceiverArgs) -> anyhow::Result<()> {
+fn run_gui(config: CollectorConfig) -> anyhow::Result<()> {
     // The receivers bind before the window opens, so a taken port is reported plainly.
     let egui_ctx: Arc<OnceLock<egui::Context>> = Arc::new(OnceLock::new());
     let waker_ctx = Arc::clone(&egui_ctx);
@@ -224,7 +234,7 @@ fn run_gui(receivers: &ReceiverArgs) -> anyhow::Result<()> {
             ctx.request_repaint_after(Duration::from_millis(10));
         }
     });
-    let collector = Collector::start(receivers.collector_config()?, Some(waker))?;
+    let collector = Collector::start(config, Some(waker))?;
     let engine = collector.engine().context("engine not running")?;
     let browsers = collector.browsers();
     let icon = eframe::icon_data::from_png_bytes(include_bytes!("../assets/icon.png")).context("bad window icon")?;

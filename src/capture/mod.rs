@@ -8,5 +8,5 @@ pub mod reader;
 pub mod writer;
 
 pub use header::{CaptureHeader, FORMAT_NAME, FORMAT_VERSION};
-pub use reader::{Capture, CaptureError, SkippedLine, read_capture};
+pub use reader::{Capture, CaptureError, CaptureItem, CaptureReader, SkippedLine, read_capture};
 pub use writer::CaptureWriter;

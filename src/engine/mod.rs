@@ -253,6 +253,9 @@ pub struct EngineConfig {
     pub waker: Option<Waker>,
     /// Journey assembly and retention.
     pub journeys: JourneySettings,
+    /// Compute rates at the newest record's receive time instead of the wall clock: for
+    /// replaying a recorded session, whose records are from the past.
+    pub session_clock: bool,
 }
 
 impl Default for EngineConfig {
@@ -262,6 +265,7 @@ impl Default for EngineConfig {
             recording: None,
             waker: None,
             journeys: JourneySettings::default(),
+            session_clock: false,
         }
     }
 }
@@ -473,7 +477,14 @@ impl EngineLoop {
             frozen.journey = self.state.journey_detail();
             frozen
         } else {
-            self.state.snapshot(crate::ingest::otlp::unix_nanos_now() / 1_000_000_000)
+            // The second after the newest record, so that record's second counts (as in
+            // `eventlens graph`).
+            let now = if self.config.session_clock {
+                self.state.last_received_second() + 1
+            } else {
+                crate::ingest::otlp::unix_nanos_now() / 1_000_000_000
+            };
+            self.state.snapshot(now)
         };
         snapshot.version = self.version;
         snapshot.paused = self.paused;

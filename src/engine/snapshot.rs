@@ -142,6 +142,10 @@ pub enum SourceState {
     Connecting,
     /// Stopped with an error.
     Failed(String),
+    /// Reading a file: percent of its bytes read.
+    Reading(u8),
+    /// Read a whole file; what it held.
+    Finished(String),
 }
 
 /// The recording in progress.

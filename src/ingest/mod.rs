@@ -2,6 +2,7 @@
 //! A source never touches the model or the UI.
 
 pub mod counters;
+pub mod file;
 pub mod kafka;
 pub mod otlp;
 pub mod queue;

@@ -34,6 +34,8 @@ pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot) {
                 SourceState::Listening => "connected; no topics yet".to_owned(),
                 SourceState::Connecting => "connecting…".to_owned(),
                 SourceState::Failed(why) => why.clone(),
+                SourceState::Reading(percent) => format!("reading, {percent}%"),
+                SourceState::Finished(summary) => summary.clone(),
             };
             ui.label(format!("{} at {}: {state}", kafka.name, kafka.address));
         }

@@ -112,6 +112,9 @@ fn lerp(a: Color32, b: Color32, t: f32) -> Color32 {
     Color32::from_rgb(mix(a.r(), b.r()), mix(a.g(), b.g()), mix(a.b(), b.b()))
 }
 
+/// Width of a loading progress bar in the top bar.
+pub const PROGRESS_WIDTH: f32 = 120.0;
+
 /// Waterfall row height.
 pub const WATERFALL_ROW: f32 = 22.0;
 /// Width of the waterfall's label column (service and span name).

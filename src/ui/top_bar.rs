@@ -29,11 +29,20 @@ pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot, filter: &mut String) -> TopB
                 SourceState::Listening => (theme::STATE_OK, "working".to_owned(), None),
                 SourceState::Connecting => (theme::STATE_WARN, "connecting".to_owned(), Some("connecting")),
                 SourceState::Failed(e) => (theme::STATE_BAD, e.clone(), Some(e.split(':').next().unwrap_or("failed"))),
+                SourceState::Reading(_) => (theme::STATE_WARN, "reading the file".to_owned(), None),
+                SourceState::Finished(summary) => (theme::STATE_OK, summary.clone(), None),
             };
             state_dot(ui, color).on_hover_text(&tip);
             ui.label(format!("{} {}", source.name, source.address)).on_hover_text(&tip);
             if let Some(words) = words {
                 ui.label(RichText::new(words).color(color)).on_hover_text(tip);
+            }
+            if let SourceState::Reading(percent) = source.state {
+                ui.add(
+                    egui::ProgressBar::new(f32::from(percent) / 100.0)
+                        .desired_width(theme::PROGRESS_WIDTH)
+                        .show_percentage(),
+                );
             }
         }
         ui.separator();
