@@ -58,6 +58,7 @@ pub struct Collector {
     browsers: Vec<BrowserSource>,
     otlp_kafka: Option<OtlpTopicSource>,
     file: Option<std::thread::JoinHandle<()>>,
+    file_stop: Option<CancellationToken>,
 }
 
 impl std::fmt::Debug for Collector {
@@ -168,16 +169,19 @@ impl Collector {
             }
             None => None,
         };
-        let file = match &config.open {
-            Some(path) => Some(
-                crate::ingest::file::spawn(path.clone(), sender.clone(), Arc::clone(&sources), shutdown.clone())
+        // Its own token (a child of the collector's), so the UI can stop the read alone.
+        let file_stop = config.open.as_ref().map(|_| shutdown.child_token());
+        let file = match (&config.open, &file_stop) {
+            (Some(path), Some(stop)) => Some(
+                crate::ingest::file::spawn(path.clone(), sender.clone(), Arc::clone(&sources), stop.clone())
                     .context("cannot start the file reader thread")?,
             ),
-            None => None,
+            _ => None,
         };
         drop(sender);
         Ok(Self {
             file,
+            file_stop,
             runtime: Some(runtime),
             engine: Some(engine),
             shutdown,
@@ -193,6 +197,11 @@ impl Collector {
     /// The message browsers, one per watched cluster, for the UI.
     pub fn browsers(&self) -> Vec<BrowseHandle> {
         self.browsers.iter().filter_map(BrowserSource::handle).collect()
+    }
+
+    /// Stops the session file reader early (what was read stays), when one is running.
+    pub fn file_stop(&self) -> Option<CancellationToken> {
+        self.file_stop.clone()
     }
 
     /// The engine's handle.

@@ -237,6 +237,7 @@ fn run_gui(config: CollectorConfig) -> anyhow::Result<()> {
     let collector = Collector::start(config, Some(waker))?;
     let engine = collector.engine().context("engine not running")?;
     let browsers = collector.browsers();
+    let file_stop = collector.file_stop();
     let icon = eframe::icon_data::from_png_bytes(include_bytes!("../assets/icon.png")).context("bad window icon")?;
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
@@ -251,7 +252,7 @@ fn run_gui(config: CollectorConfig) -> anyhow::Result<()> {
         options,
         Box::new(move |cc| {
             let _already_set = egui_ctx.set(cc.egui_ctx.clone());
-            Ok(Box::new(EventLensApp::new(engine, Some(collector)).with_browsers(browsers)))
+            Ok(Box::new(EventLensApp::new(engine, Some(collector)).with_browsers(browsers).with_file_stop(file_stop)))
         }),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))

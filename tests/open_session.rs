@@ -93,3 +93,63 @@ fn bad_lines_are_reported_and_a_newer_format_is_refused() {
     let SourceState::Failed(why) = &s.sources[0].state else { unreachable!() };
     assert!(why.contains("version 99, newer than this EventLens reads"), "{why}");
 }
+
+fn write_big(path: &Path) {
+    let spans = saga_spans();
+    let mut writer = CaptureWriter::create(path, T0).unwrap();
+    for i in 0..40_000u64 {
+        writer
+            .append(&Record::Spans(SpanBatch {
+                received_unix_nano: T0 + i * 1_000_000,
+                source: SourceKind::OtlpGrpc,
+                spans: spans.clone(),
+            }))
+            .unwrap();
+    }
+    writer.finish().unwrap();
+}
+
+fn stopped_after(summary: &str) -> u64 {
+    summary
+        .strip_prefix("stopped after ")
+        .and_then(|r| r.strip_suffix(" records"))
+        .unwrap_or_else(|| panic!("{summary}"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn stopping_a_read_keeps_what_was_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.jsonl.zst");
+    write_big(&path);
+    let collector = open(&path);
+    common::wait_for(&collector, "reading", |s| s.model.spans > 0);
+    collector.file_stop().expect("a file is being read").cancel();
+    let summary = finished(&collector);
+    let read = stopped_after(&summary);
+    assert!(read < 40_000, "{summary}");
+    common::wait_for(&collector, "what was read applied", |s| s.model.spans == read * 7);
+}
+
+#[test]
+fn the_top_bar_shows_the_reading_progress_and_stops_it() {
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+    use eventlens::ui::EventLensApp;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.jsonl.zst");
+    write_big(&path);
+    let collector = open(&path);
+    common::wait_for(&collector, "reading", |s| s.model.spans > 0);
+    let app = EventLensApp::new(collector.engine().unwrap(), None).with_file_stop(collector.file_stop());
+    let mut harness =
+        Harness::builder().with_size([1280.0, 800.0]).build_ui_state(|ui, app: &mut EventLensApp| app.show(ui), app);
+    common::ui::settle(&mut harness);
+    harness.get_by_label_contains(&format!("Session {}", path.display()));
+    harness.get_by_label("Stop reading").click();
+    common::ui::settle(&mut harness);
+    let read = stopped_after(&finished(&collector));
+    assert!(read < 40_000);
+}

@@ -42,7 +42,7 @@ fn read(path: &std::path::Path, sender: &RecordSender, board: &SourceBoard, stop
     let mut shown = Instant::now();
     loop {
         if stop.is_cancelled() {
-            return SourceState::Failed(format!("cancelled after {records} records"));
+            return SourceState::Finished(format!("stopped after {records} records"));
         }
         match reader.next_item() {
             Ok(Some(CaptureItem::Record(record))) => {

@@ -47,6 +47,8 @@ pub struct EventLensApp {
     waterfall: WaterfallView,
     journey: Option<JourneyId>,
     synced: Option<(u64, String, Option<Selection>, Option<JourneyId>)>,
+    /// Stops the session file reader (`eventlens open`).
+    file_stop: Option<tokio_util::sync::CancellationToken>,
     /// Keeps sources and engine alive as long as the window.
     _collector: Option<Collector>,
 }
@@ -72,6 +74,7 @@ impl EventLensApp {
             journeys: JourneyListView::default(),
             waterfall: WaterfallView::default(),
             journey: None,
+            file_stop: None,
             synced: None,
             _collector: collector,
         }
@@ -80,6 +83,12 @@ impl EventLensApp {
     /// Lets the message browser read from these clusters.
     pub fn with_browsers(mut self, browsers: Vec<BrowseHandle>) -> Self {
         self.browser = MessageBrowserView::new(browsers);
+        self
+    }
+
+    /// Lets the top bar's "Stop reading" stop the session file reader.
+    pub fn with_file_stop(mut self, stop: Option<tokio_util::sync::CancellationToken>) -> Self {
+        self.file_stop = stop;
         self
     }
 
@@ -214,6 +223,11 @@ impl EventLensApp {
         }
         if actions.fit {
             self.flow.auto_fit = true;
+        }
+        if actions.stop_reading
+            && let Some(stop) = &self.file_stop
+        {
+            stop.cancel();
         }
         {
             let kafka = !snapshot.kafka.clusters().is_empty() || self.browser.is_available();

@@ -13,6 +13,8 @@ pub struct TopBarActions {
     pub toggle_pause: bool,
     /// Fit to screen was pressed.
     pub fit: bool,
+    /// Stop reading the session file was pressed.
+    pub stop_reading: bool,
 }
 
 /// Draws the bar; `filter` is edited in place.
@@ -43,6 +45,9 @@ pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot, filter: &mut String) -> TopB
                         .desired_width(theme::PROGRESS_WIDTH)
                         .show_percentage(),
                 );
+                if ui.button("Stop reading").on_hover_text("Keep what was read so far").clicked() {
+                    actions.stop_reading = true;
+                }
             }
         }
         ui.separator();
