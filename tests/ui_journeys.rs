@@ -94,14 +94,20 @@ fn selecting_a_journey_opens_its_waterfall_with_topic_bars_backlinks_and_the_pat
     assert!(snapshot.nodes.iter().all(|n| !view.node_view(n.id).expect("view").dimmed));
 }
 
-#[test]
-fn the_list_searches_and_follows_the_graph_selection() {
+/// A collector that received the saga, and the window on its Journeys tab listing both journeys.
+fn journeys_window() -> (Collector, Harness<'static, EventLensApp>) {
     let collector = common::start_collector(1 << 20);
     send(&collector, &saga_spans());
     let mut harness = harness(&collector);
     harness.state_mut().set_view(View::Journeys);
     settle(&mut harness);
     assert_eq!(harness.state().journey_rows(), 2);
+    (collector, harness)
+}
+
+#[test]
+fn the_list_searches_and_follows_the_graph_selection() {
+    let (_collector, mut harness) = journeys_window();
     harness.state_mut().journey_list_mut().search = "status:failed".into();
     settle(&mut harness);
     assert_eq!(harness.state().journey_rows(), 1);
@@ -145,12 +151,7 @@ fn waterfall_snapshot() {
 
 #[test]
 fn the_list_holds_still_under_the_pointer() {
-    let collector = common::start_collector(1 << 20);
-    send(&collector, &saga_spans());
-    let mut harness = harness(&collector);
-    harness.state_mut().set_view(View::Journeys);
-    settle(&mut harness);
-    assert_eq!(harness.state().journey_rows(), 2);
+    let (collector, mut harness) = journeys_window();
     harness.hover_at(egui::pos2(300.0, 110.0));
     settle(&mut harness);
     harness.get_by_label_contains("held while pointing");
