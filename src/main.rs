@@ -51,6 +51,16 @@ enum Command {
         /// The session file.
         file: PathBuf,
     },
+    /// Convert a file other tools wrote into a session file: OTLP/JSON export requests (the
+    /// OpenTelemetry Collector's file exporter, one per line, or one document) and Kafka
+    /// messages as `kcat -C -J` prints them. Bad lines are reported, the rest imported.
+    Import {
+        /// The file to import.
+        input: PathBuf,
+        /// The session file to write (`.zst` to compress).
+        #[arg(long, short)]
+        out: PathBuf,
+    },
     /// Print the flow graph of a session file.
     Graph {
         /// The session file.
@@ -220,6 +230,7 @@ fn main() -> anyhow::Result<()> {
             run_gui(config)
         }
         Some(Command::Record { out, duration }) => run_record(&cli.receivers, out, duration.map(Into::into)),
+        Some(Command::Import { input, out }) => run_import(&input, &out),
         Some(Command::Graph { file, format }) => run_graph(&file, format),
         Some(Command::Journeys { file, trace, key, format }) => run_journeys(&file, trace, key, format),
     }
@@ -339,5 +350,30 @@ fn run_journeys(
             JourneyFormat::Mermaid => println!("{}", to_mermaid_sequence(&detail)),
         }
     }
+    Ok(())
+}
+
+fn run_import(input: &std::path::Path, out: &std::path::Path) -> anyhow::Result<()> {
+    let imported = eventlens::ingest::import::import_file(input)?;
+    for bad in &imported.bad {
+        eprintln!("{}: line {} not imported: {}", input.display(), bad.line, bad.reason);
+    }
+    if imported.records.is_empty() {
+        anyhow::bail!("nothing in {} could be imported", input.display());
+    }
+    let created = imported.records.iter().map(eventlens::model::record::Record::received_unix_nano).min().unwrap_or(0);
+    let mut writer = eventlens::capture::CaptureWriter::create(out, created)?;
+    for record in &imported.records {
+        writer.append(record)?;
+    }
+    let records = writer.finish()?;
+    eprintln!(
+        "{}: {records} records ({} spans, {} Kafka messages) written to {}; {} lines not imported",
+        input.display(),
+        imported.spans,
+        imported.messages,
+        out.display(),
+        imported.bad.len()
+    );
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 pub mod counters;
 pub mod file;
+pub mod import;
 pub mod kafka;
 pub mod otlp;
 pub mod queue;

@@ -1,0 +1,95 @@
+//! Imports: files other tools write, turned into records for a session file
+//! (`eventlens import IN -o OUT`).
+//!
+//! Each line (or the whole file, when it is one JSON document) is recognised by its shape:
+//! an OTLP `ExportTraceServiceRequest` as the OpenTelemetry Collector's file exporter writes
+//! it (`resourceSpans`), or a Kafka message as `kcat -C -J` prints it (`topic`, `partition`,
+//! `offset`). A line that is neither, or does not decode, is reported with its number; the rest
+//! is imported.
+
+pub mod kcat;
+pub mod otlp_json;
+
+use std::path::Path;
+
+use crate::model::record::Record;
+
+/// A line that was not imported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadLine {
+    /// 1-based line number (1 for a whole-file document).
+    pub line: usize,
+    /// Why.
+    pub reason: String,
+}
+
+/// What an import produced.
+#[derive(Debug, Default)]
+pub struct Imported {
+    /// Records, in file order.
+    pub records: Vec<Record>,
+    /// Lines that were not imported.
+    pub bad: Vec<BadLine>,
+    /// Spans imported.
+    pub spans: usize,
+    /// Kafka messages imported.
+    pub messages: usize,
+}
+
+/// Why an import could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read {path}: {source}")]
+pub struct ImportError {
+    /// The file.
+    pub path: std::path::PathBuf,
+    /// The cause.
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// Imports a file.
+pub fn import_file(path: &Path) -> Result<Imported, ImportError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ImportError { path: path.to_owned(), source })?;
+    Ok(import_text(&text))
+}
+
+/// Imports text: JSON Lines, or one JSON document.
+pub fn import_text(text: &str) -> Imported {
+    let mut out = Imported::default();
+    // One pretty-printed document (e.g. opentelemetry-proto's example trace).
+    if let Ok(document) = serde_json::from_str::<serde_json::Value>(text)
+        && text.trim_end().lines().count() > 1
+    {
+        out.add(1, document);
+        return out;
+    }
+    for (index, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<serde_json::Value>(line) {
+            Ok(value) => out.add(index + 1, value),
+            Err(e) => out.bad.push(BadLine { line: index + 1, reason: format!("not JSON: {e}") }),
+        }
+    }
+    out
+}
+
+impl Imported {
+    fn add(&mut self, line: usize, value: serde_json::Value) {
+        let result = if value.get("resourceSpans").is_some() {
+            otlp_json::record(value).map(|(record, spans)| {
+                self.spans += spans;
+                record
+            })
+        } else if value.get("topic").is_some() && value.get("offset").is_some() {
+            kcat::record(&value).inspect(|_| self.messages += 1)
+        } else {
+            Err("neither an OTLP export request (resourceSpans) nor a kcat -J message (topic, offset)".into())
+        };
+        match result {
+            Ok(record) => self.records.push(record),
+            Err(reason) => self.bad.push(BadLine { line, reason }),
+        }
+    }
+}

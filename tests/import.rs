@@ -1,0 +1,96 @@
+//! `eventlens import`: OTLP/JSON and kcat -J files become session files; bad lines are
+//! reported with their numbers and the rest is imported.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::Command;
+
+use eventlens::export::journey::otlp_request;
+use eventlens::ingest::import::import_text;
+use eventlens::model::record::Record;
+use eventlens::testing::{saga_spans, span_id, trace_id};
+
+const BIN: &str = env!("CARGO_BIN_EXE_eventlens");
+
+#[test]
+fn the_published_otlp_example_trace_imports() {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/otlp-example-trace.json")).unwrap();
+    let imported = import_text(&text);
+    assert!(imported.bad.is_empty(), "{:?}", imported.bad);
+    assert_eq!((imported.records.len(), imported.spans), (1, 1));
+    let Record::Spans(batch) = &imported.records[0] else { panic!("spans") };
+    assert_eq!(batch.spans[0].service().name, "my.service");
+    assert_eq!(batch.spans[0].trace_id.to_hex(), "5b8efff798038103d269b633813fc60c");
+    assert_eq!(batch.received_unix_nano, batch.spans[0].end_unix_nano);
+}
+
+fn kcat_line(offset: i64, key: &str, headers: &str) -> String {
+    format!(
+        r#"{{"topic":"orders","partition":0,"offset":{offset},"tstype":"create","ts":1700000001000,"broker":1,"headers":[{headers}],"key":"{key}","payload":"{{\"type\":\"OrderPlaced\"}}"}}"#
+    )
+}
+
+fn mixed_file() -> String {
+    let spans = saga_spans();
+    let refs: Vec<_> = spans.iter().collect();
+    let otlp = serde_json::to_string(&otlp_request(&refs)).unwrap();
+    let traceparent = format!("\"traceparent\",\"00-{}-{}-01\"", trace_id(1), span_id(2));
+    [
+        otlp,
+        kcat_line(7, "order-7", &traceparent),
+        "this is not json".to_owned(),
+        r#"{"hello":"world"}"#.to_owned(),
+        kcat_line(8, "order-8", r#""only-a-name""#),
+        kcat_line(9, "order-9", ""),
+    ]
+    .join("\n")
+}
+
+#[test]
+fn mixed_lines_import_and_bad_ones_are_numbered() {
+    let imported = import_text(&mixed_file());
+    assert_eq!((imported.spans, imported.messages), (7, 2));
+    let bad: Vec<(usize, &str)> = imported.bad.iter().map(|b| (b.line, b.reason.as_str())).collect();
+    assert_eq!(bad.len(), 3, "{bad:?}");
+    assert!(bad[0].0 == 3 && bad[0].1.starts_with("not JSON"), "{bad:?}");
+    assert!(bad[1].0 == 4 && bad[1].1.starts_with("neither an OTLP export request"), "{bad:?}");
+    assert!(bad[2].0 == 5 && bad[2].1.contains("alternate names and values"), "{bad:?}");
+    let Record::Kafka(k) = &imported.records[1] else { panic!("a message") };
+    assert_eq!(k.received_unix_nano, 1_700_000_001_000_000_000);
+}
+
+#[test]
+fn import_writes_a_session_that_graphs_and_joins_messages_to_journeys() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("mixed.jsonl");
+    std::fs::write(&input, mixed_file()).unwrap();
+    let out = dir.path().join("imported.jsonl.zst");
+    let run = Command::new(BIN).arg("import").arg(&input).arg("-o").arg(&out).output().unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert!(stderr.contains("line 3 not imported: not JSON"), "{stderr}");
+    assert!(stderr.contains("3 records (7 spans, 2 Kafka messages)"), "{stderr}");
+
+    let graph = Command::new(BIN).arg("graph").arg(&out).output().unwrap();
+    assert!(graph.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&graph.stdout).unwrap();
+    assert_eq!(json["spans"], 7);
+
+    // The message carrying the order's traceparent joined the order's journey; the other is
+    // a journey of its own.
+    let journeys =
+        Command::new(BIN).arg("journeys").arg(&out).args(["--key", "order-9", "--format", "mermaid"]).output().unwrap();
+    assert!(journeys.status.success(), "{}", String::from_utf8_lossy(&journeys.stderr));
+    assert!(String::from_utf8_lossy(&journeys.stdout).contains("Note over p0: orders/0@9"));
+    let order =
+        Command::new(BIN).arg("journeys").arg(&out).args(["--key", "order-7", "--format", "mermaid"]).output().unwrap();
+    let text = String::from_utf8_lossy(&order.stdout);
+    assert!(text.contains("orders/0@7") && text.contains("failed: card declined"), "{text}");
+
+    let nothing = dir.path().join("nothing.jsonl");
+    std::fs::write(&nothing, "nope\n").unwrap();
+    let run = Command::new(BIN).arg("import").arg(&nothing).arg("-o").arg(dir.path().join("x.jsonl")).output().unwrap();
+    assert!(!run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("nothing in"));
+}
