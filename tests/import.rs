@@ -54,7 +54,7 @@ fn mixed_lines_import_and_bad_ones_are_numbered() {
     let bad: Vec<(usize, &str)> = imported.bad.iter().map(|b| (b.line, b.reason.as_str())).collect();
     assert_eq!(bad.len(), 3, "{bad:?}");
     assert!(bad[0].0 == 3 && bad[0].1.starts_with("not JSON"), "{bad:?}");
-    assert!(bad[1].0 == 4 && bad[1].1.starts_with("neither an OTLP export request"), "{bad:?}");
+    assert!(bad[1].0 == 4 && bad[1].1.starts_with("not an OTLP export request"), "{bad:?}");
     assert!(bad[2].0 == 5 && bad[2].1.contains("alternate names and values"), "{bad:?}");
     let Record::Kafka(k) = &imported.records[1] else { panic!("a message") };
     assert_eq!(k.received_unix_nano, 1_700_000_001_000_000_000);
@@ -93,4 +93,40 @@ fn import_writes_a_session_that_graphs_and_joins_messages_to_journeys() {
     let run = Command::new(BIN).arg("import").arg(&nothing).arg("-o").arg(dir.path().join("x.jsonl")).output().unwrap();
     assert!(!run.status.success());
     assert!(String::from_utf8_lossy(&run.stderr).contains("nothing in"));
+}
+
+/// Zipkin v2, as its documentation's example shows it: a Brave-instrumented producer and its
+/// consumer (64-bit trace id, `kafka.topic` tags), one failing.
+const ZIPKIN: &str = r#"[
+  {"traceId":"5af7183fb1d4cf5f","id":"352bff9a74ca9ad2","name":"send","kind":"PRODUCER","timestamp":1700000000000000,"duration":2000,
+   "localEndpoint":{"serviceName":"orders"},"tags":{"kafka.topic":"orders"}},
+  {"traceId":"5af7183fb1d4cf5f","parentId":"352bff9a74ca9ad2","id":"6b221d5bc9e6496c","name":"poll","kind":"CONSUMER","timestamp":1700000000250000,"duration":15000,
+   "localEndpoint":{"serviceName":"billing"},"tags":{"kafka.topic":"orders","error":"card declined"},
+   "annotations":[{"timestamp":1700000000251000,"value":"retry"}]}
+]"#;
+
+#[test]
+fn zipkin_v2_spans_import_with_their_topics() {
+    let imported = import_text(ZIPKIN);
+    assert!(imported.bad.is_empty(), "{:?}", imported.bad);
+    assert_eq!(imported.spans, 2);
+    let Record::Spans(batch) = &imported.records[0] else { panic!("spans") };
+    let consumer = &batch.spans[1];
+    assert_eq!(consumer.trace_id.to_hex(), "00000000000000005af7183fb1d4cf5f");
+    assert_eq!(consumer.parent_span_id.map(|p| p.to_hex()).as_deref(), Some("352bff9a74ca9ad2"));
+    assert_eq!(consumer.service().name, "billing");
+    assert_eq!(consumer.status_message, "card declined");
+    assert_eq!(consumer.events[0].name, "retry");
+    assert_eq!(consumer.duration_nanos(), 15_000_000);
+    assert_eq!(consumer.messaging.as_ref().and_then(|m| m.destination.as_deref()), Some("orders"));
+
+    let mut state = eventlens::engine::EngineState::default();
+    state.apply_owned(imported.records.into_iter().next().unwrap());
+    let snapshot = state.snapshot(0);
+    let labels: Vec<&str> = snapshot.nodes.iter().map(|n| n.label.as_str()).collect();
+    assert_eq!(labels, ["orders", "kafka/orders", "billing"]);
+    assert_eq!(snapshot.journeys.iter().next().map(|j| (j.spans, j.hops, j.failures)), Some((2, 1, 1)));
+
+    let bad = import_text(r#"[{"traceId":"xyz","id":"1","timestamp":1}]"#);
+    assert!(bad.bad[0].reason.contains("not valid hex"), "{:?}", bad.bad);
 }

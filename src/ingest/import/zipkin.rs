@@ -1,0 +1,124 @@
+//! Zipkin v2 JSON: a document (or line) holding an array of spans, as Zipkin's API and UI
+//! download return them. Tags become attributes, annotations events; the `error` tag marks
+//! a failure; Brave's `kafka.topic` tag on PRODUCER/CONSUMER spans becomes the messaging
+//! destination, so the flow graph sees the topic.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use crate::model::ids::{SpanId, TraceId};
+use crate::model::record::{Record, SourceKind, SpanBatch};
+use crate::model::span::{AttrValue, Attribute, Resource, ServiceName, Span, SpanEvent, SpanKind, StatusCode};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ZipkinSpan {
+    trace_id: String,
+    id: String,
+    #[serde(default)]
+    parent_id: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    kind: Option<String>,
+    timestamp: u64,
+    #[serde(default)]
+    duration: u64,
+    #[serde(default)]
+    local_endpoint: Option<Endpoint>,
+    #[serde(default)]
+    tags: HashMap<String, String>,
+    #[serde(default)]
+    annotations: Vec<Annotation>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Endpoint {
+    #[serde(default)]
+    service_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Annotation {
+    timestamp: u64,
+    value: String,
+}
+
+fn string(key: &str, value: &str) -> Attribute {
+    Attribute { key: key.into(), value: AttrValue::StringValue(value.into()) }
+}
+
+/// The record of one array of spans and its span count.
+pub fn record(value: serde_json::Value) -> Result<(Record, usize), String> {
+    let spans: Vec<ZipkinSpan> = serde_json::from_value(value).map_err(|e| format!("bad Zipkin v2 spans: {e}"))?;
+    let mut resources: HashMap<String, Arc<Resource>> = HashMap::new();
+    let mut out = Vec::with_capacity(spans.len());
+    for (i, z) in spans.into_iter().enumerate() {
+        let describe = |e: crate::model::ids::IdError| format!("span {i}: {e}");
+        // 64-bit trace ids are the low half of a 128-bit one.
+        let trace_id = TraceId::from_hex(&format!("{:0>32}", z.trace_id)).map_err(describe)?;
+        let span_id = SpanId::from_hex(&format!("{:0>16}", z.id)).map_err(describe)?;
+        let parent_span_id =
+            z.parent_id.as_deref().map(|p| SpanId::from_hex(&format!("{p:0>16}"))).transpose().map_err(describe)?;
+        let service = z.local_endpoint.and_then(|e| e.service_name).unwrap_or_else(|| "unknown_service".into());
+        let resource = Arc::clone(resources.entry(service.clone()).or_insert_with(|| {
+            Arc::new(Resource {
+                service: ServiceName::new(&service),
+                attributes: vec![string("service.name", &service)],
+            })
+        }));
+        let kind = match z.kind.as_deref() {
+            Some("CLIENT") => SpanKind::Client,
+            Some("SERVER") => SpanKind::Server,
+            Some("PRODUCER") => SpanKind::Producer,
+            Some("CONSUMER") => SpanKind::Consumer,
+            _ => SpanKind::Internal,
+        };
+        let mut tags: Vec<(String, String)> = z.tags.into_iter().collect();
+        tags.sort();
+        let error = tags.iter().find(|(k, _)| k == "error").map(|(_, v)| v.clone());
+        let mut attributes: Vec<Attribute> = tags.iter().map(|(k, v)| string(k, v)).collect();
+        if let Some((_, topic)) = tags.iter().find(|(k, _)| k == "kafka.topic")
+            && matches!(kind, SpanKind::Producer | SpanKind::Consumer)
+        {
+            attributes.push(string("messaging.system", "kafka"));
+            attributes.push(string("messaging.destination.name", topic));
+        }
+        let mut span = Span {
+            trace_id,
+            span_id,
+            parent_span_id,
+            name: z.name.unwrap_or_default(),
+            kind,
+            start_unix_nano: z.timestamp.saturating_mul(1_000),
+            end_unix_nano: z.timestamp.saturating_add(z.duration).saturating_mul(1_000),
+            status: if error.is_some() { StatusCode::Error } else { StatusCode::Unset },
+            status_message: error.unwrap_or_default(),
+            resource,
+            scope: Arc::from("zipkin"),
+            attributes,
+            events: z
+                .annotations
+                .into_iter()
+                .map(|a| SpanEvent {
+                    name: a.value,
+                    time_unix_nano: a.timestamp.saturating_mul(1_000),
+                    attributes: Vec::new(),
+                })
+                .collect(),
+            links: Vec::new(),
+            messaging: None,
+        };
+        span.derive_messaging();
+        out.push(span);
+    }
+    if out.is_empty() {
+        return Err("no spans".into());
+    }
+    let received = out.iter().map(|s| s.end_unix_nano).max().unwrap_or_default();
+    let count = out.len();
+    Ok((Record::Spans(SpanBatch { received_unix_nano: received, source: SourceKind::File, spans: out }), count))
+}
