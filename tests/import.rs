@@ -130,3 +130,50 @@ fn zipkin_v2_spans_import_with_their_topics() {
     let bad = import_text(r#"[{"traceId":"xyz","id":"1","timestamp":1}]"#);
     assert!(bad.bad[0].reason.contains("not valid hex"), "{:?}", bad.bad);
 }
+
+/// A Jaeger UI download in the shape Jaeger's documentation and API use: a producer and, in a
+/// second trace, its consumer pointing back with FOLLOWS_FROM; the consumer failed.
+const JAEGER: &str = r#"{"data":[
+ {"traceID":"4bf92f3577b34da6a3ce929d0e0e4736","spans":[
+   {"traceID":"4bf92f3577b34da6a3ce929d0e0e4736","spanID":"00f067aa0ba902b7","operationName":"orders send","references":[],
+    "startTime":1700000000000000,"duration":2000,"processID":"p1",
+    "tags":[{"key":"span.kind","type":"string","value":"producer"},{"key":"messaging.system","type":"string","value":"kafka"},
+            {"key":"messaging.destination.name","type":"string","value":"orders"},{"key":"messaging.operation.type","type":"string","value":"send"}],
+    "logs":[]}],
+  "processes":{"p1":{"serviceName":"orders","tags":[{"key":"host.name","type":"string","value":"node-7"}]}}},
+ {"traceID":"a3ce929d0e0e47364bf92f3577b34da6","spans":[
+   {"traceID":"a3ce929d0e0e47364bf92f3577b34da6","spanID":"b7ad6b7169203331","operationName":"orders process",
+    "references":[{"refType":"FOLLOWS_FROM","traceID":"4bf92f3577b34da6a3ce929d0e0e4736","spanID":"00f067aa0ba902b7"}],
+    "startTime":1700000000200000,"duration":5000,"processID":"p1",
+    "tags":[{"key":"span.kind","type":"string","value":"consumer"},{"key":"messaging.system","type":"string","value":"kafka"},
+            {"key":"messaging.destination.name","type":"string","value":"orders"},{"key":"messaging.operation.type","type":"string","value":"process"},
+            {"key":"otel.status_code","type":"string","value":"ERROR"},{"key":"otel.status_description","type":"string","value":"card declined"},
+            {"key":"retries","type":"int64","value":2}],
+    "logs":[{"timestamp":1700000000201000,"fields":[{"key":"event","type":"string","value":"exception"},{"key":"exception.message","type":"string","value":"card declined"}]}]}],
+  "processes":{"p1":{"serviceName":"billing","tags":[]}}}
+]}"#;
+
+#[test]
+fn a_jaeger_download_imports_as_one_journey_across_its_traces() {
+    let imported = import_text(JAEGER);
+    assert!(imported.bad.is_empty(), "{:?}", imported.bad);
+    assert_eq!((imported.records.len(), imported.spans), (2, 2));
+    let Record::Spans(consumer) = &imported.records[1] else { panic!("spans") };
+    let c = &consumer.spans[0];
+    assert_eq!(c.service().name, "billing");
+    assert_eq!(c.links[0].target.span_id.to_hex(), "00f067aa0ba902b7");
+    assert_eq!((c.status_message.as_str(), c.events[0].name.as_str()), ("card declined", "exception"));
+    assert!(
+        c.attributes.iter().any(|a| a.key == "retries" && a.value == eventlens::model::span::AttrValue::IntValue(2))
+    );
+
+    let mut state = eventlens::engine::EngineState::default();
+    for record in imported.records {
+        state.apply_owned(record);
+    }
+    let snapshot = state.snapshot(0);
+    let labels: Vec<&str> = snapshot.nodes.iter().map(|n| n.label.as_str()).collect();
+    assert_eq!(labels, ["orders", "kafka/orders", "billing"]);
+    let journeys: Vec<_> = snapshot.journeys.iter().map(|j| (j.trace_ids.len(), j.hops, j.failures)).collect();
+    assert_eq!(journeys, [(2, 1, 1)]);
+}

@@ -3,10 +3,12 @@
 //!
 //! Each line (or the whole file, when it is one JSON document) is recognised by its shape:
 //! an OTLP `ExportTraceServiceRequest` as the OpenTelemetry Collector's file exporter writes
-//! it (`resourceSpans`), an array of Zipkin v2 spans (`traceId`, `id`), or a Kafka message as
+//! it (`resourceSpans`), a Jaeger trace download (`data`), an array of Zipkin v2 spans
+//! (`traceId`, `id`), or a Kafka message as
 //! `kcat -C -J` prints it (`topic`, `partition`, `offset`). A line that is neither, or does not decode, is reported with its number; the rest
 //! is imported.
 
+pub mod jaeger;
 pub mod kcat;
 pub mod otlp_json;
 pub mod zipkin;
@@ -83,6 +85,15 @@ impl Imported {
                 self.spans += spans;
                 record
             })
+        } else if value.get("data").is_some_and(serde_json::Value::is_array) {
+            match jaeger::records(value) {
+                Ok((records, spans)) => {
+                    self.spans += spans;
+                    self.records.extend(records);
+                    return;
+                }
+                Err(reason) => Err(reason),
+            }
         } else if value.as_array().is_some_and(|a| a.first().is_some_and(|s| s.get("traceId").is_some())) {
             zipkin::record(value).map(|(record, spans)| {
                 self.spans += spans;
@@ -91,7 +102,7 @@ impl Imported {
         } else if value.get("topic").is_some() && value.get("offset").is_some() {
             kcat::record(&value).inspect(|_| self.messages += 1)
         } else {
-            Err("not an OTLP export request (resourceSpans), Zipkin v2 spans (traceId) or a kcat -J message (topic, offset)".into())
+            Err("not an OTLP export request (resourceSpans), a Jaeger trace (data), Zipkin v2 spans (traceId) or a kcat -J message (topic, offset)".into())
         };
         match result {
             Ok(record) => self.records.push(record),
