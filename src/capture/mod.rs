@@ -1,7 +1,8 @@
 //! Session files: JSON Lines, a header line with a format version, then one record per line.
 //!
 //! One record per line means a file cut short (a crash, a full disk) loses at most its last
-//! line. The format is specified in `docs/capture-format.md`.
+//! line; a name ending in `.zst` writes the same lines zstd-compressed. The format is
+//! specified in `docs/capture-format.md`.
 
 pub mod header;
 pub mod reader;

@@ -59,6 +59,8 @@ pub struct EngineState {
     selected_journey: Option<JourneyId>,
     journey_view: Option<Arc<JourneyDetail>>,
     journey_built: Option<Instant>,
+    /// The Kafka model version the layout's "consumed by" was read at.
+    journey_kafka: u64,
     spans: Stats,
     last_received_second: u64,
 }
@@ -110,7 +112,9 @@ impl EngineState {
         let id = self.selected_journey?;
         let current = self.journeys.list().get(id);
         let stale = match (&self.journey_view, current) {
-            (Some(view), Some(row)) => view.summary != *row || !view.messages.is_empty(),
+            (Some(view), Some(row)) => {
+                view.summary != *row || (!view.messages.is_empty() && self.journey_kafka != self.kafka.version())
+            }
             (None, Some(_)) => true,
             (_, None) => {
                 self.journey_view = None;
@@ -124,6 +128,7 @@ impl EngineState {
         if stale && !throttled {
             self.journey_view = JourneyDetail::build(&self.journeys, id, &self.kafka).map(Arc::new);
             self.journey_built = Some(Instant::now());
+            self.journey_kafka = self.kafka.version();
         }
         self.journey_view.clone()
     }

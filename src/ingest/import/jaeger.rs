@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::model::ids::{SpanId, SpanRef, TraceId};
-use crate::model::record::{Record, SourceKind, SpanBatch};
+use crate::model::ids::SpanRef;
+use crate::model::record::Record;
 use crate::model::span::{
     AttrValue, Attribute, Resource, ServiceName, Span, SpanEvent, SpanKind, SpanLink, StatusCode,
 };
@@ -121,14 +121,14 @@ pub fn records(value: serde_json::Value) -> Result<(Vec<Record>, usize), String>
         let mut spans = Vec::with_capacity(trace.spans.len());
         for j in &trace.spans {
             let describe = |e: crate::model::ids::IdError| format!("span {}: {e}", j.span_id);
-            let trace_id = TraceId::from_hex(&format!("{:0>32}", j.trace_id)).map_err(describe)?;
-            let span_id = SpanId::from_hex(&format!("{:0>16}", j.span_id)).map_err(describe)?;
+            let trace_id = super::trace_id_hex(&j.trace_id).map_err(describe)?;
+            let span_id = super::span_id_hex(&j.span_id).map_err(describe)?;
             let mut parent_span_id = None;
             let mut links = Vec::new();
             for r in &j.references {
                 let target = SpanRef {
-                    trace_id: TraceId::from_hex(&format!("{:0>32}", r.trace_id)).map_err(describe)?,
-                    span_id: SpanId::from_hex(&format!("{:0>16}", r.span_id)).map_err(describe)?,
+                    trace_id: super::trace_id_hex(&r.trace_id).map_err(describe)?,
+                    span_id: super::span_id_hex(&r.span_id).map_err(describe)?,
                 };
                 if r.ref_type == "CHILD_OF" && target.trace_id == trace_id && parent_span_id.is_none() {
                     parent_span_id = Some(target.span_id);
@@ -181,8 +181,7 @@ pub fn records(value: serde_json::Value) -> Result<(Vec<Record>, usize), String>
             continue;
         }
         count += spans.len();
-        let received = spans.iter().map(|s| s.end_unix_nano).max().unwrap_or_default();
-        records.push(Record::Spans(SpanBatch { received_unix_nano: received, source: SourceKind::File, spans }));
+        records.push(super::span_record(spans));
     }
     if records.is_empty() {
         return Err("no spans".into());

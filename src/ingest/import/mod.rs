@@ -17,6 +17,27 @@ use std::path::Path;
 
 use crate::model::record::Record;
 
+/// Spans as one record, received when the last of them ended (imported files do not say
+/// when their spans were received).
+fn span_record(spans: Vec<crate::model::span::Span>) -> Record {
+    let received = spans.iter().map(|s| s.end_unix_nano).max().unwrap_or_default();
+    Record::Spans(crate::model::record::SpanBatch {
+        received_unix_nano: received,
+        source: crate::model::record::SourceKind::File,
+        spans,
+    })
+}
+
+/// A trace id from hex that may be 64-bit (Zipkin, Jaeger): the low half of a 128-bit id.
+fn trace_id_hex(hex: &str) -> Result<crate::model::ids::TraceId, crate::model::ids::IdError> {
+    crate::model::ids::TraceId::from_hex(&format!("{hex:0>32}"))
+}
+
+/// A span id from hex whose leading zeros may be left out.
+fn span_id_hex(hex: &str) -> Result<crate::model::ids::SpanId, crate::model::ids::IdError> {
+    crate::model::ids::SpanId::from_hex(&format!("{hex:0>16}"))
+}
+
 /// A line that was not imported.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadLine {

@@ -8,8 +8,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::model::ids::{SpanId, TraceId};
-use crate::model::record::{Record, SourceKind, SpanBatch};
+use crate::model::record::Record;
 use crate::model::span::{AttrValue, Attribute, Resource, ServiceName, Span, SpanEvent, SpanKind, StatusCode};
 
 #[derive(Deserialize)]
@@ -58,11 +57,9 @@ pub fn record(value: serde_json::Value) -> Result<(Record, usize), String> {
     let mut out = Vec::with_capacity(spans.len());
     for (i, z) in spans.into_iter().enumerate() {
         let describe = |e: crate::model::ids::IdError| format!("span {i}: {e}");
-        // 64-bit trace ids are the low half of a 128-bit one.
-        let trace_id = TraceId::from_hex(&format!("{:0>32}", z.trace_id)).map_err(describe)?;
-        let span_id = SpanId::from_hex(&format!("{:0>16}", z.id)).map_err(describe)?;
-        let parent_span_id =
-            z.parent_id.as_deref().map(|p| SpanId::from_hex(&format!("{p:0>16}"))).transpose().map_err(describe)?;
+        let trace_id = super::trace_id_hex(&z.trace_id).map_err(describe)?;
+        let span_id = super::span_id_hex(&z.id).map_err(describe)?;
+        let parent_span_id = z.parent_id.as_deref().map(super::span_id_hex).transpose().map_err(describe)?;
         let service = z.local_endpoint.and_then(|e| e.service_name).unwrap_or_else(|| "unknown_service".into());
         let resource = Arc::clone(resources.entry(service.clone()).or_insert_with(|| {
             Arc::new(Resource {
@@ -118,7 +115,6 @@ pub fn record(value: serde_json::Value) -> Result<(Record, usize), String> {
     if out.is_empty() {
         return Err("no spans".into());
     }
-    let received = out.iter().map(|s| s.end_unix_nano).max().unwrap_or_default();
     let count = out.len();
-    Ok((Record::Spans(SpanBatch { received_unix_nano: received, source: SourceKind::File, spans: out }), count))
+    Ok((super::span_record(out), count))
 }

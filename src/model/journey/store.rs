@@ -232,14 +232,6 @@ impl JourneyStore {
         self.journeys.get(&id.0)
     }
 
-    /// Every journey's id, oldest first (for headless exports).
-    pub fn ids(&self) -> Vec<JourneyId> {
-        let mut ids: Vec<JourneyId> =
-            self.journeys.iter().filter(|(_, j)| !j.acc.is_empty()).map(|(id, _)| JourneyId(id)).collect();
-        ids.sort();
-        ids
-    }
-
     /// Adds a span received at `received` (Unix ns). The journey keeps it encoded, so the
     /// caller keeps (and frees) the span itself.
     pub fn add_span(&mut self, span: &Span, received: u64) {
@@ -259,8 +251,7 @@ impl JourneyStore {
         for &other in &linked {
             self.link(trace, other);
         }
-        let service = self.service_label(&span.resource);
-        let topic = span.messaging.as_ref().and_then(|m| m.destination.as_deref()).map(|d| self.intern(d));
+        let (service, topic) = self.labels(span);
         let is_batch_delivery = !linked.is_empty()
             && self.traces.get(&trace).is_some_and(|s| s.fan_in)
             && span.messaging.as_ref().is_some_and(|m| m.operation.role() == MessagingRole::Consume);
@@ -520,8 +511,7 @@ impl JourneyStore {
             self.batch_linking(&j.traces).into_iter().flat_map(|(_, s)| s).filter_map(|s| s.decode().ok()).collect();
         let mut acc = Accum::new();
         for span in &spans {
-            let service = self.service_label(&span.resource);
-            let topic = span.messaging.as_ref().and_then(|m| m.destination.as_deref()).map(|d| self.intern(d));
+            let (service, topic) = self.labels(span);
             acc.add_span(span, &service, topic.as_ref(), received);
         }
         for step in &messages {
@@ -529,8 +519,7 @@ impl JourneyStore {
         }
         for span in linking {
             if span.messaging.as_ref().is_some_and(|m| m.operation.role() == MessagingRole::Consume) {
-                let service = self.service_label(&span.resource);
-                let topic = span.messaging.as_ref().and_then(|m| m.destination.as_deref()).map(|d| self.intern(d));
+                let (service, topic) = self.labels(&span);
                 acc.add_delivery(&span, &service, topic.as_ref());
             }
         }
@@ -575,6 +564,13 @@ impl JourneyStore {
         let value: Arc<str> = text.into();
         self.interned.insert(Arc::clone(&value));
         value
+    }
+
+    /// A span's service label and (interned) destination.
+    fn labels(&mut self, span: &Span) -> (Arc<str>, Option<Arc<str>>) {
+        let service = self.service_label(&span.resource);
+        let topic = span.messaging.as_ref().and_then(|m| m.destination.as_deref()).map(|d| self.intern(d));
+        (service, topic)
     }
 
     /// The service label of a resource; spans of one export share their resource, so the

@@ -90,11 +90,6 @@ impl StoredSpan {
         SpanRef { trace_id: self.trace_id, span_id: self.span_id }
     }
 
-    /// Bytes kept for the encoded part.
-    pub fn encoded_len(&self) -> usize {
-        self.body.len()
-    }
-
     /// Decodes the whole span, with its messaging facts derived again.
     pub fn decode(&self) -> Result<Span, DecodeError> {
         let mut r = Reader { bytes: &self.body, at: 0 };
