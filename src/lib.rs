@@ -5,6 +5,7 @@
 
 pub mod capture;
 pub mod collector;
+pub mod demo;
 pub mod engine;
 pub mod export;
 pub mod ingest;

@@ -61,6 +61,10 @@ enum Command {
         #[arg(long, short)]
         out: PathBuf,
     },
+    /// Run the built-in demo: an event-driven shop (a mock Kafka cluster, seven services
+    /// instrumented with OpenTelemetry) inside the process, shown live. No broker or
+    /// collector of your own is needed. See docs/demo.md.
+    Demo(DemoArgs),
     /// Print the flow graph of a session file.
     Graph {
         /// The session file.
@@ -84,6 +88,28 @@ enum Command {
         #[arg(long, value_enum, default_value = "json")]
         format: JourneyFormat,
     },
+}
+
+/// `eventlens demo` options.
+#[derive(Debug, Args)]
+struct DemoArgs {
+    /// Start in a scenario (repeatable). Without a window and with --duration, each
+    /// scenario runs for the first half and is then lifted, so the recording shows the
+    /// effect and the recovery.
+    #[arg(long, value_enum, value_name = "NAME")]
+    scenario: Vec<eventlens::demo::Scenario>,
+    /// Orders per second (1 to 5000).
+    #[arg(long, default_value_t = eventlens::demo::controls::DEFAULT_RATE)]
+    rate: f64,
+    /// Run without a window (with --out, records the session).
+    #[arg(long)]
+    headless: bool,
+    /// Stop after this long (e.g. 10s); without it, run until the window closes or Ctrl-C.
+    #[arg(long)]
+    duration: Option<humantime::Duration>,
+    /// Record the session to this file (`.zst` to compress).
+    #[arg(long, short)]
+    out: Option<PathBuf>,
 }
 
 /// Journey output formats.
@@ -231,12 +257,101 @@ fn main() -> anyhow::Result<()> {
         }
         Some(Command::Record { out, duration }) => run_record(&cli.receivers, out, duration.map(Into::into)),
         Some(Command::Import { input, out }) => run_import(&input, &out),
+        Some(Command::Demo(args)) => run_demo(&cli.receivers, &args),
         Some(Command::Graph { file, format }) => run_graph(&file, format),
         Some(Command::Journeys { file, trace, key, format }) => run_journeys(&file, trace, key, format),
     }
 }
 
+fn run_demo(receivers: &ReceiverArgs, args: &DemoArgs) -> anyhow::Result<()> {
+    use eventlens::demo::{DemoBroker, DemoControls, DemoServices};
+
+    let broker = DemoBroker::start()?;
+    let mut config = receivers.collector_config()?;
+    // Ephemeral loopback ports: the demo never clashes with a collector already running.
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    config.otlp =
+        Some(OtlpConfig { grpc: Some(loopback), http: Some(loopback), max_request_bytes: receivers.max_request_bytes });
+    config.kafka.push(eventlens::demo::kafka_config(&broker));
+    config.recording = args.out.clone();
+    let controls = Arc::new(DemoControls::default());
+    controls.set_rate(args.rate);
+    for scenario in &args.scenario {
+        controls.apply(*scenario);
+    }
+    let start_services = |collector: &Collector| -> anyhow::Result<DemoServices> {
+        let grpc = collector.grpc_addr.context("the OTLP/gRPC receiver did not start")?;
+        DemoServices::start(&broker, grpc, Arc::clone(&controls))
+    };
+    if !args.headless {
+        let mut services = None;
+        let result = run_window(config, |collector| {
+            services = Some(start_services(collector)?);
+            Ok(Some(Arc::clone(&controls)))
+        });
+        if let Some(services) = services {
+            services.stop();
+        }
+        return result;
+    }
+
+    let collector = Collector::start(config, None)?;
+    let services = start_services(&collector)?;
+    eprintln!(
+        "demo shop running at {} orders/s{}; {}",
+        controls.rate(),
+        args.out.as_ref().map(|o| format!(", recording to {}", o.display())).unwrap_or_default(),
+        match args.duration {
+            Some(d) => format!("stopping after {d}"),
+            None => "Ctrl-C to stop".to_owned(),
+        }
+    );
+    let waiter = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    waiter.block_on(async {
+        match args.duration.map(Duration::from) {
+            Some(d) => {
+                tokio::select! {
+                    () = tokio::time::sleep(d / 2) => {}
+                    _ = tokio::signal::ctrl_c() => return,
+                }
+                for scenario in &args.scenario {
+                    controls.lift(*scenario);
+                }
+                if !args.scenario.is_empty() {
+                    eprintln!("scenarios lifted");
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(d - d / 2) => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            None => {
+                let _interrupted = tokio::signal::ctrl_c().await;
+            }
+        }
+    });
+    services.stop();
+    // The last exported spans reach the engine before it stops.
+    std::thread::sleep(Duration::from_millis(300));
+    let summary = collector.shutdown();
+    drop(broker);
+    eprintln!("demo stopped: {} records ({} spans)", summary.recorded, summary.spans);
+    match summary.recording_error {
+        Some(e) => Err(anyhow::anyhow!(e)),
+        None => Ok(()),
+    }
+}
+
 fn run_gui(config: CollectorConfig) -> anyhow::Result<()> {
+    run_window(config, |_| Ok(None))
+}
+
+/// Opens the window over a collector started from `config`; `before` runs once the
+/// collector is up (the demo starts its services there) and may hand the app demo controls.
+fn run_window(
+    config: CollectorConfig,
+    before: impl FnOnce(&Collector) -> anyhow::Result<Option<Arc<eventlens::demo::DemoControls>>>,
+) -> anyhow::Result<()> {
     // The receivers bind before the window opens, so a taken port is reported plainly.
     let egui_ctx: Arc<OnceLock<egui::Context>> = Arc::new(OnceLock::new());
     let waker_ctx = Arc::clone(&egui_ctx);
@@ -246,6 +361,7 @@ fn run_gui(config: CollectorConfig) -> anyhow::Result<()> {
         }
     });
     let collector = Collector::start(config, Some(waker))?;
+    let demo = before(&collector)?;
     let engine = collector.engine().context("engine not running")?;
     let browsers = collector.browsers();
     let file_stop = collector.file_stop();
@@ -263,7 +379,12 @@ fn run_gui(config: CollectorConfig) -> anyhow::Result<()> {
         options,
         Box::new(move |cc| {
             let _already_set = egui_ctx.set(cc.egui_ctx.clone());
-            Ok(Box::new(EventLensApp::new(engine, Some(collector)).with_browsers(browsers).with_file_stop(file_stop)))
+            Ok(Box::new(
+                EventLensApp::new(engine, Some(collector))
+                    .with_browsers(browsers)
+                    .with_file_stop(file_stop)
+                    .with_demo(demo),
+            ))
         }),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))

@@ -10,7 +10,7 @@ use super::journey_list::{JourneyListView, Through};
 use super::message_browser::{self, MessageBrowserView};
 use super::span_details::{self, SpanAction};
 use super::waterfall::WaterfallView;
-use super::{details_panel, empty_state, theme, top_bar, topics_view};
+use super::{demo_panel, details_panel, empty_state, theme, top_bar, topics_view};
 use crate::collector::Collector;
 use crate::engine::{Command, EngineHandle, Snapshot};
 use crate::ingest::kafka::browser::BrowseHandle;
@@ -49,6 +49,8 @@ pub struct EventLensApp {
     synced: Option<(u64, String, Option<Selection>, Option<JourneyId>)>,
     /// Stops the session file reader (`eventlens open`).
     file_stop: Option<tokio_util::sync::CancellationToken>,
+    /// The built-in demo's knobs, while `eventlens demo` runs.
+    demo: Option<Arc<crate::demo::DemoControls>>,
     /// Keeps sources and engine alive as long as the window.
     _collector: Option<Collector>,
 }
@@ -75,6 +77,7 @@ impl EventLensApp {
             waterfall: WaterfallView::default(),
             journey: None,
             file_stop: None,
+            demo: None,
             synced: None,
             _collector: collector,
         }
@@ -89,6 +92,12 @@ impl EventLensApp {
     /// Lets the top bar's "Stop reading" stop the session file reader.
     pub fn with_file_stop(mut self, stop: Option<tokio_util::sync::CancellationToken>) -> Self {
         self.file_stop = stop;
+        self
+    }
+
+    /// Shows the Demo panel steering these controls.
+    pub fn with_demo(mut self, controls: Option<Arc<crate::demo::DemoControls>>) -> Self {
+        self.demo = controls;
         self
     }
 
@@ -246,6 +255,11 @@ impl EventLensApp {
                         ui.selectable_value(&mut self.view, View::Messages, "Messages");
                     }
                 });
+            });
+        }
+        if let Some(controls) = &self.demo {
+            egui::Panel::left("demo").default_size(theme::DEMO_PANEL_WIDTH).resizable(true).show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| demo_panel::show(ui, controls));
             });
         }
         match self.view {

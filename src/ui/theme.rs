@@ -151,6 +151,11 @@ pub fn service_color(service: &str) -> Color32 {
     SERVICE_PALETTE[(hash % SERVICE_PALETTE.len() as u64) as usize]
 }
 
+/// Space between groups of controls in a side panel.
+pub const SECTION_GAP: f32 = 8.0;
+/// Width of the Demo panel.
+pub const DEMO_PANEL_WIDTH: f32 = 250.0;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,174 @@
+//! `eventlens demo --headless` as a user runs it: the in-process shop (mock Kafka cluster,
+//! services exporting spans over OTLP/gRPC) recorded to a session file, then read back.
+
+// Test helpers fail loudly on what they did not expect.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::process::Command;
+
+use eventlens::capture::read_capture;
+use eventlens::model::record::Record;
+use eventlens::model::span::{AttrValue, Span, find_attr};
+
+const BIN: &str = env!("CARGO_BIN_EXE_eventlens");
+
+/// Runs the headless demo for `seconds` with `scenarios` and returns the session file.
+fn run_demo(dir: &Path, seconds: u32, scenarios: &[&str]) -> std::path::PathBuf {
+    let out = dir.join("demo.jsonl");
+    let mut command = Command::new(BIN);
+    command.args(["demo", "--headless", "--duration", &format!("{seconds}s"), "--out"]).arg(&out);
+    for scenario in scenarios {
+        command.args(["--scenario", scenario]);
+    }
+    let output = command.output().expect("demo runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "demo failed: {stderr}");
+    assert!(stderr.contains("demo stopped"), "{stderr}");
+    out
+}
+
+fn graph(file: &Path) -> serde_json::Value {
+    let output = Command::new(BIN).arg("graph").arg(file).output().expect("graph runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("graph JSON")
+}
+
+/// `from -kind-> to` for every edge of the graph.
+fn edges(graph: &serde_json::Value) -> BTreeSet<String> {
+    graph["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{} -{}-> {}",
+                e["from_name"].as_str().unwrap(),
+                e["kind"].as_str().unwrap(),
+                e["to_name"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+fn edge<'a>(graph: &'a serde_json::Value, from: &str, to: &str) -> &'a serde_json::Value {
+    graph["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["from_name"] == from && e["to_name"] == to)
+        .unwrap_or_else(|| panic!("no edge {from} -> {to}"))
+}
+
+fn spans(file: &Path) -> Vec<Span> {
+    read_capture(file)
+        .expect("session opens")
+        .records
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::Spans(batch) => Some(batch.spans),
+            Record::Kafka(_) => None,
+        })
+        .flatten()
+        .collect()
+}
+
+fn text(span: &Span, key: &str) -> Option<String> {
+    match find_attr(&span.attributes, key) {
+        Some(AttrValue::StringValue(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// Inventory's process spans per message id: more than one means a duplicate delivery.
+fn inventory_deliveries(spans: &[Span]) -> HashMap<String, usize> {
+    let mut seen = HashMap::new();
+    for span in spans.iter().filter(|s| s.service().name == "inventory" && s.name == "process orders") {
+        if let Some(id) = text(span, "messaging.message.id") {
+            *seen.entry(id).or_insert(0) += 1;
+        }
+    }
+    seen
+}
+
+fn out_of_order(spans: &[Span]) -> usize {
+    spans.iter().filter(|s| find_attr(&s.attributes, "shop.out_of_order") == Some(&AttrValue::BoolValue(true))).count()
+}
+
+#[test]
+fn steady_demo_draws_the_whole_shop() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = run_demo(dir.path(), 8, &[]);
+    let graph = graph(&file);
+    let edges = edges(&graph);
+    for expected in [
+        "shop/checkout -calls-> shop/pricing",
+        "shop/checkout -produces-> kafka/orders",
+        "kafka/orders -consumes-> shop/inventory",
+        "kafka/orders -consumes-> shop/payments",
+        "kafka/orders -consumes-> shop/analytics",
+        "shop/inventory -produces-> kafka/inventory",
+        "shop/payments -produces-> kafka/payments",
+        "kafka/payments -consumes-> shop/shipping",
+        "kafka/payments -consumes-> shop/notifications",
+        // The saga: checkout reads declines and cancels the order.
+        "kafka/payments -consumes-> shop/checkout",
+        "shop/shipping -produces-> kafka/shipments",
+        "kafka/shipments -consumes-> shop/notifications",
+        "shop/notifications -produces-> kafka/notifications",
+        "kafka/inventory -consumes-> shop/analytics",
+        "kafka/shipments -consumes-> shop/analytics",
+        "kafka/notifications -consumes-> shop/analytics",
+    ] {
+        assert!(edges.contains(expected), "missing {expected} in {edges:#?}");
+    }
+    // Lag comes from the mock cluster itself, for groups learned from the spans.
+    let lag = &edge(&graph, "kafka/orders", "shop/payments")["lag"][0];
+    assert_eq!(lag["group"], "payments");
+    assert!(lag["status"].is_string());
+
+    let spans = spans(&file);
+    // The compensation: a declined payment makes checkout publish OrderCancelled from its
+    // process span, and inventory release the stock.
+    let checkout_process: BTreeSet<_> = spans
+        .iter()
+        .filter(|s| s.service().name == "checkout" && s.name == "process payments")
+        .map(|s| s.span_id)
+        .collect();
+    assert!(
+        spans
+            .iter()
+            .any(|s| s.name == "send orders" && s.parent_span_id.is_some_and(|p| checkout_process.contains(&p))),
+        "no OrderCancelled sent from checkout's process span"
+    );
+    assert!(spans.iter().any(|s| s.service().name == "inventory" && s.name == "release stock"));
+    assert!(spans.iter().any(|s| s.name == "POST /charges" && s.status_message == "card declined"));
+    // No scenario, no duplicates and nothing out of order.
+    let deliveries = inventory_deliveries(&spans);
+    assert!(deliveries.len() > 50, "{}", deliveries.len());
+    assert!(deliveries.values().all(|n| *n == 1), "duplicates without the scenario");
+    assert_eq!(out_of_order(&spans), 0);
+}
+
+#[test]
+fn scenarios_show_their_effects_and_shipping_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = run_demo(dir.path(), 16, &["slow-consumer", "duplicates", "out-of-order", "poison"]);
+    let graph = graph(&file);
+    let edges = edges(&graph);
+    for expected in ["kafka/orders -dead_letters-> kafka/orders.DLQ", "shop/inventory -produces-> kafka/orders.DLQ"] {
+        assert!(edges.contains(expected), "missing {expected} in {edges:#?}");
+    }
+    // Slow shipping for the first half: its lag grew; lifted for the second: it drained.
+    let lag = &edge(&graph, "kafka/payments", "shop/shipping")["lag"][0];
+    let (now, max) = (lag["offsets"].as_i64().unwrap(), lag["max_offsets"].as_i64().unwrap());
+    assert!(max >= 20, "shipping's lag never grew: {lag}");
+    assert!(now * 4 <= max, "shipping's lag did not drain: {lag}");
+
+    let spans = spans(&file);
+    let duplicated = inventory_deliveries(&spans).values().filter(|n| **n > 1).count();
+    assert!(duplicated > 0, "no duplicate deliveries");
+    assert!(out_of_order(&spans) > 0, "no out-of-order events");
+    assert!(spans.iter().any(|s| s.service().name == "inventory" && s.status_message.contains("poison message")));
+}
