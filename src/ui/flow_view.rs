@@ -125,7 +125,7 @@ impl FlowView {
             match self.nodes.get(&n.id) {
                 Some(&index) => {
                     let anchor_now = to_anchor.contains(&n.id);
-                    let pos = anchor_now.then(|| self.placer.place(layer_of(n.id)));
+                    let pos = anchor_now.then(|| self.placer.place(n.id, layer_of(n.id)));
                     if let Some(node) = self.graph.node_mut(index) {
                         *node.payload_mut() = view;
                         if let Some(pos) = pos {
@@ -137,7 +137,7 @@ impl FlowView {
                     }
                 }
                 None => {
-                    let pos = self.placer.place(layer_of(n.id));
+                    let pos = self.placer.place(n.id, layer_of(n.id));
                     let index = self.graph.add_node_with_label_and_location(view, n.label.clone(), pos);
                     self.nodes.insert(n.id, index);
                     if !connected.contains(&n.id) {
@@ -193,6 +193,7 @@ impl FlowView {
             if let Some(index) = self.nodes.remove(&id) {
                 self.graph.remove_node(index);
                 self.unanchored.remove(&id);
+                self.placer.free(id);
             }
         }
     }
@@ -304,6 +305,32 @@ mod tests {
 
     fn id(snapshot: &Snapshot, label: &str) -> u32 {
         snapshot.nodes.iter().find(|n| n.label == label).map(|n| n.id).expect("node")
+    }
+
+    #[test]
+    fn a_saga_loop_does_not_stretch_the_layers() {
+        // checkout -> orders -> payments -> payments topic -> checkout (the compensation).
+        let mut state = EngineState::default();
+        let snapshot = apply(
+            &mut state,
+            vec![
+                producer("checkout", "kafka", "orders", 1, 1),
+                consumer_linked("payments", "kafka", "orders", 2, 2, (1, 1)),
+                producer("payments", "kafka", "payments", 2, 3),
+                consumer_linked("checkout", "kafka", "payments", 4, 4, (2, 3)),
+                consumer_linked("shipping", "kafka", "payments", 5, 5, (2, 3)),
+            ],
+        );
+        let layers = LayerPlacer::layers(&snapshot);
+        let layer = |label| layers[&id(&snapshot, label)];
+        assert_eq!(layer("shipping"), layer("kafka/payments") + 1);
+        // Without cutting the loop, longest paths would run on up to the node count.
+        assert!(layers.values().all(|l| *l <= 4), "{layers:?}");
+        let mut view = FlowView::default();
+        view.sync(&snapshot, "", None, None);
+        let mut cells: Vec<_> = snapshot.nodes.iter().map(|n| view.node_location(n.id).expect("placed")).collect();
+        cells.dedup();
+        assert_eq!(cells.len(), snapshot.nodes.len(), "two nodes in one cell");
     }
 
     #[test]
