@@ -41,6 +41,8 @@ pub struct CollectorConfig {
     /// A recorded session to replay (`eventlens open`); the engine then keeps the
     /// session's clock.
     pub open: Option<PathBuf>,
+    /// Fields masked before anything is shown or recorded.
+    pub redaction: crate::model::redact::Redaction,
 }
 
 /// A running collector. Dropping it stops the sources and the engine.
@@ -142,6 +144,7 @@ impl Collector {
                 waker,
                 journeys: config.journeys.clone(),
                 session_clock: config.open.is_some(),
+                redaction: config.redaction.clone(),
             },
         )
         .context("cannot start the engine thread")?;

@@ -147,6 +147,11 @@ struct ReceiverArgs {
     /// The JSON payload field naming a message's event type when it is not a CloudEvent.
     #[arg(long, global = true, value_name = "FIELD", default_value = "type", help_heading = "Journeys")]
     event_type_field: String,
+    /// Mask this field wherever it appears: JSON payload fields of Kafka messages (at any
+    /// depth), message headers, span attributes (whole key or its last dotted segment).
+    /// Masked before anything is shown, recorded or exported. Repeatable, or comma-separated.
+    #[arg(long, global = true, value_name = "FIELD", value_delimiter = ',')]
+    redact: Vec<String>,
     /// Largest accepted OTLP request in bytes (compressed or not).
     #[arg(long, global = true, value_name = "BYTES", default_value_t = DEFAULT_MAX_REQUEST_BYTES)]
     max_request_bytes: usize,
@@ -236,6 +241,7 @@ impl ReceiverArgs {
                 event_type_field: Some(self.event_type_field.clone()).filter(|f| !f.is_empty()),
                 ..JourneySettings::default()
             },
+            redaction: eventlens::model::redact::Redaction::new(&self.redact),
             ..CollectorConfig::default()
         })
     }
@@ -273,6 +279,10 @@ fn run_demo(receivers: &ReceiverArgs, args: &DemoArgs) -> anyhow::Result<()> {
     config.otlp =
         Some(OtlpConfig { grpc: Some(loopback), http: Some(loopback), max_request_bytes: receivers.max_request_bytes });
     config.kafka.push(eventlens::demo::kafka_config(&broker));
+    // The shop's orders carry a customer's email and card number: masked, as an example.
+    config.redaction = eventlens::model::redact::Redaction::new(
+        receivers.redact.iter().map(String::as_str).chain(eventlens::demo::REDACTED_FIELDS.iter().copied()),
+    );
     config.recording = args.out.clone();
     let controls = Arc::new(DemoControls::default());
     controls.set_rate(args.rate);

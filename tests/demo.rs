@@ -128,7 +128,12 @@ fn steady_demo_draws_the_whole_shop() {
     assert_eq!(lag["group"], "payments");
     assert!(lag["status"].is_string());
 
+    // The customers' emails are masked before they are recorded.
+    let recorded = std::fs::read_to_string(&file).unwrap();
+    assert!(!recorded.contains("@example.com"), "an email was recorded");
     let spans = spans(&file);
+    let request = spans.iter().find(|s| s.name == "POST /orders").expect("checkout's request span");
+    assert_eq!(text(request, "shop.customer.email").as_deref(), Some("***"));
     // The compensation: a declined payment makes checkout publish OrderCancelled from its
     // process span, and inventory release the stock.
     let checkout_process: BTreeSet<_> = spans

@@ -33,6 +33,9 @@ use telemetry::Telemetry;
 /// visibly within seconds of a scenario change.
 pub const KAFKA_POLL: Duration = Duration::from_secs(1);
 
+/// Fields the demo masks in addition to any `--redact`: the orders' customer email and card.
+pub const REDACTED_FIELDS: &[&str] = &["email", "card"];
+
 /// The Kafka source settings that watch the demo's cluster. No groups are given: the mock
 /// cluster refuses ListGroups, and EventLens learns the groups from the services' spans.
 pub fn kafka_config(broker: &DemoBroker) -> KafkaConfig {

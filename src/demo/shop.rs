@@ -138,6 +138,7 @@ impl Shop {
                 KeyValue::new("http.request.method", "POST"),
                 KeyValue::new("http.route", "/orders"),
                 KeyValue::new("shop.order.id", key.clone()),
+                KeyValue::new("shop.customer.email", format!("customer{}@example.com", order % 997)),
             ])
             .start(tracer);
         let request_cx = request.span_context().clone();

@@ -261,6 +261,8 @@ pub struct EngineConfig {
     /// Compute rates at the newest record's receive time instead of the wall clock: for
     /// replaying a recorded session, whose records are from the past.
     pub session_clock: bool,
+    /// Fields masked in every record before it is applied or recorded.
+    pub redaction: crate::model::redact::Redaction,
 }
 
 impl Default for EngineConfig {
@@ -271,6 +273,7 @@ impl Default for EngineConfig {
             waker: None,
             journeys: JourneySettings::default(),
             session_clock: false,
+            redaction: crate::model::redact::Redaction::default(),
         }
     }
 }
@@ -448,7 +451,9 @@ impl EngineLoop {
         self.summary
     }
 
-    fn apply(&mut self, record: Record) {
+    fn apply(&mut self, mut record: Record) {
+        // Masked first: nothing named in the redaction list is shown, recorded or exported.
+        self.config.redaction.apply(&mut record);
         // Written before it is applied: applying consumes message batches.
         let result = self.config.recording.as_mut().map(|w| w.append(&record));
         if let Some(Err(e)) = result {

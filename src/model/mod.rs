@@ -7,5 +7,6 @@ pub mod journey;
 pub mod kafka;
 pub mod messaging;
 pub mod record;
+pub mod redact;
 pub mod span;
 pub mod stats;

@@ -9,4 +9,5 @@ pub mod observation;
 
 pub use cluster::{ClusterState, GroupState, KafkaModel, TopicState};
 pub use lag::{GroupStatus, LagSample, LagStatus, PartitionLag};
-pub use observation::{KafkaEvent, KafkaRecord};
+pub use message::{KafkaMessage, MessageHeader};
+pub use observation::{KafkaEvent, KafkaRecord, MessageBatch};
