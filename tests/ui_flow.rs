@@ -129,3 +129,40 @@ fn clicking_an_edge_opens_its_panel() {
     harness.get_by_label("shop/checkout -> kafka/orders");
     harness.get_by_label("shop/checkout produces to kafka/orders");
 }
+
+#[test]
+fn presentation_mode_hides_the_chrome_enlarges_everything_and_comes_back() {
+    let collector = common::start_collector(1 << 20);
+    let mut harness = harness(&collector);
+    send_spans(&collector);
+    settle(&mut harness);
+    let zoom = harness.ctx.zoom_factor();
+
+    harness.get_by_role_and_label(Role::Button, "Present").click();
+    settle(&mut harness);
+    assert!(harness.state().presenting());
+    assert!(harness.query_by_label("Pause").is_none(), "the top bar is hidden");
+    assert!(harness.query_by_label("Journeys (0)").is_none(), "the view tabs are hidden");
+    assert!(harness.ctx.zoom_factor() > zoom);
+    let first = harness.state().snapshot().nodes[0].id;
+    assert!(harness.state().flow_view().node_view(first).expect("drawn").scale > 1.0, "the graph is enlarged");
+
+    // F11 toggles it; so does the button at the bottom; Esc leaves it.
+    harness.key_press(egui::Key::F11);
+    settle(&mut harness);
+    assert!(!harness.state().presenting());
+    assert_eq!(harness.ctx.zoom_factor(), zoom);
+    assert_eq!(harness.state().flow_view().node_view(first).expect("drawn").scale, 1.0);
+    harness.get_by_role_and_label(Role::Button, "Pause");
+    harness.key_press(egui::Key::F11);
+    settle(&mut harness);
+    assert!(harness.state().presenting());
+    harness.key_press(egui::Key::Escape);
+    settle(&mut harness);
+    assert!(!harness.state().presenting());
+    harness.get_by_role_and_label(Role::Button, "Present").click();
+    settle(&mut harness);
+    harness.get_by_label("Leave presentation (F11 / Esc)").click();
+    settle(&mut harness);
+    assert!(!harness.state().presenting());
+}

@@ -49,6 +49,8 @@ pub struct EventLensApp {
     synced: Option<(u64, String, Option<Selection>, Option<JourneyId>)>,
     /// Stops the session file reader (`eventlens open`).
     file_stop: Option<tokio_util::sync::CancellationToken>,
+    /// Presentation mode: the zoom factor to restore when it ends.
+    presenting: Option<f32>,
     /// The built-in demo's knobs, while `eventlens demo` runs.
     demo: Option<Arc<crate::demo::DemoControls>>,
     /// Keeps sources and engine alive as long as the window.
@@ -78,6 +80,7 @@ impl EventLensApp {
             journey: None,
             file_stop: None,
             demo: None,
+            presenting: None,
             synced: None,
             _collector: collector,
         }
@@ -99,6 +102,35 @@ impl EventLensApp {
     pub fn with_demo(mut self, controls: Option<Arc<crate::demo::DemoControls>>) -> Self {
         self.demo = controls;
         self
+    }
+
+    /// Whether presentation mode is on.
+    pub fn presenting(&self) -> bool {
+        self.presenting.is_some()
+    }
+
+    /// Turns presentation mode on or off: full screen, everything larger (egui's zoom), the
+    /// chrome (bars, panels) hidden, the graph fitted again. For design reviews on a
+    /// projector.
+    pub fn set_presenting(&mut self, ctx: &egui::Context, on: bool) {
+        if on == self.presenting() {
+            return;
+        }
+        if on {
+            self.presenting = Some(ctx.zoom_factor());
+            ctx.set_zoom_factor(theme::PRESENTATION_ZOOM);
+        } else if let Some(zoom) = self.presenting.take() {
+            ctx.set_zoom_factor(zoom);
+        }
+        ctx.send_viewport_cmd(egui::ViewportCommand::Fullscreen(on));
+        if on {
+            // Left to right, as laid out from scratch: for a projector.
+            self.flow.arrange(&self.snapshot);
+        }
+        self.flow.auto_fit = true;
+        self.flow.scale = if on { theme::PRESENTATION_GRAPH_SCALE } else { 1.0 };
+        // The canvas takes the new scale at its next sync.
+        self.synced = None;
     }
 
     /// The main view shown.
@@ -223,6 +255,15 @@ impl EventLensApp {
     pub fn show(&mut self, ui: &mut egui::Ui) {
         self.refresh();
         let snapshot = Arc::clone(&self.snapshot);
+        let (f11, escape) = ui.input(|i| (i.key_pressed(egui::Key::F11), i.key_pressed(egui::Key::Escape)));
+        if f11 || (escape && self.presenting()) {
+            let on = !self.presenting();
+            self.set_presenting(ui.ctx(), on);
+        }
+        if self.presenting() {
+            self.show_presentation(ui, &snapshot);
+            return;
+        }
         let actions = egui::Panel::top("top_bar").show(ui, |ui| top_bar::show(ui, &snapshot, &mut self.filter)).inner;
         if actions.toggle_pause {
             let command = if snapshot.paused { Command::Resume } else { Command::Pause };
@@ -232,6 +273,12 @@ impl EventLensApp {
         }
         if actions.fit {
             self.flow.auto_fit = true;
+        }
+        if actions.arrange {
+            self.flow.arrange(&snapshot);
+        }
+        if actions.present {
+            self.set_presenting(ui.ctx(), true);
         }
         if actions.stop_reading
             && let Some(stop) = &self.file_stop
@@ -370,6 +417,34 @@ impl EventLensApp {
                 });
             }
         });
+    }
+
+    /// The current view alone, with one small way out.
+    fn show_presentation(&mut self, ui: &mut egui::Ui, snapshot: &Arc<Snapshot>) {
+        let mut leave = false;
+        egui::Panel::bottom("presentation").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.label(RichText::new("EventLens").color(theme::LABEL_DETAIL));
+                if ui.small_button("Leave presentation (F11 / Esc)").clicked() {
+                    leave = true;
+                }
+            });
+        });
+        match self.view {
+            View::Journeys => self.show_journeys(ui, snapshot),
+            _ => {
+                egui::CentralPanel::default().show(ui, |ui| {
+                    if snapshot.is_empty() {
+                        empty_state::show(ui, snapshot);
+                    } else if let Some(clicked) = self.flow.show(ui) {
+                        self.selection = Some(clicked);
+                    }
+                });
+            }
+        }
+        if leave {
+            self.set_presenting(ui.ctx(), false);
+        }
     }
 
     fn show_flow(&mut self, ui: &mut egui::Ui, snapshot: &Arc<Snapshot>) {

@@ -27,6 +27,8 @@ pub struct NodeView {
     pub dimmed: bool,
     /// Part of the highlighted selection.
     pub highlighted: bool,
+    /// Size of the shape and text relative to the theme's (larger when presenting).
+    pub scale: f32,
 }
 
 /// The payload of a drawn edge, refreshed from each snapshot.
@@ -44,6 +46,8 @@ pub struct EdgeView {
     pub label: String,
     /// Filtered out.
     pub dimmed: bool,
+    /// Size of the stroke and text relative to the theme's (larger when presenting).
+    pub scale: f32,
 }
 
 /// A node's drawing state.
@@ -71,11 +75,12 @@ impl From<NodeProps<NodeView>> for FlowNodeShape {
 
 impl FlowNodeShape {
     fn half_extent(&self) -> Vec2 {
-        match self.view.kind {
+        let half = match self.view.kind {
             NodeKind::Service => Vec2::splat(theme::SERVICE_RADIUS),
             NodeKind::Destination => theme::DESTINATION_HALF,
             NodeKind::ConsumerGroup => Vec2::splat(theme::GROUP_RADIUS),
-        }
+        };
+        half * self.view.scale
     }
 
     fn fill(&self) -> Color32 {
@@ -91,17 +96,14 @@ impl FlowNodeShape {
 impl<E: Clone, Ty: EdgeType, Ix: IndexType> DisplayNode<NodeView, E, Ty, Ix> for FlowNodeShape {
     fn closest_boundary_point(&self, dir: Vec2) -> Pos2 {
         let dir = dir.normalized();
+        let h = self.half_extent();
         match self.view.kind {
-            NodeKind::Service => self.pos + dir * theme::SERVICE_RADIUS,
+            NodeKind::Service => self.pos + dir * h.x,
             NodeKind::Destination => {
-                let h = theme::DESTINATION_HALF;
                 let scale = (h.x / dir.x.abs().max(1e-6)).min(h.y / dir.y.abs().max(1e-6));
                 self.pos + dir * scale
             }
-            NodeKind::ConsumerGroup => {
-                let r = theme::GROUP_RADIUS;
-                self.pos + dir * (r / (dir.x.abs() + dir.y.abs()).max(1e-6))
-            }
+            NodeKind::ConsumerGroup => self.pos + dir * (h.x / (dir.x.abs() + dir.y.abs()).max(1e-6)),
         }
     }
 
@@ -147,14 +149,14 @@ impl<E: Clone, Ty: EdgeType, Ix: IndexType> DisplayNode<NodeView, E, Ty, Ix> for
         let label = ctx.ctx.fonts_mut(|f| {
             f.layout_no_wrap(
                 self.view.label.clone(),
-                FontId::new(theme::LABEL_SIZE * ctx.meta.zoom, FontFamily::Proportional),
+                FontId::new(theme::LABEL_SIZE * self.view.scale * ctx.meta.zoom, FontFamily::Proportional),
                 text_color,
             )
         });
         let detail = ctx.ctx.fonts_mut(|f| {
             f.layout_no_wrap(
                 self.view.detail.clone(),
-                FontId::new(theme::DETAIL_SIZE * ctx.meta.zoom, FontFamily::Proportional),
+                FontId::new(theme::DETAIL_SIZE * self.view.scale * ctx.meta.zoom, FontFamily::Proportional),
                 detail_color,
             )
         });
@@ -181,10 +183,11 @@ impl<E: Clone, Ty: EdgeType, Ix: IndexType> DisplayNode<NodeView, E, Ty, Ix> for
 
     fn is_inside(&self, pos: Pos2) -> bool {
         let d = pos - self.pos;
+        let h = self.half_extent();
         match self.view.kind {
-            NodeKind::Service => d.length() <= theme::SERVICE_RADIUS,
-            NodeKind::Destination => d.x.abs() <= theme::DESTINATION_HALF.x && d.y.abs() <= theme::DESTINATION_HALF.y,
-            NodeKind::ConsumerGroup => d.x.abs() + d.y.abs() <= theme::GROUP_RADIUS,
+            NodeKind::Service => d.length() <= h.x,
+            NodeKind::Destination => d.x.abs() <= h.x && d.y.abs() <= h.y,
+            NodeKind::ConsumerGroup => d.x.abs() + d.y.abs() <= h.x,
         }
     }
 }
@@ -221,7 +224,7 @@ impl<Ty: EdgeType, Ix: IndexType> DisplayEdge<NodeView, EdgeView, Ty, Ix, FlowNo
     ) -> Vec<Shape> {
         let (from, to) = endpoints(start, end);
         let (from, to) = (ctx.meta.canvas_to_screen_pos(from), ctx.meta.canvas_to_screen_pos(to));
-        let zoom = ctx.meta.zoom;
+        let zoom = ctx.meta.zoom * self.view.scale;
         let color = if self.view.dimmed { theme::dimmed(self.view.color) } else { self.view.color };
         let width = (self.view.width + if self.selected { 2.0 } else { 0.0 }) * zoom;
         let stroke = Stroke::new(width, if self.selected { theme::SELECTED } else { color });

@@ -38,6 +38,8 @@ pub struct FlowView {
     unanchored: HashSet<u32>,
     /// Fit the whole graph to the canvas every frame, until the user zooms or pans.
     pub auto_fit: bool,
+    /// Shapes and text relative to the theme's sizes (presentation mode enlarges them).
+    pub scale: f32,
 }
 
 impl Default for FlowView {
@@ -49,6 +51,7 @@ impl Default for FlowView {
             placer: LayerPlacer::default(),
             unanchored: HashSet::new(),
             auto_fit: true,
+            scale: 1.0,
         }
     }
 }
@@ -69,7 +72,13 @@ fn matches_filter(label: &str, filter: &str) -> bool {
     filter.is_empty() || label.to_lowercase().contains(&filter.to_lowercase())
 }
 
-fn node_view(n: &NodeSnapshot, filter: &str, selection: Option<Selection>, path: Option<&JourneyPath>) -> NodeView {
+fn node_view(
+    n: &NodeSnapshot,
+    filter: &str,
+    selection: Option<Selection>,
+    path: Option<&JourneyPath>,
+    scale: f32,
+) -> NodeView {
     let on_path = path.map(|p| p.nodes.contains(&n.key));
     NodeView {
         id: n.id,
@@ -79,10 +88,11 @@ fn node_view(n: &NodeSnapshot, filter: &str, selection: Option<Selection>, path:
         failing: n.counters.failures > 0,
         dimmed: !matches_filter(&n.label, filter) || on_path == Some(false),
         highlighted: selection == Some(Selection::Node(n.id)) || on_path == Some(true),
+        scale,
     }
 }
 
-fn edge_view(e: &EdgeSnapshot, dimmed: bool) -> EdgeView {
+fn edge_view(e: &EdgeSnapshot, dimmed: bool, scale: f32) -> EdgeView {
     let c = &e.counters;
     let mut label =
         if e.kind == EdgeKind::Calls && c.count == 0 { String::new() } else { rate_text(c.rates[1], c.failures) };
@@ -97,7 +107,7 @@ fn edge_view(e: &EdgeSnapshot, dimmed: bool) -> EdgeView {
         }
         _ => theme::edge_color(e.failure_ratio()),
     };
-    EdgeView { id: e.id, kind: e.kind, width: theme::edge_width(c.rates[1]), color, label, dimmed }
+    EdgeView { id: e.id, kind: e.kind, width: theme::edge_width(c.rates[1]), color, label, dimmed, scale }
 }
 
 impl FlowView {
@@ -121,7 +131,7 @@ impl FlowView {
         let layers = if needs_layers { LayerPlacer::layers(snapshot) } else { HashMap::new() };
         let layer_of = |id: u32| layers.get(&id).copied().unwrap_or(0);
         for n in &snapshot.nodes {
-            let view = node_view(n, filter, selection, path);
+            let view = node_view(n, filter, selection, path, self.scale);
             match self.nodes.get(&n.id) {
                 Some(&index) => {
                     let anchor_now = to_anchor.contains(&n.id);
@@ -158,7 +168,7 @@ impl FlowView {
                 || [e.from, e.to]
                     .iter()
                     .any(|id| snapshot.node(*id).is_some_and(|n| !matches_filter(&n.label, filter)));
-            let view = edge_view(e, dimmed);
+            let view = edge_view(e, dimmed, self.scale);
             match self.edges.get(&e.id) {
                 Some(&index) => {
                     if let Some(edge) = self.graph.edge_mut(index) {
@@ -174,6 +184,40 @@ impl FlowView {
                 }
             }
         }
+    }
+
+    /// Lays every node out afresh, left to right, undoing drags and the order in which nodes
+    /// happened to arrive: layers as [`LayerPlacer::layers`], and within a layer, nodes
+    /// ordered by the mean row of their upstream neighbours (fewer crossings), then by name.
+    pub fn arrange(&mut self, snapshot: &Snapshot) {
+        let layers = LayerPlacer::layers(snapshot);
+        let layer_of = |id: u32| layers.get(&id).copied().unwrap_or(0);
+        let mut by_layer: std::collections::BTreeMap<usize, Vec<&crate::engine::snapshot::NodeSnapshot>> =
+            std::collections::BTreeMap::new();
+        for n in &snapshot.nodes {
+            by_layer.entry(layer_of(n.id)).or_default().push(n);
+        }
+        self.placer = LayerPlacer::default();
+        let mut row_of: HashMap<u32, f32> = HashMap::new();
+        for (layer, mut nodes) in by_layer {
+            let upstream_mean = |id: u32| {
+                let rows: Vec<f32> =
+                    snapshot.edges.iter().filter(|e| e.to == id).filter_map(|e| row_of.get(&e.from).copied()).collect();
+                if rows.is_empty() { f32::MAX } else { rows.iter().sum::<f32>() / rows.len() as f32 }
+            };
+            nodes.sort_by(|a, b| {
+                upstream_mean(a.id).total_cmp(&upstream_mean(b.id)).then_with(|| a.label.cmp(&b.label))
+            });
+            for n in nodes {
+                let pos = self.placer.place(n.id, layer);
+                row_of.insert(n.id, pos.y);
+                if let Some(node) = self.nodes.get(&n.id).and_then(|i| self.graph.node_mut(*i)) {
+                    node.set_location(pos);
+                }
+            }
+        }
+        self.unanchored.clear();
+        self.auto_fit = true;
     }
 
     /// Drops what the snapshot no longer has (a cluster's group placeholder merged into the
@@ -331,6 +375,34 @@ mod tests {
         let mut cells: Vec<_> = snapshot.nodes.iter().map(|n| view.node_location(n.id).expect("placed")).collect();
         cells.dedup();
         assert_eq!(cells.len(), snapshot.nodes.len(), "two nodes in one cell");
+    }
+
+    #[test]
+    fn arranging_lays_everything_out_afresh_left_to_right() {
+        let mut state = EngineState::default();
+        let mut view = FlowView::default();
+        // Billing is first seen producing, so it is placed in the first layer and stays there
+        // when its consumption of orders shows up later.
+        let first = apply(&mut state, vec![producer("billing", "kafka", "invoices", 2, 3)]);
+        view.sync(&first, "", None, None);
+        let snapshot = apply(
+            &mut state,
+            vec![
+                producer("checkout", "kafka", "orders", 1, 1),
+                consumer_linked("billing", "kafka", "orders", 2, 2, (1, 1)),
+                consumer_linked("mailer", "kafka", "invoices", 3, 4, (2, 3)),
+            ],
+        );
+        view.sync(&snapshot, "", None, None);
+        assert_eq!(view.node_location(id(&snapshot, "billing")).expect("placed").x, 0.0);
+        view.arrange(&snapshot);
+        let x = |label| view.node_location(id(&snapshot, label)).expect("placed").x / theme::LAYER_SPACING;
+        assert_eq!(
+            ["checkout", "kafka/orders", "billing", "kafka/invoices", "mailer"].map(x),
+            [0.0, 1.0, 2.0, 3.0, 4.0]
+        );
+        // Afresh: every node on the first row of its layer.
+        assert!(snapshot.nodes.iter().all(|n| view.node_location(n.id).expect("placed").y == 0.0));
     }
 
     #[test]

@@ -153,6 +153,11 @@ pub fn service_color(service: &str) -> Color32 {
 
 /// Space between groups of controls in a side panel.
 pub const SECTION_GAP: f32 = 8.0;
+/// Everything's scale in presentation mode (fonts, nodes, edges).
+pub const PRESENTATION_ZOOM: f32 = 1.5;
+/// The flow graph's shapes and labels in presentation mode, on top of the zoom (the graph is
+/// fitted to the window, so the zoom alone would not make it larger).
+pub const PRESENTATION_GRAPH_SCALE: f32 = 1.3;
 /// Width of the Demo panel.
 pub const DEMO_PANEL_WIDTH: f32 = 250.0;
 

@@ -15,6 +15,10 @@ pub struct TopBarActions {
     pub fit: bool,
     /// Stop reading the session file was pressed.
     pub stop_reading: bool,
+    /// Arrange (lay the graph out afresh) was pressed.
+    pub arrange: bool,
+    /// Presentation mode was asked for.
+    pub present: bool,
 }
 
 /// Draws the bar; `filter` is edited in place.
@@ -82,7 +86,13 @@ pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot, filter: &mut String) -> TopB
         if ui.button("Fit").on_hover_text("fit the graph to the window").clicked() {
             actions.fit = true;
         }
+        if ui.button("Arrange").on_hover_text("lay the graph out afresh, left to right").clicked() {
+            actions.arrange = true;
+        }
         ui.add(egui::TextEdit::singleline(filter).hint_text("filter nodes").desired_width(160.0));
+        if ui.button("Present").on_hover_text("presentation mode: full screen, larger, no chrome (F11)").clicked() {
+            actions.present = true;
+        }
     });
     actions
 }
