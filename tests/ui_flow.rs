@@ -43,6 +43,7 @@ fn empty_state_tells_how_to_send_spans() {
     harness.get_by_label(&grpc);
     harness
         .get_by_label_contains(&format!("OTEL_EXPORTER_OTLP_ENDPOINT=http://{}", collector.http_addr.expect("http")));
+    harness.get_by_label_contains("eventlens demo runs a whole event-driven shop");
 }
 
 #[test]

@@ -57,8 +57,11 @@ fn is_stopped(controls: &DemoControls, consumer: Consumer) -> bool {
 pub async fn run(shop: Arc<Shop>, bootstrap: String, consumer: Consumer, stop: CancellationToken) {
     let permits = Arc::new(Semaphore::new(CONCURRENCY));
     let mut batches: HashMap<String, (tokio::time::Instant, Vec<Incoming>)> = HashMap::new();
+    // A consumer stops only after it has committed something: a group that never consumed
+    // would be invisible (no spans name it, and the cluster will not list groups).
+    let mut consumed = 0_u64;
     'session: while !stop.is_cancelled() {
-        if is_stopped(&shop.controls, consumer) {
+        if consumed > 0 && is_stopped(&shop.controls, consumer) {
             // Stopped: no member left in the group, the committed offsets stay where they are.
             tokio::select! {
                 () = stop.cancelled() => break,
@@ -72,7 +75,7 @@ pub async fn run(shop: Arc<Shop>, bootstrap: String, consumer: Consumer, stop: C
             }
         };
         loop {
-            if is_stopped(&shop.controls, consumer) {
+            if consumed > 0 && is_stopped(&shop.controls, consumer) {
                 // Dropping the client leaves the group; it rejoins when turned back on.
                 continue 'session;
             }
@@ -98,6 +101,7 @@ pub async fn run(shop: Arc<Shop>, bootstrap: String, consumer: Consumer, stop: C
                 continue;
             }
             let Some(message) = message else { continue };
+            consumed += 1;
             if consumer == Consumer::Shipping && DemoControls::get(&shop.controls.slow_shipping) {
                 shop.process(consumer, message).await;
                 tokio::time::sleep(SLOW_PAUSE).await;

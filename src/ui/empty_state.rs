@@ -41,6 +41,7 @@ pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot) {
         }
         ui.add_space(12.0);
         ui.label(RichText::new("Services talking through Kafka, RabbitMQ, SQS, Pub/Sub or any broker show up as producers -> topics -> consumers.").weak());
-        ui.label(RichText::new("To look at a recorded session instead: eventlens graph FILE").weak());
+        ui.label(RichText::new("To look at a recorded session instead: eventlens open FILE").weak());
+        ui.label(RichText::new("Nothing to point at it yet? eventlens demo runs a whole event-driven shop inside EventLens.").weak());
     });
 }
