@@ -63,7 +63,8 @@ enum Command {
     },
     /// Run the built-in demo: an event-driven shop (a mock Kafka cluster, seven services
     /// instrumented with OpenTelemetry) inside the process, shown live. No broker or
-    /// collector of your own is needed. See docs/demo.md.
+    /// collector of your own is needed. Its receivers take ephemeral loopback ports unless
+    /// --otlp-grpc / --otlp-http name others. See docs/demo.md.
     Demo(DemoArgs),
     /// Print the flow graph of a session file.
     Graph {
