@@ -38,19 +38,37 @@ pub fn client_config(bootstrap: &str, client_id: &str) -> ClientConfig {
     config
 }
 
-/// A producer for the demo's services.
-pub fn producer(bootstrap: &str) -> anyhow::Result<FutureProducer> {
-    Ok(client_config(bootstrap, "shop").set("linger.ms", "5").set("message.timeout.ms", "10000").create()?)
+/// A service that publishes: its tracer and its own producer (its `client.id` is the
+/// service's name, as the broker sees it).
+pub struct ServiceClient {
+    /// The service's tracer.
+    pub tracer: ServiceTracer,
+    /// The service's producer.
+    pub producer: FutureProducer,
+}
+
+impl std::fmt::Debug for ServiceClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceClient").field("service", &self.tracer.name).finish_non_exhaustive()
+    }
+}
+
+impl ServiceClient {
+    /// `tracer`'s service with a producer of its own on `bootstrap`.
+    pub fn new(bootstrap: &str, tracer: ServiceTracer) -> anyhow::Result<Self> {
+        let producer = client_config(bootstrap, tracer.name)
+            .set("linger.ms", "5")
+            .set("message.timeout.ms", "10000")
+            .create()
+            .map_err(|e| anyhow::anyhow!("cannot create {}'s producer: {e}", tracer.name))?;
+        Ok(Self { tracer, producer })
+    }
 }
 
 /// Publishes `event` inside a producer span that is a child of `parent`, and returns the
 /// producer span's context (the message's creation context).
-pub async fn publish(
-    producer: &FutureProducer,
-    service: &ServiceTracer,
-    parent: Option<&SpanContext>,
-    event: Outgoing<'_>,
-) -> SpanContext {
+pub async fn publish(client: &ServiceClient, parent: Option<&SpanContext>, event: Outgoing<'_>) -> SpanContext {
+    let (producer, service) = (&client.producer, &client.tracer);
     let cx = parent.map_or_else(Context::new, |p| Context::new().with_remote_span_context(p.clone()));
     let message_id = format!("{}-{}", event.event_type, next_message_number());
     let mut attributes = kafka_attributes(event.topic, "send");

@@ -68,8 +68,7 @@ impl DemoServices {
             let _entered = runtime.enter();
             Telemetry::start(&format!("http://{otlp_grpc}"))?
         };
-        let producer = messaging::producer(broker.bootstrap()).context("cannot create the demo's producer")?;
-        let shop = Arc::new(Shop::new(producer, Arc::clone(&controls), &telemetry)?);
+        let shop = Arc::new(Shop::new(broker.bootstrap(), Arc::clone(&controls), &telemetry)?);
         let stop = CancellationToken::new();
         for consumer in Consumer::ALL {
             runtime.spawn(consumer::run(Arc::clone(&shop), broker.bootstrap().to_owned(), consumer, stop.clone()));

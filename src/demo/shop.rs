@@ -9,11 +9,10 @@ use std::time::Duration;
 
 use opentelemetry::trace::{Link, Span as _, SpanContext, SpanKind, Status, TraceContextExt as _, Tracer as _};
 use opentelemetry::{Context, KeyValue};
-use rdkafka::producer::FutureProducer;
 use serde_json::json;
 
 use super::controls::{DemoControls, percent_draw};
-use super::messaging::{Incoming, Outgoing, publish};
+use super::messaging::{Incoming, Outgoing, ServiceClient, publish};
 use super::telemetry::{ServiceTracer, Telemetry, extract};
 
 /// Draw purposes, so each decision about an order is independent of the others.
@@ -27,14 +26,13 @@ mod draw {
 
 /// The shop's services and what they share.
 pub struct Shop {
-    pub(crate) producer: FutureProducer,
     pub(crate) controls: Arc<DemoControls>,
-    checkout: ServiceTracer,
+    checkout: ServiceClient,
     pricing: ServiceTracer,
-    inventory: ServiceTracer,
-    payments: ServiceTracer,
-    shipping: ServiceTracer,
-    notifications: ServiceTracer,
+    inventory: ServiceClient,
+    payments: ServiceClient,
+    shipping: ServiceClient,
+    notifications: ServiceClient,
     analytics: ServiceTracer,
     /// The last `seq` inventory saw per order, to notice events arriving out of order.
     last_seq: Mutex<HashMap<String, u64>>,
@@ -100,16 +98,16 @@ impl std::fmt::Debug for Shop {
 
 impl Shop {
     /// The shop, with a tracer per service.
-    pub fn new(producer: FutureProducer, controls: Arc<DemoControls>, telemetry: &Telemetry) -> anyhow::Result<Self> {
+    pub fn new(bootstrap: &str, controls: Arc<DemoControls>, telemetry: &Telemetry) -> anyhow::Result<Self> {
+        let client = |service: &str| ServiceClient::new(bootstrap, telemetry.tracer(service)?);
         Ok(Self {
-            producer,
             controls,
-            checkout: telemetry.tracer("checkout")?,
+            checkout: client("checkout")?,
             pricing: telemetry.tracer("pricing")?,
-            inventory: telemetry.tracer("inventory")?,
-            payments: telemetry.tracer("payments")?,
-            shipping: telemetry.tracer("shipping")?,
-            notifications: telemetry.tracer("notifications")?,
+            inventory: client("inventory")?,
+            payments: client("payments")?,
+            shipping: client("shipping")?,
+            notifications: client("notifications")?,
             analytics: telemetry.tracer("analytics")?,
             last_seq: Mutex::new(HashMap::new()),
         })
@@ -117,11 +115,11 @@ impl Shop {
 
     fn tracer(&self, consumer: Consumer) -> &ServiceTracer {
         match consumer {
-            Consumer::Checkout => &self.checkout,
-            Consumer::Inventory => &self.inventory,
-            Consumer::Payments => &self.payments,
-            Consumer::Shipping => &self.shipping,
-            Consumer::Notifications => &self.notifications,
+            Consumer::Checkout => &self.checkout.tracer,
+            Consumer::Inventory => &self.inventory.tracer,
+            Consumer::Payments => &self.payments.tracer,
+            Consumer::Shipping => &self.shipping.tracer,
+            Consumer::Notifications => &self.notifications.tracer,
             Consumer::Analytics => &self.analytics,
         }
     }
@@ -130,7 +128,7 @@ impl Shop {
     /// the total over HTTP, then publishes `OrderPlaced`.
     pub async fn place_order(&self, order: u64) {
         let key = format!("ord-{order:07}");
-        let tracer = &self.checkout.tracer;
+        let tracer = &self.checkout.tracer.tracer;
         let mut request = tracer
             .span_builder("POST /orders")
             .with_kind(SpanKind::Server)
@@ -174,9 +172,9 @@ impl Shop {
                 payload: update,
                 extra_headers: vec![],
             };
-            publish(&self.producer, &self.checkout, Some(&request_cx), updated).await;
+            publish(&self.checkout, Some(&request_cx), updated).await;
         }
-        publish(&self.producer, &self.checkout, Some(&request_cx), placed_event).await;
+        publish(&self.checkout, Some(&request_cx), placed_event).await;
         request.set_attribute(KeyValue::new("http.response.status_code", 202));
         request.end();
     }
@@ -189,13 +187,12 @@ impl Shop {
             KeyValue::new("server.address", "pricing"),
             KeyValue::new("url.path", "/price"),
         ];
-        let mut call = self
-            .checkout
-            .tracer
+        let checkout = &self.checkout.tracer.tracer;
+        let mut call = checkout
             .span_builder("GET /price")
             .with_kind(SpanKind::Client)
             .with_attributes(attributes.clone())
-            .start_with_context(&self.checkout.tracer, &cx);
+            .start_with_context(checkout, &cx);
         let server_cx = Context::new().with_remote_span_context(call.span_context().clone());
         let mut served = self
             .pricing
@@ -270,7 +267,7 @@ impl Shop {
             payload: payload.to_string().into_bytes(),
             extra_headers: vec![],
         };
-        publish(&self.producer, &self.checkout, Some(cx), cancel).await;
+        publish(&self.checkout, Some(cx), cancel).await;
         Ok(())
     }
 
@@ -285,7 +282,7 @@ impl Shop {
             // Retries cannot help a payload that is not JSON; after three attempts the
             // message goes to the dead-letter topic with its provenance.
             for attempt in 1..=3 {
-                let mut attempt_span = child(&self.inventory, cx, "reserve stock", SpanKind::Internal);
+                let mut attempt_span = child(&self.inventory.tracer, cx, "reserve stock", SpanKind::Internal);
                 attempt_span.set_attribute(KeyValue::new("shop.attempt", attempt));
                 attempt_span.set_status(Status::error("payload is not JSON"));
                 attempt_span.end();
@@ -305,7 +302,7 @@ impl Shop {
             "OrderCancelled" => ("release stock", "StockReleased"),
             _ => return Ok(()),
         };
-        let mut db = child(&self.inventory, cx, operation, SpanKind::Client);
+        let mut db = child(&self.inventory.tracer, cx, operation, SpanKind::Client);
         db.set_attributes([
             KeyValue::new("db.system.name", "postgresql"),
             KeyValue::new("db.operation.name", "UPDATE"),
@@ -321,7 +318,7 @@ impl Shop {
             payload: payload.to_string().into_bytes(),
             extra_headers: vec![],
         };
-        publish(&self.producer, &self.inventory, Some(cx), event).await;
+        publish(&self.inventory, Some(cx), event).await;
         Ok(())
     }
 
@@ -353,7 +350,7 @@ impl Shop {
         let attempts = if percent_draw(order, draw::GATEWAY_TIMEOUT) < 4 { 2 } else { 1 };
         let declined = percent_draw(order, draw::DECLINE) < self.controls.payment_failure_percent();
         for attempt in 1..=attempts {
-            let mut charge = child(&self.payments, cx, "POST /charges", SpanKind::Client);
+            let mut charge = child(&self.payments.tracer, cx, "POST /charges", SpanKind::Client);
             charge.set_attributes([
                 KeyValue::new("http.request.method", "POST"),
                 KeyValue::new("server.address", "payment-gateway"),
@@ -380,7 +377,7 @@ impl Shop {
             payload: payload.to_string().into_bytes(),
             extra_headers: vec![],
         };
-        publish(&self.producer, &self.payments, Some(cx), event).await;
+        publish(&self.payments, Some(cx), event).await;
         Ok(())
     }
 
@@ -388,7 +385,7 @@ impl Shop {
         if message.event_type() != "PaymentProcessed" {
             return Ok(());
         }
-        let mut booking = child(&self.shipping, cx, "book courier", SpanKind::Internal);
+        let mut booking = child(&self.shipping.tracer, cx, "book courier", SpanKind::Internal);
         work(order, 1, 5).await;
         booking.end();
         let payload = json!({"type": "OrderShipped", "order_id": message.key, "carrier": "DHL"});
@@ -399,7 +396,7 @@ impl Shop {
             payload: payload.to_string().into_bytes(),
             extra_headers: vec![],
         };
-        publish(&self.producer, &self.shipping, Some(cx), event).await;
+        publish(&self.shipping, Some(cx), event).await;
         Ok(())
     }
 
@@ -409,7 +406,7 @@ impl Shop {
             "PaymentFailed" => "payment-failed",
             _ => return Ok(()),
         };
-        let mut email = child(&self.notifications, cx, "smtp send", SpanKind::Client);
+        let mut email = child(&self.notifications.tracer, cx, "smtp send", SpanKind::Client);
         email.set_attribute(KeyValue::new("shop.email.template", template));
         work(order, 1, 4).await;
         if percent_draw(order, draw::SMTP_TIMEOUT) < 2 {
@@ -426,17 +423,17 @@ impl Shop {
             payload: payload.to_string().into_bytes(),
             extra_headers: vec![],
         };
-        publish(&self.producer, &self.notifications, Some(cx), event).await;
+        publish(&self.notifications, Some(cx), event).await;
         Ok(())
     }
 
     /// Publishes `message` to `orders.DLQ` with Spring Kafka's dead-letter headers.
-    async fn dead_letter(&self, service: &ServiceTracer, cx: &SpanContext, message: &Incoming, reason: &str) {
+    async fn dead_letter(&self, service: &ServiceClient, cx: &SpanContext, message: &Incoming, reason: &str) {
         let extra_headers = vec![
             ("kafka_dlt-original-topic".to_owned(), message.topic.clone().into_bytes()),
             ("kafka_dlt-original-partition".to_owned(), message.partition.to_be_bytes().to_vec()),
             ("kafka_dlt-original-offset".to_owned(), message.offset.to_be_bytes().to_vec()),
-            ("kafka_dlt-original-consumer-group".to_owned(), service.name.as_bytes().to_vec()),
+            ("kafka_dlt-original-consumer-group".to_owned(), service.tracer.name.as_bytes().to_vec()),
             ("kafka_dlt-exception-message".to_owned(), reason.as_bytes().to_vec()),
         ];
         let event = Outgoing {
@@ -446,7 +443,7 @@ impl Shop {
             payload: message.payload.clone(),
             extra_headers,
         };
-        publish(&self.producer, service, Some(cx), event).await;
+        publish(service, Some(cx), event).await;
     }
 }
 
