@@ -66,6 +66,22 @@ enum Command {
     /// collector of your own is needed. Its receivers take ephemeral loopback ports unless
     /// --otlp-grpc / --otlp-http name others. See docs/demo.md.
     Demo(DemoArgs),
+    /// Write a time slice of a session file as a new session file: the records received
+    /// between --from and --to, with the Kafka state in force at the start carried in.
+    Slice {
+        /// The session file.
+        file: PathBuf,
+        /// Start: an offset from the session's start (`90s`, `2m30s`) or an RFC 3339 time
+        /// (`2026-11-22T14:03:00Z`). Default: the session's start.
+        #[arg(long, value_parser = parse_bound)]
+        from: Option<eventlens::capture::slice::SliceBound>,
+        /// End (excluded), in the same forms. Default: the session's end.
+        #[arg(long, value_parser = parse_bound)]
+        to: Option<eventlens::capture::slice::SliceBound>,
+        /// The session file to write (`.zst` to compress).
+        #[arg(long, short)]
+        out: PathBuf,
+    },
     /// Print the flow graph of a session file.
     Graph {
         /// The session file.
@@ -89,6 +105,21 @@ enum Command {
         #[arg(long, value_enum, default_value = "json")]
         format: JourneyFormat,
     },
+}
+
+/// A slice bound: a duration from the session's start, or an RFC 3339 moment.
+fn parse_bound(text: &str) -> Result<eventlens::capture::slice::SliceBound, String> {
+    use eventlens::capture::slice::SliceBound;
+    if let Ok(offset) = humantime::parse_duration(text) {
+        return Ok(SliceBound::Offset(offset));
+    }
+    let moment = chrono::DateTime::parse_from_rfc3339(text)
+        .map_err(|_| format!("{text:?} is neither a duration (90s, 2m30s) nor an RFC 3339 time"))?;
+    moment
+        .timestamp_nanos_opt()
+        .and_then(|n| u64::try_from(n).ok())
+        .map(SliceBound::At)
+        .ok_or_else(|| format!("{text:?} is out of range"))
 }
 
 /// `eventlens demo` options.
@@ -265,6 +296,7 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Record { out, duration }) => run_record(&cli.receivers, out, duration.map(Into::into)),
         Some(Command::Import { input, out }) => run_import(&input, &out),
         Some(Command::Demo(args)) => run_demo(&cli.receivers, &args),
+        Some(Command::Slice { file, from, to, out }) => run_slice(&file, from, to, &out),
         Some(Command::Graph { file, format }) => run_graph(&file, format),
         Some(Command::Journeys { file, trace, key, format }) => run_journeys(&file, trace, key, format),
     }
@@ -482,6 +514,27 @@ fn run_journeys(
             JourneyFormat::Mermaid => println!("{}", to_mermaid_sequence(&detail)),
         }
     }
+    Ok(())
+}
+
+fn run_slice(
+    file: &std::path::Path,
+    from: Option<eventlens::capture::slice::SliceBound>,
+    to: Option<eventlens::capture::slice::SliceBound>,
+    out: &std::path::Path,
+) -> anyhow::Result<()> {
+    let summary = eventlens::capture::slice::slice(file, out, from, to)
+        .with_context(|| format!("cannot slice {}", file.display()))?;
+    for skipped in &summary.skipped {
+        eprintln!("{}: line {} skipped: {}", file.display(), skipped.line, skipped.reason);
+    }
+    eprintln!(
+        "{}: {} records written to {} ({} Kafka state records carried to its start)",
+        file.display(),
+        summary.records,
+        out.display(),
+        summary.carried
+    );
     Ok(())
 }
 

@@ -17,7 +17,8 @@ pub struct CaptureHeader {
     pub version: u32,
     /// When recording started, Unix nanoseconds.
     pub created_unix_nano: u64,
-    /// The EventLens version that wrote the file.
+    /// The program that wrote the file (optional for other writers).
+    #[serde(default)]
     pub writer: String,
 }
 

@@ -6,6 +6,7 @@
 
 pub mod header;
 pub mod reader;
+pub mod slice;
 pub mod writer;
 
 pub use header::{CaptureHeader, FORMAT_NAME, FORMAT_VERSION};
