@@ -177,3 +177,48 @@ fn a_jaeger_download_imports_as_one_journey_across_its_traces() {
     let journeys: Vec<_> = snapshot.journeys.iter().map(|j| (j.trace_ids.len(), j.hops, j.failures)).collect();
     assert_eq!(journeys, [(2, 1, 1)]);
 }
+
+#[test]
+fn cloudevents_become_messages_with_binary_mode_headers() {
+    use eventlens::model::kafka::KafkaEvent;
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/cloudevents.jsonl")).unwrap();
+    let imported = import_text(&text);
+    let bad: Vec<(usize, &str)> = imported.bad.iter().map(|b| (b.line, b.reason.as_str())).collect();
+    assert_eq!(bad.len(), 2, "{bad:?}");
+    assert!(bad[0].0 == 3 && bad[0].1.contains("`id` is missing"), "{bad:?}");
+    assert!(bad[1].0 == 4 && bad[1].1.contains("not an RFC 3339 time"), "{bad:?}");
+    assert_eq!(imported.messages, 3);
+    let messages: Vec<_> = imported
+        .records
+        .iter()
+        .map(|r| match r {
+            Record::Kafka(k) => match &k.event {
+                KafkaEvent::Messages(b) => (k.received_unix_nano, b.messages[0].clone()),
+                _ => panic!("messages"),
+            },
+            Record::Spans(_) => panic!("messages"),
+        })
+        .collect();
+    let (received, placed) = &messages[0];
+    assert_eq!(*received, 1_522_949_460_000_000_000);
+    assert_eq!((placed.topic.as_str(), placed.offset), ("shop/orders", 0));
+    assert_eq!(placed.key.as_deref(), Some(&b"ord-1"[..]));
+    assert_eq!(placed.payload.as_deref(), Some(&br#"{"order_id":"ord-1","total_cents":1250}"#[..]));
+    let cloud = placed.links.cloud_event.as_ref().expect("read back as a CloudEvent");
+    assert_eq!(
+        (cloud.id.as_deref(), cloud.event_type.as_deref()),
+        (Some("A234-1234-1234"), Some("com.example.order.placed"))
+    );
+    assert_eq!(
+        placed.links.trace.as_ref().expect("traceparent joins the trace").trace_id.to_hex(),
+        "4bf92f3577b34da6a3ce929d0e0e4736"
+    );
+    let (_, thrift) = &messages[1];
+    assert_eq!((thrift.topic.as_str(), thrift.payload.as_deref()), ("mycontext", Some(&b"hello thrift"[..])));
+    assert!(thrift.headers.iter().any(|h| h.key == "ce_comexampleothervalue" && h.value.as_deref() == Some(&b"5"[..])));
+    assert!(thrift.headers.iter().any(|h| h.key == "content-type"));
+    // No `time`: the previous event's; offsets count per topic.
+    let (received, shipped) = &messages[2];
+    assert_eq!(*received, 1_522_949_461_000_000_000);
+    assert_eq!((shipped.offset, shipped.payload.as_deref()), (1, Some(&b"shipped"[..])));
+}

@@ -4,10 +4,11 @@
 //! Each line (or the whole file, when it is one JSON document) is recognised by its shape:
 //! an OTLP `ExportTraceServiceRequest` as the OpenTelemetry Collector's file exporter writes
 //! it (`resourceSpans`), a Jaeger trace download (`data`), an array of Zipkin v2 spans
-//! (`traceId`, `id`), or a Kafka message as
-//! `kcat -C -J` prints it (`topic`, `partition`, `offset`). A line that is neither, or does not decode, is reported with its number; the rest
-//! is imported.
+//! (`traceId`, `id`), a CloudEvent in the structured JSON format (`specversion`), or a Kafka
+//! message as `kcat -C -J` prints it (`topic`, `partition`, `offset`). A line that is none of
+//! these, or does not decode, is reported with its number; the rest is imported.
 
+pub mod cloudevents;
 pub mod jaeger;
 pub mod kcat;
 pub mod otlp_json;
@@ -58,6 +59,7 @@ pub struct Imported {
     pub spans: usize,
     /// Kafka messages imported.
     pub messages: usize,
+    cloudevents: cloudevents::CloudEventReader,
 }
 
 /// Why an import could not start.
@@ -120,10 +122,12 @@ impl Imported {
                 self.spans += spans;
                 record
             })
+        } else if value.get("specversion").is_some() {
+            self.cloudevents.record(&value).inspect(|_| self.messages += 1)
         } else if value.get("topic").is_some() && value.get("offset").is_some() {
             kcat::record(&value).inspect(|_| self.messages += 1)
         } else {
-            Err("not an OTLP export request (resourceSpans), a Jaeger trace (data), Zipkin v2 spans (traceId) or a kcat -J message (topic, offset)".into())
+            Err("not an OTLP export request (resourceSpans), a Jaeger trace (data), Zipkin v2 spans (traceId), a CloudEvent (specversion) or a kcat -J message (topic, offset)".into())
         };
         match result {
             Ok(record) => self.records.push(record),
