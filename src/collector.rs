@@ -43,6 +43,8 @@ pub struct CollectorConfig {
     pub open: Option<PathBuf>,
     /// Fields masked before anything is shown or recorded.
     pub redaction: crate::model::redact::Redaction,
+    /// Spans the timeline keeps for scrubbing (`None`: the default; 0: no timeline).
+    pub timeline_spans: Option<usize>,
 }
 
 /// A running collector. Dropping it stops the sources and the engine.
@@ -145,6 +147,7 @@ impl Collector {
                 journeys: config.journeys.clone(),
                 session_clock: config.open.is_some(),
                 redaction: config.redaction.clone(),
+                timeline_spans: config.timeline_spans.unwrap_or(crate::engine::playback::DEFAULT_TIMELINE_SPANS),
             },
         )
         .context("cannot start the engine thread")?;

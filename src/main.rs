@@ -184,6 +184,10 @@ struct ReceiverArgs {
     /// Masked before anything is shown, recorded or exported. Repeatable, or comma-separated.
     #[arg(long, global = true, value_name = "FIELD", value_delimiter = ',')]
     redact: Vec<String>,
+    /// Spans the timeline keeps for scrubbing back (the oldest go first); 0 turns the
+    /// timeline off (Pause then freezes the view).
+    #[arg(long, global = true, value_name = "N", default_value_t = eventlens::engine::playback::DEFAULT_TIMELINE_SPANS)]
+    timeline_spans: usize,
     /// Largest accepted OTLP request in bytes (compressed or not).
     #[arg(long, global = true, value_name = "BYTES", default_value_t = DEFAULT_MAX_REQUEST_BYTES)]
     max_request_bytes: usize,
@@ -274,6 +278,7 @@ impl ReceiverArgs {
                 ..JourneySettings::default()
             },
             redaction: eventlens::model::redact::Redaction::new(&self.redact),
+            timeline_spans: Some(self.timeline_spans),
             ..CollectorConfig::default()
         })
     }

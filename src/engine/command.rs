@@ -3,12 +3,21 @@
 use crate::model::journey::JourneyId;
 
 /// A request to the engine, applied between record batches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Command {
-    /// Freeze the published view; ingest and recording go on.
+    /// Hold the view at the newest moment (or where playback is); ingest and recording go
+    /// on.
     Pause,
-    /// Publish live updates again.
+    /// Follow the newest state again.
     Resume,
+    /// Show the session as it was at this moment (Unix nanoseconds); pauses there.
+    Seek(u64),
+    /// Move the shown moment forward at `speed` times real time (from the start when at the
+    /// end); it follows once it reaches the newest record.
+    Play {
+        /// Speed, 0.1 to 100.
+        speed: f32,
+    },
     /// Show this journey's waterfall (or none): the engine lays it out and keeps it current.
     SelectJourney(Option<JourneyId>),
     /// Finish: drain what is queued, flush the recording, stop the thread.

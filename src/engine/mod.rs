@@ -2,6 +2,7 @@
 //! writes the recording, and publishes read-only [`Snapshot`]s for the UI.
 
 pub mod command;
+pub mod playback;
 pub mod snapshot;
 
 use std::sync::{Arc, Mutex};
@@ -24,6 +25,7 @@ use crate::model::kafka::message::KafkaMessage;
 use crate::model::kafka::{KafkaEvent, KafkaModel, KafkaRecord};
 use crate::model::record::Record;
 use crate::model::stats::Stats;
+use playback::{PlaybackMode, SessionLog};
 use snapshot::{RecordingStatus, SourceStatus};
 
 /// `messaging.system` of Kafka topics and groups, as spans name it too.
@@ -263,6 +265,8 @@ pub struct EngineConfig {
     pub session_clock: bool,
     /// Fields masked in every record before it is applied or recorded.
     pub redaction: crate::model::redact::Redaction,
+    /// Spans the timeline keeps for scrubbing (0: no timeline; Pause then freezes the view).
+    pub timeline_spans: usize,
 }
 
 impl Default for EngineConfig {
@@ -274,6 +278,7 @@ impl Default for EngineConfig {
             journeys: JourneySettings::default(),
             session_clock: false,
             redaction: crate::model::redact::Redaction::default(),
+            timeline_spans: playback::DEFAULT_TIMELINE_SPANS,
         }
     }
 }
@@ -340,6 +345,8 @@ impl EngineThread {
         let join = std::thread::Builder::new().name("eventlens-engine".into()).spawn(move || {
             EngineLoop {
                 state: EngineState::new(config.journeys.clone()),
+                log: (config.timeline_spans > 0).then(|| SessionLog::new(config.timeline_spans)),
+                playback: Playback::default(),
                 records,
                 commands: commands_rx,
                 counters,
@@ -380,8 +387,23 @@ impl Drop for EngineThread {
     }
 }
 
+/// What the timeline shows, when it is not following the newest state.
+#[derive(Default)]
+struct Playback {
+    mode: PlaybackMode,
+    cursor: u64,
+    /// The state at the cursor: records applied (absolute) and the state.
+    view: Option<(u64, EngineState)>,
+    /// When playing: the wall time the cursor last moved.
+    moved: Option<Instant>,
+    /// The head's journeys begun by the cursor: (cursor, head list version, list).
+    journeys: Option<(u64, u64, crate::model::journey::JourneyList)>,
+}
+
 struct EngineLoop {
     state: EngineState,
+    log: Option<SessionLog>,
+    playback: Playback,
     records: RecordReceiver,
     commands: Receiver<Command>,
     counters: Arc<IngestCounters>,
@@ -397,15 +419,11 @@ impl EngineLoop {
     fn run(mut self) -> EngineSummary {
         let mut last_publish = Instant::now();
         let mut dirty = true;
+        let mut records_done = false;
         loop {
             let mut shutdown = false;
             while let Ok(command) = self.commands.try_recv() {
-                match command {
-                    Command::Pause => self.paused = true,
-                    Command::Resume => self.paused = false,
-                    Command::Shutdown => shutdown = true,
-                    Command::SelectJourney(id) => self.state.select_journey(id),
-                }
+                shutdown |= self.command(command);
                 dirty = true;
             }
             if shutdown {
@@ -415,19 +433,41 @@ impl EngineLoop {
                 }
                 break;
             }
-            let wait = self.config.publish_interval.saturating_sub(last_publish.elapsed());
-            match self.records.recv_timeout(wait.max(Duration::from_millis(1))) {
-                Ok(record) => {
-                    self.apply(record);
-                    let started = Instant::now();
-                    while started.elapsed() < APPLY_BUDGET {
-                        let Some(record) = self.records.try_recv() else { break };
-                        self.apply(record);
+            let wait =
+                self.config.publish_interval.saturating_sub(last_publish.elapsed()).max(Duration::from_millis(1));
+            if records_done {
+                // Every source has finished (a session file read to its end): the timeline and
+                // the journey waterfall still take commands until the engine is shut down.
+                match self.commands.recv_timeout(wait) {
+                    Ok(command) => {
+                        dirty = true;
+                        if self.command(command) {
+                            break;
+                        }
                     }
-                    dirty = true;
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => break,
                 }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
+            } else {
+                match self.records.recv_timeout(wait) {
+                    Ok(record) => {
+                        self.apply(record);
+                        let started = Instant::now();
+                        while started.elapsed() < APPLY_BUDGET {
+                            let Some(record) = self.records.try_recv() else { break };
+                            self.apply(record);
+                        }
+                        dirty = true;
+                    }
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => {
+                        records_done = true;
+                        dirty = true;
+                    }
+                }
+            }
+            if self.advance_playback() {
+                dirty = true;
             }
             // Rates decay even without new records, so publish at least once a second.
             if last_publish.elapsed() >= self.config.publish_interval
@@ -459,8 +499,110 @@ impl EngineLoop {
         if let Some(Err(e)) = result {
             self.stop_recording(&e);
         }
-        self.state.apply_owned(record);
+        match &mut self.log {
+            Some(log) => {
+                self.state.apply(&record);
+                log.push(record, &self.state);
+            }
+            None => self.state.apply_owned(record),
+        }
         self.summary.records += 1;
+    }
+
+    /// Applies a command; true for shutdown.
+    fn command(&mut self, command: Command) -> bool {
+        match command {
+            Command::Pause => self.pause(),
+            Command::Resume => self.follow(),
+            Command::Seek(at) => self.seek(at),
+            Command::Play { speed } => self.play(speed),
+            Command::SelectJourney(id) => self.state.select_journey(id),
+            Command::Shutdown => return true,
+        }
+        false
+    }
+
+    /// The newest receive time kept, or 0.
+    fn end(&self) -> u64 {
+        self.log.as_ref().and_then(SessionLog::span).map_or(0, |(_, end)| end)
+    }
+
+    fn pause(&mut self) {
+        match self.playback.mode {
+            _ if self.log.is_none() => self.paused = true,
+            PlaybackMode::Following => {
+                self.playback.cursor = self.end();
+                self.playback.mode = PlaybackMode::Paused;
+            }
+            PlaybackMode::Playing { .. } | PlaybackMode::Paused => self.playback.mode = PlaybackMode::Paused,
+        }
+    }
+
+    fn follow(&mut self) {
+        self.paused = false;
+        self.playback = Playback::default();
+    }
+
+    fn seek(&mut self, at: u64) {
+        let Some((start, end)) = self.log.as_ref().and_then(SessionLog::span) else { return };
+        self.playback.cursor = at.clamp(start, end);
+        if self.playback.mode == PlaybackMode::Following {
+            self.playback.mode = PlaybackMode::Paused;
+        }
+        self.playback.moved = Some(Instant::now());
+    }
+
+    fn play(&mut self, speed: f32) {
+        let Some((start, end)) = self.log.as_ref().and_then(SessionLog::span) else { return };
+        if self.playback.mode == PlaybackMode::Following || self.playback.cursor >= end {
+            self.playback.cursor = start;
+        }
+        self.playback.mode = PlaybackMode::Playing { speed: speed.clamp(0.1, 100.0) };
+        self.playback.moved = Some(Instant::now());
+    }
+
+    /// Moves a playing cursor on; true when it moved.
+    fn advance_playback(&mut self) -> bool {
+        let PlaybackMode::Playing { speed } = self.playback.mode else { return false };
+        let now = Instant::now();
+        let elapsed = self.playback.moved.map_or(Duration::ZERO, |t| now.duration_since(t));
+        self.playback.moved = Some(now);
+        let step = (elapsed.as_nanos() as f64 * f64::from(speed)) as u64;
+        self.playback.cursor = self.playback.cursor.saturating_add(step);
+        if self.playback.cursor >= self.end() {
+            self.follow();
+        }
+        step > 0
+    }
+
+    /// A snapshot of the state at the cursor, with the head's journeys begun by then.
+    fn cursor_snapshot(&mut self) -> Option<Snapshot> {
+        let log = self.log.as_ref()?;
+        if self.playback.mode == PlaybackMode::Following {
+            return None;
+        }
+        let target = log.index_at(self.playback.cursor);
+        let (applied, mut view) = log.state_at(target, self.playback.view.take());
+        let mut snapshot = view.snapshot(self.playback.cursor / 1_000_000_000 + 1);
+        self.playback.view = Some((applied, view));
+        // Journeys come from the head (checkpoints do not carry them): those begun by then.
+        self.state.journeys.refresh(&self.state.model, &self.state.kafka);
+        let head = self.state.journeys.list();
+        let cursor = self.playback.cursor;
+        let cached = self.playback.journeys.as_ref().is_some_and(|(c, v, _)| *c == cursor && *v == head.version());
+        if !cached {
+            let mut list = crate::model::journey::JourneyList::default();
+            for summary in head.iter().filter(|j| j.start_unix_nano <= cursor) {
+                list.set(summary.clone());
+            }
+            self.playback.journeys = Some((cursor, head.version(), list));
+        }
+        if let Some((_, _, list)) = &self.playback.journeys {
+            snapshot.journeys = list.clone();
+        }
+        snapshot.journey_counters = self.state.journeys.counters();
+        snapshot.journey = self.state.journey_detail();
+        Some(snapshot)
     }
 
     /// A recording that cannot be written stops; the session goes on and says why.
@@ -479,7 +621,9 @@ impl EngineLoop {
         }
         self.version += 1;
         let previous = self.published.load_full();
-        let mut snapshot = if self.paused && previous.version > 0 {
+        let mut snapshot = if let Some(at_cursor) = self.cursor_snapshot() {
+            at_cursor
+        } else if self.paused && previous.version > 0 {
             // Paused: keep showing the frozen graph, but live counters keep moving, and a
             // journey picked from the frozen list still opens.
             let mut frozen = (*previous).clone();
@@ -497,7 +641,9 @@ impl EngineLoop {
             self.state.snapshot(now)
         };
         snapshot.version = self.version;
-        snapshot.paused = self.paused;
+        snapshot.paused = self.paused || self.playback.mode != PlaybackMode::Following;
+        let cursor = if self.playback.mode == PlaybackMode::Following { self.end() } else { self.playback.cursor };
+        snapshot.timeline = self.log.as_ref().map(|log| log.view(cursor, self.playback.mode)).unwrap_or_default();
         snapshot.ingest = self.counters.read();
         snapshot.sources = self.sources.lock().map(|s| s.clone()).unwrap_or_default();
         snapshot.recording = match (&self.config.recording, &self.summary.recording_error) {

@@ -195,6 +195,9 @@ pub struct Snapshot {
     /// The selected journey, laid out for the waterfall.
     #[serde(skip)]
     pub journey: Option<Arc<JourneyDetail>>,
+    /// The session's timeline: its span, density, cursor and playback mode.
+    #[serde(skip)]
+    pub timeline: super::playback::TimelineView,
 }
 
 impl Snapshot {

@@ -230,7 +230,7 @@ pub struct FlowModelCounters {
 type NamedNodes = FxHashMap<String, FxHashMap<String, NodeIndex>>;
 
 /// The flow graph and the join state that builds it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct FlowModel {
     graph: StableGraph<FlowNode, FlowEdge>,
     services: FxHashMap<ServiceName, NodeIndex>,

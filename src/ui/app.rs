@@ -49,6 +49,8 @@ pub struct EventLensApp {
     synced: Option<(u64, String, Option<Selection>, Option<JourneyId>)>,
     /// Stops the session file reader (`eventlens open`).
     file_stop: Option<tokio_util::sync::CancellationToken>,
+    /// The timeline's controls.
+    timeline: super::timeline::TimelineControls,
     /// Presentation mode: the zoom factor to restore when it ends.
     presenting: Option<f32>,
     /// The built-in demo's knobs, while `eventlens demo` runs.
@@ -81,6 +83,7 @@ impl EventLensApp {
             file_stop: None,
             demo: None,
             presenting: None,
+            timeline: super::timeline::TimelineControls::default(),
             synced: None,
             _collector: collector,
         }
@@ -303,6 +306,15 @@ impl EventLensApp {
                     }
                 });
             });
+        }
+        if snapshot.timeline.enabled && snapshot.timeline.end_unix_nano > 0 {
+            let command =
+                egui::Panel::bottom("timeline").show(ui, |ui| self.timeline.show(ui, &snapshot.timeline)).inner;
+            if let Some(command) = command
+                && !self.engine.send(command)
+            {
+                tracing::warn!("the engine did not take {command:?}");
+            }
         }
         if let Some(controls) = &self.demo {
             egui::Panel::left("demo").default_size(theme::DEMO_PANEL_WIDTH).resizable(true).show(ui, |ui| {

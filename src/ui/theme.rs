@@ -153,6 +153,14 @@ pub fn service_color(service: &str) -> Color32 {
 
 /// Space between groups of controls in a side panel.
 pub const SECTION_GAP: f32 = 8.0;
+/// Height of the timeline's density histogram.
+pub const TIMELINE_HEIGHT: f32 = 36.0;
+/// The timeline histogram's background.
+pub const TIMELINE_BACKGROUND: Color32 = Color32::from_rgb(0x22, 0x25, 0x2a);
+/// The timeline's density bars.
+pub const TIMELINE_DENSITY: Color32 = Color32::from_rgb(0x4a, 0x5a, 0x70);
+/// Width of the playback speed picker.
+pub const SPEED_WIDTH: f32 = 60.0;
 /// Everything's scale in presentation mode (fonts, nodes, edges).
 pub const PRESENTATION_ZOOM: f32 = 1.5;
 /// The flow graph's shapes and labels in presentation mode, on top of the zoom (the graph is

@@ -1,0 +1,88 @@
+//! Seeking on the timeline: the state at a random moment of a 1M-record session (target:
+//! at most 100 ms), built from the nearest checkpoint, with and without the snapshot the UI
+//! is then sent. Also what building the timeline costs while the records are applied.
+//! Results in docs/performance.md.
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Instant;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use eventlens::engine::EngineState;
+use eventlens::engine::playback::SessionLog;
+use eventlens::model::journey::JourneySettings;
+use eventlens::model::record::{Record, SourceKind, SpanBatch};
+use eventlens::testing::{consumer_linked, producer};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const RECORDS: u64 = 1_000_000;
+const T0: u64 = 1_763_817_600_000_000_000;
+
+/// Record `i`: a producer or the consumer linked to the previous one, over a dozen services
+/// and topics, 1 000 records a second.
+fn record(i: u64) -> Record {
+    let (service, topic) = (format!("svc-{}", i % 12), format!("topic-{}", i % 6));
+    let span = if i.is_multiple_of(2) {
+        producer(&service, "kafka", &topic, u128::from(i + 1), i + 1)
+    } else {
+        consumer_linked(
+            &service,
+            "kafka",
+            &format!("topic-{}", (i - 1) % 6),
+            u128::from(i + 1),
+            i + 1,
+            (u128::from(i), i),
+        )
+    };
+    Record::Spans(SpanBatch { received_unix_nano: T0 + i * 1_000_000, source: SourceKind::File, spans: vec![span] })
+}
+
+fn seek(c: &mut Criterion) {
+    let mut head = EngineState::new(JourneySettings { enabled: false, ..JourneySettings::default() });
+    let mut plain = EngineState::new(JourneySettings { enabled: false, ..JourneySettings::default() });
+    let mut log = SessionLog::new(usize::MAX);
+    let started = Instant::now();
+    for i in 0..RECORDS {
+        plain.apply(&record(i));
+    }
+    let without = started.elapsed();
+    let started = Instant::now();
+    for i in 0..RECORDS {
+        let r = record(i);
+        head.apply(&r);
+        log.push(r, &head);
+    }
+    let with = started.elapsed();
+    println!(
+        "applying {RECORDS} records: {:.2} s without the timeline, {:.2} s with it ({} checkpoints)",
+        without.as_secs_f64(),
+        with.as_secs_f64(),
+        log.checkpoints()
+    );
+
+    // Targets spread over the session, in an order that jumps back and forth.
+    let targets: Vec<u64> = (0..64u64).map(|k| (k * 7_919 * 15_485) % RECORDS).collect();
+    let mut group = c.benchmark_group("seek in 1M records");
+    group.sample_size(30);
+    let mut next = 0;
+    group.bench_function("state at a random moment", |b| {
+        b.iter(|| {
+            next = (next + 1) % targets.len();
+            log.state_at(targets[next], None).0
+        });
+    });
+    group.bench_function("state and snapshot at a random moment", |b| {
+        b.iter(|| {
+            next = (next + 1) % targets.len();
+            let (_, mut state) = log.state_at(targets[next], None);
+            let at = T0 / 1_000_000_000 + targets[next] / 1_000 + 1;
+            state.snapshot(at).nodes.len()
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, seek);
+criterion_main!(benches);

@@ -1,0 +1,402 @@
+//! Scrubbing through a session: the records the engine applied, kept in order, with periodic
+//! checkpoints of the model, so the state at any moment is one checkpoint clone plus a short
+//! replay away.
+//!
+//! The engine's head state applies every record as it arrives (and the recording goes on);
+//! the timeline shows a second state, at the cursor, built from the log. Checkpoints hold the
+//! flow and Kafka models but not the journeys (the heavy part): the journeys at the cursor are
+//! the head's journeys that had begun by then.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use super::EngineState;
+use crate::model::journey::JourneySettings;
+use crate::model::record::Record;
+
+/// Default cap on the spans the timeline keeps (older records and checkpoints are dropped
+/// first, so the timeline then starts later).
+pub const DEFAULT_TIMELINE_SPANS: usize = 1_000_000;
+/// A checkpoint is taken after this many spans ...
+const CHECKPOINT_SPANS: usize = 20_000;
+/// ... or records, whichever comes first: a seek replays at most about this much.
+const CHECKPOINT_RECORDS: usize = 2_000;
+/// Checkpoints kept; beyond it every other one is dropped (the spacing doubles).
+const MAX_CHECKPOINTS: usize = 256;
+/// Bins of the density histogram sent to the UI.
+pub const TIMELINE_BINS: usize = 600;
+
+/// How the shown state relates to the newest.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum PlaybackMode {
+    /// The newest state, live.
+    #[default]
+    Following,
+    /// Held at the cursor (new records are still applied and recorded).
+    Paused,
+    /// The cursor moves at `speed` times real time; at the newest record it follows.
+    Playing {
+        /// 0.1 to 100.
+        speed: f32,
+    },
+}
+
+/// The fastest and slowest playback speeds.
+pub const SPEEDS: [f32; 7] = [0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 100.0];
+
+/// One bin of the timeline's density histogram.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TimelineBin {
+    /// Spans received in the bin.
+    pub spans: u32,
+    /// Of which failures.
+    pub failures: u32,
+    /// Records (span batches and Kafka observations) received.
+    pub records: u32,
+}
+
+/// The timeline as the UI draws it.
+#[derive(Clone, Debug, Default)]
+pub struct TimelineView {
+    /// Whether the engine keeps a timeline at all.
+    pub enabled: bool,
+    /// The first kept record's receive time, Unix nanoseconds.
+    pub start_unix_nano: u64,
+    /// The newest record's receive time.
+    pub end_unix_nano: u64,
+    /// The moment shown.
+    pub cursor_unix_nano: u64,
+    /// Following, paused or playing.
+    pub mode: PlaybackMode,
+    /// Density from `start` on, [`TimelineView::bin_nanos`] per bin.
+    pub bins: Arc<[TimelineBin]>,
+    /// Width of a bin.
+    pub bin_nanos: u64,
+    /// Records dropped from the front to stay within the cap.
+    pub dropped_records: u64,
+}
+
+impl TimelineView {
+    /// The bin a moment falls in.
+    pub fn bin_of(&self, unix_nano: u64) -> usize {
+        (unix_nano.saturating_sub(self.start_unix_nano) / self.bin_nanos.max(1)) as usize
+    }
+
+    /// The start of the first bin after the cursor's that holds failures.
+    pub fn next_failure(&self) -> Option<u64> {
+        let from = self.bin_of(self.cursor_unix_nano) + 1;
+        let bin = (from..self.bins.len()).find(|b| self.bins[*b].failures > 0)?;
+        Some(self.start_unix_nano + bin as u64 * self.bin_nanos)
+    }
+
+    /// The start of the last bin before the cursor's that holds failures.
+    pub fn previous_failure(&self) -> Option<u64> {
+        let to = self.bin_of(self.cursor_unix_nano).min(self.bins.len());
+        let bin = (0..to).rev().find(|b| self.bins[*b].failures > 0)?;
+        Some(self.start_unix_nano + bin as u64 * self.bin_nanos)
+    }
+}
+
+struct Checkpoint {
+    /// Records applied (absolute index) when it was taken.
+    applied: u64,
+    state: EngineState,
+}
+
+/// The kept records, their receive times, checkpoints and per-second density.
+pub struct SessionLog {
+    records: VecDeque<Record>,
+    /// Receive times, made non-decreasing (a late record counts at the newest time).
+    times: VecDeque<u64>,
+    spans: VecDeque<u32>,
+    /// Absolute index of `records[0]`.
+    first_index: u64,
+    spans_kept: usize,
+    max_spans: usize,
+    checkpoints: VecDeque<Checkpoint>,
+    since_checkpoint: (usize, usize),
+    /// Per-second density from `first_second`.
+    seconds: VecDeque<TimelineBin>,
+    first_second: u64,
+    dropped: u64,
+}
+
+impl std::fmt::Debug for SessionLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionLog")
+            .field("records", &self.records.len())
+            .field("checkpoints", &self.checkpoints.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The journey-less copy checkpoints and the cursor state are made of.
+fn timeline_state(state: &EngineState) -> EngineState {
+    EngineState {
+        model: state.model.clone(),
+        kafka: state.kafka.clone(),
+        journeys: crate::model::journey::JourneyStore::new(JourneySettings {
+            enabled: false,
+            ..JourneySettings::default()
+        }),
+        spans: state.spans.clone(),
+        last_received_second: state.last_received_second,
+        ..EngineState::default()
+    }
+}
+
+impl SessionLog {
+    /// An empty log keeping at most `max_spans` spans.
+    pub fn new(max_spans: usize) -> Self {
+        Self {
+            records: VecDeque::new(),
+            times: VecDeque::new(),
+            spans: VecDeque::new(),
+            first_index: 0,
+            spans_kept: 0,
+            max_spans,
+            checkpoints: VecDeque::from([Checkpoint { applied: 0, state: timeline_state(&EngineState::default()) }]),
+            since_checkpoint: (0, 0),
+            seconds: VecDeque::new(),
+            first_second: 0,
+            dropped: 0,
+        }
+    }
+
+    /// Records kept.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// True before the first record.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Checkpoints kept.
+    pub fn checkpoints(&self) -> usize {
+        self.checkpoints.len()
+    }
+
+    /// The first and newest kept receive times.
+    pub fn span(&self) -> Option<(u64, u64)> {
+        Some((*self.times.front()?, *self.times.back()?))
+    }
+
+    /// Keeps `record`, which `head` has just applied; takes a checkpoint of `head` when due.
+    pub fn push(&mut self, record: Record, head: &EngineState) {
+        let (spans, failures) = match &record {
+            Record::Spans(batch) => {
+                (batch.spans.len() as u32, batch.spans.iter().filter(|s| s.is_failure()).count() as u32)
+            }
+            Record::Kafka(_) => (0, 0),
+        };
+        let at = record.received_unix_nano().max(self.times.back().copied().unwrap_or(0));
+        self.count(at, spans, failures);
+        self.records.push_back(record);
+        self.times.push_back(at);
+        self.spans.push_back(spans);
+        self.spans_kept += spans as usize;
+        self.since_checkpoint.0 += spans as usize;
+        self.since_checkpoint.1 += 1;
+        let due = self.since_checkpoint.0 >= CHECKPOINT_SPANS || self.since_checkpoint.1 >= CHECKPOINT_RECORDS;
+        if due {
+            self.checkpoint(head);
+        }
+        self.enforce_cap();
+    }
+
+    fn count(&mut self, at: u64, spans: u32, failures: u32) {
+        let second = at / 1_000_000_000;
+        if self.seconds.is_empty() {
+            self.first_second = second;
+        }
+        let index = second.saturating_sub(self.first_second) as usize;
+        if self.seconds.len() <= index {
+            self.seconds.resize(index + 1, TimelineBin::default());
+        }
+        let bin = &mut self.seconds[index];
+        bin.spans = bin.spans.saturating_add(spans);
+        bin.failures = bin.failures.saturating_add(failures);
+        bin.records = bin.records.saturating_add(1);
+    }
+
+    fn checkpoint(&mut self, head: &EngineState) {
+        let applied = self.first_index + self.records.len() as u64;
+        self.checkpoints.push_back(Checkpoint { applied, state: timeline_state(head) });
+        self.since_checkpoint = (0, 0);
+        if self.checkpoints.len() > MAX_CHECKPOINTS {
+            // Keep the first (the log's start) and every other one after it.
+            let mut index = 0;
+            self.checkpoints.retain(|_| {
+                index += 1;
+                index == 1 || index % 2 == 1
+            });
+        }
+    }
+
+    /// Drops the oldest records up to the second checkpoint while over the span cap.
+    fn enforce_cap(&mut self) {
+        while self.spans_kept > self.max_spans && self.checkpoints.len() >= 2 {
+            let Some(cut) = self.checkpoints.get(1).map(|c| c.applied) else { break };
+            while self.first_index < cut {
+                let Some(spans) = self.spans.pop_front() else { break };
+                self.records.pop_front();
+                self.times.pop_front();
+                self.spans_kept -= spans as usize;
+                self.first_index += 1;
+                self.dropped += 1;
+            }
+            self.checkpoints.pop_front();
+            if let Some(start) = self.times.front() {
+                let second = start / 1_000_000_000;
+                while self.first_second < second && !self.seconds.is_empty() {
+                    self.seconds.pop_front();
+                    self.first_second += 1;
+                }
+            }
+        }
+    }
+
+    /// Absolute index just past the last record received at or before `unix_nano`.
+    pub fn index_at(&self, unix_nano: u64) -> u64 {
+        self.first_index + self.times.partition_point(|t| *t <= unix_nano) as u64
+    }
+
+    /// The state after `target` records (absolute), reusing `current` when it is on the way.
+    pub fn state_at(&self, target: u64, current: Option<(u64, EngineState)>) -> (u64, EngineState) {
+        let target = target.clamp(self.first_index, self.first_index + self.records.len() as u64);
+        let checkpoint = self.checkpoints.iter().rev().find(|c| c.applied <= target);
+        let (mut applied, mut state) = match (current, checkpoint) {
+            // Going forward from where the cursor is beats cloning an older checkpoint.
+            (Some((at, state)), Some(c)) if at <= target && at >= c.applied && at >= self.first_index => (at, state),
+            (Some((at, state)), None) if at <= target && at >= self.first_index => (at, state),
+            (_, Some(c)) => (c.applied, timeline_state(&c.state)),
+            (_, None) => (self.first_index, timeline_state(&EngineState::default())),
+        };
+        while applied < target {
+            let Some(record) = self.records.get((applied - self.first_index) as usize) else { break };
+            state.apply(record);
+            applied += 1;
+        }
+        (applied, state)
+    }
+
+    /// The timeline for the UI, with the density folded into at most [`TIMELINE_BINS`] bins.
+    pub fn view(&self, cursor_unix_nano: u64, mode: PlaybackMode) -> TimelineView {
+        let Some((start, end)) = self.span() else {
+            return TimelineView { enabled: true, mode, ..TimelineView::default() };
+        };
+        let per_bin = self.seconds.len().div_ceil(TIMELINE_BINS).max(1);
+        let bins: Vec<TimelineBin> = self
+            .seconds
+            .iter()
+            .collect::<Vec<_>>()
+            .chunks(per_bin)
+            .map(|chunk| {
+                chunk.iter().fold(TimelineBin::default(), |a, b| TimelineBin {
+                    spans: a.spans.saturating_add(b.spans),
+                    failures: a.failures.saturating_add(b.failures),
+                    records: a.records.saturating_add(b.records),
+                })
+            })
+            .collect();
+        TimelineView {
+            enabled: true,
+            // Bins start on whole seconds.
+            start_unix_nano: self.first_second * 1_000_000_000,
+            end_unix_nano: end.max(start),
+            cursor_unix_nano: cursor_unix_nano.clamp(start, end),
+            mode,
+            bins: bins.into(),
+            bin_nanos: per_bin as u64 * 1_000_000_000,
+            dropped_records: self.dropped,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::record::{SourceKind, SpanBatch};
+    use crate::testing::producer;
+
+    fn record(second: u64, id: u64) -> Record {
+        Record::Spans(SpanBatch {
+            received_unix_nano: second * 1_000_000_000,
+            source: SourceKind::File,
+            spans: vec![producer("checkout", "kafka", "orders", u128::from(id), id)],
+        })
+    }
+
+    fn spans(state: &EngineState) -> u64 {
+        state.model.counters().spans
+    }
+
+    #[test]
+    fn the_state_at_any_index_matches_applying_that_many_records() {
+        let mut head = EngineState::default();
+        let mut log = SessionLog::new(usize::MAX);
+        for i in 0..5_000 {
+            let r = record(1_000 + i / 100, i + 1);
+            head.apply(&r);
+            log.push(r, &head);
+        }
+        assert!(log.checkpoints() >= 2, "{}", log.checkpoints());
+        for target in [0, 1, 1_999, 2_000, 2_001, 4_999, 5_000] {
+            let (at, state) = log.state_at(target, None);
+            assert_eq!((at, spans(&state)), (target, target));
+        }
+        // Forward from a current state, and back behind it.
+        let (at, state) = log.state_at(3_000, Some(log.state_at(2_500, None)));
+        assert_eq!((at, spans(&state)), (3_000, 3_000));
+        let (at, state) = log.state_at(100, Some((at, state)));
+        assert_eq!((at, spans(&state)), (100, 100));
+        assert_eq!(log.index_at(1_010 * 1_000_000_000), 1_100);
+    }
+
+    #[test]
+    fn over_the_cap_the_oldest_records_go_and_the_timeline_starts_later() {
+        let mut head = EngineState::default();
+        let mut log = SessionLog::new(3_000);
+        for i in 0..8_000 {
+            let r = record(1_000 + i / 100, i + 1);
+            head.apply(&r);
+            log.push(r, &head);
+        }
+        assert!(log.len() <= 3_000 + CHECKPOINT_RECORDS, "{}", log.len());
+        let (start, end) = log.span().unwrap();
+        assert!(start > 1_000 * 1_000_000_000);
+        assert_eq!(end, 1_079 * 1_000_000_000);
+        let view = log.view(end, PlaybackMode::Paused);
+        assert!(view.dropped_records > 0);
+        assert_eq!(view.start_unix_nano, start);
+        // The state at the newest record still counts everything ever applied.
+        let (_, state) = log.state_at(u64::MAX, None);
+        assert_eq!(spans(&state), 8_000);
+    }
+
+    #[test]
+    fn density_and_failure_steps() {
+        let mut head = EngineState::default();
+        let mut log = SessionLog::new(usize::MAX);
+        for second in 0..10 {
+            let mut r = record(2_000 + second, second + 1);
+            if second == 6
+                && let Record::Spans(b) = &mut r
+            {
+                b.spans[0].status = crate::model::span::StatusCode::Error;
+            }
+            head.apply(&r);
+            log.push(r, &head);
+        }
+        let view = log.view(2_002 * 1_000_000_000, PlaybackMode::Paused);
+        assert_eq!(view.bins.len(), 10);
+        assert_eq!(view.bins[6], TimelineBin { spans: 1, failures: 1, records: 1 });
+        assert_eq!(view.next_failure(), Some(2_006 * 1_000_000_000));
+        assert_eq!(view.previous_failure(), None);
+        let later = log.view(2_009 * 1_000_000_000, PlaybackMode::Paused);
+        assert_eq!(later.next_failure(), None);
+        assert_eq!(later.previous_failure(), Some(2_006 * 1_000_000_000));
+    }
+}

@@ -1,0 +1,185 @@
+//! The timeline: a recorded session scrubbed, played and stepped through, in the engine and in
+//! the window (egui_kittest); a live session paused and scrubbed while it keeps recording.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::ui::settle;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use eventlens::collector::{Collector, CollectorConfig};
+use eventlens::engine::playback::PlaybackMode;
+use eventlens::engine::{Command, Snapshot};
+use eventlens::ui::EventLensApp;
+
+const T0: u64 = 1_763_817_600_000_000_000;
+const SECOND: u64 = 1_000_000_000;
+
+/// Ten seconds, one producer span a second; the one at 6 s fails.
+fn session(dir: &Path) -> std::path::PathBuf {
+    let mut lines = vec![format!(r#"{{"format":"eventlens-session","version":2,"created_unix_nano":{T0}}}"#)];
+    for second in 0..10u64 {
+        let at = T0 + second * SECOND;
+        let status = if second == 6 { r#","status":"error","status_message":"broker refused""# } else { "" };
+        lines.push(format!(
+            r#"{{"kind":"spans","received_unix_nano":{at},"source":"otlp-grpc","spans":[{{"trace_id":"0af7651916cd43dd8448eb211c8031{second:02x}","span_id":"b7ad6b71692033{second:02x}","name":"send orders","kind":"producer","start_unix_nano":{at},"end_unix_nano":{}{status},"resource":{{"service":{{"name":"checkout"}},"attributes":[]}},"attributes":[{{"key":"messaging.system","value":{{"stringValue":"kafka"}}}},{{"key":"messaging.destination.name","value":{{"stringValue":"orders"}}}},{{"key":"messaging.operation.type","value":{{"stringValue":"send"}}}}]}}]}}"#,
+            at + 1000
+        ));
+    }
+    let path = dir.join("session.jsonl");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path
+}
+
+fn open(file: &Path) -> Collector {
+    common::start_collector_with(CollectorConfig {
+        otlp: None,
+        open: Some(file.to_owned()),
+        publish_interval: Some(Duration::from_millis(20)),
+        ..CollectorConfig::default()
+    })
+}
+
+/// Spans the checkout node has counted in the shown state.
+fn checkout(snapshot: &Snapshot) -> u64 {
+    snapshot.nodes.iter().find(|n| n.label == "checkout").map_or(0, |n| n.counters.count)
+}
+
+#[test]
+fn seeking_playing_and_following_show_the_state_at_the_cursor() {
+    let dir = tempfile::tempdir().unwrap();
+    let collector = open(&session(dir.path()));
+    let engine = collector.engine().unwrap();
+    common::wait_for(&collector, "the whole file", |s| checkout(s) == 10);
+    let timeline = engine.snapshot().timeline.clone();
+    assert_eq!((timeline.start_unix_nano, timeline.end_unix_nano), (T0, T0 + 9 * SECOND));
+    assert_eq!(timeline.mode, PlaybackMode::Following);
+    assert_eq!(timeline.bins.len(), 10);
+    assert_eq!(timeline.bins[6].failures, 1);
+
+    assert!(engine.send(Command::Seek(T0 + 3 * SECOND + SECOND / 2)));
+    let s =
+        common::wait_for(&collector, "state at 3.5 s", |s| s.timeline.mode == PlaybackMode::Paused && checkout(s) == 4);
+    assert_eq!(s.timeline.cursor_unix_nano, T0 + 3 * SECOND + SECOND / 2);
+    assert!(s.paused);
+    assert_eq!(s.journeys.len(), 4, "journeys begun by the cursor");
+    // Backwards, then past the failure.
+    assert!(engine.send(Command::Seek(T0 + SECOND)));
+    common::wait_for(&collector, "state at 1 s", |s| checkout(s) == 2);
+    assert!(engine.send(Command::Seek(T0 + 7 * SECOND)));
+    let s = common::wait_for(&collector, "state at 7 s", |s| checkout(s) == 8);
+    assert_eq!(s.nodes.iter().find(|n| n.label == "checkout").unwrap().counters.failures, 1);
+
+    // Play from the cursor at 100x: it reaches the end and follows.
+    assert!(engine.send(Command::Play { speed: 100.0 }));
+    common::wait_for(&collector, "playing", |s| matches!(s.timeline.mode, PlaybackMode::Playing { .. }));
+    common::wait_for(&collector, "following again", |s| {
+        s.timeline.mode == PlaybackMode::Following && checkout(s) == 10
+    });
+    assert!(engine.send(Command::Pause));
+    let s = common::wait_for(&collector, "paused at the end", |s| s.timeline.mode == PlaybackMode::Paused);
+    assert_eq!((s.timeline.cursor_unix_nano, checkout(&s)), (T0 + 9 * SECOND, 10));
+    assert!(engine.send(Command::Resume));
+    common::wait_for(&collector, "following", |s| s.timeline.mode == PlaybackMode::Following);
+}
+
+#[test]
+fn the_timeline_drags_plays_steps_to_failures_and_follows() {
+    let dir = tempfile::tempdir().unwrap();
+    let collector = open(&session(dir.path()));
+    common::wait_for(&collector, "the whole file", |s| checkout(s) == 10);
+    let app = EventLensApp::new(collector.engine().unwrap(), None);
+    let mut harness =
+        Harness::builder().with_size([1280.0, 800.0]).build_ui_state(|ui, app: &mut EventLensApp| app.show(ui), app);
+    settle(&mut harness);
+    harness.get_by_label("Following");
+    let wait = |harness: &mut Harness<'static, EventLensApp>, done: &dyn Fn(&Snapshot) -> bool| {
+        for _ in 0..100 {
+            settle(harness);
+            if done(harness.state().snapshot()) {
+                return;
+            }
+        }
+        panic!("the window never showed it: {:?}", harness.state().snapshot().timeline);
+    };
+
+    // Drag the cursor to about a third of the way: the graph shows that moment.
+    let rect = harness.get_by_label("Timeline").rect();
+    let at = egui::pos2(rect.left() + rect.width() * 0.35, rect.center().y);
+    harness.drag_at(at);
+    harness.run_steps(1);
+    harness.drop_at(at);
+    wait(&mut harness, &|s| s.timeline.mode == PlaybackMode::Paused);
+    let shown = checkout(harness.state().snapshot());
+    assert!((3..=5).contains(&shown), "the view follows the cursor: {shown}");
+    harness.get_by_label("Paused");
+
+    harness.get_by_label("Next failure").click();
+    wait(&mut harness, &|s| s.timeline.cursor_unix_nano == T0 + 6 * SECOND);
+    assert_eq!(checkout(harness.state().snapshot()), 7);
+    harness.get_by_label("Previous failure");
+
+    // Speed, then Play: it plays at that speed and reaches the end.
+    harness.get_by_value("1x").click();
+    settle(&mut harness);
+    harness.get_by_label("100x").click();
+    settle(&mut harness);
+    harness.get_by_label("Play").click();
+    wait(&mut harness, &|s| s.timeline.mode == PlaybackMode::Following);
+    assert_eq!(checkout(harness.state().snapshot()), 10);
+
+    harness.get_by_label("Timeline").click();
+    wait(&mut harness, &|s| s.timeline.mode == PlaybackMode::Paused);
+    harness.get_by_label("Follow").click();
+    wait(&mut harness, &|s| s.timeline.mode == PlaybackMode::Following);
+}
+
+#[test]
+fn a_live_session_pauses_and_scrubs_back_while_it_keeps_recording() {
+    use eventlens::ingest::otlp::{DEFAULT_MAX_REQUEST_BYTES, OtlpConfig};
+    use eventlens::testing::producer;
+
+    let dir = tempfile::tempdir().unwrap();
+    let collector = common::start_collector_with(CollectorConfig {
+        otlp: Some(OtlpConfig {
+            grpc: None,
+            http: Some(common::loopback()),
+            max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+        }),
+        recording: Some(dir.path().join("live.jsonl")),
+        publish_interval: Some(Duration::from_millis(20)),
+        ..CollectorConfig::default()
+    });
+    let engine = collector.engine().unwrap();
+    let post = |first: u64, n: u64| {
+        let spans: Vec<_> =
+            (first..first + n).map(|i| producer("checkout", "kafka", "orders", u128::from(i), i)).collect();
+        common::post_spans(&collector, &spans);
+    };
+    post(1, 3);
+    common::wait_for(&collector, "three spans", |s| checkout(s) == 3);
+    std::thread::sleep(Duration::from_millis(1_100));
+    post(4, 2);
+    let s = common::wait_for(&collector, "five spans", |s| checkout(s) == 5);
+    let recorded = s.recording.as_ref().unwrap().records;
+
+    assert!(engine.send(Command::Pause));
+    common::wait_for(&collector, "paused", |s| s.timeline.mode == PlaybackMode::Paused);
+    post(6, 4);
+    // New spans are applied and recorded, but the view holds.
+    let s = common::wait_for(&collector, "recorded while paused", |s| s.recording.as_ref().unwrap().records > recorded);
+    assert_eq!(checkout(&s), 5);
+    assert_eq!(s.ingest.spans_accepted, 9);
+
+    // Scrub back to the first batch: it arrived in the timeline's first second, the second
+    // batch more than a second later.
+    let start = s.timeline.start_unix_nano;
+    assert!(engine.send(Command::Seek(start + SECOND - 1)));
+    common::wait_for(&collector, "the first batch alone", |s| checkout(s) == 3);
+    assert!(engine.send(Command::Resume));
+    common::wait_for(&collector, "everything", |s| s.timeline.mode == PlaybackMode::Following && checkout(s) == 9);
+}
