@@ -184,8 +184,9 @@ struct ReceiverArgs {
     /// Masked before anything is shown, recorded or exported. Repeatable, or comma-separated.
     #[arg(long, global = true, value_name = "FIELD", value_delimiter = ',')]
     redact: Vec<String>,
-    /// Spans the timeline keeps for scrubbing back (the oldest go first); 0 turns the
-    /// timeline off (Pause then freezes the view).
+    /// Spans the timeline keeps for scrubbing back (the oldest go first; about 1 KB each);
+    /// 0 turns the timeline off (Pause then freezes the view). `open` keeps 2,000,000 unless
+    /// told otherwise.
     #[arg(long, global = true, value_name = "N", default_value_t = eventlens::engine::playback::DEFAULT_TIMELINE_SPANS)]
     timeline_spans: usize,
     /// Largest accepted OTLP request in bytes (compressed or not).
@@ -295,7 +296,10 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         None | Some(Command::Gui) => run_gui(cli.receivers.collector_config()?),
         Some(Command::Open { file }) => {
-            let config = CollectorConfig { otlp: None, open: Some(file), ..cli.receivers.collector_config()? };
+            let mut config = CollectorConfig { otlp: None, open: Some(file), ..cli.receivers.collector_config()? };
+            if cli.receivers.timeline_spans == eventlens::engine::playback::DEFAULT_TIMELINE_SPANS {
+                config.timeline_spans = Some(eventlens::engine::playback::OPEN_TIMELINE_SPANS);
+            }
             run_gui(config)
         }
         Some(Command::Record { out, duration }) => run_record(&cli.receivers, out, duration.map(Into::into)),

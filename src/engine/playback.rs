@@ -9,20 +9,28 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::EngineState;
 use crate::model::journey::JourneySettings;
 use crate::model::record::Record;
 
-/// Default cap on the spans the timeline keeps (older records and checkpoints are dropped
-/// first, so the timeline then starts later).
-pub const DEFAULT_TIMELINE_SPANS: usize = 1_000_000;
+/// Default cap on the spans a live timeline keeps (older records and checkpoints are dropped
+/// first, so the timeline then starts later). A kept span costs about a kilobyte.
+pub const DEFAULT_TIMELINE_SPANS: usize = 250_000;
+/// The cap when a session file is opened: the whole file is usually wanted on the timeline.
+pub const OPEN_TIMELINE_SPANS: usize = 2_000_000;
 /// A checkpoint is taken after this many spans ...
 const CHECKPOINT_SPANS: usize = 20_000;
-/// ... or records, whichever comes first: a seek replays at most about this much.
+/// ... or records, whichever comes first ...
 const CHECKPOINT_RECORDS: usize = 2_000;
-/// Checkpoints kept; beyond it every other one is dropped (the spacing doubles).
-const MAX_CHECKPOINTS: usize = 256;
+/// ... once the time since the last one is this many times what that one cost to take, so
+/// checkpoints never take more than about a tenth of the engine's time. (A checkpoint copies
+/// the flow model's join indexes, up to tens of megabytes.)
+const CHECKPOINT_COST_RATIO: u32 = 10;
+/// Checkpoints kept; beyond it every other one is dropped (the spacing doubles). Each holds
+/// a copy of the join indexes, so this bounds the timeline's memory beyond the records.
+const MAX_CHECKPOINTS: usize = 16;
 /// Bins of the density histogram sent to the UI.
 pub const TIMELINE_BINS: usize = 600;
 
@@ -115,6 +123,9 @@ pub struct SessionLog {
     max_spans: usize,
     checkpoints: VecDeque<Checkpoint>,
     since_checkpoint: (usize, usize),
+    /// When the last checkpoint was taken and what it cost.
+    last_checkpoint: Option<(Instant, Duration)>,
+    cost_ratio: u32,
     /// Per-second density from `first_second`.
     seconds: VecDeque<TimelineBin>,
     first_second: u64,
@@ -157,10 +168,19 @@ impl SessionLog {
             max_spans,
             checkpoints: VecDeque::from([Checkpoint { applied: 0, state: timeline_state(&EngineState::default()) }]),
             since_checkpoint: (0, 0),
+            last_checkpoint: None,
+            cost_ratio: CHECKPOINT_COST_RATIO,
             seconds: VecDeque::new(),
             first_second: 0,
             dropped: 0,
         }
+    }
+
+    /// Checkpoints whatever they cost (tests that count them must not depend on timing).
+    #[cfg(test)]
+    fn eager(mut self) -> Self {
+        self.cost_ratio = 0;
+        self
     }
 
     /// Records kept.
@@ -200,8 +220,11 @@ impl SessionLog {
         self.since_checkpoint.0 += spans as usize;
         self.since_checkpoint.1 += 1;
         let due = self.since_checkpoint.0 >= CHECKPOINT_SPANS || self.since_checkpoint.1 >= CHECKPOINT_RECORDS;
-        if due {
+        let affordable = self.last_checkpoint.is_none_or(|(at, cost)| at.elapsed() >= cost * self.cost_ratio);
+        if due && affordable {
+            let started = Instant::now();
             self.checkpoint(head);
+            self.last_checkpoint = Some((Instant::now(), started.elapsed()));
         }
         self.enforce_cap();
     }
@@ -336,7 +359,7 @@ mod tests {
     #[test]
     fn the_state_at_any_index_matches_applying_that_many_records() {
         let mut head = EngineState::default();
-        let mut log = SessionLog::new(usize::MAX);
+        let mut log = SessionLog::new(usize::MAX).eager();
         for i in 0..5_000 {
             let r = record(1_000 + i / 100, i + 1);
             head.apply(&r);
@@ -358,7 +381,7 @@ mod tests {
     #[test]
     fn over_the_cap_the_oldest_records_go_and_the_timeline_starts_later() {
         let mut head = EngineState::default();
-        let mut log = SessionLog::new(3_000);
+        let mut log = SessionLog::new(3_000).eager();
         for i in 0..8_000 {
             let r = record(1_000 + i / 100, i + 1);
             head.apply(&r);
@@ -379,7 +402,7 @@ mod tests {
     #[test]
     fn density_and_failure_steps() {
         let mut head = EngineState::default();
-        let mut log = SessionLog::new(usize::MAX);
+        let mut log = SessionLog::new(usize::MAX).eager();
         for second in 0..10 {
             let mut r = record(2_000 + second, second + 1);
             if second == 6
