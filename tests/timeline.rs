@@ -183,3 +183,60 @@ fn a_live_session_pauses_and_scrubs_back_while_it_keeps_recording() {
     assert!(engine.send(Command::Resume));
     common::wait_for(&collector, "everything", |s| s.timeline.mode == PlaybackMode::Following && checkout(s) == 9);
 }
+
+#[test]
+fn the_record_button_saves_what_the_timeline_holds_and_what_follows() {
+    use eventlens::ingest::otlp::{DEFAULT_MAX_REQUEST_BYTES, OtlpConfig};
+    use eventlens::model::record::Record;
+    use eventlens::testing::producer;
+
+    let dir = tempfile::tempdir().unwrap();
+    let collector = common::start_collector_with(CollectorConfig {
+        otlp: Some(OtlpConfig {
+            grpc: None,
+            http: Some(common::loopback()),
+            max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+        }),
+        publish_interval: Some(Duration::from_millis(20)),
+        ..CollectorConfig::default()
+    });
+    let post = |first: u64, n: u64| {
+        let spans: Vec<_> =
+            (first..first + n).map(|i| producer("checkout", "kafka", "orders", u128::from(i), i)).collect();
+        common::post_spans(&collector, &spans);
+    };
+    post(1, 3);
+    common::wait_for(&collector, "three spans", |s| checkout(s) == 3);
+    let app = EventLensApp::new(collector.engine().unwrap(), None).with_recording_dir(dir.path().to_owned());
+    let mut harness =
+        Harness::builder().with_size([1280.0, 800.0]).build_ui_state(|ui, app: &mut EventLensApp| app.show(ui), app);
+    settle(&mut harness);
+
+    harness.get_by_label("Record").click();
+    settle(&mut harness);
+    common::wait_for(&collector, "recording", |s| s.recording.as_ref().is_some_and(|r| r.active));
+    post(4, 2);
+    common::wait_for(&collector, "five spans", |s| checkout(s) == 5);
+    settle(&mut harness);
+    harness.get_by_label_contains("REC ");
+    harness.get_by_label("Stop recording").click();
+    settle(&mut harness);
+    let s = common::wait_for(&collector, "saved", |s| s.recording.as_ref().is_some_and(|r| !r.active));
+    let path = std::path::PathBuf::from(&s.recording.as_ref().unwrap().path);
+    assert!(path.starts_with(dir.path()) && path.to_string_lossy().ends_with(".jsonl.zst"), "{path:?}");
+    settle(&mut harness);
+    harness.get_by_label_contains("saved ");
+    harness.get_by_label("Record");
+
+    let capture = eventlens::capture::read_capture(&path).unwrap();
+    assert!(capture.skipped.is_empty());
+    let spans: usize = capture
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Spans(b) => Some(b.spans.len()),
+            Record::Kafka(_) => None,
+        })
+        .sum();
+    assert_eq!(spans, 5, "the spans from before the button and after it");
+}

@@ -3,7 +3,7 @@
 use crate::model::journey::JourneyId;
 
 /// A request to the engine, applied between record batches.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     /// Hold the view at the newest moment (or where playback is); ingest and recording go
     /// on.
@@ -20,6 +20,9 @@ pub enum Command {
     },
     /// Show this journey's waterfall (or none): the engine lays it out and keeps it current.
     SelectJourney(Option<JourneyId>),
+    /// Start recording to this file (what the timeline holds so far first, then everything
+    /// that arrives), or with `None` finish the recording.
+    Record(Option<std::path::PathBuf>),
     /// Finish: drain what is queued, flush the recording, stop the thread.
     Shutdown,
 }

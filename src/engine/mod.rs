@@ -346,6 +346,7 @@ impl EngineThread {
             EngineLoop {
                 state: EngineState::new(config.journeys.clone()),
                 log: (config.timeline_spans > 0).then(|| SessionLog::new(config.timeline_spans)),
+                finished_recording: None,
                 playback: Playback::default(),
                 records,
                 commands: commands_rx,
@@ -403,6 +404,8 @@ struct Playback {
 struct EngineLoop {
     state: EngineState,
     log: Option<SessionLog>,
+    /// The last recording finished from the window: its file and record count.
+    finished_recording: Option<(String, u64)>,
     playback: Playback,
     records: RecordReceiver,
     commands: Receiver<Command>,
@@ -517,9 +520,55 @@ impl EngineLoop {
             Command::Seek(at) => self.seek(at),
             Command::Play { speed } => self.play(speed),
             Command::SelectJourney(id) => self.state.select_journey(id),
+            Command::Record(Some(path)) => self.start_recording(&path),
+            Command::Record(None) => self.finish_recording(),
             Command::Shutdown => return true,
         }
         false
+    }
+
+    /// Starts a recording asked for from the window: the timeline's records so far, then
+    /// everything that arrives. A recording already running goes on.
+    fn start_recording(&mut self, path: &std::path::Path) {
+        if self.config.recording.is_some() {
+            return;
+        }
+        let created = self
+            .log
+            .as_ref()
+            .and_then(SessionLog::span)
+            .map_or_else(crate::ingest::otlp::unix_nanos_now, |(start, _)| start);
+        let written = CaptureWriter::create(path, created).and_then(|mut writer| {
+            for record in self.log.iter().flat_map(SessionLog::records) {
+                writer.append(record)?;
+            }
+            writer.flush()?;
+            Ok(writer)
+        });
+        match written {
+            Ok(writer) => {
+                self.summary.recording_error = None;
+                self.finished_recording = None;
+                self.config.recording = Some(writer);
+            }
+            Err(e) => {
+                tracing::error!("{e}");
+                self.summary.recording_error = Some(e.to_string());
+            }
+        }
+    }
+
+    /// Finishes the recording, if one runs; the file stays shown as saved.
+    fn finish_recording(&mut self) {
+        let Some(writer) = self.config.recording.take() else { return };
+        let path = writer.path().display().to_string();
+        match writer.finish() {
+            Ok(records) => {
+                self.summary.recorded = records;
+                self.finished_recording = Some((path, records));
+            }
+            Err(e) => self.summary.recording_error = Some(e.to_string()),
+        }
     }
 
     /// The newest receive time kept, or 0.
@@ -647,15 +696,24 @@ impl EngineLoop {
         snapshot.ingest = self.counters.read();
         snapshot.sources = self.sources.lock().map(|s| s.clone()).unwrap_or_default();
         snapshot.recording = match (&self.config.recording, &self.summary.recording_error) {
-            (Some(w), _) => {
-                Some(RecordingStatus { path: w.path().display().to_string(), records: w.records(), error: None })
-            }
+            (Some(w), _) => Some(RecordingStatus {
+                path: w.path().display().to_string(),
+                active: true,
+                records: w.records(),
+                error: None,
+            }),
             (None, Some(error)) => Some(RecordingStatus {
                 path: String::new(),
+                active: false,
                 records: self.summary.recorded,
                 error: Some(error.clone()),
             }),
-            (None, None) => None,
+            (None, None) => self.finished_recording.as_ref().map(|(path, records)| RecordingStatus {
+                path: path.clone(),
+                active: false,
+                records: *records,
+                error: None,
+            }),
         };
         self.published.store(Arc::new(snapshot));
         if let Some(waker) = &self.config.waker {

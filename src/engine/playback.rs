@@ -193,6 +193,11 @@ impl SessionLog {
         self.records.is_empty()
     }
 
+    /// The kept records, oldest first.
+    pub fn records(&self) -> impl Iterator<Item = &Record> {
+        self.records.iter()
+    }
+
     /// Checkpoints kept.
     pub fn checkpoints(&self) -> usize {
         self.checkpoints.len()

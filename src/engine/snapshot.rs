@@ -151,8 +151,10 @@ pub enum SourceState {
 /// The recording in progress.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RecordingStatus {
-    /// File being written.
+    /// File being written (or written, once finished).
     pub path: String,
+    /// True while records are being written; false once the recording was finished.
+    pub active: bool,
     /// Records written so far.
     pub records: u64,
     /// Set when writing failed; recording stopped then.

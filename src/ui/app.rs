@@ -51,6 +51,8 @@ pub struct EventLensApp {
     file_stop: Option<tokio_util::sync::CancellationToken>,
     /// The timeline's controls.
     timeline: super::timeline::TimelineControls,
+    /// Where the Record button writes (default: the user's data folder).
+    recording_dir: Option<std::path::PathBuf>,
     /// Presentation mode: the zoom factor to restore when it ends.
     presenting: Option<f32>,
     /// The built-in demo's knobs, while `eventlens demo` runs.
@@ -84,6 +86,7 @@ impl EventLensApp {
             demo: None,
             presenting: None,
             timeline: super::timeline::TimelineControls::default(),
+            recording_dir: None,
             synced: None,
             _collector: collector,
         }
@@ -98,6 +101,20 @@ impl EventLensApp {
     /// Lets the top bar's "Stop reading" stop the session file reader.
     pub fn with_file_stop(mut self, stop: Option<tokio_util::sync::CancellationToken>) -> Self {
         self.file_stop = stop;
+        self
+    }
+
+    /// Sends a command to the engine, logging when it could not take it.
+    fn command(&self, command: Command) {
+        let what = format!("{command:?}");
+        if !self.engine.send(command) {
+            tracing::warn!("the engine did not take {what}");
+        }
+    }
+
+    /// Records from the Record button into this folder instead of the default one.
+    pub fn with_recording_dir(mut self, dir: std::path::PathBuf) -> Self {
+        self.recording_dir = Some(dir);
         self
     }
 
@@ -269,9 +286,14 @@ impl EventLensApp {
         }
         let actions = egui::Panel::top("top_bar").show(ui, |ui| top_bar::show(ui, &snapshot, &mut self.filter)).inner;
         if actions.toggle_pause {
-            let command = if snapshot.paused { Command::Resume } else { Command::Pause };
-            if !self.engine.send(command) {
-                tracing::warn!("the engine did not take {command:?}");
+            self.command(if snapshot.paused { Command::Resume } else { Command::Pause });
+        }
+        if actions.record {
+            let recording = snapshot.recording.as_ref().is_some_and(|r| r.active);
+            match (recording, super::recording::new_session_path(self.recording_dir.as_deref())) {
+                (true, _) => self.command(Command::Record(None)),
+                (false, Ok(path)) => self.command(Command::Record(Some(path))),
+                (false, Err(e)) => tracing::error!("cannot record: {e}"),
             }
         }
         if actions.fit {
@@ -310,10 +332,8 @@ impl EventLensApp {
         if snapshot.timeline.enabled && snapshot.timeline.end_unix_nano > 0 {
             let command =
                 egui::Panel::bottom("timeline").show(ui, |ui| self.timeline.show(ui, &snapshot.timeline)).inner;
-            if let Some(command) = command
-                && !self.engine.send(command)
-            {
-                tracing::warn!("the engine did not take {command:?}");
+            if let Some(command) = command {
+                self.command(command);
             }
         }
         if let Some(controls) = &self.demo {

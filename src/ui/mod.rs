@@ -11,6 +11,7 @@ pub mod flow_view;
 pub mod journey_list;
 pub mod kafka_panel;
 pub mod message_browser;
+pub mod recording;
 pub mod span_details;
 pub mod theme;
 pub mod timeline;

@@ -15,6 +15,8 @@ pub struct TopBarActions {
     pub fit: bool,
     /// Stop reading the session file was pressed.
     pub stop_reading: bool,
+    /// Record or Stop recording was pressed.
+    pub record: bool,
     /// Arrange (lay the graph out afresh) was pressed.
     pub arrange: bool,
     /// Presentation mode was asked for.
@@ -68,13 +70,23 @@ pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot, filter: &mut String) -> TopB
             .on_hover_text("spans refused because EventLens was behind; senders were told to retry");
         ui.label(bad(ingest.requests_rejected, "bad requests"))
             .on_hover_text("requests refused whole: undecodable, oversize, wrong content type");
+        ui.separator();
+        let recording = snapshot.recording.as_ref().is_some_and(|r| r.active);
+        let (label, hover) = if recording {
+            ("Stop recording", "finish the session file")
+        } else {
+            ("Record", "record to a session file: what the timeline holds so far, then everything that arrives")
+        };
+        if ui.button(label).on_hover_text(hover).clicked() {
+            actions.record = true;
+        }
         if let Some(recording) = &snapshot.recording {
-            ui.separator();
             match &recording.error {
-                None => ui.label(
+                None if recording.active => ui.label(
                     RichText::new(format!("REC {} ({} records)", recording.path, recording.records))
                         .color(theme::STATE_BAD),
                 ),
+                None => ui.label(format!("saved {} ({} records)", recording.path, recording.records)),
                 Some(e) => ui.label(RichText::new(format!("recording stopped: {e}")).color(theme::STATE_BAD)),
             };
         }

@@ -1,0 +1,45 @@
+//! Where the Record button writes: a new, timestamped, compressed session file in the user's
+//! data folder (`$XDG_DATA_HOME/eventlens/sessions`, else `~/.local/share/eventlens/sessions`),
+//! or in a folder the app was given.
+
+use std::path::{Path, PathBuf};
+
+/// A fresh session file path, creating its folder.
+pub fn new_session_path(dir: Option<&Path>) -> std::io::Result<PathBuf> {
+    let dir = match dir {
+        Some(dir) => dir.to_owned(),
+        None => default_dir().ok_or_else(|| std::io::Error::other("neither XDG_DATA_HOME nor HOME is set"))?,
+    };
+    std::fs::create_dir_all(&dir)?;
+    let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
+    let mut path = dir.join(format!("eventlens-{stamp}.jsonl.zst"));
+    let mut n = 1;
+    while path.exists() {
+        n += 1;
+        path = dir.join(format!("eventlens-{stamp}-{n}.jsonl.zst"));
+    }
+    Ok(path)
+}
+
+fn default_dir() -> Option<PathBuf> {
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share")))?;
+    Some(data.join("eventlens/sessions"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_new_compressed_session_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = new_session_path(Some(dir.path())).unwrap();
+        assert!(first.to_string_lossy().ends_with(".jsonl.zst"));
+        std::fs::write(&first, b"").unwrap();
+        let second = new_session_path(Some(dir.path())).unwrap();
+        assert_ne!(first, second, "an existing file is never overwritten");
+    }
+}
