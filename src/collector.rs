@@ -9,7 +9,6 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
-use crate::capture::CaptureWriter;
 use crate::engine::KAFKA_SYSTEM;
 use crate::engine::snapshot::{SourceState, SourceStatus};
 use crate::engine::{EngineConfig, EngineHandle, EngineSummary, EngineThread, SourceBoard, Waker};
@@ -30,6 +29,8 @@ pub struct CollectorConfig {
     pub queue: QueueLimits,
     /// Record every accepted record to this file.
     pub recording: Option<PathBuf>,
+    /// Size and age caps for recordings, and the ring of files.
+    pub recording_limits: crate::capture::recorder::RecordingLimits,
     /// How often the engine publishes snapshots (default 100 ms).
     pub publish_interval: Option<Duration>,
     /// Kafka clusters to watch.
@@ -133,7 +134,11 @@ impl Collector {
         }
 
         let recording = match &config.recording {
-            Some(path) => Some(CaptureWriter::create(path, otlp::unix_nanos_now())?),
+            Some(path) => Some(crate::capture::recorder::Recorder::create(
+                path,
+                otlp::unix_nanos_now(),
+                config.recording_limits.clone(),
+            )?),
             None => None,
         };
         let engine = EngineThread::spawn(
@@ -143,6 +148,7 @@ impl Collector {
             EngineConfig {
                 publish_interval: config.publish_interval.unwrap_or(Duration::from_millis(100)),
                 recording,
+                recording_limits: config.recording_limits.clone(),
                 waker,
                 journeys: config.journeys.clone(),
                 session_clock: config.open.is_some(),

@@ -189,6 +189,17 @@ struct ReceiverArgs {
     /// told otherwise.
     #[arg(long, global = true, value_name = "N", default_value_t = eventlens::engine::playback::DEFAULT_TIMELINE_SPANS)]
     timeline_spans: usize,
+    /// Cap each recording file at this size on disk (500MB, 2GiB): then recording stops,
+    /// or with --record-ring a new file starts.
+    #[arg(long, global = true, value_name = "SIZE", help_heading = "Recording")]
+    record_max_size: Option<bytesize::ByteSize>,
+    /// Cap each recording file at this age (30m, 2h), likewise.
+    #[arg(long, global = true, value_name = "DURATION", help_heading = "Recording")]
+    record_max_duration: Option<humantime::Duration>,
+    /// At a cap, start a new numbered file (NAME-0002.jsonl.zst, ...) and keep only the newest
+    /// N files.
+    #[arg(long, global = true, value_name = "N", help_heading = "Recording")]
+    record_ring: Option<usize>,
     /// Largest accepted OTLP request in bytes (compressed or not).
     #[arg(long, global = true, value_name = "BYTES", default_value_t = DEFAULT_MAX_REQUEST_BYTES)]
     max_request_bytes: usize,
@@ -227,6 +238,21 @@ struct ReceiverArgs {
 }
 
 impl ReceiverArgs {
+    fn recording_limits(&self) -> anyhow::Result<eventlens::capture::recorder::RecordingLimits> {
+        let limits = eventlens::capture::recorder::RecordingLimits {
+            max_bytes: self.record_max_size.map(|s| s.as_u64()),
+            max_duration: self.record_max_duration.map(Into::into),
+            ring: self.record_ring,
+        };
+        if limits.ring.is_some() && limits.is_unlimited() {
+            anyhow::bail!("--record-ring needs a cap to rotate at: add --record-max-size or --record-max-duration");
+        }
+        if limits.ring == Some(0) {
+            anyhow::bail!("--record-ring keeps at least one file");
+        }
+        Ok(limits)
+    }
+
     fn collector_config(&self) -> anyhow::Result<CollectorConfig> {
         let mut kafka = Vec::new();
         for bootstrap in &self.kafka {
@@ -280,6 +306,7 @@ impl ReceiverArgs {
             },
             redaction: eventlens::model::redact::Redaction::new(&self.redact),
             timeline_spans: Some(self.timeline_spans),
+            recording_limits: self.recording_limits()?,
             ..CollectorConfig::default()
         })
     }
@@ -473,6 +500,9 @@ fn run_record(receivers: &ReceiverArgs, out: PathBuf, duration: Option<Duration>
     });
     let summary = collector.shutdown();
     eprintln!("recorded {} records ({} spans) to {}", summary.recorded, summary.spans, out.display());
+    if let Some(capped) = &summary.recording_capped {
+        eprintln!("{capped}");
+    }
     match summary.recording_error {
         Some(e) => Err(anyhow::anyhow!(e)),
         None => Ok(()),

@@ -260,3 +260,53 @@ fn a_compressed_recording_reads_back_whole_and_up_to_its_last_flush_when_killed(
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("the compressed stream ends early"), "{stderr}");
 }
+
+#[test]
+fn a_recording_ring_keeps_the_newest_files_and_a_capped_recording_stops() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("ring.jsonl");
+    let (child, url) = start_record(&file, &["--duration", "4s", "--record-max-size", "20KB", "--record-ring", "2"]);
+    // Each request is ~25 KB on disk as JSON: every publish after one starts a new file.
+    for seed in 0..6 {
+        post_when_ready(&url, realistic_request(40, 100 + seed).encode_to_vec());
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let output = child.wait_with_output().expect("record exits");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let mut files: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 2, "only the newest two are kept: {files:?}");
+    assert!(files.iter().all(|f| f.starts_with("ring-0") && f.ends_with(".jsonl")), "{files:?}");
+    assert!(files[1] > files[0] && files[1].as_str() >= "ring-0004.jsonl", "{files:?}");
+    for f in &files {
+        let capture = eventlens::capture::read_capture(&dir.path().join(f)).expect("each file opens");
+        assert!(capture.skipped.is_empty(), "{f}: {:?}", capture.skipped);
+    }
+
+    // Without a ring, the recording stops at the cap; the process and the session go on.
+    let file = dir.path().join("capped.jsonl");
+    let (child, url) = start_record(&file, &["--duration", "3s", "--record-max-size", "20KB"]);
+    for seed in 0..3 {
+        post_when_ready(&url, realistic_request(40, 200 + seed).encode_to_vec());
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let output = child.wait_with_output().expect("record exits");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("reached its size cap (stops at 20.0 kB)"), "{stderr}");
+    let capture = eventlens::capture::read_capture(&file).expect("opens");
+    assert_eq!(capture.records.len(), 1, "the request that crossed the cap is the last one kept");
+
+    // A ring without a cap makes no sense, and says so.
+    let output = Command::new(BIN)
+        .args(["record", "--out"])
+        .arg(dir.path().join("x.jsonl"))
+        .args(["--record-ring", "3"])
+        .output()
+        .expect("runs");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--record-ring needs a cap"));
+}

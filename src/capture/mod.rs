@@ -6,6 +6,7 @@
 
 pub mod header;
 pub mod reader;
+pub mod recorder;
 pub mod slice;
 pub mod writer;
 

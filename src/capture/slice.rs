@@ -60,14 +60,15 @@ pub struct SliceSummary {
     pub skipped: Vec<SkippedLine>,
 }
 
-/// Kafka state a slice starts with: per cluster and kind, the latest record before the start.
-#[derive(Default)]
-struct CarriedState {
+/// Kafka state a file starts with (a slice, or the next file of a recording ring): per
+/// cluster and kind, the latest connection, metadata, group listing and offsets record.
+#[derive(Debug, Default)]
+pub(crate) struct CarriedState {
     latest: BTreeMap<(String, u8), KafkaRecord>,
 }
 
 impl CarriedState {
-    fn remember(&mut self, record: &Record) {
+    pub(crate) fn remember(&mut self, record: &Record) {
         let Record::Kafka(kafka) = record else { return };
         let kind = match kafka.event {
             KafkaEvent::Connection(_) => 0,
@@ -79,9 +80,10 @@ impl CarriedState {
         self.latest.insert((kafka.cluster.clone(), kind), kafka.clone());
     }
 
-    fn write(self, writer: &mut CaptureWriter, at: u64) -> Result<u64, CaptureWriteError> {
+    pub(crate) fn write(&self, writer: &mut CaptureWriter, at: u64) -> Result<u64, CaptureWriteError> {
         let mut written = 0;
-        for (_, mut record) in self.latest {
+        for record in self.latest.values() {
+            let mut record = record.clone();
             record.received_unix_nano = at;
             writer.append(&Record::Kafka(record))?;
             written += 1;

@@ -15,7 +15,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 pub use command::Command;
 pub use snapshot::Snapshot;
 
-use crate::capture::CaptureWriter;
+use crate::capture::recorder::{Checked, Recorder, RecordingLimits};
 use crate::capture::writer::CaptureWriteError;
 use crate::ingest::counters::IngestCounters;
 use crate::ingest::queue::RecordReceiver;
@@ -255,7 +255,9 @@ pub struct EngineConfig {
     /// How often a snapshot is published while records arrive.
     pub publish_interval: Duration,
     /// Where to record, if anywhere.
-    pub recording: Option<CaptureWriter>,
+    pub recording: Option<Recorder>,
+    /// Caps for recordings started from the window.
+    pub recording_limits: RecordingLimits,
     /// Called after each publish.
     pub waker: Option<Waker>,
     /// Journey assembly and retention.
@@ -274,6 +276,7 @@ impl Default for EngineConfig {
         Self {
             publish_interval: Duration::from_millis(100),
             recording: None,
+            recording_limits: RecordingLimits::default(),
             waker: None,
             journeys: JourneySettings::default(),
             session_clock: false,
@@ -287,7 +290,7 @@ impl std::fmt::Debug for EngineConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EngineConfig")
             .field("publish_interval", &self.publish_interval)
-            .field("recording", &self.recording.as_ref().map(CaptureWriter::path))
+            .field("recording", &self.recording.as_ref().map(Recorder::path))
             .finish_non_exhaustive()
     }
 }
@@ -303,6 +306,8 @@ pub struct EngineSummary {
     pub recorded: u64,
     /// The recording error, if writing failed.
     pub recording_error: Option<String>,
+    /// Why the recording stopped early at one of its caps (not an error).
+    pub recording_capped: Option<String>,
 }
 
 /// The UI's and drivers' handle to a running engine.
@@ -538,16 +543,17 @@ impl EngineLoop {
             .as_ref()
             .and_then(SessionLog::span)
             .map_or_else(crate::ingest::otlp::unix_nanos_now, |(start, _)| start);
-        let written = CaptureWriter::create(path, created).and_then(|mut writer| {
+        let written = Recorder::create(path, created, self.config.recording_limits.clone()).and_then(|mut writer| {
             for record in self.log.iter().flat_map(SessionLog::records) {
                 writer.append(record)?;
             }
-            writer.flush()?;
+            writer.flush_and_check(crate::ingest::otlp::unix_nanos_now())?;
             Ok(writer)
         });
         match written {
             Ok(writer) => {
                 self.summary.recording_error = None;
+                self.summary.recording_capped = None;
                 self.finished_recording = None;
                 self.config.recording = Some(writer);
             }
@@ -664,9 +670,18 @@ impl EngineLoop {
     }
 
     fn publish(&mut self) {
-        let result = self.config.recording.as_mut().map(CaptureWriter::flush);
-        if let Some(Err(e)) = result {
-            self.stop_recording(&e);
+        let now = crate::ingest::otlp::unix_nanos_now();
+        match self.config.recording.as_mut().map(|r| r.flush_and_check(now)) {
+            Some(Err(e)) => self.stop_recording(&e),
+            Some(Ok(Checked::Stopped(reason))) => {
+                tracing::warn!("{reason}");
+                if let Some(recorder) = self.config.recording.take() {
+                    self.finished_recording = Some((recorder.path().display().to_string(), recorder.records()));
+                    self.summary.recorded = recorder.records();
+                }
+                self.summary.recording_capped = Some(reason);
+            }
+            Some(Ok(Checked::Fine | Checked::Rotated)) | None => {}
         }
         self.version += 1;
         let previous = self.published.load_full();
@@ -700,11 +715,13 @@ impl EngineLoop {
                 path: w.path().display().to_string(),
                 active: true,
                 records: w.records(),
+                limits: w.limits(),
                 error: None,
             }),
             (None, Some(error)) => Some(RecordingStatus {
-                path: String::new(),
+                path: self.finished_recording.as_ref().map(|(p, _)| p.clone()).unwrap_or_default(),
                 active: false,
+                limits: None,
                 records: self.summary.recorded,
                 error: Some(error.clone()),
             }),
@@ -712,7 +729,8 @@ impl EngineLoop {
                 path: path.clone(),
                 active: false,
                 records: *records,
-                error: None,
+                limits: None,
+                error: self.summary.recording_capped.clone(),
             }),
         };
         self.published.store(Arc::new(snapshot));

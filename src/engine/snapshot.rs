@@ -157,6 +157,8 @@ pub struct RecordingStatus {
     pub active: bool,
     /// Records written so far.
     pub records: u64,
+    /// Its caps in words, when it has any.
+    pub limits: Option<String>,
     /// Set when writing failed; recording stopped then.
     pub error: Option<String>,
 }

@@ -82,10 +82,13 @@ pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot, filter: &mut String) -> TopB
         }
         if let Some(recording) = &snapshot.recording {
             match &recording.error {
-                None if recording.active => ui.label(
-                    RichText::new(format!("REC {} ({} records)", recording.path, recording.records))
-                        .color(theme::STATE_BAD),
-                ),
+                None if recording.active => {
+                    let limits = recording.limits.as_ref().map(|l| format!("; {l}")).unwrap_or_default();
+                    ui.label(
+                        RichText::new(format!("REC {} ({} records{limits})", recording.path, recording.records))
+                            .color(theme::STATE_BAD),
+                    )
+                }
                 None => ui.label(format!("saved {} ({} records)", recording.path, recording.records)),
                 Some(e) => ui.label(RichText::new(format!("recording stopped: {e}")).color(theme::STATE_BAD)),
             };
