@@ -167,3 +167,24 @@ fn presentation_mode_hides_the_chrome_enlarges_everything_and_comes_back() {
     settle(&mut harness);
     assert!(!harness.state().presenting());
 }
+
+#[test]
+fn export_svg_saves_the_graph_as_drawn() {
+    let collector = common::start_collector(1 << 20);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = EventLensApp::new(collector.engine().expect("engine"), None).with_recording_dir(dir.path().to_owned());
+    let mut harness =
+        Harness::builder().with_size([1280.0, 800.0]).build_ui_state(|ui, app: &mut EventLensApp| app.show(ui), app);
+    send_spans(&collector);
+    settle(&mut harness);
+    harness.get_by_role_and_label(Role::Button, "Export SVG").click();
+    settle(&mut harness);
+    let files: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").map(|e| e.expect("entry").path()).collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    harness.get_by_label_contains(&format!("graph saved to {}", files[0].display()));
+    let svg = std::fs::read_to_string(&files[0]).expect("svg");
+    assert!(svg.starts_with("<svg"));
+    for node in &harness.state().snapshot().nodes {
+        assert!(svg.contains(&format!(">{}<", node.label)), "{} missing", node.label);
+    }
+}

@@ -51,6 +51,8 @@ pub struct EventLensApp {
     file_stop: Option<tokio_util::sync::CancellationToken>,
     /// The timeline's controls.
     timeline: super::timeline::TimelineControls,
+    /// The outcome of the last export, shown under the top bar.
+    notice: Option<String>,
     /// Where the Record button writes (default: the user's data folder).
     recording_dir: Option<std::path::PathBuf>,
     /// Presentation mode: the zoom factor to restore when it ends.
@@ -87,6 +89,7 @@ impl EventLensApp {
             presenting: None,
             timeline: super::timeline::TimelineControls::default(),
             recording_dir: None,
+            notice: None,
             synced: None,
             _collector: collector,
         }
@@ -299,6 +302,17 @@ impl EventLensApp {
         if actions.fit {
             self.flow.auto_fit = true;
         }
+        if actions.export_svg {
+            let svg = super::svg_export::flow_svg(&self.flow);
+            self.notice = Some(
+                match super::recording::new_path(self.recording_dir.as_deref(), "eventlens-graph", "svg")
+                    .and_then(|path| std::fs::write(&path, svg).map(|()| path))
+                {
+                    Ok(path) => format!("graph saved to {}", path.display()),
+                    Err(e) => format!("cannot save the graph: {e}"),
+                },
+            );
+        }
         if actions.arrange {
             self.flow.arrange(&snapshot);
         }
@@ -325,6 +339,10 @@ impl EventLensApp {
                     }
                     if self.browser.is_available() {
                         ui.selectable_value(&mut self.view, View::Messages, "Messages");
+                    }
+                    if let Some(notice) = &self.notice {
+                        ui.separator();
+                        ui.label(egui::RichText::new(notice).color(theme::LABEL_DETAIL));
                     }
                 });
             });

@@ -18,6 +18,11 @@ use crate::model::kafka::GroupStatus;
 
 type ViewGraph = egui_graphs::Graph<NodeView, EdgeView, Directed, DefaultIx, FlowNodeShape, FlowEdgeShape>;
 
+/// A node as drawn: its canvas position and view.
+pub type DrawnNode<'a> = (Pos2, &'a NodeView);
+/// An edge as drawn: its endpoints' centres, its view and its target's view.
+pub type DrawnEdge<'a> = (Pos2, Pos2, &'a EdgeView, &'a NodeView);
+
 /// What is selected in the graph.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Selection {
@@ -326,6 +331,24 @@ impl FlowView {
     /// The label an edge currently shows (rate, failures, lag).
     pub fn edge_label(&self, id: u32) -> Option<&str> {
         Some(self.graph.edge(*self.edges.get(&id)?)?.payload().label.as_str())
+    }
+
+    /// What the canvas holds, for export: each node's position and view, and each edge's
+    /// endpoints (node centres), view and target node, in id order.
+    pub fn drawn(&self) -> (Vec<DrawnNode<'_>>, Vec<DrawnEdge<'_>>) {
+        let mut nodes: Vec<DrawnNode<'_>> = self.graph.nodes_iter().map(|(_, n)| (n.location(), n.payload())).collect();
+        nodes.sort_by_key(|(_, v)| v.id);
+        let mut edges: Vec<DrawnEdge<'_>> = self
+            .graph
+            .edges_iter()
+            .filter_map(|(index, e)| {
+                let (from, to) = self.graph.edge_endpoints(index)?;
+                let (from, to) = (self.graph.node(from)?, self.graph.node(to)?);
+                Some((from.location(), to.location(), e.payload(), to.payload()))
+            })
+            .collect();
+        edges.sort_by_key(|(_, _, e, _)| e.id);
+        (nodes, edges)
     }
 
     /// Number of nodes on the canvas.

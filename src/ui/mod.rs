@@ -13,6 +13,7 @@ pub mod kafka_panel;
 pub mod message_browser;
 pub mod recording;
 pub mod span_details;
+pub mod svg_export;
 pub mod theme;
 pub mod timeline;
 pub mod top_bar;

@@ -1,22 +1,27 @@
-//! Where the Record button writes: a new, timestamped, compressed session file in the user's
-//! data folder (`$XDG_DATA_HOME/eventlens/sessions`, else `~/.local/share/eventlens/sessions`),
-//! or in a folder the app was given.
+//! Where the Record and Export buttons write: new, timestamped files in the user's data
+//! folder (`$XDG_DATA_HOME/eventlens/sessions`, else `~/.local/share/eventlens/sessions`), or
+//! in a folder the app was given.
 
 use std::path::{Path, PathBuf};
 
 /// A fresh session file path, creating its folder.
 pub fn new_session_path(dir: Option<&Path>) -> std::io::Result<PathBuf> {
+    new_path(dir, "eventlens", "jsonl.zst")
+}
+
+/// A fresh `prefix-<time>.extension` path, creating its folder; never an existing file.
+pub fn new_path(dir: Option<&Path>, prefix: &str, extension: &str) -> std::io::Result<PathBuf> {
     let dir = match dir {
         Some(dir) => dir.to_owned(),
         None => default_dir().ok_or_else(|| std::io::Error::other("neither XDG_DATA_HOME nor HOME is set"))?,
     };
     std::fs::create_dir_all(&dir)?;
     let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
-    let mut path = dir.join(format!("eventlens-{stamp}.jsonl.zst"));
+    let mut path = dir.join(format!("{prefix}-{stamp}.{extension}"));
     let mut n = 1;
     while path.exists() {
         n += 1;
-        path = dir.join(format!("eventlens-{stamp}-{n}.jsonl.zst"));
+        path = dir.join(format!("{prefix}-{stamp}-{n}.{extension}"));
     }
     Ok(path)
 }

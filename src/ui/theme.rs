@@ -153,6 +153,8 @@ pub fn service_color(service: &str) -> Color32 {
 
 /// Space between groups of controls in a side panel.
 pub const SECTION_GAP: f32 = 8.0;
+/// Background of an exported graph picture (egui's dark panel colour).
+pub const CANVAS_BACKGROUND: Color32 = Color32::from_rgb(0x1b, 0x1b, 0x1b);
 /// Height of the timeline's density histogram.
 pub const TIMELINE_HEIGHT: f32 = 36.0;
 /// The timeline histogram's background.

@@ -19,6 +19,8 @@ pub struct TopBarActions {
     pub record: bool,
     /// Arrange (lay the graph out afresh) was pressed.
     pub arrange: bool,
+    /// Export SVG was pressed.
+    pub export_svg: bool,
     /// Presentation mode was asked for.
     pub present: bool,
 }
@@ -105,6 +107,9 @@ pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot, filter: &mut String) -> TopB
             actions.arrange = true;
         }
         ui.add(egui::TextEdit::singleline(filter).hint_text("filter nodes").desired_width(160.0));
+        if ui.button("Export SVG").on_hover_text("save the flow graph as drawn, as an SVG picture").clicked() {
+            actions.export_svg = true;
+        }
         if ui.button("Present").on_hover_text("presentation mode: full screen, larger, no chrome (F11)").clicked() {
             actions.present = true;
         }

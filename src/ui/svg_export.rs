@@ -1,0 +1,204 @@
+//! The flow graph as an SVG document, as the canvas lays it out (positions, shapes, colours,
+//! labels): a vector picture for slides and design documents.
+
+use std::fmt::Write as _;
+
+use egui::{Color32, Pos2, Vec2};
+
+use super::flow_shapes::{EdgeView, NodeView};
+use super::flow_view::FlowView;
+use super::theme;
+use crate::model::flow_graph::{EdgeKind, NodeKind};
+
+/// Room around the drawing for labels.
+const MARGIN: f32 = 80.0;
+
+fn hex(color: Color32) -> String {
+    format!("#{:02x}{:02x}{:02x}", color.r(), color.g(), color.b())
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn half_extent(kind: NodeKind) -> Vec2 {
+    match kind {
+        NodeKind::Service => Vec2::splat(theme::SERVICE_RADIUS),
+        NodeKind::Destination => theme::DESTINATION_HALF,
+        NodeKind::ConsumerGroup => Vec2::splat(theme::GROUP_RADIUS),
+    }
+}
+
+/// Where a line towards `center` from direction `dir` meets the node's outline.
+fn boundary(center: Pos2, kind: NodeKind, dir: Vec2) -> Pos2 {
+    let h = half_extent(kind);
+    let t = match kind {
+        NodeKind::Service => h.x,
+        NodeKind::Destination => (h.x / dir.x.abs().max(1e-6)).min(h.y / dir.y.abs().max(1e-6)),
+        NodeKind::ConsumerGroup => h.x / (dir.x.abs() + dir.y.abs()).max(1e-6),
+    };
+    center + dir * t
+}
+
+/// The graph the view holds, as SVG.
+pub fn flow_svg(view: &FlowView) -> String {
+    let (nodes, edges) = view.drawn();
+    let (mut min, mut max) = (Pos2::new(f32::MAX, f32::MAX), Pos2::new(f32::MIN, f32::MIN));
+    for (pos, _) in &nodes {
+        min = min.min(*pos);
+        max = max.max(*pos);
+    }
+    if nodes.is_empty() {
+        (min, max) = (Pos2::ZERO, Pos2::ZERO);
+    }
+    let origin = min - Vec2::splat(MARGIN);
+    let size = (max - min) + Vec2::splat(2.0 * MARGIN);
+    let at = |p: Pos2| p - origin.to_vec2();
+    let mut svg = String::new();
+    let _ = writeln!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{:.0}" height="{:.0}" viewBox="0 0 {:.0} {:.0}" font-family="sans-serif">"#,
+        size.x, size.y, size.x, size.y
+    );
+    let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="{}"/>"#, hex(theme::CANVAS_BACKGROUND));
+    for (from, to, edge, target) in &edges {
+        write_edge(&mut svg, at(*from), at(*to), edge, target);
+    }
+    for (pos, node) in &nodes {
+        write_node(&mut svg, at(*pos), node);
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+fn write_edge(svg: &mut String, from: Pos2, to: Pos2, edge: &EdgeView, target: &NodeView) {
+    let dir = (to - from).normalized();
+    let tip = boundary(to, target.kind, -dir);
+    let base = tip - dir * theme::ARROW_SIZE;
+    let normal = Vec2::new(-dir.y, dir.x) * theme::ARROW_SIZE * 0.5;
+    let color = hex(edge.color);
+    let dash = if edge.kind == EdgeKind::Calls {
+        format!(r#" stroke-dasharray="{} {}""#, theme::DASH.0, theme::DASH.1)
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        svg,
+        r#"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{color}" stroke-width="{:.1}"{dash}/>"#,
+        from.x, from.y, base.x, base.y, edge.width
+    );
+    let (a, b) = (base + normal, base - normal);
+    let _ = writeln!(
+        svg,
+        r#"<polygon points="{:.1},{:.1} {:.1},{:.1} {:.1},{:.1}" fill="{color}"/>"#,
+        tip.x, tip.y, a.x, a.y, b.x, b.y
+    );
+    if !edge.label.is_empty() {
+        let mid = from + (to - from) * 0.5;
+        let _ = writeln!(
+            svg,
+            r#"<text x="{:.1}" y="{:.1}" font-size="{}" fill="{}" text-anchor="middle">{}</text>"#,
+            mid.x,
+            mid.y - 4.0,
+            theme::DETAIL_SIZE,
+            hex(theme::LABEL_DETAIL),
+            escape(&edge.label)
+        );
+    }
+}
+
+fn write_node(svg: &mut String, c: Pos2, node: &NodeView) {
+    let h = half_extent(node.kind);
+    let (fill, stroke) = match node.kind {
+        NodeKind::Service => (theme::SERVICE, theme::FAILURE),
+        NodeKind::Destination => (theme::DESTINATION, theme::FAILURE),
+        NodeKind::ConsumerGroup => (theme::CONSUMER_GROUP, theme::FAILURE),
+    };
+    let outline = if node.failing { format!(r#" stroke="{}" stroke-width="2.5""#, hex(stroke)) } else { String::new() };
+    let fill = hex(fill);
+    let _ = match node.kind {
+        NodeKind::Service => {
+            writeln!(svg, r#"<circle cx="{:.1}" cy="{:.1}" r="{:.1}" fill="{fill}"{outline}/>"#, c.x, c.y, h.x)
+        }
+        NodeKind::Destination => writeln!(
+            svg,
+            r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" rx="6" fill="{fill}"{outline}/>"#,
+            c.x - h.x,
+            c.y - h.y,
+            2.0 * h.x,
+            2.0 * h.y
+        ),
+        NodeKind::ConsumerGroup => writeln!(
+            svg,
+            r#"<polygon points="{:.1},{:.1} {:.1},{:.1} {:.1},{:.1} {:.1},{:.1}" fill="{fill}"{outline}/>"#,
+            c.x,
+            c.y - h.y,
+            c.x + h.x,
+            c.y,
+            c.x,
+            c.y + h.y,
+            c.x - h.x,
+            c.y
+        ),
+    };
+    let below = c.y + h.y + 3.0 + theme::LABEL_SIZE;
+    let _ = writeln!(
+        svg,
+        r#"<text x="{:.1}" y="{:.1}" font-size="{}" fill="{}" text-anchor="middle">{}</text>"#,
+        c.x,
+        below,
+        theme::LABEL_SIZE,
+        hex(theme::LABEL),
+        escape(&node.label)
+    );
+    let _ = writeln!(
+        svg,
+        r#"<text x="{:.1}" y="{:.1}" font-size="{}" fill="{}" text-anchor="middle">{}</text>"#,
+        c.x,
+        below + theme::DETAIL_SIZE + 2.0,
+        theme::DETAIL_SIZE,
+        hex(theme::LABEL_DETAIL),
+        escape(&node.detail)
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::EngineState;
+    use crate::model::record::{Record, SourceKind, SpanBatch};
+    use crate::model::span::SpanKind;
+    use crate::testing::{consumer_linked, producer, span};
+
+    #[test]
+    fn the_svg_has_every_node_edge_and_label_where_the_canvas_puts_them() {
+        let mut state = EngineState::default();
+        let mut client = span("checkout", "GET /price", SpanKind::Client).ids(9, 90).build();
+        client.status = crate::model::span::StatusCode::Error;
+        let server = span("pricing <svc>", "GET /price", SpanKind::Server).ids(9, 91).parent(90).build();
+        state.apply(&Record::Spans(SpanBatch {
+            received_unix_nano: 0,
+            source: SourceKind::File,
+            spans: vec![
+                producer("checkout", "kafka", "orders", 1, 1),
+                consumer_linked("billing", "kafka", "orders", 2, 2, (1, 1)),
+                client,
+                server,
+            ],
+        }));
+        let snapshot = state.snapshot(1);
+        let mut view = FlowView::default();
+        view.sync(&snapshot, "", None, None);
+        let svg = flow_svg(&view);
+        assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+        assert!(svg.trim_end().ends_with("</svg>"));
+        for label in [">checkout<", ">kafka/orders<", ">billing<", ">pricing &lt;svc&gt;<"] {
+            assert!(svg.contains(label), "{label} missing");
+        }
+        assert_eq!(svg.matches("<circle").count(), 3, "three services");
+        assert_eq!(svg.matches("<rect x=").count(), 1, "one topic");
+        assert_eq!(svg.matches("<line").count(), 3, "three edges");
+        assert_eq!(svg.matches("stroke-dasharray").count(), 1, "the call is dashed");
+        assert!(svg.contains(&format!("stroke=\"{}\"", hex(theme::FAILURE))), "the failing client is outlined");
+    }
+}
