@@ -44,6 +44,29 @@ fn open(file: &Path) -> Collector {
     })
 }
 
+/// A live collector with an OTLP/HTTP receiver, recording to `recording` if given.
+fn live(recording: Option<std::path::PathBuf>) -> Collector {
+    use eventlens::ingest::otlp::{DEFAULT_MAX_REQUEST_BYTES, OtlpConfig};
+    common::start_collector_with(CollectorConfig {
+        otlp: Some(OtlpConfig {
+            grpc: None,
+            http: Some(common::loopback()),
+            max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+        }),
+        recording,
+        publish_interval: Some(Duration::from_millis(20)),
+        ..CollectorConfig::default()
+    })
+}
+
+/// Posts `n` checkout producer spans, ids from `first`.
+fn post_checkout(collector: &Collector, first: u64, n: u64) {
+    let spans: Vec<_> = (first..first + n)
+        .map(|i| eventlens::testing::producer("checkout", "kafka", "orders", u128::from(i), i))
+        .collect();
+    common::post_spans(collector, &spans);
+}
+
 /// Spans the checkout node has counted in the shown state.
 fn checkout(snapshot: &Snapshot) -> u64 {
     snapshot.nodes.iter().find(|n| n.label == "checkout").map_or(0, |n| n.counters.count)
@@ -140,26 +163,10 @@ fn the_timeline_drags_plays_steps_to_failures_and_follows() {
 
 #[test]
 fn a_live_session_pauses_and_scrubs_back_while_it_keeps_recording() {
-    use eventlens::ingest::otlp::{DEFAULT_MAX_REQUEST_BYTES, OtlpConfig};
-    use eventlens::testing::producer;
-
     let dir = tempfile::tempdir().unwrap();
-    let collector = common::start_collector_with(CollectorConfig {
-        otlp: Some(OtlpConfig {
-            grpc: None,
-            http: Some(common::loopback()),
-            max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
-        }),
-        recording: Some(dir.path().join("live.jsonl")),
-        publish_interval: Some(Duration::from_millis(20)),
-        ..CollectorConfig::default()
-    });
+    let collector = live(Some(dir.path().join("live.jsonl")));
     let engine = collector.engine().unwrap();
-    let post = |first: u64, n: u64| {
-        let spans: Vec<_> =
-            (first..first + n).map(|i| producer("checkout", "kafka", "orders", u128::from(i), i)).collect();
-        common::post_spans(&collector, &spans);
-    };
+    let post = |first, n| post_checkout(&collector, first, n);
     post(1, 3);
     common::wait_for(&collector, "three spans", |s| checkout(s) == 3);
     std::thread::sleep(Duration::from_millis(1_100));
@@ -186,25 +193,11 @@ fn a_live_session_pauses_and_scrubs_back_while_it_keeps_recording() {
 
 #[test]
 fn the_record_button_saves_what_the_timeline_holds_and_what_follows() {
-    use eventlens::ingest::otlp::{DEFAULT_MAX_REQUEST_BYTES, OtlpConfig};
     use eventlens::model::record::Record;
-    use eventlens::testing::producer;
 
     let dir = tempfile::tempdir().unwrap();
-    let collector = common::start_collector_with(CollectorConfig {
-        otlp: Some(OtlpConfig {
-            grpc: None,
-            http: Some(common::loopback()),
-            max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
-        }),
-        publish_interval: Some(Duration::from_millis(20)),
-        ..CollectorConfig::default()
-    });
-    let post = |first: u64, n: u64| {
-        let spans: Vec<_> =
-            (first..first + n).map(|i| producer("checkout", "kafka", "orders", u128::from(i), i)).collect();
-        common::post_spans(&collector, &spans);
-    };
+    let collector = live(None);
+    let post = |first, n| post_checkout(&collector, first, n);
     post(1, 3);
     common::wait_for(&collector, "three spans", |s| checkout(s) == 3);
     let app = EventLensApp::new(collector.engine().unwrap(), None).with_recording_dir(dir.path().to_owned());

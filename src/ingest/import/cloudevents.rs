@@ -15,11 +15,7 @@ use std::collections::HashMap;
 use base64::Engine as _;
 
 use crate::model::kafka::message::{KafkaMessage, MessageHeader, TimestampType};
-use crate::model::kafka::observation::MessageBatch;
-use crate::model::kafka::{KafkaEvent, KafkaRecord};
 use crate::model::record::Record;
-
-use super::kcat::CLUSTER;
 
 /// Attributes that are not copied into `ce_` headers.
 const NOT_HEADERS: &[&str] = &["data", "data_base64", "traceparent", "tracestate", "datacontenttype"];
@@ -82,7 +78,7 @@ impl CloudEventReader {
             }
         }
         let offset = self.next_offset.entry(topic.clone()).or_insert(0);
-        let mut message = KafkaMessage {
+        let message = KafkaMessage {
             size: payload.as_ref().map_or(0, Vec::len),
             topic: topic.clone(),
             partition: 0,
@@ -95,12 +91,6 @@ impl CloudEventReader {
             links: Default::default(),
         };
         *offset += 1;
-        message.derive_links();
-        let received = time_ms.and_then(|ms| u64::try_from(ms).ok()).unwrap_or_default().saturating_mul(1_000_000);
-        Ok(Record::Kafka(KafkaRecord {
-            received_unix_nano: received,
-            cluster: CLUSTER.into(),
-            event: KafkaEvent::Messages(MessageBatch { browse: 0, topic, messages: vec![message], progress: None }),
-        }))
+        Ok(super::message_record(message))
     }
 }

@@ -3,8 +3,6 @@
 //! "headers":["name","value",…],"key":…,"payload":…}`.
 
 use crate::model::kafka::message::{KafkaMessage, MessageHeader, TimestampType};
-use crate::model::kafka::observation::MessageBatch;
-use crate::model::kafka::{KafkaEvent, KafkaRecord};
 use crate::model::record::Record;
 
 /// The cluster name imported messages are filed under.
@@ -42,7 +40,7 @@ pub fn record(v: &serde_json::Value) -> Result<Record, String> {
         _ => Vec::new(),
     };
     let payload = text("payload");
-    let mut message = KafkaMessage {
+    let message = KafkaMessage {
         size: payload.as_ref().map_or(0, Vec::len),
         topic: topic.clone(),
         partition,
@@ -54,11 +52,5 @@ pub fn record(v: &serde_json::Value) -> Result<Record, String> {
         payload,
         links: Default::default(),
     };
-    message.derive_links();
-    let received = timestamp_ms.and_then(|ms| u64::try_from(ms).ok()).unwrap_or_default().saturating_mul(1_000_000);
-    Ok(Record::Kafka(KafkaRecord {
-        received_unix_nano: received,
-        cluster: CLUSTER.into(),
-        event: KafkaEvent::Messages(MessageBatch { browse: 0, topic, messages: vec![message], progress: None }),
-    }))
+    Ok(super::message_record(message))
 }

@@ -29,6 +29,21 @@ fn span_record(spans: Vec<crate::model::span::Span>) -> Record {
     })
 }
 
+/// A Kafka message as a record of its own, received at its timestamp (imported files do not
+/// say when it was seen), filed under the cluster `imported`.
+fn message_record(mut message: crate::model::kafka::KafkaMessage) -> Record {
+    use crate::model::kafka::{KafkaEvent, KafkaRecord, MessageBatch};
+    message.derive_links();
+    let received =
+        message.timestamp_ms.and_then(|ms| u64::try_from(ms).ok()).unwrap_or_default().saturating_mul(1_000_000);
+    let topic = message.topic.clone();
+    Record::Kafka(KafkaRecord {
+        received_unix_nano: received,
+        cluster: kcat::CLUSTER.into(),
+        event: KafkaEvent::Messages(MessageBatch { browse: 0, topic, messages: vec![message], progress: None }),
+    })
+}
+
 /// A trace id from hex that may be 64-bit (Zipkin, Jaeger): the low half of a 128-bit id.
 fn trace_id_hex(hex: &str) -> Result<crate::model::ids::TraceId, crate::model::ids::IdError> {
     crate::model::ids::TraceId::from_hex(&format!("{hex:0>32}"))
