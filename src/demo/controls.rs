@@ -143,7 +143,7 @@ pub enum Scenario {
     PaymentFailures,
     /// Shipping slows to a few messages a second: its lag on `payments` grows.
     SlowConsumer,
-    /// Notifications stops consuming: its offsets stand still while its lag grows (ERR).
+    /// Notifications stops consuming: its offsets stand still while its lag grows (STOP).
     StoppedConsumer,
     /// Inventory re-reads the last messages of its partitions once: duplicate deliveries.
     Duplicates,
