@@ -188,7 +188,16 @@ fn a_live_session_pauses_and_scrubs_back_while_it_keeps_recording() {
     assert!(engine.send(Command::Seek(start + SECOND - 1)));
     common::wait_for(&collector, "the first batch alone", |s| checkout(s) == 3);
     assert!(engine.send(Command::Resume));
-    common::wait_for(&collector, "everything", |s| s.timeline.mode == PlaybackMode::Following && checkout(s) == 9);
+    let live =
+        common::wait_for(&collector, "everything", |s| s.timeline.mode == PlaybackMode::Following && checkout(s) == 9);
+
+    // Its recording replays into the same graph.
+    drop(collector);
+    let replayed = eventlens::export::graph::replay_file(&dir.path().join("live.jsonl")).unwrap();
+    let counts =
+        |s: &Snapshot| s.edges.iter().map(|e| (e.kind, e.counters.count, e.counters.failures)).collect::<Vec<_>>();
+    assert_eq!(counts(&replayed.snapshot), counts(&live));
+    assert_eq!(checkout(&replayed.snapshot), 9);
 }
 
 #[test]

@@ -123,6 +123,8 @@ pub struct SessionLog {
     max_spans: usize,
     checkpoints: VecDeque<Checkpoint>,
     since_checkpoint: (usize, usize),
+    /// Records between checkpoints, at least.
+    checkpoint_records: usize,
     /// When the last checkpoint was taken and what it cost.
     last_checkpoint: Option<(Instant, Duration)>,
     cost_ratio: u32,
@@ -168,12 +170,20 @@ impl SessionLog {
             max_spans,
             checkpoints: VecDeque::from([Checkpoint { applied: 0, state: timeline_state(&EngineState::default()) }]),
             since_checkpoint: (0, 0),
+            checkpoint_records: CHECKPOINT_RECORDS,
             last_checkpoint: None,
             cost_ratio: CHECKPOINT_COST_RATIO,
             seconds: VecDeque::new(),
             first_second: 0,
             dropped: 0,
         }
+    }
+
+    /// Takes checkpoints after `records` records (default 2,000), cost permitting: denser
+    /// checkpoints make seeks shorter and cost memory.
+    pub fn with_checkpoint_every(mut self, records: usize) -> Self {
+        self.checkpoint_records = records.max(1);
+        self
     }
 
     /// Checkpoints whatever they cost (tests that count them must not depend on timing).
@@ -224,7 +234,7 @@ impl SessionLog {
         self.spans_kept += spans as usize;
         self.since_checkpoint.0 += spans as usize;
         self.since_checkpoint.1 += 1;
-        let due = self.since_checkpoint.0 >= CHECKPOINT_SPANS || self.since_checkpoint.1 >= CHECKPOINT_RECORDS;
+        let due = self.since_checkpoint.0 >= CHECKPOINT_SPANS || self.since_checkpoint.1 >= self.checkpoint_records;
         let affordable = self.last_checkpoint.is_none_or(|(at, cost)| at.elapsed() >= cost * self.cost_ratio);
         if due && affordable {
             let started = Instant::now();
@@ -393,6 +403,7 @@ mod tests {
             log.push(r, &head);
         }
         assert!(log.len() <= 3_000 + CHECKPOINT_RECORDS, "{}", log.len());
+        assert_eq!(SessionLog::new(1).with_checkpoint_every(0).checkpoint_records, 1);
         let (start, end) = log.span().unwrap();
         assert!(start > 1_000 * 1_000_000_000);
         assert_eq!(end, 1_079 * 1_000_000_000);
