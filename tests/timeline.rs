@@ -242,3 +242,56 @@ fn the_record_button_saves_what_the_timeline_holds_and_what_follows() {
         .sum();
     assert_eq!(spans, 5, "the spans from before the button and after it");
 }
+
+/// A file dropped on the window, as the windowing integration hands it to egui.
+#[derive(Debug)]
+struct Dropped(std::path::PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+#[test]
+fn a_session_file_dropped_on_the_window_replaces_the_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = session(dir.path());
+    let collector = live(None);
+    post_checkout(&collector, 100, 2);
+    common::wait_for(&collector, "the live spans", |s| checkout(s) == 2);
+    let app = EventLensApp::new(collector.engine().unwrap(), Some(collector));
+    let mut harness =
+        Harness::builder().with_size([1280.0, 800.0]).build_ui_state(|ui, app: &mut EventLensApp| app.show(ui), app);
+    settle(&mut harness);
+    assert_eq!(checkout(harness.state().snapshot()), 2);
+
+    harness.input_mut().dropped_files.push(std::sync::Arc::new(Dropped(file.clone())));
+    for _ in 0..100 {
+        settle(&mut harness);
+        if checkout(harness.state().snapshot()) == 10 {
+            break;
+        }
+    }
+    let snapshot = harness.state().snapshot().clone();
+    assert_eq!(checkout(&snapshot), 10, "the file's ten spans, and not the live session's two");
+    assert!(snapshot.sources.iter().any(|s| s.name == "Session"), "{:?}", snapshot.sources);
+    harness.get_by_label_contains(&format!("opened {}", file.display()));
+    // The timeline is the file's.
+    assert_eq!(snapshot.timeline.start_unix_nano, T0);
+
+    // A file that is not a session says why and leaves the session as it was.
+    let junk = dir.path().join("junk.txt");
+    std::fs::write(&junk, "hello").unwrap();
+    harness.input_mut().dropped_files.push(std::sync::Arc::new(Dropped(junk)));
+    for _ in 0..20 {
+        settle(&mut harness);
+    }
+    assert_eq!(checkout(harness.state().snapshot()), 10);
+    harness.get_by_label_contains("cannot open");
+    harness.get_by_label_contains("is not an EventLens session file");
+}

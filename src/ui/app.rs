@@ -59,8 +59,9 @@ pub struct EventLensApp {
     presenting: Option<f32>,
     /// The built-in demo's knobs, while `eventlens demo` runs.
     demo: Option<Arc<crate::demo::DemoControls>>,
-    /// Keeps sources and engine alive as long as the window.
-    _collector: Option<Collector>,
+    /// Keeps sources and engine alive as long as the window (replaced when a session file is
+    /// dropped on the window).
+    collector: Option<Collector>,
 }
 
 impl std::fmt::Debug for EventLensApp {
@@ -91,7 +92,7 @@ impl EventLensApp {
             recording_dir: None,
             notice: None,
             synced: None,
-            _collector: collector,
+            collector,
         }
     }
 
@@ -105,6 +106,46 @@ impl EventLensApp {
     pub fn with_file_stop(mut self, stop: Option<tokio_util::sync::CancellationToken>) -> Self {
         self.file_stop = stop;
         self
+    }
+
+    /// Opens a session file in place of the current session (a file dropped on the window):
+    /// a new collector replays it, and every view starts afresh.
+    pub fn open_session(&mut self, ctx: &egui::Context, path: std::path::PathBuf) {
+        // Only a readable session replaces the current one (its header says so at once).
+        if let Err(e) = crate::capture::CaptureReader::open(&path) {
+            self.notice = Some(format!("cannot open {}: {e}", path.display()));
+            return;
+        }
+        let ctx = ctx.clone();
+        let waker: crate::engine::Waker = Arc::new(move || ctx.request_repaint_after(Duration::from_millis(10)));
+        let config = crate::collector::CollectorConfig {
+            otlp: None,
+            open: Some(path.clone()),
+            timeline_spans: Some(crate::engine::playback::OPEN_TIMELINE_SPANS),
+            ..crate::collector::CollectorConfig::default()
+        };
+        let started = Collector::start(config, Some(waker))
+            .and_then(|c| c.engine().map(|engine| (c, engine)).ok_or_else(|| anyhow::anyhow!("no engine")));
+        match started {
+            Ok((collector, engine)) => {
+                self.file_stop = collector.file_stop();
+                // The previous session's sources and engine stop here.
+                self.collector = Some(collector);
+                self.snapshot = engine.snapshot();
+                self.engine = engine;
+                self.browser = MessageBrowserView::new(Vec::new());
+                self.flow = FlowView::default();
+                self.selection = None;
+                self.journey = None;
+                self.journeys = JourneyListView::default();
+                self.waterfall = WaterfallView::default();
+                self.synced = None;
+                self.view = View::Flow;
+                self.demo = None;
+                self.notice = Some(format!("opened {}", path.display()));
+            }
+            Err(e) => self.notice = Some(format!("cannot open {}: {e:#}", path.display())),
+        }
     }
 
     /// Sends a command to the engine, logging when it could not take it.
@@ -276,6 +317,19 @@ impl EventLensApp {
 
     /// Lays out the whole window inside `ui`.
     pub fn show(&mut self, ui: &mut egui::Ui) {
+        let (dropped, hovering) =
+            ui.input(|i| (i.raw.dropped_files.first().map(|f| f.path().to_owned()), !i.raw.hovered_files.is_empty()));
+        if let Some(path) = dropped {
+            self.open_session(ui.ctx(), path);
+        }
+        if hovering {
+            egui::Area::new(egui::Id::new("drop_hint")).anchor(egui::Align2::CENTER_CENTER, egui::Vec2::ZERO).show(
+                ui.ctx(),
+                |ui| {
+                    egui::Frame::popup(ui.style()).show(ui, |ui| ui.heading("Drop a session file to open it"));
+                },
+            );
+        }
         self.refresh();
         let snapshot = Arc::clone(&self.snapshot);
         let (f11, escape) = ui.input(|i| (i.key_pressed(egui::Key::F11), i.key_pressed(egui::Key::Escape)));
