@@ -295,3 +295,37 @@ fn a_session_file_dropped_on_the_window_replaces_the_session() {
     harness.get_by_label_contains("cannot open");
     harness.get_by_label_contains("is not an EventLens session file");
 }
+
+#[test]
+fn save_as_writes_what_the_timeline_holds_and_a_recording_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let collector = live(Some(dir.path().join("running.jsonl")));
+    let engine = collector.engine().unwrap();
+    post_checkout(&collector, 1, 4);
+    common::wait_for(&collector, "four spans", |s| checkout(s) == 4);
+    let saved = dir.path().join("saved.jsonl.zst");
+    assert!(engine.send(Command::SaveAs(saved.clone())));
+    let spans = |path: &Path| {
+        eventlens::capture::read_capture(path)
+            .map(|c| c.records.iter().map(eventlens::model::record::Record::item_count).sum::<usize>())
+            .unwrap_or(0)
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while spans(&saved) < 4 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(spans(&saved), 4, "what the timeline held when asked");
+    // The running recording is untouched and keeps taking records.
+    post_checkout(&collector, 5, 1);
+    let s = common::wait_for(&collector, "five spans", |s| checkout(s) == 5);
+    assert!(s.recording.as_ref().is_some_and(|r| r.active && r.path.ends_with("running.jsonl")));
+    assert_eq!(spans(&saved), 4, "the saved file does not grow");
+
+    // An unwritable target is reported, and nothing else changes.
+    assert!(s.notice.as_ref().is_some_and(|n| n.starts_with("saved 1 record to")), "{:?}", s.notice);
+    assert!(engine.send(Command::SaveAs(dir.path().join("missing/dir/x.jsonl"))));
+    let s =
+        common::wait_for(&collector, "the error", |s| s.notice.as_ref().is_some_and(|n| n.starts_with("not saved")));
+    assert!(s.notice.as_ref().unwrap().contains("missing/dir/x.jsonl"));
+    assert!(s.recording.as_ref().is_some_and(|r| r.active && r.error.is_none()), "the recording goes on");
+}

@@ -23,6 +23,9 @@ pub enum Command {
     /// Start recording to this file (what the timeline holds so far first, then everything
     /// that arrives), or with `None` finish the recording.
     Record(Option<std::path::PathBuf>),
+    /// Write what the timeline holds to this file as a session file (a recording that runs
+    /// goes on).
+    SaveAs(std::path::PathBuf),
     /// Finish: drain what is queued, flush the recording, stop the thread.
     Shutdown,
 }

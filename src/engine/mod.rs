@@ -352,6 +352,7 @@ impl EngineThread {
                 state: EngineState::new(config.journeys.clone()),
                 log: (config.timeline_spans > 0).then(|| SessionLog::new(config.timeline_spans)),
                 finished_recording: None,
+                notice: None,
                 playback: Playback::default(),
                 records,
                 commands: commands_rx,
@@ -411,6 +412,8 @@ struct EngineLoop {
     log: Option<SessionLog>,
     /// The last recording finished from the window: its file and record count.
     finished_recording: Option<(String, u64)>,
+    /// The outcome of the last Save as.
+    notice: Option<String>,
     playback: Playback,
     records: RecordReceiver,
     commands: Receiver<Command>,
@@ -527,6 +530,7 @@ impl EngineLoop {
             Command::SelectJourney(id) => self.state.select_journey(id),
             Command::Record(Some(path)) => self.start_recording(&path),
             Command::Record(None) => self.finish_recording(),
+            Command::SaveAs(path) => self.save_as(&path),
             Command::Shutdown => return true,
         }
         false
@@ -562,6 +566,29 @@ impl EngineLoop {
                 self.summary.recording_error = Some(e.to_string());
             }
         }
+    }
+
+    /// Writes the timeline's records to `path`, beside any recording that runs.
+    fn save_as(&mut self, path: &std::path::Path) {
+        let Some(log) = &self.log else {
+            self.notice = Some("nothing to save: the timeline is off (--timeline-spans 0)".into());
+            return;
+        };
+        let created = log.span().map_or_else(crate::ingest::otlp::unix_nanos_now, |(start, _)| start);
+        let written = crate::capture::CaptureWriter::create(path, created).and_then(|mut writer| {
+            for record in log.records() {
+                writer.append(record)?;
+            }
+            writer.finish()
+        });
+        self.notice = Some(match written {
+            Ok(1) => format!("saved 1 record to {}", path.display()),
+            Ok(records) => format!("saved {records} records to {}", path.display()),
+            Err(e) => {
+                tracing::error!("{e}");
+                format!("not saved: {e}")
+            }
+        });
     }
 
     /// Finishes the recording, if one runs; the file stays shown as saved.
@@ -705,6 +732,7 @@ impl EngineLoop {
             self.state.snapshot(now)
         };
         snapshot.version = self.version;
+        snapshot.notice = self.notice.clone();
         snapshot.paused = self.paused || self.playback.mode != PlaybackMode::Following;
         let cursor = if self.playback.mode == PlaybackMode::Following { self.end() } else { self.playback.cursor };
         snapshot.timeline = self.log.as_ref().map(|log| log.view(cursor, self.playback.mode)).unwrap_or_default();

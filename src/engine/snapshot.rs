@@ -199,6 +199,8 @@ pub struct Snapshot {
     /// The selected journey, laid out for the waterfall.
     #[serde(skip)]
     pub journey: Option<Arc<JourneyDetail>>,
+    /// What the engine last had to say about a request (Save as), for the window.
+    pub notice: Option<String>,
     /// The session's timeline: its span, density, cursor and playback mode.
     #[serde(skip)]
     pub timeline: super::playback::TimelineView,

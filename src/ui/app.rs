@@ -51,6 +51,8 @@ pub struct EventLensApp {
     file_stop: Option<tokio_util::sync::CancellationToken>,
     /// The timeline's controls.
     timeline: super::timeline::TimelineControls,
+    /// The Open and Save as dialogs.
+    dialogs: super::file_dialogs::FileDialogs,
     /// The outcome of the last export, shown under the top bar.
     notice: Option<String>,
     /// Where the Record button writes (default: the user's data folder).
@@ -91,6 +93,7 @@ impl EventLensApp {
             timeline: super::timeline::TimelineControls::default(),
             recording_dir: None,
             notice: None,
+            dialogs: super::file_dialogs::FileDialogs::default(),
             synced: None,
             collector,
         }
@@ -322,6 +325,11 @@ impl EventLensApp {
         if let Some(path) = dropped {
             self.open_session(ui.ctx(), path);
         }
+        match self.dialogs.poll() {
+            Some((super::file_dialogs::DialogPurpose::Open, path)) => self.open_session(ui.ctx(), path),
+            Some((super::file_dialogs::DialogPurpose::SaveAs, path)) => self.command(Command::SaveAs(path)),
+            None => {}
+        }
         if hovering {
             egui::Area::new(egui::Id::new("drop_hint")).anchor(egui::Align2::CENTER_CENTER, egui::Vec2::ZERO).show(
                 ui.ctx(),
@@ -355,6 +363,12 @@ impl EventLensApp {
         }
         if actions.fit {
             self.flow.auto_fit = true;
+        }
+        if actions.open {
+            self.dialogs.show(super::file_dialogs::DialogPurpose::Open, ui.ctx());
+        }
+        if actions.save_as {
+            self.dialogs.show(super::file_dialogs::DialogPurpose::SaveAs, ui.ctx());
         }
         if actions.export_svg {
             let svg = super::svg_export::flow_svg(&self.flow);
@@ -394,7 +408,7 @@ impl EventLensApp {
                     if self.browser.is_available() {
                         ui.selectable_value(&mut self.view, View::Messages, "Messages");
                     }
-                    if let Some(notice) = &self.notice {
+                    for notice in [&self.notice, &snapshot.notice].into_iter().flatten() {
                         ui.separator();
                         ui.label(egui::RichText::new(notice).color(theme::LABEL_DETAIL));
                     }

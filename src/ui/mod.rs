@@ -5,6 +5,7 @@ pub mod app;
 pub mod demo_panel;
 pub mod details_panel;
 pub mod empty_state;
+pub mod file_dialogs;
 pub mod flow_layout;
 pub mod flow_shapes;
 pub mod flow_view;

@@ -19,6 +19,10 @@ pub struct TopBarActions {
     pub record: bool,
     /// Arrange (lay the graph out afresh) was pressed.
     pub arrange: bool,
+    /// Open… was pressed.
+    pub open: bool,
+    /// Save as… was pressed.
+    pub save_as: bool,
     /// Export SVG was pressed.
     pub export_svg: bool,
     /// Presentation mode was asked for.
@@ -81,6 +85,12 @@ pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot, filter: &mut String) -> TopB
         };
         if ui.button(label).on_hover_text(hover).clicked() {
             actions.record = true;
+        }
+        if ui.button("Open…").on_hover_text("open a session file in place of this session").clicked() {
+            actions.open = true;
+        }
+        if ui.button("Save as…").on_hover_text("save what the timeline holds as a session file").clicked() {
+            actions.save_as = true;
         }
         if let Some(recording) = &snapshot.recording {
             match &recording.error {
