@@ -188,3 +188,30 @@ fn export_svg_saves_the_graph_as_drawn() {
         assert!(svg.contains(&format!(">{}<", node.label)), "{} missing", node.label);
     }
 }
+
+#[test]
+fn export_png_saves_the_graph_as_shown() {
+    let collector = common::start_collector(1 << 20);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = EventLensApp::new(collector.engine().expect("engine"), None).with_recording_dir(dir.path().to_owned());
+    let mut harness =
+        Harness::builder().with_size([1280.0, 800.0]).build_ui_state(|ui, app: &mut EventLensApp| app.show(ui), app);
+    send_spans(&collector);
+    settle(&mut harness);
+    harness.get_by_role_and_label(Role::Button, "Export PNG").click();
+    for _ in 0..10 {
+        settle(&mut harness);
+    }
+    let files: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").map(|e| e.expect("entry").path()).collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    harness.get_by_label_contains(&format!("graph saved to {}", files[0].display()));
+    let png = image::open(&files[0]).expect("a PNG").to_rgba8();
+    // The graph's canvas: below the bars, narrower than the window, and not blank.
+    assert!(
+        png.width() > 1000 && png.width() <= 1280 && png.height() > 500 && png.height() < 800,
+        "{:?}",
+        png.dimensions()
+    );
+    let first = *png.get_pixel(0, 0);
+    assert!(png.pixels().any(|p| *p != first), "the picture shows something");
+}

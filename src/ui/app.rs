@@ -51,6 +51,10 @@ pub struct EventLensApp {
     file_stop: Option<tokio_util::sync::CancellationToken>,
     /// The timeline's controls.
     timeline: super::timeline::TimelineControls,
+    /// Where the graph canvas was drawn last frame (for Export PNG).
+    canvas: Option<egui::Rect>,
+    /// An Export PNG waiting for its screenshot: where to save it.
+    png_request: Option<std::path::PathBuf>,
     /// The Open and Save as dialogs.
     dialogs: super::file_dialogs::FileDialogs,
     /// The outcome of the last export, shown under the top bar.
@@ -94,6 +98,8 @@ impl EventLensApp {
             recording_dir: None,
             notice: None,
             dialogs: super::file_dialogs::FileDialogs::default(),
+            canvas: None,
+            png_request: None,
             synced: None,
             collector,
         }
@@ -149,6 +155,33 @@ impl EventLensApp {
             }
             Err(e) => self.notice = Some(format!("cannot open {}: {e:#}", path.display())),
         }
+    }
+
+    /// Saves the screenshot an Export PNG asked for, cropped to the graph, once it arrives.
+    fn save_screenshot(&mut self, ui: &egui::Ui) {
+        if self.png_request.is_none() {
+            return;
+        }
+        let shot = ui.input(|i| {
+            i.events.iter().find_map(|e| match e {
+                egui::Event::Screenshot { image, .. } => Some((Arc::clone(image), i.pixels_per_point)),
+                _ => None,
+            })
+        });
+        let (Some((image, pixels_per_point)), Some(path)) = (shot, self.png_request.take()) else { return };
+        let cropped = match self.canvas {
+            Some(rect) => image.region(&rect, Some(pixels_per_point)),
+            None => (*image).clone(),
+        };
+        let [width, height] = cropped.size;
+        let bytes: Vec<u8> = cropped.pixels.iter().flat_map(|p| p.to_array()).collect();
+        let saved = image::RgbaImage::from_raw(width as u32, height as u32, bytes)
+            .ok_or_else(|| "the screenshot has the wrong size".to_owned())
+            .and_then(|picture| picture.save(&path).map_err(|e| e.to_string()));
+        self.notice = Some(match saved {
+            Ok(()) => format!("graph saved to {}", path.display()),
+            Err(e) => format!("cannot save the graph: {e}"),
+        });
     }
 
     /// Sends a command to the engine, logging when it could not take it.
@@ -325,6 +358,7 @@ impl EventLensApp {
         if let Some(path) = dropped {
             self.open_session(ui.ctx(), path);
         }
+        self.save_screenshot(ui);
         match self.dialogs.poll() {
             Some((super::file_dialogs::DialogPurpose::Open, path)) => self.open_session(ui.ctx(), path),
             Some((super::file_dialogs::DialogPurpose::SaveAs, path)) => self.command(Command::SaveAs(path)),
@@ -369,6 +403,15 @@ impl EventLensApp {
         }
         if actions.save_as {
             self.dialogs.show(super::file_dialogs::DialogPurpose::SaveAs, ui.ctx());
+        }
+        if actions.export_png {
+            match super::recording::new_path(self.recording_dir.as_deref(), "eventlens-graph", "png") {
+                Ok(path) => {
+                    self.png_request = Some(path);
+                    ui.ctx().send_viewport_cmd(egui::ViewportCommand::Screenshot(egui::UserData::default()));
+                }
+                Err(e) => self.notice = Some(format!("cannot save the graph: {e}")),
+            }
         }
         if actions.export_svg {
             let svg = super::svg_export::flow_svg(&self.flow);
@@ -594,6 +637,7 @@ impl EventLensApp {
             });
         }
         egui::CentralPanel::default().show(ui, |ui| {
+            self.canvas = Some(ui.max_rect());
             if snapshot.is_empty() {
                 empty_state::show(ui, &snapshot);
             } else if let Some(clicked) = self.flow.show(ui) {

@@ -25,6 +25,8 @@ pub struct TopBarActions {
     pub save_as: bool,
     /// Export SVG was pressed.
     pub export_svg: bool,
+    /// Export PNG was pressed.
+    pub export_png: bool,
     /// Presentation mode was asked for.
     pub present: bool,
 }
@@ -119,6 +121,9 @@ pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot, filter: &mut String) -> TopB
         ui.add(egui::TextEdit::singleline(filter).hint_text("filter nodes").desired_width(160.0));
         if ui.button("Export SVG").on_hover_text("save the flow graph as drawn, as an SVG picture").clicked() {
             actions.export_svg = true;
+        }
+        if ui.button("Export PNG").on_hover_text("save the flow graph as shown, as a PNG picture").clicked() {
+            actions.export_png = true;
         }
         if ui.button("Present").on_hover_text("presentation mode: full screen, larger, no chrome (F11)").clicked() {
             actions.present = true;
