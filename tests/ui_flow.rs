@@ -168,21 +168,32 @@ fn presentation_mode_hides_the_chrome_enlarges_everything_and_comes_back() {
     assert!(!harness.state().presenting());
 }
 
-#[test]
-fn export_svg_saves_the_graph_as_drawn() {
-    let collector = common::start_collector(1 << 20);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let app = EventLensApp::new(collector.engine().expect("engine"), None).with_recording_dir(dir.path().to_owned());
+/// A window over `collector` with spans shown, saving exports into `dir`.
+fn exporting_harness(collector: &Collector, dir: &std::path::Path) -> Harness<'static, EventLensApp> {
+    let app = EventLensApp::new(collector.engine().expect("engine"), None).with_recording_dir(dir.to_owned());
     let mut harness =
         Harness::builder().with_size([1280.0, 800.0]).build_ui_state(|ui, app: &mut EventLensApp| app.show(ui), app);
-    send_spans(&collector);
+    send_spans(collector);
     settle(&mut harness);
-    harness.get_by_role_and_label(Role::Button, "Export SVG").click();
-    settle(&mut harness);
-    let files: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").map(|e| e.expect("entry").path()).collect();
+    harness
+}
+
+/// The one file an export wrote to `dir`, which the window names.
+fn the_saved_file(harness: &Harness<'static, EventLensApp>, dir: &std::path::Path) -> std::path::PathBuf {
+    let files: Vec<_> = std::fs::read_dir(dir).expect("dir").map(|e| e.expect("entry").path()).collect();
     assert_eq!(files.len(), 1, "{files:?}");
     harness.get_by_label_contains(&format!("graph saved to {}", files[0].display()));
-    let svg = std::fs::read_to_string(&files[0]).expect("svg");
+    files[0].clone()
+}
+
+#[test]
+fn export_svg_saves_the_graph_as_drawn() {
+    let (collector, dir) = (common::start_collector(1 << 20), tempfile::tempdir().expect("tempdir"));
+    let mut harness = exporting_harness(&collector, dir.path());
+    harness.get_by_role_and_label(Role::Button, "Export SVG").click();
+    settle(&mut harness);
+    let file = the_saved_file(&harness, dir.path());
+    let svg = std::fs::read_to_string(&file).expect("svg");
     assert!(svg.starts_with("<svg"));
     for node in &harness.state().snapshot().nodes {
         assert!(svg.contains(&format!(">{}<", node.label)), "{} missing", node.label);
@@ -191,21 +202,14 @@ fn export_svg_saves_the_graph_as_drawn() {
 
 #[test]
 fn export_png_saves_the_graph_as_shown() {
-    let collector = common::start_collector(1 << 20);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let app = EventLensApp::new(collector.engine().expect("engine"), None).with_recording_dir(dir.path().to_owned());
-    let mut harness =
-        Harness::builder().with_size([1280.0, 800.0]).build_ui_state(|ui, app: &mut EventLensApp| app.show(ui), app);
-    send_spans(&collector);
-    settle(&mut harness);
+    let (collector, dir) = (common::start_collector(1 << 20), tempfile::tempdir().expect("tempdir"));
+    let mut harness = exporting_harness(&collector, dir.path());
     harness.get_by_role_and_label(Role::Button, "Export PNG").click();
     for _ in 0..10 {
         settle(&mut harness);
     }
-    let files: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").map(|e| e.expect("entry").path()).collect();
-    assert_eq!(files.len(), 1, "{files:?}");
-    harness.get_by_label_contains(&format!("graph saved to {}", files[0].display()));
-    let png = image::open(&files[0]).expect("a PNG").to_rgba8();
+    let file = the_saved_file(&harness, dir.path());
+    let png = image::open(&file).expect("a PNG").to_rgba8();
     // The graph's canvas: below the bars, narrower than the window, and not blank.
     assert!(
         png.width() > 1000 && png.width() <= 1280 && png.height() > 500 && png.height() < 800,
