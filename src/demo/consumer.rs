@@ -1,6 +1,8 @@
 //! A demo service's consumer loop: reads its topics as its own group, hands each message to
-//! the shop (concurrently, bounded), and obeys the scenario controls that act on consumers:
-//! slow shipping, stopped notifications, inventory's duplicate deliveries, analytics' batches.
+//! the shop (one worker per partition, so a partition's messages are processed in order, as
+//! Kafka consumers do, while partitions proceed in parallel), and obeys the scenario controls
+//! that act on consumers: slow shipping, stopped notifications, inventory's duplicate
+//! deliveries, analytics' batches.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,15 +10,14 @@ use std::time::Duration;
 
 use rdkafka::consumer::{Consumer as _, StreamConsumer};
 use rdkafka::{Offset, TopicPartitionList};
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::controls::DemoControls;
 use super::messaging::{Incoming, client_config};
 use super::shop::{Consumer, Shop};
 
-/// Messages a service processes at once.
-const CONCURRENCY: usize = 64;
+/// Messages queued per partition worker before the consumer waits for it.
+const PARTITION_QUEUE: usize = 256;
 /// Analytics flushes a batch at this size or age.
 const BATCH_SIZE: usize = 50;
 const BATCH_AGE: Duration = Duration::from_millis(250);
@@ -55,7 +56,6 @@ fn is_stopped(controls: &DemoControls, consumer: Consumer) -> bool {
 
 /// Runs `consumer` until `stop`.
 pub async fn run(shop: Arc<Shop>, bootstrap: String, consumer: Consumer, stop: CancellationToken) {
-    let permits = Arc::new(Semaphore::new(CONCURRENCY));
     let mut batches: HashMap<String, (tokio::time::Instant, Vec<Incoming>)> = HashMap::new();
     // A consumer stops only after it has committed something: a group that never consumed
     // would be invisible (no spans name it, and the cluster will not list groups).
@@ -68,6 +68,8 @@ pub async fn run(shop: Arc<Shop>, bootstrap: String, consumer: Consumer, stop: C
                 () = tokio::time::sleep(Duration::from_millis(250)) => continue,
             }
         }
+        // One ordered worker per partition of this membership; dropped (and finished) with it.
+        let mut workers: HashMap<(String, i32), tokio::sync::mpsc::Sender<Incoming>> = HashMap::new();
         let Some(client) = subscribe(&bootstrap, consumer) else {
             tokio::select! {
                 () = stop.cancelled() => break,
@@ -107,12 +109,19 @@ pub async fn run(shop: Arc<Shop>, bootstrap: String, consumer: Consumer, stop: C
                 tokio::time::sleep(SLOW_PAUSE).await;
                 continue;
             }
-            let Ok(permit) = Arc::clone(&permits).acquire_owned().await else { break 'session };
-            let shop = Arc::clone(&shop);
-            tokio::spawn(async move {
-                shop.process(consumer, message).await;
-                drop(permit);
+            let worker = workers.entry((message.topic.clone(), message.partition)).or_insert_with(|| {
+                let (tx, mut rx) = tokio::sync::mpsc::channel::<Incoming>(PARTITION_QUEUE);
+                let shop = Arc::clone(&shop);
+                tokio::spawn(async move {
+                    while let Some(message) = rx.recv().await {
+                        shop.process(consumer, message).await;
+                    }
+                });
+                tx
             });
+            if worker.send(message).await.is_err() {
+                tracing::debug!("demo {}: a partition worker ended", consumer.group());
+            }
         }
     }
 }
