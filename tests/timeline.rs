@@ -329,3 +329,64 @@ fn save_as_writes_what_the_timeline_holds_and_a_recording_goes_on() {
     assert!(s.notice.as_ref().unwrap().contains("missing/dir/x.jsonl"));
     assert!(s.recording.as_ref().is_some_and(|r| r.active && r.error.is_none()), "the recording goes on");
 }
+
+#[test]
+fn the_waterfall_at_the_cursor_shows_the_journey_as_it_stood_then() {
+    let dir = tempfile::tempdir().unwrap();
+    let span = |trace: &str, id: &str, name: &str, kind: &str, start: u64, end: u64, extra: &str| {
+        format!(
+            r#"{{"trace_id":"{trace}","span_id":"{id}","name":"{name}","kind":"{kind}","start_unix_nano":{start},"end_unix_nano":{end},"resource":{{"service":{{"name":"svc-{kind}"}},"attributes":[]}},"attributes":[{{"key":"messaging.system","value":{{"stringValue":"kafka"}}}},{{"key":"messaging.destination.name","value":{{"stringValue":"orders"}}}}]{extra}}}"#
+        )
+    };
+    let producer = span(
+        "0af7651916cd43dd8448eb211c80319c",
+        "b7ad6b7169203331",
+        "send orders",
+        "producer",
+        T0 + SECOND,
+        T0 + SECOND + 1_000,
+        "",
+    );
+    // The consumer starts at 5 s and runs until 8 s, linked to the producer.
+    let link = r#","links":[{"trace_id":"0af7651916cd43dd8448eb211c80319c","span_id":"b7ad6b7169203331"}]"#;
+    let consumer = span(
+        "4bf92f3577b34da6a3ce929d0e0e4736",
+        "00f067aa0ba902b7",
+        "process orders",
+        "consumer",
+        T0 + 5 * SECOND,
+        T0 + 8 * SECOND,
+        link,
+    );
+    let lines = [
+        format!(r#"{{"format":"eventlens-session","version":2,"created_unix_nano":{T0}}}"#),
+        format!(r#"{{"kind":"spans","received_unix_nano":{},"source":"otlp-grpc","spans":[{producer}]}}"#, T0 + SECOND),
+        format!(
+            r#"{{"kind":"spans","received_unix_nano":{},"source":"otlp-grpc","spans":[{consumer}]}}"#,
+            T0 + 8 * SECOND
+        ),
+    ];
+    let file = dir.path().join("journey.jsonl");
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let collector = open(&file);
+    let engine = collector.engine().unwrap();
+    let s = common::wait_for(&collector, "one journey of two spans", |s| s.journeys.iter().any(|j| j.spans == 2));
+    let id = s.journeys.iter().next().unwrap().id;
+    assert!(engine.send(Command::SelectJourney(Some(id))));
+    let rows = |s: &Snapshot| s.journey.as_ref().map_or(0, |j| j.rows.len());
+    common::wait_for(&collector, "the whole journey", |s| rows(s) == 2);
+
+    // At 3 s only the producer had run.
+    assert!(engine.send(Command::Seek(T0 + 3 * SECOND)));
+    common::wait_for(&collector, "the journey at 3 s", |s| s.timeline.mode == PlaybackMode::Paused && rows(s) == 1);
+    // At 6.5 s the consumer was running: it is shown up to the cursor, with no status yet.
+    let at = T0 + 6 * SECOND + SECOND / 2;
+    assert!(engine.send(Command::Seek(at)));
+    let s = common::wait_for(&collector, "the journey at 6.5 s", |s| rows(s) == 2);
+    let detail = s.journey.clone().unwrap();
+    assert_eq!(detail.end_unix_nano, at);
+    let running = detail.spans.iter().find(|s| s.name == "process orders").unwrap();
+    assert_eq!((running.end_unix_nano, running.status), (at, eventlens::model::span::StatusCode::Unset));
+    assert!(engine.send(Command::Resume));
+    common::wait_for(&collector, "following", |s| s.timeline.mode == PlaybackMode::Following && rows(s) == 2);
+}

@@ -405,6 +405,8 @@ struct Playback {
     moved: Option<Instant>,
     /// The head's journeys begun by the cursor: (cursor, head list version, list).
     journeys: Option<(u64, u64, crate::model::journey::JourneyList)>,
+    /// The selected journey at the cursor: (journey, cursor, head list version) and its layout.
+    journey: Option<((JourneyId, u64, u64), Arc<JourneyDetail>)>,
 }
 
 struct EngineLoop {
@@ -657,6 +659,22 @@ impl EngineLoop {
         step > 0
     }
 
+    /// The selected journey as it stood at the cursor, laid out again only when the cursor,
+    /// the selection or the journey changed.
+    fn cursor_journey(&mut self) -> Option<Arc<JourneyDetail>> {
+        let id = self.state.selected_journey?;
+        let key = (id, self.playback.cursor, self.state.journeys.list().version());
+        if let Some((cached, detail)) = &self.playback.journey
+            && *cached == key
+        {
+            return Some(Arc::clone(detail));
+        }
+        let kafka = self.playback.view.as_ref().map_or(&self.state.kafka, |(_, view)| &view.kafka);
+        let detail = Arc::new(JourneyDetail::build_until(&self.state.journeys, id, kafka, Some(self.playback.cursor))?);
+        self.playback.journey = Some((key, Arc::clone(&detail)));
+        Some(detail)
+    }
+
     /// A snapshot of the state at the cursor, with the head's journeys begun by then.
     fn cursor_snapshot(&mut self) -> Option<Snapshot> {
         let log = self.log.as_ref()?;
@@ -683,7 +701,7 @@ impl EngineLoop {
             snapshot.journeys = list.clone();
         }
         snapshot.journey_counters = self.state.journeys.counters();
-        snapshot.journey = self.state.journey_detail();
+        snapshot.journey = self.cursor_journey();
         Some(snapshot)
     }
 

@@ -91,6 +91,13 @@ pub struct JourneyDetail {
 impl JourneyDetail {
     /// Builds the detail of journey `id`, or `None` if it is not (or no longer) kept.
     pub fn build(store: &JourneyStore, id: JourneyId, kafka: &KafkaModel) -> Option<Self> {
+        Self::build_until(store, id, kafka, None)
+    }
+
+    /// As [`JourneyDetail::build`], as the journey stood at `until` (Unix nanoseconds) when
+    /// given: spans that had not started are left out, and spans still running then are cut
+    /// at `until` with no status yet. For the timeline's cursor.
+    pub fn build_until(store: &JourneyStore, id: JourneyId, kafka: &KafkaModel, until: Option<u64>) -> Option<Self> {
         let summary = store.list().get(id)?.clone();
         let journey = store.journey(id)?;
         let consumers = store.batch_consumers(id);
@@ -100,6 +107,16 @@ impl JourneyDetail {
             journey.spans.iter().filter_map(|s| Some((decode(s)?, false))).collect();
         for (_, linking) in &consumers {
             spans.extend(linking.iter().filter_map(|s| Some((decode(s)?, true))));
+        }
+        if let Some(until) = until {
+            spans.retain(|(s, _)| s.start_unix_nano <= until);
+            for (span, _) in spans.iter_mut().filter(|(s, _)| s.end_unix_nano > until) {
+                let mut running = (**span).clone();
+                running.end_unix_nano = until;
+                running.status = crate::model::span::StatusCode::Unset;
+                running.status_message.clear();
+                *span = Arc::new(running);
+            }
         }
         spans.sort_by_key(|(s, _)| (s.start_unix_nano, s.end_unix_nano));
         spans.dedup_by_key(|(s, _)| s.span_ref());
