@@ -309,4 +309,14 @@ fn a_recording_ring_keeps_the_newest_files_and_a_capped_recording_stops() {
         .expect("runs");
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("--record-ring needs a cap"));
+    // A size that is not one is refused by name.
+    let output = Command::new(BIN)
+        .args(["record", "--out"])
+        .arg(dir.path().join("x.jsonl"))
+        .args(["--record-max-size", "lots"])
+        .output()
+        .expect("runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("invalid value 'lots' for '--record-max-size <SIZE>'"), "{stderr}");
 }

@@ -31,6 +31,13 @@ pub struct Outgoing<'a> {
     pub extra_headers: Vec<(String, Vec<u8>)>,
 }
 
+impl<'a> Outgoing<'a> {
+    /// An event with a JSON payload and no extra headers.
+    pub fn json(topic: &'a str, key: &'a str, event_type: &'a str, payload: &serde_json::Value) -> Self {
+        Self { topic, key, event_type, payload: payload.to_string().into_bytes(), extra_headers: Vec::new() }
+    }
+}
+
 /// A client configuration for the demo's cluster.
 pub fn client_config(bootstrap: &str, client_id: &str) -> ClientConfig {
     let mut config = ClientConfig::new();

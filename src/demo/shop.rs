@@ -158,21 +158,12 @@ impl Shop {
             .to_string()
             .into_bytes()
         };
-        let update = json!({"type": "OrderUpdated", "order_id": key, "seq": 2, "address": "2 Harbour Street"})
-            .to_string()
-            .into_bytes();
         let out_of_order = DemoControls::get(&self.controls.out_of_order) && order.is_multiple_of(4);
         let placed_event =
             Outgoing { topic: "orders", key: &key, event_type: "OrderPlaced", payload: placed, extra_headers: vec![] };
         if out_of_order {
-            let updated = Outgoing {
-                topic: "orders",
-                key: &key,
-                event_type: "OrderUpdated",
-                payload: update,
-                extra_headers: vec![],
-            };
-            publish(&self.checkout, Some(&request_cx), updated).await;
+            let update = json!({"type": "OrderUpdated", "order_id": key, "seq": 2, "address": "2 Harbour Street"});
+            publish(&self.checkout, Some(&request_cx), Outgoing::json("orders", &key, "OrderUpdated", &update)).await;
         }
         publish(&self.checkout, Some(&request_cx), placed_event).await;
         request.set_attribute(KeyValue::new("http.response.status_code", 202));
@@ -260,14 +251,7 @@ impl Shop {
             return Ok(());
         }
         let payload = json!({"type": "OrderCancelled", "order_id": message.key, "seq": 3, "reason": "payment failed"});
-        let cancel = Outgoing {
-            topic: "orders",
-            key: &message.key,
-            event_type: "OrderCancelled",
-            payload: payload.to_string().into_bytes(),
-            extra_headers: vec![],
-        };
-        publish(&self.checkout, Some(cx), cancel).await;
+        publish(&self.checkout, Some(cx), Outgoing::json("orders", &message.key, "OrderCancelled", &payload)).await;
         Ok(())
     }
 
@@ -311,14 +295,7 @@ impl Shop {
         work(order, 1, 3).await;
         db.end();
         let payload = json!({"type": reply, "order_id": message.key, "items": 1 + order % 4});
-        let event = Outgoing {
-            topic: "inventory",
-            key: &message.key,
-            event_type: reply,
-            payload: payload.to_string().into_bytes(),
-            extra_headers: vec![],
-        };
-        publish(&self.inventory, Some(cx), event).await;
+        publish(&self.inventory, Some(cx), Outgoing::json("inventory", &message.key, reply, &payload)).await;
         Ok(())
     }
 
@@ -370,14 +347,7 @@ impl Shop {
         }
         let reply = if declined { "PaymentFailed" } else { "PaymentProcessed" };
         let payload = json!({"type": reply, "order_id": message.key, "amount_cents": total});
-        let event = Outgoing {
-            topic: "payments",
-            key: &message.key,
-            event_type: reply,
-            payload: payload.to_string().into_bytes(),
-            extra_headers: vec![],
-        };
-        publish(&self.payments, Some(cx), event).await;
+        publish(&self.payments, Some(cx), Outgoing::json("payments", &message.key, reply, &payload)).await;
         Ok(())
     }
 
@@ -389,14 +359,7 @@ impl Shop {
         work(order, 1, 5).await;
         booking.end();
         let payload = json!({"type": "OrderShipped", "order_id": message.key, "carrier": "DHL"});
-        let event = Outgoing {
-            topic: "shipments",
-            key: &message.key,
-            event_type: "OrderShipped",
-            payload: payload.to_string().into_bytes(),
-            extra_headers: vec![],
-        };
-        publish(&self.shipping, Some(cx), event).await;
+        publish(&self.shipping, Some(cx), Outgoing::json("shipments", &message.key, "OrderShipped", &payload)).await;
         Ok(())
     }
 
@@ -416,14 +379,8 @@ impl Shop {
         }
         email.end();
         let payload = json!({"type": "EmailSent", "order_id": message.key, "template": template});
-        let event = Outgoing {
-            topic: "notifications",
-            key: &message.key,
-            event_type: "EmailSent",
-            payload: payload.to_string().into_bytes(),
-            extra_headers: vec![],
-        };
-        publish(&self.notifications, Some(cx), event).await;
+        publish(&self.notifications, Some(cx), Outgoing::json("notifications", &message.key, "EmailSent", &payload))
+            .await;
         Ok(())
     }
 

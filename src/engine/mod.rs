@@ -544,15 +544,7 @@ impl EngineLoop {
         if self.config.recording.is_some() {
             return;
         }
-        let created = self
-            .log
-            .as_ref()
-            .and_then(SessionLog::span)
-            .map_or_else(crate::ingest::otlp::unix_nanos_now, |(start, _)| start);
-        let written = Recorder::create(path, created, self.config.recording_limits.clone()).and_then(|mut writer| {
-            for record in self.log.iter().flat_map(SessionLog::records) {
-                writer.append(record)?;
-            }
+        let written = self.write_log(path, self.config.recording_limits.clone()).and_then(|mut writer| {
             writer.flush_and_check(crate::ingest::otlp::unix_nanos_now())?;
             Ok(writer)
         });
@@ -570,19 +562,27 @@ impl EngineLoop {
         }
     }
 
+    /// A recording at `path` that starts where the timeline does: the log's records so far.
+    fn write_log(&self, path: &std::path::Path, limits: RecordingLimits) -> Result<Recorder, CaptureWriteError> {
+        let created = self
+            .log
+            .as_ref()
+            .and_then(SessionLog::span)
+            .map_or_else(crate::ingest::otlp::unix_nanos_now, |(start, _)| start);
+        let mut recorder = Recorder::create(path, created, limits)?;
+        for record in self.log.iter().flat_map(SessionLog::records) {
+            recorder.append(record)?;
+        }
+        Ok(recorder)
+    }
+
     /// Writes the timeline's records to `path`, beside any recording that runs.
     fn save_as(&mut self, path: &std::path::Path) {
-        let Some(log) = &self.log else {
+        if self.log.is_none() {
             self.notice = Some("nothing to save: the timeline is off (--timeline-spans 0)".into());
             return;
-        };
-        let created = log.span().map_or_else(crate::ingest::otlp::unix_nanos_now, |(start, _)| start);
-        let written = crate::capture::CaptureWriter::create(path, created).and_then(|mut writer| {
-            for record in log.records() {
-                writer.append(record)?;
-            }
-            writer.finish()
-        });
+        }
+        let written = self.write_log(path, RecordingLimits::default()).and_then(Recorder::finish);
         self.notice = Some(match written {
             Ok(1) => format!("saved 1 record to {}", path.display()),
             Ok(records) => format!("saved {records} records to {}", path.display()),

@@ -73,14 +73,30 @@ impl From<NodeProps<NodeView>> for FlowNodeShape {
     }
 }
 
+/// Half the width and height of a node of `kind` at the theme's size.
+pub fn half_extent(kind: NodeKind) -> Vec2 {
+    match kind {
+        NodeKind::Service => Vec2::splat(theme::SERVICE_RADIUS),
+        NodeKind::Destination => theme::DESTINATION_HALF,
+        NodeKind::ConsumerGroup => Vec2::splat(theme::GROUP_RADIUS),
+    }
+}
+
+/// Where a line leaving a node of `kind` (half extent `h`) at `center` in direction `dir`
+/// crosses its outline: a circle, a box, or a diamond.
+pub fn boundary_point(center: Pos2, kind: NodeKind, h: Vec2, dir: Vec2) -> Pos2 {
+    let dir = dir.normalized();
+    let reach = match kind {
+        NodeKind::Service => h.x,
+        NodeKind::Destination => (h.x / dir.x.abs().max(1e-6)).min(h.y / dir.y.abs().max(1e-6)),
+        NodeKind::ConsumerGroup => h.x / (dir.x.abs() + dir.y.abs()).max(1e-6),
+    };
+    center + dir * reach
+}
+
 impl FlowNodeShape {
     fn half_extent(&self) -> Vec2 {
-        let half = match self.view.kind {
-            NodeKind::Service => Vec2::splat(theme::SERVICE_RADIUS),
-            NodeKind::Destination => theme::DESTINATION_HALF,
-            NodeKind::ConsumerGroup => Vec2::splat(theme::GROUP_RADIUS),
-        };
-        half * self.view.scale
+        half_extent(self.view.kind) * self.view.scale
     }
 
     fn fill(&self) -> Color32 {
@@ -95,16 +111,7 @@ impl FlowNodeShape {
 
 impl<E: Clone, Ty: EdgeType, Ix: IndexType> DisplayNode<NodeView, E, Ty, Ix> for FlowNodeShape {
     fn closest_boundary_point(&self, dir: Vec2) -> Pos2 {
-        let dir = dir.normalized();
-        let h = self.half_extent();
-        match self.view.kind {
-            NodeKind::Service => self.pos + dir * h.x,
-            NodeKind::Destination => {
-                let scale = (h.x / dir.x.abs().max(1e-6)).min(h.y / dir.y.abs().max(1e-6));
-                self.pos + dir * scale
-            }
-            NodeKind::ConsumerGroup => self.pos + dir * (h.x / (dir.x.abs() + dir.y.abs()).max(1e-6)),
-        }
+        boundary_point(self.pos, self.view.kind, self.half_extent(), dir)
     }
 
     fn shapes(&mut self, ctx: &DrawContext) -> Vec<Shape> {

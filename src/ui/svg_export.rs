@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use egui::{Color32, Pos2, Vec2};
 
-use super::flow_shapes::{EdgeView, NodeView};
+use super::flow_shapes::{EdgeView, NodeView, boundary_point, half_extent};
 use super::flow_view::FlowView;
 use super::theme;
 use crate::model::flow_graph::{EdgeKind, NodeKind};
@@ -19,25 +19,6 @@ fn hex(color: Color32) -> String {
 
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
-fn half_extent(kind: NodeKind) -> Vec2 {
-    match kind {
-        NodeKind::Service => Vec2::splat(theme::SERVICE_RADIUS),
-        NodeKind::Destination => theme::DESTINATION_HALF,
-        NodeKind::ConsumerGroup => Vec2::splat(theme::GROUP_RADIUS),
-    }
-}
-
-/// Where a line towards `center` from direction `dir` meets the node's outline.
-fn boundary(center: Pos2, kind: NodeKind, dir: Vec2) -> Pos2 {
-    let h = half_extent(kind);
-    let t = match kind {
-        NodeKind::Service => h.x,
-        NodeKind::Destination => (h.x / dir.x.abs().max(1e-6)).min(h.y / dir.y.abs().max(1e-6)),
-        NodeKind::ConsumerGroup => h.x / (dir.x.abs() + dir.y.abs()).max(1e-6),
-    };
-    center + dir * t
 }
 
 /// The graph the view holds, as SVG.
@@ -73,7 +54,7 @@ pub fn flow_svg(view: &FlowView) -> String {
 
 fn write_edge(svg: &mut String, from: Pos2, to: Pos2, edge: &EdgeView, target: &NodeView) {
     let dir = (to - from).normalized();
-    let tip = boundary(to, target.kind, -dir);
+    let tip = boundary_point(to, target.kind, half_extent(target.kind), -dir);
     let base = tip - dir * theme::ARROW_SIZE;
     let normal = Vec2::new(-dir.y, dir.x) * theme::ARROW_SIZE * 0.5;
     let color = hex(edge.color);
