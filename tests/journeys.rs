@@ -437,3 +437,70 @@ fn a_collector_without_journeys_still_draws_the_graph() {
     assert!(snapshot.journeys.is_empty());
     assert_eq!(snapshot.journey_counters.spans, 0);
 }
+
+#[test]
+fn a_journey_at_a_moment_is_what_had_been_received_by_then() {
+    let mut state = EngineState::default();
+    // Billing is known to consume `orders` (so a sent order waits for it).
+    apply_at(
+        &mut state,
+        T0,
+        vec![
+            send("orders", "orders", 1, 1, 500),
+            process("billing", "orders", "billing", 2, 1, 550).link(1, 1).build(),
+        ],
+    );
+    // The order followed here arrives in three exports a second apart: sent, processed by
+    // billing, and the invoice that processing triggered failed.
+    apply_at(&mut state, T0 + SECOND, vec![send("orders", "orders", 3, 1, 1_000)]);
+    apply_at(
+        &mut state,
+        T0 + 2 * SECOND,
+        vec![process("billing", "orders", "billing", 4, 1, 1_100).link(3, 1).build()],
+    );
+    let invoice = span("billing", "render invoice", SpanKind::Internal).ids(4, 2).parent(1).at_ms(1_200, 10);
+    apply_at(&mut state, T0 + 3 * SECOND, vec![invoice.error("template missing").build()]);
+    journeys(&mut state);
+    let head = &state.journeys;
+    let id = head.journey_of_trace(&trace_id(3)).unwrap();
+    let at = |received: u64| head.summary_at(id, received, &state.model, &state.kafka);
+    let now = head.list().get(id).unwrap().clone();
+    assert_eq!((now.spans, now.status, now.error.as_deref()), (3, JourneyStatus::Failed, Some("template missing")));
+
+    assert_eq!(at(T0 + SECOND - 1), None, "nothing had arrived");
+    // Sent, not yet processed: in flight, one trace, no hop.
+    let sent = at(T0 + SECOND).unwrap();
+    assert_eq!((sent.spans, sent.hops, sent.status), (1, 0, JourneyStatus::InFlight));
+    assert_eq!(sent.trace_ids.to_vec(), [trace_id(3)]);
+    assert_eq!(names(&sent.services), ["orders"]);
+    assert_eq!(sent.end_unix_nano, 1_002_000_000);
+    // Processed by billing, the failure not reported yet.
+    let processed = at(T0 + 2 * SECOND + SECOND / 2).unwrap();
+    assert_eq!((processed.spans, processed.hops, processed.failures), (2, 1, 0));
+    assert_eq!(processed.status, JourneyStatus::Ok);
+    assert_eq!(processed.trace_ids.len(), 2);
+    assert_eq!(names(&processed.services), ["billing", "orders"]);
+    // Once everything had arrived, the row is the journey's own.
+    assert_eq!(at(T0 + 3 * SECOND), Some(now));
+}
+
+#[test]
+fn a_journey_waiting_for_a_consumer_was_in_flight_before_its_grace_ran_out() {
+    let mut state = EngineState::default();
+    apply(
+        &mut state,
+        vec![
+            send("orders", "orders", 1, 1, 1_000),
+            process("billing", "orders", "billing", 2, 1, 1_050).link(1, 1).build(),
+        ],
+    );
+    apply_at(&mut state, T0 + SECOND, vec![send("orders", "orders", 3, 1, 2_000)]);
+    apply_at(&mut state, T0 + 40 * SECOND, vec![span("other", "tick", SpanKind::Internal).ids(50, 1).build()]);
+    journeys(&mut state);
+    let head = &state.journeys;
+    let id = head.journey_of_trace(&trace_id(3)).unwrap();
+    assert_eq!(head.list().get(id).unwrap().status, JourneyStatus::Incomplete);
+    let at = |received: u64| head.summary_at(id, received, &state.model, &state.kafka).unwrap().status;
+    assert_eq!(at(T0 + 5 * SECOND), JourneyStatus::InFlight);
+    assert_eq!(at(T0 + 35 * SECOND), JourneyStatus::Incomplete);
+}

@@ -331,7 +331,7 @@ fn save_as_writes_what_the_timeline_holds_and_a_recording_goes_on() {
 }
 
 #[test]
-fn the_waterfall_at_the_cursor_shows_the_journey_as_it_stood_then() {
+fn the_journey_at_the_cursor_is_what_had_been_received_by_then() {
     let dir = tempfile::tempdir().unwrap();
     let span = |trace: &str, id: &str, name: &str, kind: &str, start: u64, end: u64, extra: &str| {
         format!(
@@ -376,17 +376,118 @@ fn the_waterfall_at_the_cursor_shows_the_journey_as_it_stood_then() {
     let rows = |s: &Snapshot| s.journey.as_ref().map_or(0, |j| j.rows.len());
     common::wait_for(&collector, "the whole journey", |s| rows(s) == 2);
 
-    // At 3 s only the producer had run.
+    // At 3 s only the producer had been reported: the list's row, its counts and the
+    // waterfall say so.
     assert!(engine.send(Command::Seek(T0 + 3 * SECOND)));
-    common::wait_for(&collector, "the journey at 3 s", |s| s.timeline.mode == PlaybackMode::Paused && rows(s) == 1);
-    // At 6.5 s the consumer was running: it is shown up to the cursor, with no status yet.
-    let at = T0 + 6 * SECOND + SECOND / 2;
-    assert!(engine.send(Command::Seek(at)));
-    let s = common::wait_for(&collector, "the journey at 6.5 s", |s| rows(s) == 2);
-    let detail = s.journey.clone().unwrap();
-    assert_eq!(detail.end_unix_nano, at);
-    let running = detail.spans.iter().find(|s| s.name == "process orders").unwrap();
-    assert_eq!((running.end_unix_nano, running.status), (at, eventlens::model::span::StatusCode::Unset));
+    let s =
+        common::wait_for(&collector, "the journey at 3 s", |s| s.timeline.mode == PlaybackMode::Paused && rows(s) == 1);
+    let row = s.journeys.get(id).unwrap();
+    assert_eq!((row.spans, row.hops, row.end_unix_nano), (1, 0, T0 + SECOND + 1_000));
+    assert_eq!(s.journey_counters.spans, 1);
+    assert_eq!(&s.journey.as_ref().unwrap().summary, row);
+    // At 6.5 s the consumer was running, but it is reported when it ends (received at 8 s):
+    // not shown yet, as it was not then.
+    assert!(engine.send(Command::Seek(T0 + 6 * SECOND + SECOND / 2)));
+    let s = common::wait_for(&collector, "the journey at 6.5 s", |s| {
+        s.timeline.cursor_unix_nano == T0 + 6 * SECOND + SECOND / 2
+    });
+    assert_eq!((rows(&s), s.journeys.get(id).unwrap().hops), (1, 0));
+    assert!(engine.send(Command::Seek(T0 + 8 * SECOND)));
+    let s = common::wait_for(&collector, "the journey at 8 s", |s| rows(s) == 2);
+    let row = s.journeys.get(id).unwrap();
+    assert_eq!((row.spans, row.hops, row.end_unix_nano), (2, 1, T0 + 8 * SECOND));
     assert!(engine.send(Command::Resume));
     common::wait_for(&collector, "following", |s| s.timeline.mode == PlaybackMode::Following && rows(s) == 2);
+}
+
+/// The journeys a snapshot lists, oldest first.
+fn journey_rows(s: &Snapshot) -> Vec<eventlens::model::journey::JourneySummary> {
+    s.journeys.iter().cloned().collect()
+}
+
+/// Edge counts of the shown graph.
+fn edge_counts(s: &Snapshot) -> Vec<(u32, u32, u64, u64)> {
+    s.edges.iter().map(|e| (e.from, e.to, e.counters.count, e.counters.failures)).collect()
+}
+
+#[test]
+fn a_recorded_session_replays_the_same_graph_and_journeys_at_every_moment() {
+    use eventlens::model::span::SpanKind;
+    use eventlens::testing::span;
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("live.jsonl");
+    let collector = live(Some(file.clone()));
+    let engine = collector.engine().unwrap();
+    let now_ms = || eventlens::ingest::otlp::unix_nanos_now() / 1_000_000;
+    let send = |trace: u128, at: u64| {
+        span("checkout", "send orders", SpanKind::Producer)
+            .ids(trace, 1)
+            .messaging("kafka", "orders", "send")
+            .at_ms(at, 2)
+            .build()
+    };
+    let process = |service: &str, trace: u128, from: u128, at: u64| {
+        span(service, "process orders", SpanKind::Consumer)
+            .ids(trace, 1)
+            .messaging("kafka", "orders", "process")
+            .attr("messaging.consumer.group.name", service)
+            .link(from, 1)
+            .at_ms(at, 300)
+    };
+    // Orders sent and processed across four exports 150 ms apart, each export of spans that
+    // ended just before it (consumers run 300 ms, over the previous export); the last fails.
+    let mut exports = 0;
+    for order in 0..4u128 {
+        let t = now_ms() - 350;
+        let mut spans = vec![send(10 * order + 1, t)];
+        if order > 0 {
+            spans.push(process("billing", 10 * order + 2, 10 * (order - 1) + 1, t).build());
+        }
+        if order == 3 {
+            spans.push(process("audit", 10 * order + 3, 10 * order + 1, t + 1).error("schema mismatch").build());
+        }
+        common::post_spans(&collector, &spans);
+        exports += 1;
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    let live_end =
+        common::wait_for(&collector, "every export", |s| s.recording.as_ref().is_some_and(|r| r.records == exports));
+
+    // Each moment an export arrived, and halfway between: seek the live session there.
+    let times: Vec<u64> =
+        eventlens::capture::read_capture(&file).unwrap().records.iter().map(|r| r.received_unix_nano()).collect();
+    assert_eq!(times.len(), 4);
+    let between = times.windows(2).map(|w| w[0] + (w[1] - w[0]) / 2);
+    let mut moments: Vec<u64> = times.iter().copied().chain(between).collect();
+    moments.sort_unstable();
+    let states = |collector: &Collector| -> Vec<_> {
+        let engine = collector.engine().unwrap();
+        moments
+            .iter()
+            .map(|at| {
+                assert!(engine.send(Command::Seek(*at)));
+                let s = common::wait_for(collector, "the seek", |s| {
+                    s.timeline.mode == PlaybackMode::Paused && s.timeline.cursor_unix_nano == *at
+                });
+                (edge_counts(&s), journey_rows(&s))
+            })
+            .collect()
+    };
+    let seen_live = states(&collector);
+    // The states differ from moment to moment (the comparison below is not of empty lists).
+    assert_eq!(seen_live[0].1.len(), 1);
+    assert!(seen_live.last().unwrap().1.iter().any(|j| j.status == eventlens::model::journey::JourneyStatus::Failed));
+    assert!(seen_live.windows(2).any(|w| w[0].1 != w[1].1));
+    assert!(engine.send(Command::Resume));
+    common::wait_for(&collector, "following", |s| s.timeline.mode == PlaybackMode::Following);
+    drop(collector);
+
+    let replay = open(&file);
+    let replay_end = common::wait_for(&replay, "the whole file", |s| s.journeys.len() == live_end.journeys.len());
+    assert_eq!(journey_rows(&replay_end), journey_rows(&live_end));
+    let replayed = states(&replay);
+    for (at, (live, replayed)) in moments.iter().zip(seen_live.iter().zip(&replayed)) {
+        assert_eq!(live, replayed, "at {at}");
+    }
 }

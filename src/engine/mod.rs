@@ -80,6 +80,7 @@ impl EngineState {
             Record::Spans(batch) => self.apply_spans(batch),
             Record::Kafka(k) => self.apply_kafka(k.clone()),
         }
+        self.judge_journeys();
     }
 
     /// Applies a record it may consume: message batches move into the browser instead of
@@ -89,6 +90,15 @@ impl EngineState {
             Record::Kafka(k) => self.apply_kafka(k),
             Record::Spans(batch) => self.apply_spans(&batch),
         }
+        self.judge_journeys();
+    }
+
+    /// Judges the journeys the record touched (and those whose grace period ran out) against
+    /// the flow and Kafka models as they are right after it. Judged later, at a snapshot, a
+    /// journey's status would depend on when snapshots happened to be taken, and a replayed
+    /// session could differ from the live one.
+    fn judge_journeys(&mut self) {
+        self.journeys.refresh(&self.model, &self.kafka);
     }
 
     fn apply_spans(&mut self, batch: &crate::model::record::SpanBatch) {
@@ -403,7 +413,7 @@ struct Playback {
     view: Option<(u64, EngineState)>,
     /// When playing: the wall time the cursor last moved.
     moved: Option<Instant>,
-    /// The head's journeys begun by the cursor: (cursor, head list version, list).
+    /// The head's journeys as known at the cursor: (cursor, head list version, list).
     journeys: Option<(u64, u64, crate::model::journey::JourneyList)>,
     /// The selected journey at the cursor: (journey, cursor, head list version) and its layout.
     journey: Option<((JourneyId, u64, u64), Arc<JourneyDetail>)>,
@@ -670,12 +680,17 @@ impl EngineLoop {
             return Some(Arc::clone(detail));
         }
         let kafka = self.playback.view.as_ref().map_or(&self.state.kafka, |(_, view)| &view.kafka);
-        let detail = Arc::new(JourneyDetail::build_until(&self.state.journeys, id, kafka, Some(self.playback.cursor))?);
+        let mut detail = JourneyDetail::build_until(&self.state.journeys, id, kafka, Some(self.playback.cursor))?;
+        // Its row as the list at the cursor shows it (counts and status then).
+        if let Some(row) = self.playback.journeys.as_ref().and_then(|(_, _, list)| list.get(id)) {
+            detail.summary = row.clone();
+        }
+        let detail = Arc::new(detail);
         self.playback.journey = Some((key, Arc::clone(&detail)));
         Some(detail)
     }
 
-    /// A snapshot of the state at the cursor, with the head's journeys begun by then.
+    /// A snapshot of the state at the cursor, with the head's journeys as known then.
     fn cursor_snapshot(&mut self) -> Option<Snapshot> {
         let log = self.log.as_ref()?;
         if self.playback.mode == PlaybackMode::Following {
@@ -685,22 +700,29 @@ impl EngineLoop {
         let (applied, mut view) = log.state_at(target, self.playback.view.take());
         let mut snapshot = view.snapshot(self.playback.cursor / 1_000_000_000 + 1);
         self.playback.view = Some((applied, view));
-        // Journeys come from the head (checkpoints do not carry them): those begun by then.
+        // Journeys come from the head (checkpoints do not carry them): each as the engine
+        // knew it at the cursor, judged against the flow and Kafka models of that moment.
         self.state.journeys.refresh(&self.state.model, &self.state.kafka);
-        let head = self.state.journeys.list();
+        let head = &self.state.journeys;
         let cursor = self.playback.cursor;
-        let cached = self.playback.journeys.as_ref().is_some_and(|(c, v, _)| *c == cursor && *v == head.version());
-        if !cached {
+        let version = head.list().version();
+        let cached = self.playback.journeys.as_ref().is_some_and(|(c, v, _)| *c == cursor && *v == version);
+        if !cached && let Some((_, view)) = &self.playback.view {
             let mut list = crate::model::journey::JourneyList::default();
-            for summary in head.iter().filter(|j| j.start_unix_nano <= cursor) {
-                list.set(summary.clone());
+            for summary in head.list().iter() {
+                if let Some(row) = head.summary_at(summary.id, cursor, &view.model, &view.kafka) {
+                    list.set(row);
+                }
             }
-            self.playback.journeys = Some((cursor, head.version(), list));
+            self.playback.journeys = Some((cursor, version, list));
         }
+        let mut counters = head.counters();
         if let Some((_, _, list)) = &self.playback.journeys {
+            counters.journeys = list.len() as u64;
+            counters.spans = list.iter().map(|j| u64::from(j.spans)).sum();
             snapshot.journeys = list.clone();
         }
-        snapshot.journey_counters = self.state.journeys.counters();
+        snapshot.journey_counters = counters;
         snapshot.journey = self.cursor_journey();
         Some(snapshot)
     }

@@ -5,7 +5,8 @@
 //! The engine's head state applies every record as it arrives (and the recording goes on);
 //! the timeline shows a second state, at the cursor, built from the log. Checkpoints hold the
 //! flow and Kafka models but not the journeys (the heavy part): the journeys at the cursor are
-//! the head's journeys that had begun by then.
+//! the head's, each cut to the spans and messages received by then
+//! ([`crate::model::journey::JourneyStore::summary_at`]).
 
 use std::collections::VecDeque;
 use std::sync::Arc;

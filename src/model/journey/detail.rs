@@ -94,29 +94,20 @@ impl JourneyDetail {
         Self::build_until(store, id, kafka, None)
     }
 
-    /// As [`JourneyDetail::build`], as the journey stood at `until` (Unix nanoseconds) when
-    /// given: spans that had not started are left out, and spans still running then are cut
-    /// at `until` with no status yet. For the timeline's cursor.
+    /// As [`JourneyDetail::build`], as the collector knew the journey at `until` (a receive
+    /// time, Unix nanoseconds) when given: spans and messages received later are left out.
+    /// For the timeline's cursor.
     pub fn build_until(store: &JourneyStore, id: JourneyId, kafka: &KafkaModel, until: Option<u64>) -> Option<Self> {
         let summary = store.list().get(id)?.clone();
         let journey = store.journey(id)?;
         let consumers = store.batch_consumers(id);
+        let known = |s: &&super::stored::StoredSpan| until.is_none_or(|u| s.received_unix_nano <= u);
         // A span that does not decode (a bug) is left out rather than failing the layout.
         let decode = |s: &super::stored::StoredSpan| s.decode().ok().map(Arc::new);
         let mut spans: Vec<(Arc<Span>, bool)> =
-            journey.spans.iter().filter_map(|s| Some((decode(s)?, false))).collect();
+            journey.spans.iter().filter(known).filter_map(|s| Some((decode(s)?, false))).collect();
         for (_, linking) in &consumers {
-            spans.extend(linking.iter().filter_map(|s| Some((decode(s)?, true))));
-        }
-        if let Some(until) = until {
-            spans.retain(|(s, _)| s.start_unix_nano <= until);
-            for (span, _) in spans.iter_mut().filter(|(s, _)| s.end_unix_nano > until) {
-                let mut running = (**span).clone();
-                running.end_unix_nano = until;
-                running.status = crate::model::span::StatusCode::Unset;
-                running.status_message.clear();
-                *span = Arc::new(running);
-            }
+            spans.extend(linking.iter().filter(known).filter_map(|s| Some((decode(s)?, true))));
         }
         spans.sort_by_key(|(s, _)| (s.start_unix_nano, s.end_unix_nano));
         spans.dedup_by_key(|(s, _)| s.span_ref());
@@ -133,8 +124,12 @@ impl JourneyDetail {
         }
         let start = spans.iter().map(|s| s.start_unix_nano).min().unwrap_or(summary.start_unix_nano);
         let end = spans.iter().map(|s| s.end_unix_nano).max().unwrap_or(summary.end_unix_nano);
-        let messages = journey.messages.iter().map(|m| message_view(m, kafka)).collect();
-        let path = path(&spans, &tree, &journey.messages);
+        let steps: std::borrow::Cow<'_, [MessageStep]> = match until {
+            None => (&journey.messages[..]).into(),
+            Some(u) => journey.messages.iter().filter(|m| m.received_unix_nano <= u).cloned().collect(),
+        };
+        let messages = steps.iter().map(|m| message_view(m, kafka)).collect();
+        let path = path(&spans, &tree, &steps);
         Some(Self {
             summary,
             rows,

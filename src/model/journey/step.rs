@@ -30,6 +30,9 @@ pub struct MessageStep {
     pub trace: Option<SpanRef>,
     /// For a dead-lettered message: the topic it failed in.
     pub dead_letter_of: Option<String>,
+    /// When the collector first saw it, Unix ns: what the timeline's cursor compares with.
+    #[serde(skip)]
+    pub received_unix_nano: u64,
 }
 
 impl MessageStep {
@@ -51,6 +54,7 @@ impl MessageStep {
             event_type,
             trace: m.links.trace,
             dead_letter_of: m.links.dead_letter.as_ref().map(|d| d.topic.clone()),
+            received_unix_nano: 0,
         }
     }
 

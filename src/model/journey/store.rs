@@ -260,6 +260,7 @@ impl JourneyStore {
                 let Some(id) = self.traces.get(other).map(|s| s.journey) else { continue };
                 if let Some(j) = self.journeys.get_mut(&id) {
                     j.acc.add_delivery(span, &service, topic.as_ref());
+                    j.acc.last_received = j.acc.last_received.max(received);
                 }
                 self.mark_dirty(id);
             }
@@ -267,7 +268,9 @@ impl JourneyStore {
         let id = self.traces.get(&trace).map_or(0, |s| s.journey);
         if let Some(j) = self.journeys.get_mut(&id) {
             j.acc.add_span(span, &service, topic.as_ref(), received);
-            j.spans.push(StoredSpan::encode_with(span, &mut self.scratch));
+            let mut stored = StoredSpan::encode_with(span, &mut self.scratch);
+            stored.received_unix_nano = received;
+            j.spans.push(stored);
             self.spans_kept += 1;
         }
         self.mark_dirty(id);
@@ -288,6 +291,7 @@ impl JourneyStore {
         }
         let mut step = MessageStep::from_message(message, self.settings.event_type_field.as_deref());
         step.topic = Arc::clone(&position.0);
+        step.received_unix_nano = received;
         let original = message.links.dead_letter.as_ref().and_then(|d| {
             let key = (Arc::<str>::from(d.topic.as_str()), d.partition?, d.offset?);
             self.message_index.get(&key).copied()
@@ -330,12 +334,12 @@ impl JourneyStore {
                 self.list.remove(JourneyId(id));
                 continue;
             }
-            let status = status(j, flow, kafka, self.clock, self.settings.incomplete_after_nanos);
+            let status = status(&j.acc, &j.messages, flow, kafka, self.clock, self.settings.incomplete_after_nanos);
             if status == JourneyStatus::InFlight && !j.pending {
                 j.pending = true;
                 self.pending.push_back((j.acc.last_received + self.settings.incomplete_after_nanos, id));
             }
-            self.list.set(summary(JourneyId(id), j, status));
+            self.list.set(summary(JourneyId(id), &j.acc, &j.traces, status));
         }
     }
 
@@ -503,30 +507,77 @@ impl JourneyStore {
     /// Recomputes a journey's totals from its contents and the batch consumers linking to it.
     fn recompute(&mut self, id: u64) {
         let Some(j) = self.journeys.get(&id) else { return };
-        // A span that does not decode (a bug) is left out of the totals rather than panicking.
-        let spans: Vec<Span> = j.spans.iter().filter_map(|s| s.decode().ok()).collect();
-        let messages = j.messages.clone();
         let received = j.acc.last_received;
-        let linking: Vec<Span> =
-            self.batch_linking(&j.traces).into_iter().flat_map(|(_, s)| s).filter_map(|s| s.decode().ok()).collect();
-        let mut acc = Accum::new();
-        for span in &spans {
-            let (service, topic) = self.labels(span);
-            acc.add_span(span, &service, topic.as_ref(), received);
-        }
-        for step in &messages {
-            acc.add_message(step, received);
-        }
-        for span in linking {
-            if span.messaging.as_ref().is_some_and(|m| m.operation.role() == MessagingRole::Consume) {
-                let (service, topic) = self.labels(&span);
-                acc.add_delivery(&span, &service, topic.as_ref());
-            }
-        }
+        let mut acc = self.accum_until(j, &j.messages, None);
         acc.last_received = received;
         if let Some(j) = self.journeys.get_mut(&id) {
             *j.acc = acc;
         }
+    }
+
+    /// A journey's totals from its spans, `messages` and the batch consumers linking to it;
+    /// with `until`, from only the spans received by then.
+    fn accum_until(&self, j: &Journey, messages: &[MessageStep], until: Option<u64>) -> Accum {
+        let known = |span: &&StoredSpan| until.is_none_or(|u| span.received_unix_nano <= u);
+        let mut acc = Accum::new();
+        // A span that does not decode (a bug) is left out of the totals rather than panicking.
+        for span in j.spans.iter().filter(known).filter_map(|s| s.decode().ok()) {
+            let (service, topic) = self.known_labels(&span);
+            acc.add_span(&span, &service, topic.as_ref(), 0);
+        }
+        for step in messages {
+            acc.add_message(step, 0);
+        }
+        let linking = self.batch_linking(&j.traces).into_iter().flat_map(|(_, s)| s);
+        for span in linking.filter(|s| known(&s)).filter_map(|s| s.decode().ok()) {
+            if span.messaging.as_ref().is_some_and(|m| m.operation.role() == MessagingRole::Consume) {
+                let (service, topic) = self.known_labels(&span);
+                acc.add_delivery(&span, &service, topic.as_ref());
+            }
+        }
+        acc
+    }
+
+    /// Journey `id`'s row as the collector knew it at `until` (a receive time, Unix ns), for
+    /// the timeline's cursor: only the spans and messages received by then count, and
+    /// completeness is judged at that moment against `flow` and `kafka` as they were then.
+    /// `None` when nothing of it had been received.
+    ///
+    /// Journeys merge as links arrive and are not split again here: a journey that a later
+    /// span joined to another shows as one, with only what each part had received by then.
+    /// Journeys complete by `until` keep their row and, if it was waiting for a consumer, are
+    /// judged again; only the others are rebuilt from their spans.
+    pub fn summary_at(
+        &self,
+        id: JourneyId,
+        until: u64,
+        flow: &FlowModel,
+        kafka: &KafkaModel,
+    ) -> Option<JourneySummary> {
+        let row = self.list.get(id)?;
+        let j = self.journeys.get(&id.0)?;
+        let grace = self.settings.incomplete_after_nanos;
+        if j.acc.last_received <= until {
+            let mut row = row.clone();
+            if matches!(row.status, JourneyStatus::InFlight | JourneyStatus::Incomplete) {
+                row.status = status(&j.acc, &j.messages, flow, kafka, until, grace);
+            }
+            return Some(row);
+        }
+        let spans_then = || j.spans.iter().filter(|s| s.received_unix_nano <= until);
+        let messages: Vec<MessageStep> = j.messages.iter().filter(|m| m.received_unix_nano <= until).cloned().collect();
+        if spans_then().next().is_none() && messages.is_empty() {
+            return None;
+        }
+        let mut acc = self.accum_until(j, &messages, Some(until));
+        acc.last_received =
+            spans_then().map(|s| s.received_unix_nano).chain(messages.iter().map(|m| m.received_unix_nano)).max()?;
+        let began = |t: &TraceId| {
+            spans_then().any(|s| s.trace_id == *t) || messages.iter().any(|m| m.trace.is_some_and(|r| r.trace_id == *t))
+        };
+        let traces: Vec<TraceId> = j.traces.iter().copied().filter(began).collect();
+        let status = status(&acc, &messages, flow, kafka, until, grace);
+        Some(summary(id, &acc, &traces, status))
     }
 
     fn mark_dirty(&mut self, id: u64) {
@@ -573,6 +624,14 @@ impl JourneyStore {
         (service, topic)
     }
 
+    /// As [`JourneyStore::labels`], without interning anything new (for read-only rebuilds).
+    fn known_labels(&self, span: &Span) -> (Arc<str>, Option<Arc<str>>) {
+        let known = |text: &str| self.interned.get(text).cloned().unwrap_or_else(|| text.into());
+        let service = known(&span.resource.service.to_string());
+        let topic = span.messaging.as_ref().and_then(|m| m.destination.as_deref()).map(known);
+        (service, topic)
+    }
+
     /// The service label of a resource; spans of one export share their resource, so the
     /// last one is remembered.
     fn service_label(&mut self, resource: &Arc<Resource>) -> Arc<str> {
@@ -591,22 +650,29 @@ impl JourneyStore {
 
 /// Judges a journey: failed, else whether every consumer of each destination it was produced
 /// to has processed it.
-fn status(j: &Journey, flow: &FlowModel, kafka: &KafkaModel, now: u64, grace: u64) -> JourneyStatus {
-    if j.acc.failures > 0 {
+fn status(
+    acc: &Accum,
+    messages: &[MessageStep],
+    flow: &FlowModel,
+    kafka: &KafkaModel,
+    now: u64,
+    grace: u64,
+) -> JourneyStatus {
+    if acc.failures > 0 {
         return JourneyStatus::Failed;
     }
-    for (topic, system) in &j.acc.produced {
+    for (topic, system) in &acc.produced {
         for (service, groups) in flow.consumers_of(system, topic) {
-            let by_span = j.acc.delivered.iter().any(|d| {
+            let by_span = acc.delivered.iter().any(|d| {
                 d.topic.as_ref().is_none_or(|t| t == topic)
                     && (*d.service == *service || d.group.as_ref().is_some_and(|g| groups.contains(&**g)))
             });
-            let by_offsets =
-                j.messages.iter().filter(|m| m.topic == *topic).any(|m| {
-                    groups.iter().any(|g| kafka.committed(g, topic, m.partition).is_some_and(|c| c > m.offset))
-                });
+            let by_offsets = messages
+                .iter()
+                .filter(|m| m.topic == *topic)
+                .any(|m| groups.iter().any(|g| kafka.committed(g, topic, m.partition).is_some_and(|c| c > m.offset)));
             if !by_span && !by_offsets {
-                return if now.saturating_sub(j.acc.last_received) < grace {
+                return if now.saturating_sub(acc.last_received) < grace {
                     JourneyStatus::InFlight
                 } else {
                     JourneyStatus::Incomplete
@@ -623,8 +689,7 @@ fn sorted(items: &[Arc<str>]) -> Arc<[Arc<str>]> {
     v.into()
 }
 
-fn summary(id: JourneyId, j: &Journey, status: JourneyStatus) -> JourneySummary {
-    let acc = &j.acc;
+fn summary(id: JourneyId, acc: &Accum, traces: &[TraceId], status: JourneyStatus) -> JourneySummary {
     let (root_service, root_name) = match &acc.root {
         Some((_, service, name)) => (Arc::clone(service), Some(Arc::clone(name))),
         None => (Arc::from(""), None),
@@ -639,7 +704,7 @@ fn summary(id: JourneyId, j: &Journey, status: JourneyStatus) -> JourneySummary 
         event_type,
         keys: acc.keys.to_vec().into(),
         message_ids: acc.message_ids.to_vec().into(),
-        trace_ids: j.traces.to_vec().into(),
+        trace_ids: traces.to_vec().into(),
         services: sorted(&acc.services),
         topics: sorted(&acc.topics),
         hops: acc.delivered.len() as u32,

@@ -22,6 +22,9 @@ pub struct StoredSpan {
     pub span_id: SpanId,
     /// Start, Unix ns.
     pub start_unix_nano: u64,
+    /// When the collector received it, Unix ns (0 until the store sets it): what the
+    /// timeline's cursor compares with.
+    pub received_unix_nano: u64,
     /// Spans it links to.
     pub links: SmallVec<[SpanRef; 1]>,
     /// The emitting resource (shared by its export's spans).
@@ -74,6 +77,7 @@ impl StoredSpan {
             trace_id: span.trace_id,
             span_id: span.span_id,
             start_unix_nano: span.start_unix_nano,
+            received_unix_nano: 0,
             links: span.links.iter().map(|l| l.target).collect(),
             resource: Arc::clone(&span.resource),
             scope: Arc::clone(&span.scope),

@@ -99,6 +99,13 @@ impl JourneySummary {
     }
 }
 
+/// A version no list has had: two lists' versions are equal only when one is a copy of the
+/// other.
+fn next_version() -> u64 {
+    static VERSIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    VERSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Rows per chunk: small enough that copying one on write is cheap, large enough that a
 /// snapshot of a million rows is a thousand pointers.
 pub const CHUNK_ROWS: usize = 1024;
@@ -127,7 +134,8 @@ impl JourneyList {
         self.live == 0
     }
 
-    /// Changes whenever a row changes; lets the UI keep its sorted order otherwise.
+    /// Changes whenever a row changes; lets the UI keep its sorted order otherwise. Unique
+    /// across lists (the timeline swaps one list for another of the same length).
     pub fn version(&self) -> u64 {
         self.version
     }
@@ -157,7 +165,7 @@ impl JourneyList {
             self.live_per_chunk[chunk] += 1;
         }
         *row = Some(summary);
-        self.version += 1;
+        self.version = next_version();
     }
 
     /// Removes a journey's row (merged away, evicted, or emptied by a split).
@@ -171,7 +179,7 @@ impl JourneyList {
         Arc::make_mut(c)[index] = None;
         self.live -= 1;
         self.live_per_chunk[chunk] -= 1;
-        self.version += 1;
+        self.version = next_version();
         while self.live_per_chunk.front() == Some(&0) && self.chunks.len() > 1 {
             self.chunks.pop_front();
             self.live_per_chunk.pop_front();
@@ -221,6 +229,10 @@ mod tests {
         assert_eq!(list.chunks.len(), 2, "the emptied first chunk is dropped");
         assert!(list.get(JourneyId(5)).is_none());
         assert_eq!(list.iter().next().map(|r| r.id), Some(JourneyId(CHUNK_ROWS as u64)));
+        // Versions tell lists apart, not only changes to one list.
+        let mut other = JourneyList::default();
+        (0..3000 - CHUNK_ROWS as u64).for_each(|id| other.set(row(id)));
+        assert_ne!(other.version(), list.version());
         // The clone a snapshot holds is untouched by later writes.
         assert_eq!(shared.len(), 3000);
         assert!(shared.get(JourneyId(5)).is_some());
