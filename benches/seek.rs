@@ -81,6 +81,21 @@ fn seek(c: &mut Criterion) {
             state.snapshot(at).nodes.len()
         });
     });
+    // The journey list at the cursor: the head's journeys (at their retention limit), each
+    // cut to what had been received by then.
+    let mut journeys = EngineState::default();
+    for i in 0..RECORDS {
+        journeys.apply(&record(i));
+    }
+    println!("journeys kept: {}", journeys.journeys.list().len());
+    group.bench_function("journey list at a random moment", |b| {
+        b.iter(|| {
+            next = (next + 1) % targets.len();
+            let (_, state) = log.state_at(targets[next], None);
+            let at = T0 + targets[next] * 1_000_000;
+            journeys.journeys.list_at(at, &state.model, &state.kafka).len()
+        });
+    });
     group.finish();
 }
 

@@ -708,13 +708,7 @@ impl EngineLoop {
         let version = head.list().version();
         let cached = self.playback.journeys.as_ref().is_some_and(|(c, v, _)| *c == cursor && *v == version);
         if !cached && let Some((_, view)) = &self.playback.view {
-            let mut list = crate::model::journey::JourneyList::default();
-            for summary in head.list().iter() {
-                if let Some(row) = head.summary_at(summary.id, cursor, &view.model, &view.kafka) {
-                    list.set(row);
-                }
-            }
-            self.playback.journeys = Some((cursor, version, list));
+            self.playback.journeys = Some((cursor, version, head.list_at(cursor, &view.model, &view.kafka)));
         }
         let mut counters = head.counters();
         if let Some((_, _, list)) = &self.playback.journeys {

@@ -538,6 +538,17 @@ impl JourneyStore {
         acc
     }
 
+    /// The journey list as the collector knew it at `until` (see [`JourneyStore::summary_at`]).
+    pub fn list_at(&self, until: u64, flow: &FlowModel, kafka: &KafkaModel) -> JourneyList {
+        let mut list = JourneyList::default();
+        for row in self.list.iter() {
+            if let Some(then) = self.summary_at(row.id, until, flow, kafka) {
+                list.set(then);
+            }
+        }
+        list
+    }
+
     /// Journey `id`'s row as the collector knew it at `until` (a receive time, Unix ns), for
     /// the timeline's cursor: only the spans and messages received by then count, and
     /// completeness is judged at that moment against `flow` and `kafka` as they were then.
