@@ -144,6 +144,8 @@ fn the_timeline_drags_plays_steps_to_failures_and_follows() {
     harness.get_by_label("Next failure").click();
     wait(&mut harness, &|s| s.timeline.cursor_unix_nano == T0 + 6 * SECOND);
     assert_eq!(checkout(harness.state().snapshot()), 7);
+    // The journeys tab counts the journeys of that moment too.
+    harness.get_by_label("Journeys (7)");
     harness.get_by_label("Previous failure");
 
     // Speed, then Play: it plays at that speed and reaches the end.
@@ -154,6 +156,7 @@ fn the_timeline_drags_plays_steps_to_failures_and_follows() {
     harness.get_by_label("Play").click();
     wait(&mut harness, &|s| s.timeline.mode == PlaybackMode::Following);
     assert_eq!(checkout(harness.state().snapshot()), 10);
+    harness.get_by_label("Journeys (10)");
 
     harness.get_by_label("Timeline").click();
     wait(&mut harness, &|s| s.timeline.mode == PlaybackMode::Paused);
