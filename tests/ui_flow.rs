@@ -84,6 +84,27 @@ fn nodes_appear_and_selecting_one_opens_its_panel() {
 }
 
 #[test]
+fn an_idle_graph_is_not_redrawn_continuously() {
+    let collector = common::start_collector(1 << 20);
+    // Frames of a 60 Hz display (kittest's default quarter of a second would turn the
+    // window's own 250 ms idle check into an immediate one).
+    let app = EventLensApp::new(collector.engine().expect("engine"), None);
+    let mut harness = Harness::builder()
+        .with_size([1280.0, 800.0])
+        .with_step_dt(1.0 / 60.0)
+        .build_ui_state(|ui, app: &mut EventLensApp| app.show(ui), app);
+    send_spans(&collector);
+    settle(&mut harness);
+    assert_eq!(harness.state().flow_view().node_count(), 6);
+    // Nothing moves and nothing new arrives: no frame asks for the next one at once (new
+    // snapshots wake the window with a short delay, input repaints by itself).
+    for _ in 0..3 {
+        harness.run_steps(1);
+        assert!(!harness.ctx.requested_repaint_last_pass(), "{:?}", harness.ctx.repaint_causes());
+    }
+}
+
+#[test]
 fn filter_dims_other_nodes_and_pause_freezes_the_view() {
     let collector = common::start_collector(1 << 20);
     let mut harness = harness(&collector);

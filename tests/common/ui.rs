@@ -6,8 +6,8 @@ use std::time::Duration;
 use egui_kittest::Harness;
 use eventlens::ui::EventLensApp;
 
-/// Steps until the app shows what the engine published (egui_graphs repaints every frame,
-/// so `run()` would never settle).
+/// Steps until the app shows what the engine published (the window looks for new snapshots
+/// every 250 ms, no longer than a kittest frame, so `run()` would never settle).
 pub fn settle(harness: &mut Harness<'static, EventLensApp>) {
     for _ in 0..5 {
         harness.run_steps(2);
