@@ -1,8 +1,11 @@
 //! Journey costs: one headless egui frame of a 100k-span waterfall and of a 1M-journey list
 //! (target: ≤ 8 ms of CPU each), and the engine's apply cost per span with and without
-//! journey assembly (target: within 20%). Results in docs/performance.md.
+//! journey assembly (target: within 20%), on synthetic batches (the worst case: a trace per
+//! span) and on a session the built-in demo records first (10 s at 100 orders/s, poison
+//! messages included). Results in docs/performance.md.
 
-#![allow(missing_docs)]
+// A benchmark: it stops on errors with a message.
+#![allow(missing_docs, clippy::expect_used)]
 
 use std::sync::Arc;
 
@@ -175,5 +178,64 @@ fn apply(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, waterfall, list, apply);
+/// Records a demo session: the shop at 100 orders/s for 10 s, through the real collector.
+fn demo_session() -> Vec<Record> {
+    use eventlens::collector::{Collector, CollectorConfig};
+    use eventlens::demo::{DemoBroker, DemoControls, DemoServices, Scenario};
+    use eventlens::ingest::otlp::{DEFAULT_MAX_REQUEST_BYTES, OtlpConfig};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("demo.jsonl.zst");
+    let broker = DemoBroker::start().expect("mock cluster");
+    let collector = Collector::start(
+        CollectorConfig {
+            otlp: Some(OtlpConfig {
+                grpc: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
+                http: None,
+                max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+            }),
+            kafka: vec![eventlens::demo::kafka_config(&broker)],
+            recording: Some(file.clone()),
+            ..CollectorConfig::default()
+        },
+        None,
+    )
+    .expect("collector");
+    let controls = Arc::new(DemoControls::default());
+    controls.set_rate(100.0);
+    controls.apply(Scenario::Poison);
+    let grpc = collector.grpc_addr.expect("gRPC receiver");
+    let services = DemoServices::start(&broker, grpc, controls).expect("demo services");
+    std::thread::sleep(std::time::Duration::from_secs(10));
+    services.stop();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    collector.shutdown();
+    eventlens::capture::read_capture(&file).expect("the recording").records
+}
+
+fn apply_demo(c: &mut Criterion) {
+    let records = demo_session();
+    let spans: usize = records.iter().map(|r| if let Record::Spans(b) = r { b.spans.len() } else { 0 }).sum();
+    println!("demo session: {} records, {spans} spans", records.len());
+    let mut group = c.benchmark_group("apply_demo_session");
+    group.throughput(Throughput::Elements(spans as u64));
+    group.sample_size(20);
+    for (name, enabled) in [("without_journeys", false), ("with_journeys", true)] {
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || (EngineState::new(JourneySettings { enabled, ..JourneySettings::default() }), records.clone()),
+                |(mut state, records)| {
+                    for record in records {
+                        state.apply_owned(record);
+                    }
+                    state
+                },
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, waterfall, list, apply, apply_demo);
 criterion_main!(benches);

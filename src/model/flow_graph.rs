@@ -544,19 +544,27 @@ impl FlowModel {
     /// Who consumes a destination: for each consume edge, the consumer's label (service or
     /// group node) and the groups seen on the edge. Journeys use it to tell which deliveries
     /// a message should have had.
-    pub fn consumers_of(&self, system: &str, name: &str) -> Vec<(String, &BTreeSet<String>)> {
-        let Some(node) = self.destinations.get(system).and_then(|m| m.get(name)) else { return Vec::new() };
-        self.graph
-            .edges_directed(*node, petgraph::Direction::Outgoing)
+    pub fn consumers_of(
+        &self,
+        system: &str,
+        name: &str,
+    ) -> impl Iterator<Item = (std::borrow::Cow<'_, str>, &BTreeSet<String>)> {
+        // Journeys ask this for every topic they were sent to after every record: nothing is
+        // allocated unless a service has a namespace.
+        let node = self.destinations.get(system).and_then(|m| m.get(name)).copied();
+        node.into_iter()
+            .flat_map(|node| self.graph.edges_directed(node, petgraph::Direction::Outgoing))
             .filter(|e| e.weight().kind == EdgeKind::Consumes && !self.graph[e.target()].retired)
             .map(|e| {
                 let label = match &self.graph[e.target()].key {
-                    NodeKey::ConsumerGroup { group, .. } => group.clone(),
-                    key => key.label(),
+                    NodeKey::ConsumerGroup { group, .. } => std::borrow::Cow::Borrowed(group.as_str()),
+                    NodeKey::Service { service } if service.namespace.is_none() => {
+                        std::borrow::Cow::Borrowed(service.name.as_str())
+                    }
+                    key => std::borrow::Cow::Owned(key.label()),
                 };
                 (label, &e.weight().consumer_groups)
             })
-            .collect()
     }
 
     /// Ensures a destination node exists, e.g. a topic the cluster reports before any span

@@ -248,6 +248,14 @@ impl JourneyStore {
                 linked.push(t);
             }
         }
+        // A span linking several traces makes its trace a batch before any link joins it to
+        // one of them, which would have to be split back out (the costly path).
+        if linked.len() > 1
+            && let Some(slot) = self.traces.get_mut(&trace)
+            && slot.links_to.is_empty()
+        {
+            slot.fan_in = true;
+        }
         for &other in &linked {
             self.link(trace, other);
         }
