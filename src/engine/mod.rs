@@ -96,9 +96,9 @@ impl EngineState {
     /// Judges the journeys the record touched (and those whose grace period ran out) against
     /// the flow and Kafka models as they are right after it. Judged later, at a snapshot, a
     /// journey's status would depend on when snapshots happened to be taken, and a replayed
-    /// session could differ from the live one.
+    /// session could differ from the live one. (Their list rows are rebuilt at the snapshot.)
     fn judge_journeys(&mut self) {
-        self.journeys.refresh(&self.model, &self.kafka);
+        self.journeys.judge(&self.model, &self.kafka);
     }
 
     fn apply_spans(&mut self, batch: &crate::model::record::SpanBatch) {

@@ -93,8 +93,14 @@ pub(super) struct Journey {
     // Boxed: journeys move (into the slab, out on merge and eviction) far more often than
     // they are created, and the totals are most of their size.
     pub(super) acc: Box<Accum>,
+    /// Changed since last judged.
     dirty: bool,
+    /// Judged since its list row was last built.
+    row_dirty: bool,
+    /// Waiting in `pending` for its grace period to run out.
     pending: bool,
+    /// As last judged.
+    status: JourneyStatus,
 }
 
 impl Journey {
@@ -105,7 +111,9 @@ impl Journey {
             messages: Vec::new(),
             acc: Box::new(Accum::new()),
             dirty: false,
+            row_dirty: false,
             pending: false,
+            status: JourneyStatus::Ok,
         }
     }
 }
@@ -119,6 +127,7 @@ pub struct JourneyStore {
     message_index: FxHashMap<(Arc<str>, i32, i64), u64>,
     list: JourneyList,
     dirty: Vec<u64>,
+    rows_dirty: Vec<u64>,
     pending: VecDeque<(u64, u64)>,
     spans_kept: usize,
     evicted: u64,
@@ -145,6 +154,7 @@ impl JourneyStore {
             message_index: FxHashMap::default(),
             list: JourneyList::default(),
             dirty: Vec::new(),
+            rows_dirty: Vec::new(),
             pending: VecDeque::new(),
             spans_kept: 0,
             evicted: 0,
@@ -318,10 +328,12 @@ impl JourneyStore {
         self.evict();
     }
 
-    /// Rebuilds the rows of journeys that changed (and of journeys whose grace period for an
-    /// expected consumer ran out), judging completeness against the flow graph and the
-    /// committed offsets the Kafka model holds.
-    pub fn refresh(&mut self, flow: &FlowModel, kafka: &KafkaModel) {
+    /// Judges the journeys that changed (and those whose grace period for an expected
+    /// consumer ran out) against the flow graph and the committed offsets the Kafka model
+    /// holds. Cheap enough to run after every record, so a status depends on the records
+    /// alone, not on when the list was looked at; the rows follow at the next
+    /// [`JourneyStore::refresh`].
+    pub fn judge(&mut self, flow: &FlowModel, kafka: &KafkaModel) {
         while let Some(&(due, id)) = self.pending.front() {
             if due > self.clock {
                 break;
@@ -334,20 +346,39 @@ impl JourneyStore {
         }
         for id in std::mem::take(&mut self.dirty) {
             let Some(j) = self.journeys.get_mut(&id) else {
-                self.list.remove(JourneyId(id));
+                self.rows_dirty.push(id);
                 continue;
             };
             j.dirty = false;
+            if !j.acc.is_empty() {
+                j.status = status(&j.acc, &j.messages, flow, kafka, self.clock, self.settings.incomplete_after_nanos);
+                if j.status == JourneyStatus::InFlight && !j.pending {
+                    j.pending = true;
+                    self.pending.push_back((j.acc.last_received + self.settings.incomplete_after_nanos, id));
+                }
+            }
+            if !j.row_dirty {
+                j.row_dirty = true;
+                self.rows_dirty.push(id);
+            }
+        }
+    }
+
+    /// Judges what changed (see [`JourneyStore::judge`]) and rebuilds the list rows of the
+    /// journeys judged since the last call.
+    pub fn refresh(&mut self, flow: &FlowModel, kafka: &KafkaModel) {
+        self.judge(flow, kafka);
+        for id in std::mem::take(&mut self.rows_dirty) {
+            let Some(j) = self.journeys.get_mut(&id) else {
+                self.list.remove(JourneyId(id));
+                continue;
+            };
+            j.row_dirty = false;
             if j.acc.is_empty() {
                 self.list.remove(JourneyId(id));
                 continue;
             }
-            let status = status(&j.acc, &j.messages, flow, kafka, self.clock, self.settings.incomplete_after_nanos);
-            if status == JourneyStatus::InFlight && !j.pending {
-                j.pending = true;
-                self.pending.push_back((j.acc.last_received + self.settings.incomplete_after_nanos, id));
-            }
-            self.list.set(summary(JourneyId(id), &j.acc, &j.traces, status));
+            self.list.set(summary(JourneyId(id), &j.acc, &j.traces, j.status));
         }
     }
 
