@@ -61,6 +61,23 @@ impl NodeKey {
         }
     }
 
+    /// Whether a consumer's `name` (a service label, or a consumer group's name) is this
+    /// node: journeys ask it for every topic they were sent to after every record, so
+    /// nothing is built to compare.
+    pub fn is_consumer_named(&self, name: &str) -> bool {
+        match self {
+            Self::Service { service } => match &service.namespace {
+                None => service.name == name,
+                Some(ns) => name
+                    .strip_prefix(ns.as_str())
+                    .and_then(|rest| rest.strip_prefix('/'))
+                    .is_some_and(|rest| rest == service.name),
+            },
+            Self::ConsumerGroup { group, .. } => group == name,
+            Self::Destination { .. } => false,
+        }
+    }
+
     /// The label users read: `orders-svc`, `kafka/orders`, `group billing`.
     pub fn label(&self) -> String {
         match self {
@@ -541,30 +558,15 @@ impl FlowModel {
         self.producers.get(span).map(|p| &self.graph[p.producer].key)
     }
 
-    /// Who consumes a destination: for each consume edge, the consumer's label (service or
-    /// group node) and the groups seen on the edge. Journeys use it to tell which deliveries
-    /// a message should have had.
-    pub fn consumers_of(
-        &self,
-        system: &str,
-        name: &str,
-    ) -> impl Iterator<Item = (std::borrow::Cow<'_, str>, &BTreeSet<String>)> {
-        // Journeys ask this for every topic they were sent to after every record: nothing is
-        // allocated unless a service has a namespace.
+    /// Who consumes a destination: for each consume edge, the consumer (a service or group
+    /// node; see [`NodeKey::is_consumer_named`]) and the groups seen on the edge. Journeys use
+    /// it to tell which deliveries a message should have had.
+    pub fn consumers_of(&self, system: &str, name: &str) -> impl Iterator<Item = (&NodeKey, &BTreeSet<String>)> {
         let node = self.destinations.get(system).and_then(|m| m.get(name)).copied();
         node.into_iter()
             .flat_map(|node| self.graph.edges_directed(node, petgraph::Direction::Outgoing))
             .filter(|e| e.weight().kind == EdgeKind::Consumes && !self.graph[e.target()].retired)
-            .map(|e| {
-                let label = match &self.graph[e.target()].key {
-                    NodeKey::ConsumerGroup { group, .. } => std::borrow::Cow::Borrowed(group.as_str()),
-                    NodeKey::Service { service } if service.namespace.is_none() => {
-                        std::borrow::Cow::Borrowed(service.name.as_str())
-                    }
-                    key => std::borrow::Cow::Owned(key.label()),
-                };
-                (label, &e.weight().consumer_groups)
-            })
+            .map(|e| (&self.graph[e.target()].key, &e.weight().consumer_groups))
     }
 
     /// Ensures a destination node exists, e.g. a topic the cluster reports before any span
@@ -669,5 +671,29 @@ impl FlowModel {
 fn insert_missing(set: &mut BTreeSet<String>, value: &str) {
     if !set.contains(value) {
         set.insert(value.to_owned());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service(name: &str, namespace: Option<&str>) -> NodeKey {
+        NodeKey::Service { service: ServiceName { name: name.into(), namespace: namespace.map(Into::into) } }
+    }
+
+    #[test]
+    fn consumers_are_matched_by_their_label_without_building_it() {
+        assert!(service("billing", None).is_consumer_named("billing"));
+        assert!(!service("billing", None).is_consumer_named("shop/billing"));
+        let namespaced = service("billing", Some("shop"));
+        assert!(namespaced.is_consumer_named("shop/billing"));
+        assert_eq!(namespaced.label(), "shop/billing");
+        for other in ["billing", "shop/bill", "shopbilling", "shop/billing2", "shop//billing", "x/billing"] {
+            assert!(!namespaced.is_consumer_named(other), "{other}");
+        }
+        let group = NodeKey::ConsumerGroup { system: "kafka".into(), group: "audit".into() };
+        assert!(group.is_consumer_named("audit"));
+        assert!(!NodeKey::Destination { system: "kafka".into(), name: "audit".into() }.is_consumer_named("audit"));
     }
 }

@@ -712,10 +712,11 @@ fn status(
         return JourneyStatus::Failed;
     }
     for (topic, system) in &acc.produced {
-        for (service, groups) in flow.consumers_of(system, topic) {
+        for (consumer, groups) in flow.consumers_of(system, topic) {
             let by_span = acc.delivered.iter().any(|d| {
                 d.topic.as_ref().is_none_or(|t| t == topic)
-                    && (*d.service == *service || d.group.as_ref().is_some_and(|g| groups.contains(&**g)))
+                    && (consumer.is_consumer_named(&d.service)
+                        || d.group.as_ref().is_some_and(|g| groups.contains(&**g)))
             });
             let by_offsets = messages
                 .iter()
