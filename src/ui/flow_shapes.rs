@@ -94,6 +94,41 @@ pub fn boundary_point(center: Pos2, kind: NodeKind, h: Vec2, dir: Vec2) -> Pos2 
     center + dir * reach
 }
 
+/// The control point of the quadratic curve an edge from `a` to `b` (node centres, canvas
+/// units) is drawn along, or `None` for a straight edge. An edge that skips a layer bows out
+/// of the straight line: the nodes of the layers between sit on the same rows, so a straight
+/// edge would run through them and over their own edges' labels. Left-to-right edges bow
+/// up, feedback edges (right to left) down, so a loop's two directions stay apart.
+pub fn edge_control(a: Pos2, b: Pos2) -> Option<Pos2> {
+    let d = b - a;
+    if d.x.abs() <= 1.5 * theme::LAYER_SPACING {
+        return None;
+    }
+    let up = Vec2::new(d.y, -d.x).normalized();
+    Some(a + d * 0.5 + up * theme::EDGE_BOW)
+}
+
+/// The point at `t` (0 to 1) along an edge from `a` to `b` through `control`.
+pub fn edge_point(a: Pos2, control: Option<Pos2>, b: Pos2, t: f32) -> Pos2 {
+    match control {
+        None => a + (b - a) * t,
+        Some(c) => {
+            let u = 1.0 - t;
+            (a.to_vec2() * (u * u) + c.to_vec2() * (2.0 * u * t) + b.to_vec2() * (t * t)).to_pos2()
+        }
+    }
+}
+
+/// The points an edge is drawn through: its two ends, or the curve in short pieces.
+pub fn edge_polyline(a: Pos2, control: Option<Pos2>, b: Pos2) -> Vec<Pos2> {
+    match control {
+        None => vec![a, b],
+        Some(_) => (0..=theme::EDGE_SEGMENTS)
+            .map(|i| edge_point(a, control, b, i as f32 / theme::EDGE_SEGMENTS as f32))
+            .collect(),
+    }
+}
+
 impl FlowNodeShape {
     fn half_extent(&self) -> Vec2 {
         half_extent(self.view.kind) * self.view.scale
@@ -212,14 +247,23 @@ impl From<EdgeProps<EdgeView>> for FlowEdgeShape {
     }
 }
 
+/// Where an edge leaves `start` and reaches `end` (canvas units), and the control point it
+/// bows through, if any.
 fn endpoints<Ty: EdgeType, Ix: IndexType>(
     start: &Node<NodeView, EdgeView, Ty, Ix, FlowNodeShape>,
     end: &Node<NodeView, EdgeView, Ty, Ix, FlowNodeShape>,
-) -> (Pos2, Pos2) {
-    let dir = end.location() - start.location();
-    let from = <FlowNodeShape as DisplayNode<NodeView, EdgeView, Ty, Ix>>::closest_boundary_point(start.display(), dir);
-    let to = <FlowNodeShape as DisplayNode<NodeView, EdgeView, Ty, Ix>>::closest_boundary_point(end.display(), -dir);
-    (from, to)
+) -> (Pos2, Option<Pos2>, Pos2) {
+    let (a, b) = (start.location(), end.location());
+    let control = edge_control(a, b);
+    let from = <FlowNodeShape as DisplayNode<NodeView, EdgeView, Ty, Ix>>::closest_boundary_point(
+        start.display(),
+        control.unwrap_or(b) - a,
+    );
+    let to = <FlowNodeShape as DisplayNode<NodeView, EdgeView, Ty, Ix>>::closest_boundary_point(
+        end.display(),
+        control.unwrap_or(a) - b,
+    );
+    (from, control, to)
 }
 
 impl<Ty: EdgeType, Ix: IndexType> DisplayEdge<NodeView, EdgeView, Ty, Ix, FlowNodeShape> for FlowEdgeShape {
@@ -229,18 +273,23 @@ impl<Ty: EdgeType, Ix: IndexType> DisplayEdge<NodeView, EdgeView, Ty, Ix, FlowNo
         end: &Node<NodeView, EdgeView, Ty, Ix, FlowNodeShape>,
         ctx: &DrawContext,
     ) -> Vec<Shape> {
-        let (from, to) = endpoints(start, end);
-        let (from, to) = (ctx.meta.canvas_to_screen_pos(from), ctx.meta.canvas_to_screen_pos(to));
+        let (from, control, to) = endpoints(start, end);
+        let screen = |p: Pos2| ctx.meta.canvas_to_screen_pos(p);
+        let (from, control, to) = (screen(from), control.map(screen), screen(to));
         let zoom = ctx.meta.zoom * self.view.scale;
         let color = if self.view.dimmed { theme::dimmed(self.view.color) } else { self.view.color };
         let width = (self.view.width + if self.selected { 2.0 } else { 0.0 }) * zoom;
         let stroke = Stroke::new(width, if self.selected { theme::SELECTED } else { color });
-        let dir = (to - from).normalized();
+        let dir = (to - control.unwrap_or(from)).normalized();
         let tip_base = to - dir * theme::ARROW_SIZE * zoom;
+        let mut points = edge_polyline(from, control, to);
+        if let Some(last) = points.last_mut() {
+            *last = tip_base;
+        }
         let mut shapes = if self.view.kind == EdgeKind::Calls {
-            Shape::dashed_line(&[from, tip_base], stroke, theme::DASH.0 * zoom, theme::DASH.1 * zoom)
+            Shape::dashed_line(&points, stroke, theme::DASH.0 * zoom, theme::DASH.1 * zoom)
         } else {
-            vec![Shape::line_segment([from, tip_base], stroke)]
+            vec![Shape::line(points, stroke)]
         };
         let normal = Vec2::new(-dir.y, dir.x) * theme::ARROW_SIZE * 0.5 * zoom;
         shapes.push(Shape::convex_polygon(vec![to, tip_base + normal, tip_base - normal], stroke.color, Stroke::NONE));
@@ -253,7 +302,7 @@ impl<Ty: EdgeType, Ix: IndexType> DisplayEdge<NodeView, EdgeView, Ty, Ix, FlowNo
                     text_color,
                 )
             });
-            let mid = from + (to - from) * 0.5;
+            let mid = edge_point(from, control, to, 0.5);
             let at = Pos2::new(mid.x - galley.size().x / 2.0, mid.y - galley.size().y - 2.0 - width / 2.0);
             shapes.push(TextShape::new(at, galley, text_color).into());
         }
@@ -271,10 +320,46 @@ impl<Ty: EdgeType, Ix: IndexType> DisplayEdge<NodeView, EdgeView, Ty, Ix, FlowNo
         end: &Node<NodeView, EdgeView, Ty, Ix, FlowNodeShape>,
         pos: Pos2,
     ) -> bool {
-        let (a, b) = endpoints(start, end);
-        let ab = b - a;
-        let t = ((pos - a).dot(ab) / ab.length_sq().max(1e-6)).clamp(0.0, 1.0);
-        let closest = a + ab * t;
-        (pos - closest).length() <= self.view.width / 2.0 + 4.0
+        let (a, control, b) = endpoints(start, end);
+        let reach = self.view.width / 2.0 + 4.0;
+        edge_polyline(a, control, b).windows(2).any(|piece| {
+            let ab = piece[1] - piece[0];
+            let t = ((pos - piece[0]).dot(ab) / ab.length_sq().max(1e-6)).clamp(0.0, 1.0);
+            (pos - (piece[0] + ab * t)).length() <= reach
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LAYER: f32 = theme::LAYER_SPACING;
+
+    #[test]
+    fn edges_to_the_next_layer_are_straight_and_longer_ones_bow_clear_of_the_rows_between() {
+        let a = Pos2::new(0.0, 0.0);
+        assert_eq!(edge_control(a, Pos2::new(LAYER, 0.0)), None);
+        assert_eq!(edge_control(a, Pos2::new(LAYER, 3.0 * theme::ROW_SPACING)), None);
+        assert_eq!(edge_control(a, Pos2::new(0.0, theme::ROW_SPACING)), None);
+
+        // Three layers to the right on the same row: the nodes of the two layers between sit
+        // on the line; the curve passes above them, clear of a service's circle.
+        let b = Pos2::new(3.0 * LAYER, 0.0);
+        let control = edge_control(a, b).expect("a long edge bows");
+        assert!(control.y < 0.0, "left to right bows up");
+        for between in [LAYER, 2.0 * LAYER] {
+            let t = between / b.x;
+            let p = edge_point(a, Some(control), b, t);
+            assert!((p.x - between).abs() < 1.0);
+            assert!(-p.y > theme::SERVICE_RADIUS + theme::EDGE_WIDTH.1, "{p:?} runs through the node");
+        }
+        // The way back (a feedback loop) bows down, apart from the way there.
+        assert!(edge_control(b, a).is_some_and(|c| c.y > 0.0));
+
+        let points = edge_polyline(a, Some(control), b);
+        assert_eq!(points.len(), theme::EDGE_SEGMENTS + 1);
+        assert_eq!((points[0], points[theme::EDGE_SEGMENTS]), (a, b));
+        assert_eq!(edge_polyline(a, None, b), vec![a, b]);
     }
 }

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use egui::{Color32, Pos2, Vec2};
 
-use super::flow_shapes::{EdgeView, NodeView, boundary_point, half_extent};
+use super::flow_shapes::{EdgeView, NodeView, boundary_point, edge_control, edge_point, half_extent};
 use super::flow_view::FlowView;
 use super::theme;
 use crate::model::flow_graph::{EdgeKind, NodeKind};
@@ -53,8 +53,10 @@ pub fn flow_svg(view: &FlowView) -> String {
 }
 
 fn write_edge(svg: &mut String, from: Pos2, to: Pos2, edge: &EdgeView, target: &NodeView) {
-    let dir = (to - from).normalized();
-    let tip = boundary_point(to, target.kind, half_extent(target.kind), -dir);
+    // The same geometry as the canvas: long edges bow through a control point.
+    let control = edge_control(from, to);
+    let tip = boundary_point(to, target.kind, half_extent(target.kind), control.unwrap_or(from) - to);
+    let dir = (tip - control.unwrap_or(from)).normalized();
     let base = tip - dir * theme::ARROW_SIZE;
     let normal = Vec2::new(-dir.y, dir.x) * theme::ARROW_SIZE * 0.5;
     let color = hex(edge.color);
@@ -63,11 +65,18 @@ fn write_edge(svg: &mut String, from: Pos2, to: Pos2, edge: &EdgeView, target: &
     } else {
         String::new()
     };
-    let _ = writeln!(
-        svg,
-        r#"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{color}" stroke-width="{:.1}"{dash}/>"#,
-        from.x, from.y, base.x, base.y, edge.width
-    );
+    let _ = match control {
+        None => writeln!(
+            svg,
+            r#"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{color}" stroke-width="{:.1}"{dash}/>"#,
+            from.x, from.y, base.x, base.y, edge.width
+        ),
+        Some(c) => writeln!(
+            svg,
+            r#"<path d="M {:.1} {:.1} Q {:.1} {:.1} {:.1} {:.1}" fill="none" stroke="{color}" stroke-width="{:.1}"{dash}/>"#,
+            from.x, from.y, c.x, c.y, base.x, base.y, edge.width
+        ),
+    };
     let (a, b) = (base + normal, base - normal);
     let _ = writeln!(
         svg,
@@ -75,7 +84,7 @@ fn write_edge(svg: &mut String, from: Pos2, to: Pos2, edge: &EdgeView, target: &
         tip.x, tip.y, a.x, a.y, b.x, b.y
     );
     if !edge.label.is_empty() {
-        let mid = from + (to - from) * 0.5;
+        let mid = edge_point(from, control, to, 0.5);
         let _ = writeln!(
             svg,
             r#"<text x="{:.1}" y="{:.1}" font-size="{}" fill="{}" text-anchor="middle">{}</text>"#,
@@ -181,5 +190,27 @@ mod tests {
         assert_eq!(svg.matches("<line").count(), 3, "three edges");
         assert_eq!(svg.matches("stroke-dasharray").count(), 1, "the call is dashed");
         assert!(svg.contains(&format!("stroke=\"{}\"", hex(theme::FAILURE))), "the failing client is outlined");
+    }
+
+    #[test]
+    fn an_edge_that_skips_layers_is_a_curve_as_on_the_canvas() {
+        let mut state = EngineState::default();
+        // checkout -> orders -> billing -> invoices, and checkout reading invoices too: its
+        // consume edge runs from the last layer back to the first.
+        state.apply(&Record::Spans(SpanBatch {
+            received_unix_nano: 0,
+            source: SourceKind::File,
+            spans: vec![
+                producer("checkout", "kafka", "orders", 1, 1),
+                consumer_linked("billing", "kafka", "orders", 2, 2, (1, 1)),
+                producer("billing", "kafka", "invoices", 2, 3),
+                consumer_linked("checkout", "kafka", "invoices", 3, 4, (2, 3)),
+            ],
+        }));
+        let mut view = FlowView::default();
+        view.sync(&state.snapshot(1), "", None, None);
+        let svg = flow_svg(&view);
+        assert_eq!(svg.matches("<line").count(), 3, "{svg}");
+        assert_eq!(svg.matches("<path d=\"M").count(), 1, "{svg}");
     }
 }

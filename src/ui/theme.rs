@@ -69,6 +69,12 @@ pub const LAYER_SPACING: f32 = 230.0;
 pub const ROW_SPACING: f32 = 110.0;
 /// Thinnest and thickest edge, canvas units.
 pub const EDGE_WIDTH: (f32, f32) = (1.5, 9.0);
+/// How far off its chord the control point of an edge that skips layers sits, canvas units
+/// (the curve passes half as far off it): clear of the nodes on the rows it passes, short of
+/// the row above's labels.
+pub const EDGE_BOW: f32 = 90.0;
+/// Straight pieces a curved edge is drawn and hit-tested with.
+pub const EDGE_SEGMENTS: usize = 24;
 /// Arrow tip length.
 pub const ARROW_SIZE: f32 = 10.0;
 /// Dash and gap length for synchronous-call edges.
