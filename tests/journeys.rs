@@ -442,14 +442,7 @@ fn a_collector_without_journeys_still_draws_the_graph() {
 fn a_journey_at_a_moment_is_what_had_been_received_by_then() {
     let mut state = EngineState::default();
     // Billing is known to consume `orders` (so a sent order waits for it).
-    apply_at(
-        &mut state,
-        T0,
-        vec![
-            send("orders", "orders", 1, 1, 500),
-            process("billing", "orders", "billing", 2, 1, 550).link(1, 1).build(),
-        ],
-    );
+    apply_at(&mut state, T0, linked_chain()[..2].to_vec());
     // The order followed here arrives in three exports a second apart: sent, processed by
     // billing, and the invoice that processing triggered failed.
     apply_at(&mut state, T0 + SECOND, vec![send("orders", "orders", 3, 1, 1_000)]);
@@ -487,13 +480,7 @@ fn a_journey_at_a_moment_is_what_had_been_received_by_then() {
 #[test]
 fn a_journey_waiting_for_a_consumer_was_in_flight_before_its_grace_ran_out() {
     let mut state = EngineState::default();
-    apply(
-        &mut state,
-        vec![
-            send("orders", "orders", 1, 1, 1_000),
-            process("billing", "orders", "billing", 2, 1, 1_050).link(1, 1).build(),
-        ],
-    );
+    apply(&mut state, linked_chain()[..2].to_vec());
     apply_at(&mut state, T0 + SECOND, vec![send("orders", "orders", 3, 1, 2_000)]);
     apply_at(&mut state, T0 + 40 * SECOND, vec![span("other", "tick", SpanKind::Internal).ids(50, 1).build()]);
     journeys(&mut state);

@@ -160,26 +160,26 @@ mod tests {
     use crate::model::span::SpanKind;
     use crate::testing::{consumer_linked, producer, span};
 
+    /// The SVG of the canvas laid out for these spans.
+    fn svg_of(spans: Vec<crate::model::span::Span>) -> String {
+        let mut state = EngineState::default();
+        state.apply(&Record::Spans(SpanBatch { received_unix_nano: 0, source: SourceKind::File, spans }));
+        let mut view = FlowView::default();
+        view.sync(&state.snapshot(1), "", None, None);
+        flow_svg(&view)
+    }
+
     #[test]
     fn the_svg_has_every_node_edge_and_label_where_the_canvas_puts_them() {
-        let mut state = EngineState::default();
         let mut client = span("checkout", "GET /price", SpanKind::Client).ids(9, 90).build();
         client.status = crate::model::span::StatusCode::Error;
         let server = span("pricing <svc>", "GET /price", SpanKind::Server).ids(9, 91).parent(90).build();
-        state.apply(&Record::Spans(SpanBatch {
-            received_unix_nano: 0,
-            source: SourceKind::File,
-            spans: vec![
-                producer("checkout", "kafka", "orders", 1, 1),
-                consumer_linked("billing", "kafka", "orders", 2, 2, (1, 1)),
-                client,
-                server,
-            ],
-        }));
-        let snapshot = state.snapshot(1);
-        let mut view = FlowView::default();
-        view.sync(&snapshot, "", None, None);
-        let svg = flow_svg(&view);
+        let svg = svg_of(vec![
+            producer("checkout", "kafka", "orders", 1, 1),
+            consumer_linked("billing", "kafka", "orders", 2, 2, (1, 1)),
+            client,
+            server,
+        ]);
         assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
         assert!(svg.trim_end().ends_with("</svg>"));
         for label in [">checkout<", ">kafka/orders<", ">billing<", ">pricing &lt;svc&gt;<"] {
@@ -194,22 +194,14 @@ mod tests {
 
     #[test]
     fn an_edge_that_skips_layers_is_a_curve_as_on_the_canvas() {
-        let mut state = EngineState::default();
         // checkout -> orders -> billing -> invoices, and checkout reading invoices too: its
         // consume edge runs from the last layer back to the first.
-        state.apply(&Record::Spans(SpanBatch {
-            received_unix_nano: 0,
-            source: SourceKind::File,
-            spans: vec![
-                producer("checkout", "kafka", "orders", 1, 1),
-                consumer_linked("billing", "kafka", "orders", 2, 2, (1, 1)),
-                producer("billing", "kafka", "invoices", 2, 3),
-                consumer_linked("checkout", "kafka", "invoices", 3, 4, (2, 3)),
-            ],
-        }));
-        let mut view = FlowView::default();
-        view.sync(&state.snapshot(1), "", None, None);
-        let svg = flow_svg(&view);
+        let svg = svg_of(vec![
+            producer("checkout", "kafka", "orders", 1, 1),
+            consumer_linked("billing", "kafka", "orders", 2, 2, (1, 1)),
+            producer("billing", "kafka", "invoices", 2, 3),
+            consumer_linked("checkout", "kafka", "invoices", 3, 4, (2, 3)),
+        ]);
         assert_eq!(svg.matches("<line").count(), 3, "{svg}");
         assert_eq!(svg.matches("<path d=\"M").count(), 1, "{svg}");
     }
