@@ -48,6 +48,31 @@ pub struct EdgeView {
     pub dimmed: bool,
     /// Size of the stroke and text relative to the theme's (larger when presenting).
     pub scale: f32,
+    /// How far the edge bows out of the straight line to pass clear of other nodes (0:
+    /// straight; see [`route_edge`]); [`FlowView`](super::flow_view::FlowView) picks it.
+    pub bow: f32,
+    /// Where along the edge (0 to 1) its label sits: the middle unless that would cover
+    /// another label or a node ([`FlowView`](super::flow_view::FlowView) picks it too).
+    pub label_t: f32,
+}
+
+/// The canvas-unit box an edge label of `text` takes when it sits at `at` on its edge (the
+/// text is drawn just above the point). Sizes are estimated from the character count, which
+/// is close enough to keep labels apart and needs no fonts.
+pub fn edge_label_rect(text: &str, at: Pos2) -> Rect {
+    let size = Vec2::new(text.chars().count() as f32 * theme::DETAIL_SIZE * 0.55, theme::DETAIL_SIZE * 1.3);
+    Rect::from_center_size(at - Vec2::new(0.0, size.y / 2.0 + 2.0), size)
+}
+
+/// The canvas-unit box a node and the two lines of text under it take.
+pub fn node_rect(center: Pos2, view: &NodeView) -> Rect {
+    let h = half_extent(view.kind);
+    let text = view.label.chars().count().max(view.detail.chars().count()) as f32 * theme::LABEL_SIZE * 0.55;
+    let below = theme::LABEL_SIZE + theme::DETAIL_SIZE + 8.0;
+    Rect::from_min_max(
+        Pos2::new(center.x - h.x.max(text / 2.0), center.y - h.y),
+        Pos2::new(center.x + h.x.max(text / 2.0), center.y + h.y + below),
+    )
 }
 
 /// A node's drawing state.
@@ -95,17 +120,45 @@ pub fn boundary_point(center: Pos2, kind: NodeKind, h: Vec2, dir: Vec2) -> Pos2 
 }
 
 /// The control point of the quadratic curve an edge from `a` to `b` (node centres, canvas
-/// units) is drawn along, or `None` for a straight edge. An edge that skips a layer bows out
-/// of the straight line: the nodes of the layers between sit on the same rows, so a straight
-/// edge would run through them and over their own edges' labels. Left-to-right edges bow
-/// up, feedback edges (right to left) down, so a loop's two directions stay apart.
-pub fn edge_control(a: Pos2, b: Pos2) -> Option<Pos2> {
-    let d = b - a;
-    if d.x.abs() <= 1.5 * theme::LAYER_SPACING {
+/// units) is drawn along when it bows by `bow` (see [`route_edge`]), or `None` for a
+/// straight edge. A positive bow is up for a left-to-right edge and down for a feedback
+/// edge, so a loop's two directions stay apart.
+pub fn edge_control(a: Pos2, b: Pos2, bow: f32) -> Option<Pos2> {
+    if bow == 0.0 {
         return None;
     }
+    let d = b - a;
     let up = Vec2::new(d.y, -d.x).normalized();
-    Some(a + d * 0.5 + up * theme::EDGE_BOW)
+    Some(a + d * 0.5 + up * bow)
+}
+
+/// How an edge from `a` to `b` bows to stay clear of `obstacles` (the other nodes and the
+/// text under them): straight if nothing is in the way, else the first of growing bows,
+/// each way, that clears them; if none does, the one that comes least close. Nodes of the
+/// layers between sit on the same rows as the ends, so a straight edge that skips a layer
+/// would run through them and over their own edges' labels.
+pub fn route_edge(a: Pos2, b: Pos2, obstacles: &[Rect]) -> f32 {
+    const CLEARANCE: f32 = 6.0;
+    let clearance = |bow: f32| {
+        // Sampled along straight edges too, so a node halfway along one is seen.
+        let control = edge_control(a, b, bow);
+        let points: Vec<Pos2> = (0..=theme::EDGE_SEGMENTS)
+            .map(|i| edge_point(a, control, b, i as f32 / theme::EDGE_SEGMENTS as f32))
+            .collect();
+        obstacles.iter().flat_map(|r| points.iter().map(move |p| r.distance_to_pos(*p))).fold(f32::MAX, f32::min)
+    };
+    let bows = [0.0, 1.0, -1.0, 2.0, -2.0, 3.0, -3.0].map(|k| k * theme::EDGE_BOW);
+    let mut best = (f32::MIN, 0.0);
+    for bow in bows {
+        let clear = clearance(bow);
+        if clear >= CLEARANCE {
+            return bow;
+        }
+        if clear > best.0 {
+            best = (clear, bow);
+        }
+    }
+    best.1
 }
 
 /// The point at `t` (0 to 1) along an edge from `a` to `b` through `control`.
@@ -247,14 +300,15 @@ impl From<EdgeProps<EdgeView>> for FlowEdgeShape {
     }
 }
 
-/// Where an edge leaves `start` and reaches `end` (canvas units), and the control point it
-/// bows through, if any.
+/// Where an edge bowing by `bow` leaves `start` and reaches `end` (canvas units), and the
+/// control point it bows through, if any.
 fn endpoints<Ty: EdgeType, Ix: IndexType>(
     start: &Node<NodeView, EdgeView, Ty, Ix, FlowNodeShape>,
     end: &Node<NodeView, EdgeView, Ty, Ix, FlowNodeShape>,
+    bow: f32,
 ) -> (Pos2, Option<Pos2>, Pos2) {
     let (a, b) = (start.location(), end.location());
-    let control = edge_control(a, b);
+    let control = edge_control(a, b, bow);
     let from = <FlowNodeShape as DisplayNode<NodeView, EdgeView, Ty, Ix>>::closest_boundary_point(
         start.display(),
         control.unwrap_or(b) - a,
@@ -273,7 +327,7 @@ impl<Ty: EdgeType, Ix: IndexType> DisplayEdge<NodeView, EdgeView, Ty, Ix, FlowNo
         end: &Node<NodeView, EdgeView, Ty, Ix, FlowNodeShape>,
         ctx: &DrawContext,
     ) -> Vec<Shape> {
-        let (from, control, to) = endpoints(start, end);
+        let (from, control, to) = endpoints(start, end, self.view.bow);
         let screen = |p: Pos2| ctx.meta.canvas_to_screen_pos(p);
         let (from, control, to) = (screen(from), control.map(screen), screen(to));
         let zoom = ctx.meta.zoom * self.view.scale;
@@ -302,7 +356,7 @@ impl<Ty: EdgeType, Ix: IndexType> DisplayEdge<NodeView, EdgeView, Ty, Ix, FlowNo
                     text_color,
                 )
             });
-            let mid = edge_point(from, control, to, 0.5);
+            let mid = edge_point(from, control, to, self.view.label_t);
             let at = Pos2::new(mid.x - galley.size().x / 2.0, mid.y - galley.size().y - 2.0 - width / 2.0);
             shapes.push(TextShape::new(at, galley, text_color).into());
         }
@@ -320,7 +374,7 @@ impl<Ty: EdgeType, Ix: IndexType> DisplayEdge<NodeView, EdgeView, Ty, Ix, FlowNo
         end: &Node<NodeView, EdgeView, Ty, Ix, FlowNodeShape>,
         pos: Pos2,
     ) -> bool {
-        let (a, control, b) = endpoints(start, end);
+        let (a, control, b) = endpoints(start, end, self.view.bow);
         let reach = self.view.width / 2.0 + 4.0;
         edge_polyline(a, control, b).windows(2).any(|piece| {
             let ab = piece[1] - piece[0];
@@ -337,29 +391,33 @@ mod tests {
     const LAYER: f32 = theme::LAYER_SPACING;
 
     #[test]
-    fn edges_to_the_next_layer_are_straight_and_longer_ones_bow_clear_of_the_rows_between() {
-        let a = Pos2::new(0.0, 0.0);
-        assert_eq!(edge_control(a, Pos2::new(LAYER, 0.0)), None);
-        assert_eq!(edge_control(a, Pos2::new(LAYER, 3.0 * theme::ROW_SPACING)), None);
-        assert_eq!(edge_control(a, Pos2::new(0.0, theme::ROW_SPACING)), None);
+    fn an_edge_bows_only_when_a_node_is_in_its_way_and_then_clear_of_it() {
+        let service = |at: Pos2| Rect::from_center_size(at, Vec2::splat(2.0 * theme::SERVICE_RADIUS));
+        let (a, b) = (Pos2::new(0.0, 0.0), Pos2::new(3.0 * LAYER, 0.0));
+        assert_eq!(route_edge(a, b, &[]), 0.0);
+        // Something off the line: still straight.
+        assert_eq!(route_edge(a, b, &[service(Pos2::new(LAYER, theme::ROW_SPACING))]), 0.0);
 
-        // Three layers to the right on the same row: the nodes of the two layers between sit
-        // on the line; the curve passes above them, clear of a service's circle.
-        let b = Pos2::new(3.0 * LAYER, 0.0);
-        let control = edge_control(a, b).expect("a long edge bows");
+        // Nodes on the line, in the layers between: the edge bows up, clear of them.
+        let between = [service(Pos2::new(LAYER, 0.0)), service(Pos2::new(2.0 * LAYER, 0.0))];
+        let bow = route_edge(a, b, &between);
+        assert!(bow > 0.0, "{bow}");
+        let control = edge_control(a, b, bow).expect("it bows");
         assert!(control.y < 0.0, "left to right bows up");
-        for between in [LAYER, 2.0 * LAYER] {
-            let t = between / b.x;
-            let p = edge_point(a, Some(control), b, t);
-            assert!((p.x - between).abs() < 1.0);
-            assert!(-p.y > theme::SERVICE_RADIUS + theme::EDGE_WIDTH.1, "{p:?} runs through the node");
+        for p in edge_polyline(a, Some(control), b) {
+            assert!(between.iter().all(|r| r.distance_to_pos(p) > 0.0), "{p:?} runs through a node");
         }
-        // The way back (a feedback loop) bows down, apart from the way there.
-        assert!(edge_control(b, a).is_some_and(|c| c.y > 0.0));
+        // With the row above taken too, it bows down instead.
+        let above = [service(Pos2::new(LAYER, -45.0)), service(Pos2::new(2.0 * LAYER, -45.0))];
+        let both: Vec<Rect> = between.iter().chain(&above).copied().collect();
+        assert!(route_edge(a, b, &both) < 0.0);
+        // The way back (a feedback loop) bows the other way round.
+        assert!(edge_control(b, a, bow).is_some_and(|c| c.y > 0.0));
 
         let points = edge_polyline(a, Some(control), b);
         assert_eq!(points.len(), theme::EDGE_SEGMENTS + 1);
         assert_eq!((points[0], points[theme::EDGE_SEGMENTS]), (a, b));
         assert_eq!(edge_polyline(a, None, b), vec![a, b]);
+        assert_eq!(edge_control(a, b, 0.0), None);
     }
 }

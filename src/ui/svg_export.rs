@@ -54,7 +54,7 @@ pub fn flow_svg(view: &FlowView) -> String {
 
 fn write_edge(svg: &mut String, from: Pos2, to: Pos2, edge: &EdgeView, target: &NodeView) {
     // The same geometry as the canvas: long edges bow through a control point.
-    let control = edge_control(from, to);
+    let control = edge_control(from, to, edge.bow);
     let tip = boundary_point(to, target.kind, half_extent(target.kind), control.unwrap_or(from) - to);
     let dir = (tip - control.unwrap_or(from)).normalized();
     let base = tip - dir * theme::ARROW_SIZE;
@@ -84,7 +84,7 @@ fn write_edge(svg: &mut String, from: Pos2, to: Pos2, edge: &EdgeView, target: &
         tip.x, tip.y, a.x, a.y, b.x, b.y
     );
     if !edge.label.is_empty() {
-        let mid = edge_point(from, control, to, 0.5);
+        let mid = edge_point(from, control, to, edge.label_t);
         let _ = writeln!(
             svg,
             r#"<text x="{:.1}" y="{:.1}" font-size="{}" fill="{}" text-anchor="middle">{}</text>"#,

@@ -69,9 +69,8 @@ pub const LAYER_SPACING: f32 = 230.0;
 pub const ROW_SPACING: f32 = 110.0;
 /// Thinnest and thickest edge, canvas units.
 pub const EDGE_WIDTH: (f32, f32) = (1.5, 9.0);
-/// How far off its chord the control point of an edge that skips layers sits, canvas units
-/// (the curve passes half as far off it): clear of the nodes on the rows it passes, short of
-/// the row above's labels.
+/// The step by which an edge with a node in its way bows: how far off its chord the control
+/// point moves, canvas units (the curve passes half as far off it).
 pub const EDGE_BOW: f32 = 90.0;
 /// Straight pieces a curved edge is drawn and hit-tested with.
 pub const EDGE_SEGMENTS: usize = 24;
