@@ -115,6 +115,7 @@ fn list(c: &mut Criterion) {
             failures: u32::from(i % 50 == 0),
             error: None,
             status: if i % 50 == 0 { JourneyStatus::Failed } else { JourneyStatus::Ok },
+            received_unix_nano: (T0_MS * 1_000_000 + i * 1_000_000, T0_MS * 1_000_000 + i * 1_000_000),
         });
     }
     let mut view = JourneyListView::default();

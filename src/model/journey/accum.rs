@@ -52,6 +52,8 @@ pub struct Accum {
     pub message_ids: SmallVec<[Arc<str>; 1]>,
     /// Newest receive time of anything added, Unix ns.
     pub last_received: u64,
+    /// Earliest receive time of anything added (`u64::MAX` while empty).
+    pub first_received: u64,
 }
 
 fn push_unique<T: PartialEq, const N: usize>(list: &mut SmallVec<[T; N]>, value: T)
@@ -70,13 +72,14 @@ const CE_ID: &str = "cloudevents.event_id";
 impl Accum {
     /// An empty accumulator.
     pub fn new() -> Self {
-        Self { start: u64::MAX, ..Self::default() }
+        Self { start: u64::MAX, first_received: u64::MAX, ..Self::default() }
     }
 
     /// Adds a span of `service` (its interned label), touching `topic` if it is a messaging span.
     pub fn add_span(&mut self, span: &Span, service: &Arc<str>, topic: Option<&Arc<str>>, received: u64) {
         self.spans += 1;
         self.last_received = self.last_received.max(received);
+        self.first_received = self.first_received.min(received);
         self.start = self.start.min(span.start_unix_nano);
         self.end = self.end.max(span.end_unix_nano);
         if self.root.as_ref().is_none_or(|(start, ..)| span.start_unix_nano < *start) {
@@ -125,6 +128,7 @@ impl Accum {
     pub fn add_message(&mut self, step: &MessageStep, received: u64) {
         self.messages += 1;
         self.last_received = self.last_received.max(received);
+        self.first_received = self.first_received.min(received);
         if let Some(ms) = step.timestamp_ms.and_then(|ms| u64::try_from(ms).ok()) {
             let at = ms.saturating_mul(1_000_000);
             self.start = self.start.min(at);
@@ -151,6 +155,7 @@ impl Accum {
         self.start = self.start.min(other.start);
         self.end = self.end.max(other.end);
         self.last_received = self.last_received.max(other.last_received);
+        self.first_received = self.first_received.min(other.first_received);
         if let Some(root) = other.root
             && self.root.as_ref().is_none_or(|(start, ..)| root.0 < *start)
         {

@@ -16,4 +16,4 @@ pub use detail::{JourneyDetail, JourneyPath, MessageView, WaterfallRow};
 pub use query::{JourneyQuery, QueryError};
 pub use step::MessageStep;
 pub use store::{JourneyCounters, JourneySettings, JourneyStore};
-pub use summary::{JourneyId, JourneyList, JourneyStatus, JourneySummary};
+pub use summary::{DerivedRow, JourneyId, JourneyList, JourneyStatus, JourneySummary};

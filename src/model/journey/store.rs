@@ -22,7 +22,7 @@ use super::accum::Accum;
 use super::slab::IdSlab;
 use super::step::MessageStep;
 use super::stored::StoredSpan;
-use super::summary::{JourneyId, JourneyList, JourneyStatus, JourneySummary};
+use super::summary::{DerivedRow, JourneyId, JourneyList, JourneyStatus, JourneySummary};
 use crate::model::flow_graph::FlowModel;
 use crate::model::ids::TraceId;
 use crate::model::kafka::KafkaModel;
@@ -546,9 +546,10 @@ impl JourneyStore {
     /// Recomputes a journey's totals from its contents and the batch consumers linking to it.
     fn recompute(&mut self, id: u64) {
         let Some(j) = self.journeys.get(&id) else { return };
+        // Batch deliveries count as activity too: the newest time is kept.
         let received = j.acc.last_received;
         let mut acc = self.accum_until(j, &j.messages, None);
-        acc.last_received = received;
+        acc.last_received = acc.last_received.max(received);
         if let Some(j) = self.journeys.get_mut(&id) {
             *j.acc = acc;
         }
@@ -560,12 +561,13 @@ impl JourneyStore {
         let known = |span: &&StoredSpan| until.is_none_or(|u| span.received_unix_nano <= u);
         let mut acc = Accum::new();
         // A span that does not decode (a bug) is left out of the totals rather than panicking.
-        for span in j.spans.iter().filter(known).filter_map(|s| s.decode().ok()) {
+        for stored in j.spans.iter().filter(known) {
+            let Ok(span) = stored.decode() else { continue };
             let (service, topic) = self.known_labels(&span);
-            acc.add_span(&span, &service, topic.as_ref(), 0);
+            acc.add_span(&span, &service, topic.as_ref(), stored.received_unix_nano);
         }
         for step in messages {
-            acc.add_message(step, 0);
+            acc.add_message(step, step.received_unix_nano);
         }
         let linking = self.batch_linking(&j.traces).into_iter().flat_map(|(_, s)| s);
         for span in linking.filter(|s| known(&s)).filter_map(|s| s.decode().ok()) {
@@ -578,14 +580,10 @@ impl JourneyStore {
     }
 
     /// The journey list as the collector knew it at `until` (see [`JourneyStore::summary_at`]).
+    /// Rows that were the same then are shared with the head's list, not copied: most
+    /// journeys ended long before or began after any moment.
     pub fn list_at(&self, until: u64, flow: &FlowModel, kafka: &KafkaModel) -> JourneyList {
-        let mut list = JourneyList::default();
-        for row in self.list.iter() {
-            if let Some(then) = self.summary_at(row.id, until, flow, kafka) {
-                list.set(then);
-            }
-        }
-        list
+        self.list.derive(|row| self.row_at(row, until, flow, kafka))
     }
 
     /// Journey `id`'s row as the collector knew it at `until` (a receive time, Unix ns), for
@@ -605,29 +603,48 @@ impl JourneyStore {
         kafka: &KafkaModel,
     ) -> Option<JourneySummary> {
         let row = self.list.get(id)?;
-        let j = self.journeys.get(&id.0)?;
+        match self.row_at(row, until, flow, kafka) {
+            DerivedRow::Keep => Some(row.clone()),
+            DerivedRow::Drop => None,
+            DerivedRow::Replace(then) => Some(then),
+        }
+    }
+
+    /// How the list row `row` stood at `until` (see [`JourneyStore::summary_at`]): the same,
+    /// not there yet, or different.
+    fn row_at(&self, row: &JourneySummary, until: u64, flow: &FlowModel, kafka: &KafkaModel) -> DerivedRow {
+        // Most rows are decided by their receive times alone, without reaching the journey.
+        let (first, last) = row.received_unix_nano;
+        if first > until {
+            return DerivedRow::Drop;
+        }
+        let waiting = matches!(row.status, JourneyStatus::InFlight | JourneyStatus::Incomplete);
+        if last <= until && !waiting {
+            return DerivedRow::Keep;
+        }
+        let Some(j) = self.journeys.get(&row.id.0) else { return DerivedRow::Drop };
         let grace = self.settings.incomplete_after_nanos;
         if j.acc.last_received <= until {
-            let mut row = row.clone();
-            if matches!(row.status, JourneyStatus::InFlight | JourneyStatus::Incomplete) {
-                row.status = status(&j.acc, &j.messages, flow, kafka, until, grace);
+            if !matches!(row.status, JourneyStatus::InFlight | JourneyStatus::Incomplete) {
+                return DerivedRow::Keep;
             }
-            return Some(row);
+            return match status(&j.acc, &j.messages, flow, kafka, until, grace) {
+                then if then == row.status => DerivedRow::Keep,
+                then => DerivedRow::Replace(JourneySummary { status: then, ..row.clone() }),
+            };
         }
         let spans_then = || j.spans.iter().filter(|s| s.received_unix_nano <= until);
         let messages: Vec<MessageStep> = j.messages.iter().filter(|m| m.received_unix_nano <= until).cloned().collect();
-        if spans_then().next().is_none() && messages.is_empty() {
-            return None;
+        let acc = self.accum_until(j, &messages, Some(until));
+        if acc.is_empty() {
+            return DerivedRow::Drop;
         }
-        let mut acc = self.accum_until(j, &messages, Some(until));
-        acc.last_received =
-            spans_then().map(|s| s.received_unix_nano).chain(messages.iter().map(|m| m.received_unix_nano)).max()?;
         let began = |t: &TraceId| {
             spans_then().any(|s| s.trace_id == *t) || messages.iter().any(|m| m.trace.is_some_and(|r| r.trace_id == *t))
         };
         let traces: Vec<TraceId> = j.traces.iter().copied().filter(began).collect();
         let status = status(&acc, &messages, flow, kafka, until, grace);
-        Some(summary(id, &acc, &traces, status))
+        DerivedRow::Replace(summary(row.id, &acc, &traces, status))
     }
 
     fn mark_dirty(&mut self, id: u64) {
@@ -764,5 +781,6 @@ fn summary(id: JourneyId, acc: &Accum, traces: &[TraceId], status: JourneyStatus
         failures: acc.failures,
         error: acc.error.clone(),
         status,
+        received_unix_nano: (acc.first_received.min(acc.last_received), acc.last_received),
     }
 }

@@ -85,6 +85,10 @@ pub struct JourneySummary {
     pub error: Option<Arc<str>>,
     /// Outcome.
     pub status: JourneyStatus,
+    /// When the collector received the first and the newest of it, Unix ns: the timeline's
+    /// cursor compares with them.
+    #[serde(skip)]
+    pub received_unix_nano: (u64, u64),
 }
 
 impl JourneySummary {
@@ -104,6 +108,17 @@ impl JourneySummary {
 fn next_version() -> u64 {
     static VERSIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     VERSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// What [`JourneyList::derive`] does with a row.
+#[derive(Debug)]
+pub enum DerivedRow {
+    /// Keep it as it is.
+    Keep,
+    /// Leave it out.
+    Drop,
+    /// Put this row in its place.
+    Replace(JourneySummary),
 }
 
 /// Rows per chunk: small enough that copying one on write is cheap, large enough that a
@@ -149,6 +164,61 @@ impl JourneyList {
     /// All rows, oldest first.
     pub fn iter(&self) -> impl Iterator<Item = &JourneySummary> {
         self.chunks.iter().flat_map(|c| c.iter().flatten())
+    }
+
+    /// A copy of the list with each row kept, dropped or replaced as `row_at` says. Chunks
+    /// whose rows are all kept are shared with this list rather than copied, so a list that
+    /// differs from this one in a few places costs little more than those places.
+    pub fn derive(&self, mut row_at: impl FnMut(&JourneySummary) -> DerivedRow) -> JourneyList {
+        let mut out = JourneyList { base: self.base, version: next_version(), ..JourneyList::default() };
+        let mut decisions: Vec<(usize, DerivedRow)> = Vec::new();
+        let mut empty: Option<Arc<Chunk>> = None;
+        for (chunk, live) in self.chunks.iter().zip(&self.live_per_chunk) {
+            decisions.clear();
+            for (index, row) in chunk.iter().enumerate() {
+                match row.as_ref().map(&mut row_at) {
+                    None | Some(DerivedRow::Keep) => {}
+                    Some(change) => decisions.push((index, change)),
+                }
+            }
+            if decisions.is_empty() {
+                out.chunks.push_back(Arc::clone(chunk));
+                out.live_per_chunk.push_back(*live);
+                out.live += *live as usize;
+                continue;
+            }
+            if decisions.len() == *live as usize && decisions.iter().all(|(_, d)| matches!(d, DerivedRow::Drop)) {
+                // Every row left out: one empty chunk serves them all.
+                let empty = empty.get_or_insert_with(|| Arc::new(vec![None; CHUNK_ROWS]));
+                out.chunks.push_back(Arc::clone(empty));
+                out.live_per_chunk.push_back(0);
+                continue;
+            }
+            // Only the rows kept are copied.
+            let mut rows: Chunk = vec![None; CHUNK_ROWS];
+            let mut changes = decisions.drain(..).peekable();
+            for (index, row) in chunk.iter().enumerate() {
+                rows[index] = match changes.next_if(|(at, _)| *at == index) {
+                    Some((_, DerivedRow::Replace(new))) => Some(new),
+                    Some(_) => None,
+                    None => row.clone(),
+                };
+            }
+            let live = rows.iter().flatten().count() as u32;
+            out.chunks.push_back(Arc::new(rows));
+            out.live_per_chunk.push_back(live);
+            out.live += live as usize;
+        }
+        while out.live_per_chunk.back() == Some(&0) {
+            out.chunks.pop_back();
+            out.live_per_chunk.pop_back();
+        }
+        while out.live_per_chunk.front() == Some(&0) {
+            out.chunks.pop_front();
+            out.live_per_chunk.pop_front();
+            out.base += CHUNK_ROWS as u64;
+        }
+        out
     }
 
     /// Sets (or replaces) a journey's row.
@@ -210,6 +280,7 @@ mod tests {
             failures: 0,
             error: None,
             status: JourneyStatus::Ok,
+            received_unix_nano: (id, id),
         }
     }
 
@@ -229,6 +300,24 @@ mod tests {
         assert_eq!(list.chunks.len(), 2, "the emptied first chunk is dropped");
         assert!(list.get(JourneyId(5)).is_none());
         assert_eq!(list.iter().next().map(|r| r.id), Some(JourneyId(CHUNK_ROWS as u64)));
+        // A derived list shares the chunks it does not change.
+        let derived = list.derive(|r| match r.id.0 {
+            2100 => DerivedRow::Drop,
+            2101 => DerivedRow::Replace(JourneySummary { hops: 7, ..r.clone() }),
+            _ => DerivedRow::Keep,
+        });
+        assert_eq!(derived.len(), list.len() - 1);
+        assert_eq!(derived.get(JourneyId(2101)).map(|r| r.hops), Some(7));
+        assert!(derived.get(JourneyId(2100)).is_none() && list.get(JourneyId(2100)).is_some());
+        assert!(Arc::ptr_eq(&derived.chunks[0], &list.chunks[0]), "an unchanged chunk is shared");
+        assert!(!Arc::ptr_eq(&derived.chunks[1], &list.chunks[1]));
+        assert_ne!(derived.version(), list.version());
+        let emptied = list.derive(|r| if r.id.0 >= 2048 { DerivedRow::Drop } else { DerivedRow::Keep });
+        assert_eq!((emptied.len(), emptied.chunks.len()), (1024, 1), "trailing empty chunks go");
+        let later = list.derive(|r| if r.id.0 < 2048 { DerivedRow::Drop } else { DerivedRow::Keep });
+        assert_eq!((later.len(), later.chunks.len()), (952, 1), "and leading ones");
+        assert_eq!(later.get(JourneyId(2048)).map(|r| r.id), Some(JourneyId(2048)));
+        assert!(later.get(JourneyId(2047)).is_none());
         // Versions tell lists apart, not only changes to one list.
         let mut other = JourneyList::default();
         (0..3000 - CHUNK_ROWS as u64).for_each(|id| other.set(row(id)));
