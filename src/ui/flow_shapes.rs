@@ -57,18 +57,20 @@ pub struct EdgeView {
 }
 
 /// The canvas-unit box an edge label of `text` takes when it sits at `at` on its edge (the
-/// text is drawn just above the point). Sizes are estimated from the character count, which
-/// is close enough to keep labels apart and needs no fonts.
-pub fn edge_label_rect(text: &str, at: Pos2) -> Rect {
-    let size = Vec2::new(text.chars().count() as f32 * theme::DETAIL_SIZE * 0.55, theme::DETAIL_SIZE * 1.3);
+/// text is drawn just above the point) at `scale` (see [`EdgeView::scale`]). Sizes are
+/// estimated from the character count, which is close enough to keep labels apart and needs
+/// no fonts.
+pub fn edge_label_rect(text: &str, at: Pos2, scale: f32) -> Rect {
+    let size = Vec2::new(text.chars().count() as f32 * theme::DETAIL_SIZE * 0.55, theme::DETAIL_SIZE * 1.3) * scale;
     Rect::from_center_size(at - Vec2::new(0.0, size.y / 2.0 + 2.0), size)
 }
 
 /// The canvas-unit box a node and the two lines of text under it take.
 pub fn node_rect(center: Pos2, view: &NodeView) -> Rect {
-    let h = half_extent(view.kind);
-    let text = view.label.chars().count().max(view.detail.chars().count()) as f32 * theme::LABEL_SIZE * 0.55;
-    let below = theme::LABEL_SIZE + theme::DETAIL_SIZE + 8.0;
+    let h = half_extent(view.kind) * view.scale;
+    let text =
+        view.label.chars().count().max(view.detail.chars().count()) as f32 * theme::LABEL_SIZE * 0.55 * view.scale;
+    let below = (theme::LABEL_SIZE + theme::DETAIL_SIZE + 8.0) * view.scale;
     Rect::from_min_max(
         Pos2::new(center.x - h.x.max(text / 2.0), center.y - h.y),
         Pos2::new(center.x + h.x.max(text / 2.0), center.y + h.y + below),

@@ -23,6 +23,9 @@ pub type DrawnNode<'a> = (Pos2, &'a NodeView);
 /// An edge as drawn: its endpoints' centres, its view and its target's view.
 pub type DrawnEdge<'a> = (Pos2, Pos2, &'a EdgeView, &'a NodeView);
 
+/// What edges were routed for: every node's position, and the shapes' scale.
+type RoutedFor = (Vec<(NodeIndex, Pos2)>, f32);
+
 /// What is selected in the graph.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Selection {
@@ -45,9 +48,10 @@ pub struct FlowView {
     pub auto_fit: bool,
     /// Shapes and text relative to the theme's sizes (presentation mode enlarges them).
     pub scale: f32,
-    /// Each edge's bow, and the node positions they were routed for: routing looks at every
-    /// node for every edge, so it runs again only when a node moved, came or went.
-    routes: (Vec<(NodeIndex, Pos2)>, HashMap<EdgeIndex, f32>),
+    /// Each edge's bow, and the node positions and scale they were routed for: routing looks
+    /// at every node for every edge, so it runs again only when a node moved, came or went,
+    /// or the shapes changed size.
+    routes: (RoutedFor, HashMap<EdgeIndex, f32>),
 }
 
 impl Default for FlowView {
@@ -60,7 +64,7 @@ impl Default for FlowView {
             unanchored: HashSet::new(),
             auto_fit: true,
             scale: 1.0,
-            routes: (Vec::new(), HashMap::new()),
+            routes: ((Vec::new(), 1.0), HashMap::new()),
         }
     }
 }
@@ -221,8 +225,9 @@ impl FlowView {
         let mut taken: Vec<Rect> = nodes.iter().map(|(_, r)| *r).collect();
         let mut positions: Vec<(NodeIndex, Pos2)> = self.graph.nodes_iter().map(|(i, n)| (i, n.location())).collect();
         positions.sort_unstable_by_key(|(i, _)| *i);
-        if positions != self.routes.0 {
-            self.routes = (positions, HashMap::new());
+        let routed_for = (positions, self.scale);
+        if routed_for != self.routes.0 {
+            self.routes = (routed_for, HashMap::new());
         }
         let mut edges: Vec<(u32, EdgeIndex)> = self.edges.iter().map(|(id, index)| (*id, *index)).collect();
         edges.sort_unstable();
@@ -244,7 +249,9 @@ impl FlowView {
                 continue;
             }
             let control = flow_shapes::edge_control(a, b, bow);
-            let rect_at = |t: f32| flow_shapes::edge_label_rect(&view.label, flow_shapes::edge_point(a, control, b, t));
+            let rect_at = |t: f32| {
+                flow_shapes::edge_label_rect(&view.label, flow_shapes::edge_point(a, control, b, t), view.scale)
+            };
             // The first that covers nothing, else the one that covers least.
             let covered = |t: f32| {
                 let rect = rect_at(t);
@@ -467,7 +474,7 @@ mod tests {
             .map(|(a, b, e, _)| {
                 assert!(!e.label.is_empty());
                 let at = flow_shapes::edge_point(*a, flow_shapes::edge_control(*a, *b, e.bow), *b, e.label_t);
-                flow_shapes::edge_label_rect(&e.label, at)
+                flow_shapes::edge_label_rect(&e.label, at, e.scale)
             })
             .collect();
         for (i, r) in rects.iter().enumerate() {
