@@ -56,12 +56,13 @@ pub struct EdgeView {
     pub label_t: f32,
 }
 
-/// The canvas-unit box an edge label of `text` takes when it sits at `at` on its edge (the
-/// text is drawn just above the point) at `scale` (see [`EdgeView::scale`]). Sizes are
-/// estimated from the character count, which is close enough to keep labels apart and needs
-/// no fonts.
-pub fn edge_label_rect(text: &str, at: Pos2, scale: f32) -> Rect {
-    let size = Vec2::new(text.chars().count() as f32 * theme::DETAIL_SIZE * 0.55, theme::DETAIL_SIZE * 1.3) * scale;
+/// The canvas-unit box `edge`'s label takes when it sits at `t` along the edge from `a` to
+/// `b` (node centres; the text is drawn just above the point). Sizes are estimated from the
+/// character count, which is close enough to keep labels apart and needs no fonts.
+pub fn edge_label_rect(edge: &EdgeView, a: Pos2, b: Pos2, t: f32) -> Rect {
+    let at = edge_point(a, edge_control(a, b, edge.bow), b, t);
+    let size =
+        Vec2::new(edge.label.chars().count() as f32 * theme::DETAIL_SIZE * 0.55, theme::DETAIL_SIZE * 1.3) * edge.scale;
     Rect::from_center_size(at - Vec2::new(0.0, size.y / 2.0 + 2.0), size)
 }
 
@@ -143,10 +144,7 @@ pub fn route_edge(a: Pos2, b: Pos2, obstacles: &[Rect]) -> f32 {
     const CLEARANCE: f32 = 6.0;
     let clearance = |bow: f32| {
         // Sampled along straight edges too, so a node halfway along one is seen.
-        let control = edge_control(a, b, bow);
-        let points: Vec<Pos2> = (0..=theme::EDGE_SEGMENTS)
-            .map(|i| edge_point(a, control, b, i as f32 / theme::EDGE_SEGMENTS as f32))
-            .collect();
+        let points = edge_samples(a, edge_control(a, b, bow), b);
         obstacles.iter().flat_map(|r| points.iter().map(move |p| r.distance_to_pos(*p))).fold(f32::MAX, f32::min)
     };
     let bows = [0.0, 1.0, -1.0, 2.0, -2.0, 3.0, -3.0].map(|k| k * theme::EDGE_BOW);
@@ -178,10 +176,13 @@ pub fn edge_point(a: Pos2, control: Option<Pos2>, b: Pos2, t: f32) -> Pos2 {
 pub fn edge_polyline(a: Pos2, control: Option<Pos2>, b: Pos2) -> Vec<Pos2> {
     match control {
         None => vec![a, b],
-        Some(_) => (0..=theme::EDGE_SEGMENTS)
-            .map(|i| edge_point(a, control, b, i as f32 / theme::EDGE_SEGMENTS as f32))
-            .collect(),
+        Some(_) => edge_samples(a, control, b),
     }
+}
+
+/// Evenly spaced points along an edge, straight or curved.
+fn edge_samples(a: Pos2, control: Option<Pos2>, b: Pos2) -> Vec<Pos2> {
+    (0..=theme::EDGE_SEGMENTS).map(|i| edge_point(a, control, b, i as f32 / theme::EDGE_SEGMENTS as f32)).collect()
 }
 
 impl FlowNodeShape {

@@ -248,10 +248,7 @@ impl FlowView {
             if view.label.is_empty() {
                 continue;
             }
-            let control = flow_shapes::edge_control(a, b, bow);
-            let rect_at = |t: f32| {
-                flow_shapes::edge_label_rect(&view.label, flow_shapes::edge_point(a, control, b, t), view.scale)
-            };
+            let rect_at = |t: f32| flow_shapes::edge_label_rect(view, a, b, t);
             // The first that covers nothing, else the one that covers least.
             let covered = |t: f32| {
                 let rect = rect_at(t);
@@ -263,8 +260,8 @@ impl FlowView {
                 .find(|(area, _)| *area == 0.0)
                 .or_else(|| CANDIDATES.into_iter().map(|t| (covered(t), t)).min_by(|a, b| a.0.total_cmp(&b.0)))
                 .map_or(0.5, |(_, t)| t);
-            view.label_t = t;
             taken.push(rect_at(t));
+            view.label_t = t;
         }
     }
 
@@ -473,8 +470,7 @@ mod tests {
             .iter()
             .map(|(a, b, e, _)| {
                 assert!(!e.label.is_empty());
-                let at = flow_shapes::edge_point(*a, flow_shapes::edge_control(*a, *b, e.bow), *b, e.label_t);
-                flow_shapes::edge_label_rect(&e.label, at, e.scale)
+                flow_shapes::edge_label_rect(e, *a, *b, e.label_t)
             })
             .collect();
         for (i, r) in rects.iter().enumerate() {
