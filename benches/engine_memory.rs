@@ -29,12 +29,12 @@ fn main() {
             }));
             // As the engine does at each publish: rebuild the rows of changed journeys.
             if seed % 64 == 0 {
-                state.journeys.refresh(&state.model, &state.kafka);
+                state.sync_journeys();
             }
         }
-        state.journeys.refresh(&state.model, &state.kafka);
+        state.sync_journeys();
         let retained = dhat::HeapStats::get().curr_bytes.saturating_sub(before);
-        let kept = state.journeys.counters();
+        let kept = state.journeys().counters();
         println!(
             "journeys={journeys} spans={applied} engine_bytes={retained} bytes_per_span={:.1} nodes={} edges={} journey_spans_kept={} bytes_per_kept_span={:.0}",
             retained as f64 / applied as f64,

@@ -75,7 +75,7 @@ fn waterfall(c: &mut Criterion) {
     let snapshot = state.snapshot(0);
     let id = snapshot.journeys.iter().next().map(|j| j.id).unwrap_or_default();
     let detail =
-        Arc::new(JourneyDetail::build(&state.journeys, id, &state.kafka).unwrap_or_else(|| panic!("no detail")));
+        Arc::new(JourneyDetail::build(&state.journeys(), id, &state.kafka).unwrap_or_else(|| panic!("no detail")));
     assert_eq!(detail.rows.len(), 100_001);
     let mut view = WaterfallView::default();
     view.sync(&detail);
@@ -87,7 +87,7 @@ fn waterfall(c: &mut Criterion) {
     view.window = (0.5, 0.501);
     group.bench_function("waterfall_100k_spans_zoomed", |b| b.iter(|| frame(&ctx, |ui| view.show(ui, &detail))));
     group.bench_function("waterfall_layout_100k_spans", |b| {
-        b.iter(|| JourneyDetail::build(&state.journeys, id, &state.kafka).map(|d| d.rows.len()))
+        b.iter(|| JourneyDetail::build(&state.journeys(), id, &state.kafka).map(|d| d.rows.len()))
     });
     group.finish();
 }

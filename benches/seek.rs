@@ -10,7 +10,7 @@ use std::time::Instant;
 use criterion::{Criterion, criterion_group, criterion_main};
 use eventlens::engine::EngineState;
 use eventlens::engine::playback::SessionLog;
-use eventlens::model::journey::JourneySettings;
+use eventlens::model::journey::{Expectations, JourneySettings};
 use eventlens::model::record::{Record, SourceKind, SpanBatch};
 use eventlens::testing::{consumer_linked, producer};
 
@@ -50,8 +50,8 @@ fn seek(c: &mut Criterion) {
     let without = started.elapsed();
     let started = Instant::now();
     for i in 0..RECORDS {
-        let r = record(i);
-        head.apply(&r);
+        let r = std::sync::Arc::new(record(i));
+        head.apply_shared(std::sync::Arc::clone(&r));
         log.push(r, &head);
     }
     let with = started.elapsed();
@@ -87,14 +87,16 @@ fn seek(c: &mut Criterion) {
     for i in 0..RECORDS {
         journeys.apply(&record(i));
     }
-    journeys.journeys.refresh(&journeys.model, &journeys.kafka);
-    println!("journeys kept: {}", journeys.journeys.list().len());
+    journeys.sync_journeys();
+    let head = journeys.journeys();
+    println!("journeys kept: {}", head.list().len());
     group.bench_function("journey list at a random moment", |b| {
         b.iter(|| {
             next = (next + 1) % targets.len();
             let (_, state) = log.state_at(targets[next], None);
             let at = T0 + targets[next] * 1_000_000;
-            journeys.journeys.list_at(at, &state.model, &state.kafka).len()
+            let expect = Expectations::of(&state.model, &state.kafka);
+            head.list_at(at, &expect).len()
         });
     });
     group.finish();

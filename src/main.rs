@@ -533,21 +533,20 @@ fn run_journeys(
         eprintln!("{}: line {} skipped: {}", file.display(), s.line, s.reason);
     }
     state.snapshot(state.last_received_second() + 1);
+    let journeys = state.journeys();
     let ids = match (&trace, &key) {
         (Some(t), _) => {
             let id = TraceId::from_hex(t).map_err(|e| anyhow::anyhow!("--trace {t}: {e}"))?;
-            state.journeys.journey_of_trace(&id).into_iter().collect()
+            journeys.journey_of_trace(&id).into_iter().collect()
         }
-        (None, Some(k)) => {
-            state.journeys.list().iter().filter(|j| j.keys.iter().any(|x| **x == **k)).map(|j| j.id).collect()
-        }
-        (None, None) => state.journeys.list().iter().map(|j| j.id).collect::<Vec<_>>(),
+        (None, Some(k)) => journeys.list().iter().filter(|j| j.keys.iter().any(|x| **x == **k)).map(|j| j.id).collect(),
+        (None, None) => journeys.list().iter().map(|j| j.id).collect::<Vec<_>>(),
     };
     if ids.is_empty() {
         anyhow::bail!("no journey in {} matches", file.display());
     }
     for id in ids {
-        let Some(detail) = JourneyDetail::build(&state.journeys, id, &state.kafka) else { continue };
+        let Some(detail) = JourneyDetail::build(&journeys, id, &state.kafka) else { continue };
         match format {
             JourneyFormat::Json => println!("{}", to_otlp_json(&detail)?),
             JourneyFormat::Mermaid => println!("{}", to_mermaid_sequence(&detail)),

@@ -116,7 +116,7 @@ fn scrubbing_matches_straight_replay(file: &Path) {
     let mut log = SessionLog::new(usize::MAX).with_checkpoint_every(25);
     for record in records.iter().cloned() {
         head.apply(&record);
-        log.push(record, &head);
+        log.push(std::sync::Arc::new(record), &head);
     }
     assert!(log.checkpoints() > 2, "{}", log.checkpoints());
     let total = records.len() as u64;
@@ -135,6 +135,34 @@ fn scrubbing_matches_straight_replay(file: &Path) {
             "at record {n}"
         );
     }
+}
+
+/// Journeys assembled on a thread of their own, as the live engine does, list exactly what
+/// journeys assembled inline do, at every point of the session.
+fn threaded_journeys_match_inline(file: &Path) {
+    use eventlens::engine::EngineState;
+    use eventlens::model::journey::{JourneySettings, JourneyStatus, JourneySummary};
+
+    let records = read_capture(file).unwrap().records;
+    let mut inline = EngineState::new(JourneySettings::default());
+    let mut threaded = EngineState::threaded(JourneySettings::default()).unwrap();
+    let rows = |state: &mut EngineState| -> Vec<JourneySummary> {
+        let second = state.last_received_second() + 1;
+        state.snapshot(second).journeys.iter().cloned().collect()
+    };
+    let total = records.len();
+    for (i, record) in records.into_iter().enumerate() {
+        inline.apply(&record);
+        threaded.apply_shared(std::sync::Arc::new(record));
+        if (i + 1) % (total / 8).max(1) == 0 || i + 1 == total {
+            let (expected, got) = (rows(&mut inline), rows(&mut threaded));
+            assert!(expected == got, "journeys differ after record {i}");
+        }
+    }
+    let list = rows(&mut threaded);
+    let count = |status: JourneyStatus| list.iter().filter(|j| j.status == status).count();
+    assert!(list.len() > 50, "{}", list.len());
+    assert!(count(JourneyStatus::Ok) > 0 && count(JourneyStatus::Failed) > 0, "{list:#?}");
 }
 
 #[test]
@@ -220,4 +248,5 @@ fn scenarios_show_their_effects_and_shipping_recovers() {
     assert!(duplicated > 0, "no duplicate deliveries");
     assert!(out_of_order(&spans) > 0, "no out-of-order events");
     assert!(spans.iter().any(|s| s.service().name == "inventory" && s.status_message.contains("poison message")));
+    threaded_journeys_match_inline(&file);
 }

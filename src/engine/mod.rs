@@ -2,6 +2,7 @@
 //! writes the recording, and publishes read-only [`Snapshot`]s for the UI.
 
 pub mod command;
+pub mod journeys;
 pub mod playback;
 pub mod snapshot;
 
@@ -13,6 +14,7 @@ use arc_swap::ArcSwap;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 pub use command::Command;
+pub use journeys::Journeys;
 pub use snapshot::Snapshot;
 
 use crate::capture::recorder::{Checked, Recorder, RecordingLimits};
@@ -20,7 +22,7 @@ use crate::capture::writer::CaptureWriteError;
 use crate::ingest::counters::IngestCounters;
 use crate::ingest::queue::RecordReceiver;
 use crate::model::flow_graph::{FlowModel, NodeKey};
-use crate::model::journey::{JourneyDetail, JourneyId, JourneySettings, JourneyStore};
+use crate::model::journey::{Expectations, ExpectationsKey, JourneyDetail, JourneyId, JourneySettings, JourneyStore};
 use crate::model::kafka::message::KafkaMessage;
 use crate::model::kafka::{KafkaEvent, KafkaModel, KafkaRecord};
 use crate::model::record::Record;
@@ -54,8 +56,10 @@ pub struct EngineState {
     pub model: FlowModel,
     /// Kafka clusters, their groups and lag.
     pub kafka: KafkaModel,
-    /// Per-event journeys.
-    pub journeys: JourneyStore,
+    /// Per-event journeys (read through [`EngineState::journeys`]).
+    journeys: Journeys,
+    /// What journeys are judged against, as of the last record applied.
+    expect: (ExpectationsKey, Arc<Expectations>),
     /// The Kafka model as last published; cloned again only when it changed.
     kafka_view: Arc<KafkaModel>,
     selected_journey: Option<JourneyId>,
@@ -68,44 +72,92 @@ pub struct EngineState {
 }
 
 impl EngineState {
-    /// An empty state with these journey settings.
+    /// An empty state with these journey settings, assembling journeys on the caller's
+    /// thread as each record is applied (files, tests).
     pub fn new(journeys: JourneySettings) -> Self {
-        Self { journeys: JourneyStore::new(journeys), ..Self::default() }
+        Self::with_journeys(Journeys::inline(journeys))
+    }
+
+    /// An empty state assembling journeys on a thread of their own, beside the models (the
+    /// live engine; see [`journeys`]).
+    pub fn threaded(journeys: JourneySettings) -> std::io::Result<Self> {
+        Ok(Self::with_journeys(Journeys::spawn(journeys)?))
+    }
+
+    fn with_journeys(journeys: Journeys) -> Self {
+        Self { journeys, ..Self::default() }
+    }
+
+    /// The journeys, for reading. With a journey thread they are as of the last
+    /// [`EngineState::sync_journeys`] at least; hold the guard briefly.
+    pub fn journeys(&self) -> std::sync::MutexGuard<'_, JourneyStore> {
+        self.journeys.lock()
     }
 
     /// Applies one record (copying the messages the browser keeps; see
     /// [`EngineState::apply_owned`]).
     pub fn apply(&mut self, record: &Record) {
-        match record {
-            Record::Spans(batch) => self.apply_spans(batch),
-            Record::Kafka(k) => self.apply_kafka(k.clone()),
-        }
-        self.judge_journeys();
+        self.apply_to_models(record);
+        let expect = self.expectations();
+        self.journeys.apply(record, &expect);
+    }
+
+    /// Applies a record the caller shares (the engine keeps it in its timeline): a journey
+    /// thread takes it without a copy.
+    pub fn apply_shared(&mut self, record: Arc<Record>) {
+        self.apply_to_models(&record);
+        let expect = self.expectations();
+        self.journeys.apply_shared(record, &expect);
     }
 
     /// Applies a record it may consume: message batches move into the browser instead of
-    /// being copied. The engine thread applies every record this way.
+    /// being copied (unless a journey thread needs them too).
     pub fn apply_owned(&mut self, record: Record) {
+        if self.journeys.threaded() {
+            return self.apply_shared(Arc::new(record));
+        }
+        // Added before the messages move; judged after the models took the record in.
+        self.journeys.lock().add(&record);
         match record {
             Record::Kafka(k) => self.apply_kafka(k),
             Record::Spans(batch) => self.apply_spans(&batch),
         }
-        self.judge_journeys();
+        let expect = self.expectations();
+        self.journeys.lock().judge(&expect);
     }
 
-    /// Judges the journeys the record touched (and those whose grace period ran out) against
-    /// the flow and Kafka models as they are right after it. Judged later, at a snapshot, a
-    /// journey's status would depend on when snapshots happened to be taken, and a replayed
-    /// session could differ from the live one. (Their list rows are rebuilt at the snapshot.)
-    fn judge_journeys(&mut self) {
-        self.journeys.judge(&self.model, &self.kafka);
+    fn apply_to_models(&mut self, record: &Record) {
+        match record {
+            Record::Spans(batch) => self.apply_spans(batch),
+            Record::Kafka(k) => self.apply_kafka(k.clone()),
+        }
+    }
+
+    /// What journeys are judged against right after the record just applied. Journeys the
+    /// record touched (and those whose grace period ran out) are judged then: judged later,
+    /// at a snapshot, a status would depend on when snapshots happened to be taken, and a
+    /// replayed session could differ from the live one. (Their rows are rebuilt at the
+    /// snapshot.) Rebuilt only when a consumer or a committed offset may have changed.
+    fn expectations(&mut self) -> Arc<Expectations> {
+        let key = ExpectationsKey::of(&self.model, &self.kafka);
+        if key != self.expect.0 {
+            self.expect = (key, Arc::new(Expectations::of(&self.model, &self.kafka)));
+        }
+        Arc::clone(&self.expect.1)
+    }
+
+    /// Waits for a journey thread to catch up, then rebuilds the rows of the journeys that
+    /// changed: the journeys are then as of the last record applied.
+    pub fn sync_journeys(&mut self) {
+        self.journeys.sync();
+        let expect = self.expectations();
+        self.journeys.lock().refresh(&expect);
     }
 
     fn apply_spans(&mut self, batch: &crate::model::record::SpanBatch) {
         let second = self.advance_clock(batch.received_unix_nano);
         for span in &batch.spans {
             self.model.apply_span(span, second);
-            self.journeys.add_span(span, batch.received_unix_nano);
         }
         self.spans.record(second, batch.spans.len() as u64, false, None);
     }
@@ -122,7 +174,8 @@ impl EngineState {
     /// about its messages) changed.
     fn journey_detail(&mut self) -> Option<Arc<JourneyDetail>> {
         let id = self.selected_journey?;
-        let current = self.journeys.list().get(id);
+        let store = self.journeys.lock();
+        let current = store.list().get(id);
         let stale = match (&self.journey_view, current) {
             (Some(view), Some(row)) => {
                 view.summary != *row || (!view.messages.is_empty() && self.journey_kafka != self.kafka.version())
@@ -138,7 +191,7 @@ impl EngineState {
         let throttled = self.journey_view.as_ref().is_some_and(|v| v.summary.spans > BIG_JOURNEY_SPANS)
             && self.journey_built.is_some_and(|t| t.elapsed() < BIG_JOURNEY_RELAYOUT);
         if stale && !throttled {
-            self.journey_view = JourneyDetail::build(&self.journeys, id, &self.kafka).map(Arc::new);
+            self.journey_view = JourneyDetail::build(&store, id, &self.kafka).map(Arc::new);
             self.journey_built = Some(Instant::now());
             self.journey_kafka = self.kafka.version();
         }
@@ -158,9 +211,6 @@ impl EngineState {
         self.advance_clock(record.received_unix_nano);
         if let KafkaEvent::Messages(batch) = &mut record.event {
             self.join_messages_to_spans(&mut batch.messages);
-            for m in &batch.messages {
-                self.journeys.add_message(m, record.received_unix_nano);
-            }
         }
         self.draw_kafka(&record);
         self.kafka.apply_owned(record);
@@ -242,7 +292,11 @@ impl EngineState {
             self.kafka_view = Arc::new(self.kafka.clone());
         }
         let (nodes, edges) = Snapshot::graph_from_model(&self.model, &self.kafka, now_second);
-        self.journeys.refresh(&self.model, &self.kafka);
+        self.sync_journeys();
+        let (journeys, journey_counters) = {
+            let store = self.journeys.lock();
+            (store.list().clone(), store.counters())
+        };
         Snapshot {
             structure_version: self.model.structure_version(),
             now_second,
@@ -252,8 +306,8 @@ impl EngineState {
             spans_per_second: self.spans.rate(now_second, 10),
             model: self.model.counters(),
             kafka: Arc::clone(&self.kafka_view),
-            journeys: self.journeys.list().clone(),
-            journey_counters: self.journeys.counters(),
+            journeys,
+            journey_counters,
             journey: self.journey_detail(),
             ..Snapshot::default()
         }
@@ -357,9 +411,10 @@ impl EngineThread {
         let (commands_tx, commands_rx) = crossbeam_channel::bounded(64);
         let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::default()));
         let published = Arc::clone(&snapshot);
+        let state = EngineState::threaded(config.journeys.clone())?;
         let join = std::thread::Builder::new().name("eventlens-engine".into()).spawn(move || {
             EngineLoop {
-                state: EngineState::new(config.journeys.clone()),
+                state,
                 log: (config.timeline_spans > 0).then(|| SessionLog::new(config.timeline_spans)),
                 finished_recording: None,
                 notice: None,
@@ -524,7 +579,8 @@ impl EngineLoop {
         }
         match &mut self.log {
             Some(log) => {
-                self.state.apply(&record);
+                let record = Arc::new(record);
+                self.state.apply_shared(Arc::clone(&record));
                 log.push(record, &self.state);
             }
             None => self.state.apply_owned(record),
@@ -673,14 +729,16 @@ impl EngineLoop {
     /// the selection or the journey changed.
     fn cursor_journey(&mut self) -> Option<Arc<JourneyDetail>> {
         let id = self.state.selected_journey?;
-        let key = (id, self.playback.cursor, self.state.journeys.list().version());
+        let store = self.state.journeys();
+        let key = (id, self.playback.cursor, store.list().version());
         if let Some((cached, detail)) = &self.playback.journey
             && *cached == key
         {
             return Some(Arc::clone(detail));
         }
         let kafka = self.playback.view.as_ref().map_or(&self.state.kafka, |(_, view)| &view.kafka);
-        let mut detail = JourneyDetail::build_until(&self.state.journeys, id, kafka, Some(self.playback.cursor))?;
+        let mut detail = JourneyDetail::build_until(&store, id, kafka, Some(self.playback.cursor))?;
+        drop(store);
         // Its row as the list at the cursor shows it (counts and status then).
         if let Some(row) = self.playback.journeys.as_ref().and_then(|(_, _, list)| list.get(id)) {
             detail.summary = row.clone();
@@ -702,15 +760,17 @@ impl EngineLoop {
         self.playback.view = Some((applied, view));
         // Journeys come from the head (checkpoints do not carry them): each as the engine
         // knew it at the cursor, judged against the flow and Kafka models of that moment.
-        self.state.journeys.refresh(&self.state.model, &self.state.kafka);
-        let head = &self.state.journeys;
+        self.state.sync_journeys();
+        let head = self.state.journeys();
         let cursor = self.playback.cursor;
         let version = head.list().version();
         let cached = self.playback.journeys.as_ref().is_some_and(|(c, v, _)| *c == cursor && *v == version);
         if !cached && let Some((_, view)) = &self.playback.view {
-            self.playback.journeys = Some((cursor, version, head.list_at(cursor, &view.model, &view.kafka)));
+            let expect = Expectations::of(&view.model, &view.kafka);
+            self.playback.journeys = Some((cursor, version, head.list_at(cursor, &expect)));
         }
         let mut counters = head.counters();
+        drop(head);
         if let Some((_, _, list)) = &self.playback.journeys {
             counters.journeys = list.len() as u64;
             counters.spans = list.iter().map(|j| u64::from(j.spans)).sum();
@@ -752,7 +812,7 @@ impl EngineLoop {
             // Paused: keep showing the frozen graph, but live counters keep moving, and a
             // journey picked from the frozen list still opens.
             let mut frozen = (*previous).clone();
-            self.state.journeys.refresh(&self.state.model, &self.state.kafka);
+            self.state.sync_journeys();
             frozen.journey = self.state.journey_detail();
             frozen
         } else {

@@ -114,7 +114,8 @@ struct Checkpoint {
 
 /// The kept records, their receive times, checkpoints and per-second density.
 pub struct SessionLog {
-    records: VecDeque<Record>,
+    /// Shared with the journey thread, which may still be applying the newest.
+    records: VecDeque<Arc<Record>>,
     /// Receive times, made non-decreasing (a late record counts at the newest time).
     times: VecDeque<u64>,
     spans: VecDeque<u32>,
@@ -149,10 +150,7 @@ fn timeline_state(state: &EngineState) -> EngineState {
     EngineState {
         model: state.model.clone(),
         kafka: state.kafka.clone(),
-        journeys: crate::model::journey::JourneyStore::new(JourneySettings {
-            enabled: false,
-            ..JourneySettings::default()
-        }),
+        journeys: super::Journeys::inline(JourneySettings { enabled: false, ..JourneySettings::default() }),
         spans: state.spans.clone(),
         last_received_second: state.last_received_second,
         ..EngineState::default()
@@ -206,7 +204,7 @@ impl SessionLog {
 
     /// The kept records, oldest first.
     pub fn records(&self) -> impl Iterator<Item = &Record> {
-        self.records.iter()
+        self.records.iter().map(|r| &**r)
     }
 
     /// Checkpoints kept.
@@ -220,8 +218,8 @@ impl SessionLog {
     }
 
     /// Keeps `record`, which `head` has just applied; takes a checkpoint of `head` when due.
-    pub fn push(&mut self, record: Record, head: &EngineState) {
-        let (spans, failures) = match &record {
+    pub fn push(&mut self, record: Arc<Record>, head: &EngineState) {
+        let (spans, failures) = match &*record {
             Record::Spans(batch) => {
                 (batch.spans.len() as u32, batch.spans.iter().filter(|s| s.is_failure()).count() as u32)
             }
@@ -379,7 +377,7 @@ mod tests {
         for i in 0..5_000 {
             let r = record(1_000 + i / 100, i + 1);
             head.apply(&r);
-            log.push(r, &head);
+            log.push(Arc::new(r), &head);
         }
         assert!(log.checkpoints() >= 2, "{}", log.checkpoints());
         for target in [0, 1, 1_999, 2_000, 2_001, 4_999, 5_000] {
@@ -401,7 +399,7 @@ mod tests {
         for i in 0..8_000 {
             let r = record(1_000 + i / 100, i + 1);
             head.apply(&r);
-            log.push(r, &head);
+            log.push(Arc::new(r), &head);
         }
         assert!(log.len() <= 3_000 + CHECKPOINT_RECORDS, "{}", log.len());
         assert_eq!(SessionLog::new(1).with_checkpoint_every(0).checkpoint_records, 1);
@@ -428,7 +426,7 @@ mod tests {
                 b.spans[0].status = crate::model::span::StatusCode::Error;
             }
             head.apply(&r);
-            log.push(r, &head);
+            log.push(Arc::new(r), &head);
         }
         let view = log.view(2_002 * 1_000_000_000, PlaybackMode::Paused);
         assert_eq!(view.bins.len(), 10);

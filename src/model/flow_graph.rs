@@ -261,6 +261,8 @@ pub struct FlowModel {
     waiting_servers: BoundedIndex<SpanRef, SmallVec<[ServerWaiting; 1]>>,
     spans_applied: u64,
     structure_version: u64,
+    /// Bumped when a consume edge gains a group (see [`FlowModel::consumers_version`]).
+    groups_version: u64,
     /// Highest dead-letter offset counted per (edge, partition).
     dead_letter_offsets: FxHashMap<(EdgeIndex, i32), i64>,
 }
@@ -286,6 +288,7 @@ impl FlowModel {
             waiting_servers: BoundedIndex::new(limits.pending),
             spans_applied: 0,
             structure_version: 0,
+            groups_version: 0,
             dead_letter_offsets: FxHashMap::default(),
         }
     }
@@ -298,6 +301,14 @@ impl FlowModel {
     /// Changes whenever a node or edge is added; lets readers skip re-layout otherwise.
     pub fn structure_version(&self) -> u64 {
         self.structure_version
+    }
+
+    /// Changes whenever what [`FlowModel::consumers_of`] answers may have changed (a node or
+    /// edge added or retired, a group seen on a consume edge); journeys' expectations are
+    /// rebuilt only then.
+    pub fn consumers_version(&self) -> u64 {
+        // Both only grow, so their sum changes whenever either does.
+        self.structure_version + self.groups_version
     }
 
     /// The node for a key, if present.
@@ -495,8 +506,10 @@ impl FlowModel {
         let e = &mut self.graph[edge];
         let stats = if m.operation == MessagingOperation::Receive { &mut e.secondary } else { &mut e.primary };
         stats.record(second, messages, failed, Some(duration_nanos));
-        if let Some(group) = &m.consumer_group {
-            insert_missing(&mut e.consumer_groups, group);
+        if let Some(group) = &m.consumer_group
+            && insert_missing(&mut e.consumer_groups, group)
+        {
+            self.groups_version += 1;
         }
         if let Some(p) = &m.partition {
             insert_missing(&mut e.partitions, p);
@@ -569,6 +582,16 @@ impl FlowModel {
             .map(|e| (&self.graph[e.target()].key, &e.weight().consumer_groups))
     }
 
+    /// Every destination with its consumers, as [`FlowModel::consumers_of`] gives them:
+    /// (system, destination, consumer, groups).
+    pub fn all_consumers(&self) -> impl Iterator<Item = (&str, &str, &NodeKey, &BTreeSet<String>)> {
+        self.destinations.iter().flat_map(move |(system, names)| {
+            names.keys().flat_map(move |name| {
+                self.consumers_of(system, name).map(move |(key, groups)| (system.as_str(), name.as_str(), key, groups))
+            })
+        })
+    }
+
     /// Ensures a destination node exists, e.g. a topic the cluster reports before any span
     /// names it.
     pub fn ensure_destination(&mut self, system: &str, name: &str) -> NodeIndex {
@@ -598,7 +621,9 @@ impl FlowModel {
             self.structure_version += 1;
         }
         let edge = self.edge(destination, node, EdgeKind::Consumes);
-        insert_missing(&mut self.graph[edge].consumer_groups, group);
+        if insert_missing(&mut self.graph[edge].consumer_groups, group) {
+            self.groups_version += 1;
+        }
         insert_missing(&mut self.graph[destination].consumer_groups, group);
         edge
     }
@@ -668,10 +693,12 @@ impl FlowModel {
 }
 
 /// Adds `value` to `set` unless present, allocating only when it is new.
-fn insert_missing(set: &mut BTreeSet<String>, value: &str) {
-    if !set.contains(value) {
-        set.insert(value.to_owned());
+/// Inserts `value` unless present (without allocating then); true when it was inserted.
+fn insert_missing(set: &mut BTreeSet<String>, value: &str) -> bool {
+    if set.contains(value) {
+        return false;
     }
+    set.insert(value.to_owned())
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 
 pub mod accum;
 pub mod detail;
+pub mod expect;
 pub mod query;
 pub mod slab;
 pub mod step;
@@ -13,6 +14,7 @@ pub mod stored;
 pub mod summary;
 
 pub use detail::{JourneyDetail, JourneyPath, MessageView, WaterfallRow};
+pub use expect::{Expectations, ExpectationsKey};
 pub use query::{JourneyQuery, QueryError};
 pub use step::MessageStep;
 pub use store::{JourneyCounters, JourneySettings, JourneyStore};

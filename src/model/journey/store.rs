@@ -19,15 +19,16 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use smallvec::SmallVec;
 
 use super::accum::Accum;
+use super::expect::Expectations;
 use super::slab::IdSlab;
 use super::step::MessageStep;
 use super::stored::StoredSpan;
 use super::summary::{DerivedRow, JourneyId, JourneyList, JourneyStatus, JourneySummary};
-use crate::model::flow_graph::FlowModel;
 use crate::model::ids::TraceId;
-use crate::model::kafka::KafkaModel;
+use crate::model::kafka::KafkaEvent;
 use crate::model::kafka::message::KafkaMessage;
 use crate::model::messaging::MessagingRole;
+use crate::model::record::Record;
 use crate::model::span::{Resource, Span};
 
 /// Retention and classification settings.
@@ -242,6 +243,26 @@ impl JourneyStore {
         self.journeys.get(&id.0)
     }
 
+    /// Adds what a record holds: its spans, or the Kafka messages it observed. Judging
+    /// follows separately ([`JourneyStore::judge`]), once the rest of the session has taken
+    /// the record in.
+    pub fn add(&mut self, record: &Record) {
+        match record {
+            Record::Spans(batch) => {
+                for span in &batch.spans {
+                    self.add_span(span, batch.received_unix_nano);
+                }
+            }
+            Record::Kafka(k) => {
+                if let KafkaEvent::Messages(batch) = &k.event {
+                    for m in &batch.messages {
+                        self.add_message(m, k.received_unix_nano);
+                    }
+                }
+            }
+        }
+    }
+
     /// Adds a span received at `received` (Unix ns). The journey keeps it encoded, so the
     /// caller keeps (and frees) the span itself.
     pub fn add_span(&mut self, span: &Span, received: u64) {
@@ -329,11 +350,10 @@ impl JourneyStore {
     }
 
     /// Judges the journeys that changed (and those whose grace period for an expected
-    /// consumer ran out) against the flow graph and the committed offsets the Kafka model
-    /// holds. Cheap enough to run after every record, so a status depends on the records
-    /// alone, not on when the list was looked at; the rows follow at the next
-    /// [`JourneyStore::refresh`].
-    pub fn judge(&mut self, flow: &FlowModel, kafka: &KafkaModel) {
+    /// consumer ran out) against the expected consumers and committed offsets of the moment.
+    /// Cheap enough to run after every record, so a status depends on the records alone, not
+    /// on when the list was looked at; the rows follow at the next [`JourneyStore::refresh`].
+    pub fn judge(&mut self, expect: &Expectations) {
         while let Some(&(due, id)) = self.pending.front() {
             if due > self.clock {
                 break;
@@ -351,7 +371,7 @@ impl JourneyStore {
             };
             j.dirty = false;
             if !j.acc.is_empty() {
-                j.status = status(&j.acc, &j.messages, flow, kafka, self.clock, self.settings.incomplete_after_nanos);
+                j.status = status(&j.acc, &j.messages, expect, self.clock, self.settings.incomplete_after_nanos);
                 if j.status == JourneyStatus::InFlight && !j.pending {
                     j.pending = true;
                     self.pending.push_back((j.acc.last_received + self.settings.incomplete_after_nanos, id));
@@ -366,8 +386,8 @@ impl JourneyStore {
 
     /// Judges what changed (see [`JourneyStore::judge`]) and rebuilds the list rows of the
     /// journeys judged since the last call.
-    pub fn refresh(&mut self, flow: &FlowModel, kafka: &KafkaModel) {
-        self.judge(flow, kafka);
+    pub fn refresh(&mut self, expect: &Expectations) {
+        self.judge(expect);
         for id in std::mem::take(&mut self.rows_dirty) {
             let Some(j) = self.journeys.get_mut(&id) else {
                 self.list.remove(JourneyId(id));
@@ -582,28 +602,22 @@ impl JourneyStore {
     /// The journey list as the collector knew it at `until` (see [`JourneyStore::summary_at`]).
     /// Rows that were the same then are shared with the head's list, not copied: most
     /// journeys ended long before or began after any moment.
-    pub fn list_at(&self, until: u64, flow: &FlowModel, kafka: &KafkaModel) -> JourneyList {
-        self.list.derive(|row| self.row_at(row, until, flow, kafka))
+    pub fn list_at(&self, until: u64, expect: &Expectations) -> JourneyList {
+        self.list.derive(|row| self.row_at(row, until, expect))
     }
 
     /// Journey `id`'s row as the collector knew it at `until` (a receive time, Unix ns), for
     /// the timeline's cursor: only the spans and messages received by then count, and
-    /// completeness is judged at that moment against `flow` and `kafka` as they were then.
+    /// completeness is judged at that moment against `expect` as it was then.
     /// `None` when nothing of it had been received.
     ///
     /// Journeys merge as links arrive and are not split again here: a journey that a later
     /// span joined to another shows as one, with only what each part had received by then.
     /// Journeys complete by `until` keep their row and, if it was waiting for a consumer, are
     /// judged again; only the others are rebuilt from their spans.
-    pub fn summary_at(
-        &self,
-        id: JourneyId,
-        until: u64,
-        flow: &FlowModel,
-        kafka: &KafkaModel,
-    ) -> Option<JourneySummary> {
+    pub fn summary_at(&self, id: JourneyId, until: u64, expect: &Expectations) -> Option<JourneySummary> {
         let row = self.list.get(id)?;
-        match self.row_at(row, until, flow, kafka) {
+        match self.row_at(row, until, expect) {
             DerivedRow::Keep => Some(row.clone()),
             DerivedRow::Drop => None,
             DerivedRow::Replace(then) => Some(then),
@@ -612,7 +626,7 @@ impl JourneyStore {
 
     /// How the list row `row` stood at `until` (see [`JourneyStore::summary_at`]): the same,
     /// not there yet, or different.
-    fn row_at(&self, row: &JourneySummary, until: u64, flow: &FlowModel, kafka: &KafkaModel) -> DerivedRow {
+    fn row_at(&self, row: &JourneySummary, until: u64, expect: &Expectations) -> DerivedRow {
         // Most rows are decided by their receive times alone, without reaching the journey.
         let (first, last) = row.received_unix_nano;
         if first > until {
@@ -628,7 +642,7 @@ impl JourneyStore {
             if !matches!(row.status, JourneyStatus::InFlight | JourneyStatus::Incomplete) {
                 return DerivedRow::Keep;
             }
-            return match status(&j.acc, &j.messages, flow, kafka, until, grace) {
+            return match status(&j.acc, &j.messages, expect, until, grace) {
                 then if then == row.status => DerivedRow::Keep,
                 then => DerivedRow::Replace(JourneySummary { status: then, ..row.clone() }),
             };
@@ -643,7 +657,7 @@ impl JourneyStore {
             spans_then().any(|s| s.trace_id == *t) || messages.iter().any(|m| m.trace.is_some_and(|r| r.trace_id == *t))
         };
         let traces: Vec<TraceId> = j.traces.iter().copied().filter(began).collect();
-        let status = status(&acc, &messages, flow, kafka, until, grace);
+        let status = status(&acc, &messages, expect, until, grace);
         DerivedRow::Replace(summary(row.id, &acc, &traces, status))
     }
 
@@ -717,19 +731,12 @@ impl JourneyStore {
 
 /// Judges a journey: failed, else whether every consumer of each destination it was produced
 /// to has processed it.
-fn status(
-    acc: &Accum,
-    messages: &[MessageStep],
-    flow: &FlowModel,
-    kafka: &KafkaModel,
-    now: u64,
-    grace: u64,
-) -> JourneyStatus {
+fn status(acc: &Accum, messages: &[MessageStep], expect: &Expectations, now: u64, grace: u64) -> JourneyStatus {
     if acc.failures > 0 {
         return JourneyStatus::Failed;
     }
     for (topic, system) in &acc.produced {
-        for (consumer, groups) in flow.consumers_of(system, topic) {
+        for (consumer, groups) in expect.consumers_of(system, topic) {
             let by_span = acc.delivered.iter().any(|d| {
                 d.topic.as_ref().is_none_or(|t| t == topic)
                     && (consumer.is_consumer_named(&d.service)
@@ -738,7 +745,7 @@ fn status(
             let by_offsets = messages
                 .iter()
                 .filter(|m| m.topic == *topic)
-                .any(|m| groups.iter().any(|g| kafka.committed(g, topic, m.partition).is_some_and(|c| c > m.offset)));
+                .any(|m| groups.iter().any(|g| expect.committed(g, topic, m.partition).is_some_and(|c| c > m.offset)));
             if !by_span && !by_offsets {
                 return if now.saturating_sub(acc.last_received) < grace {
                     JourneyStatus::InFlight

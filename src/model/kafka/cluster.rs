@@ -21,6 +21,8 @@ pub struct KafkaModel {
     pub browser: MessageBrowser,
     settings: LagSettings,
     version: u64,
+    /// Bumped by every record but message batches (see [`KafkaModel::clusters_version`]).
+    clusters_version: u64,
 }
 
 impl KafkaModel {
@@ -72,6 +74,7 @@ impl KafkaModel {
             KafkaEvent::Messages(_) => {}
         }
         self.version += 1;
+        self.clusters_version += 1;
     }
 
     /// The clusters, by name.
@@ -82,6 +85,24 @@ impl KafkaModel {
     /// Changes with every applied record; lets readers skip rebuilding views.
     pub fn version(&self) -> u64 {
         self.version
+    }
+
+    /// Changes whenever the clusters (groups, offsets, topics) may have changed, not when
+    /// only the message browser did; lets readers of committed offsets skip rebuilding.
+    pub fn clusters_version(&self) -> u64 {
+        self.clusters_version
+    }
+
+    /// Every offset a group last committed, as [`KafkaModel::committed`] answers it per
+    /// partition: (group, topic, partition, offset), the first cluster's first.
+    pub fn committed_offsets(&self) -> impl Iterator<Item = (&str, &str, i32, i64)> {
+        self.clusters.values().flat_map(|c| {
+            c.groups.iter().flat_map(|(group, state)| {
+                state.partitions.iter().filter_map(move |((topic, partition), lag)| {
+                    lag.latest().map(|s| (group.as_str(), topic.as_str(), *partition, s.offset))
+                })
+            })
+        })
     }
 
     /// The offset `group` last committed on a partition (first cluster that has it), from the

@@ -1,0 +1,196 @@
+//! Journey assembly beside the engine's models: on the caller's thread, or on a thread of
+//! its own.
+//!
+//! Assembling journeys costs about twice what the flow graph does per span. The live engine
+//! therefore hands each record (shared, not copied) to a journey thread and goes on with the
+//! next one: the two run side by side, and the engine's own cost per span stays close to
+//! the flow graph's. The journey thread is the only writer of the [`JourneyStore`]; the
+//! engine reads it under its lock when it publishes or seeks, after waiting for the thread
+//! to catch up ([`Journeys::sync`]), so a snapshot's journeys and graph are as of the same
+//! record.
+//!
+//! Each record travels with the [`Expectations`] of the moment right after it, so journeys
+//! are judged against the same state wherever they are assembled: a session assembled on a
+//! thread lists exactly what one assembled inline (files, tests) does.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::model::journey::{Expectations, JourneySettings, JourneyStore};
+use crate::model::record::Record;
+
+/// Records waiting for the journey thread, at most; the engine waits when it is this far
+/// ahead (each is one export request, at most a few thousand spans).
+const INBOX_RECORDS: usize = 64;
+
+/// How long the journey thread applies records before it lets go of the store, so the
+/// engine can read it.
+const APPLY_BUDGET: Duration = Duration::from_millis(10);
+
+/// How long [`Journeys::sync`] waits for the journey thread.
+const SYNC_WAIT: Duration = Duration::from_secs(5);
+
+/// What the engine sends the journey thread.
+enum Input {
+    /// A record to add, then judge against the expectations (new ones when they changed).
+    Record { record: Arc<Record>, expect: Option<Arc<Expectations>> },
+    /// Answered once everything sent before it was applied.
+    Sync(Sender<()>),
+}
+
+/// The session's journeys and where they are assembled.
+#[derive(Debug)]
+pub struct Journeys {
+    store: Arc<Mutex<JourneyStore>>,
+    worker: Option<Worker>,
+}
+
+#[derive(Debug)]
+struct Worker {
+    inbox: Option<Sender<Input>>,
+    thread: Option<JoinHandle<()>>,
+    /// The expectations last sent; sent again only when they change.
+    sent: Option<Arc<Expectations>>,
+}
+
+impl Default for Journeys {
+    fn default() -> Self {
+        Self::inline(JourneySettings::default())
+    }
+}
+
+impl Journeys {
+    /// Journeys assembled on the caller's thread, as each record is applied.
+    pub fn inline(settings: JourneySettings) -> Self {
+        Self { store: Arc::new(Mutex::new(JourneyStore::new(settings))), worker: None }
+    }
+
+    /// Journeys assembled on a thread of their own (`eventlens-journeys`). Disabled journeys
+    /// need no thread and get none.
+    pub fn spawn(settings: JourneySettings) -> std::io::Result<Self> {
+        if !settings.enabled {
+            return Ok(Self::inline(settings));
+        }
+        let store = Arc::new(Mutex::new(JourneyStore::new(settings)));
+        let (inbox, received) = crossbeam_channel::bounded(INBOX_RECORDS);
+        let shared = Arc::clone(&store);
+        let thread =
+            std::thread::Builder::new().name("eventlens-journeys".into()).spawn(move || run(&shared, &received))?;
+        Ok(Self { store, worker: Some(Worker { inbox: Some(inbox), thread: Some(thread), sent: None }) })
+    }
+
+    /// Whether journeys are assembled on their own thread.
+    pub fn threaded(&self) -> bool {
+        self.worker.is_some()
+    }
+
+    /// Adds a record's spans or messages, then judges what it touched against `expect`, the
+    /// expectations right after the record.
+    pub fn apply(&mut self, record: &Record, expect: &Arc<Expectations>) {
+        match &mut self.worker {
+            // Only records applied to a state built with a thread and then not shared (rare:
+            // benchmarks) pay for this copy; the engine shares its records.
+            Some(_) => self.apply_shared(Arc::new(record.clone()), expect),
+            None => {
+                let mut store = self.lock();
+                store.add(record);
+                store.judge(expect);
+            }
+        }
+    }
+
+    /// As [`Journeys::apply`], for a record the caller shares (the engine keeps it in its
+    /// timeline too).
+    pub fn apply_shared(&mut self, record: Arc<Record>, expect: &Arc<Expectations>) {
+        let Some(worker) = &mut self.worker else { return self.apply(&record, expect) };
+        let changed = worker.sent.as_ref().is_none_or(|sent| !Arc::ptr_eq(sent, expect));
+        let input = Input::Record { record, expect: changed.then(|| Arc::clone(expect)) };
+        if let Some(inbox) = &worker.inbox
+            && inbox.send(input).is_ok()
+        {
+            worker.sent = Some(Arc::clone(expect));
+        } else {
+            worker.stopped();
+        }
+    }
+
+    /// Waits until the journey thread has applied every record sent to it (at once when
+    /// journeys are assembled inline), so what the store holds is as of the last record.
+    pub fn sync(&mut self) {
+        let Some(worker) = &mut self.worker else { return };
+        let Some(inbox) = &worker.inbox else { return };
+        let (ack, done) = crossbeam_channel::bounded(1);
+        if inbox.send(Input::Sync(ack)).is_err() {
+            return worker.stopped();
+        }
+        match done.recv_timeout(SYNC_WAIT) {
+            Ok(()) => {}
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                tracing::warn!("journeys are more than {SYNC_WAIT:?} behind; showing them as they are");
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => worker.stopped(),
+        }
+    }
+
+    /// The store, for reading (and for rebuilding list rows). The journey thread waits while
+    /// it is held, so hold it briefly.
+    pub fn lock(&self) -> MutexGuard<'_, JourneyStore> {
+        // A panic while the store was held leaves it as it was; what it holds is still the
+        // best there is to show.
+        self.store.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Worker {
+    /// The journey thread ended without being asked (a bug): journeys stay as they were.
+    fn stopped(&mut self) {
+        if self.inbox.take().is_some() {
+            tracing::error!("the journey thread stopped; journeys are no longer updated");
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        // Closing the inbox ends the thread once it has applied what was sent.
+        self.inbox = None;
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("the journey thread panicked");
+        }
+    }
+}
+
+/// The journey thread: applies records in the order sent, letting go of the store between
+/// runs of at most [`APPLY_BUDGET`].
+fn run(store: &Mutex<JourneyStore>, inbox: &Receiver<Input>) {
+    let mut expect = Arc::new(Expectations::default());
+    while let Ok(first) = inbox.recv() {
+        let mut guard = store.lock().unwrap_or_else(PoisonError::into_inner);
+        let started = Instant::now();
+        let mut next = Some(first);
+        while let Some(input) = next.take() {
+            match input {
+                Input::Record { record, expect: changed } => {
+                    if let Some(changed) = changed {
+                        expect = changed;
+                    }
+                    guard.add(&record);
+                    guard.judge(&expect);
+                }
+                Input::Sync(ack) => {
+                    // The engine reads the store next: let go of it.
+                    let _waiting = ack.send(());
+                    break;
+                }
+            }
+            if started.elapsed() < APPLY_BUDGET {
+                next = inbox.try_recv().ok();
+            }
+        }
+    }
+}
