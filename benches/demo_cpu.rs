@@ -45,6 +45,7 @@ fn group(thread: &str) -> &'static str {
         t if t.starts_with("rdk:") => "librdkafka (mock cluster, demo clients, EventLens watcher)",
         t if t.starts_with("eventlens-io") => "EventLens OTLP receivers",
         t if t.starts_with("eventlens-engin") => "EventLens engine",
+        t if t.starts_with("eventlens-journ") => "EventLens journeys",
         t if t.starts_with("eventlens-kafka") => "EventLens Kafka source",
         _ => "other",
     }

@@ -4,10 +4,10 @@
 //! Assembling journeys costs about twice what the flow graph does per span. The live engine
 //! therefore hands each record (shared, not copied) to a journey thread and goes on with the
 //! next one: the two run side by side, and the engine's own cost per span stays close to
-//! the flow graph's. The journey thread is the only writer of the [`JourneyStore`]; the
-//! engine reads it under its lock when it publishes or seeks, after waiting for the thread
-//! to catch up ([`Journeys::sync`]), so a snapshot's journeys and graph are as of the same
-//! record.
+//! the flow graph's. The journey thread is the only writer of the [`JourneyStore`], list
+//! rows included; the engine reads it under its lock when it publishes or seeks, after
+//! waiting for the thread to catch up ([`Journeys::sync`]), so a snapshot's journeys and
+//! graph are as of the same record.
 //!
 //! Each record travels with the [`Expectations`] of the moment right after it, so journeys
 //! are judged against the same state wherever they are assembled: a session assembled on a
@@ -37,7 +37,8 @@ const SYNC_WAIT: Duration = Duration::from_secs(5);
 enum Input {
     /// A record to add, then judge against the expectations (new ones when they changed).
     Record { record: Arc<Record>, expect: Option<Arc<Expectations>> },
-    /// Answered once everything sent before it was applied.
+    /// Rebuild the rows of the journeys that changed, then answer: everything sent before
+    /// it has been applied.
     Sync(Sender<()>),
 }
 
@@ -117,10 +118,11 @@ impl Journeys {
         }
     }
 
-    /// Waits until the journey thread has applied every record sent to it (at once when
-    /// journeys are assembled inline), so what the store holds is as of the last record.
-    pub fn sync(&mut self) {
-        let Some(worker) = &mut self.worker else { return };
+    /// Brings the list rows up to date with every record applied: waits until the journey
+    /// thread has applied what was sent to it and rebuilt the rows that changed (inline,
+    /// rebuilds them here, judging against `expect`, the expectations of the last record).
+    pub fn sync(&mut self, expect: &Expectations) {
+        let Some(worker) = &mut self.worker else { return self.lock().refresh(expect) };
         let Some(inbox) = &worker.inbox else { return };
         let (ack, done) = crossbeam_channel::bounded(1);
         if inbox.send(Input::Sync(ack)).is_err() {
@@ -183,6 +185,7 @@ fn run(store: &Mutex<JourneyStore>, inbox: &Receiver<Input>) {
                     guard.judge(&expect);
                 }
                 Input::Sync(ack) => {
+                    guard.refresh(&expect);
                     // The engine reads the store next: let go of it.
                     let _waiting = ack.send(());
                     break;

@@ -146,12 +146,11 @@ impl EngineState {
         Arc::clone(&self.expect.1)
     }
 
-    /// Waits for a journey thread to catch up, then rebuilds the rows of the journeys that
-    /// changed: the journeys are then as of the last record applied.
+    /// Brings the journeys' list rows up to date with the last record applied (waiting for a
+    /// journey thread to catch up).
     pub fn sync_journeys(&mut self) {
-        self.journeys.sync();
         let expect = self.expectations();
-        self.journeys.lock().refresh(&expect);
+        self.journeys.sync(&expect);
     }
 
     fn apply_spans(&mut self, batch: &crate::model::record::SpanBatch) {

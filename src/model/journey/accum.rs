@@ -65,6 +65,17 @@ where
     }
 }
 
+/// As [`push_unique`] for text, allocating only when `value` is new (most spans of a
+/// journey repeat its key and ids).
+fn push_unique_str<const N: usize>(list: &mut SmallVec<[Arc<str>; N]>, value: &str)
+where
+    [Arc<str>; N]: smallvec::Array<Item = Arc<str>>,
+{
+    if !list.iter().any(|v| **v == *value) {
+        list.push(value.into());
+    }
+}
+
 /// CloudEvents semantic-convention attributes on spans.
 const CE_TYPE: &str = "cloudevents.event_type";
 const CE_ID: &str = "cloudevents.event_id";
@@ -95,33 +106,42 @@ impl Accum {
         if let Some(m) = &span.messaging {
             if let Some(topic) = topic {
                 push_unique(&mut self.topics, Arc::clone(topic));
-                if m.operation.role() == MessagingRole::Produce {
-                    push_unique(&mut self.produced, (Arc::clone(topic), m.system.as_str().into()));
+                if m.operation.role() == MessagingRole::Produce
+                    && !self.produced.iter().any(|(t, system)| t == topic && **system == *m.system)
+                {
+                    self.produced.push((Arc::clone(topic), m.system.as_str().into()));
                 }
             }
             if m.operation.role() == MessagingRole::Consume {
                 self.add_delivery(span, service, topic);
             }
             if let Some(key) = &m.message_key {
-                push_unique(&mut self.keys, key.as_str().into());
+                push_unique_str(&mut self.keys, key);
             }
             if let Some(id) = &m.message_id {
-                push_unique(&mut self.message_ids, id.as_str().into());
+                push_unique_str(&mut self.message_ids, id);
             }
         }
         if let Some(t) = find_attr(&span.attributes, CE_TYPE).and_then(|v| v.as_text()) {
             self.event_type.get_or_insert_with(|| t.into());
         }
         if let Some(id) = find_attr(&span.attributes, CE_ID).and_then(|v| v.as_text()) {
-            push_unique(&mut self.message_ids, id.into());
+            push_unique_str(&mut self.message_ids, &id);
         }
     }
 
     /// Records that a consumer span (of this journey or a batch consumer linking to it)
     /// processed the journey's message.
     pub fn add_delivery(&mut self, span: &Span, service: &Arc<str>, topic: Option<&Arc<str>>) {
-        let group = span.messaging.as_ref().and_then(|m| m.consumer_group.as_deref()).map(Arc::from);
-        push_unique(&mut self.delivered, Delivery { topic: topic.cloned(), service: Arc::clone(service), group });
+        let group = span.messaging.as_ref().and_then(|m| m.consumer_group.as_deref());
+        let known = self
+            .delivered
+            .iter()
+            .any(|d| d.topic.as_ref() == topic && d.service == *service && d.group.as_deref() == group);
+        if !known {
+            let group = group.map(Arc::from);
+            self.delivered.push(Delivery { topic: topic.cloned(), service: Arc::clone(service), group });
+        }
     }
 
     /// Adds a Kafka message.

@@ -125,7 +125,11 @@ pub enum DerivedRow {
 /// snapshot of a million rows is a thousand pointers.
 pub const CHUNK_ROWS: usize = 1024;
 
-type Chunk = Vec<Option<JourneySummary>>;
+/// Rows are shared, not owned: a chunk that a snapshot shares is copied when the engine
+/// next changes one of its rows, and copying shared rows is a memcpy of pointers. It also
+/// keeps a chunk small (8 KB), so the allocator reuses freed ones instead of mapping fresh
+/// pages for each.
+type Chunk = Vec<Option<Arc<JourneySummary>>>;
 
 /// The journey list: summaries by id, oldest first.
 #[derive(Clone, Debug, Default)]
@@ -158,12 +162,12 @@ impl JourneyList {
     /// The row of a journey.
     pub fn get(&self, id: JourneyId) -> Option<&JourneySummary> {
         let slot = id.0.checked_sub(self.base)? as usize;
-        self.chunks.get(slot / CHUNK_ROWS)?.get(slot % CHUNK_ROWS)?.as_ref()
+        self.chunks.get(slot / CHUNK_ROWS)?.get(slot % CHUNK_ROWS)?.as_deref()
     }
 
     /// All rows, oldest first.
     pub fn iter(&self) -> impl Iterator<Item = &JourneySummary> {
-        self.chunks.iter().flat_map(|c| c.iter().flatten())
+        self.chunks.iter().flat_map(|c| c.iter().flatten().map(|r| &**r))
     }
 
     /// A copy of the list with each row kept, dropped or replaced as `row_at` says. Chunks
@@ -176,7 +180,7 @@ impl JourneyList {
         for (chunk, live) in self.chunks.iter().zip(&self.live_per_chunk) {
             decisions.clear();
             for (index, row) in chunk.iter().enumerate() {
-                match row.as_ref().map(&mut row_at) {
+                match row.as_deref().map(&mut row_at) {
                     None | Some(DerivedRow::Keep) => {}
                     Some(change) => decisions.push((index, change)),
                 }
@@ -199,7 +203,7 @@ impl JourneyList {
             let mut changes = decisions.drain(..).peekable();
             for (index, row) in chunk.iter().enumerate() {
                 rows[index] = match changes.next_if(|(at, _)| *at == index) {
-                    Some((_, DerivedRow::Replace(new))) => Some(new),
+                    Some((_, DerivedRow::Replace(new))) => Some(Arc::new(new)),
                     Some(_) => None,
                     None => row.clone(),
                 };
@@ -234,7 +238,7 @@ impl JourneyList {
             self.live += 1;
             self.live_per_chunk[chunk] += 1;
         }
-        *row = Some(summary);
+        *row = Some(Arc::new(summary));
         self.version = next_version();
     }
 
