@@ -37,14 +37,16 @@ const SYNC_WAIT: Duration = Duration::from_secs(5);
 enum Input {
     /// A record to add, then judge against the expectations (new ones when they changed).
     Record { record: Arc<Record>, expect: Option<Arc<Expectations>> },
-    /// Rebuild the rows of the journeys that changed, then answer: everything sent before
-    /// it has been applied.
-    Sync(Sender<()>),
+    /// Answer once everything sent before it has been applied, after rebuilding the rows of
+    /// the journeys that changed when `rows` is set.
+    Sync { ack: Sender<()>, rows: bool },
 }
 
 /// The session's journeys and where they are assembled.
 #[derive(Debug)]
 pub struct Journeys {
+    /// Whether journeys are assembled at all.
+    enabled: bool,
     store: Arc<Mutex<JourneyStore>>,
     worker: Option<Worker>,
 }
@@ -66,7 +68,7 @@ impl Default for Journeys {
 impl Journeys {
     /// Journeys assembled on the caller's thread, as each record is applied.
     pub fn inline(settings: JourneySettings) -> Self {
-        Self { store: Arc::new(Mutex::new(JourneyStore::new(settings))), worker: None }
+        Self { enabled: settings.enabled, store: Arc::new(Mutex::new(JourneyStore::new(settings))), worker: None }
     }
 
     /// Journeys assembled on a thread of their own (`eventlens-journeys`). Disabled journeys
@@ -80,7 +82,12 @@ impl Journeys {
         let shared = Arc::clone(&store);
         let thread =
             std::thread::Builder::new().name("eventlens-journeys".into()).spawn(move || run(&shared, &received))?;
-        Ok(Self { store, worker: Some(Worker { inbox: Some(inbox), thread: Some(thread), sent: None }) })
+        Ok(Self { enabled: true, store, worker: Some(Worker { inbox: Some(inbox), thread: Some(thread), sent: None }) })
+    }
+
+    /// Whether journeys are assembled at all (`--no-journeys` turns them off).
+    pub fn enabled(&self) -> bool {
+        self.enabled
     }
 
     /// Whether journeys are assembled on their own thread.
@@ -107,6 +114,11 @@ impl Journeys {
     /// timeline too).
     pub fn apply_shared(&mut self, record: Arc<Record>, expect: &Arc<Expectations>) {
         let Some(worker) = &mut self.worker else { return self.apply(&record, expect) };
+        if worker.inbox.as_ref().is_some_and(Sender::is_full) {
+            // Far ahead: wait until the journey thread has worked through the backlog, rather
+            // than being woken for each record it takes (two thread switches per record).
+            worker.wait(false);
+        }
         let changed = worker.sent.as_ref().is_none_or(|sent| !Arc::ptr_eq(sent, expect));
         let input = Input::Record { record, expect: changed.then(|| Arc::clone(expect)) };
         if let Some(inbox) = &worker.inbox
@@ -122,18 +134,9 @@ impl Journeys {
     /// thread has applied what was sent to it and rebuilt the rows that changed (inline,
     /// rebuilds them here, judging against `expect`, the expectations of the last record).
     pub fn sync(&mut self, expect: &Expectations) {
-        let Some(worker) = &mut self.worker else { return self.lock().refresh(expect) };
-        let Some(inbox) = &worker.inbox else { return };
-        let (ack, done) = crossbeam_channel::bounded(1);
-        if inbox.send(Input::Sync(ack)).is_err() {
-            return worker.stopped();
-        }
-        match done.recv_timeout(SYNC_WAIT) {
-            Ok(()) => {}
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-                tracing::warn!("journeys are more than {SYNC_WAIT:?} behind; showing them as they are");
-            }
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => worker.stopped(),
+        match &mut self.worker {
+            Some(worker) => worker.wait(true),
+            None => self.lock().refresh(expect),
         }
     }
 
@@ -147,6 +150,23 @@ impl Journeys {
 }
 
 impl Worker {
+    /// Waits until the journey thread has applied everything sent so far (and rebuilt the
+    /// changed rows, with `rows`).
+    fn wait(&mut self, rows: bool) {
+        let Some(inbox) = &self.inbox else { return };
+        let (ack, done) = crossbeam_channel::bounded(1);
+        if inbox.send(Input::Sync { ack, rows }).is_err() {
+            return self.stopped();
+        }
+        match done.recv_timeout(SYNC_WAIT) {
+            Ok(()) => {}
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                tracing::warn!("journeys are more than {SYNC_WAIT:?} behind; going on without them");
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => self.stopped(),
+        }
+    }
+
     /// The journey thread ended without being asked (a bug): journeys stay as they were.
     fn stopped(&mut self) {
         if self.inbox.take().is_some() {
@@ -184,8 +204,10 @@ fn run(store: &Mutex<JourneyStore>, inbox: &Receiver<Input>) {
                     guard.add(&record);
                     guard.judge(&expect);
                 }
-                Input::Sync(ack) => {
-                    guard.refresh(&expect);
+                Input::Sync { ack, rows } => {
+                    if rows {
+                        guard.refresh(&expect);
+                    }
                     // The engine reads the store next: let go of it.
                     let _waiting = ack.send(());
                     break;
@@ -195,5 +217,45 @@ fn run(store: &Mutex<JourneyStore>, inbox: &Receiver<Input>) {
                 next = inbox.try_recv().ok();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::record::{SourceKind, SpanBatch};
+    use crate::model::span::SpanKind;
+    use crate::testing::span;
+
+    /// A record of `spans` spans, each its own trace (so its own journey).
+    fn record(n: u64, spans: u64) -> Record {
+        let spans = (0..spans)
+            .map(|i| span("orders", "POST /orders", SpanKind::Server).ids(u128::from(n * spans + i + 1), 1).build())
+            .collect();
+        Record::Spans(SpanBatch { received_unix_nano: 1_700_000_000_000_000_000, source: SourceKind::OtlpGrpc, spans })
+    }
+
+    #[test]
+    fn a_journey_thread_far_behind_still_applies_everything_in_order() {
+        let mut journeys = Journeys::spawn(JourneySettings::default()).unwrap();
+        assert!(journeys.threaded());
+        let expect = Arc::new(Expectations::default());
+        // Four inboxes' worth: the engine side waits for the thread to catch up, repeatedly.
+        let records = INBOX_RECORDS as u64 * 4;
+        for n in 0..records {
+            journeys.apply_shared(Arc::new(record(n, 20)), &expect);
+        }
+        journeys.sync(&expect);
+        let store = journeys.lock();
+        assert_eq!(store.list().len() as u64, records * 20);
+        // Ids are given in arrival order, so the rows are in the order the records were sent.
+        let first_traces: Vec<_> = store.list().iter().take(3).map(|j| j.trace_ids[0]).collect();
+        assert_eq!(first_traces, [1, 2, 3].map(crate::testing::trace_id));
+    }
+
+    #[test]
+    fn disabled_journeys_get_no_thread() {
+        let journeys = Journeys::spawn(JourneySettings { enabled: false, ..JourneySettings::default() }).unwrap();
+        assert!(!journeys.threaded() && !journeys.enabled());
     }
 }

@@ -98,6 +98,9 @@ impl EngineState {
     /// [`EngineState::apply_owned`]).
     pub fn apply(&mut self, record: &Record) {
         self.apply_to_models(record);
+        if !self.journeys.enabled() {
+            return;
+        }
         let expect = self.expectations();
         self.journeys.apply(record, &expect);
     }
@@ -106,6 +109,9 @@ impl EngineState {
     /// thread takes it without a copy.
     pub fn apply_shared(&mut self, record: Arc<Record>) {
         self.apply_to_models(&record);
+        if !self.journeys.enabled() {
+            return;
+        }
         let expect = self.expectations();
         self.journeys.apply_shared(record, &expect);
     }
@@ -113,17 +119,24 @@ impl EngineState {
     /// Applies a record it may consume: message batches move into the browser instead of
     /// being copied (unless a journey thread needs them too).
     pub fn apply_owned(&mut self, record: Record) {
+        if !self.journeys.enabled() {
+            return self.apply_to_models_owned(record);
+        }
         if self.journeys.threaded() {
             return self.apply_shared(Arc::new(record));
         }
         // Added before the messages move; judged after the models took the record in.
         self.journeys.lock().add(&record);
+        self.apply_to_models_owned(record);
+        let expect = self.expectations();
+        self.journeys.lock().judge(&expect);
+    }
+
+    fn apply_to_models_owned(&mut self, record: Record) {
         match record {
             Record::Kafka(k) => self.apply_kafka(k),
             Record::Spans(batch) => self.apply_spans(&batch),
         }
-        let expect = self.expectations();
-        self.journeys.lock().judge(&expect);
     }
 
     fn apply_to_models(&mut self, record: &Record) {
@@ -149,6 +162,9 @@ impl EngineState {
     /// Brings the journeys' list rows up to date with the last record applied (waiting for a
     /// journey thread to catch up).
     pub fn sync_journeys(&mut self) {
+        if !self.journeys.enabled() {
+            return;
+        }
         let expect = self.expectations();
         self.journeys.sync(&expect);
     }
