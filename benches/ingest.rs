@@ -19,6 +19,17 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const BATCH: usize = 512;
 
+/// Where journeys are assembled.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Journeys {
+    /// On the journey thread, as in the live engine.
+    Thread,
+    /// On the applying thread.
+    Inline,
+    /// Not at all.
+    Off,
+}
+
 fn encoded_batches(count: u64) -> Vec<Vec<u8>> {
     (0..count).map(|seed| realistic_request(BATCH, seed).encode_to_vec()).collect()
 }
@@ -56,15 +67,28 @@ fn ingest(c: &mut Criterion) {
         });
     });
 
-    // A long-lived engine in steady state, as after hours of a session: 1M spans applied
-    // first, so every join index is at capacity and each insert evicts (the costliest case).
-    for (name, journeys) in [("decode_normalize_apply", true), ("decode_normalize_apply_no_journeys", false)] {
-        let mut state = EngineState::new(JourneySettings { enabled: journeys, ..JourneySettings::default() });
+    // A long-lived engine in steady state, as after hours of a session: 2.5M spans applied
+    // first, so every join index is at capacity and each insert evicts (the costliest case),
+    // and journeys are at their retention limit with their trace index at its settled size.
+    // Journeys are assembled as the live engine does (on the journey thread, rows rebuilt
+    // every 64 batches as at 10 publishes/s), inline as files are read, or not at all.
+    let variants = [
+        ("decode_normalize_apply", Journeys::Thread),
+        ("decode_normalize_apply_journeys_inline", Journeys::Inline),
+        ("decode_normalize_apply_no_journeys", Journeys::Off),
+    ];
+    for (name, journeys) in variants {
+        let settings = JourneySettings { enabled: journeys != Journeys::Off, ..JourneySettings::default() };
+        let mut state = match journeys {
+            Journeys::Thread => EngineState::threaded(settings).unwrap_or_else(|e| panic!("journey thread: {e}")),
+            Journeys::Inline | Journeys::Off => EngineState::new(settings),
+        };
         let mut seed = 0u64;
-        while state.model.counters().spans < 1_000_000 {
+        while state.model.counters().spans < 2_500_000 {
             seed += 1;
             state.apply_owned(record(seed));
         }
+        state.sync_journeys();
         group.bench_function(name, |b| {
             b.iter_batched(
                 || {
@@ -74,6 +98,9 @@ fn ingest(c: &mut Criterion) {
                 |(seed, bytes)| {
                     let request = ExportTraceServiceRequest::decode(bytes.as_slice()).unwrap_or_default();
                     state.apply_owned(batch_record(seed, convert_request(request).spans));
+                    if seed % 64 == 0 {
+                        state.sync_journeys();
+                    }
                 },
                 BatchSize::SmallInput,
             );

@@ -6,9 +6,10 @@
 //!
 //! Journeys are measured three ways: assembled inline (on the applying thread, as files are
 //! read), and on the journey thread as the live engine runs them: the engine thread's own
-//! CPU time (`thread_engine_cpu`, what the target is about) and the wall time until the
-//! journey thread has caught up (`thread_pipeline`, how fast the two keep up together).
-//! Results in docs/performance.md.
+//! CPU time (`thread_engine_cpu`, what the target is about; `benches/journey_thread.rs`
+//! measures it interleaved, which this machine's drift between variants needs) and the wall
+//! time until the journey thread has caught up (`thread_pipeline`, how fast the two keep up
+//! together). Results in docs/performance.md.
 
 // A benchmark: it stops on errors with a message.
 #![allow(missing_docs, clippy::expect_used)]
@@ -27,6 +28,11 @@ use eventlens::model::span::{Span, SpanKind};
 use eventlens::testing::{realistic_request, span, trace_id};
 use eventlens::ui::journey_list::JourneyListView;
 use eventlens::ui::waterfall::WaterfallView;
+
+#[path = "common/demo_session.rs"]
+mod demo_session;
+
+use demo_session::demo_session;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -245,41 +251,6 @@ fn apply(c: &mut Criterion) {
         });
     }
     group.finish();
-}
-
-/// Records a demo session: the shop at 100 orders/s for 10 s, through the real collector.
-fn demo_session() -> Vec<Record> {
-    use eventlens::collector::{Collector, CollectorConfig};
-    use eventlens::demo::{DemoBroker, DemoControls, DemoServices, Scenario};
-    use eventlens::ingest::otlp::{DEFAULT_MAX_REQUEST_BYTES, OtlpConfig};
-
-    let dir = tempfile::tempdir().expect("temp dir");
-    let file = dir.path().join("demo.jsonl.zst");
-    let broker = DemoBroker::start().expect("mock cluster");
-    let collector = Collector::start(
-        CollectorConfig {
-            otlp: Some(OtlpConfig {
-                grpc: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
-                http: None,
-                max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
-            }),
-            kafka: vec![eventlens::demo::kafka_config(&broker)],
-            recording: Some(file.clone()),
-            ..CollectorConfig::default()
-        },
-        None,
-    )
-    .expect("collector");
-    let controls = Arc::new(DemoControls::default());
-    controls.set_rate(100.0);
-    controls.apply(Scenario::Poison);
-    let grpc = collector.grpc_addr.expect("gRPC receiver");
-    let services = DemoServices::start(&broker, grpc, controls).expect("demo services");
-    std::thread::sleep(std::time::Duration::from_secs(10));
-    services.stop();
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    collector.shutdown();
-    eventlens::capture::read_capture(&file).expect("the recording").records
 }
 
 fn apply_demo(c: &mut Criterion) {
