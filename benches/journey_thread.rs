@@ -16,6 +16,8 @@
 
 #[path = "common/demo_session.rs"]
 mod demo_session;
+#[path = "common/thread_cpu.rs"]
+mod thread_cpu;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,17 +26,12 @@ use eventlens::engine::EngineState;
 use eventlens::model::journey::JourneySettings;
 use eventlens::model::record::Record;
 
+use thread_cpu::thread_cpu;
+
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const ROUNDS: usize = 40;
-
-/// CPU time the calling thread has used: time spent waiting for the journey thread is not
-/// the engine's cost.
-fn thread_cpu() -> Duration {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
-    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
-}
 
 fn state(variant: &str) -> EngineState {
     let settings = JourneySettings::default();

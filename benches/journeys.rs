@@ -31,20 +31,16 @@ use eventlens::ui::waterfall::WaterfallView;
 
 #[path = "common/demo_session.rs"]
 mod demo_session;
+#[path = "common/thread_cpu.rs"]
+mod thread_cpu;
 
 use demo_session::demo_session;
+use thread_cpu::thread_cpu;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const T0_MS: u64 = 1_700_000_000_000;
-
-/// CPU time the calling thread has used: time spent waiting for the journey thread is not
-/// the engine's cost.
-fn thread_cpu() -> Duration {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
-    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
-}
 
 /// Where journeys are assembled in a measured run.
 #[derive(Clone, Copy)]
