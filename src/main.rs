@@ -166,8 +166,8 @@ struct ReceiverArgs {
     /// Do not start the OTLP receivers.
     #[arg(long, global = true)]
     no_otlp: bool,
-    /// Do not assemble journeys (they run on a thread of their own, which costs about twice
-    /// the engine's CPU per span; see docs/performance.md).
+    /// Do not assemble journeys (they run on a thread of their own, which costs about three
+    /// times the engine's CPU per span; see docs/performance.md).
     #[arg(long, global = true, help_heading = "Journeys")]
     no_journeys: bool,
     /// Most journeys kept; the oldest are evicted first.

@@ -1,10 +1,10 @@
 //! Journey assembly beside the engine's models: on the caller's thread, or on a thread of
 //! its own.
 //!
-//! Assembling journeys costs about twice what the flow graph does per span. The live engine
-//! therefore hands each record (shared, not copied) to a journey thread and goes on with the
-//! next one: the two run side by side, and the engine's own cost per span stays close to
-//! the flow graph's. The journey thread is the only writer of the [`JourneyStore`], list
+//! Assembling journeys costs about three times what the flow graph does per span. The live
+//! engine therefore hands each record (shared, not copied) to a journey thread and goes on
+//! with the next one: the two run side by side, and the engine's own cost per span stays
+//! close to the flow graph's. The journey thread is the only writer of the [`JourneyStore`], list
 //! rows included; the engine reads it under its lock when it publishes or seeks, after
 //! waiting for the thread to catch up ([`Journeys::sync`]), so a snapshot's journeys and
 //! graph are as of the same record.

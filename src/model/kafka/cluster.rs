@@ -93,8 +93,8 @@ impl KafkaModel {
         self.clusters_version
     }
 
-    /// Every offset a group last committed, as [`KafkaModel::committed`] answers it per
-    /// partition: (group, topic, partition, offset), the first cluster's first.
+    /// Every offset a group last committed, from the latest poll (the next message the group
+    /// will process): (group, topic, partition, offset), clusters in name order.
     pub fn committed_offsets(&self) -> impl Iterator<Item = (&str, &str, i32, i64)> {
         self.clusters.values().flat_map(|c| {
             c.groups.iter().flat_map(|(group, state)| {
@@ -102,15 +102,6 @@ impl KafkaModel {
                     lag.latest().map(|s| (group.as_str(), topic.as_str(), *partition, s.offset))
                 })
             })
-        })
-    }
-
-    /// The offset `group` last committed on a partition (first cluster that has it), from the
-    /// latest poll; the next message the group will process.
-    pub fn committed(&self, group: &str, topic: &str, partition: i32) -> Option<i64> {
-        self.clusters.values().find_map(|c| {
-            let lag = c.groups.get(group)?.partitions.get(&(topic.to_owned(), partition))?;
-            lag.latest().map(|s| s.offset)
         })
     }
 
