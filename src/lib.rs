@@ -1,7 +1,8 @@
 //! EventLens: see event chains across services, topics and consumers, live and on replay.
 //!
 //! Data flows one way: [`ingest`] sources -> [`engine`] (single writer over the [`model`])
-//! -> snapshots -> [`ui`]. See `docs/architecture.md`.
+//! -> snapshots -> [`ui`]. Sources and the engine meet in [`pipeline`] (the record queue,
+//! counters, source board and clock). See `docs/architecture.md`.
 
 pub mod capture;
 pub mod collector;
@@ -10,5 +11,6 @@ pub mod engine;
 pub mod export;
 pub mod ingest;
 pub mod model;
+pub mod pipeline;
 pub mod testing;
 pub mod ui;

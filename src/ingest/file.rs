@@ -9,9 +9,8 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use crate::capture::{CaptureItem, CaptureReader};
-use crate::engine::SourceBoard;
-use crate::engine::snapshot::{SourceState, SourceStatus};
-use crate::ingest::queue::RecordSender;
+use crate::pipeline::queue::RecordSender;
+use crate::pipeline::sources::{SourceBoard, SourceState, SourceStatus};
 
 /// How often progress is written to the board.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);

@@ -1,9 +1,11 @@
 //! Sources: each turns outside input into model records and queues them for the engine.
 //! A source never touches the model or the UI.
 
-pub mod counters;
 pub mod file;
 pub mod import;
 pub mod kafka;
 pub mod otlp;
-pub mod queue;
+
+// The queue and the counters moved to `crate::pipeline` (shared with the engine); these
+// paths stay for the collector, the tests and the benches.
+pub use crate::pipeline::{counters, queue};

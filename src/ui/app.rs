@@ -1,4 +1,14 @@
 //! The eframe application: takes the newest snapshot each frame and lays out the panels.
+//!
+//! This file holds [`EventLensApp`]'s state, its public API (for `main` and the tests), the
+//! per-frame refresh and the layout of the window and its views. What the user asks of the
+//! window beside the views is in files of its own: opening a session in place of the running
+//! one (`app/session.rs`), exporting the graph as SVG or PNG (`app/exports.rs`), and keys,
+//! top bar buttons and engine commands (`app/actions.rs`).
+
+mod actions;
+mod exports;
+mod session;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +37,8 @@ pub enum View {
     Flow,
     /// Journeys: the list, a waterfall, span details.
     Journeys,
+    /// Findings: the failure modes EventLens named, with their evidence.
+    Findings,
     /// Kafka topics.
     Topics,
     /// The message browser.
@@ -46,6 +58,8 @@ pub struct EventLensApp {
     journeys: JourneyListView,
     waterfall: WaterfallView,
     journey: Option<JourneyId>,
+    /// The Findings tab's filters, sort and selection.
+    findings: super::findings_view::FindingsTab,
     synced: Option<(u64, String, Option<Selection>, Option<JourneyId>)>,
     /// Stops the session file reader (`eventlens open`).
     file_stop: Option<tokio_util::sync::CancellationToken>,
@@ -91,6 +105,7 @@ impl EventLensApp {
             journeys: JourneyListView::default(),
             waterfall: WaterfallView::default(),
             journey: None,
+            findings: super::findings_view::FindingsTab::default(),
             file_stop: None,
             demo: None,
             presenting: None,
@@ -115,81 +130,6 @@ impl EventLensApp {
     pub fn with_file_stop(mut self, stop: Option<tokio_util::sync::CancellationToken>) -> Self {
         self.file_stop = stop;
         self
-    }
-
-    /// Opens a session file in place of the current session (a file dropped on the window):
-    /// a new collector replays it, and every view starts afresh.
-    pub fn open_session(&mut self, ctx: &egui::Context, path: std::path::PathBuf) {
-        // Only a readable session replaces the current one (its header says so at once).
-        if let Err(e) = crate::capture::CaptureReader::open(&path) {
-            self.notice = Some(format!("cannot open {}: {e}", path.display()));
-            return;
-        }
-        let ctx = ctx.clone();
-        let waker: crate::engine::Waker = Arc::new(move || ctx.request_repaint_after(Duration::from_millis(10)));
-        let config = crate::collector::CollectorConfig {
-            otlp: None,
-            open: Some(path.clone()),
-            timeline_spans: Some(crate::engine::playback::OPEN_TIMELINE_SPANS),
-            ..crate::collector::CollectorConfig::default()
-        };
-        let started = Collector::start(config, Some(waker))
-            .and_then(|c| c.engine().map(|engine| (c, engine)).ok_or_else(|| anyhow::anyhow!("no engine")));
-        match started {
-            Ok((collector, engine)) => {
-                self.file_stop = collector.file_stop();
-                // The previous session's sources and engine stop here.
-                self.collector = Some(collector);
-                self.snapshot = engine.snapshot();
-                self.engine = engine;
-                self.browser = MessageBrowserView::new(Vec::new());
-                self.flow = FlowView::default();
-                self.selection = None;
-                self.journey = None;
-                self.journeys = JourneyListView::default();
-                self.waterfall = WaterfallView::default();
-                self.synced = None;
-                self.view = View::Flow;
-                self.demo = None;
-                self.notice = Some(format!("opened {}", path.display()));
-            }
-            Err(e) => self.notice = Some(format!("cannot open {}: {e:#}", path.display())),
-        }
-    }
-
-    /// Saves the screenshot an Export PNG asked for, cropped to the graph, once it arrives.
-    fn save_screenshot(&mut self, ui: &egui::Ui) {
-        if self.png_request.is_none() {
-            return;
-        }
-        let shot = ui.input(|i| {
-            i.events.iter().find_map(|e| match e {
-                egui::Event::Screenshot { image, .. } => Some((Arc::clone(image), i.pixels_per_point)),
-                _ => None,
-            })
-        });
-        let (Some((image, pixels_per_point)), Some(path)) = (shot, self.png_request.take()) else { return };
-        let cropped = match self.canvas {
-            Some(rect) => image.region(&rect, Some(pixels_per_point)),
-            None => (*image).clone(),
-        };
-        let [width, height] = cropped.size;
-        let bytes: Vec<u8> = cropped.pixels.iter().flat_map(|p| p.to_array()).collect();
-        let saved = image::RgbaImage::from_raw(width as u32, height as u32, bytes)
-            .ok_or_else(|| "the screenshot has the wrong size".to_owned())
-            .and_then(|picture| picture.save(&path).map_err(|e| e.to_string()));
-        self.notice = Some(match saved {
-            Ok(()) => format!("graph saved to {}", path.display()),
-            Err(e) => format!("cannot save the graph: {e}"),
-        });
-    }
-
-    /// Sends a command to the engine, logging when it could not take it.
-    fn command(&self, command: Command) {
-        let what = format!("{command:?}");
-        if !self.engine.send(command) {
-            tracing::warn!("the engine did not take {what}");
-        }
     }
 
     /// Records from the Record button into this folder instead of the default one.
@@ -353,111 +293,22 @@ impl EventLensApp {
 
     /// Lays out the whole window inside `ui`.
     pub fn show(&mut self, ui: &mut egui::Ui) {
-        let (dropped, hovering) =
-            ui.input(|i| (i.raw.dropped_files.first().map(|f| f.path().to_owned()), !i.raw.hovered_files.is_empty()));
-        if let Some(path) = dropped {
-            self.open_session(ui.ctx(), path);
-        }
+        let hovering = self.take_dropped_file(ui);
         self.save_screenshot(ui);
-        match self.dialogs.poll() {
-            Some((super::file_dialogs::DialogPurpose::Open, path)) => self.open_session(ui.ctx(), path),
-            Some((super::file_dialogs::DialogPurpose::SaveAs, path)) => self.command(Command::SaveAs(path)),
-            None => {}
-        }
+        self.poll_dialogs(ui.ctx());
         if hovering {
-            egui::Area::new(egui::Id::new("drop_hint")).anchor(egui::Align2::CENTER_CENTER, egui::Vec2::ZERO).show(
-                ui.ctx(),
-                |ui| {
-                    egui::Frame::popup(ui.style()).show(ui, |ui| ui.heading("Drop a session file to open it"));
-                },
-            );
+            session::show_drop_hint(ui);
         }
         self.refresh();
         let snapshot = Arc::clone(&self.snapshot);
-        let (f11, escape) = ui.input(|i| (i.key_pressed(egui::Key::F11), i.key_pressed(egui::Key::Escape)));
-        if f11 || (escape && self.presenting()) {
-            let on = !self.presenting();
-            self.set_presenting(ui.ctx(), on);
-        }
+        self.presentation_keys(ui);
         if self.presenting() {
             self.show_presentation(ui, &snapshot);
             return;
         }
         let actions = egui::Panel::top("top_bar").show(ui, |ui| top_bar::show(ui, &snapshot, &mut self.filter)).inner;
-        if actions.toggle_pause {
-            self.command(if snapshot.paused { Command::Resume } else { Command::Pause });
-        }
-        if actions.record {
-            let recording = snapshot.recording.as_ref().is_some_and(|r| r.active);
-            match (recording, super::recording::new_session_path(self.recording_dir.as_deref())) {
-                (true, _) => self.command(Command::Record(None)),
-                (false, Ok(path)) => self.command(Command::Record(Some(path))),
-                (false, Err(e)) => tracing::error!("cannot record: {e}"),
-            }
-        }
-        if actions.fit {
-            self.flow.auto_fit = true;
-        }
-        if actions.open {
-            self.dialogs.show(super::file_dialogs::DialogPurpose::Open, ui.ctx());
-        }
-        if actions.save_as {
-            self.dialogs.show(super::file_dialogs::DialogPurpose::SaveAs, ui.ctx());
-        }
-        if actions.export_png {
-            match super::recording::new_path(self.recording_dir.as_deref(), "eventlens-graph", "png") {
-                Ok(path) => {
-                    self.png_request = Some(path);
-                    ui.ctx().send_viewport_cmd(egui::ViewportCommand::Screenshot(egui::UserData::default()));
-                }
-                Err(e) => self.notice = Some(format!("cannot save the graph: {e}")),
-            }
-        }
-        if actions.export_svg {
-            let svg = super::svg_export::flow_svg(&self.flow);
-            self.notice = Some(
-                match super::recording::new_path(self.recording_dir.as_deref(), "eventlens-graph", "svg")
-                    .and_then(|path| std::fs::write(&path, svg).map(|()| path))
-                {
-                    Ok(path) => format!("graph saved to {}", path.display()),
-                    Err(e) => format!("cannot save the graph: {e}"),
-                },
-            );
-        }
-        if actions.arrange {
-            self.flow.arrange(&snapshot);
-        }
-        if actions.present {
-            self.set_presenting(ui.ctx(), true);
-        }
-        if actions.stop_reading
-            && let Some(stop) = &self.file_stop
-        {
-            stop.cancel();
-        }
-        {
-            let kafka = !snapshot.kafka.clusters().is_empty() || self.browser.is_available();
-            egui::Panel::top("views").show(ui, |ui| {
-                ui.horizontal(|ui| {
-                    ui.selectable_value(&mut self.view, View::Flow, "Flow");
-                    ui.selectable_value(
-                        &mut self.view,
-                        View::Journeys,
-                        format!("Journeys ({})", snapshot.journeys.len()),
-                    );
-                    if kafka {
-                        ui.selectable_value(&mut self.view, View::Topics, "Topics");
-                    }
-                    if self.browser.is_available() {
-                        ui.selectable_value(&mut self.view, View::Messages, "Messages");
-                    }
-                    for notice in [&self.notice, &snapshot.notice].into_iter().flatten() {
-                        ui.separator();
-                        ui.label(egui::RichText::new(notice).color(theme::LABEL_DETAIL));
-                    }
-                });
-            });
-        }
+        self.top_bar_actions(ui.ctx(), &snapshot, &actions);
+        self.show_tabs(ui, &snapshot);
         if snapshot.timeline.enabled && snapshot.timeline.end_unix_nano > 0 {
             let command =
                 egui::Panel::bottom("timeline").show(ui, |ui| self.timeline.show(ui, &snapshot.timeline)).inner;
@@ -470,12 +321,42 @@ impl EventLensApp {
                 egui::ScrollArea::vertical().show(ui, |ui| demo_panel::show(ui, controls));
             });
         }
+        self.show_view(ui, &snapshot);
+        ui.ctx().request_repaint_after(IDLE_REPAINT);
+    }
+
+    /// The tabs of the main views, with the notices beside them.
+    fn show_tabs(&mut self, ui: &mut egui::Ui, snapshot: &Snapshot) {
+        let kafka = !snapshot.kafka.clusters().is_empty() || self.browser.is_available();
+        egui::Panel::top("views").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.selectable_value(&mut self.view, View::Flow, "Flow");
+                ui.selectable_value(&mut self.view, View::Journeys, format!("Journeys ({})", snapshot.journeys.len()));
+                let findings = super::findings_view::tab_title(&snapshot.findings);
+                ui.selectable_value(&mut self.view, View::Findings, findings);
+                if kafka {
+                    ui.selectable_value(&mut self.view, View::Topics, "Topics");
+                }
+                if self.browser.is_available() {
+                    ui.selectable_value(&mut self.view, View::Messages, "Messages");
+                }
+                for notice in [&self.notice, &snapshot.notice].into_iter().flatten() {
+                    ui.separator();
+                    ui.label(egui::RichText::new(notice).color(theme::LABEL_DETAIL));
+                }
+            });
+        });
+    }
+
+    /// The main view chosen in the tabs.
+    fn show_view(&mut self, ui: &mut egui::Ui, snapshot: &Arc<Snapshot>) {
         match self.view {
-            View::Flow => self.show_flow(ui, &snapshot),
-            View::Journeys => self.show_journeys(ui, &snapshot),
+            View::Flow => self.show_flow(ui, snapshot),
+            View::Journeys => self.show_journeys(ui, snapshot),
+            View::Findings => self.findings.show(ui, &snapshot.findings).apply(self),
             View::Topics => {
                 egui::CentralPanel::default().show(ui, |ui| {
-                    let action = topics_view::show(ui, &snapshot, &mut self.show_internal_topics);
+                    let action = topics_view::show(ui, snapshot, &mut self.show_internal_topics);
                     if let Some((_, topic)) = action.browse
                         && self.browser.is_available()
                     {
@@ -486,7 +367,7 @@ impl EventLensApp {
                 });
             }
             View::Messages => {
-                if let Some(m) = self.browser.selected_message(&snapshot) {
+                if let Some(m) = self.browser.selected_message(snapshot) {
                     let mut close = false;
                     egui::Panel::right("message").default_size(theme::SIDE_PANEL_WIDTH * 1.3).resizable(true).show(
                         ui,
@@ -498,10 +379,9 @@ impl EventLensApp {
                         self.browser.selected = None;
                     }
                 }
-                egui::CentralPanel::default().show(ui, |ui| self.browser.show(ui, &snapshot));
+                egui::CentralPanel::default().show(ui, |ui| self.browser.show(ui, snapshot));
             }
         }
-        ui.ctx().request_repaint_after(IDLE_REPAINT);
     }
 
     fn show_journeys(&mut self, ui: &mut egui::Ui, snapshot: &Arc<Snapshot>) {

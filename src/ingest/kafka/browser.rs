@@ -18,13 +18,13 @@ use super::config::KafkaConfig;
 use super::context::WatchContext;
 use super::poller::{READER_GROUP, client_config};
 use super::reader::to_message;
-use crate::ingest::otlp::unix_nanos_now;
-use crate::ingest::queue::RecordSender;
 use crate::model::kafka::browser::BrowseProgress;
 use crate::model::kafka::message::{KafkaMessage, MessageFilter};
 use crate::model::kafka::observation::MessageBatch;
 use crate::model::kafka::{KafkaEvent, KafkaRecord};
 use crate::model::record::Record;
+use crate::pipeline::clock::unix_nanos_now;
+use crate::pipeline::queue::RecordSender;
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// Matches sent per batch at most, and how long a batch may wait.

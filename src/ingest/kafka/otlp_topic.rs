@@ -15,11 +15,10 @@ use super::config::KafkaConfig;
 use super::context::WatchContext;
 use super::poller::client_config;
 use super::source_thread::{SourceThread, register, set_state};
-use crate::engine::SourceBoard;
-use crate::engine::snapshot::SourceState;
-use crate::ingest::counters::IngestCounters;
 use crate::ingest::otlp::{ReceiverContext, Refusal, accept_waiting};
 use crate::model::record::SourceKind;
+use crate::pipeline::counters::IngestCounters;
+use crate::pipeline::sources::{SourceBoard, SourceState};
 
 /// The kafka exporter's default traces topic.
 pub const DEFAULT_TOPIC: &str = "otlp_spans";

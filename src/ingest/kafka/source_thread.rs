@@ -5,8 +5,7 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::engine::SourceBoard;
-use crate::engine::snapshot::{SourceState, SourceStatus};
+use crate::pipeline::sources::{SourceBoard, SourceState, SourceStatus};
 
 /// A source's thread. The body gets the stop signal's receiver and should return soon after
 /// it fires (or disconnects).

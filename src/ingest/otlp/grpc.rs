@@ -13,8 +13,8 @@ use tonic::{Code, Request, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
 use super::{RETRY_AFTER_SECS, ReceiverContext, Refusal, accept};
-use crate::ingest::counters::IngestCounters;
 use crate::model::record::SourceKind;
+use crate::pipeline::counters::IngestCounters;
 
 /// The gRPC service.
 #[derive(Debug, Clone)]

@@ -18,8 +18,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::{RETRY_AFTER_SECS, ReceiverContext, Refusal, accept};
-use crate::ingest::counters::IngestCounters;
 use crate::model::record::SourceKind;
+use crate::pipeline::counters::IngestCounters;
 
 /// The path OTLP/HTTP exporters post traces to.
 pub const TRACES_PATH: &str = "/v1/traces";

@@ -10,15 +10,17 @@ pub mod http;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 
-use super::counters::IngestCounters;
-use super::queue::{QueueError, RecordSender};
 use crate::model::record::{Record, SourceKind, SpanBatch};
+use crate::pipeline::counters::IngestCounters;
+use crate::pipeline::queue::{QueueError, RecordSender};
+
+// The clock moved to `crate::pipeline::clock`; this path stays for the collector and tests.
+pub use crate::pipeline::clock::unix_nanos_now;
 
 /// Default gRPC address (loopback: other hosts must be let in explicitly).
 pub const DEFAULT_GRPC_ADDR: &str = "127.0.0.1:4317";
@@ -118,11 +120,4 @@ fn accept_with(
     }
     IngestCounters::add(&ctx.counters.requests_accepted, 1);
     Ok(ExportTraceServiceResponse { partial_success })
-}
-
-/// Now, in Unix nanoseconds.
-pub fn unix_nanos_now() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }

@@ -1,0 +1,114 @@
+//! Where each edge's label goes on the flow canvas. Every edge is first given its route (its
+//! bow, from [`RouteCache`], routed clear of other nodes by [`flow_shapes::route_edge`]);
+//! its label then goes at the middle of the edge, or along it where it covers no node or
+//! label already placed. Apart from the canvas because it is geometry over the whole graph,
+//! run only when something moved, not part of following the snapshot.
+
+use std::collections::HashMap;
+
+use egui::{Pos2, Rect};
+use petgraph::stable_graph::{EdgeIndex, NodeIndex};
+
+use super::flow_routes::RouteCache;
+use super::flow_shapes;
+use super::flow_view::ViewGraph;
+
+/// Routes every edge clear of the other nodes ([`flow_shapes::route_edge`]), then picks
+/// where along it its label goes: the middle, unless that covers a node or a label
+/// already placed (edges into one node converge, a feedback edge runs along its forward
+/// one); then the first free of a few points either side of it, or, if none is free,
+/// the one that covers least.
+pub(super) fn place_labels(
+    graph: &mut ViewGraph,
+    edges: &HashMap<u32, EdgeIndex>,
+    routes: &mut RouteCache,
+    scale: f32,
+) {
+    const CANDIDATES: [f32; 7] = [0.5, 0.38, 0.62, 0.28, 0.72, 0.2, 0.8];
+    let nodes: Vec<(NodeIndex, Rect)> =
+        graph.nodes_iter().map(|(index, n)| (index, flow_shapes::node_rect(n.location(), n.payload()))).collect();
+    let mut taken: Vec<Rect> = nodes.iter().map(|(_, r)| *r).collect();
+    let mut positions: Vec<(NodeIndex, Pos2)> = graph.nodes_iter().map(|(i, n)| (i, n.location())).collect();
+    positions.sort_unstable_by_key(|(i, _)| *i);
+    routes.keep_if_routed_for(positions, scale);
+    let mut edges: Vec<(u32, EdgeIndex)> = edges.iter().map(|(id, index)| (*id, *index)).collect();
+    edges.sort_unstable();
+    for (_, index) in edges {
+        let Some((from, to)) = graph.edge_endpoints(index) else { continue };
+        let (Some(a), Some(b)) = (graph.node(from).map(|n| n.location()), graph.node(to).map(|n| n.location())) else {
+            continue;
+        };
+        let bow = routes.bow(index, || {
+            let others: Vec<Rect> = nodes.iter().filter(|(i, _)| *i != from && *i != to).map(|(_, r)| *r).collect();
+            flow_shapes::route_edge(a, b, &others)
+        });
+        let Some(edge) = graph.edge_mut(index) else { continue };
+        let view = edge.payload_mut();
+        view.bow = bow;
+        if view.label.is_empty() {
+            continue;
+        }
+        let rect_at = |t: f32| flow_shapes::edge_label_rect(view, a, b, t);
+        // The first that covers nothing, else the one that covers least.
+        let covered = |t: f32| {
+            let rect = rect_at(t);
+            taken.iter().map(|r| r.intersect(rect)).filter(|i| i.is_positive()).map(|i| i.area()).sum::<f32>()
+        };
+        let t = CANDIDATES
+            .into_iter()
+            .map(|t| (covered(t), t))
+            .find(|(area, _)| *area == 0.0)
+            .or_else(|| CANDIDATES.into_iter().map(|t| (covered(t), t)).min_by(|a, b| a.0.total_cmp(&b.0)))
+            .map_or(0.5, |(_, t)| t);
+        taken.push(rect_at(t));
+        view.label_t = t;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::EngineState;
+    use crate::engine::snapshot::Snapshot;
+    use crate::model::record::{Record, SourceKind, SpanBatch};
+    use crate::model::span::Span;
+    use crate::testing::{consumer_linked, producer};
+    use crate::ui::flow_view::FlowView;
+
+    fn apply(state: &mut EngineState, spans: Vec<Span>) -> Snapshot {
+        state.apply(&Record::Spans(SpanBatch { received_unix_nano: 0, source: SourceKind::File, spans }));
+        state.snapshot(1)
+    }
+
+    #[test]
+    fn edge_labels_move_along_their_edges_rather_than_cover_each_other() {
+        // billing both reads and writes `orders`: the two edges between them run along the
+        // same line, so their middles coincide.
+        let mut state = EngineState::default();
+        let snapshot = apply(
+            &mut state,
+            vec![
+                producer("checkout", "kafka", "orders", 1, 1),
+                consumer_linked("billing", "kafka", "orders", 2, 2, (1, 1)),
+                producer("billing", "kafka", "orders", 2, 3),
+            ],
+        );
+        let mut view = FlowView::default();
+        view.sync(&snapshot, "", None, None);
+        let (_, edges) = view.drawn();
+        assert_eq!(edges.len(), 3);
+        let rects: Vec<Rect> = edges
+            .iter()
+            .map(|(a, b, e, _)| {
+                assert!(!e.label.is_empty());
+                flow_shapes::edge_label_rect(e, *a, *b, e.label_t)
+            })
+            .collect();
+        for (i, r) in rects.iter().enumerate() {
+            for other in &rects[i + 1..] {
+                assert!(!r.intersects(*other), "{rects:?}");
+            }
+        }
+        assert!(edges.iter().any(|(_, _, e, _)| e.label_t != 0.5), "one label moved");
+    }
+}
