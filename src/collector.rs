@@ -46,6 +46,8 @@ pub struct CollectorConfig {
     pub redaction: crate::model::redact::Redaction,
     /// Spans the timeline keeps for scrubbing (`None`: the default; 0: no timeline).
     pub timeline_spans: Option<usize>,
+    /// What the findings detectors read from payloads, and how much they remember.
+    pub findings: crate::model::findings::FindingsSettings,
 }
 
 /// A running collector. Dropping it stops the sources and the engine.
@@ -154,12 +156,21 @@ impl Collector {
                 session_clock: config.open.is_some(),
                 redaction: config.redaction.clone(),
                 timeline_spans: config.timeline_spans.unwrap_or(crate::engine::playback::DEFAULT_TIMELINE_SPANS),
+                findings: config.findings.clone(),
             },
         )
         .context("cannot start the engine thread")?;
         let mut kafka = Vec::new();
         let mut browsers = Vec::new();
-        for cluster in &config.kafka {
+        for (index, cluster) in config.kafka.iter().enumerate() {
+            let mut cluster = cluster.clone();
+            // The span topic is read as spans (from the first cluster); its messages are not
+            // events to tail.
+            if index == 0
+                && let Some(spans) = &config.otlp_kafka
+            {
+                cluster.tail.exclude.push(spans.topic.clone());
+            }
             let source =
                 KafkaSource::spawn(cluster.clone(), sender.clone(), Arc::clone(&sources), span_groups(&engine))
                     .context("cannot start the Kafka source thread")?;

@@ -1,11 +1,13 @@
 //! How to reach a Kafka cluster: bootstrap servers, librdkafka properties (`-X key=value`,
-//! as kcat takes them), groups to watch, and a file of named clusters for people who switch
-//! between them. Secrets in properties never reach logs, recordings or the screen.
+//! as kcat takes them), groups to watch, which topics to tail, and a file of named clusters
+//! for people who switch between them. Secrets in properties never reach logs, recordings or
+//! the screen.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use regex::Regex;
 use serde::Deserialize;
 
 /// Default offsets poll interval.
@@ -26,6 +28,8 @@ pub struct KafkaConfig {
     pub poll_interval: Duration,
     /// Read the timestamp of the oldest unconsumed record for lag in time.
     pub lag_in_time: bool,
+    /// Which topics' new messages the poller reads at each poll.
+    pub tail: TailConfig,
 }
 
 impl KafkaConfig {
@@ -39,6 +43,7 @@ impl KafkaConfig {
             groups: Vec::new(),
             poll_interval: DEFAULT_POLL_INTERVAL,
             lag_in_time: true,
+            tail: TailConfig::default(),
         }
     }
 
@@ -60,8 +65,100 @@ impl std::fmt::Debug for KafkaConfig {
             .field("groups", &self.groups)
             .field("poll_interval", &self.poll_interval)
             .field("lag_in_time", &self.lag_in_time)
+            .field("tail", &self.tail)
             .finish()
     }
+}
+
+/// Which topics the poller tails: it reads what is new on each of their partitions at every
+/// poll (bounded per topic, see `ingest::kafka::tail`), with a client that never joins a
+/// group and never commits. Internal topics (`__*`) are never tailed; dead-letter topics are
+/// sampled on their own terms whatever this says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TailConfig {
+    /// Tail at all (true unless `--no-tail`, or `tail = false` in the clusters file).
+    pub enabled: bool,
+    /// Only the topics this matches (`--tail-topics`, `tail_topics`); `None`: every
+    /// non-internal topic.
+    pub topics: Option<TopicPattern>,
+    /// Topics never tailed: the span topic `--otlp-kafka-topic` reads (its messages are
+    /// spans, read on their own path).
+    pub exclude: Vec<String>,
+}
+
+impl Default for TailConfig {
+    fn default() -> Self {
+        Self { enabled: true, topics: None, exclude: Vec::new() }
+    }
+}
+
+impl TailConfig {
+    /// Tailing on or off, for the topics `topics` matches (all when `None`). An invalid
+    /// expression is an error: see [`TopicPattern::new`].
+    pub fn new(enabled: bool, topics: Option<&str>) -> Result<Self, regex::Error> {
+        Ok(Self { enabled, topics: topics.map(TopicPattern::new).transpose()?, exclude: Vec::new() })
+    }
+
+    /// Whether this configuration tails `topic`, going by its switch and its pattern only
+    /// (the tail also leaves out internal and dead-letter topics).
+    pub fn selects(&self, topic: &str) -> bool {
+        self.enabled
+            && self.topics.as_ref().is_none_or(|p| p.matches(topic))
+            && !self.exclude.iter().any(|t| t == topic)
+    }
+}
+
+/// A regular expression over topic names (the `regex` crate's syntax), compiled once when
+/// the configuration is built. A topic matches when its whole name does, as in Kafka's own
+/// pattern subscriptions: `orders.*` is every topic whose name starts with `orders`, and
+/// `orders|payments` is those two topics.
+#[derive(Clone)]
+pub struct TopicPattern {
+    /// The expression as given.
+    text: String,
+    /// The expression anchored at both ends.
+    regex: Regex,
+}
+
+impl TopicPattern {
+    /// Compiles `text`. An invalid expression is an error whose message points at the fault
+    /// in `text` as given.
+    pub fn new(text: &str) -> Result<Self, regex::Error> {
+        // Checked on its own first: anchoring could make an invalid expression valid
+        // (`a)|(b`), and the error's positions should be those of the text as given.
+        Regex::new(text)?;
+        let regex = Regex::new(&format!("^(?:{text})$"))?;
+        Ok(Self { text: text.to_owned(), regex })
+    }
+
+    /// The expression as given.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether `topic`'s whole name matches.
+    pub fn matches(&self, topic: &str) -> bool {
+        self.regex.is_match(topic)
+    }
+}
+
+impl PartialEq for TopicPattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for TopicPattern {}
+
+impl std::fmt::Debug for TopicPattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("TopicPattern").field(&self.text).finish()
+    }
+}
+
+/// Parses `--tail-topics REGEX` (a clap value parser, as [`parse_property`] is for `-X`).
+pub fn parse_topic_pattern(text: &str) -> Result<TopicPattern, String> {
+    TopicPattern::new(text).map_err(|e| format!("not a valid regular expression over topic names: {e}"))
 }
 
 /// What a secret value is shown as.
@@ -130,6 +227,12 @@ struct ClusterEntry {
     groups: Vec<String>,
     #[serde(default, with = "humantime_serde_opt")]
     poll_interval: Option<Duration>,
+    /// `tail = false` turns tailing off for this cluster.
+    #[serde(default)]
+    tail: Option<bool>,
+    /// Tail only the topics this regular expression matches.
+    #[serde(default)]
+    tail_topics: Option<String>,
 }
 
 mod humantime_serde_opt {
@@ -168,6 +271,12 @@ pub fn load_named_cluster(path: &Path, name: &str) -> Result<KafkaConfig, Cluste
     config.properties = entry.properties.clone();
     config.groups = entry.groups.clone();
     config.poll_interval = entry.poll_interval.unwrap_or(DEFAULT_POLL_INTERVAL);
+    config.tail = TailConfig::new(entry.tail.unwrap_or(true), entry.tail_topics.as_deref()).map_err(|e| {
+        ClusterFileError::Parse {
+            path: path.to_owned(),
+            message: format!("cluster {name:?}: tail_topics is not a valid regular expression: {e}"),
+        }
+    })?;
     Ok(config)
 }
 
@@ -214,5 +323,53 @@ mod tests {
         std::fs::write(&path, "[clusters.x]\nbootstrapp = 1\n").unwrap();
         let e = load_named_cluster(&path, "x").unwrap_err().to_string();
         assert!(e.contains("not valid") && e.contains("bootstrap"), "{e}");
+    }
+
+    #[test]
+    fn tailing_is_on_for_every_topic_unless_configured_otherwise() {
+        let c = KafkaConfig::new("b:9092");
+        assert!(c.tail.enabled && c.tail.topics.is_none());
+        assert!(c.tail.selects("orders"));
+        assert!(!TailConfig::new(false, None).unwrap().selects("orders"));
+    }
+
+    #[test]
+    fn tail_topics_match_whole_names() {
+        let t = TailConfig::new(true, Some("orders.*|payments")).unwrap();
+        assert_eq!(t.topics.as_ref().map(TopicPattern::as_str), Some("orders.*|payments"));
+        assert!(t.selects("orders") && t.selects("orders.v2") && t.selects("payments"));
+        assert!(!t.selects("old-orders") && !t.selects("payments-v2") && !t.selects("shipments"));
+        assert_eq!(t, TailConfig::new(true, Some("orders.*|payments")).unwrap());
+        assert_ne!(t, TailConfig::default());
+        assert!(format!("{t:?}").contains("orders.*|payments"));
+    }
+
+    #[test]
+    fn an_invalid_tail_pattern_is_a_clear_error() {
+        assert!(TailConfig::new(true, Some("orders(")).is_err());
+        // Anchoring must not make an invalid expression valid.
+        assert!(TopicPattern::new("a)|(b").is_err());
+        let e = parse_topic_pattern("orders[").unwrap_err();
+        assert!(e.contains("not a valid regular expression") && e.contains("orders["), "{e}");
+    }
+
+    #[test]
+    fn the_clusters_file_configures_tailing_per_cluster() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("clusters.toml");
+        std::fs::write(
+            &path,
+            "[clusters.a]\nbootstrap = \"k:9092\"\n\
+             [clusters.b]\nbootstrap = \"k:9092\"\ntail = false\n\
+             [clusters.c]\nbootstrap = \"k:9092\"\ntail_topics = \"orders.*\"\n\
+             [clusters.d]\nbootstrap = \"k:9092\"\ntail_topics = \"orders(\"\n",
+        )
+        .unwrap();
+        assert_eq!(load_named_cluster(&path, "a").unwrap().tail, TailConfig::default());
+        assert!(!load_named_cluster(&path, "b").unwrap().tail.enabled);
+        let c = load_named_cluster(&path, "c").unwrap().tail;
+        assert!(c.enabled && c.selects("orders.v2") && !c.selects("payments"));
+        let e = load_named_cluster(&path, "d").unwrap_err().to_string();
+        assert!(e.contains("\"d\"") && e.contains("tail_topics"), "{e}");
     }
 }

@@ -1,5 +1,6 @@
 //! The Kafka source: watches a cluster's topics, groups, watermarks and committed offsets
-//! through librdkafka (rdkafka) and sends what it sees to the engine as records.
+//! through librdkafka (rdkafka), tails what is new in its topics, and sends what it sees to
+//! the engine as records.
 //!
 //! Each cluster gets one named thread that polls on an interval with blocking librdkafka
 //! calls; librdkafka runs its own broker threads underneath.
@@ -12,14 +13,16 @@ pub mod otlp_topic;
 pub mod poller;
 pub mod reader;
 pub mod source_thread;
+pub mod tail;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use config::KafkaConfig;
 use source_thread::SourceThread;
 
-use crate::engine::SourceBoard;
-use crate::ingest::queue::RecordSender;
+use crate::pipeline::queue::RecordSender;
+use crate::pipeline::sources::SourceBoard;
 
 /// Consumer groups learned elsewhere (from spans), asked for at every poll so their lag is
 /// read even when the cluster will not list groups.
@@ -29,6 +32,7 @@ pub type GroupHints = Arc<dyn Fn() -> Vec<String> + Send + Sync>;
 #[derive(Debug)]
 pub struct KafkaSource {
     thread: SourceThread,
+    tail_skipped: Arc<AtomicU64>,
 }
 
 impl KafkaSource {
@@ -42,7 +46,14 @@ impl KafkaSource {
         let name = poller::board_name(&config);
         source_thread::register(&board, &name, &config.bootstrap);
         let poller = poller::Poller::new(config, sender, board, name, hints);
-        Ok(Self { thread: SourceThread::spawn("eventlens-kafka", move |stop| poller.run(&stop))? })
+        let tail_skipped = poller.tail_skipped();
+        Ok(Self { thread: SourceThread::spawn("eventlens-kafka", move |stop| poller.run(&stop))?, tail_skipped })
+    }
+
+    /// New messages the tail passed over this session, because their partitions fell further
+    /// behind than a poll's bound (or retention deleted them first); see [`tail`].
+    pub fn tail_skipped(&self) -> u64 {
+        self.tail_skipped.load(Ordering::Relaxed)
     }
 
     /// Stops polling and waits for the thread.

@@ -1,10 +1,13 @@
 //! The offsets poller: on an interval it reads a cluster's metadata, its consumer groups,
 //! watermarks and committed offsets, and the timestamp of each group's oldest unconsumed
-//! record, and sends what it saw as [`KafkaRecord`]s. It never joins a group and never
-//! commits: committed offsets are read with OffsetFetch through a client that carries the
-//! group's id but never subscribes.
+//! record, tails what is new in its topics and samples its dead-letter topics (see
+//! [`super::tail`]), and sends what it saw as [`KafkaRecord`]s. It never joins a group and
+//! never commits: committed offsets are read with OffsetFetch through a client that carries
+//! the group's id but never subscribes, and messages through a client that only assigns.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
@@ -16,20 +19,18 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use super::config::KafkaConfig;
 use super::context::WatchContext;
-use super::reader::to_message;
 use super::source_thread::set_state as set_board_state;
+use super::tail::{self, DeadLetterSampler, TailBounds, TailState};
 use super::{GroupHints, assignment};
-use crate::engine::SourceBoard;
-use crate::engine::snapshot::SourceState;
-use crate::ingest::otlp::unix_nanos_now;
-use crate::ingest::queue::RecordSender;
 use crate::model::kafka::message::KafkaMessage;
-use crate::model::kafka::observation::MessageBatch;
 use crate::model::kafka::observation::{
     BrokerInfo, ClusterMetadata, CommittedOffset, ConnectionEvent, ConnectionState, GroupInfo, GroupListing,
     GroupMember, GroupOrigin, KafkaEvent, KafkaRecord, OffsetPoll, PartitionInfo, TopicInfo, Watermark,
 };
 use crate::model::record::Record;
+use crate::pipeline::clock::unix_nanos_now;
+use crate::pipeline::queue::RecordSender;
+use crate::pipeline::sources::{SourceBoard, SourceState};
 
 /// How long one broker request may take before the cluster counts as unreachable.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -38,8 +39,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// How long the targeted fetches for lag in time may take per poll.
 const TIMESTAMP_FETCH_BUDGET: Duration = Duration::from_secs(2);
 
-/// The group id of the client that reads single records. librdkafka needs one to assign
-/// partitions; the client never joins and never commits, so no such group appears.
+/// The group id of the client that reads records (lag in time, samples, the tail): librdkafka
+/// needs one to assign partitions. It never joins or commits, so no such group appears.
 pub const READER_GROUP: &str = "eventlens-reader";
 
 /// Why a poll could not finish.
@@ -92,8 +93,12 @@ pub(super) struct Poller {
     last_groups: Option<GroupListing>,
     /// Record timestamps by (topic, partition, offset), kept while the offset is current.
     timestamps: HashMap<(String, i32, i64), i64>,
-    /// Next offset to sample per dead-letter partition.
-    dead_letter_next: HashMap<(String, i32), i64>,
+    /// Where the sampling of each dead-letter partition stands.
+    dead_letters: DeadLetterSampler,
+    /// Where the tail of each partition stands.
+    tail: TailState,
+    /// Messages the tail skipped this session, for whoever shows it.
+    tail_skipped: Arc<AtomicU64>,
     /// Why a group's committed offsets could not be read at the last poll.
     offsets_errors: BTreeMap<String, String>,
 }
@@ -120,9 +125,16 @@ impl Poller {
             last_metadata: None,
             last_groups: None,
             timestamps: HashMap::new(),
-            dead_letter_next: HashMap::new(),
+            dead_letters: DeadLetterSampler::default(),
+            tail: TailState::default(),
+            tail_skipped: Arc::new(AtomicU64::new(0)),
             offsets_errors: BTreeMap::new(),
         }
+    }
+
+    /// The count of messages the tail skipped, updated at each poll.
+    pub(super) fn tail_skipped(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.tail_skipped)
     }
 
     /// Polls until `stop` fires or the engine goes away; backs off while the cluster is down.
@@ -180,10 +192,10 @@ impl Poller {
 
     fn poll_with(&mut self, admin: &BaseConsumer<WatchContext>) -> Result<(), PollError> {
         // Serve librdkafka's callbacks (errors, logs) queued since the last poll.
-        let _ = admin.poll(Duration::ZERO);
+        serve_callbacks(admin, "the cluster's client");
         let metadata = admin.fetch_metadata(None, REQUEST_TIMEOUT).map_err(|e| {
             // Serve the error callbacks that explain the failure (e.g. SASL's reason).
-            let _ = admin.poll(Duration::ZERO);
+            serve_callbacks(admin, "the cluster's client");
             if is_auth_error(&e) {
                 PollError::Refused(format!("the cluster refused access: {e}"))
             } else {
@@ -203,7 +215,7 @@ impl Poller {
                     .filter(|t| t.error().is_none())
                     .map(|t| TopicInfo {
                         name: t.name().to_owned(),
-                        internal: t.name().starts_with("__"),
+                        internal: tail::is_internal_topic(t.name()),
                         partitions: t
                             .partitions()
                             .iter()
@@ -236,44 +248,42 @@ impl Poller {
         if self.config.lag_in_time {
             self.fill_oldest_unconsumed(&mut commits, &watermarks)?;
         }
-        self.sample_dead_letters(&watermarks)?;
+        self.read_messages(&watermarks)?;
         self.send(KafkaEvent::Offsets(OffsetPoll { watermarks, commits }))
     }
 
-    /// Reads what is new in dead-letter topics (by name: `.DLQ`, `-dlt`, `dead-letter`, ...)
-    /// so their provenance headers can draw the edge back to the topic the messages failed in.
-    fn sample_dead_letters(&mut self, watermarks: &[Watermark]) -> Result<(), PollError> {
-        let mut wanted: Vec<(String, i32, i64, i64)> = Vec::new();
-        for w in watermarks.iter().filter(|w| is_dead_letter_topic(&w.topic)) {
-            let key = (w.topic.clone(), w.partition);
-            let from =
-                self.dead_letter_next.get(&key).copied().unwrap_or((w.high - DEAD_LETTER_FIRST_SAMPLE).max(w.low));
-            if from < w.high {
-                wanted.push((w.topic.clone(), w.partition, from.max(w.low), w.high));
-            }
+    /// The client that reads records, made on first use.
+    fn reader(&mut self) -> Result<&BaseConsumer<WatchContext>, PollError> {
+        let reader = match self.sampler.take() {
+            Some(reader) => reader,
+            None => self.client(Some(READER_GROUP))?,
+        };
+        let reader: &BaseConsumer<WatchContext> = self.sampler.insert(reader);
+        Ok(reader)
+    }
+
+    /// Samples what is new in dead-letter topics (their provenance headers draw the edge back
+    /// to the topic the messages failed in) and tails the other topics, within bounds.
+    fn read_messages(&mut self, watermarks: &[Watermark]) -> Result<(), PollError> {
+        let samples = self.dead_letters.plan(watermarks);
+        if !samples.is_empty() {
+            let messages = tail::read_samples(self.reader()?, &samples);
+            self.dead_letters.advance(&samples, &messages);
+            self.send_batches(messages)?;
         }
-        if wanted.is_empty() {
-            return Ok(());
-        }
-        if self.sampler.is_none() {
-            self.sampler = Some(self.client(Some(READER_GROUP))?);
-        }
-        let Some(sampler) = &self.sampler else { return Ok(()) };
-        let messages = read_ranges(sampler, &wanted);
-        for (topic, partition, _, high) in &wanted {
-            let read_to =
-                messages.iter().filter(|m| &m.topic == topic && m.partition == *partition).map(|m| m.offset + 1).max();
-            // Stop at what was read; anything unread is tried again next poll.
-            self.dead_letter_next.insert((topic.clone(), *partition), read_to.unwrap_or(*high).min(*high));
-        }
-        let mut by_topic: BTreeMap<String, Vec<KafkaMessage>> = BTreeMap::new();
-        for m in messages {
-            by_topic.entry(m.topic.clone()).or_default().push(m);
-        }
-        for (topic, messages) in by_topic {
-            self.send(KafkaEvent::Messages(MessageBatch { browse: 0, topic, messages, progress: None }))?;
+        let ranges = self.tail.plan(watermarks, &self.config.tail, TailBounds::DEFAULT);
+        self.tail_skipped.store(self.tail.skipped(), Ordering::Relaxed);
+        if !ranges.is_empty() {
+            let (messages, progress) = tail::read_tail(self.reader()?, &ranges, TailBounds::DEFAULT);
+            self.tail.advance(&progress);
+            self.send_batches(messages)?;
         }
         Ok(())
+    }
+
+    /// Sends messages the poller read, a batch per topic.
+    fn send_batches(&self, messages: Vec<KafkaMessage>) -> Result<(), PollError> {
+        tail::batches(messages).into_iter().try_for_each(|batch| self.send(KafkaEvent::Messages(batch)))
     }
 
     /// Groups the cluster lists and describes; else (or also) groups named with `--group`
@@ -348,7 +358,7 @@ impl Poller {
                 self.group_clients.insert(name.to_owned(), client);
             }
             let Some(client) = self.group_clients.get(name) else { continue };
-            let _ = client.poll(Duration::ZERO);
+            serve_callbacks(client, name);
             let committed = match client.committed_offsets(tpl.clone(), REQUEST_TIMEOUT) {
                 Ok(c) => {
                     self.offsets_errors.remove(name);
@@ -395,12 +405,8 @@ impl Poller {
         let missing: Vec<(String, i32, i64)> =
             wanted.iter().filter(|k| !self.timestamps.contains_key(*k)).cloned().collect();
         if !missing.is_empty() {
-            if self.sampler.is_none() {
-                self.sampler = Some(self.client(Some(READER_GROUP))?);
-            }
-            if let Some(sampler) = &self.sampler {
-                fetch_timestamps(sampler, &missing, &mut self.timestamps);
-            }
+            let found = fetch_timestamps(self.reader()?, &missing);
+            self.timestamps.extend(found);
         }
         for c in commits {
             c.oldest_unconsumed_ms = self.timestamps.get(&(c.topic.clone(), c.partition, c.offset)).copied();
@@ -437,6 +443,13 @@ impl Poller {
     }
 }
 
+/// Serves librdkafka's callbacks (errors, logs) queued on a client that reads no messages.
+fn serve_callbacks(client: &BaseConsumer<WatchContext>, which: &str) {
+    if let Some(Err(e)) = client.poll(Duration::ZERO) {
+        tracing::debug!("Kafka client of {which}: {e}");
+    }
+}
+
 /// Whether an error means the cluster refused who we are, rather than being unreachable.
 fn is_auth_error(error: &KafkaError) -> bool {
     use rdkafka::error::RDKafkaErrorCode as Code;
@@ -460,10 +473,16 @@ fn read_watermarks(admin: &BaseConsumer<WatchContext>, topics: &[&TopicInfo]) ->
         let mut tpl = TopicPartitionList::new();
         for t in topics {
             for p in &t.partitions {
-                let _ = tpl.add_partition_offset(&t.name, p.id, position);
+                if let Err(e) = tpl.add_partition_offset(&t.name, p.id, position) {
+                    tracing::debug!("cannot ask for the {position:?} offset of {}/{}: {e}", t.name, p.id);
+                }
             }
         }
-        let Ok(answer) = admin.offsets_for_times(tpl, REQUEST_TIMEOUT) else { return HashMap::new() };
+        let Ok(answer) = admin.offsets_for_times(tpl, REQUEST_TIMEOUT).inspect_err(|e| {
+            tracing::debug!("batched {position:?} offsets lookup failed, asking each partition: {e}");
+        }) else {
+            return HashMap::new();
+        };
         answer
             .elements()
             .iter()
@@ -502,8 +521,8 @@ fn backoff(interval: Duration, failures: u32) -> Duration {
 fn fetch_timestamps(
     sampler: &BaseConsumer<WatchContext>,
     wanted: &[(String, i32, i64)],
-    found: &mut HashMap<(String, i32, i64), i64>,
-) {
+) -> HashMap<(String, i32, i64), i64> {
+    let mut found = HashMap::new();
     let mut rounds: Vec<Vec<&(String, i32, i64)>> = Vec::new();
     let mut seen: HashMap<(&str, i32), usize> = HashMap::new();
     for w in wanted {
@@ -518,8 +537,8 @@ fn fetch_timestamps(
     for round in rounds {
         let mut tpl = TopicPartitionList::new();
         for (topic, partition, offset) in &round {
-            if tpl.add_partition_offset(topic, *partition, Offset::Offset(*offset)).is_err() {
-                continue;
+            if let Err(e) = tpl.add_partition_offset(topic, *partition, Offset::Offset(*offset)) {
+                tracing::debug!("cannot ask for the record at {topic}/{partition} offset {offset}: {e}");
             }
         }
         if let Err(e) = sampler.assign(&tpl) {
@@ -544,54 +563,11 @@ fn fetch_timestamps(
                 None => {}
             }
         }
-        let _ = sampler.unassign();
-    }
-}
-
-/// How many of a dead-letter partition's latest messages the first sample reads.
-const DEAD_LETTER_FIRST_SAMPLE: i64 = 500;
-/// The most messages one dead-letter sample reads.
-const DEAD_LETTER_MAX_READ: usize = 2_000;
-
-/// Whether a topic's name marks it as a dead-letter topic.
-pub fn is_dead_letter_topic(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    [".dlq", "-dlq", "_dlq", ".dlt", "-dlt", "_dlt"].iter().any(|s| name.ends_with(s))
-        || name.contains("dead-letter")
-        || name.contains("deadletter")
-}
-
-/// Reads messages of (topic, partition, from, to) ranges, within the fetch budget.
-fn read_ranges(consumer: &BaseConsumer<WatchContext>, ranges: &[(String, i32, i64, i64)]) -> Vec<KafkaMessage> {
-    let mut tpl = TopicPartitionList::new();
-    for (topic, partition, from, _) in ranges {
-        let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(*from));
-    }
-    let mut out = Vec::new();
-    if let Err(e) = consumer.assign(&tpl) {
-        tracing::debug!("cannot assign dead-letter partitions: {e}");
-        return out;
-    }
-    let mut pending: HashMap<(String, i32), i64> = ranges.iter().map(|(t, p, _, to)| ((t.clone(), *p), *to)).collect();
-    let deadline = Instant::now() + TIMESTAMP_FETCH_BUDGET;
-    while !pending.is_empty() && Instant::now() < deadline && out.len() < DEAD_LETTER_MAX_READ {
-        match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(m)) => {
-                let key = (m.topic().to_owned(), m.partition());
-                let Some(&to) = pending.get(&key) else { continue };
-                if m.offset() < to {
-                    out.push(to_message(&m));
-                }
-                if m.offset() + 1 >= to {
-                    pending.remove(&key);
-                }
-            }
-            Some(Err(e)) => tracing::debug!("dead-letter sample: {e}"),
-            None => {}
+        if let Err(e) = sampler.unassign() {
+            tracing::debug!("cannot unassign the partitions read for lag in time: {e}");
         }
     }
-    let _ = consumer.unassign();
-    out
+    found
 }
 
 /// The cluster's line on the source board: "Kafka" beside its address, plus its name when

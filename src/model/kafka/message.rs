@@ -92,8 +92,8 @@ pub struct CloudEvent {
     pub spec_version: Option<String>,
 }
 
-/// The original position of a dead-lettered message.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The original position of a dead-lettered message, and why it failed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DeadLetterOrigin {
     /// Source topic.
     pub topic: String,
@@ -101,6 +101,37 @@ pub struct DeadLetterOrigin {
     pub partition: Option<i32>,
     /// Source offset, when given.
     pub offset: Option<i64>,
+    /// Which convention wrote the headers.
+    pub family: DeadLetterFamily,
+    /// The consumer group that failed (Spring), or the connector (Kafka Connect).
+    pub group: Option<String>,
+    /// The exception class.
+    pub exception: Option<String>,
+    /// The exception message.
+    pub message: Option<String>,
+}
+
+/// The header conventions of dead-letter provenance.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DeadLetterFamily {
+    /// Spring Kafka's `DeadLetterPublishingRecoverer` (`kafka_dlt-*`).
+    #[default]
+    Spring,
+    /// Kafka Connect's sink dead-letter queue (`__connect.errors.*`).
+    Connect,
+    /// Kafka Streams' dead-letter queue, KIP-1034 (`__streams.errors.*`).
+    Streams,
+}
+
+impl DeadLetterFamily {
+    /// Short name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Spring => "spring",
+            Self::Connect => "kafka-connect",
+            Self::Streams => "kafka-streams",
+        }
+    }
 }
 
 impl KafkaMessage {
@@ -146,24 +177,51 @@ impl KafkaMessage {
     }
 
     fn dead_letter(&self) -> Option<DeadLetterOrigin> {
-        if let Some(topic) = self.header_text("__connect.errors.topic") {
-            let text = |name: &str| self.header_text(name).map(str::trim);
+        let text = |name: &str| self.header_text(name).map(str::trim).filter(|v| !v.is_empty());
+        let owned = |name: &str| text(name).map(str::to_owned);
+        if let Some(topic) = text("__connect.errors.topic") {
             return Some(DeadLetterOrigin {
                 topic: topic.to_owned(),
                 partition: text("__connect.errors.partition").and_then(|v| v.parse().ok()),
                 offset: text("__connect.errors.offset").and_then(|v| v.parse().ok()),
+                family: DeadLetterFamily::Connect,
+                group: owned("__connect.errors.connector.name"),
+                exception: owned("__connect.errors.exception.class.name"),
+                message: owned("__connect.errors.exception.message"),
             });
         }
-        // Spring Kafka writes the original partition and offset as big-endian binary.
-        let topic = self.header_text("kafka_dlt-original-topic")?;
+        if let Some(topic) = text("__streams.errors.topic") {
+            return Some(DeadLetterOrigin {
+                topic: topic.to_owned(),
+                partition: text("__streams.errors.partition").and_then(|v| v.parse().ok()),
+                offset: text("__streams.errors.offset").and_then(|v| v.parse().ok()),
+                family: DeadLetterFamily::Streams,
+                group: None,
+                exception: owned("__streams.errors.exception"),
+                message: owned("__streams.errors.message"),
+            });
+        }
+        // Spring Kafka writes the original partition and offset as big-endian binary (text
+        // from other writers is read too).
+        let topic = text("kafka_dlt-original-topic")?;
         let binary = |name: &str| self.headers.iter().find(|h| h.key == name).and_then(|h| h.value.clone());
-        let partition = binary("kafka_dlt-original-partition")
-            .and_then(|b| <[u8; 4]>::try_from(b.as_slice()).ok())
-            .map(i32::from_be_bytes);
-        let offset = binary("kafka_dlt-original-offset")
-            .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
-            .map(i64::from_be_bytes);
-        Some(DeadLetterOrigin { topic: topic.to_owned(), partition, offset })
+        let partition = binary("kafka_dlt-original-partition").and_then(|b| match <[u8; 4]>::try_from(b.as_slice()) {
+            Ok(bytes) => Some(i32::from_be_bytes(bytes)),
+            Err(_) => std::str::from_utf8(&b).ok()?.trim().parse().ok(),
+        });
+        let offset = binary("kafka_dlt-original-offset").and_then(|b| match <[u8; 8]>::try_from(b.as_slice()) {
+            Ok(bytes) => Some(i64::from_be_bytes(bytes)),
+            Err(_) => std::str::from_utf8(&b).ok()?.trim().parse().ok(),
+        });
+        Some(DeadLetterOrigin {
+            topic: topic.to_owned(),
+            partition,
+            offset,
+            family: DeadLetterFamily::Spring,
+            group: owned("kafka_dlt-original-consumer-group"),
+            exception: owned("kafka_dlt-exception-fqcn"),
+            message: owned("kafka_dlt-exception-message"),
+        })
     }
 }
 
@@ -175,6 +233,15 @@ pub fn parse_traceparent(text: &str) -> Option<SpanRef> {
     let span_id = SpanId::from_hex(parts.next()?).ok()?;
     let _flags = parts.next().filter(|f| f.len() == 2)?;
     Some(SpanRef { trace_id, span_id })
+}
+
+/// Whether a topic's name marks it as a dead-letter topic: it ends in `.DLQ`, `-dlq`, `_dlq`,
+/// `.DLT`, `-dlt` or `_dlt`, or contains `dead-letter` or `deadletter` (any case).
+pub fn is_dead_letter_topic(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    [".dlq", "-dlq", "_dlq", ".dlt", "-dlt", "_dlt"].iter().any(|s| name.ends_with(s))
+        || name.contains("dead-letter")
+        || name.contains("deadletter")
 }
 
 /// A search over messages; every condition given must hold.
@@ -351,13 +418,47 @@ mod tests {
         let connect = message(&[("__connect.errors.topic", b"orders"), ("__connect.errors.offset", b"12")], b"x");
         assert_eq!(
             connect.links.dead_letter,
-            Some(DeadLetterOrigin { topic: "orders".into(), partition: None, offset: Some(12) })
+            Some(DeadLetterOrigin {
+                topic: "orders".into(),
+                partition: None,
+                offset: Some(12),
+                family: DeadLetterFamily::Connect,
+                ..DeadLetterOrigin::default()
+            })
         );
         let spring = message(
             &[("kafka_dlt-original-topic", b"orders"), ("kafka_dlt-original-partition", &3i32.to_be_bytes())],
             b"x",
         );
         assert_eq!(spring.links.dead_letter.unwrap().partition, Some(3));
+        let spring_full = message(
+            &[
+                ("kafka_dlt-original-topic", b"orders"),
+                ("kafka_dlt-original-offset", &77i64.to_be_bytes()),
+                ("kafka_dlt-original-consumer-group", b"payments"),
+                ("kafka_dlt-exception-fqcn", b"org.example.BadOrder"),
+            ],
+            b"x",
+        );
+        let origin = spring_full.links.dead_letter.unwrap();
+        assert_eq!(
+            (origin.offset, origin.group.as_deref(), origin.exception.as_deref()),
+            (Some(77), Some("payments"), Some("org.example.BadOrder"))
+        );
+        let streams = message(
+            &[
+                ("__streams.errors.topic", b"clicks"),
+                ("__streams.errors.partition", b"2"),
+                ("__streams.errors.offset", b"40"),
+                ("__streams.errors.exception", b"org.apache.kafka.common.errors.SerializationException"),
+            ],
+            b"x",
+        );
+        let origin = streams.links.dead_letter.unwrap();
+        assert_eq!(
+            (origin.topic.as_str(), origin.partition, origin.offset, origin.family),
+            ("clicks", Some(2), Some(40), DeadLetterFamily::Streams)
+        );
         assert_eq!(parse_traceparent("00-zz-b7ad6b7169203331-01"), None);
     }
 
