@@ -29,6 +29,31 @@ fn run_demo(dir: &Path, seconds: u32, scenarios: &[&str]) -> std::path::PathBuf 
     out
 }
 
+/// `eventlens findings FILE --format json`: the findings list.
+fn findings(file: &Path) -> Vec<serde_json::Value> {
+    let output =
+        Command::new(BIN).arg("findings").arg(file).args(["--format", "json"]).output().expect("findings runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).expect("findings JSON");
+    document["findings"].as_array().cloned().expect("a findings list")
+}
+
+/// The findings of `kind` at `topic` (and `group`, when given).
+fn found<'a>(
+    findings: &'a [serde_json::Value],
+    kind: &str,
+    topic: &str,
+    group: Option<&str>,
+) -> Vec<&'a serde_json::Value> {
+    findings
+        .iter()
+        .filter(|f| f["kind"] == kind && f["topic"] == topic && group.is_none_or(|g| f["group"] == g))
+        .collect()
+}
+
+/// The kinds the demo's scenarios inject; the steady shop has none of them.
+const INJECTED: [&str; 6] = ["duplicate", "out_of_order", "schema_change", "poison_message", "dead_letter", "lag"];
+
 fn graph(file: &Path) -> serde_json::Value {
     let output = Command::new(BIN).arg("graph").arg(file).output().expect("graph runs");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
@@ -90,6 +115,21 @@ fn inventory_deliveries(spans: &[Span]) -> HashMap<String, usize> {
         }
     }
     seen
+}
+
+/// Messages of `orders` inventory processed again after a successful attempt (the rewind),
+/// by partition and offset; redeliveries of a failed message are retries, not duplicates.
+fn processed_again_after_success(spans: &[Span]) -> u64 {
+    let mut attempts: HashMap<(String, i64), Vec<(u64, bool)>> = HashMap::new();
+    for span in spans.iter().filter(|s| s.service().name == "inventory" && s.name == "process orders") {
+        let partition = text(span, "messaging.destination.partition.id").expect("partition");
+        let offset = find_attr(&span.attributes, "messaging.kafka.offset").and_then(AttrValue::as_i64).expect("offset");
+        attempts.entry((partition, offset)).or_default().push((span.start_unix_nano, span.is_failure()));
+    }
+    for tries in attempts.values_mut() {
+        tries.sort_unstable();
+    }
+    attempts.values().filter(|tries| tries.windows(2).any(|w| !w[0].1)).count() as u64
 }
 
 fn out_of_order(spans: &[Span]) -> usize {
@@ -226,12 +266,68 @@ fn steady_demo_draws_the_whole_shop() {
     assert!(deliveries.len() > 50, "{}", deliveries.len());
     assert!(deliveries.values().all(|n| *n == 1), "duplicates without the scenario");
     assert_eq!(out_of_order(&spans), 0);
+    // EventLens names no injected problem in a steady shop, only what it is built of: the
+    // saga rolling back declined payments, payments calling its gateway while processing.
+    let findings = findings(&file);
+    let injected: Vec<_> = findings.iter().filter(|f| INJECTED.iter().any(|k| f["kind"] == *k)).collect();
+    assert!(injected.is_empty(), "{injected:#?}");
+    assert_eq!(found(&findings, "sync_coupling", "orders", None).len(), 1, "{findings:#?}");
+}
+
+#[test]
+fn a_minute_of_the_steady_demo_has_none_of_the_injected_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = run_demo(dir.path(), 60, &[]);
+    let findings = findings(&file);
+    let injected: Vec<_> = findings.iter().filter(|f| INJECTED.iter().any(|k| f["kind"] == *k)).collect();
+    assert!(injected.is_empty(), "{injected:#?}");
+    // And so a pipeline failing on warnings passes.
+    let status = Command::new(BIN).arg("findings").arg(&file).args(["--fail-on", "warning"]).status().unwrap();
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn a_schema_change_is_named_with_both_shapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = run_demo(dir.path(), 20, &["schema-change"]);
+    let findings = findings(&file);
+    // OrderPlaced v2 renamed total_cents (then v1 came back when the scenario was lifted):
+    // computed from the tailed payloads, with both shapes.
+    let schema = found(&findings, "schema_change", "orders", None);
+    assert!(!schema.is_empty(), "{findings:#?}");
+    assert!(schema.iter().all(|f| f["event_type"] == "OrderPlaced"), "{schema:#?}");
+    let renamed = |f: &&serde_json::Value| {
+        let shape = &f["evidence"]["shape"];
+        let names = |side: &str| shape[side].as_array().map(|a| a.iter().map(|p| p.to_string()).collect::<Vec<_>>());
+        names("added").zip(names("removed")).is_some_and(|(added, removed)| {
+            let both: Vec<String> = added.into_iter().chain(removed).collect();
+            both.iter().any(|p| p.contains("total_cents")) && both.iter().any(|p| p.contains("amount_cents"))
+        })
+    };
+    assert!(schema.iter().any(renamed), "{schema:#?}");
+    assert!(schema.iter().any(|f| f["evidence"]["shape"]["compatibility"] == "NONE"), "{schema:#?}");
+    // payments dead-letters what it cannot read.
+    let dead = found(&findings, "dead_letter", "orders.DLQ", Some("payments"));
+    assert_eq!(dead.len(), 1, "{findings:#?}");
+}
+
+#[test]
+fn a_stopped_consumer_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    // STOP rests on a window of ten polls (a second apart) without progress: the scenario
+    // runs for the first 15 s.
+    let file = run_demo(dir.path(), 30, &["stopped-consumer"]);
+    let findings = findings(&file);
+    let stopped = found(&findings, "lag", "payments", Some("notifications"));
+    assert_eq!(stopped.len(), 1, "{findings:#?}");
+    assert_eq!(stopped[0]["severity"], "error");
+    assert!(stopped[0]["summary"].as_str().is_some_and(|s| s.contains("STOP")), "{stopped:#?}");
 }
 
 #[test]
 fn scenarios_show_their_effects_and_shipping_recovers() {
     let dir = tempfile::tempdir().unwrap();
-    let file = run_demo(dir.path(), 16, &["slow-consumer", "duplicates", "out-of-order", "poison"]);
+    let file = run_demo(dir.path(), 20, &["slow-consumer", "duplicates", "out-of-order", "poison"]);
     let graph = graph(&file);
     let edges = edges(&graph);
     for expected in ["kafka/orders -dead_letters-> kafka/orders.DLQ", "shop/inventory -produces-> kafka/orders.DLQ"] {
@@ -249,4 +345,18 @@ fn scenarios_show_their_effects_and_shipping_recovers() {
     assert!(out_of_order(&spans) > 0, "no out-of-order events");
     assert!(spans.iter().any(|s| s.service().name == "inventory" && s.status_message.contains("poison message")));
     threaded_journeys_match_inline(&file);
+
+    // EventLens names each injected problem itself (it reads no hint the demo writes).
+    let findings = findings(&file);
+    let duplicates = found(&findings, "duplicate", "orders", Some("inventory"));
+    assert_eq!(duplicates.len(), 1, "{findings:#?}");
+    assert_eq!(duplicates[0]["count"].as_u64(), Some(processed_again_after_success(&spans)), "{duplicates:#?}");
+    let reordered = found(&findings, "out_of_order", "orders", None);
+    assert_eq!(reordered.len(), 1, "{findings:#?}");
+    assert!(reordered[0]["summary"].as_str().is_some_and(|s| s.contains("inventory")), "{reordered:#?}");
+    let poison = found(&findings, "poison_message", "orders", Some("inventory"));
+    assert_eq!(poison.len(), 1, "{findings:#?}");
+    assert_eq!(poison[0]["count"].as_u64().map(|c| c % 3), Some(0), "three failed attempts each: {poison:#?}");
+    assert_eq!(found(&findings, "dead_letter", "orders.DLQ", Some("inventory")).len(), 1, "{findings:#?}");
+    assert_eq!(found(&findings, "lag", "payments", Some("shipping")).len(), 1, "{findings:#?}");
 }

@@ -153,6 +153,12 @@ async fn flush_batches(
 /// False when there was nothing to rewind yet.
 fn rewind(client: &StreamConsumer) -> bool {
     let Ok(positions) = client.position() else { return false };
+    // Wait until there is something to deliver again: a rewind at the very start would
+    // repeat a message or two.
+    let read: i64 = positions.elements().iter().filter_map(|e| e.offset().to_raw()).filter(|o| *o > 0).sum();
+    if read < REWIND {
+        return false;
+    }
     let mut rewound = TopicPartitionList::new();
     for element in positions.elements() {
         if let Offset::Offset(next) = element.offset()

@@ -36,7 +36,7 @@ impl Default for DemoControls {
         Self {
             rate_bits: AtomicU64::new(DEFAULT_RATE.to_bits()),
             payment_failure_percent: AtomicU32::new(5),
-            poison_percent: AtomicU32::new(1),
+            poison_percent: AtomicU32::new(0),
             slow_shipping: AtomicBool::new(false),
             notifications_stopped: AtomicBool::new(false),
             out_of_order: AtomicBool::new(false),
@@ -137,7 +137,7 @@ impl DemoControls {
 /// Named starting situations for `eventlens demo --scenario`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scenario {
-    /// Normal traffic: 5% of payments declined, 1% poison messages.
+    /// Normal traffic: 5% of payments declined, no poison messages.
     Steady,
     /// 30% of payments declined: the saga cancels those orders and releases their stock.
     PaymentFailures,
@@ -189,7 +189,7 @@ mod tests {
         c.apply(Scenario::Poison);
         assert_eq!(c.poison_percent(), 10);
         c.lift(Scenario::Poison);
-        assert_eq!(c.poison_percent(), 1);
+        assert_eq!(c.poison_percent(), 0);
         c.set_payment_failure_percent(250);
         assert_eq!(c.payment_failure_percent(), 100);
     }

@@ -15,6 +15,10 @@ use super::controls::{DemoControls, percent_draw};
 use super::messaging::{Incoming, Outgoing, ServiceClient, publish};
 use super::telemetry::{ServiceTracer, Telemetry, extract};
 
+/// Deliveries of a poison message before it is dead-lettered (a redelivery per failure, as
+/// Spring Kafka's error handler does, then the dead-letter topic).
+const POISON_ATTEMPTS: u32 = 3;
+
 /// Draw purposes, so each decision about an order is independent of the others.
 mod draw {
     pub const POISON: u64 = 1;
@@ -203,6 +207,9 @@ impl Shop {
     /// Processes one message as `consumer`, inside a process span linked to the message's
     /// creation context.
     pub async fn process(&self, consumer: Consumer, message: Incoming) {
+        if consumer == Consumer::Inventory && message.json().is_none() {
+            return self.process_poison(message).await;
+        }
         let service = self.tracer(consumer);
         let links: Vec<Link> = extract(&message.headers).map(Link::with_context).into_iter().collect();
         let mut span = service
@@ -226,6 +233,34 @@ impl Shop {
             span.set_status(Status::error(reason));
         }
         span.end();
+    }
+
+    /// Inventory cannot read a message that is not JSON. As Spring Kafka's error handler
+    /// does, the message is delivered again (a process span per attempt, each failing), and
+    /// after [`POISON_ATTEMPTS`] it goes to the dead-letter topic with its provenance.
+    async fn process_poison(&self, message: Incoming) {
+        let service = &self.inventory;
+        for attempt in 1..=POISON_ATTEMPTS {
+            let links: Vec<Link> = extract(&message.headers).map(Link::with_context).into_iter().collect();
+            let mut span = service
+                .tracer
+                .tracer
+                .span_builder(format!("process {}", message.topic))
+                .with_kind(SpanKind::Consumer)
+                .with_links(links)
+                .with_attributes(message.process_attributes(Consumer::Inventory.group()))
+                .start(&service.tracer.tracer);
+            span.set_attribute(KeyValue::new("shop.attempt", i64::from(attempt)));
+            let cx = span.span_context().clone();
+            if attempt == POISON_ATTEMPTS {
+                self.dead_letter(service, &cx, &message, "payload is not JSON").await;
+                span.set_status(Status::error("poison message: payload is not JSON; sent to orders.DLQ"));
+            } else {
+                span.set_status(Status::error("poison message: payload is not JSON"));
+            }
+            span.end();
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
     }
 
     /// Analytics reads a batch of one topic: one process span linking every message.
@@ -263,17 +298,8 @@ impl Shop {
         order: u64,
     ) -> Result<(), String> {
         let Some(body) = message.json() else {
-            // Retries cannot help a payload that is not JSON; after three attempts the
-            // message goes to the dead-letter topic with its provenance.
-            for attempt in 1..=3 {
-                let mut attempt_span = child(&self.inventory.tracer, cx, "reserve stock", SpanKind::Internal);
-                attempt_span.set_attribute(KeyValue::new("shop.attempt", attempt));
-                attempt_span.set_status(Status::error("payload is not JSON"));
-                attempt_span.end();
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-            self.dead_letter(&self.inventory, cx, message, "payload is not JSON").await;
-            return Err("poison message: payload is not JSON; sent to orders.DLQ".into());
+            // Redelivered by `process` until the last attempt, which dead-letters it.
+            return Err("poison message: payload is not JSON".into());
         };
         let seq = body.get("seq").and_then(serde_json::Value::as_u64).unwrap_or(0);
         span.set_attribute(KeyValue::new("shop.event.seq", seq as i64));

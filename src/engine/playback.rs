@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::EngineState;
-use crate::model::journey::JourneySettings;
 use crate::model::record::Record;
 
 /// Default cap on the spans a live timeline keeps (older records and checkpoints are dropped
@@ -83,6 +82,8 @@ pub struct TimelineView {
     pub bin_nanos: u64,
     /// Records dropped from the front to stay within the cap.
     pub dropped_records: u64,
+    /// When each finding of the whole session was first seen, and how bad it is (markers).
+    pub findings: Arc<[(u64, crate::model::findings::Severity)]>,
 }
 
 impl TimelineView {
@@ -145,18 +146,6 @@ impl std::fmt::Debug for SessionLog {
     }
 }
 
-/// The journey-less copy checkpoints and the cursor state are made of.
-fn timeline_state(state: &EngineState) -> EngineState {
-    EngineState {
-        model: state.model.clone(),
-        kafka: state.kafka.clone(),
-        journeys: super::Journeys::inline(JourneySettings { enabled: false, ..JourneySettings::default() }),
-        spans: state.spans.clone(),
-        last_received_second: state.last_received_second,
-        ..EngineState::default()
-    }
-}
-
 impl SessionLog {
     /// An empty log keeping at most `max_spans` spans.
     pub fn new(max_spans: usize) -> Self {
@@ -167,7 +156,7 @@ impl SessionLog {
             first_index: 0,
             spans_kept: 0,
             max_spans,
-            checkpoints: VecDeque::from([Checkpoint { applied: 0, state: timeline_state(&EngineState::default()) }]),
+            checkpoints: VecDeque::from([Checkpoint { applied: 0, state: EngineState::default().timeline_copy() }]),
             since_checkpoint: (0, 0),
             checkpoint_records: CHECKPOINT_RECORDS,
             last_checkpoint: None,
@@ -260,7 +249,7 @@ impl SessionLog {
 
     fn checkpoint(&mut self, head: &EngineState) {
         let applied = self.first_index + self.records.len() as u64;
-        self.checkpoints.push_back(Checkpoint { applied, state: timeline_state(head) });
+        self.checkpoints.push_back(Checkpoint { applied, state: head.timeline_copy() });
         self.since_checkpoint = (0, 0);
         if self.checkpoints.len() > MAX_CHECKPOINTS {
             // Keep the first (the log's start) and every other one after it.
@@ -308,8 +297,8 @@ impl SessionLog {
             // Going forward from where the cursor is beats cloning an older checkpoint.
             (Some((at, state)), Some(c)) if at <= target && at >= c.applied && at >= self.first_index => (at, state),
             (Some((at, state)), None) if at <= target && at >= self.first_index => (at, state),
-            (_, Some(c)) => (c.applied, timeline_state(&c.state)),
-            (_, None) => (self.first_index, timeline_state(&EngineState::default())),
+            (_, Some(c)) => (c.applied, c.state.timeline_copy()),
+            (_, None) => (self.first_index, EngineState::default().timeline_copy()),
         };
         while applied < target {
             let Some(record) = self.records.get((applied - self.first_index) as usize) else { break };
@@ -348,6 +337,8 @@ impl SessionLog {
             bins: bins.into(),
             bin_nanos: per_bin as u64 * 1_000_000_000,
             dropped_records: self.dropped,
+            // The engine adds the head's findings: the log does not know them.
+            findings: Arc::from([]),
         }
     }
 }

@@ -10,11 +10,13 @@ use petgraph::visit::{EdgeRef, IntoEdgeReferences};
 use serde::Serialize;
 
 use crate::engine::KAFKA_SYSTEM;
-use crate::ingest::counters::IngestTotals;
 use crate::model::flow_graph::{EdgeKind, FlowModel, FlowModelCounters, NodeKey, NodeKind};
 use crate::model::journey::{JourneyCounters, JourneyDetail, JourneyList};
 use crate::model::kafka::{GroupStatus, KafkaModel};
 use crate::model::stats::{Percentiles, SecondPoint, Stats};
+use crate::pipeline::counters::IngestTotals;
+// Sources report on the board in `crate::pipeline`; these paths stay for the UI and tests.
+pub use crate::pipeline::sources::{SourceState, SourceStatus};
 
 /// What nodes and edges both carry.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -55,6 +57,9 @@ pub struct NodeSnapshot {
     /// Counters.
     #[serde(flatten)]
     pub counters: Counters,
+    /// The findings about this node (a topic's, a service's).
+    #[serde(skip)]
+    pub findings: super::finding_badges::FindingBadge,
 }
 
 /// An edge as the UI sees it.
@@ -73,6 +78,9 @@ pub struct EdgeSnapshot {
     pub counters: Counters,
     /// Consumer lag of each group on a consume edge from a Kafka topic, by group name.
     pub lag: Vec<GroupLag>,
+    /// The findings about this edge's consumer on its topic.
+    #[serde(skip)]
+    pub findings: super::finding_badges::FindingBadge,
 }
 
 /// A group's lag on the topic of a consume edge, as the cluster reports it.
@@ -120,32 +128,6 @@ impl EdgeSnapshot {
         let c = &self.counters;
         if c.count == 0 { 0.0 } else { (c.failures as f64 / c.count as f64) as f32 }
     }
-}
-
-/// The state of one source, as shown in the top bar.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct SourceStatus {
-    /// What it is, e.g. "OTLP gRPC".
-    pub name: String,
-    /// Where it listens or reads.
-    pub address: String,
-    /// Its state.
-    pub state: SourceState,
-}
-
-/// Whether a source is working.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub enum SourceState {
-    /// Listening and accepting (receivers), or connected and reading (clusters).
-    Listening,
-    /// Not yet connected.
-    Connecting,
-    /// Stopped with an error.
-    Failed(String),
-    /// Reading a file: percent of its bytes read.
-    Reading(u8),
-    /// Read a whole file; what it held.
-    Finished(String),
 }
 
 /// The recording in progress.
@@ -204,6 +186,8 @@ pub struct Snapshot {
     /// The session's timeline: its span, density, cursor and playback mode.
     #[serde(skip)]
     pub timeline: super::playback::TimelineView,
+    /// Findings as of the state shown (the head, or the timeline's cursor), worst first.
+    pub findings: Arc<crate::model::findings::FindingsView>,
 }
 
 impl Snapshot {
@@ -239,6 +223,7 @@ impl Snapshot {
                 };
                 EdgeSnapshot {
                     lag,
+                    findings: Default::default(),
                     id: e.id().index() as u32,
                     from: e.source().index() as u32,
                     to: e.target().index() as u32,
@@ -281,7 +266,14 @@ impl Snapshot {
                     counters.history = merge_histories(incoming.iter().map(|s| s.history()));
                     counters.latency = counters.time_in_topic;
                 }
-                NodeSnapshot { id: index.index() as u32, key: n.key.clone(), kind, label: n.key.label(), counters }
+                NodeSnapshot {
+                    id: index.index() as u32,
+                    key: n.key.clone(),
+                    kind,
+                    label: n.key.label(),
+                    counters,
+                    findings: Default::default(),
+                }
             })
             .collect();
         nodes.sort_by_key(|n| n.id);

@@ -1,6 +1,7 @@
 //! The domain model: plain data and pure logic. No I/O, no async runtime, no UI.
 
 pub mod bounded_index;
+pub mod findings;
 pub mod flow_graph;
 pub mod ids;
 pub mod journey;

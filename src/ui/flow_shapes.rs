@@ -8,6 +8,7 @@ use petgraph::EdgeType;
 use petgraph::stable_graph::IndexType;
 
 use super::theme;
+use crate::engine::finding_badges::FindingBadge;
 use crate::model::flow_graph::{EdgeKind, NodeKind};
 
 /// The payload of a drawn node, refreshed from each snapshot.
@@ -29,6 +30,8 @@ pub struct NodeView {
     pub highlighted: bool,
     /// Size of the shape and text relative to the theme's (larger when presenting).
     pub scale: f32,
+    /// The findings about this node: a badge at its corner.
+    pub findings: FindingBadge,
 }
 
 /// The payload of a drawn edge, refreshed from each snapshot.
@@ -54,6 +57,24 @@ pub struct EdgeView {
     /// Where along the edge (0 to 1) its label sits: the middle unless that would cover
     /// another label or a node ([`FlowView`](super::flow_view::FlowView) picks it too).
     pub label_t: f32,
+    /// The findings about this edge's consumer: a badge before its label.
+    pub findings: FindingBadge,
+}
+
+/// A findings badge centred at `at` (screen): a disc in the worst finding's colour with the
+/// count in it; nothing when there are no findings.
+pub fn badge_shapes(ctx: &egui::Context, at: Pos2, badge: FindingBadge, zoom: f32) -> Vec<Shape> {
+    let Some(worst) = badge.worst.filter(|_| badge.count > 0) else { return Vec::new() };
+    let radius = theme::BADGE_RADIUS * zoom;
+    let text = if badge.count > 99 { "99+".to_owned() } else { badge.count.to_string() };
+    let galley = ctx.fonts_mut(|f| {
+        f.layout_no_wrap(text, FontId::new(theme::BADGE_TEXT_SIZE * zoom, FontFamily::Proportional), theme::BADGE_TEXT)
+    });
+    let corner = at - galley.size() / 2.0;
+    vec![
+        CircleShape { center: at, radius, fill: theme::severity_color(worst), stroke: Stroke::NONE }.into(),
+        TextShape::new(corner, galley, theme::BADGE_TEXT).into(),
+    ]
 }
 
 /// The canvas-unit box `edge`'s label takes when it sits at `t` along the edge from `a` to
@@ -261,6 +282,10 @@ impl<E: Clone, Ty: EdgeType, Ix: IndexType> DisplayNode<NodeView, E, Ty, Ix> for
         let below = center.y + half.y + 3.0;
         let detail_height = detail.size().y;
         shapes.push(TextShape::new(Pos2::new(center.x - label.size().x / 2.0, below), label, text_color).into());
+        if !self.view.dimmed {
+            let corner = center + Vec2::new(half.x, -half.y);
+            shapes.extend(badge_shapes(ctx.ctx, corner, self.view.findings, self.view.scale * ctx.meta.zoom));
+        }
         shapes.push(
             TextShape::new(
                 Pos2::new(center.x - detail.size().x / 2.0, below + detail_height + 2.0),
@@ -361,7 +386,13 @@ impl<Ty: EdgeType, Ix: IndexType> DisplayEdge<NodeView, EdgeView, Ty, Ix, FlowNo
             });
             let mid = edge_point(from, control, to, self.view.label_t);
             let at = Pos2::new(mid.x - galley.size().x / 2.0, mid.y - galley.size().y - 2.0 - width / 2.0);
+            if !self.view.dimmed {
+                let badge = at + Vec2::new(-theme::BADGE_RADIUS * zoom - 2.0, galley.size().y / 2.0);
+                shapes.extend(badge_shapes(ctx.ctx, badge, self.view.findings, zoom));
+            }
             shapes.push(TextShape::new(at, galley, text_color).into());
+        } else if !self.view.dimmed {
+            shapes.extend(badge_shapes(ctx.ctx, edge_point(from, control, to, 0.5), self.view.findings, zoom));
         }
         shapes
     }
@@ -390,6 +421,30 @@ impl<Ty: EdgeType, Ix: IndexType> DisplayEdge<NodeView, EdgeView, Ty, Ix, FlowNo
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::findings::Severity;
+
+    #[test]
+    fn a_badge_shows_the_count_in_the_worst_findings_colour_and_nothing_without_findings() {
+        let ctx = egui::Context::default();
+        let mut shapes = Vec::new();
+        let mut output = ctx.run_ui(egui::RawInput::default(), |ui| {
+            let badge = FindingBadge { count: 3, worst: Some(Severity::Error) };
+            shapes = badge_shapes(ui.ctx(), Pos2::new(10.0, 10.0), badge, 1.0);
+            assert!(badge_shapes(ui.ctx(), Pos2::ZERO, FindingBadge::default(), 1.0).is_empty());
+        });
+        // No renderer takes the font atlas here.
+        output.textures_delta.clear();
+        let fill = shapes.iter().find_map(|s| match s {
+            Shape::Circle(c) => Some(c.fill),
+            _ => None,
+        });
+        assert_eq!(fill, Some(theme::severity_color(Severity::Error)));
+        let text = shapes.iter().find_map(|s| match s {
+            Shape::Text(t) => Some(t.galley.text().to_owned()),
+            _ => None,
+        });
+        assert_eq!(text.as_deref(), Some("3"));
+    }
 
     const LAYER: f32 = theme::LAYER_SPACING;
 

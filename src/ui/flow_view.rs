@@ -1,30 +1,35 @@
 //! The flow graph canvas: mirrors the snapshot's nodes and edges into an egui_graphs graph,
 //! keeps positions stable, and reports what the user clicked.
+//!
+//! Routing edges around nodes and placing their labels are in their own files: the route
+//! cache in [`flow_routes`](super::flow_routes), label placement in
+//! [`flow_labels`](super::flow_labels). This file keeps what the canvas holds and how it
+//! follows the snapshot and the user.
 
 use std::collections::{HashMap, HashSet};
 
-use egui::{Pos2, Rect};
+use egui::Pos2;
 use egui_graphs::{GraphChange, GraphView, MetadataFrame, SettingsInteraction, SettingsNavigation, SettingsStyle};
 use petgraph::Directed;
 use petgraph::stable_graph::{DefaultIx, EdgeIndex, NodeIndex};
 
+use super::flow_labels;
 use super::flow_layout::{FixedLayout, FixedLayoutState, LayerPlacer};
-use super::flow_shapes::{self, EdgeView, FlowEdgeShape, FlowNodeShape, NodeView};
+use super::flow_routes::RouteCache;
+use super::flow_shapes::{EdgeView, FlowEdgeShape, FlowNodeShape, NodeView};
 use super::theme;
 use crate::engine::snapshot::{EdgeSnapshot, NodeSnapshot, Snapshot};
 use crate::model::flow_graph::EdgeKind;
 use crate::model::journey::JourneyPath;
 use crate::model::kafka::GroupStatus;
 
-type ViewGraph = egui_graphs::Graph<NodeView, EdgeView, Directed, DefaultIx, FlowNodeShape, FlowEdgeShape>;
+/// The canvas graph: snapshot nodes and edges as egui_graphs draws them.
+pub(super) type ViewGraph = egui_graphs::Graph<NodeView, EdgeView, Directed, DefaultIx, FlowNodeShape, FlowEdgeShape>;
 
 /// A node as drawn: its canvas position and view.
 pub type DrawnNode<'a> = (Pos2, &'a NodeView);
 /// An edge as drawn: its endpoints' centres, its view and its target's view.
 pub type DrawnEdge<'a> = (Pos2, Pos2, &'a EdgeView, &'a NodeView);
-
-/// What edges were routed for: every node's position, and the shapes' scale.
-type RoutedFor = (Vec<(NodeIndex, Pos2)>, f32);
 
 /// What is selected in the graph.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,7 +56,7 @@ pub struct FlowView {
     /// Each edge's bow, and the node positions and scale they were routed for: routing looks
     /// at every node for every edge, so it runs again only when a node moved, came or went,
     /// or the shapes changed size.
-    routes: (RoutedFor, HashMap<EdgeIndex, f32>),
+    routes: RouteCache,
 }
 
 impl Default for FlowView {
@@ -64,7 +69,7 @@ impl Default for FlowView {
             unanchored: HashSet::new(),
             auto_fit: true,
             scale: 1.0,
-            routes: ((Vec::new(), 1.0), HashMap::new()),
+            routes: RouteCache::default(),
         }
     }
 }
@@ -102,6 +107,7 @@ fn node_view(
         dimmed: !matches_filter(&n.label, filter) || on_path == Some(false),
         highlighted: selection == Some(Selection::Node(n.id)) || on_path == Some(true),
         scale,
+        findings: n.findings,
     }
 }
 
@@ -130,6 +136,7 @@ fn edge_view(e: &EdgeSnapshot, dimmed: bool, scale: f32) -> EdgeView {
         scale,
         bow: 0.0,
         label_t: 0.5,
+        findings: e.findings,
     }
 }
 
@@ -210,59 +217,9 @@ impl FlowView {
         self.place_labels();
     }
 
-    /// Routes every edge clear of the other nodes ([`flow_shapes::route_edge`]), then picks
-    /// where along it its label goes: the middle, unless that covers a node or a label
-    /// already placed (edges into one node converge, a feedback edge runs along its forward
-    /// one); then the first free of a few points either side of it, or, if none is free,
-    /// the one that covers least.
+    /// Routes every edge and places its label ([`flow_labels::place_labels`]).
     fn place_labels(&mut self) {
-        const CANDIDATES: [f32; 7] = [0.5, 0.38, 0.62, 0.28, 0.72, 0.2, 0.8];
-        let nodes: Vec<(NodeIndex, Rect)> = self
-            .graph
-            .nodes_iter()
-            .map(|(index, n)| (index, flow_shapes::node_rect(n.location(), n.payload())))
-            .collect();
-        let mut taken: Vec<Rect> = nodes.iter().map(|(_, r)| *r).collect();
-        let mut positions: Vec<(NodeIndex, Pos2)> = self.graph.nodes_iter().map(|(i, n)| (i, n.location())).collect();
-        positions.sort_unstable_by_key(|(i, _)| *i);
-        let routed_for = (positions, self.scale);
-        if routed_for != self.routes.0 {
-            self.routes = (routed_for, HashMap::new());
-        }
-        let mut edges: Vec<(u32, EdgeIndex)> = self.edges.iter().map(|(id, index)| (*id, *index)).collect();
-        edges.sort_unstable();
-        for (_, index) in edges {
-            let Some((from, to)) = self.graph.edge_endpoints(index) else { continue };
-            let (Some(a), Some(b)) =
-                (self.graph.node(from).map(|n| n.location()), self.graph.node(to).map(|n| n.location()))
-            else {
-                continue;
-            };
-            let bow = *self.routes.1.entry(index).or_insert_with(|| {
-                let others: Vec<Rect> = nodes.iter().filter(|(i, _)| *i != from && *i != to).map(|(_, r)| *r).collect();
-                flow_shapes::route_edge(a, b, &others)
-            });
-            let Some(edge) = self.graph.edge_mut(index) else { continue };
-            let view = edge.payload_mut();
-            view.bow = bow;
-            if view.label.is_empty() {
-                continue;
-            }
-            let rect_at = |t: f32| flow_shapes::edge_label_rect(view, a, b, t);
-            // The first that covers nothing, else the one that covers least.
-            let covered = |t: f32| {
-                let rect = rect_at(t);
-                taken.iter().map(|r| r.intersect(rect)).filter(|i| i.is_positive()).map(|i| i.area()).sum::<f32>()
-            };
-            let t = CANDIDATES
-                .into_iter()
-                .map(|t| (covered(t), t))
-                .find(|(area, _)| *area == 0.0)
-                .or_else(|| CANDIDATES.into_iter().map(|t| (covered(t), t)).min_by(|a, b| a.0.total_cmp(&b.0)))
-                .map_or(0.5, |(_, t)| t);
-            taken.push(rect_at(t));
-            view.label_t = t;
-        }
+        flow_labels::place_labels(&mut self.graph, &self.edges, &mut self.routes, self.scale);
     }
 
     /// Lays every node out afresh, left to right, undoing drags and the order in which nodes
@@ -447,38 +404,6 @@ mod tests {
 
     fn id(snapshot: &Snapshot, label: &str) -> u32 {
         snapshot.nodes.iter().find(|n| n.label == label).map(|n| n.id).expect("node")
-    }
-
-    #[test]
-    fn edge_labels_move_along_their_edges_rather_than_cover_each_other() {
-        // billing both reads and writes `orders`: the two edges between them run along the
-        // same line, so their middles coincide.
-        let mut state = EngineState::default();
-        let snapshot = apply(
-            &mut state,
-            vec![
-                producer("checkout", "kafka", "orders", 1, 1),
-                consumer_linked("billing", "kafka", "orders", 2, 2, (1, 1)),
-                producer("billing", "kafka", "orders", 2, 3),
-            ],
-        );
-        let mut view = FlowView::default();
-        view.sync(&snapshot, "", None, None);
-        let (_, edges) = view.drawn();
-        assert_eq!(edges.len(), 3);
-        let rects: Vec<Rect> = edges
-            .iter()
-            .map(|(a, b, e, _)| {
-                assert!(!e.label.is_empty());
-                flow_shapes::edge_label_rect(e, *a, *b, e.label_t)
-            })
-            .collect();
-        for (i, r) in rects.iter().enumerate() {
-            for other in &rects[i + 1..] {
-                assert!(!r.intersects(*other), "{rects:?}");
-            }
-        }
-        assert!(edges.iter().any(|(_, _, e, _)| e.label_t != 0.5), "one label moved");
     }
 
     #[test]

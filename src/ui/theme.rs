@@ -41,6 +41,40 @@ pub fn lag_status_color(status: crate::model::kafka::GroupStatus) -> Color32 {
         GroupStatus::NotFound => LABEL_DETAIL,
     }
 }
+
+/// An info finding (worth knowing, nothing wrong yet).
+pub const SEVERITY_INFO: Color32 = SERVICE;
+
+/// The colour of a finding's severity: blue info, orange warning, red error.
+pub fn severity_color(severity: crate::model::findings::Severity) -> Color32 {
+    use crate::model::findings::Severity;
+    match severity {
+        Severity::Info => SEVERITY_INFO,
+        Severity::Warning => STATE_WARN,
+        Severity::Error => STATE_BAD,
+    }
+}
+
+/// The colour of a schema change's compatibility verdict: green FULL, orange BACKWARD or
+/// FORWARD, red NONE.
+pub fn compatibility_color(compatibility: crate::model::findings::Compatibility) -> Color32 {
+    use crate::model::findings::Compatibility;
+    match compatibility {
+        Compatibility::Full => STATE_OK,
+        Compatibility::Backward | Compatibility::Forward => STATE_WARN,
+        Compatibility::None => STATE_BAD,
+    }
+}
+
+/// A field the new payload shape added, in a schema change's side-by-side shapes.
+pub const SHAPE_ADDED: Color32 = STATE_OK;
+/// A field the new payload shape lacks (also struck through).
+pub const SHAPE_REMOVED: Color32 = FAILURE;
+/// A field whose JSON types changed.
+pub const SHAPE_CHANGED: Color32 = EDGE_WARN;
+/// Width of the Findings tab's evidence panel.
+pub const FINDING_PANEL_WIDTH: f32 = 460.0;
+
 /// How much a dimmed (filtered out) element keeps of its colour.
 pub const DIM_ALPHA: f32 = 0.18;
 
@@ -166,6 +200,16 @@ pub const TIMELINE_HEIGHT: f32 = 36.0;
 pub const TIMELINE_BACKGROUND: Color32 = Color32::from_rgb(0x22, 0x25, 0x2a);
 /// The timeline's density bars.
 pub const TIMELINE_DENSITY: Color32 = Color32::from_rgb(0x4a, 0x5a, 0x70);
+/// Radius of a findings badge on a node or edge, in canvas units.
+pub const BADGE_RADIUS: f32 = 8.0;
+/// Size of a findings badge's count.
+pub const BADGE_TEXT_SIZE: f32 = 10.0;
+/// Colour of a findings badge's count.
+pub const BADGE_TEXT: Color32 = Color32::from_rgb(0x10, 0x10, 0x12);
+/// Height of a finding's tick on the timeline, from its top edge.
+pub const FINDING_MARK_HEIGHT: f32 = 9.0;
+/// Width of a finding's tick.
+pub const FINDING_MARK_WIDTH: f32 = 2.0;
 /// Width of the playback speed picker.
 pub const SPEED_WIDTH: f32 = 60.0;
 /// Everything's scale in presentation mode (fonts, nodes, edges).
@@ -187,5 +231,13 @@ mod tests {
         assert_ne!(edge_color(0.05), EDGE_OK);
         assert!(edge_width(1000.0) > edge_width(1.0));
         assert!(edge_width(1e12) <= EDGE_WIDTH.1);
+    }
+
+    #[test]
+    fn severities_have_distinct_colours() {
+        use crate::model::findings::Severity;
+        let [info, warning, error] = [Severity::Info, Severity::Warning, Severity::Error].map(severity_color);
+        assert!(info != warning && warning != error && info != error);
+        assert_eq!(error, STATE_BAD);
     }
 }

@@ -123,6 +123,14 @@ fn histogram(ui: &mut egui::Ui, timeline: &TimelineView) -> Option<u64> {
     }
     let to_x =
         |t: u64| rect.left() + (t.saturating_sub(timeline.start_unix_nano) as f64 / span as f64) as f32 * rect.width();
+    // A finding's first sight: a tick from the top, in its severity's colour, worst on top.
+    let mut marks: Vec<_> = timeline.findings.iter().filter(|(at, _)| *at >= timeline.start_unix_nano).collect();
+    marks.sort_by_key(|(_, severity)| *severity);
+    for (at, severity) in marks {
+        let x = to_x(*at);
+        let tick = [pos2(x, rect.top()), pos2(x, rect.top() + theme::FINDING_MARK_HEIGHT)];
+        painter.line_segment(tick, Stroke::new(theme::FINDING_MARK_WIDTH, theme::severity_color(*severity)));
+    }
     let cursor = to_x(timeline.cursor_unix_nano);
     let color = if timeline.mode == PlaybackMode::Following { theme::STATE_OK } else { Color32::WHITE };
     painter.line_segment([pos2(cursor, rect.top()), pos2(cursor, rect.bottom())], Stroke::new(2.0, color));

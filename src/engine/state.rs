@@ -1,0 +1,314 @@
+//! [`EngineState`]: the models the engine writes and what it keeps beside them. Applying a
+//! record (the three ways a caller may hand it over), what journeys are judged against, the
+//! journeys' sync and the selected journey's layout, the findings, and a snapshot of it all.
+//! Used by the engine thread (its head state, the timeline's checkpoints and the state at
+//! the cursor) and directly, without a thread, to replay a file.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::finding_badges;
+use super::journeys::Journeys;
+use super::snapshot::Snapshot;
+use crate::model::findings::{FindingsModel, FindingsSettings, FindingsView};
+use crate::model::flow_graph::{FlowModel, NodeKey};
+use crate::model::journey::{Expectations, ExpectationsKey, JourneyDetail, JourneyId, JourneySettings, JourneyStore};
+use crate::model::kafka::message::KafkaMessage;
+use crate::model::kafka::{KafkaEvent, KafkaModel, KafkaRecord};
+use crate::model::record::{Record, SpanBatch};
+use crate::model::stats::Stats;
+
+/// Above this many spans, a changing selected journey is laid out at most every
+/// [`BIG_JOURNEY_RELAYOUT`].
+const BIG_JOURNEY_SPANS: u32 = 10_000;
+/// See [`BIG_JOURNEY_SPANS`].
+const BIG_JOURNEY_RELAYOUT: Duration = Duration::from_secs(1);
+
+/// The model plus the bookkeeping that only the engine thread touches. Also used directly
+/// (without a thread) to build a graph from a file.
+#[derive(Debug, Default)]
+pub struct EngineState {
+    /// The flow model.
+    pub model: FlowModel,
+    /// Kafka clusters, their groups and lag.
+    pub kafka: KafkaModel,
+    /// The failure modes found so far (read through [`EngineState::findings`]).
+    findings: FindingsModel,
+    /// The findings as last published.
+    findings_view: PublishedFindings,
+    /// Per-event journeys (read through [`EngineState::journeys`]).
+    journeys: Journeys,
+    /// What journeys are judged against, as of the last record applied.
+    expect: CurrentExpectations,
+    /// The Kafka model as last published; cloned again only when it changed.
+    kafka_view: Arc<KafkaModel>,
+    selected_journey: Option<JourneyId>,
+    journey_view: Option<Arc<JourneyDetail>>,
+    journey_built: Option<Instant>,
+    /// The Kafka model version the layout's "consumed by" was read at.
+    journey_kafka: u64,
+    spans: Stats,
+    last_received_second: u64,
+}
+
+/// The findings as last published, and the findings version they were built at.
+#[derive(Debug, Default)]
+struct PublishedFindings {
+    version: u64,
+    view: Arc<FindingsView>,
+}
+
+/// What journeys are judged against, and the key of the models' state it was read from.
+#[derive(Debug, Default)]
+struct CurrentExpectations {
+    key: ExpectationsKey,
+    expectations: Arc<Expectations>,
+}
+
+impl EngineState {
+    /// An empty state with these journey settings, assembling journeys on the caller's
+    /// thread as each record is applied (files, tests).
+    pub fn new(journeys: JourneySettings) -> Self {
+        Self::with_journeys(Journeys::inline(journeys))
+    }
+
+    /// An empty state assembling journeys on a thread of their own, beside the models (the
+    /// live engine; see [`journeys`](super::journeys)).
+    pub fn threaded(journeys: JourneySettings) -> std::io::Result<Self> {
+        Ok(Self::with_journeys(Journeys::spawn(journeys)?))
+    }
+
+    fn with_journeys(journeys: Journeys) -> Self {
+        Self { journeys, ..Self::default() }
+    }
+
+    /// The same state with these findings settings (before any record is applied).
+    #[must_use]
+    pub fn with_findings(mut self, settings: FindingsSettings) -> Self {
+        self.findings = FindingsModel::new(settings);
+        self
+    }
+
+    /// The journey-less copy the timeline's checkpoints and the state at the cursor are made
+    /// of: the flow, Kafka and findings models and the span clock, no journeys.
+    pub(super) fn timeline_copy(&self) -> Self {
+        Self {
+            model: self.model.clone(),
+            kafka: self.kafka.clone(),
+            findings: self.findings.clone(),
+            journeys: Journeys::inline(JourneySettings { enabled: false, ..JourneySettings::default() }),
+            spans: self.spans.clone(),
+            last_received_second: self.last_received_second,
+            ..Self::default()
+        }
+    }
+
+    /// The findings so far, worst first (built again only when a finding changed).
+    pub fn findings(&mut self) -> Arc<FindingsView> {
+        if self.findings_view.version != self.findings.version() {
+            self.findings_view =
+                PublishedFindings { version: self.findings.version(), view: Arc::new(self.findings.view()) };
+        }
+        Arc::clone(&self.findings_view.view)
+    }
+
+    /// The journeys, for reading. With a journey thread they are as of the last
+    /// [`EngineState::sync_journeys`] at least; hold the guard briefly.
+    pub fn journeys(&self) -> std::sync::MutexGuard<'_, JourneyStore> {
+        self.journeys.lock()
+    }
+
+    /// Applies one record (copying the messages the browser keeps; see
+    /// [`EngineState::apply_owned`]).
+    pub fn apply(&mut self, record: &Record) {
+        self.apply_to_models(record);
+        if !self.journeys.enabled() {
+            return;
+        }
+        let expect = self.expectations();
+        self.journeys.apply(record, &expect);
+    }
+
+    /// Applies a record the caller shares (the engine keeps it in its timeline): a journey
+    /// thread takes it without a copy.
+    pub fn apply_shared(&mut self, record: Arc<Record>) {
+        self.apply_to_models(&record);
+        if !self.journeys.enabled() {
+            return;
+        }
+        let expect = self.expectations();
+        self.journeys.apply_shared(record, &expect);
+    }
+
+    /// Applies a record it may consume: message batches move into the browser instead of
+    /// being copied (unless a journey thread needs them too).
+    pub fn apply_owned(&mut self, record: Record) {
+        if !self.journeys.enabled() {
+            return self.apply_to_models_owned(record);
+        }
+        if self.journeys.threaded() {
+            return self.apply_shared(Arc::new(record));
+        }
+        // Added before the messages move; judged after the models took the record in.
+        self.journeys.lock().add(&record);
+        self.apply_to_models_owned(record);
+        let expect = self.expectations();
+        self.journeys.lock().judge(&expect);
+    }
+
+    fn apply_to_models_owned(&mut self, record: Record) {
+        match record {
+            Record::Kafka(k) => self.apply_kafka(k),
+            Record::Spans(batch) => self.apply_spans(&batch),
+        }
+    }
+
+    fn apply_to_models(&mut self, record: &Record) {
+        match record {
+            Record::Spans(batch) => self.apply_spans(batch),
+            Record::Kafka(k) => self.apply_kafka(k.clone()),
+        }
+    }
+
+    /// What journeys are judged against right after the record just applied. Journeys the
+    /// record touched (and those whose grace period ran out) are judged then: judged later,
+    /// at a snapshot, a status would depend on when snapshots happened to be taken, and a
+    /// replayed session could differ from the live one. (Their rows are rebuilt at the
+    /// snapshot.) Rebuilt only when a consumer or a committed offset may have changed.
+    fn expectations(&mut self) -> Arc<Expectations> {
+        let key = ExpectationsKey::of(&self.model, &self.kafka);
+        if key != self.expect.key {
+            self.expect =
+                CurrentExpectations { key, expectations: Arc::new(Expectations::of(&self.model, &self.kafka)) };
+        }
+        Arc::clone(&self.expect.expectations)
+    }
+
+    /// Brings the journeys' list rows up to date with the last record applied (waiting for a
+    /// journey thread to catch up).
+    pub fn sync_journeys(&mut self) {
+        if !self.journeys.enabled() {
+            return;
+        }
+        let expect = self.expectations();
+        self.journeys.sync(&expect);
+    }
+
+    fn apply_spans(&mut self, batch: &SpanBatch) {
+        let second = self.advance_clock(batch.received_unix_nano);
+        for span in &batch.spans {
+            self.model.apply_span(span, second);
+            self.findings.apply_span(span, batch.received_unix_nano);
+        }
+        self.spans.record(second, batch.spans.len() as u64, false, None);
+    }
+
+    /// Lays out `journey` for the waterfall in the next snapshots (or stops doing so).
+    pub fn select_journey(&mut self, journey: Option<JourneyId>) {
+        if self.selected_journey != journey {
+            self.selected_journey = journey;
+            self.journey_view = None;
+        }
+    }
+
+    /// The journey the waterfall shows, if one is selected.
+    pub(super) fn selected_journey(&self) -> Option<JourneyId> {
+        self.selected_journey
+    }
+
+    /// The selected journey's layout, rebuilt when the journey (or what the cluster says
+    /// about its messages) changed.
+    pub(super) fn journey_detail(&mut self) -> Option<Arc<JourneyDetail>> {
+        let id = self.selected_journey?;
+        let store = self.journeys.lock();
+        let current = store.list().get(id);
+        let stale = match (&self.journey_view, current) {
+            (Some(view), Some(row)) => {
+                view.summary != *row || (!view.messages.is_empty() && self.journey_kafka != self.kafka.version())
+            }
+            (None, Some(_)) => true,
+            (_, None) => {
+                self.journey_view = None;
+                return None;
+            }
+        };
+        // Laying out a journey of 100k spans takes tens of milliseconds: while a big one keeps
+        // changing, it is laid out again at most once a second.
+        let throttled = self.journey_view.as_ref().is_some_and(|v| v.summary.spans > BIG_JOURNEY_SPANS)
+            && self.journey_built.is_some_and(|t| t.elapsed() < BIG_JOURNEY_RELAYOUT);
+        if stale && !throttled {
+            self.journey_view = JourneyDetail::build(&store, id, &self.kafka).map(Arc::new);
+            self.journey_built = Some(Instant::now());
+            self.journey_kafka = self.kafka.version();
+        }
+        self.journey_view.clone()
+    }
+
+    /// Moves the session clock to a record's receive time; returns that time's Unix second.
+    fn advance_clock(&mut self, received_unix_nano: u64) -> u64 {
+        let second = received_unix_nano / 1_000_000_000;
+        self.last_received_second = self.last_received_second.max(second);
+        second
+    }
+
+    /// Applies a Kafka observation: joins its messages to spans, draws it in the flow graph,
+    /// and hands it to the Kafka model.
+    fn apply_kafka(&mut self, mut record: KafkaRecord) {
+        self.advance_clock(record.received_unix_nano);
+        if let KafkaEvent::Messages(batch) = &mut record.event {
+            self.join_messages_to_spans(&mut batch.messages);
+            for message in &batch.messages {
+                self.findings.apply_message(message, record.received_unix_nano);
+            }
+        }
+        self.model.draw_kafka(&record, &self.kafka);
+        let (at, offsets) = (record.received_unix_nano, matches!(record.event, KafkaEvent::Offsets(_)));
+        self.kafka.apply_owned(record);
+        if offsets {
+            self.findings.apply_lag(&self.kafka, at);
+        }
+    }
+
+    /// Names the service that produced each message whose `traceparent` the model knows.
+    fn join_messages_to_spans(&self, messages: &mut [KafkaMessage]) {
+        for m in messages {
+            let producer = m.links.trace.as_ref().and_then(|t| self.model.producer_of(t));
+            m.links.produced_by = producer.map(NodeKey::label);
+        }
+    }
+
+    /// The newest receive time applied, in Unix seconds; the clock for replays.
+    pub fn last_received_second(&self) -> u64 {
+        self.last_received_second
+    }
+
+    /// A snapshot with rates computed at `now_second`.
+    pub fn snapshot(&mut self, now_second: u64) -> Snapshot {
+        if self.kafka_view.version() != self.kafka.version() {
+            self.kafka_view = Arc::new(self.kafka.clone());
+        }
+        let (mut nodes, mut edges) = Snapshot::graph_from_model(&self.model, &self.kafka, now_second);
+        self.sync_journeys();
+        let (journeys, journey_counters) = {
+            let store = self.journeys.lock();
+            (store.list().clone(), store.counters())
+        };
+        let findings = self.findings();
+        finding_badges::attach(&mut nodes, &mut edges, &findings);
+        Snapshot {
+            structure_version: self.model.structure_version(),
+            now_second,
+            nodes,
+            edges,
+            // Exporters batch every few seconds; a 10 s window shows a steady rate.
+            spans_per_second: self.spans.rate(now_second, 10),
+            model: self.model.counters(),
+            kafka: Arc::clone(&self.kafka_view),
+            journeys,
+            journey_counters,
+            journey: self.journey_detail(),
+            findings,
+            ..Snapshot::default()
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! Synchronous coupling: calls a consumer makes to other services while it processes an
+//! event (the chain then waits on them, and fails with them), and cycles in the service
+//! graph (services that feed each other through topics or calls).
+//!
+//! A span is "under" a consumer when it is a process span or descends from one in its trace.
+//! Spans arrive in any order (children usually end, and are exported, first), so a span whose
+//! parent has not arrived waits for it in a bounded table.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use petgraph::algo::tarjan_scc;
+use petgraph::graph::DiGraph;
+use smallvec::SmallVec;
+
+use super::FindingsCounters;
+use super::finding::{Finding, FindingKind, Location, Severity};
+use super::table::{FindingTable, Memory, add, counters, key_of};
+use crate::model::ids::TraceId;
+use crate::model::messaging::{MessagingOperation, MessagingRole};
+use crate::model::span::{AttrValue, Span, SpanKind, find_attr};
+
+/// Attributes naming the peer of a call, first that is present.
+const PEER_ATTRIBUTES: [&str; 5] = ["peer.service", "server.address", "net.peer.name", "rpc.service", "http.host"];
+/// How deep a chain of waiting children is resolved at once.
+const MAX_RESOLVE_DEPTH: usize = 32;
+/// Service-graph edges kept.
+const MAX_EDGES: usize = 10_000;
+
+/// A synchronous call: the calling service and what it calls.
+#[derive(Clone, Debug)]
+struct Call {
+    service: String,
+    peer: String,
+}
+
+/// Whether a span is under a consumer's process span.
+#[derive(Clone, Debug)]
+enum Under {
+    /// Its parent has not arrived yet.
+    Waiting,
+    /// It is not.
+    No,
+    /// It is, processing this topic.
+    Yes(Arc<str>),
+}
+
+/// A span waiting for its parent.
+#[derive(Clone, Debug)]
+struct Waiting {
+    id: u64,
+    call: Option<Call>,
+    trace: TraceId,
+}
+
+/// Synchronous calls on event chains, and cycles between services.
+#[derive(Clone, Debug)]
+pub struct CouplingDetector {
+    /// Per span: whether it is under a process span, and of which topic.
+    under: Memory<Under>,
+    waiting: Memory<SmallVec<[Waiting; 2]>>,
+    calls: FindingTable,
+    /// Who writes and who reads each topic.
+    writers: BTreeMap<String, BTreeMap<String, u64>>,
+    readers: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Service-to-service calls (any, not only under consumers), first seen.
+    direct: BTreeMap<(String, String), u64>,
+    dropped: u64,
+}
+
+/// The call a CLIENT span makes to another service, if it is one (database and messaging
+/// clients are not service calls).
+fn sync_call(span: &Span) -> Option<Call> {
+    if span.kind != SpanKind::Client || span.messaging.is_some() {
+        return None;
+    }
+    if find_attr(&span.attributes, "db.system").is_some() || find_attr(&span.attributes, "db.system.name").is_some() {
+        return None;
+    }
+    let peer = PEER_ATTRIBUTES.iter().find_map(|a| find_attr(&span.attributes, a).and_then(AttrValue::as_text))?;
+    let service = span.service().to_string();
+    (peer != service).then_some(Call { service, peer })
+}
+
+impl CouplingDetector {
+    /// Empty, remembering at most `max` spans.
+    pub fn new(max: usize) -> Self {
+        Self {
+            under: Memory::new(max),
+            waiting: Memory::new(max / 4 + 1),
+            calls: FindingTable::default(),
+            writers: BTreeMap::new(),
+            readers: BTreeMap::new(),
+            direct: BTreeMap::new(),
+            dropped: 0,
+        }
+    }
+
+    /// Takes in a span; true when a finding changed.
+    pub fn apply_span(&mut self, span: &Span, at: u64) -> bool {
+        let mut changed = self.learn_edges(span, at);
+        let id = key_of(&span.span_ref());
+        let call = sync_call(span);
+        let process = span.messaging.as_ref().filter(|m| m.operation == MessagingOperation::Process);
+        let state = match (process, span.parent_ref()) {
+            (Some(m), _) => m.destination.as_deref().map_or(Under::No, |t| Under::Yes(Arc::from(t))),
+            (None, Some(parent)) => match self.under.get(&key_of(&parent)) {
+                Some(Under::Yes(topic)) => Under::Yes(Arc::clone(topic)),
+                Some(Under::No) => Under::No,
+                Some(Under::Waiting) | None => {
+                    let waiting = Waiting { id, call: call.clone(), trace: span.trace_id };
+                    self.waiting.entry_or_insert_with(key_of(&parent), SmallVec::new).push(waiting);
+                    Under::Waiting
+                }
+            },
+            (None, None) => Under::No,
+        };
+        self.under.insert(id, state.clone());
+        let topic = match state {
+            Under::Waiting => return changed,
+            Under::No => None,
+            Under::Yes(topic) => {
+                if let Some(call) = call {
+                    changed |= self.report(&call, &topic, span.trace_id, at);
+                }
+                Some(topic)
+            }
+        };
+        // Children that arrived first are (or are not) under the same consumer.
+        let mut pending = vec![(id, 0_usize)];
+        while let Some((parent, depth)) = pending.pop() {
+            let Some(children) = self.waiting.remove(&parent) else { continue };
+            for child in children {
+                let resolved = topic.as_ref().map_or(Under::No, |t| Under::Yes(Arc::clone(t)));
+                self.under.insert(child.id, resolved);
+                if let (Some(topic), Some(call)) = (&topic, &child.call) {
+                    changed |= self.report(call, topic, child.trace, at);
+                }
+                if depth < MAX_RESOLVE_DEPTH {
+                    pending.push((child.id, depth + 1));
+                }
+            }
+        }
+        changed
+    }
+
+    fn report(&mut self, call: &Call, topic: &str, trace: TraceId, at: u64) -> bool {
+        let location = Location { service: Some(call.service.clone()), ..Location::topic(topic) };
+        let Some(f) =
+            self.calls.entry(location, "call", |l| Finding::new(FindingKind::SyncCoupling, Severity::Info, l, at))
+        else {
+            return false;
+        };
+        f.touch(at);
+        f.evidence.chain = vec![topic.to_owned(), call.service.clone(), call.peer.clone()];
+        f.evidence.add_trace(trace.to_hex());
+        f.summary = format!(
+            "{} calls {} synchronously while processing {topic} ({} calls): the chain waits on it and fails with it",
+            call.service, call.peer, f.count
+        );
+        true
+    }
+
+    /// Learns who writes and reads which topic, and direct calls, for cycles.
+    fn learn_edges(&mut self, span: &Span, at: u64) -> bool {
+        let service = span.service().to_string();
+        let (map, topic) = match &span.messaging {
+            Some(m) if m.operation.role() == MessagingRole::Produce => (&mut self.writers, m.destination.clone()),
+            Some(m) if m.operation == MessagingOperation::Process => (&mut self.readers, m.destination.clone()),
+            _ => {
+                let Some(call) = sync_call(span) else { return false };
+                let edge = (call.service, call.peer);
+                if self.direct.contains_key(&edge) {
+                    return false;
+                }
+                if self.direct.len() >= MAX_EDGES {
+                    self.dropped += 1;
+                    return false;
+                }
+                self.direct.insert(edge, at);
+                return true;
+            }
+        };
+        let Some(topic) = topic else { return false };
+        if map.get(&topic).is_some_and(|s| s.contains_key(&service)) {
+            return false;
+        }
+        if map.len() >= MAX_EDGES {
+            self.dropped += 1;
+            return false;
+        }
+        map.entry(topic).or_default().insert(service, at);
+        true
+    }
+
+    /// Cycles between services: strongly connected sets of two or more.
+    fn cycles(&self) -> Vec<Finding> {
+        let mut graph: DiGraph<&str, (u64, &str)> = DiGraph::new();
+        let mut nodes = BTreeMap::new();
+        let mut node = |graph: &mut DiGraph<&str, (u64, &str)>, name: &str| -> petgraph::graph::NodeIndex {
+            *nodes.entry(name.to_owned()).or_insert_with(|| graph.add_node(""))
+        };
+        let mut names: BTreeMap<petgraph::graph::NodeIndex, String> = BTreeMap::new();
+        for (topic, writers) in &self.writers {
+            let Some(readers) = self.readers.get(topic) else { continue };
+            for (writer, w_at) in writers {
+                for (reader, r_at) in readers {
+                    if writer != reader {
+                        let (a, b) = (node(&mut graph, writer), node(&mut graph, reader));
+                        names.insert(a, writer.clone());
+                        names.insert(b, reader.clone());
+                        graph.add_edge(a, b, ((*w_at).max(*r_at), topic.as_str()));
+                    }
+                }
+            }
+        }
+        for ((from, to), at) in &self.direct {
+            let (a, b) = (node(&mut graph, from), node(&mut graph, to));
+            names.insert(a, from.clone());
+            names.insert(b, to.clone());
+            graph.add_edge(a, b, (*at, "call"));
+        }
+        let mut out = Vec::new();
+        for component in tarjan_scc(&graph) {
+            if component.len() < 2 {
+                continue;
+            }
+            let mut members: Vec<String> = component.iter().filter_map(|n| names.get(n).cloned()).collect();
+            members.sort();
+            let inside = |n| component.contains(&n);
+            let edges: Vec<_> = graph
+                .edge_indices()
+                .filter_map(|e| graph.edge_endpoints(e).map(|(a, b)| (a, b, graph[e])))
+                .filter(|(a, b, _)| inside(*a) && inside(*b))
+                .collect();
+            let closed = edges.iter().map(|(_, _, (at, _))| *at).max().unwrap_or(0);
+            let mut via: Vec<&str> = edges.iter().map(|(_, _, (_, v))| *v).collect();
+            via.sort_unstable();
+            via.dedup();
+            let mut chain = members.clone();
+            chain.extend(members.first().cloned());
+            out.push(Finding {
+                kind: FindingKind::SyncCoupling,
+                severity: Severity::Info,
+                count: members.len() as u64,
+                location: Location { service: members.first().cloned(), ..Location::default() },
+                summary: format!("{} services feed each other in a cycle (through {})", members.len(), via.join(", ")),
+                first_seen_unix_nano: closed,
+                last_seen_unix_nano: closed,
+                evidence: super::Evidence { chain, ..super::Evidence::default() },
+            });
+        }
+        out
+    }
+
+    /// Copies the findings into `out`.
+    pub fn collect(&self, out: &mut Vec<Finding>) {
+        self.calls.collect(out);
+        out.extend(self.cycles());
+    }
+
+    /// What the bounds dropped.
+    pub fn counters(&self) -> FindingsCounters {
+        let mut c = add(counters(&self.under, &self.calls), counters(&self.waiting, &FindingTable::default()));
+        c.findings_dropped += self.dropped;
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::span;
+
+    fn findings(d: &CouplingDetector) -> Vec<Finding> {
+        let mut out = Vec::new();
+        d.collect(&mut out);
+        out
+    }
+
+    fn process() -> Span {
+        span("payments", "process orders", SpanKind::Consumer)
+            .ids(1, 10)
+            .messaging("kafka", "orders", "process")
+            .attr("messaging.consumer.group.name", "payments")
+            .build()
+    }
+
+    fn gateway_call(parent: u64, id: u64) -> Span {
+        span("payments", "POST /charges", SpanKind::Client)
+            .ids(1, id)
+            .parent(parent)
+            .attr("server.address", "payment-gateway")
+            .build()
+    }
+
+    #[test]
+    fn a_call_made_while_processing_is_coupling_whichever_arrives_first() {
+        let mut d = CouplingDetector::new(100);
+        // The grandchild arrives before its parent, the parent before the process span.
+        d.apply_span(&gateway_call(11, 12), 1);
+        d.apply_span(&span("payments", "charge", SpanKind::Internal).ids(1, 11).parent(10).build(), 1);
+        assert!(findings(&d).is_empty());
+        d.apply_span(&process(), 2);
+        d.apply_span(&gateway_call(10, 13), 3);
+        let f = findings(&d);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!((f[0].kind, f[0].count), (FindingKind::SyncCoupling, 2));
+        assert_eq!(f[0].evidence.chain, ["orders", "payments", "payment-gateway"]);
+    }
+
+    #[test]
+    fn calls_outside_consumers_and_database_calls_are_not_coupling() {
+        let mut d = CouplingDetector::new(100);
+        let server = span("checkout", "POST /orders", SpanKind::Server).ids(2, 20).build();
+        d.apply_span(&server, 1);
+        d.apply_span(
+            &span("checkout", "GET", SpanKind::Client).ids(2, 21).parent(20).attr("server.address", "pricing").build(),
+            1,
+        );
+        d.apply_span(&process(), 1);
+        d.apply_span(
+            &span("payments", "UPDATE", SpanKind::Client)
+                .ids(1, 14)
+                .parent(10)
+                .attr("db.system.name", "postgresql")
+                .build(),
+            1,
+        );
+        assert!(findings(&d).iter().all(|f| f.evidence.chain.len() != 3), "{:?}", findings(&d));
+    }
+
+    #[test]
+    fn services_feeding_each_other_through_topics_are_a_cycle() {
+        let mut d = CouplingDetector::new(100);
+        let send = |service: &str, topic: &str| {
+            span(service, "send", SpanKind::Producer).messaging("kafka", topic, "send").build()
+        };
+        let read = |service: &str, topic: &str| {
+            span(service, "process", SpanKind::Consumer).messaging("kafka", topic, "process").build()
+        };
+        d.apply_span(&send("checkout", "orders"), 1);
+        d.apply_span(&read("payments", "orders"), 2);
+        d.apply_span(&send("payments", "payments"), 3);
+        d.apply_span(&read("shipping", "payments"), 4);
+        assert!(findings(&d).is_empty(), "a chain is no cycle");
+        d.apply_span(&read("checkout", "payments"), 5);
+        let f = findings(&d);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].evidence.chain, ["checkout", "payments", "checkout"]);
+        assert_eq!(f[0].first_seen_unix_nano, 5);
+    }
+}

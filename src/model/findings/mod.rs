@@ -1,0 +1,220 @@
+//! Findings: EventLens names the failure modes of event-driven systems on its own.
+//!
+//! Each detector is pure model logic fed by the records the engine applies (spans, Kafka
+//! messages, lag polls), with bounded state: per-key tables hold at most
+//! [`FindingsSettings::max_tracked`] entries each, evict the oldest first and count what they
+//! evicted. The rules, with their sources, are in `docs/findings.md`.
+//!
+//! The model lives in the engine's state beside the flow graph, so checkpoints carry it and
+//! findings follow the timeline's cursor like the graph does.
+
+pub mod compensation;
+pub mod coupling;
+pub mod dead_letter;
+pub mod finding;
+pub mod lag;
+pub mod ordering;
+pub mod payload;
+pub mod processing;
+pub mod schema;
+pub mod shape;
+pub mod table;
+#[cfg(test)]
+mod testing;
+
+use std::sync::Arc;
+
+pub use finding::{
+    Compatibility, Consumer, Evidence, Finding, FindingKind, LagEvidence, Location, MessageRef, Severity, ShapeDiff,
+    ShapeField,
+};
+
+use crate::model::kafka::KafkaModel;
+use crate::model::kafka::message::KafkaMessage;
+use crate::model::span::Span;
+
+/// Payload fields the ordering detector reads a sequence number from when `--order-field`
+/// is not given.
+pub const DEFAULT_ORDER_FIELDS: [&str; 3] = ["seq", "sequence", "version"];
+
+/// What the detectors read from payloads, and how much they remember.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FindingsSettings {
+    /// Compute findings at all.
+    pub enabled: bool,
+    /// A payload field that identifies an event (`--dedup-field`, e.g. `eventId`).
+    pub dedup_field: Option<String>,
+    /// A payload field that holds the ordering key, when the record key is not it
+    /// (`--key-field`).
+    pub key_field: Option<String>,
+    /// Payload fields holding a sequence number or version, tried in order (`--order-field`).
+    pub order_fields: Vec<String>,
+    /// The payload field naming the event type (`--event-type-field`, shared with journeys).
+    pub event_type_field: String,
+    /// Entries each per-key table keeps before evicting the oldest.
+    pub max_tracked: usize,
+    /// Failed attempts on one message that make it a poison message.
+    pub poison_attempts: u32,
+}
+
+impl Default for FindingsSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            dedup_field: None,
+            key_field: None,
+            order_fields: DEFAULT_ORDER_FIELDS.iter().map(|f| (*f).to_owned()).collect(),
+            event_type_field: "type".to_owned(),
+            max_tracked: 50_000,
+            poison_attempts: 3,
+        }
+    }
+}
+
+/// Bookkeeping shown beside the findings: what the bounded tables dropped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FindingsCounters {
+    /// Entries the detectors' tables hold now.
+    pub tracked: u64,
+    /// Entries evicted (oldest first) to stay within the bounds; a finding that needed one
+    /// of them may be missed.
+    pub evicted: u64,
+    /// Findings dropped because a kind already held its maximum.
+    pub findings_dropped: u64,
+}
+
+/// The findings as the UI and exports see them, sorted worst first.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct FindingsView {
+    /// The findings.
+    pub findings: Vec<Finding>,
+    /// What the bounds dropped.
+    pub counters: FindingsCounters,
+}
+
+impl FindingsView {
+    /// Findings at or above `severity`.
+    pub fn at_least(&self, severity: Severity) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(move |f| f.severity >= severity)
+    }
+}
+
+/// Every detector's state.
+#[derive(Clone, Debug)]
+pub struct FindingsModel {
+    settings: Arc<FindingsSettings>,
+    processing: processing::ProcessingDetector,
+    ordering: ordering::OrderingDetector,
+    schema: schema::SchemaDetector,
+    dead_letter: dead_letter::DeadLetterDetector,
+    compensation: compensation::CompensationDetector,
+    coupling: coupling::CouplingDetector,
+    lag: lag::LagDetector,
+    version: u64,
+}
+
+impl Default for FindingsModel {
+    fn default() -> Self {
+        Self::new(FindingsSettings::default())
+    }
+}
+
+impl FindingsModel {
+    /// Empty detectors with these settings.
+    pub fn new(settings: FindingsSettings) -> Self {
+        let max = settings.max_tracked;
+        Self {
+            processing: processing::ProcessingDetector::new(max, settings.poison_attempts),
+            ordering: ordering::OrderingDetector::new(max),
+            schema: schema::SchemaDetector::new(max),
+            dead_letter: dead_letter::DeadLetterDetector::new(max),
+            compensation: compensation::CompensationDetector::new(max),
+            coupling: coupling::CouplingDetector::new(max),
+            lag: lag::LagDetector::default(),
+            settings: Arc::new(settings),
+            version: 0,
+        }
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &FindingsSettings {
+        &self.settings
+    }
+
+    /// Takes in one span received at `at` (Unix nanoseconds).
+    pub fn apply_span(&mut self, span: &Span, at: u64) {
+        if !self.settings.enabled {
+            return;
+        }
+        let mut changed = self.processing.apply_span(span, at);
+        changed |= self.ordering.apply_span(span, at);
+        changed |= self.coupling.apply_span(span, at);
+        changed |= self.compensation.apply_span(span, at);
+        changed |= self.dead_letter.apply_span(span, at);
+        if span.is_failure()
+            && let Some(m) = &span.messaging
+            && let Some(topic) = &m.destination
+        {
+            self.schema.note_failure(topic, &processing::consumer_of(span, m), span.start_unix_nano);
+        }
+        if changed {
+            self.version += 1;
+        }
+    }
+
+    /// Takes in one Kafka message read at `at` (Unix nanoseconds), tailed, sampled or browsed.
+    pub fn apply_message(&mut self, message: &KafkaMessage, at: u64) {
+        if !self.settings.enabled {
+            return;
+        }
+        let read = payload::ReadPayload::of(message, &self.settings);
+        let mut changed = self.dead_letter.apply_message(message, &read, at);
+        if message.links.dead_letter.is_none() {
+            changed |= self.ordering.apply_message(message, &read, at);
+            changed |= self.schema.apply_message(message, &read, at);
+            changed |= self.processing.apply_message(message, &read, at);
+            changed |= self.compensation.apply_message(message, &read, at);
+        }
+        if changed {
+            self.version += 1;
+        }
+    }
+
+    /// Looks at lag statuses after an offsets poll was applied to `kafka`, at `at`.
+    pub fn apply_lag(&mut self, kafka: &KafkaModel, at: u64) {
+        if !self.settings.enabled {
+            return;
+        }
+        if self.lag.apply(kafka, at, &mut self.processing) {
+            self.version += 1;
+        }
+    }
+
+    /// Changes whenever a finding may have changed.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Every finding, worst first.
+    pub fn view(&self) -> FindingsView {
+        let mut findings = Vec::new();
+        self.processing.collect(&mut findings);
+        self.ordering.collect(&mut findings);
+        self.schema.collect(&mut findings);
+        self.dead_letter.collect(&mut findings);
+        self.compensation.collect(&mut findings);
+        self.coupling.collect(&mut findings);
+        self.lag.collect(&mut findings);
+        finding::sort_findings(&mut findings);
+        let parts = [
+            self.processing.counters(),
+            self.ordering.counters(),
+            self.schema.counters(),
+            self.dead_letter.counters(),
+            self.compensation.counters(),
+            self.coupling.counters(),
+        ];
+        let counters = parts.into_iter().fold(FindingsCounters::default(), table::add);
+        FindingsView { findings, counters }
+    }
+}

@@ -1,0 +1,383 @@
+//! How consumers process messages: duplicates, retries and poison messages.
+//!
+//! Every process span that names its message (topic + partition + offset, else
+//! `messaging.message.id`) is an attempt by one consumer (its group, else its service). A
+//! second attempt after a failed one is a **retry**; a second attempt after a successful one
+//! is a **duplicate**; [`FindingsSettings::poison_attempts`](super::FindingsSettings) failed
+//! attempts make a **poison message**. Messages read from the log add two more facts: the
+//! same event (CloudEvents `id` or `--dedup-field`) written at two offsets is a duplicate for
+//! every consumer of the topic, and the payload of a message a consumer keeps failing on.
+
+use std::collections::BTreeMap;
+
+use super::FindingsCounters;
+use super::finding::{Consumer, Finding, FindingKind, Location, MessageRef, Severity};
+use super::payload::{ReadPayload, preview};
+use super::table::{FindingTable, Memory, add, counters, key_of};
+use crate::model::kafka::message::KafkaMessage;
+use crate::model::messaging::{Messaging, MessagingOperation};
+use crate::model::span::Span;
+
+/// The consumer a process span speaks for: its group, else its service.
+pub fn consumer_of(span: &Span, m: &Messaging) -> Consumer {
+    match &m.consumer_group {
+        Some(group) => Consumer::Group(group.clone()),
+        None => Consumer::Service(span.service().to_string()),
+    }
+}
+
+/// The topic a retry topic retries: `orders-retry`, `orders-retry-2`, `orders.retry`,
+/// `orders_retry_1` (Spring's non-blocking retries name them `<topic>-retry-N`).
+pub fn retry_base(topic: &str) -> Option<&str> {
+    let trimmed = topic.trim_end_matches(|c: char| c.is_ascii_digit());
+    let trimmed = if trimmed.len() < topic.len() { trimmed.trim_end_matches(['-', '_', '.']) } else { topic };
+    ["-retry", ".retry", "_retry"].iter().find_map(|s| trimmed.strip_suffix(s)).filter(|b| !b.is_empty())
+}
+
+/// Poison messages whose payload is awaited (read from the log after the spans came).
+const MAX_AWAITING_PAYLOAD: usize = 1_000;
+
+/// One consumer's attempts at one message.
+#[derive(Clone, Copy, Debug, Default)]
+struct Attempts {
+    attempts: u32,
+    failures: u32,
+    last_failed: bool,
+    duplicate: bool,
+    retried: bool,
+    poison: bool,
+}
+
+/// Duplicates, retries and poison messages.
+#[derive(Clone, Debug)]
+pub struct ProcessingDetector {
+    attempts: Memory<Attempts>,
+    /// Where each identified event was first seen in the log: (partition, offset).
+    logged: Memory<(i32, i64)>,
+    /// Copies already counted, by place in the log.
+    copies: Memory<()>,
+    /// Payload previews by place in the log, for poison evidence.
+    previews: Memory<String>,
+    /// Poison messages whose payload was not read yet, and the finding they belong to.
+    awaiting_payload: BTreeMap<MessageRef, Location>,
+    duplicates: FindingTable,
+    retries: FindingTable,
+    poison: FindingTable,
+    poison_attempts: u32,
+}
+
+impl ProcessingDetector {
+    /// Empty, remembering at most `max` messages per table.
+    pub fn new(max: usize, poison_attempts: u32) -> Self {
+        Self {
+            attempts: Memory::new(max),
+            logged: Memory::new(max),
+            copies: Memory::new(max / 10 + 1),
+            previews: Memory::new(max / 10 + 1),
+            awaiting_payload: BTreeMap::new(),
+            duplicates: FindingTable::default(),
+            retries: FindingTable::default(),
+            poison: FindingTable::default(),
+            poison_attempts: poison_attempts.max(2),
+        }
+    }
+
+    /// Takes in a span; true when a finding changed.
+    pub fn apply_span(&mut self, span: &Span, at: u64) -> bool {
+        let Some(m) = &span.messaging else { return false };
+        if m.operation != MessagingOperation::Process {
+            return false;
+        }
+        let Some(topic) = m.destination.as_deref() else { return false };
+        let consumer = consumer_of(span, m);
+        let mut changed = false;
+        if let Some(base) = retry_base(topic) {
+            let location = Location::topic(base).with_consumer(&consumer);
+            if let Some(f) = self.retries.entry(location, "topic", |l| retry_finding(l, at)) {
+                f.touch(at);
+                f.summary = format!("{} messages processed from retry topics of {base}", f.count);
+                f.evidence.add_trace(span.trace_id.to_hex());
+                changed = true;
+            }
+        }
+        let partition = m.partition.as_deref().and_then(|p| p.trim().parse::<i32>().ok());
+        let place = match (partition, m.offset) {
+            (Some(p), Some(o)) => Some(MessageRef { topic: topic.to_owned(), partition: p, offset: o }),
+            _ => None,
+        };
+        let identity = match (&place, &m.message_id) {
+            (Some(place), _) => key_of(&(&consumer, place)),
+            (None, Some(id)) => key_of(&(&consumer, topic, id)),
+            (None, None) => return changed,
+        };
+        let failed = span.is_failure();
+        let before = self.attempts.get(&identity).copied();
+        let mut state = before.unwrap_or_default();
+        state.attempts += 1;
+        let location = || Location::topic(topic).with_consumer(&consumer);
+        if before.is_some() {
+            if state.last_failed {
+                if let Some(f) = self.retries.entry(location(), "redelivery", |l| retry_finding(l, at)) {
+                    if !state.retried {
+                        f.touch(at);
+                    }
+                    f.last_seen_unix_nano = f.last_seen_unix_nano.max(at);
+                    f.summary = format!("{} messages processed again after failing", f.count);
+                    f.evidence.add_trace(span.trace_id.to_hex());
+                    if let Some(place) = &place {
+                        f.evidence.add_message(place.clone());
+                    }
+                    state.retried = true;
+                    changed = true;
+                }
+            } else if let Some(f) = self
+                .duplicates
+                .entry(location(), "processed", |l| Finding::new(FindingKind::Duplicate, Severity::Warning, l, at))
+            {
+                if !state.duplicate {
+                    f.touch(at);
+                }
+                f.last_seen_unix_nano = f.last_seen_unix_nano.max(at);
+                f.summary = format!("{} messages processed more than once by {}", f.count, describe(&consumer));
+                f.evidence.add_trace(span.trace_id.to_hex());
+                if let Some(place) = &place {
+                    f.evidence.add_message(place.clone());
+                }
+                state.duplicate = true;
+                changed = true;
+            }
+        }
+        if failed {
+            state.failures += 1;
+            if state.failures >= self.poison_attempts {
+                changed |= self.mark_poison(location(), place.as_ref(), &state, span.status_message.clone(), at);
+                state.poison = true;
+            }
+        }
+        state.last_failed = failed;
+        self.attempts.insert(identity, state);
+        changed
+    }
+
+    fn mark_poison(
+        &mut self,
+        location: Location,
+        place: Option<&MessageRef>,
+        state: &Attempts,
+        error: String,
+        at: u64,
+    ) -> bool {
+        let preview = place.and_then(|p| self.previews.get(&key_of(&(&p.topic, p.partition, p.offset))).cloned());
+        if let Some(place) = place
+            && preview.is_none()
+            && self.awaiting_payload.len() < MAX_AWAITING_PAYLOAD
+        {
+            self.awaiting_payload.insert(place.clone(), location.clone());
+        }
+        let Some(f) = self
+            .poison
+            .entry(location, "attempts", |l| Finding::new(FindingKind::PoisonMessage, Severity::Error, l, at))
+        else {
+            return false;
+        };
+        // The count is failed attempts: all of them once a message turns poison, then each more.
+        f.count += if state.poison { 1 } else { u64::from(state.failures) };
+        f.last_seen_unix_nano = f.last_seen_unix_nano.max(at);
+        if let Some(place) = place {
+            f.evidence.add_message(place.clone());
+            f.summary = format!(
+                "fails on {} {}@{} again and again ({} failed attempts)",
+                place.topic, place.partition, place.offset, state.failures
+            );
+        } else {
+            f.summary = format!("fails on one message again and again ({} failed attempts)", state.failures);
+        }
+        if !error.is_empty() {
+            f.evidence.error = Some(error);
+        }
+        if preview.is_some() {
+            f.evidence.payload = preview;
+        }
+        true
+    }
+
+    /// A partition stalled at `offset` while the group's process spans failed on that very
+    /// message: a poison message, whatever the number of attempts seen.
+    pub fn note_stall(&mut self, group: &str, place: &MessageRef, at: u64) -> bool {
+        let consumer = Consumer::Group(group.to_owned());
+        let identity = key_of(&(&consumer, place));
+        let Some(state) = self.attempts.get(&identity).copied() else { return false };
+        if state.failures == 0 || state.poison {
+            return false;
+        }
+        let location = Location::topic(&place.topic).with_consumer(&consumer);
+        let changed = self.mark_poison(location, Some(place), &state, String::new(), at);
+        self.attempts.insert(identity, Attempts { poison: true, ..state });
+        changed
+    }
+
+    /// Takes in a message read from the log; true when a finding changed.
+    pub fn apply_message(&mut self, message: &KafkaMessage, read: &ReadPayload, at: u64) -> bool {
+        let place = key_of(&(&message.topic, message.partition, message.offset));
+        if let Some(payload) = &message.payload
+            && self.previews.get(&place).is_none()
+        {
+            self.previews.insert(place, preview(payload));
+        }
+        let mut changed = false;
+        if !self.awaiting_payload.is_empty()
+            && let Some(payload) = &message.payload
+        {
+            let here =
+                MessageRef { topic: message.topic.clone(), partition: message.partition, offset: message.offset };
+            if let Some(location) = self.awaiting_payload.remove(&here)
+                && let Some(f) = self.poison.get_mut(&location, "attempts")
+            {
+                f.evidence.payload = Some(preview(payload));
+                changed = true;
+            }
+        }
+        let Some(identity) = &read.identity else { return changed };
+        let event = key_of(&(&message.topic, identity));
+        let here = (message.partition, message.offset);
+        let first = *self.logged.entry_or_insert_with(event, || here);
+        if first == here || self.copies.get(&place).is_some() {
+            return changed;
+        }
+        self.copies.insert(place, ());
+        let Some(f) = self.duplicates.entry(Location::topic(&message.topic), "in the log", |l| {
+            Finding::new(FindingKind::Duplicate, Severity::Warning, l, at)
+        }) else {
+            return changed;
+        };
+        f.touch(at);
+        f.summary =
+            format!("{} events written more than once: every consumer of the topic processes them again", f.count);
+        f.evidence.add_message(MessageRef { topic: message.topic.clone(), partition: first.0, offset: first.1 });
+        f.evidence.add_message(MessageRef { topic: message.topic.clone(), partition: here.0, offset: here.1 });
+        if let Some(trace) = &message.links.trace {
+            f.evidence.add_trace(trace.trace_id.to_hex());
+        }
+        true
+    }
+
+    /// Failed attempts a group made at one message.
+    pub fn failures_at(&self, group: &str, place: &MessageRef) -> u32 {
+        let consumer = Consumer::Group(group.to_owned());
+        self.attempts.get(&key_of(&(&consumer, place))).map_or(0, |s| s.failures)
+    }
+
+    /// Copies the findings into `out`.
+    pub fn collect(&self, out: &mut Vec<Finding>) {
+        self.duplicates.collect(out);
+        self.retries.collect(out);
+        self.poison.collect(out);
+    }
+
+    /// What the bounds dropped.
+    pub fn counters(&self) -> FindingsCounters {
+        let tables = add(counters(&self.attempts, &self.duplicates), counters(&self.logged, &self.retries));
+        add(add(tables, counters(&self.copies, &self.poison)), counters(&self.previews, &FindingTable::default()))
+    }
+}
+
+fn retry_finding(location: Location, at: u64) -> Finding {
+    Finding::new(FindingKind::Retry, Severity::Info, location, at)
+}
+
+fn describe(consumer: &Consumer) -> String {
+    match consumer {
+        Consumer::Group(g) => format!("group {g}"),
+        Consumer::Service(s) => s.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::findings::testing::{message, process_span};
+
+    fn findings(d: &ProcessingDetector) -> Vec<Finding> {
+        let mut out = Vec::new();
+        d.collect(&mut out);
+        out
+    }
+
+    #[test]
+    fn a_message_processed_twice_by_one_group_is_a_duplicate() {
+        let mut d = ProcessingDetector::new(100, 3);
+        for offset in 0..5 {
+            d.apply_span(&process_span("inventory", "orders", 0, offset, false), 1);
+        }
+        assert!(findings(&d).is_empty(), "each message once: nothing to say");
+        // A rewind: offsets 2..5 again.
+        for offset in 2..5 {
+            d.apply_span(&process_span("inventory", "orders", 0, offset, false), 2);
+        }
+        // A third time counts no new message.
+        d.apply_span(&process_span("inventory", "orders", 0, 4, false), 3);
+        let f = findings(&d);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].kind, FindingKind::Duplicate);
+        assert_eq!(f[0].count, 3);
+        assert_eq!(f[0].location.group.as_deref(), Some("inventory"));
+        assert_eq!(f[0].location.topic.as_deref(), Some("orders"));
+    }
+
+    #[test]
+    fn another_group_reading_the_same_message_is_no_duplicate() {
+        let mut d = ProcessingDetector::new(100, 3);
+        d.apply_span(&process_span("inventory", "orders", 0, 7, false), 1);
+        d.apply_span(&process_span("payments", "orders", 0, 7, false), 1);
+        assert!(findings(&d).is_empty());
+    }
+
+    #[test]
+    fn redelivery_after_a_failure_is_a_retry_and_repeated_failures_a_poison_message() {
+        let mut d = ProcessingDetector::new(100, 3);
+        d.apply_span(&process_span("payments", "orders", 1, 3, true), 1);
+        d.apply_span(&process_span("payments", "orders", 1, 3, false), 2);
+        let f = findings(&d);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!((f[0].kind, f[0].count), (FindingKind::Retry, 1));
+
+        let mut d = ProcessingDetector::new(100, 3);
+        for _ in 0..4 {
+            d.apply_span(&process_span("inventory", "orders", 1, 9, true), 1);
+        }
+        // The message is read after the spans arrived: its payload still joins the finding.
+        d.apply_message(&message("orders", 1, 9, "k", b"\xff\x01{bad"), &ReadPayload::default(), 2);
+        let poison: Vec<_> = findings(&d).into_iter().filter(|f| f.kind == FindingKind::PoisonMessage).collect();
+        assert_eq!(poison.len(), 1);
+        assert_eq!(poison[0].count, 4, "failed attempts");
+        assert_eq!(poison[0].evidence.messages[0].offset, 9);
+        assert!(poison[0].evidence.payload.as_deref().is_some_and(|p| p.starts_with("binary")));
+        assert!(findings(&d).iter().all(|f| f.kind != FindingKind::Duplicate), "retries are no duplicates");
+    }
+
+    #[test]
+    fn one_event_at_two_offsets_is_a_duplicate_in_the_log_but_rereading_one_offset_is_not() {
+        let mut d = ProcessingDetector::new(100, 3);
+        let read = ReadPayload { identity: Some("e-1".into()), ..ReadPayload::default() };
+        d.apply_message(&message("orders", 0, 1, "k", b"{}"), &read, 1);
+        d.apply_message(&message("orders", 0, 1, "k", b"{}"), &read, 2);
+        assert!(findings(&d).is_empty());
+        d.apply_message(&message("orders", 0, 2, "k", b"{}"), &read, 3);
+        d.apply_message(&message("orders", 0, 2, "k", b"{}"), &read, 4);
+        let f = findings(&d);
+        assert_eq!((f.len(), f[0].kind, f[0].count), (1, FindingKind::Duplicate, 1));
+    }
+
+    #[test]
+    fn retry_topics_are_named_after_their_topic() {
+        assert_eq!(retry_base("orders-retry"), Some("orders"));
+        assert_eq!(retry_base("orders-retry-2"), Some("orders"));
+        assert_eq!(retry_base("orders.retry"), Some("orders"));
+        assert_eq!(retry_base("orders"), None);
+        assert_eq!(retry_base("retry"), None);
+        let mut d = ProcessingDetector::new(100, 3);
+        d.apply_span(&process_span("payments", "orders-retry-1", 0, 1, false), 1);
+        let f = findings(&d);
+        assert_eq!((f[0].kind, f[0].location.topic.as_deref()), (FindingKind::Retry, Some("orders")));
+    }
+}
