@@ -87,3 +87,38 @@ fn all_journeys_print_one_per_line_and_no_match_is_an_error() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not valid hex"), "{bad:?}");
 }
+
+#[test]
+fn the_summary_is_one_json_object_per_journey_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = session(dir.path());
+    let out = stdout(&journeys(&file, &["--format", "summary"]));
+    let rows: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 2, "{out}");
+    let order = rows.iter().find(|r| r["key"] == "order-7").expect("the order's journey");
+    let mut traces: Vec<&str> = order["trace_ids"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    traces.sort();
+    let mut expected = [trace_id(1).to_hex(), trace_id(2).to_hex(), trace_id(3).to_hex()];
+    expected.sort();
+    assert_eq!(traces, expected);
+    assert_eq!(order["root_service"], "orders");
+    assert_eq!(order["event_type"], "OrderPlaced");
+    assert_eq!(order["keys"], serde_json::json!(["order-7"]));
+    assert_eq!(order["services"], serde_json::json!(["orders", "payments"]));
+    assert_eq!(order["topics"], serde_json::json!(["order-cancelled", "orders", "payment-failed"]));
+    assert_eq!((order["hops"].as_u64(), order["spans"].as_u64()), (Some(2), Some(6)));
+    assert_eq!(
+        (&order["status"], &order["error"]),
+        (&serde_json::json!("failed"), &serde_json::json!("card declined"))
+    );
+    // The saga starts 1 s after the epoch and its last span ends 420 ms later.
+    assert_eq!(order["start_unix_nano"], 1_000_000_000_u64);
+    assert_eq!(order["start"], "1970-01-01T00:00:01.000000000Z");
+    assert_eq!(order["duration_nanos"], 420_000_000_u64);
+    let search = rows.iter().find(|r| r["key"].is_null()).expect("the search's journey");
+    assert_eq!((&search["status"], search["hops"].as_u64()), (&serde_json::json!("ok"), Some(0)));
+    // --trace finds the journeys of a trace; --key those of a key.
+    let by_trace = stdout(&journeys(&file, &["--trace", &trace_id(9).to_hex(), "--format", "summary"]));
+    assert_eq!(by_trace.lines().count(), 1);
+    assert!(by_trace.contains("\"root_service\":\"search\""), "{by_trace}");
+}

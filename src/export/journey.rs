@@ -1,6 +1,7 @@
 //! A journey as OTLP JSON (one `ExportTraceServiceRequest`, the way the OpenTelemetry
 //! Collector's file exporter writes it, so any OTLP tool, and EventLens itself, reads it
-//! back) and as a Mermaid sequence diagram for design reviews and bug reports.
+//! back), as a Mermaid sequence diagram for design reviews and bug reports, and as a one-line
+//! JSON summary for scripts and tests (`eventlens journeys --format summary`).
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -12,15 +13,86 @@ use opentelemetry_proto::tonic::common::v1::{
 use opentelemetry_proto::tonic::resource::v1::Resource as OtlpResource;
 use opentelemetry_proto::tonic::trace::v1 as otlp;
 
-use crate::model::journey::JourneyDetail;
+use crate::model::journey::{JourneyDetail, JourneyStatus, JourneySummary};
 use crate::model::messaging::MessagingRole;
 use crate::model::span::{AttrValue, Attribute, Resource, Span, SpanKind, StatusCode};
 
-/// The journey's own spans as one OTLP export request, grouped by resource and scope.
-/// Spans of batch consumers shown in the waterfall belong to another journey and are left out.
+/// The journey's own spans as one OTLP export request, grouped by resource and scope, with
+/// the receive/poll spans its consumer spans ran under (batch context: shown in each journey
+/// it touches). Spans of batch consumers shown in the waterfall belong to another journey and
+/// are left out.
 pub fn to_otlp_request(detail: &JourneyDetail) -> ExportTraceServiceRequest {
     let own: Vec<&Span> = detail.rows.iter().filter(|r| !r.borrowed).map(|r| detail.span(r)).collect();
     otlp_request(&own)
+}
+
+/// A journey's list row as scripts read it: one JSON object per journey and line (see
+/// `docs/journeys.md`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SummaryLine<'a> {
+    /// The journey's id (unique in its session).
+    pub id: u64,
+    /// The traces it holds spans of, as 32 hex digits.
+    pub trace_ids: Vec<String>,
+    /// The service of its earliest span.
+    pub root_service: &'a str,
+    /// CloudEvents type, else the payload's type field, else the root span's name.
+    pub event_type: &'a str,
+    /// The first message key, if any.
+    pub key: Option<&'a str>,
+    /// Every message key.
+    pub keys: Vec<&'a str>,
+    /// Services, sorted.
+    pub services: Vec<&'a str>,
+    /// Destinations, sorted.
+    pub topics: Vec<&'a str>,
+    /// Deliveries: distinct (destination, consumer) pairs.
+    pub hops: u32,
+    /// Spans (batch context not counted).
+    pub spans: u32,
+    /// Kafka messages seen.
+    pub messages: u32,
+    /// `ok`, `failed`, `in_flight` or `incomplete`.
+    pub status: JourneyStatus,
+    /// The first failure's message.
+    pub error: Option<&'a str>,
+    /// Earliest start, RFC 3339 (UTC).
+    pub start: String,
+    /// Earliest start, Unix ns.
+    pub start_unix_nano: u64,
+    /// From the earliest start to the latest end, ns.
+    pub duration_nanos: u64,
+}
+
+impl<'a> SummaryLine<'a> {
+    /// The line of a journey's list row.
+    pub fn of(row: &'a JourneySummary) -> Self {
+        let texts = |items: &'a [Arc<str>]| items.iter().map(|s| &**s).collect::<Vec<&'a str>>();
+        let start = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(row.start_unix_nano);
+        Self {
+            id: row.id.0,
+            trace_ids: row.trace_ids.iter().map(|t| t.to_hex()).collect(),
+            root_service: &row.root_service,
+            event_type: &row.event_type,
+            key: row.key(),
+            keys: texts(&row.keys),
+            services: texts(&row.services),
+            topics: texts(&row.topics),
+            hops: row.hops,
+            spans: row.spans,
+            messages: row.messages,
+            status: row.status,
+            error: row.error.as_deref(),
+            start: humantime::format_rfc3339_nanos(start).to_string(),
+            start_unix_nano: row.start_unix_nano,
+            duration_nanos: row.duration_nanos(),
+        }
+    }
+}
+
+/// A journey's list row as one line of JSON ([`SummaryLine`]).
+pub fn to_summary_json(row: &JourneySummary) -> Result<String, serde_json::Error> {
+    serde_json::to_string(&SummaryLine::of(row))
 }
 
 /// A scope's name and its spans.
@@ -168,7 +240,8 @@ pub fn to_mermaid_sequence(detail: &JourneyDetail) -> String {
     let mut participants = Participants::default();
     let mut lines: Vec<String> = Vec::new();
     let by_ref: std::collections::HashMap<_, &Span> = detail.spans.iter().map(|s| (s.span_ref(), &**s)).collect();
-    for row in &detail.rows {
+    // Batch context (a poll span a consumer ran under) is no delivery of its own.
+    for row in detail.rows.iter().filter(|r| !r.context) {
         let span = detail.span(row);
         let service = span.service().to_string();
         let me = participants.id(&service);

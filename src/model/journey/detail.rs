@@ -1,6 +1,7 @@
 //! One journey laid out for the waterfall: a span tree across traces (children under their
 //! parents, consumers under the producers they link to), in-topic bars for async hops, the
-//! critical path, backlinks, and the path through the flow graph.
+//! critical path, backlinks, and the path through the flow graph. The receive/poll spans the
+//! journey's consumer spans ran under (batch context, kept apart) are shown as context rows.
 //!
 //! Built once when a journey is selected (and again when it changes), never per frame, so
 //! the UI only walks the rows it draws.
@@ -10,6 +11,7 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
+use super::role::SpanRole;
 use super::step::MessageStep;
 use super::store::JourneyStore;
 use super::summary::{JourneyId, JourneySummary};
@@ -39,6 +41,9 @@ pub struct WaterfallRow {
     pub critical: bool,
     /// A batch consumer's span from another journey that links into this one.
     pub borrowed: bool,
+    /// Batch context: a receive/poll span that one of the journey's consumer spans ran
+    /// under. Shown (and exported) with the journey, not counted in it.
+    pub context: bool,
 }
 
 /// A message in the journey with what the broker says about its delivery.
@@ -104,16 +109,38 @@ impl JourneyDetail {
         let known = |s: &&super::stored::StoredSpan| until.is_none_or(|u| s.received_unix_nano <= u);
         // A span that does not decode (a bug) is left out rather than failing the layout.
         let decode = |s: &super::stored::StoredSpan| s.decode().ok().map(Arc::new);
-        let mut spans: Vec<(Arc<Span>, bool)> =
-            journey.spans.iter().filter(known).filter_map(|s| Some((decode(s)?, false))).collect();
+        let mut spans: Vec<(Arc<Span>, Origin)> =
+            journey.spans.iter().filter(known).filter_map(|s| Some((decode(s)?, Origin::Own))).collect();
+        let mut context: Vec<SpanRef> = Vec::new();
+        for (span, _) in &spans {
+            // Only spans cut from their parent can hang under a span of another journey.
+            let role = SpanRole::of(span);
+            if !role.cuts_parent() || role == SpanRole::Receive {
+                continue;
+            }
+            let Some(parent) = span.parent_ref() else { continue };
+            if let Some((other, stored)) = store.span_in(&parent)
+                && other != id
+                && known(&stored)
+                && !context.contains(&parent)
+                && stored.decode().is_ok_and(|p| SpanRole::of(&p) == SpanRole::Receive)
+            {
+                context.push(parent);
+            }
+        }
+        for parent in &context {
+            if let Some(span) = store.span_in(parent).and_then(|(_, s)| decode(s)) {
+                spans.push((span, Origin::Context));
+            }
+        }
         for (_, linking) in &consumers {
-            spans.extend(linking.iter().filter(known).filter_map(|s| Some((decode(s)?, true))));
+            spans.extend(linking.iter().filter(known).filter_map(|s| Some((decode(s)?, Origin::Borrowed))));
         }
         spans.sort_by_key(|(s, _)| (s.start_unix_nano, s.end_unix_nano));
         spans.dedup_by_key(|(s, _)| s.span_ref());
-        let (spans, borrowed): (Vec<Arc<Span>>, Vec<bool>) = spans.into_iter().unzip();
+        let (spans, origins): (Vec<Arc<Span>>, Vec<Origin>) = spans.into_iter().unzip();
         let tree = Tree::new(&spans);
-        let rows = tree.rows(&spans, &borrowed);
+        let rows = tree.rows(&spans, &origins);
         let mut backlinks = vec![Vec::new(); spans.len()];
         for (i, s) in spans.iter().enumerate() {
             for link in &s.links {
@@ -150,7 +177,21 @@ impl JourneyDetail {
     }
 }
 
-/// Parent of each span within the journey: its parent span, else the span it links to.
+/// Where a span of the detail comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Origin {
+    /// The journey's own.
+    Own,
+    /// A batch consumer's span from another journey.
+    Borrowed,
+    /// Batch context a span of the journey ran under.
+    Context,
+}
+
+/// Parent of each span within the journey: its parent span, else the span it links to. A
+/// span cut from its parent (see [`SpanRole`]) hangs under its receive span when that is
+/// shown, else under the span it links to; a receive span hangs under the producer its first
+/// entry span links to.
 struct Tree {
     index: FxHashMap<SpanRef, usize>,
     parent: Vec<Option<(usize, bool)>>,
@@ -159,15 +200,31 @@ struct Tree {
 impl Tree {
     fn new(spans: &[Arc<Span>]) -> Self {
         let index: FxHashMap<SpanRef, usize> = spans.iter().enumerate().map(|(i, s)| (s.span_ref(), i)).collect();
-        let parent = spans
+        let roles: Vec<SpanRole> = spans.iter().map(|s| SpanRole::of(s)).collect();
+        let linked = |s: &Span| s.links.iter().find_map(|l| index.get(&l.target)).map(|p| (*p, true));
+        let mut parent: Vec<Option<(usize, bool)>> = spans
             .iter()
-            .map(|s| {
-                if let Some(p) = s.parent_ref().and_then(|p| index.get(&p)) {
-                    return Some((*p, false));
+            .zip(&roles)
+            .map(|(s, role)| {
+                let own = s.parent_ref().and_then(|p| index.get(&p)).copied();
+                match role {
+                    SpanRole::Receive => None,
+                    SpanRole::Entry(_) | SpanRole::Batch => match own {
+                        Some(p) if roles[p] == SpanRole::Receive => Some((p, false)),
+                        _ => linked(s),
+                    },
+                    SpanRole::Inner { .. } => own.map(|p| (p, false)).or_else(|| linked(s)),
                 }
-                s.links.iter().find_map(|l| index.get(&l.target)).map(|p| (*p, true))
             })
             .collect();
+        for (i, s) in spans.iter().enumerate() {
+            if let (SpanRole::Entry(_), Some((p, false))) = (roles[i], parent[i])
+                && roles[p] == SpanRole::Receive
+                && parent[p].is_none()
+            {
+                parent[p] = linked(s);
+            }
+        }
         Self { index, parent }
     }
 
@@ -187,7 +244,7 @@ impl Tree {
             .copied()
     }
 
-    fn rows(&self, spans: &[Arc<Span>], borrowed: &[bool]) -> Vec<WaterfallRow> {
+    fn rows(&self, spans: &[Arc<Span>], origins: &[Origin]) -> Vec<WaterfallRow> {
         let n = spans.len();
         let mut children: Vec<Vec<usize>> = vec![Vec::new(); n];
         let mut roots = Vec::new();
@@ -247,7 +304,8 @@ impl Tree {
                 in_topic,
                 via_link: self.parent[i].is_some_and(|(_, link)| link),
                 critical: false,
-                borrowed: borrowed[i],
+                borrowed: origins[i] == Origin::Borrowed,
+                context: origins[i] == Origin::Context,
             });
             stack.push((i, depth, true));
             for &c in children[i].iter().rev() {

@@ -1,35 +1,58 @@
 //! Assembles journeys incrementally as spans and messages arrive.
 //!
-//! A journey is a set of traces. Spans join the journey of their trace (parent/child never
-//! crosses traces). A trace whose spans link to exactly one other trace joins that trace's
-//! journey: a consumer's trace joins its producer's, and everything it triggers follows. A
-//! trace whose spans link to several other traces is a *batch* (fan-in) trace: it keeps its
-//! own journey and is recorded as a consumer of each journey it links to, so a batch consumer
-//! links fifty journeys without merging them. A trace that turns out to be a batch only
-//! after it had joined one journey is split back out (the only non-incremental step,
-//! proportional to that one journey).
+//! A journey is one message's causal tree. Each span's part is read from the span alone
+//! ([`SpanRole`]): an inner span joins the journey of its parent (parent and child are in one
+//! trace); a consumer span linking one producer span (an *entry*) joins that producer span's
+//! journey, whatever its parent is, and the spans under it follow; a span linking several
+//! producers (a *batch*) keeps a journey of its own and is recorded as a consumer of each
+//! journey it links to, so a batch consumer links fifty journeys without merging them; a
+//! receive/poll span without links is batch context: cut from its parent (so a context
+//! leaked from one message's process span into the next poll merges nothing), never
+//! counted, and shown in the journeys of the spans under it. One trace can so be in several
+//! journeys (a poll loop's trace is in each of its messages' journeys).
 //!
-//! Kafka messages join the journey of their `traceparent` trace; a message without one is a
-//! journey of its own (a dead-lettered message joins its original's journey when known).
+//! Arrival order does not matter: a span whose parent or linked span has not arrived yet
+//! puts that span on its journey's waiting list (the `span_index` entry of a span that has
+//! not arrived names the journey waiting for it), and the span joins that journey when it
+//! comes. Journeys only ever merge, never split: no later span changes an earlier span's part.
+//!
+//! Kafka messages join the journey of their `traceparent` span (or wait for it the same way);
+//! a message without one is a journey of its own (a dead-lettered message joins its
+//! original's journey when known).
+//!
+//! This file holds the store's types and its public face: settings, counters, the per-span
+//! and per-journey state, and the lookups the list and the waterfall need. The work is in
+//! `store/`: `assembly.rs` (adding spans and messages, waiting and union), `judging.rs`
+//! (statuses and list rows), `at_cursor.rs` (journeys cut to what had been received at the
+//! timeline's cursor), `retention.rs` (eviction) and `interner.rs` (shared label strings).
+//! They are apart because each is a step of its own with its own invariants, and together
+//! they made one file too long to read.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
+use self::interner::Interner;
+use self::judging::GraceDeadline;
 use super::accum::Accum;
-use super::expect::Expectations;
+use super::role::{SpanRole, linked_spans};
 use super::slab::IdSlab;
 use super::step::MessageStep;
 use super::stored::StoredSpan;
-use super::summary::{DerivedRow, JourneyId, JourneyList, JourneyStatus, JourneySummary};
-use crate::model::ids::TraceId;
+use super::summary::{JourneyId, JourneyList, JourneyStatus};
+use crate::model::ids::{SpanRef, TraceId};
 use crate::model::kafka::KafkaEvent;
-use crate::model::kafka::message::KafkaMessage;
-use crate::model::messaging::MessagingRole;
 use crate::model::record::Record;
-use crate::model::span::{Resource, Span};
+
+mod assembly;
+mod at_cursor;
+mod interner;
+mod judging;
+mod retention;
+#[cfg(test)]
+mod tests;
 
 /// Retention and classification settings.
 #[derive(Clone, Debug)]
@@ -71,17 +94,34 @@ pub struct JourneyCounters {
     pub evicted_spans: u64,
 }
 
-#[derive(Debug, Default)]
-struct TraceSlot {
-    journey: u64,
-    /// Distinct other traces this trace's spans link to.
-    links_to: SmallVec<[TraceId; 1]>,
-    /// Links to several traces: a batch consumer that never merges.
-    fan_in: bool,
-    /// Traces that joined this one through their single link.
-    joined_by: SmallVec<[TraceId; 2]>,
-    /// Batch traces that link to this one.
-    batch_consumers: SmallVec<[TraceId; 1]>,
+/// Where a span is: the journey it belongs to, or, before it arrived, the journey waiting for
+/// it (a child's or a consumer's). One word: the journey id, with the top bit set once the
+/// span itself arrived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct SpanSlot(u64);
+
+impl SpanSlot {
+    const ARRIVED: u64 = 1 << 63;
+
+    fn arrived(journey: u64) -> Self {
+        Self(journey | Self::ARRIVED)
+    }
+
+    fn waiting(journey: u64) -> Self {
+        Self(journey)
+    }
+
+    fn journey(self) -> u64 {
+        self.0 & !Self::ARRIVED
+    }
+
+    fn has_arrived(self) -> bool {
+        self.0 & Self::ARRIVED != 0
+    }
+
+    fn moved_to(&mut self, journey: u64) {
+        self.0 = journey | (self.0 & Self::ARRIVED);
+    }
 }
 
 /// One journey's contents.
@@ -91,6 +131,11 @@ pub(super) struct Journey {
     pub(super) traces: SmallVec<[TraceId; 2]>,
     pub(super) spans: SmallVec<[StoredSpan; 1]>,
     pub(super) messages: Vec<MessageStep>,
+    /// Spans not arrived yet that this journey's spans or messages are waiting for (a parent,
+    /// a linked producer, a `traceparent` span): they join it when they come.
+    awaiting: Vec<SpanRef>,
+    /// Batch spans of other journeys that link to spans of this one.
+    pub(super) batch_consumers: Vec<SpanRef>,
     // Boxed: journeys move (into the slab, out on merge and eviction) far more often than
     // they are created, and the totals are most of their size.
     pub(super) acc: Box<Accum>,
@@ -110,6 +155,8 @@ impl Journey {
             traces: SmallVec::new(),
             spans: SmallVec::new(),
             messages: Vec::new(),
+            awaiting: Vec::new(),
+            batch_consumers: Vec::new(),
             acc: Box::new(Accum::new()),
             dirty: false,
             row_dirty: false,
@@ -117,25 +164,46 @@ impl Journey {
             status: JourneyStatus::Ok,
         }
     }
+
+    /// Listed: it holds something counted (a journey of batch context alone is not).
+    fn is_listed(&self) -> bool {
+        !self.acc.is_empty()
+    }
+}
+
+/// Where a message sits in its topic: the key of the message index, so a message read twice
+/// is added once and a dead-lettered one finds its original's journey.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct MessagePosition {
+    topic: Arc<str>,
+    partition: i32,
+    offset: i64,
+}
+
+impl MessagePosition {
+    /// Where `step` sits.
+    fn of(step: &MessageStep) -> Self {
+        Self { topic: Arc::clone(&step.topic), partition: step.partition, offset: step.offset }
+    }
 }
 
 /// The journeys of a session.
 #[derive(Debug)]
 pub struct JourneyStore {
     settings: JourneySettings,
-    traces: FxHashMap<TraceId, TraceSlot>,
+    /// Every span kept, and every span waited for, with its journey.
+    span_index: FxHashMap<SpanRef, SpanSlot>,
     journeys: IdSlab<Journey>,
-    message_index: FxHashMap<(Arc<str>, i32, i64), u64>,
+    message_index: FxHashMap<MessagePosition, u64>,
     list: JourneyList,
     dirty: Vec<u64>,
     rows_dirty: Vec<u64>,
-    pending: VecDeque<(u64, u64)>,
+    pending: VecDeque<GraceDeadline>,
     spans_kept: usize,
     evicted: u64,
     evicted_spans: u64,
     clock: u64,
-    interned: FxHashSet<Arc<str>>,
-    last_resource: Option<(Arc<Resource>, Arc<str>)>,
+    interner: Interner,
     scratch: Vec<u8>,
 }
 
@@ -150,7 +218,7 @@ impl JourneyStore {
     pub fn new(settings: JourneySettings) -> Self {
         Self {
             settings,
-            traces: FxHashMap::default(),
+            span_index: FxHashMap::default(),
             journeys: IdSlab::new(1),
             message_index: FxHashMap::default(),
             list: JourneyList::default(),
@@ -161,8 +229,7 @@ impl JourneyStore {
             evicted: 0,
             evicted_spans: 0,
             clock: 0,
-            interned: FxHashSet::default(),
-            last_resource: None,
+            interner: Interner::default(),
             scratch: Vec::new(),
         }
     }
@@ -187,22 +254,43 @@ impl JourneyStore {
         }
     }
 
-    /// The journey a trace belongs to.
-    pub fn journey_of_trace(&self, trace: &TraceId) -> Option<JourneyId> {
-        let id = self.traces.get(trace)?.journey;
-        self.journeys.get(&id).filter(|j| !j.acc.is_empty()).map(|_| JourneyId(id))
+    /// The journeys holding spans (or messages) of a trace, oldest first. A trace is in
+    /// several journeys when its spans processed several messages (a poll loop, a context
+    /// leaked from one message to the next). Scans every journey: for look-ups, not per span.
+    pub fn journeys_of_trace(&self, trace: &TraceId) -> Vec<JourneyId> {
+        self.journeys
+            .iter()
+            .filter(|(_, j)| j.is_listed() && j.traces.contains(trace))
+            .map(|(id, _)| JourneyId(id))
+            .collect()
     }
 
-    /// The journeys of the traces that `id`'s batch traces consume (empty for other journeys).
+    /// The oldest journey holding spans of a trace (see [`JourneyStore::journeys_of_trace`]).
+    pub fn journey_of_trace(&self, trace: &TraceId) -> Option<JourneyId> {
+        self.journeys.iter().find(|(_, j)| j.is_listed() && j.traces.contains(trace)).map(|(id, _)| JourneyId(id))
+    }
+
+    /// The journey a span belongs to (arrived, and listed or not), with the span as kept.
+    pub(super) fn span_in(&self, span: &SpanRef) -> Option<(JourneyId, &StoredSpan)> {
+        let slot = self.span_index.get(span).filter(|s| s.has_arrived())?;
+        let j = self.journeys.get(&slot.journey())?;
+        let stored = j.spans.iter().rev().find(|s| s.span_id == span.span_id && s.trace_id == span.trace_id)?;
+        Some((JourneyId(slot.journey()), stored))
+    }
+
+    /// The journeys of the spans that `id`'s batch spans link to (empty for other journeys).
     pub fn batch_inputs(&self, id: JourneyId) -> Vec<JourneyId> {
         let Some(j) = self.journeys.get(&id.0) else { return Vec::new() };
         let mut out: Vec<JourneyId> = j
-            .traces
+            .spans
             .iter()
-            .filter_map(|t| self.traces.get(t))
-            .filter(|s| s.fan_in)
-            .flat_map(|s| s.links_to.iter())
-            .filter_map(|t| self.journey_of_trace(t))
+            .filter(|s| s.links.len() > 1)
+            .filter_map(|s| s.decode().ok())
+            .filter(|s| SpanRole::of(s) == SpanRole::Batch)
+            .flat_map(|s| linked_spans(&s))
+            .filter_map(|t| self.span_index.get(&t).map(|s| s.journey()))
+            .filter(|input| *input != id.0 && self.journeys.get(input).is_some_and(Journey::is_listed))
+            .map(JourneyId)
             .collect();
         out.sort();
         out.dedup();
@@ -212,28 +300,18 @@ impl JourneyStore {
     /// The batch journeys that consumed journey `id`, with the spans of theirs that link to it.
     pub(super) fn batch_consumers(&self, id: JourneyId) -> Vec<(JourneyId, Vec<StoredSpan>)> {
         match self.journeys.get(&id.0) {
-            Some(j) => self.batch_linking(&j.traces),
+            Some(j) => self.batch_linking(id, &j.batch_consumers),
             None => Vec::new(),
         }
     }
 
-    /// The batch journeys linking to any of `traces`, with their linking spans.
-    fn batch_linking(&self, traces: &[TraceId]) -> Vec<(JourneyId, Vec<StoredSpan>)> {
+    /// The journeys of the batch spans `batch` (other than `id`), with those spans.
+    fn batch_linking(&self, id: JourneyId, batch: &[SpanRef]) -> Vec<(JourneyId, Vec<StoredSpan>)> {
         let mut out: Vec<(JourneyId, Vec<StoredSpan>)> = Vec::new();
-        for trace in traces {
-            let Some(slot) = self.traces.get(trace) else { continue };
-            for batch in &slot.batch_consumers {
-                let Some(bid) = self.traces.get(batch).map(|s| s.journey) else { continue };
-                let Some(bj) = self.journeys.get(&bid) else { continue };
-                let linking = bj
-                    .spans
-                    .iter()
-                    .filter(|s| s.trace_id == *batch && s.links.iter().any(|l| l.trace_id == *trace))
-                    .cloned();
-                match out.iter_mut().find(|(b, _)| b.0 == bid) {
-                    Some((_, spans)) => spans.extend(linking),
-                    None => out.push((JourneyId(bid), linking.collect())),
-                }
+        for (bid, span) in batch.iter().filter_map(|b| self.span_in(b)).filter(|(bid, _)| *bid != id) {
+            match out.iter_mut().find(|(b, _)| *b == bid) {
+                Some((_, spans)) => spans.push(span.clone()),
+                None => out.push((bid, vec![span.clone()])),
             }
         }
         out
@@ -263,404 +341,6 @@ impl JourneyStore {
         }
     }
 
-    /// Adds a span received at `received` (Unix ns). The journey keeps it encoded, so the
-    /// caller keeps (and frees) the span itself.
-    pub fn add_span(&mut self, span: &Span, received: u64) {
-        if !self.settings.enabled {
-            return;
-        }
-        self.clock = self.clock.max(received);
-        let trace = span.trace_id;
-        self.slot(trace);
-        let mut linked: SmallVec<[TraceId; 2]> = SmallVec::new();
-        for link in &span.links {
-            let t = link.target.trace_id;
-            if t != trace && !linked.contains(&t) {
-                linked.push(t);
-            }
-        }
-        // A span linking several traces makes its trace a batch before any link joins it to
-        // one of them, which would have to be split back out (the costly path).
-        if linked.len() > 1
-            && let Some(slot) = self.traces.get_mut(&trace)
-            && slot.links_to.is_empty()
-        {
-            slot.fan_in = true;
-        }
-        for &other in &linked {
-            self.link(trace, other);
-        }
-        let (service, topic) = self.labels(span);
-        let is_batch_delivery = !linked.is_empty()
-            && self.traces.get(&trace).is_some_and(|s| s.fan_in)
-            && span.messaging.as_ref().is_some_and(|m| m.operation.role() == MessagingRole::Consume);
-        if is_batch_delivery {
-            for other in &linked {
-                let Some(id) = self.traces.get(other).map(|s| s.journey) else { continue };
-                if let Some(j) = self.journeys.get_mut(&id) {
-                    j.acc.add_delivery(span, &service, topic.as_ref());
-                    j.acc.last_received = j.acc.last_received.max(received);
-                }
-                self.mark_dirty(id);
-            }
-        }
-        let id = self.traces.get(&trace).map_or(0, |s| s.journey);
-        if let Some(j) = self.journeys.get_mut(&id) {
-            j.acc.add_span(span, &service, topic.as_ref(), received);
-            let mut stored = StoredSpan::encode_with(span, &mut self.scratch);
-            stored.received_unix_nano = received;
-            j.spans.push(stored);
-            self.spans_kept += 1;
-        }
-        self.mark_dirty(id);
-        self.evict();
-    }
-
-    /// Adds a Kafka message observed at `received` (Unix ns). A message seen again (browsed
-    /// twice) is not added twice.
-    pub fn add_message(&mut self, message: &KafkaMessage, received: u64) {
-        if !self.settings.enabled {
-            return;
-        }
-        self.clock = self.clock.max(received);
-        let topic = self.intern(&message.topic);
-        let position = (topic, message.partition, message.offset);
-        if self.message_index.contains_key(&position) {
-            return;
-        }
-        let mut step = MessageStep::from_message(message, self.settings.event_type_field.as_deref());
-        step.topic = Arc::clone(&position.0);
-        step.received_unix_nano = received;
-        let original = message.links.dead_letter.as_ref().and_then(|d| {
-            let key = (Arc::<str>::from(d.topic.as_str()), d.partition?, d.offset?);
-            self.message_index.get(&key).copied()
-        });
-        let id = match (step.trace, original) {
-            (Some(trace), _) => self.slot(trace.trace_id).journey,
-            (None, Some(id)) if self.journeys.contains_key(&id) => id,
-            _ => self.new_journey(),
-        };
-        if let Some(j) = self.journeys.get_mut(&id) {
-            j.acc.add_message(&step, received);
-            j.messages.push(step);
-        }
-        self.message_index.insert(position, id);
-        self.mark_dirty(id);
-        self.evict();
-    }
-
-    /// Judges the journeys that changed (and those whose grace period for an expected
-    /// consumer ran out) against the expected consumers and committed offsets of the moment.
-    /// Cheap enough to run after every record, so a status depends on the records alone, not
-    /// on when the list was looked at; the rows follow at the next [`JourneyStore::refresh`].
-    pub fn judge(&mut self, expect: &Expectations) {
-        while let Some(&(due, id)) = self.pending.front() {
-            if due > self.clock {
-                break;
-            }
-            self.pending.pop_front();
-            if let Some(j) = self.journeys.get_mut(&id) {
-                j.pending = false;
-            }
-            self.mark_dirty(id);
-        }
-        for id in std::mem::take(&mut self.dirty) {
-            let Some(j) = self.journeys.get_mut(&id) else {
-                self.rows_dirty.push(id);
-                continue;
-            };
-            j.dirty = false;
-            if !j.acc.is_empty() {
-                j.status = status(&j.acc, &j.messages, expect, self.clock, self.settings.incomplete_after_nanos);
-                if j.status == JourneyStatus::InFlight && !j.pending {
-                    j.pending = true;
-                    self.pending.push_back((j.acc.last_received + self.settings.incomplete_after_nanos, id));
-                }
-            }
-            if !j.row_dirty {
-                j.row_dirty = true;
-                self.rows_dirty.push(id);
-            }
-        }
-    }
-
-    /// Judges what changed (see [`JourneyStore::judge`]) and rebuilds the list rows of the
-    /// journeys judged since the last call.
-    pub fn refresh(&mut self, expect: &Expectations) {
-        self.judge(expect);
-        for id in std::mem::take(&mut self.rows_dirty) {
-            let Some(j) = self.journeys.get_mut(&id) else {
-                self.list.remove(JourneyId(id));
-                continue;
-            };
-            j.row_dirty = false;
-            if j.acc.is_empty() {
-                self.list.remove(JourneyId(id));
-                continue;
-            }
-            self.list.set(summary(JourneyId(id), &j.acc, &j.traces, j.status));
-        }
-    }
-
-    /// The trace's slot, created with a journey of its own when new.
-    fn slot(&mut self, trace: TraceId) -> &mut TraceSlot {
-        let journeys = &mut self.journeys;
-        self.traces.entry(trace).or_insert_with(|| {
-            let mut journey = Journey::new();
-            journey.traces.push(trace);
-            TraceSlot { journey: journeys.push(journey), ..TraceSlot::default() }
-        })
-    }
-
-    fn new_journey(&mut self) -> u64 {
-        self.journeys.push(Journey::new())
-    }
-
-    /// Records that a span of `from` links to trace `to`.
-    fn link(&mut self, from: TraceId, to: TraceId) {
-        let Some(slot) = self.traces.get_mut(&from) else { return };
-        if slot.links_to.contains(&to) {
-            return;
-        }
-        slot.links_to.push(to);
-        let (fan_in, links) = (slot.fan_in, slot.links_to.len());
-        self.slot(to);
-        if fan_in {
-            self.add_batch_consumer(to, from);
-        } else if links == 1 {
-            if let Some(s) = self.traces.get_mut(&to) {
-                s.joined_by.push(from);
-            }
-            self.union(from, to);
-        } else {
-            // A second linked trace: `from` is a batch consumer. Undo its join and split.
-            let first = self.traces.get(&from).and_then(|s| s.links_to.first().copied());
-            if let Some(first) = first
-                && let Some(s) = self.traces.get_mut(&first)
-            {
-                s.joined_by.retain(|t| *t != from);
-            }
-            let targets: SmallVec<[TraceId; 1]> = match self.traces.get_mut(&from) {
-                Some(s) => {
-                    s.fan_in = true;
-                    s.links_to.clone()
-                }
-                None => SmallVec::new(),
-            };
-            for t in targets {
-                self.add_batch_consumer(t, from);
-            }
-            if let Some(id) = self.traces.get(&from).map(|s| s.journey) {
-                self.split(id);
-            }
-        }
-    }
-
-    fn add_batch_consumer(&mut self, trace: TraceId, batch: TraceId) {
-        if let Some(s) = self.traces.get_mut(&trace)
-            && !s.batch_consumers.contains(&batch)
-        {
-            s.batch_consumers.push(batch);
-        }
-    }
-
-    /// Merges the journeys of two traces, moving the smaller into the larger.
-    fn union(&mut self, a: TraceId, b: TraceId) {
-        let (Some(ja), Some(jb)) = (self.traces.get(&a).map(|s| s.journey), self.traces.get(&b).map(|s| s.journey))
-        else {
-            return;
-        };
-        if ja == jb {
-            return;
-        }
-        let size = |id: &u64| self.journeys.get(id).map_or(0, |j| j.spans.len() + j.traces.len());
-        let (keep, gone) = if size(&ja) >= size(&jb) { (ja, jb) } else { (jb, ja) };
-        let Some(moved) = self.journeys.remove(&gone) else { return };
-        for t in &moved.traces {
-            if let Some(s) = self.traces.get_mut(t) {
-                s.journey = keep;
-            }
-        }
-        for m in &moved.messages {
-            self.message_index.insert((Arc::clone(&m.topic), m.partition, m.offset), keep);
-        }
-        if let Some(k) = self.journeys.get_mut(&keep) {
-            k.traces.extend(moved.traces);
-            k.spans.extend(moved.spans);
-            k.messages.extend(moved.messages);
-            k.acc.merge(*moved.acc);
-        }
-        self.list.remove(JourneyId(gone));
-        self.mark_dirty(keep);
-    }
-
-    /// Splits a journey into the components its trace joins still connect; the largest keeps
-    /// the id.
-    fn split(&mut self, id: u64) {
-        let Some(journey) = self.journeys.remove(&id) else { return };
-        let mut seen: FxHashSet<TraceId> = FxHashSet::default();
-        let mut components: Vec<Vec<TraceId>> = Vec::new();
-        for &start in &journey.traces {
-            if !seen.insert(start) {
-                continue;
-            }
-            let mut component = vec![start];
-            let mut at = 0;
-            while at < component.len() {
-                let t = component[at];
-                at += 1;
-                let Some(slot) = self.traces.get(&t) else { continue };
-                let single = (!slot.fan_in && slot.links_to.len() == 1).then(|| slot.links_to[0]);
-                for n in single.into_iter().chain(slot.joined_by.iter().copied()) {
-                    if self.traces.get(&n).is_some_and(|s| s.journey == id) && seen.insert(n) {
-                        component.push(n);
-                    }
-                }
-            }
-            components.push(component);
-        }
-        components.sort_by_key(|c| std::cmp::Reverse(c.len()));
-        let received = journey.acc.last_received;
-        let Journey { spans, messages, .. } = journey;
-        let mut parts: Vec<(u64, Journey)> = Vec::new();
-        for (i, component) in components.into_iter().enumerate() {
-            let part_id = if i == 0 {
-                self.journeys.insert(id, Journey::new());
-                id
-            } else {
-                self.new_journey()
-            };
-            let mut part = self.journeys.remove(&part_id).unwrap_or_else(Journey::new);
-            for t in &component {
-                if let Some(s) = self.traces.get_mut(t) {
-                    s.journey = part_id;
-                }
-            }
-            part.traces = component.into();
-            part.acc.last_received = received;
-            parts.push((part_id, part));
-        }
-        for span in spans {
-            let target = self.traces.get(&span.trace_id).map_or(id, |s| s.journey);
-            if let Some((_, part)) = parts.iter_mut().find(|(pid, _)| *pid == target) {
-                part.spans.push(span);
-            }
-        }
-        for step in messages {
-            let target = step.trace.and_then(|t| self.traces.get(&t.trace_id)).map_or(id, |s| s.journey);
-            self.message_index.insert((Arc::clone(&step.topic), step.partition, step.offset), target);
-            if let Some((_, part)) = parts.iter_mut().find(|(pid, _)| *pid == target) {
-                part.messages.push(step);
-            }
-        }
-        let ids: Vec<u64> = parts.iter().map(|(pid, _)| *pid).collect();
-        for (pid, part) in parts {
-            self.journeys.insert(pid, part);
-        }
-        for pid in ids {
-            self.recompute(pid);
-            self.mark_dirty(pid);
-        }
-    }
-
-    /// Recomputes a journey's totals from its contents and the batch consumers linking to it.
-    fn recompute(&mut self, id: u64) {
-        let Some(j) = self.journeys.get(&id) else { return };
-        // Batch deliveries count as activity too: the newest time is kept.
-        let received = j.acc.last_received;
-        let mut acc = self.accum_until(j, &j.messages, None);
-        acc.last_received = acc.last_received.max(received);
-        if let Some(j) = self.journeys.get_mut(&id) {
-            *j.acc = acc;
-        }
-    }
-
-    /// A journey's totals from its spans, `messages` and the batch consumers linking to it;
-    /// with `until`, from only the spans received by then.
-    fn accum_until(&self, j: &Journey, messages: &[MessageStep], until: Option<u64>) -> Accum {
-        let known = |span: &&StoredSpan| until.is_none_or(|u| span.received_unix_nano <= u);
-        let mut acc = Accum::new();
-        // A span that does not decode (a bug) is left out of the totals rather than panicking.
-        for stored in j.spans.iter().filter(known) {
-            let Ok(span) = stored.decode() else { continue };
-            let (service, topic) = self.known_labels(&span);
-            acc.add_span(&span, &service, topic.as_ref(), stored.received_unix_nano);
-        }
-        for step in messages {
-            acc.add_message(step, step.received_unix_nano);
-        }
-        let linking = self.batch_linking(&j.traces).into_iter().flat_map(|(_, s)| s);
-        for span in linking.filter(|s| known(&s)).filter_map(|s| s.decode().ok()) {
-            if span.messaging.as_ref().is_some_and(|m| m.operation.role() == MessagingRole::Consume) {
-                let (service, topic) = self.known_labels(&span);
-                acc.add_delivery(&span, &service, topic.as_ref());
-            }
-        }
-        acc
-    }
-
-    /// The journey list as the collector knew it at `until` (see [`JourneyStore::summary_at`]).
-    /// Rows that were the same then are shared with the head's list, not copied: most
-    /// journeys ended long before or began after any moment.
-    pub fn list_at(&self, until: u64, expect: &Expectations) -> JourneyList {
-        self.list.derive(|row| self.row_at(row, until, expect))
-    }
-
-    /// Journey `id`'s row as the collector knew it at `until` (a receive time, Unix ns), for
-    /// the timeline's cursor: only the spans and messages received by then count, and
-    /// completeness is judged at that moment against `expect` as it was then.
-    /// `None` when nothing of it had been received.
-    ///
-    /// Journeys merge as links arrive and are not split again here: a journey that a later
-    /// span joined to another shows as one, with only what each part had received by then.
-    /// Journeys complete by `until` keep their row and, if it was waiting for a consumer, are
-    /// judged again; only the others are rebuilt from their spans.
-    pub fn summary_at(&self, id: JourneyId, until: u64, expect: &Expectations) -> Option<JourneySummary> {
-        let row = self.list.get(id)?;
-        match self.row_at(row, until, expect) {
-            DerivedRow::Keep => Some(row.clone()),
-            DerivedRow::Drop => None,
-            DerivedRow::Replace(then) => Some(then),
-        }
-    }
-
-    /// How the list row `row` stood at `until` (see [`JourneyStore::summary_at`]): the same,
-    /// not there yet, or different.
-    fn row_at(&self, row: &JourneySummary, until: u64, expect: &Expectations) -> DerivedRow {
-        // Most rows are decided by their receive times alone, without reaching the journey.
-        let (first, last) = row.received_unix_nano;
-        if first > until {
-            return DerivedRow::Drop;
-        }
-        let waiting = matches!(row.status, JourneyStatus::InFlight | JourneyStatus::Incomplete);
-        if last <= until && !waiting {
-            return DerivedRow::Keep;
-        }
-        let Some(j) = self.journeys.get(&row.id.0) else { return DerivedRow::Drop };
-        let grace = self.settings.incomplete_after_nanos;
-        if j.acc.last_received <= until {
-            if !matches!(row.status, JourneyStatus::InFlight | JourneyStatus::Incomplete) {
-                return DerivedRow::Keep;
-            }
-            return match status(&j.acc, &j.messages, expect, until, grace) {
-                then if then == row.status => DerivedRow::Keep,
-                then => DerivedRow::Replace(JourneySummary { status: then, ..row.clone() }),
-            };
-        }
-        let spans_then = || j.spans.iter().filter(|s| s.received_unix_nano <= until);
-        let messages: Vec<MessageStep> = j.messages.iter().filter(|m| m.received_unix_nano <= until).cloned().collect();
-        let acc = self.accum_until(j, &messages, Some(until));
-        if acc.is_empty() {
-            return DerivedRow::Drop;
-        }
-        let began = |t: &TraceId| {
-            spans_then().any(|s| s.trace_id == *t) || messages.iter().any(|m| m.trace.is_some_and(|r| r.trace_id == *t))
-        };
-        let traces: Vec<TraceId> = j.traces.iter().copied().filter(began).collect();
-        let status = status(&acc, &messages, expect, until, grace);
-        DerivedRow::Replace(summary(row.id, &acc, &traces, status))
-    }
-
     fn mark_dirty(&mut self, id: u64) {
         if let Some(j) = self.journeys.get_mut(&id)
             && !j.dirty
@@ -669,125 +349,9 @@ impl JourneyStore {
             self.dirty.push(id);
         }
     }
-
-    /// Evicts the oldest journeys while over either limit.
-    fn evict(&mut self) {
-        while self.journeys.len() > self.settings.max_journeys || self.spans_kept > self.settings.max_spans {
-            let Some((id, j)) = self.journeys.pop_oldest() else { break };
-            for t in &j.traces {
-                self.traces.remove(t);
-            }
-            for m in &j.messages {
-                self.message_index.remove(&(Arc::clone(&m.topic), m.partition, m.offset));
-            }
-            self.spans_kept -= j.spans.len();
-            if !j.acc.is_empty() {
-                self.evicted += 1;
-                self.evicted_spans += j.spans.len() as u64;
-            }
-            self.list.remove(JourneyId(id));
-        }
-    }
-
-    fn intern(&mut self, text: &str) -> Arc<str> {
-        if let Some(found) = self.interned.get(text) {
-            return Arc::clone(found);
-        }
-        let value: Arc<str> = text.into();
-        self.interned.insert(Arc::clone(&value));
-        value
-    }
-
-    /// A span's service label and (interned) destination.
-    fn labels(&mut self, span: &Span) -> (Arc<str>, Option<Arc<str>>) {
-        let service = self.service_label(&span.resource);
-        let topic = span.messaging.as_ref().and_then(|m| m.destination.as_deref()).map(|d| self.intern(d));
-        (service, topic)
-    }
-
-    /// As [`JourneyStore::labels`], without interning anything new (for read-only rebuilds).
-    fn known_labels(&self, span: &Span) -> (Arc<str>, Option<Arc<str>>) {
-        let known = |text: &str| self.interned.get(text).cloned().unwrap_or_else(|| text.into());
-        let service = known(&span.resource.service.to_string());
-        let topic = span.messaging.as_ref().and_then(|m| m.destination.as_deref()).map(known);
-        (service, topic)
-    }
-
-    /// The service label of a resource; spans of one export share their resource, so the
-    /// last one is remembered.
-    fn service_label(&mut self, resource: &Arc<Resource>) -> Arc<str> {
-        if let Some((last, label)) = &self.last_resource
-            && (Arc::ptr_eq(last, resource) || last.service == resource.service)
-        {
-            let label = Arc::clone(label);
-            self.last_resource = Some((Arc::clone(resource), Arc::clone(&label)));
-            return label;
-        }
-        let label = self.intern(&resource.service.to_string());
-        self.last_resource = Some((Arc::clone(resource), Arc::clone(&label)));
-        label
-    }
 }
 
-/// Judges a journey: failed, else whether every consumer of each destination it was produced
-/// to has processed it.
-fn status(acc: &Accum, messages: &[MessageStep], expect: &Expectations, now: u64, grace: u64) -> JourneyStatus {
-    if acc.failures > 0 {
-        return JourneyStatus::Failed;
-    }
-    for (topic, system) in &acc.produced {
-        for (consumer, groups) in expect.consumers_of(system, topic) {
-            let by_span = acc.delivered.iter().any(|d| {
-                d.topic.as_ref().is_none_or(|t| t == topic)
-                    && (consumer.is_consumer_named(&d.service)
-                        || d.group.as_ref().is_some_and(|g| groups.contains(&**g)))
-            });
-            let by_offsets = messages
-                .iter()
-                .filter(|m| m.topic == *topic)
-                .any(|m| groups.iter().any(|g| expect.committed(g, topic, m.partition).is_some_and(|c| c > m.offset)));
-            if !by_span && !by_offsets {
-                return if now.saturating_sub(acc.last_received) < grace {
-                    JourneyStatus::InFlight
-                } else {
-                    JourneyStatus::Incomplete
-                };
-            }
-        }
-    }
-    JourneyStatus::Ok
-}
-
-fn sorted(items: &[Arc<str>]) -> Arc<[Arc<str>]> {
-    let mut v = items.to_vec();
-    v.sort();
-    v.into()
-}
-
-fn summary(id: JourneyId, acc: &Accum, traces: &[TraceId], status: JourneyStatus) -> JourneySummary {
-    let (root_service, root_name) = match &acc.root {
-        Some((_, service, name)) => (Arc::clone(service), Some(Arc::clone(name))),
-        None => (Arc::from(""), None),
-    };
-    let event_type = acc.event_type.clone().or(root_name).unwrap_or_else(|| Arc::from("message"));
-    let start = if acc.start == u64::MAX { 0 } else { acc.start };
-    JourneySummary {
-        id,
-        start_unix_nano: start,
-        end_unix_nano: acc.end.max(start),
-        root_service,
-        event_type,
-        keys: acc.keys.to_vec().into(),
-        message_ids: acc.message_ids.to_vec().into(),
-        trace_ids: traces.to_vec().into(),
-        services: sorted(&acc.services),
-        topics: sorted(&acc.topics),
-        hops: acc.delivered.len() as u32,
-        spans: acc.spans,
-        messages: acc.messages,
-        failures: acc.failures,
-        error: acc.error.clone(),
-        status,
-        received_unix_nano: (acc.first_received.min(acc.last_received), acc.last_received),
-    }
+/// True for a span kept as batch context: shown, never counted.
+fn is_context(span: &crate::model::span::Span) -> bool {
+    SpanRole::of(span) == SpanRole::Receive
 }
