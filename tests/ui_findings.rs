@@ -45,9 +45,9 @@ fn findings() -> FindingsView {
     dead.summary = DEAD_LETTER.into();
     dead.evidence.error = Some("card declined".into());
     dead.evidence.payload = Some(r#"{"order":7}"#.into());
-    dead.evidence.add_trace(TRACE.into());
-    dead.evidence.add_message(MessageRef { topic: "payments-dlq".into(), partition: 0, offset: 41 });
-    dead.evidence.add_key("order-7".into());
+    dead.evidence.add_trace(|| TRACE.into());
+    dead.evidence.add_message(|| MessageRef { topic: "payments-dlq".into(), partition: 0, offset: 41 });
+    dead.evidence.add_key(|| "order-7".into());
 
     let mut schema = Finding::new(FindingKind::SchemaChange, Severity::Warning, Location::topic("orders"), AT + 1);
     schema.count = 1;

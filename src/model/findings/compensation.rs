@@ -108,8 +108,8 @@ impl CompensationDetector {
         }
     }
 
-    fn step(&mut self, key: &str, failure: Option<Failure>, compensation: Option<(String, u64)>, at: u64) -> bool {
-        let id = key_of(&key);
+    fn step(&mut self, key_text: &str, failure: Option<Failure>, compensation: Option<(String, u64)>, at: u64) -> bool {
+        let id = key_of(&key_text);
         let mut chain = self.keys.get(&id).cloned().unwrap_or_default();
         if let Some(failure) = failure {
             // The earliest failure explains what follows.
@@ -128,28 +128,26 @@ impl CompensationDetector {
             let mut after: Vec<&(String, u64)> = chain.steps.iter().filter(|(_, t)| *t >= failure.at).collect();
             after.sort_by_key(|(_, t)| *t);
             if !after.is_empty() {
-                let location = Location { event_type: Some(failure.what.clone()), ..Location::topic(&failure.topic) };
-                if let Some(f) = self
-                    .findings
-                    .entry(location, "saga", |l| Finding::new(FindingKind::Compensation, Severity::Info, l, at))
-                {
+                let key = key_of(&("saga", failure.topic.as_str(), failure.what.as_str()));
+                let made = || {
+                    let location =
+                        Location { event_type: Some(failure.what.clone()), ..Location::topic(&failure.topic) };
+                    Finding::new(FindingKind::Compensation, Severity::Info, location, at)
+                };
+                if let Some(f) = self.findings.entry(key, "saga", made) {
                     if !chain.counted {
                         f.touch(at);
                         chain.counted = true;
                     }
                     f.last_seen_unix_nano = f.last_seen_unix_nano.max(at);
-                    f.evidence.add_key(key.to_owned());
-                    f.evidence.chain =
-                        std::iter::once(failure.what.clone()).chain(after.iter().map(|(t, _)| t.clone())).collect();
-                    if let Some(trace) = &failure.trace {
-                        f.evidence.add_trace(trace.clone());
+                    f.evidence.add_key(|| key_text.to_owned());
+                    if f.evidence.chain.len() < after.len() + 1 {
+                        f.evidence.chain =
+                            std::iter::once(failure.what.clone()).chain(after.iter().map(|(t, _)| t.clone())).collect();
                     }
-                    f.summary = format!(
-                        "{} keys rolled back after {}: {}",
-                        f.count,
-                        failure.what,
-                        f.evidence.chain.join(" → ")
-                    );
+                    if let Some(trace) = &failure.trace {
+                        f.evidence.add_trace(|| trace.clone());
+                    }
                     changed = true;
                 }
             }
@@ -160,7 +158,10 @@ impl CompensationDetector {
 
     /// Copies the findings into `out`.
     pub fn collect(&self, out: &mut Vec<Finding>) {
-        self.findings.collect(out);
+        self.findings.collect(out, |_, f| {
+            let failure = f.location.event_type.as_deref().unwrap_or("a failure");
+            format!("{} keys rolled back after {failure}: {}", f.count, f.evidence.chain.join(" → "))
+        });
     }
 
     /// What the bounds dropped.

@@ -18,7 +18,7 @@ use super::finding::{Finding, FindingKind, Location, Severity};
 use super::table::{FindingTable, Memory, add, counters, key_of};
 use crate::model::ids::TraceId;
 use crate::model::messaging::{MessagingOperation, MessagingRole};
-use crate::model::span::{AttrValue, Span, SpanKind, find_attr};
+use crate::model::span::{AttrValue, ServiceName, Span, SpanKind, find_attr};
 
 /// Attributes naming the peer of a call, first that is present.
 const PEER_ATTRIBUTES: [&str; 5] = ["peer.service", "server.address", "net.peer.name", "rpc.service", "http.host"];
@@ -61,8 +61,8 @@ pub struct CouplingDetector {
     waiting: Memory<SmallVec<[Waiting; 2]>>,
     calls: FindingTable,
     /// Who writes and who reads each topic.
-    writers: BTreeMap<String, BTreeMap<String, u64>>,
-    readers: BTreeMap<String, BTreeMap<String, u64>>,
+    writers: BTreeMap<String, BTreeMap<ServiceName, u64>>,
+    readers: BTreeMap<String, BTreeMap<ServiceName, u64>>,
     /// Service-to-service calls (any, not only under consumers), first seen.
     direct: BTreeMap<(String, String), u64>,
     dropped: u64,
@@ -98,9 +98,9 @@ impl CouplingDetector {
 
     /// Takes in a span; true when a finding changed.
     pub fn apply_span(&mut self, span: &Span, at: u64) -> bool {
-        let mut changed = self.learn_edges(span, at);
-        let id = key_of(&span.span_ref());
         let call = sync_call(span);
+        let mut changed = self.learn_edges(span, call.as_ref(), at);
+        let id = key_of(&span.span_ref());
         let process = span.messaging.as_ref().filter(|m| m.operation == MessagingOperation::Process);
         let state = match (process, span.parent_ref()) {
             (Some(m), _) => m.destination.as_deref().map_or(Under::No, |t| Under::Yes(Arc::from(t))),
@@ -145,51 +145,51 @@ impl CouplingDetector {
     }
 
     fn report(&mut self, call: &Call, topic: &str, trace: TraceId, at: u64) -> bool {
-        let location = Location { service: Some(call.service.clone()), ..Location::topic(topic) };
-        let Some(f) =
-            self.calls.entry(location, "call", |l| Finding::new(FindingKind::SyncCoupling, Severity::Info, l, at))
-        else {
-            return false;
+        let key = key_of(&(call.service.as_str(), call.peer.as_str(), topic));
+        let made = || {
+            let mut f = Finding::new(
+                FindingKind::SyncCoupling,
+                Severity::Info,
+                Location { service: Some(call.service.clone()), ..Location::topic(topic) },
+                at,
+            );
+            f.evidence.chain = vec![topic.to_owned(), call.service.clone(), call.peer.clone()];
+            f
         };
+        let Some(f) = self.calls.entry(key, "call", made) else { return false };
         f.touch(at);
-        f.evidence.chain = vec![topic.to_owned(), call.service.clone(), call.peer.clone()];
-        f.evidence.add_trace(trace.to_hex());
-        f.summary = format!(
-            "{} calls {} synchronously while processing {topic} ({} calls): the chain waits on it and fails with it",
-            call.service, call.peer, f.count
-        );
+        f.evidence.add_trace(|| trace.to_hex());
         true
     }
 
     /// Learns who writes and reads which topic, and direct calls, for cycles.
-    fn learn_edges(&mut self, span: &Span, at: u64) -> bool {
-        let service = span.service().to_string();
+    fn learn_edges(&mut self, span: &Span, call: Option<&Call>, at: u64) -> bool {
         let (map, topic) = match &span.messaging {
-            Some(m) if m.operation.role() == MessagingRole::Produce => (&mut self.writers, m.destination.clone()),
-            Some(m) if m.operation == MessagingOperation::Process => (&mut self.readers, m.destination.clone()),
+            Some(m) if m.operation.role() == MessagingRole::Produce => (&mut self.writers, m.destination.as_deref()),
+            Some(m) if m.operation == MessagingOperation::Process => (&mut self.readers, m.destination.as_deref()),
             _ => {
-                let Some(call) = sync_call(span) else { return false };
-                let edge = (call.service, call.peer);
-                if self.direct.contains_key(&edge) {
+                let Some(call) = call else { return false };
+                if self.direct.contains_key(&(call.service.clone(), call.peer.clone())) {
                     return false;
                 }
                 if self.direct.len() >= MAX_EDGES {
                     self.dropped += 1;
                     return false;
                 }
-                self.direct.insert(edge, at);
+                self.direct.insert((call.service.clone(), call.peer.clone()), at);
                 return true;
             }
         };
         let Some(topic) = topic else { return false };
-        if map.get(&topic).is_some_and(|s| s.contains_key(&service)) {
+        let service = span.service();
+        if map.get(topic).is_some_and(|s| s.contains_key(service)) {
             return false;
         }
         if map.len() >= MAX_EDGES {
             self.dropped += 1;
             return false;
         }
-        map.entry(topic).or_default().insert(service, at);
+        map.entry(topic.to_owned()).or_default().insert(service.clone(), at);
         true
     }
 
@@ -206,9 +206,10 @@ impl CouplingDetector {
             for (writer, w_at) in writers {
                 for (reader, r_at) in readers {
                     if writer != reader {
-                        let (a, b) = (node(&mut graph, writer), node(&mut graph, reader));
-                        names.insert(a, writer.clone());
-                        names.insert(b, reader.clone());
+                        let (writer, reader) = (writer.to_string(), reader.to_string());
+                        let (a, b) = (node(&mut graph, &writer), node(&mut graph, &reader));
+                        names.insert(a, writer);
+                        names.insert(b, reader);
                         graph.add_edge(a, b, ((*w_at).max(*r_at), topic.as_str()));
                     }
                 }
@@ -255,7 +256,16 @@ impl CouplingDetector {
 
     /// Copies the findings into `out`.
     pub fn collect(&self, out: &mut Vec<Finding>) {
-        self.calls.collect(out);
+        self.calls.collect(out, |_, f| {
+            let (topic, service, peer) = match f.evidence.chain.as_slice() {
+                [topic, service, peer] => (topic.as_str(), service.as_str(), peer.as_str()),
+                _ => ("an event", "a consumer", "another service"),
+            };
+            format!(
+                "{service} calls {peer} synchronously while processing {topic} ({} calls): the chain waits on it and fails with it",
+                f.count
+            )
+        });
         out.extend(self.cycles());
     }
 

@@ -62,7 +62,7 @@ impl DeadLetterDetector {
         entry.0 += 1;
         entry.1 = entry.1.min(at);
         entry.2 = entry.2.max(at);
-        entry.3.add_trace(span.trace_id.to_hex());
+        entry.3.add_trace(|| span.trace_id.to_hex());
         true
     }
 
@@ -98,10 +98,10 @@ impl DeadLetterDetector {
             entry.message.clone_from(&origin.message);
         }
         if let (Some(partition), Some(offset)) = (origin.partition, origin.offset) {
-            entry.evidence.add_message(MessageRef { topic: origin.topic.clone(), partition, offset });
+            entry.evidence.add_message(|| MessageRef { topic: origin.topic.clone(), partition, offset });
         }
         if let Some(trace) = &message.links.trace {
-            entry.evidence.add_trace(trace.trace_id.to_hex());
+            entry.evidence.add_trace(|| trace.trace_id.to_hex());
         }
         if let Some(payload) = &message.payload {
             entry.evidence.payload = Some(preview(payload));

@@ -246,13 +246,13 @@ pub struct LagEvidence {
 /// What a finding rests on; each detector fills what it has.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Evidence {
-    /// Traces (hex) whose journeys show the problem, newest last, a few at most.
+    /// Traces (hex) whose journeys show the problem, the first few.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub traces: Vec<String>,
-    /// Messages that show it, a few at most.
+    /// Messages that show it, the first few.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub messages: Vec<MessageRef>,
-    /// Keys affected, a few at most.
+    /// Keys affected, the first few.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub keys: Vec<String>,
     /// The start of a payload involved (text, or a note that it is binary).
@@ -276,30 +276,31 @@ pub struct Evidence {
 pub const EVIDENCE_EXAMPLES: usize = 8;
 
 impl Evidence {
-    /// Adds a trace, keeping the newest few.
-    pub fn add_trace(&mut self, trace: String) {
+    /// Adds a trace, keeping the first few (made only while there is room).
+    pub fn add_trace(&mut self, trace: impl FnOnce() -> String) {
         push_bounded(&mut self.traces, trace);
     }
 
-    /// Adds a message, keeping the newest few.
-    pub fn add_message(&mut self, message: MessageRef) {
+    /// Adds a message, keeping the first few.
+    pub fn add_message(&mut self, message: impl FnOnce() -> MessageRef) {
         push_bounded(&mut self.messages, message);
     }
 
-    /// Adds a key, keeping the newest few.
-    pub fn add_key(&mut self, key: String) {
+    /// Adds a key, keeping the first few.
+    pub fn add_key(&mut self, key: impl FnOnce() -> String) {
         push_bounded(&mut self.keys, key);
     }
 }
 
-fn push_bounded<T: PartialEq>(list: &mut Vec<T>, item: T) {
-    if list.contains(&item) {
+/// Examples are kept first come, so once a list is full an occurrence costs no allocation.
+fn push_bounded<T: PartialEq>(list: &mut Vec<T>, item: impl FnOnce() -> T) {
+    if list.len() >= EVIDENCE_EXAMPLES {
         return;
     }
-    if list.len() >= EVIDENCE_EXAMPLES {
-        list.remove(0);
+    let item = item();
+    if !list.contains(&item) {
+        list.push(item);
     }
-    list.push(item);
 }
 
 /// One named problem.

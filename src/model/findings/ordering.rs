@@ -51,6 +51,8 @@ pub struct OrderingDetector {
     keys: Memory<KeyState>,
     produced_to: Memory<(i32, bool)>,
     groups: BTreeMap<String, BTreeSet<String>>,
+    /// (topic, group) pairs already in `groups`, hashed.
+    readers_seen: rustc_hash::FxHashSet<u64>,
     findings: FindingTable,
 }
 
@@ -61,6 +63,7 @@ impl OrderingDetector {
             keys: Memory::new(max),
             produced_to: Memory::new(max),
             groups: BTreeMap::new(),
+            readers_seen: rustc_hash::FxHashSet::default(),
             findings: FindingTable::default(),
         }
     }
@@ -72,8 +75,14 @@ impl OrderingDetector {
         match m.operation.role() {
             MessagingRole::Consume if m.operation == MessagingOperation::Process => {
                 if let Some(group) = &m.consumer_group {
+                    // Asked at every process span: a hash lookup, no string compared.
+                    let pair = key_of(&(topic, group.as_str()));
+                    if self.readers_seen.contains(&pair) {
+                        return false;
+                    }
                     let known = self.groups.contains_key(topic);
                     if known || self.groups.len() < MAX_TOPICS {
+                        self.readers_seen.insert(pair);
                         let groups = self.groups.entry(topic.to_owned()).or_default();
                         // A new reader changes what out-of-order findings on the topic say.
                         return groups.len() < MAX_GROUPS_PER_TOPIC && groups.insert(group.clone());
@@ -152,18 +161,17 @@ impl OrderingDetector {
         if reordered {
             let before = MessageRef { topic: message.topic.clone(), partition: state.partition, offset: state.offset };
             let now = MessageRef { topic: message.topic.clone(), partition: here.0, offset: here.1 };
-            if let Some(f) = self.findings.entry(Location::topic(&message.topic), "order", |l| {
-                Finding::new(FindingKind::OutOfOrder, Severity::Warning, l, at)
-            }) {
+            let made = || Finding::new(FindingKind::OutOfOrder, Severity::Warning, Location::topic(&message.topic), at);
+            if let Some(f) = self.findings.entry(key_of(&("order", message.topic.as_str())), "order", made) {
                 if !state.counted_order {
                     f.touch(at);
                 }
                 f.last_seen_unix_nano = f.last_seen_unix_nano.max(at);
-                f.evidence.add_key(key.clone());
-                f.evidence.add_message(before);
-                f.evidence.add_message(now);
+                f.evidence.add_key(|| key.clone());
+                f.evidence.add_message(|| before);
+                f.evidence.add_message(|| now);
                 if let Some(trace) = &message.links.trace {
-                    f.evidence.add_trace(trace.trace_id.to_hex());
+                    f.evidence.add_trace(|| trace.trace_id.to_hex());
                 }
                 state.counted_order = true;
                 changed = true;
@@ -179,39 +187,33 @@ impl OrderingDetector {
 
     /// Counts a key written to a second partition of `topic`.
     fn spread(&mut self, topic: &str, key: &str, place: Option<MessageRef>, at: u64) -> bool {
-        let Some(f) = self.findings.entry(Location::topic(topic), "partitions", |l| {
-            Finding::new(FindingKind::OutOfOrder, Severity::Warning, l, at)
-        }) else {
+        let made = || Finding::new(FindingKind::OutOfOrder, Severity::Warning, Location::topic(topic), at);
+        let Some(f) = self.findings.entry(key_of(&("partitions", topic)), "partitions", made) else {
             return false;
         };
         f.touch(at);
-        f.summary = format!("{} keys written to more than one partition: their order is lost", f.count);
-        f.evidence.add_key(key.to_owned());
+        f.evidence.add_key(|| key.to_owned());
         if let Some(place) = place {
-            f.evidence.add_message(place);
+            f.evidence.add_message(|| place);
         }
         true
     }
 
     /// Copies the findings into `out`, naming the groups that read them out of order.
     pub fn collect(&self, out: &mut Vec<Finding>) {
-        for f in self.findings.iter() {
-            let mut f = f.clone();
-            if f.summary.is_empty() {
-                let topic = f.location.topic.clone().unwrap_or_default();
-                let readers = self.groups.get(&topic).map(|g| g.iter().cloned().collect::<Vec<_>>().join(", "));
-                f.summary = match readers {
-                    Some(groups) if !groups.is_empty() => {
-                        format!("{} keys with events in the log out of order: groups {groups} process them so", f.count)
-                    }
-                    _ => format!(
-                        "{} keys with events in the log out of order: every consumer processes them so",
-                        f.count
-                    ),
-                };
+        self.findings.collect(out, |tag, f| {
+            if tag == "partitions" {
+                return format!("{} keys written to more than one partition: their order is lost", f.count);
             }
-            out.push(f);
-        }
+            let topic = f.location.topic.clone().unwrap_or_default();
+            let readers = self.groups.get(&topic).map(|g| g.iter().cloned().collect::<Vec<_>>().join(", "));
+            match readers {
+                Some(groups) if !groups.is_empty() => {
+                    format!("{} keys with events in the log out of order: groups {groups} process them so", f.count)
+                }
+                _ => format!("{} keys with events in the log out of order: every consumer processes them so", f.count),
+            }
+        });
     }
 
     /// What the bounds dropped.

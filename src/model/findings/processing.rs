@@ -16,13 +16,29 @@ use super::payload::{ReadPayload, preview};
 use super::table::{FindingTable, Memory, add, counters, key_of};
 use crate::model::kafka::message::KafkaMessage;
 use crate::model::messaging::{Messaging, MessagingOperation};
-use crate::model::span::Span;
+use crate::model::span::{ServiceName, Span};
 
 /// The consumer a process span speaks for: its group, else its service.
 pub fn consumer_of(span: &Span, m: &Messaging) -> Consumer {
     match &m.consumer_group {
         Some(group) => Consumer::Group(group.clone()),
         None => Consumer::Service(span.service().to_string()),
+    }
+}
+
+/// A consumer, borrowed: hashed into keys without allocating.
+#[derive(Clone, Copy, Hash)]
+enum ConsumerRef<'a> {
+    Group(&'a str),
+    Service(&'a ServiceName),
+}
+
+impl ConsumerRef<'_> {
+    fn owned(self) -> Consumer {
+        match self {
+            Self::Group(g) => Consumer::Group(g.to_owned()),
+            Self::Service(s) => Consumer::Service(s.to_string()),
+        }
     }
 }
 
@@ -48,6 +64,11 @@ struct Attempts {
     poison: bool,
 }
 
+/// Where a message is: the key of the attempts memory, from borrowed parts.
+fn attempt_key(consumer: ConsumerRef<'_>, topic: &str, partition: i32, offset: i64) -> u64 {
+    key_of(&(consumer, topic, partition, offset))
+}
+
 /// Duplicates, retries and poison messages.
 #[derive(Clone, Debug)]
 pub struct ProcessingDetector {
@@ -56,10 +77,10 @@ pub struct ProcessingDetector {
     logged: Memory<(i32, i64)>,
     /// Copies already counted, by place in the log.
     copies: Memory<()>,
-    /// Payload previews by place in the log, for poison evidence.
+    /// Payload previews of messages that are not JSON (the likely poison), by place.
     previews: Memory<String>,
-    /// Poison messages whose payload was not read yet, and the finding they belong to.
-    awaiting_payload: BTreeMap<MessageRef, Location>,
+    /// Poison messages whose payload was not read yet, and the key of their finding.
+    awaiting_payload: BTreeMap<MessageRef, u64>,
     duplicates: FindingTable,
     retries: FindingTable,
     poison: FindingTable,
@@ -89,68 +110,81 @@ impl ProcessingDetector {
             return false;
         }
         let Some(topic) = m.destination.as_deref() else { return false };
-        let consumer = consumer_of(span, m);
+        let consumer = match &m.consumer_group {
+            Some(group) => ConsumerRef::Group(group),
+            None => ConsumerRef::Service(span.service()),
+        };
+        let location = || Location::topic(topic).with_consumer(&consumer.owned());
         let mut changed = false;
         if let Some(base) = retry_base(topic) {
-            let location = Location::topic(base).with_consumer(&consumer);
-            if let Some(f) = self.retries.entry(location, "topic", |l| retry_finding(l, at)) {
+            let key = key_of(&("retry topic", consumer, base));
+            let made = || {
+                Finding::new(
+                    FindingKind::Retry,
+                    Severity::Info,
+                    Location::topic(base).with_consumer(&consumer.owned()),
+                    at,
+                )
+            };
+            if let Some(f) = self.retries.entry(key, "retry topic", made) {
                 f.touch(at);
-                f.summary = format!("{} messages processed from retry topics of {base}", f.count);
-                f.evidence.add_trace(span.trace_id.to_hex());
+                f.evidence.add_trace(|| span.trace_id.to_hex());
                 changed = true;
             }
         }
         let partition = m.partition.as_deref().and_then(|p| p.trim().parse::<i32>().ok());
         let place = match (partition, m.offset) {
-            (Some(p), Some(o)) => Some(MessageRef { topic: topic.to_owned(), partition: p, offset: o }),
+            (Some(p), Some(o)) => Some((p, o)),
             _ => None,
         };
-        let identity = match (&place, &m.message_id) {
-            (Some(place), _) => key_of(&(&consumer, place)),
-            (None, Some(id)) => key_of(&(&consumer, topic, id)),
+        let identity = match (place, &m.message_id) {
+            (Some((p, o)), _) => attempt_key(consumer, topic, p, o),
+            (None, Some(id)) => key_of(&(consumer, topic, id)),
             (None, None) => return changed,
         };
+        let message_ref = || place.map(|(partition, offset)| MessageRef { topic: topic.to_owned(), partition, offset });
         let failed = span.is_failure();
         let before = self.attempts.get(&identity).copied();
         let mut state = before.unwrap_or_default();
         state.attempts += 1;
-        let location = || Location::topic(topic).with_consumer(&consumer);
         if before.is_some() {
             if state.last_failed {
-                if let Some(f) = self.retries.entry(location(), "redelivery", |l| retry_finding(l, at)) {
+                let key = key_of(&("redelivery", consumer, topic));
+                let made = || Finding::new(FindingKind::Retry, Severity::Info, location(), at);
+                if let Some(f) = self.retries.entry(key, "redelivery", made) {
                     if !state.retried {
                         f.touch(at);
                     }
                     f.last_seen_unix_nano = f.last_seen_unix_nano.max(at);
-                    f.summary = format!("{} messages processed again after failing", f.count);
-                    f.evidence.add_trace(span.trace_id.to_hex());
-                    if let Some(place) = &place {
-                        f.evidence.add_message(place.clone());
+                    f.evidence.add_trace(|| span.trace_id.to_hex());
+                    if let Some(place) = message_ref() {
+                        f.evidence.add_message(|| place);
                     }
                     state.retried = true;
                     changed = true;
                 }
-            } else if let Some(f) = self
-                .duplicates
-                .entry(location(), "processed", |l| Finding::new(FindingKind::Duplicate, Severity::Warning, l, at))
-            {
-                if !state.duplicate {
-                    f.touch(at);
+            } else {
+                let key = key_of(&("processed", consumer, topic));
+                let made = || Finding::new(FindingKind::Duplicate, Severity::Warning, location(), at);
+                if let Some(f) = self.duplicates.entry(key, "processed", made) {
+                    if !state.duplicate {
+                        f.touch(at);
+                    }
+                    f.last_seen_unix_nano = f.last_seen_unix_nano.max(at);
+                    f.evidence.add_trace(|| span.trace_id.to_hex());
+                    if let Some(place) = message_ref() {
+                        f.evidence.add_message(|| place);
+                    }
+                    state.duplicate = true;
+                    changed = true;
                 }
-                f.last_seen_unix_nano = f.last_seen_unix_nano.max(at);
-                f.summary = format!("{} messages processed more than once by {}", f.count, describe(&consumer));
-                f.evidence.add_trace(span.trace_id.to_hex());
-                if let Some(place) = &place {
-                    f.evidence.add_message(place.clone());
-                }
-                state.duplicate = true;
-                changed = true;
             }
         }
         if failed {
             state.failures += 1;
             if state.failures >= self.poison_attempts {
-                changed |= self.mark_poison(location(), place.as_ref(), &state, span.status_message.clone(), at);
+                let key = key_of(&("attempts", consumer, topic));
+                changed |= self.mark_poison(key, location, message_ref().as_ref(), &state, &span.status_message, at);
                 state.poison = true;
             }
         }
@@ -161,10 +195,11 @@ impl ProcessingDetector {
 
     fn mark_poison(
         &mut self,
-        location: Location,
+        key: u64,
+        location: impl FnOnce() -> Location,
         place: Option<&MessageRef>,
         state: &Attempts,
-        error: String,
+        error: &str,
         at: u64,
     ) -> bool {
         let preview = place.and_then(|p| self.previews.get(&key_of(&(&p.topic, p.partition, p.offset))).cloned());
@@ -172,19 +207,15 @@ impl ProcessingDetector {
             && preview.is_none()
             && self.awaiting_payload.len() < MAX_AWAITING_PAYLOAD
         {
-            self.awaiting_payload.insert(place.clone(), location.clone());
+            self.awaiting_payload.insert(place.clone(), key);
         }
-        let Some(f) = self
-            .poison
-            .entry(location, "attempts", |l| Finding::new(FindingKind::PoisonMessage, Severity::Error, l, at))
-        else {
-            return false;
-        };
+        let made = || Finding::new(FindingKind::PoisonMessage, Severity::Error, location(), at);
+        let Some(f) = self.poison.entry(key, "attempts", made) else { return false };
         // The count is failed attempts: all of them once a message turns poison, then each more.
         f.count += if state.poison { 1 } else { u64::from(state.failures) };
         f.last_seen_unix_nano = f.last_seen_unix_nano.max(at);
         if let Some(place) = place {
-            f.evidence.add_message(place.clone());
+            f.evidence.add_message(|| place.clone());
             f.summary = format!(
                 "fails on {} {}@{} again and again ({} failed attempts)",
                 place.topic, place.partition, place.offset, state.failures
@@ -193,7 +224,7 @@ impl ProcessingDetector {
             f.summary = format!("fails on one message again and again ({} failed attempts)", state.failures);
         }
         if !error.is_empty() {
-            f.evidence.error = Some(error);
+            f.evidence.error = Some(error.to_owned());
         }
         if preview.is_some() {
             f.evidence.payload = preview;
@@ -204,14 +235,15 @@ impl ProcessingDetector {
     /// A partition stalled at `offset` while the group's process spans failed on that very
     /// message: a poison message, whatever the number of attempts seen.
     pub fn note_stall(&mut self, group: &str, place: &MessageRef, at: u64) -> bool {
-        let consumer = Consumer::Group(group.to_owned());
-        let identity = key_of(&(&consumer, place));
+        let consumer = ConsumerRef::Group(group);
+        let identity = attempt_key(consumer, &place.topic, place.partition, place.offset);
         let Some(state) = self.attempts.get(&identity).copied() else { return false };
         if state.failures == 0 || state.poison {
             return false;
         }
-        let location = Location::topic(&place.topic).with_consumer(&consumer);
-        let changed = self.mark_poison(location, Some(place), &state, String::new(), at);
+        let key = key_of(&("attempts", consumer, place.topic.as_str()));
+        let location = || Location::topic(&place.topic).with_consumer(&consumer.owned());
+        let changed = self.mark_poison(key, location, Some(place), &state, "", at);
         self.attempts.insert(identity, Attempts { poison: true, ..state });
         changed
     }
@@ -219,19 +251,20 @@ impl ProcessingDetector {
     /// Takes in a message read from the log; true when a finding changed.
     pub fn apply_message(&mut self, message: &KafkaMessage, read: &ReadPayload, at: u64) -> bool {
         let place = key_of(&(&message.topic, message.partition, message.offset));
-        if let Some(payload) = &message.payload
+        let mut changed = false;
+        if read.json.is_none()
+            && let Some(payload) = &message.payload
             && self.previews.get(&place).is_none()
         {
             self.previews.insert(place, preview(payload));
         }
-        let mut changed = false;
         if !self.awaiting_payload.is_empty()
             && let Some(payload) = &message.payload
         {
             let here =
                 MessageRef { topic: message.topic.clone(), partition: message.partition, offset: message.offset };
-            if let Some(location) = self.awaiting_payload.remove(&here)
-                && let Some(f) = self.poison.get_mut(&location, "attempts")
+            if let Some(key) = self.awaiting_payload.remove(&here)
+                && let Some(f) = self.poison.get_mut(key)
             {
                 f.evidence.payload = Some(preview(payload));
                 changed = true;
@@ -245,33 +278,41 @@ impl ProcessingDetector {
             return changed;
         }
         self.copies.insert(place, ());
-        let Some(f) = self.duplicates.entry(Location::topic(&message.topic), "in the log", |l| {
-            Finding::new(FindingKind::Duplicate, Severity::Warning, l, at)
-        }) else {
-            return changed;
-        };
+        let key = key_of(&("in the log", message.topic.as_str()));
+        let made = || Finding::new(FindingKind::Duplicate, Severity::Warning, Location::topic(&message.topic), at);
+        let Some(f) = self.duplicates.entry(key, "in the log", made) else { return changed };
         f.touch(at);
-        f.summary =
-            format!("{} events written more than once: every consumer of the topic processes them again", f.count);
-        f.evidence.add_message(MessageRef { topic: message.topic.clone(), partition: first.0, offset: first.1 });
-        f.evidence.add_message(MessageRef { topic: message.topic.clone(), partition: here.0, offset: here.1 });
+        f.evidence.add_message(|| MessageRef { topic: message.topic.clone(), partition: first.0, offset: first.1 });
+        f.evidence.add_message(|| MessageRef { topic: message.topic.clone(), partition: here.0, offset: here.1 });
         if let Some(trace) = &message.links.trace {
-            f.evidence.add_trace(trace.trace_id.to_hex());
+            f.evidence.add_trace(|| trace.trace_id.to_hex());
         }
         true
     }
 
     /// Failed attempts a group made at one message.
     pub fn failures_at(&self, group: &str, place: &MessageRef) -> u32 {
-        let consumer = Consumer::Group(group.to_owned());
-        self.attempts.get(&key_of(&(&consumer, place))).map_or(0, |s| s.failures)
+        let identity = attempt_key(ConsumerRef::Group(group), &place.topic, place.partition, place.offset);
+        self.attempts.get(&identity).map_or(0, |s| s.failures)
     }
 
     /// Copies the findings into `out`.
     pub fn collect(&self, out: &mut Vec<Finding>) {
-        self.duplicates.collect(out);
-        self.retries.collect(out);
-        self.poison.collect(out);
+        let summarize = |tag: &'static str, f: &Finding| match tag {
+            "processed" => format!("{} messages processed more than once by {}", f.count, consumer_words(&f.location)),
+            "in the log" => {
+                format!("{} events written more than once: every consumer of the topic processes them again", f.count)
+            }
+            "retry topic" => format!(
+                "{} messages processed from retry topics of {}",
+                f.count,
+                f.location.topic.as_deref().unwrap_or_default()
+            ),
+            _ => format!("{} messages processed again after failing", f.count),
+        };
+        self.duplicates.collect(out, summarize);
+        self.retries.collect(out, summarize);
+        self.poison.collect(out, summarize);
     }
 
     /// What the bounds dropped.
@@ -281,14 +322,11 @@ impl ProcessingDetector {
     }
 }
 
-fn retry_finding(location: Location, at: u64) -> Finding {
-    Finding::new(FindingKind::Retry, Severity::Info, location, at)
-}
-
-fn describe(consumer: &Consumer) -> String {
-    match consumer {
-        Consumer::Group(g) => format!("group {g}"),
-        Consumer::Service(s) => s.clone(),
+fn consumer_words(location: &Location) -> String {
+    match (&location.group, &location.service) {
+        (Some(g), _) => format!("group {g}"),
+        (None, Some(s)) => s.clone(),
+        (None, None) => "a consumer".to_owned(),
     }
 }
 

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, VecDeque};
 use super::FindingsCounters;
 use super::finding::{Consumer, Evidence, Finding, FindingKind, Location, MessageRef, Severity, ShapeDiff};
 use super::payload::ReadPayload;
-use super::shape::{Difference, Shape, compatibility, fields_of};
+use super::shape::{Difference, Shape, compatibility, fields_of, signature_of};
 use crate::model::kafka::message::KafkaMessage;
 
 /// Messages an event type's first shape is learned from (optional fields show up in them).
@@ -19,6 +19,8 @@ pub const LEARN_SAMPLES: u32 = 10;
 const MAX_EVENT_TYPES: usize = 1_000;
 /// New shapes kept per event type.
 const MAX_SHAPES: usize = 8;
+/// Payload signatures remembered per event type, with what they were judged to be.
+const MAX_SIGNATURES: usize = 32;
 /// Failure times kept per topic and consumer.
 const MAX_FAILURE_TIMES: usize = 512;
 /// Topic and consumer pairs whose failures are kept.
@@ -46,6 +48,8 @@ struct EventShapes {
     baseline: Shape,
     first: MessageRef,
     changes: Vec<NewShape>,
+    /// Signatures judged since learning: `None` fits the baseline, `Some(i)` is change `i`.
+    judged: Vec<(u64, Option<usize>)>,
 }
 
 /// Schema changes per event type.
@@ -87,7 +91,6 @@ impl SchemaDetector {
     /// Takes in a message read from the log; true when a finding changed.
     pub fn apply_message(&mut self, message: &KafkaMessage, read: &ReadPayload, at: u64) -> bool {
         let Some(json) = &read.json else { return false };
-        let fields = fields_of(json);
         let key = (message.topic.clone(), read.event_type.clone());
         let place = MessageRef { topic: message.topic.clone(), partition: message.partition, offset: message.offset };
         if !self.types.contains_key(&key) {
@@ -103,20 +106,35 @@ impl SchemaDetector {
                     baseline: Shape::default(),
                     first: place.clone(),
                     changes: Vec::new(),
+                    judged: Vec::new(),
                 },
             );
         }
         let Some(shapes) = self.types.get_mut(&key) else { return false };
         if shapes.baseline.samples() < LEARN_SAMPLES {
-            shapes.baseline.absorb(&fields);
+            shapes.baseline.absorb(&fields_of(json));
             return false;
         }
+        // Once learned, the baseline stays as it is: a payload of a shape already judged
+        // fitting costs a signature, not its paths.
+        let signature = signature_of(json);
+        let judged = shapes.judged.iter().find(|(s, _)| *s == signature).map(|(_, j)| *j);
+        if judged == Some(None) {
+            return false;
+        }
+        let fields = fields_of(json);
         let difference = shapes.baseline.difference(&fields);
         if difference.is_empty() {
-            shapes.baseline.absorb(&fields);
+            if shapes.judged.len() < MAX_SIGNATURES {
+                shapes.judged.push((signature, None));
+            }
             return false;
         }
-        if let Some(change) = shapes.changes.iter_mut().find(|c| c.difference == difference) {
+        if let Some(index) = shapes.changes.iter().position(|c| c.difference == difference) {
+            if judged.is_none() && shapes.judged.len() < MAX_SIGNATURES {
+                shapes.judged.push((signature, Some(index)));
+            }
+            let change = &mut shapes.changes[index];
             change.shape.absorb(&fields);
             change.last_read = change.last_read.max(at);
             return true;
@@ -204,7 +222,7 @@ impl SchemaDetector {
                     ..Evidence::default()
                 };
                 if let Some(trace) = &change.trace {
-                    evidence.add_trace(trace.clone());
+                    evidence.add_trace(|| trace.clone());
                 }
                 out.push(Finding {
                     kind: FindingKind::SchemaChange,

@@ -7,54 +7,56 @@ use std::hash::{Hash, Hasher};
 use rustc_hash::FxHasher;
 
 use super::FindingsCounters;
-use super::finding::{Finding, Location};
+use super::finding::Finding;
 use crate::model::bounded_index::BoundedIndex;
 
 /// Findings one detector keeps at most; past it, new places are counted, not kept.
 pub const MAX_FINDINGS_PER_DETECTOR: usize = 1_000;
 
-/// A detector's findings, one per place (and a discriminator, for detectors that report
-/// several things about one place).
+/// A detector's findings, one per place. A place is looked up by a hash of its parts
+/// ([`key_of`] over borrowed strings), so counting one more occurrence allocates nothing; the
+/// finding's [`Location`] is built only when the place is new. Each finding carries the
+/// detector's tag for it (what it counts), from which its summary is written when the view is
+/// built, not at every occurrence.
 #[derive(Clone, Debug, Default)]
 pub struct FindingTable {
-    findings: BTreeMap<(Location, &'static str), Finding>,
+    findings: BTreeMap<u64, (&'static str, Finding)>,
     dropped: u64,
 }
 
 impl FindingTable {
-    /// The finding at `location`, made by `make` when new; `None` when the table is full
-    /// (counted).
-    pub fn entry(
-        &mut self,
-        location: Location,
-        discriminator: &'static str,
-        make: impl FnOnce(Location) -> Finding,
-    ) -> Option<&mut Finding> {
-        let key = (location, discriminator);
+    /// The finding at the place hashed to `key`, made by `make` when new; `None` when the
+    /// table is full (counted).
+    pub fn entry(&mut self, key: u64, tag: &'static str, make: impl FnOnce() -> Finding) -> Option<&mut Finding> {
         if !self.findings.contains_key(&key) {
             if self.findings.len() >= MAX_FINDINGS_PER_DETECTOR {
                 self.dropped += 1;
                 return None;
             }
-            let finding = make(key.0.clone());
-            self.findings.insert(key.clone(), finding);
+            self.findings.insert(key, (tag, make()));
         }
-        self.findings.get_mut(&key)
+        self.findings.get_mut(&key).map(|(_, f)| f)
     }
 
-    /// The finding at `location`, if there is one.
-    pub fn get_mut(&mut self, location: &Location, discriminator: &'static str) -> Option<&mut Finding> {
-        self.findings.get_mut(&(location.clone(), discriminator))
+    /// The finding at the place hashed to `key`, if there is one.
+    pub fn get_mut(&mut self, key: u64) -> Option<&mut Finding> {
+        self.findings.get_mut(&key).map(|(_, f)| f)
     }
 
-    /// Every finding, in key order.
-    pub fn iter(&self) -> impl Iterator<Item = &Finding> {
-        self.findings.values()
+    /// Every finding with its tag.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &Finding)> {
+        self.findings.values().map(|(tag, f)| (*tag, f))
     }
 
-    /// Copies every finding into `out`.
-    pub fn collect(&self, out: &mut Vec<Finding>) {
-        out.extend(self.findings.values().cloned());
+    /// Copies every finding into `out`, its summary written by `summarize` from its tag.
+    pub fn collect(&self, out: &mut Vec<Finding>, summarize: impl Fn(&'static str, &Finding) -> String) {
+        for (tag, f) in self.findings.values() {
+            let mut f = f.clone();
+            if f.summary.is_empty() {
+                f.summary = summarize(tag, &f);
+            }
+            out.push(f);
+        }
     }
 
     /// Findings not kept because the table was full.
@@ -91,22 +93,25 @@ pub fn add(a: FindingsCounters, b: FindingsCounters) -> FindingsCounters {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::findings::{FindingKind, Severity};
+    use crate::model::findings::{FindingKind, Location, Severity};
 
     #[test]
     fn a_full_table_counts_what_it_could_not_keep() {
         let mut table = FindingTable::default();
+        let make =
+            |i: usize| move || Finding::new(FindingKind::Retry, Severity::Info, Location::topic(&format!("t{i}")), 0);
         for i in 0..MAX_FINDINGS_PER_DETECTOR + 5 {
-            let location = Location::topic(&format!("t{i}"));
-            let kept = table.entry(location, "", |l| Finding::new(FindingKind::Retry, Severity::Info, l, 0));
-            if let Some(f) = kept {
+            if let Some(f) = table.entry(key_of(&i), "retried", make(i)) {
                 f.touch(1);
             }
         }
         assert_eq!(table.iter().count(), MAX_FINDINGS_PER_DETECTOR);
         assert_eq!(table.dropped(), 5);
         // An existing place is still updated when full.
-        let again = table.entry(Location::topic("t0"), "", |l| Finding::new(FindingKind::Retry, Severity::Info, l, 0));
+        let again = table.entry(key_of(&0_usize), "retried", make(0));
         assert_eq!(again.map(|f| f.count), Some(1));
+        let mut out = Vec::new();
+        table.collect(&mut out, |tag, f| format!("{} {tag}", f.count));
+        assert!(out.iter().any(|f| f.summary == "1 retried"));
     }
 }

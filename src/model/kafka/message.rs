@@ -238,10 +238,14 @@ pub fn parse_traceparent(text: &str) -> Option<SpanRef> {
 /// Whether a topic's name marks it as a dead-letter topic: it ends in `.DLQ`, `-dlq`, `_dlq`,
 /// `.DLT`, `-dlt` or `_dlt`, or contains `dead-letter` or `deadletter` (any case).
 pub fn is_dead_letter_topic(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    [".dlq", "-dlq", "_dlq", ".dlt", "-dlt", "_dlt"].iter().any(|s| name.ends_with(s))
-        || name.contains("dead-letter")
-        || name.contains("deadletter")
+    // Asked for every producer span, so it compares in place instead of lower-casing a copy.
+    let name = name.as_bytes();
+    let ends_with =
+        |suffix: &[u8]| name.len() >= suffix.len() && name[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix);
+    let contains = |part: &[u8]| name.windows(part.len()).any(|w| w.eq_ignore_ascii_case(part));
+    [b".dlq", b"-dlq", b"_dlq", b".dlt", b"-dlt", b"_dlt"].iter().any(|s| ends_with(*s))
+        || contains(b"dead-letter")
+        || contains(b"deadletter")
 }
 
 /// A search over messages; every condition given must hold.
