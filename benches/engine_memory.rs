@@ -38,8 +38,8 @@ fn main() {
         println!(
             "journeys={journeys} spans={applied} engine_bytes={retained} bytes_per_span={:.1} nodes={} edges={} journey_spans_kept={} bytes_per_kept_span={:.0}",
             retained as f64 / applied as f64,
-            state.model.graph().node_count(),
-            state.model.graph().edge_count(),
+            state.model().graph().node_count(),
+            state.model().graph().edge_count(),
             kept.spans,
             if kept.spans > 0 { retained as f64 / kept.spans as f64 } else { 0.0 },
         );

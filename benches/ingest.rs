@@ -84,7 +84,7 @@ fn ingest(c: &mut Criterion) {
             Journeys::Inline | Journeys::Off => EngineState::new(settings),
         };
         let mut seed = 0u64;
-        while state.model.counters().spans < 2_500_000 {
+        while state.model().counters().spans < 2_500_000 {
             seed += 1;
             state.apply_owned(record(seed));
         }

@@ -143,7 +143,7 @@ fn waterfall(c: &mut Criterion) {
     let snapshot = state.snapshot(0);
     let id = snapshot.journeys.iter().next().map(|j| j.id).unwrap_or_default();
     let detail =
-        Arc::new(JourneyDetail::build(&state.journeys(), id, &state.kafka).unwrap_or_else(|| panic!("no detail")));
+        Arc::new(JourneyDetail::build(&state.journeys(), id, state.kafka()).unwrap_or_else(|| panic!("no detail")));
     assert_eq!(detail.rows.len(), 100_001);
     let mut view = WaterfallView::default();
     view.sync(&detail);
@@ -155,7 +155,7 @@ fn waterfall(c: &mut Criterion) {
     view.window = (0.5, 0.501);
     group.bench_function("waterfall_100k_spans_zoomed", |b| b.iter(|| frame(&ctx, |ui| view.show(ui, &detail))));
     group.bench_function("waterfall_layout_100k_spans", |b| {
-        b.iter(|| JourneyDetail::build(&state.journeys(), id, &state.kafka).map(|d| d.rows.len()))
+        b.iter(|| JourneyDetail::build(&state.journeys(), id, state.kafka()).map(|d| d.rows.len()))
     });
     group.finish();
 }
@@ -229,7 +229,7 @@ fn apply(c: &mut Criterion) {
         // Steady state: join indexes full, journeys at their retention limit, and the trace
         // index grown to the size its churn settles at (it doubles once more after the
         // retention limit is reached, when its deleted slots first run out).
-        while state.model.counters().spans < 2_500_000 {
+        while state.model().counters().spans < 2_500_000 {
             seed += 1;
             state.apply_shared(Arc::new(batch(seed)));
         }

@@ -95,7 +95,7 @@ fn seek(c: &mut Criterion) {
             next = (next + 1) % targets.len();
             let (_, state) = log.state_at(targets[next], None);
             let at = T0 + targets[next] * 1_000_000;
-            let expect = Expectations::of(&state.model, &state.kafka);
+            let expect = Expectations::of(state.model(), state.kafka());
             head.list_at(at, &expect).len()
         });
     });

@@ -263,7 +263,7 @@ fn run_journeys(
         anyhow::bail!("no journey in {} matches", file.display());
     }
     for id in ids {
-        let detail = || JourneyDetail::build(&journeys, id, &state.kafka);
+        let detail = || JourneyDetail::build(&journeys, id, state.kafka());
         match format {
             JourneyFormat::Json => {
                 if let Some(detail) = detail() {

@@ -181,12 +181,12 @@ fn a_batch_receive_links_fifty_journeys_without_merging_them() {
         assert_eq!(j.hops, 1, "the batch consumer delivered each one");
         assert_eq!(j.status, JourneyStatus::Ok);
     }
-    let detail = JourneyDetail::build(&state.journeys(), batch_journey.id, &state.kafka).unwrap();
+    let detail = JourneyDetail::build(&state.journeys(), batch_journey.id, state.kafka()).unwrap();
     assert_eq!(detail.batch_inputs.len(), 50);
 
     // A producer's waterfall shows the batch span that consumed it, with its time in topic.
     let first = list.iter().find(|j| j.trace_ids.contains(&trace_id(100))).unwrap();
-    let detail = JourneyDetail::build(&state.journeys(), first.id, &state.kafka).unwrap();
+    let detail = JourneyDetail::build(&state.journeys(), first.id, state.kafka()).unwrap();
     assert_eq!(detail.batch_consumers, vec![batch_journey.id]);
     assert_eq!(detail.rows.len(), 2);
     let consumer_row = detail.rows.iter().find(|r| r.borrowed).unwrap();
@@ -231,7 +231,7 @@ fn fan_out_to_four_groups_is_one_journey_with_four_hops() {
     let j = only(&list);
     assert_eq!(j.hops, 4);
     assert_eq!(names(&j.services), ["analytics", "billing", "fraud", "orders", "shipping"]);
-    let detail = JourneyDetail::build(&state.journeys(), j.id, &state.kafka).unwrap();
+    let detail = JourneyDetail::build(&state.journeys(), j.id, state.kafka()).unwrap();
     assert_eq!(detail.rows.iter().filter(|r| r.in_topic.is_some()).count(), 4);
     assert_eq!(detail.path.edges.len(), 5, "one produce and four consume edges: {:?}", detail.path.edges);
 }
@@ -255,7 +255,7 @@ fn a_saga_with_a_compensation_is_one_failed_journey() {
     assert_eq!(j.error.as_deref(), Some("card declined"));
     assert_eq!(names(&j.topics), ["order-cancelled", "orders", "payment-failed"]);
     assert_eq!(j.hops, 2);
-    let detail = JourneyDetail::build(&state.journeys(), j.id, &state.kafka).unwrap();
+    let detail = JourneyDetail::build(&state.journeys(), j.id, state.kafka()).unwrap();
     // The critical path runs from the order to the cancellation.
     let critical: Vec<&str> = detail.rows.iter().filter(|r| r.critical).map(|r| detail.span(r).name.as_str()).collect();
     assert_eq!(
@@ -314,7 +314,7 @@ fn a_message_known_only_from_kafka_is_a_journey_and_traceparent_joins_spans() {
     assert_eq!(names(&alone.topics), ["orders"]);
     let joined = list.iter().find(|j| j.key() == Some("order-6")).unwrap();
     assert_eq!((joined.spans, joined.messages), (1, 1));
-    let detail = JourneyDetail::build(&state.journeys(), alone.id, &state.kafka).unwrap();
+    let detail = JourneyDetail::build(&state.journeys(), alone.id, state.kafka()).unwrap();
     assert_eq!(detail.messages.len(), 1);
     assert_eq!(detail.messages[0].step.position(), "orders/0@5");
 }
@@ -463,7 +463,7 @@ fn a_journey_at_a_moment_is_what_had_been_received_by_then() {
     apply_at(&mut state, T0 + 3 * SECOND, vec![invoice.error("template missing").build()]);
     journeys(&mut state);
     let head = state.journeys();
-    let expect = Expectations::of(&state.model, &state.kafka);
+    let expect = Expectations::of(state.model(), state.kafka());
     let id = head.journey_of_trace(&trace_id(3)).unwrap();
     let at = |received: u64| head.summary_at(id, received, &expect);
     let now = head.list().get(id).unwrap().clone();
@@ -494,7 +494,7 @@ fn a_journey_waiting_for_a_consumer_was_in_flight_before_its_grace_ran_out() {
     apply_at(&mut state, T0 + 40 * SECOND, vec![span("other", "tick", SpanKind::Internal).ids(50, 1).build()]);
     journeys(&mut state);
     let head = state.journeys();
-    let expect = Expectations::of(&state.model, &state.kafka);
+    let expect = Expectations::of(state.model(), state.kafka());
     let id = head.journey_of_trace(&trace_id(3)).unwrap();
     assert_eq!(head.list().get(id).unwrap().status, JourneyStatus::Incomplete);
     let at = |received: u64| head.summary_at(id, received, &expect).unwrap().status;

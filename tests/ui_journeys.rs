@@ -139,7 +139,7 @@ fn waterfall_snapshot() {
     }));
     let snapshot = state.snapshot(0);
     let order = snapshot.journeys.iter().find(|j| j.key() == Some("order-7")).expect("order journey").id;
-    let detail = std::sync::Arc::new(JourneyDetail::build(&state.journeys(), order, &state.kafka).expect("detail"));
+    let detail = std::sync::Arc::new(JourneyDetail::build(&state.journeys(), order, state.kafka()).expect("detail"));
     let mut view = WaterfallView::default();
     view.sync(&detail);
     let mut harness = Harness::builder()

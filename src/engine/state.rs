@@ -28,10 +28,11 @@ const BIG_JOURNEY_RELAYOUT: Duration = Duration::from_secs(1);
 /// (without a thread) to build a graph from a file.
 #[derive(Debug, Default)]
 pub struct EngineState {
-    /// The flow model.
-    pub model: FlowModel,
-    /// Kafka clusters, their groups and lag.
-    pub kafka: KafkaModel,
+    /// The flow model; the engine is its only writer (others read it through
+    /// [`EngineState::model`]).
+    pub(super) model: FlowModel,
+    /// Kafka clusters, their groups and lag (read through [`EngineState::kafka`]).
+    pub(super) kafka: KafkaModel,
     /// The failure modes found so far (read through [`EngineState::findings`]).
     findings: FindingsModel,
     /// The findings as last published.
@@ -101,6 +102,16 @@ impl EngineState {
             last_received_second: self.last_received_second,
             ..Self::default()
         }
+    }
+
+    /// The flow model, for reading.
+    pub fn model(&self) -> &FlowModel {
+        &self.model
+    }
+
+    /// Kafka clusters, their groups and lag, for reading.
+    pub fn kafka(&self) -> &KafkaModel {
+        &self.kafka
     }
 
     /// The findings so far, worst first (built again only when a finding changed).

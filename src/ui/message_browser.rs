@@ -5,10 +5,11 @@
 use egui::RichText;
 use egui_extras::{Column, TableBuilder};
 
+use super::payload_view::{PayloadView, view_payload};
 use super::theme;
 use crate::engine::Snapshot;
 use crate::ingest::kafka::browser::{BrowseHandle, BrowseRequest, StartAt};
-use crate::model::kafka::message::{KafkaMessage, MessageFilter, PayloadView, TimestampType, view_payload};
+use crate::model::kafka::message::{KafkaMessage, MessageFilter, TimestampType};
 
 /// How many matches one browse keeps at most.
 const BROWSE_LIMIT: usize = 200_000;

@@ -16,6 +16,7 @@ pub mod flow_view;
 pub mod journey_list;
 pub mod kafka_panel;
 pub mod message_browser;
+pub mod payload_view;
 pub mod recording;
 pub mod span_details;
 pub mod svg_export;
