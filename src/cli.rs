@@ -118,6 +118,15 @@ pub enum Command {
         #[arg(long, value_enum)]
         fail_on: Option<FailOn>,
     },
+    /// Print the shell completions of this command line (bash, zsh, fish, powershell) to
+    /// standard output, e.g. `eventlens completions bash > ~/.local/share/bash-completion/completions/eventlens`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to standard output, e.g. `eventlens man | man -l -`.
+    Man,
 }
 
 /// The severity `eventlens findings --fail-on` fails at.

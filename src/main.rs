@@ -52,6 +52,18 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Findings { file, format, fail_on }) => {
             run_findings(&file, format, fail_on, cli.receivers.findings_settings())
         }
+        Some(Command::Completions { shell }) => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "eventlens", &mut out);
+            write_stdout(&out)
+        }
+        Some(Command::Man) => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+                .render(&mut out)
+                .context("cannot render the man page")?;
+            write_stdout(&out)
+        }
     }
 }
 
@@ -283,6 +295,13 @@ fn run_journeys(
         }
     }
     Ok(())
+}
+
+/// Writes generated text to standard output; a closed pipe is an error, not a panic.
+fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(bytes).and_then(|()| stdout.flush()).context("cannot write to standard output")
 }
 
 fn run_findings(
