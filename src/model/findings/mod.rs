@@ -151,8 +151,11 @@ impl FindingsModel {
         changed |= self.coupling.apply_span(span, at);
         changed |= self.compensation.apply_span(span, at);
         changed |= self.dead_letter.apply_span(span, at);
+        // A consumer failing on a topic: its process spans only (a failed send is not a
+        // consumer that cannot read what the topic now holds).
         if span.is_failure()
             && let Some(m) = &span.messaging
+            && m.operation == crate::model::messaging::MessagingOperation::Process
             && let Some(topic) = &m.destination
         {
             self.schema.note_failure(topic, &processing::consumer_of(span, m), span.start_unix_nano);
@@ -216,5 +219,39 @@ impl FindingsModel {
         ];
         let counters = parts.into_iter().fold(FindingsCounters::default(), table::add);
         FindingsView { findings, counters }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::findings::testing::{message, process_span};
+    use crate::model::span::SpanKind;
+
+    #[test]
+    fn only_failing_consumers_are_named_for_a_schema_change() {
+        let mut model = FindingsModel::default();
+        let payload = |i: i64, field: &str| format!(r#"{{"type":"OrderPlaced","order_id":"o{i}","{field}":{i}}}"#);
+        for i in 0..12 {
+            model.apply_message(&message("orders", 0, i, "k", payload(i, "total_cents").as_bytes()), 1);
+        }
+        for i in 12..15 {
+            model.apply_message(&message("orders", 0, i, "k", payload(i, "amount_cents").as_bytes()), 2);
+        }
+        // After the new shape (message timestamps are 1.7e18 ns plus offset ms): a producer
+        // failing to send to the topic, and a consumer failing to read it.
+        let late = 1_800_000_000_000_000_000;
+        let mut send = crate::testing::span("checkout", "send orders", SpanKind::Producer)
+            .messaging("kafka", "orders", "send")
+            .error("broker unavailable")
+            .build();
+        send.start_unix_nano = late;
+        model.apply_span(&send, 3);
+        let mut read = process_span("payments", "orders", 0, 13, true);
+        read.start_unix_nano = late;
+        model.apply_span(&read, 3);
+        let view = model.view();
+        let shape = view.findings.iter().find_map(|f| f.evidence.shape.as_ref()).expect("a schema change");
+        assert_eq!(shape.failing_consumers, vec!["payments".to_owned()]);
     }
 }

@@ -148,36 +148,25 @@ impl ProcessingDetector {
         let mut state = before.unwrap_or_default();
         state.attempts += 1;
         if before.is_some() {
-            if state.last_failed {
-                let key = key_of(&("redelivery", consumer, topic));
-                let made = || Finding::new(FindingKind::Retry, Severity::Info, location(), at);
-                if let Some(f) = self.retries.entry(key, "redelivery", made) {
-                    if !state.retried {
-                        f.touch(at);
-                    }
-                    f.last_seen_unix_nano = f.last_seen_unix_nano.max(at);
-                    f.evidence.add_trace(|| span.trace_id.to_hex());
-                    if let Some(place) = message_ref() {
-                        f.evidence.add_message(|| place);
-                    }
-                    state.retried = true;
-                    changed = true;
-                }
+            // Again after a failure: a retry. Again after a success: a duplicate.
+            let (table, tag, counted, kind, severity) = if state.last_failed {
+                (&mut self.retries, "redelivery", &mut state.retried, FindingKind::Retry, Severity::Info)
             } else {
-                let key = key_of(&("processed", consumer, topic));
-                let made = || Finding::new(FindingKind::Duplicate, Severity::Warning, location(), at);
-                if let Some(f) = self.duplicates.entry(key, "processed", made) {
-                    if !state.duplicate {
-                        f.touch(at);
-                    }
+                (&mut self.duplicates, "processed", &mut state.duplicate, FindingKind::Duplicate, Severity::Warning)
+            };
+            let made = || Finding::new(kind, severity, location(), at);
+            if let Some(f) = table.entry(key_of(&(tag, consumer, topic)), tag, made) {
+                if *counted {
                     f.last_seen_unix_nano = f.last_seen_unix_nano.max(at);
-                    f.evidence.add_trace(|| span.trace_id.to_hex());
-                    if let Some(place) = message_ref() {
-                        f.evidence.add_message(|| place);
-                    }
-                    state.duplicate = true;
-                    changed = true;
+                } else {
+                    f.touch(at);
                 }
+                f.evidence.add_trace(|| span.trace_id.to_hex());
+                if let Some(place) = message_ref() {
+                    f.evidence.add_message(|| place);
+                }
+                *counted = true;
+                changed = true;
             }
         }
         if failed {
