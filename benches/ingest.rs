@@ -80,7 +80,10 @@ fn ingest(c: &mut Criterion) {
     for (name, journeys) in variants {
         let settings = JourneySettings { enabled: journeys != Journeys::Off, ..JourneySettings::default() };
         let mut state = match journeys {
-            Journeys::Thread => EngineState::threaded(settings).unwrap_or_else(|e| panic!("journey thread: {e}")),
+            Journeys::Thread => {
+                EngineState::threaded(settings, eventlens::model::findings::FindingsSettings::default())
+                    .unwrap_or_else(|e| panic!("journey thread: {e}"))
+            }
             Journeys::Inline | Journeys::Off => EngineState::new(settings),
         };
         let mut seed = 0u64;

@@ -37,7 +37,8 @@ fn state(variant: &str) -> EngineState {
     let settings = JourneySettings::default();
     match variant {
         "without journeys" => EngineState::new(JourneySettings { enabled: false, ..settings }),
-        "journey thread" => EngineState::threaded(settings).expect("journey thread"),
+        "journey thread" => EngineState::threaded(settings, eventlens::model::findings::FindingsSettings::default())
+            .expect("journey thread"),
         _ => EngineState::new(settings),
     }
 }

@@ -57,7 +57,8 @@ impl Mode {
     fn state(self) -> EngineState {
         let settings = JourneySettings { enabled: !matches!(self, Self::Without), ..JourneySettings::default() };
         match self {
-            Self::Thread => EngineState::threaded(settings).expect("journey thread"),
+            Self::Thread => EngineState::threaded(settings, eventlens::model::findings::FindingsSettings::default())
+                .expect("journey thread"),
             Self::Without | Self::Inline => EngineState::new(settings),
         }
     }

@@ -177,15 +177,17 @@ fn scrubbing_matches_straight_replay(file: &Path) {
     }
 }
 
-/// Journeys assembled on a thread of their own, as the live engine does, list exactly what
-/// journeys assembled inline do, at every point of the session.
+/// Journeys assembled and findings detected on threads of their own, as the live engine
+/// does, list exactly what journeys assembled and findings detected inline do, at every point
+/// of the session.
 fn threaded_journeys_match_inline(file: &Path) {
     use eventlens::engine::EngineState;
+    use eventlens::model::findings::FindingsSettings;
     use eventlens::model::journey::{JourneySettings, JourneyStatus, JourneySummary};
 
     let records = read_capture(file).unwrap().records;
     let mut inline = EngineState::new(JourneySettings::default());
-    let mut threaded = EngineState::threaded(JourneySettings::default()).unwrap();
+    let mut threaded = EngineState::threaded(JourneySettings::default(), FindingsSettings::default()).unwrap();
     let rows = |state: &mut EngineState| -> Vec<JourneySummary> {
         let second = state.last_received_second() + 1;
         state.snapshot(second).journeys.iter().cloned().collect()
@@ -197,8 +199,12 @@ fn threaded_journeys_match_inline(file: &Path) {
         if (i + 1) % (total / 8).max(1) == 0 || i + 1 == total {
             let (expected, got) = (rows(&mut inline), rows(&mut threaded));
             assert!(expected == got, "journeys differ after record {i}");
+            let (expected, got) = (inline.findings(), threaded.findings());
+            assert_eq!(expected, got, "findings differ after record {i}");
         }
     }
+    let findings = threaded.findings();
+    assert!(!findings.findings.is_empty(), "the demo session has findings: {findings:#?}");
     let list = rows(&mut threaded);
     let count = |status: JourneyStatus| list.iter().filter(|j| j.status == status).count();
     assert!(list.len() > 50, "{}", list.len());

@@ -13,33 +13,18 @@
 //! are judged against the same state wherever they are assembled: a session assembled on a
 //! thread lists exactly what one assembled inline (files, tests) does.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use crossbeam_channel::{Receiver, Sender};
-
+use super::helper::{self, Helper};
 use crate::model::journey::{Expectations, JourneySettings, JourneyStore};
 use crate::model::record::Record;
-
-/// Records waiting for the journey thread, at most; the engine waits when it is this far
-/// ahead (each is one export request, at most a few thousand spans).
-const INBOX_RECORDS: usize = 64;
-
-/// How long the journey thread applies records before it lets go of the store, so the
-/// engine can read it.
-const APPLY_BUDGET: Duration = Duration::from_millis(10);
-
-/// How long [`Journeys::sync`] waits for the journey thread.
-const SYNC_WAIT: Duration = Duration::from_secs(5);
 
 /// What the engine sends the journey thread.
 enum Input {
     /// A record to add, then judge against the expectations (new ones when they changed).
     Record { record: Arc<Record>, expect: Option<Arc<Expectations>> },
-    /// Answer once everything sent before it has been applied, after rebuilding the rows of
-    /// the journeys that changed when `rows` is set.
-    Sync { ack: Sender<()>, rows: bool },
+    /// Rebuild the list rows of the journeys that changed.
+    Refresh,
 }
 
 /// The session's journeys and where they are assembled.
@@ -48,14 +33,8 @@ pub struct Journeys {
     /// Whether journeys are assembled at all.
     enabled: bool,
     store: Arc<Mutex<JourneyStore>>,
-    worker: Option<Worker>,
-}
-
-#[derive(Debug)]
-struct Worker {
-    inbox: Option<Sender<Input>>,
-    thread: Option<JoinHandle<()>>,
-    /// The expectations last sent; sent again only when they change.
+    helper: Option<Helper<JourneyStore, Input>>,
+    /// The expectations last sent to the journey thread; sent again only when they change.
     sent: Option<Arc<Expectations>>,
 }
 
@@ -68,7 +47,12 @@ impl Default for Journeys {
 impl Journeys {
     /// Journeys assembled on the caller's thread, as each record is applied.
     pub fn inline(settings: JourneySettings) -> Self {
-        Self { enabled: settings.enabled, store: Arc::new(Mutex::new(JourneyStore::new(settings))), worker: None }
+        Self {
+            enabled: settings.enabled,
+            store: Arc::new(Mutex::new(JourneyStore::new(settings))),
+            helper: None,
+            sent: None,
+        }
     }
 
     /// Journeys assembled on a thread of their own (`eventlens-journeys`). Disabled journeys
@@ -78,11 +62,22 @@ impl Journeys {
             return Ok(Self::inline(settings));
         }
         let store = Arc::new(Mutex::new(JourneyStore::new(settings)));
-        let (inbox, received) = crossbeam_channel::bounded(INBOX_RECORDS);
-        let shared = Arc::clone(&store);
-        let thread =
-            std::thread::Builder::new().name("eventlens-journeys".into()).spawn(move || run(&shared, &received))?;
-        Ok(Self { enabled: true, store, worker: Some(Worker { inbox: Some(inbox), thread: Some(thread), sent: None }) })
+        let mut expect = Arc::new(Expectations::default());
+        let helper = Helper::spawn(
+            "eventlens-journeys",
+            Arc::clone(&store),
+            move |store: &mut JourneyStore, input| match input {
+                Input::Record { record, expect: changed } => {
+                    if let Some(changed) = changed {
+                        expect = changed;
+                    }
+                    store.add(&record);
+                    store.judge(&expect);
+                }
+                Input::Refresh => store.refresh(&expect),
+            },
+        )?;
+        Ok(Self { enabled: true, store, helper: Some(helper), sent: None })
     }
 
     /// Whether journeys are assembled at all (`--no-journeys` turns them off).
@@ -92,50 +87,40 @@ impl Journeys {
 
     /// Whether journeys are assembled on their own thread.
     pub fn threaded(&self) -> bool {
-        self.worker.is_some()
+        self.helper.is_some()
     }
 
     /// Adds a record's spans or messages, then judges what it touched against `expect`, the
     /// expectations right after the record.
     pub fn apply(&mut self, record: &Record, expect: &Arc<Expectations>) {
-        match &mut self.worker {
+        if self.helper.is_some() {
             // Only records applied to a state built with a thread and then not shared (rare:
             // benchmarks) pay for this copy; the engine shares its records.
-            Some(_) => self.apply_shared(Arc::new(record.clone()), expect),
-            None => {
-                let mut store = self.lock();
-                store.add(record);
-                store.judge(expect);
-            }
+            return self.apply_shared(Arc::new(record.clone()), expect);
         }
+        let mut store = self.lock();
+        store.add(record);
+        store.judge(expect);
     }
 
     /// As [`Journeys::apply`], for a record the caller shares (the engine keeps it in its
     /// timeline too).
     pub fn apply_shared(&mut self, record: Arc<Record>, expect: &Arc<Expectations>) {
-        let Some(worker) = &mut self.worker else { return self.apply(&record, expect) };
-        if worker.inbox.as_ref().is_some_and(Sender::is_full) {
-            // Far ahead: wait until the journey thread has worked through the backlog, rather
-            // than being woken for each record it takes (two thread switches per record).
-            worker.wait(false);
-        }
-        let changed = worker.sent.as_ref().is_none_or(|sent| !Arc::ptr_eq(sent, expect));
-        let input = Input::Record { record, expect: changed.then(|| Arc::clone(expect)) };
-        if let Some(inbox) = &worker.inbox
-            && inbox.send(input).is_ok()
-        {
-            worker.sent = Some(Arc::clone(expect));
-        } else {
-            worker.stopped();
-        }
+        let Some(helper) = &self.helper else { return self.apply(&record, expect) };
+        let changed = self.sent.as_ref().is_none_or(|sent| !Arc::ptr_eq(sent, expect));
+        helper.send(Input::Record { record, expect: changed.then(|| Arc::clone(expect)) });
+        self.sent = Some(Arc::clone(expect));
     }
 
     /// Brings the list rows up to date with every record applied: waits until the journey
     /// thread has applied what was sent to it and rebuilt the rows that changed (inline,
     /// rebuilds them here, judging against `expect`, the expectations of the last record).
     pub fn sync(&mut self, expect: &Expectations) {
-        match &mut self.worker {
-            Some(worker) => worker.wait(true),
+        match &self.helper {
+            Some(helper) => {
+                helper.send(Input::Refresh);
+                helper.sync();
+            }
             None => self.lock().refresh(expect),
         }
     }
@@ -143,80 +128,7 @@ impl Journeys {
     /// The store, for reading (and for rebuilding list rows). The journey thread waits while
     /// it is held, so hold it briefly.
     pub fn lock(&self) -> MutexGuard<'_, JourneyStore> {
-        // A panic while the store was held leaves it as it was; what it holds is still the
-        // best there is to show.
-        self.store.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-impl Worker {
-    /// Waits until the journey thread has applied everything sent so far (and rebuilt the
-    /// changed rows, with `rows`).
-    fn wait(&mut self, rows: bool) {
-        let Some(inbox) = &self.inbox else { return };
-        let (ack, done) = crossbeam_channel::bounded(1);
-        if inbox.send(Input::Sync { ack, rows }).is_err() {
-            return self.stopped();
-        }
-        match done.recv_timeout(SYNC_WAIT) {
-            Ok(()) => {}
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-                tracing::warn!("journeys are more than {SYNC_WAIT:?} behind; going on without them");
-            }
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => self.stopped(),
-        }
-    }
-
-    /// The journey thread ended without being asked (a bug): journeys stay as they were.
-    fn stopped(&mut self) {
-        if self.inbox.take().is_some() {
-            tracing::error!("the journey thread stopped; journeys are no longer updated");
-        }
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        // Closing the inbox ends the thread once it has applied what was sent.
-        self.inbox = None;
-        if let Some(thread) = self.thread.take()
-            && thread.join().is_err()
-        {
-            tracing::error!("the journey thread panicked");
-        }
-    }
-}
-
-/// The journey thread: applies records in the order sent, letting go of the store between
-/// runs of at most [`APPLY_BUDGET`].
-fn run(store: &Mutex<JourneyStore>, inbox: &Receiver<Input>) {
-    let mut expect = Arc::new(Expectations::default());
-    while let Ok(first) = inbox.recv() {
-        let mut guard = store.lock().unwrap_or_else(PoisonError::into_inner);
-        let started = Instant::now();
-        let mut next = Some(first);
-        while let Some(input) = next.take() {
-            match input {
-                Input::Record { record, expect: changed } => {
-                    if let Some(changed) = changed {
-                        expect = changed;
-                    }
-                    guard.add(&record);
-                    guard.judge(&expect);
-                }
-                Input::Sync { ack, rows } => {
-                    if rows {
-                        guard.refresh(&expect);
-                    }
-                    // The engine reads the store next: let go of it.
-                    let _waiting = ack.send(());
-                    break;
-                }
-            }
-            if started.elapsed() < APPLY_BUDGET {
-                next = inbox.try_recv().ok();
-            }
-        }
+        helper::lock(&self.store)
     }
 }
 
@@ -241,7 +153,7 @@ mod tests {
         assert!(journeys.threaded());
         let expect = Arc::new(Expectations::default());
         // Four inboxes' worth: the engine side waits for the thread to catch up, repeatedly.
-        let records = INBOX_RECORDS as u64 * 4;
+        let records = helper::INBOX_INPUTS as u64 * 4;
         for n in 0..records {
             journeys.apply_shared(Arc::new(record(n, 20)), &expect);
         }

@@ -8,8 +8,10 @@
 //! - `recording.rs`: recordings started from the window, their caps, Save as.
 //! - `cursor.rs`: the timeline's cursor (pause, seek, play) and the state published at it;
 //!   [`playback`] holds the log and checkpoints it is built from.
-//! - [`journeys`]: the journey thread; [`snapshot`]: what is published; [`command`]: what
-//!   the UI may ask; [`finding_badges`]: findings drawn on the graph.
+//! - `helper.rs`: a helper thread, the only writer of one store, fed in order; [`journeys`]
+//!   (the journey thread) and `findings.rs` (the findings thread) run on it.
+//! - [`snapshot`]: what is published; [`command`]: what the UI may ask;
+//!   [`finding_badges`]: findings drawn on the graph.
 //!
 //! This file holds the engine's settings ([`EngineConfig`]), what it reports when it stops
 //! ([`EngineSummary`]) and the paths the rest of the crate uses.
@@ -17,6 +19,8 @@
 pub mod command;
 mod cursor;
 pub mod finding_badges;
+mod findings;
+mod helper;
 pub mod journeys;
 pub mod playback;
 mod recording;

@@ -8,9 +8,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::finding_badges;
+use super::findings::Findings;
 use super::journeys::Journeys;
 use super::snapshot::Snapshot;
-use crate::model::findings::{FindingsModel, FindingsSettings, FindingsView};
+use crate::model::findings::{FindingsSettings, FindingsView};
 use crate::model::flow_graph::{FlowModel, NodeKey};
 use crate::model::journey::{Expectations, ExpectationsKey, JourneyDetail, JourneyId, JourneySettings, JourneyStore};
 use crate::model::kafka::message::KafkaMessage;
@@ -34,7 +35,7 @@ pub struct EngineState {
     /// Kafka clusters, their groups and lag (read through [`EngineState::kafka`]).
     pub(super) kafka: KafkaModel,
     /// The failure modes found so far (read through [`EngineState::findings`]).
-    findings: FindingsModel,
+    findings: Findings,
     /// The findings as last published.
     findings_view: PublishedFindings,
     /// Per-event journeys (read through [`EngineState::journeys`]).
@@ -73,20 +74,22 @@ impl EngineState {
         Self::with_journeys(Journeys::inline(journeys))
     }
 
-    /// An empty state assembling journeys on a thread of their own, beside the models (the
-    /// live engine; see [`journeys`](super::journeys)).
-    pub fn threaded(journeys: JourneySettings) -> std::io::Result<Self> {
-        Ok(Self::with_journeys(Journeys::spawn(journeys)?))
+    /// An empty state assembling journeys and running the findings detectors on threads of
+    /// their own, beside the models (the live engine; see [`journeys`](super::journeys) and
+    /// `findings.rs`).
+    pub fn threaded(journeys: JourneySettings, findings: FindingsSettings) -> std::io::Result<Self> {
+        Ok(Self { findings: Findings::spawn(findings)?, ..Self::with_journeys(Journeys::spawn(journeys)?) })
     }
 
     fn with_journeys(journeys: Journeys) -> Self {
         Self { journeys, ..Self::default() }
     }
 
-    /// The same state with these findings settings (before any record is applied).
+    /// The same state with these findings settings (before any record is applied), its
+    /// detectors on the caller's thread.
     #[must_use]
     pub fn with_findings(mut self, settings: FindingsSettings) -> Self {
-        self.findings = FindingsModel::new(settings);
+        self.findings = Findings::inline(settings);
         self
     }
 
@@ -96,7 +99,7 @@ impl EngineState {
         Self {
             model: self.model.clone(),
             kafka: self.kafka.clone(),
-            findings: self.findings.clone(),
+            findings: self.findings.inline_copy(),
             journeys: Journeys::inline(JourneySettings { enabled: false, ..JourneySettings::default() }),
             spans: self.spans.clone(),
             last_received_second: self.last_received_second,
@@ -116,9 +119,13 @@ impl EngineState {
 
     /// The findings so far, worst first (built again only when a finding changed).
     pub fn findings(&mut self) -> Arc<FindingsView> {
-        if self.findings_view.version != self.findings.version() {
-            self.findings_view =
-                PublishedFindings { version: self.findings.version(), view: Arc::new(self.findings.view()) };
+        let published = self.findings_view.version;
+        let fresh = self.findings.read(|model| {
+            (model.version() != published)
+                .then(|| PublishedFindings { version: model.version(), view: Arc::new(model.view()) })
+        });
+        if let Some(fresh) = fresh {
+            self.findings_view = fresh;
         }
         Arc::clone(&self.findings_view.view)
     }
@@ -132,7 +139,7 @@ impl EngineState {
     /// Applies one record (copying the messages the browser keeps; see
     /// [`EngineState::apply_owned`]).
     pub fn apply(&mut self, record: &Record) {
-        self.apply_to_models(record);
+        self.apply_to_models(record, None);
         if !self.journeys.enabled() {
             return;
         }
@@ -143,7 +150,7 @@ impl EngineState {
     /// Applies a record the caller shares (the engine keeps it in its timeline): a journey
     /// thread takes it without a copy.
     pub fn apply_shared(&mut self, record: Arc<Record>) {
-        self.apply_to_models(&record);
+        self.apply_to_models(&record, Some(&record));
         if !self.journeys.enabled() {
             return;
         }
@@ -154,11 +161,11 @@ impl EngineState {
     /// Applies a record it may consume: message batches move into the browser instead of
     /// being copied (unless a journey thread needs them too).
     pub fn apply_owned(&mut self, record: Record) {
+        if self.journeys.threaded() || self.findings.threaded() {
+            return self.apply_shared(Arc::new(record));
+        }
         if !self.journeys.enabled() {
             return self.apply_to_models_owned(record);
-        }
-        if self.journeys.threaded() {
-            return self.apply_shared(Arc::new(record));
         }
         // Added before the messages move; judged after the models took the record in.
         self.journeys.lock().add(&record);
@@ -169,15 +176,17 @@ impl EngineState {
 
     fn apply_to_models_owned(&mut self, record: Record) {
         match record {
-            Record::Kafka(k) => self.apply_kafka(k),
-            Record::Spans(batch) => self.apply_spans(&batch),
+            Record::Kafka(k) => self.apply_kafka(k, None),
+            Record::Spans(batch) => self.apply_spans(&batch, None),
         }
     }
 
-    fn apply_to_models(&mut self, record: &Record) {
+    /// Applies `record` (`shared` is the same record when the caller shares it: a helper
+    /// thread takes it without a copy).
+    fn apply_to_models(&mut self, record: &Record, shared: Option<&Arc<Record>>) {
         match record {
-            Record::Spans(batch) => self.apply_spans(batch),
-            Record::Kafka(k) => self.apply_kafka(k.clone()),
+            Record::Spans(batch) => self.apply_spans(batch, shared),
+            Record::Kafka(k) => self.apply_kafka(k.clone(), shared),
         }
     }
 
@@ -205,12 +214,12 @@ impl EngineState {
         self.journeys.sync(&expect);
     }
 
-    fn apply_spans(&mut self, batch: &SpanBatch) {
+    fn apply_spans(&mut self, batch: &SpanBatch, shared: Option<&Arc<Record>>) {
         let second = self.advance_clock(batch.received_unix_nano);
         for span in &batch.spans {
             self.model.apply_span(span, second);
-            self.findings.apply_span(span, batch.received_unix_nano);
         }
+        self.findings.apply_spans(batch, shared);
         self.spans.record(second, batch.spans.len() as u64, false, None);
     }
 
@@ -264,19 +273,17 @@ impl EngineState {
 
     /// Applies a Kafka observation: joins its messages to spans, draws it in the flow graph,
     /// and hands it to the Kafka model.
-    fn apply_kafka(&mut self, mut record: KafkaRecord) {
+    fn apply_kafka(&mut self, mut record: KafkaRecord, shared: Option<&Arc<Record>>) {
         self.advance_clock(record.received_unix_nano);
         if let KafkaEvent::Messages(batch) = &mut record.event {
             self.join_messages_to_spans(&mut batch.messages);
-            for message in &batch.messages {
-                self.findings.apply_message(message, record.received_unix_nano);
-            }
+            self.findings.apply_messages(&batch.messages, shared, record.received_unix_nano);
         }
         self.model.draw_kafka(&record, &self.kafka);
         let (at, offsets) = (record.received_unix_nano, matches!(record.event, KafkaEvent::Offsets(_)));
         self.kafka.apply_owned(record);
         if offsets {
-            self.findings.apply_lag(&self.kafka, at);
+            self.findings.apply_lag(&self.kafka.shared_clusters(), at);
         }
     }
 

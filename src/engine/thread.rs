@@ -63,7 +63,7 @@ impl EngineThread {
         let (commands_tx, commands_rx) = crossbeam_channel::bounded(64);
         let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::default()));
         let published = Arc::clone(&snapshot);
-        let state = EngineState::threaded(config.journeys.clone())?.with_findings(config.findings.clone());
+        let state = EngineState::threaded(config.journeys.clone(), config.findings.clone())?;
         let join = std::thread::Builder::new().name("eventlens-engine".into()).spawn(move || {
             EngineLoop {
                 state,

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::finding::{Evidence, Finding, FindingKind, LagEvidence, Location, MessageRef, Severity};
 use super::processing::ProcessingDetector;
-use crate::model::kafka::{KafkaModel, LagStatus};
+use crate::model::kafka::{ClusterState, LagStatus};
 
 /// Polls of the summed lag the drain rate is read over.
 const DRAIN_WINDOW: usize = 5;
@@ -60,9 +60,14 @@ pub struct LagDetector {
 
 impl LagDetector {
     /// Compares each partition's status with the last poll's; true when a finding changed.
-    pub fn apply(&mut self, kafka: &KafkaModel, at: u64, processing: &mut ProcessingDetector) -> bool {
+    pub fn apply(
+        &mut self,
+        clusters: &BTreeMap<String, ClusterState>,
+        at: u64,
+        processing: &mut ProcessingDetector,
+    ) -> bool {
         let mut changed = false;
-        for (cluster_name, cluster) in kafka.clusters() {
+        for (cluster_name, cluster) in clusters {
             for (group, state) in &cluster.groups {
                 for ((topic, partition), lag) in &state.partitions {
                     let status = lag.status();
@@ -195,6 +200,7 @@ impl LagDetector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::kafka::KafkaModel;
     use crate::model::kafka::KafkaRecord;
     use crate::model::kafka::observation::{CommittedOffset, KafkaEvent, OffsetPoll, Watermark};
 
@@ -221,7 +227,7 @@ mod tests {
         let mut d = LagDetector::default();
         let mut p = ProcessingDetector::new(10, 3);
         let mut findings = |kafka: &KafkaModel, d: &mut LagDetector, i: u64| {
-            d.apply(kafka, i, &mut p);
+            d.apply(kafka.clusters(), i, &mut p);
             let mut out = Vec::new();
             d.collect(&mut out);
             out
@@ -250,7 +256,7 @@ mod tests {
         // Keeping up: lag goes to zero at every poll.
         for i in 0..12 {
             kafka.apply(&poll(1_000 * i, 10 * i as i64, 10 * i as i64));
-            d.apply(&kafka, i, &mut p);
+            d.apply(kafka.clusters(), i, &mut p);
         }
         let mut out = Vec::new();
         d.collect(&mut out);
@@ -258,7 +264,7 @@ mod tests {
         // Stuck at 110 while the log grows.
         for i in 12..30 {
             kafka.apply(&poll(1_000 * i, 10 * i as i64, 110));
-            d.apply(&kafka, i, &mut p);
+            d.apply(kafka.clusters(), i, &mut p);
         }
         d.collect(&mut out);
         assert_eq!(out.len(), 1, "{out:?}");

@@ -22,6 +22,7 @@ pub mod table;
 #[cfg(test)]
 mod testing;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use finding::{
@@ -29,7 +30,7 @@ pub use finding::{
     ShapeField,
 };
 
-use crate::model::kafka::KafkaModel;
+use crate::model::kafka::ClusterState;
 use crate::model::kafka::message::KafkaMessage;
 use crate::model::span::Span;
 
@@ -167,6 +168,12 @@ impl FindingsModel {
 
     /// Takes in one Kafka message read at `at` (Unix nanoseconds), tailed, sampled or browsed.
     pub fn apply_message(&mut self, message: &KafkaMessage, at: u64) {
+        self.apply_message_by(message, message.links.produced_by.as_deref(), at);
+    }
+
+    /// As [`FindingsModel::apply_message`], naming the service that produced the message
+    /// (found by its `traceparent` in the flow model, which a helper thread cannot read).
+    pub fn apply_message_by(&mut self, message: &KafkaMessage, produced_by: Option<&str>, at: u64) {
         if !self.settings.enabled {
             return;
         }
@@ -174,7 +181,7 @@ impl FindingsModel {
         let mut changed = self.dead_letter.apply_message(message, &read, at);
         if message.links.dead_letter.is_none() {
             changed |= self.ordering.apply_message(message, &read, at);
-            changed |= self.schema.apply_message(message, &read, at);
+            changed |= self.schema.apply_message(message, &read, produced_by, at);
             changed |= self.processing.apply_message(message, &read, at);
             changed |= self.compensation.apply_message(message, &read, at);
         }
@@ -183,12 +190,13 @@ impl FindingsModel {
         }
     }
 
-    /// Looks at lag statuses after an offsets poll was applied to `kafka`, at `at`.
-    pub fn apply_lag(&mut self, kafka: &KafkaModel, at: u64) {
+    /// Looks at lag statuses after an offsets poll was applied to the Kafka model (its
+    /// `clusters`), at `at`.
+    pub fn apply_lag(&mut self, clusters: &BTreeMap<String, ClusterState>, at: u64) {
         if !self.settings.enabled {
             return;
         }
-        if self.lag.apply(kafka, at, &mut self.processing) {
+        if self.lag.apply(clusters, at, &mut self.processing) {
             self.version += 1;
         }
     }

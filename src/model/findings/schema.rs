@@ -88,8 +88,15 @@ impl SchemaDetector {
         times.push_back(at);
     }
 
-    /// Takes in a message read from the log; true when a finding changed.
-    pub fn apply_message(&mut self, message: &KafkaMessage, read: &ReadPayload, at: u64) -> bool {
+    /// Takes in a message read from the log, written by `produced_by` when known; true when a
+    /// finding changed.
+    pub fn apply_message(
+        &mut self,
+        message: &KafkaMessage,
+        read: &ReadPayload,
+        produced_by: Option<&str>,
+        at: u64,
+    ) -> bool {
         let Some(json) = &read.json else { return false };
         let key = (message.topic.clone(), read.event_type.clone());
         let place = MessageRef { topic: message.topic.clone(), partition: message.partition, offset: message.offset };
@@ -153,7 +160,7 @@ impl SchemaDetector {
             first_at: written.unwrap_or(at),
             first_read: at,
             last_read: at,
-            produced_by: message.links.produced_by.clone(),
+            produced_by: produced_by.map(str::to_owned),
             trace: message.links.trace.as_ref().map(|t| t.trace_id.to_hex()),
         });
         true
@@ -256,7 +263,7 @@ mod tests {
 
     fn feed(d: &mut SchemaDetector, offset: i64, payload: &str) -> bool {
         let m = message("orders", 0, offset, "k", payload.as_bytes());
-        d.apply_message(&m, &ReadPayload::of(&m, &FindingsSettings::default()), offset as u64)
+        d.apply_message(&m, &ReadPayload::of(&m, &FindingsSettings::default()), None, offset as u64)
     }
 
     fn findings(d: &SchemaDetector) -> Vec<Finding> {

@@ -82,6 +82,12 @@ impl KafkaModel {
         &self.clusters
     }
 
+    /// The clusters, shared: a reader on another thread (the findings helper) keeps them as
+    /// of this moment while the model goes on (the next change copies them).
+    pub fn shared_clusters(&self) -> Arc<BTreeMap<String, ClusterState>> {
+        Arc::clone(&self.clusters)
+    }
+
     /// Changes with every applied record; lets readers skip rebuilding views.
     pub fn version(&self) -> u64 {
         self.version

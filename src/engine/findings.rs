@@ -1,0 +1,164 @@
+//! The findings detectors beside the engine's models: on the caller's thread, or on a helper
+//! thread of their own.
+//!
+//! The detectors cost more per span than the flow graph does (they remember every message
+//! and key they see). The live engine therefore hands each record (shared, not copied) to
+//! the `eventlens-findings` thread and goes on with the next one, as it does for journeys
+//! (see [`helper`](super::helper)). What a detector needs that only the engine's models know
+//! travels with the record: the service that produced each message (from the flow model) and,
+//! after an offsets poll, the clusters' lag (shared, not copied). Files, tests and the
+//! timeline's cursor apply findings inline: a session gives the same findings either way.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use super::helper::Helper;
+use crate::model::findings::{FindingsModel, FindingsSettings};
+use crate::model::kafka::message::KafkaMessage;
+use crate::model::kafka::{ClusterState, KafkaEvent, KafkaRecord};
+use crate::model::record::{Record, SpanBatch};
+
+/// What the engine sends the findings thread.
+pub(super) enum Input {
+    /// A record's spans.
+    Spans(Arc<Record>),
+    /// A record's messages, with the service that produced each one (when any is known).
+    Messages { messages: Messages, producers: Option<Box<[Option<String>]>>, at: u64 },
+    /// The clusters right after an offsets poll received at `at`.
+    Lag { clusters: Arc<BTreeMap<String, ClusterState>>, at: u64 },
+}
+
+/// The findings model and where its detectors run.
+#[derive(Debug)]
+pub(super) enum Findings {
+    /// On the caller's thread, as each record is applied.
+    Inline(Box<FindingsModel>),
+    /// On the `eventlens-findings` thread.
+    Threaded(Helper<FindingsModel, Input>),
+}
+
+impl Default for Findings {
+    fn default() -> Self {
+        Self::Inline(Box::default())
+    }
+}
+
+impl Findings {
+    /// Detectors on the caller's thread.
+    pub fn inline(settings: FindingsSettings) -> Self {
+        Self::Inline(Box::new(FindingsModel::new(settings)))
+    }
+
+    /// Detectors on a thread of their own; disabled findings need no thread and get none.
+    pub fn spawn(settings: FindingsSettings) -> std::io::Result<Self> {
+        if !settings.enabled {
+            return Ok(Self::inline(settings));
+        }
+        let store = Arc::new(Mutex::new(FindingsModel::new(settings)));
+        let helper = Helper::spawn("eventlens-findings", store, |model: &mut FindingsModel, input| match input {
+            Input::Spans(record) => {
+                if let Record::Spans(batch) = &*record {
+                    spans(model, batch);
+                }
+            }
+            Input::Messages { messages, producers, at } => {
+                for (i, message) in messages.get().iter().enumerate() {
+                    let producer = producers.as_ref().and_then(|p| p.get(i)).and_then(Option::as_deref);
+                    model.apply_message_by(message, producer, at);
+                }
+            }
+            Input::Lag { clusters, at } => model.apply_lag(&clusters, at),
+        })?;
+        Ok(Self::Threaded(helper))
+    }
+
+    /// Whether the detectors run on their own thread.
+    pub fn threaded(&self) -> bool {
+        matches!(self, Self::Threaded(_))
+    }
+
+    /// Takes in a record's spans (`shared` is the record when the caller shares it).
+    pub fn apply_spans(&mut self, batch: &SpanBatch, shared: Option<&Arc<Record>>) {
+        match self {
+            Self::Inline(model) => spans(model, batch),
+            Self::Threaded(helper) => {
+                let record = shared.map_or_else(|| Arc::new(Record::Spans(batch.clone())), Arc::clone);
+                helper.send(Input::Spans(record));
+            }
+        }
+    }
+
+    /// Takes in a record's messages, read at `at`, as the engine joined them to the spans
+    /// (`joined`: each message's producing service is set). `shared` is the record as
+    /// received, when the caller shares it.
+    pub fn apply_messages(&mut self, joined: &[KafkaMessage], shared: Option<&Arc<Record>>, at: u64) {
+        match self {
+            Self::Inline(model) => {
+                for message in joined {
+                    model.apply_message(message, at);
+                }
+            }
+            Self::Threaded(helper) => {
+                let producers = joined
+                    .iter()
+                    .any(|m| m.links.produced_by.is_some())
+                    .then(|| joined.iter().map(|m| m.links.produced_by.clone()).collect());
+                let messages = match shared {
+                    Some(record) => Messages::Shared(Arc::clone(record)),
+                    // Not shared by the caller (benchmarks, tests): the thread gets a copy.
+                    None => Messages::Copied(joined.to_vec()),
+                };
+                helper.send(Input::Messages { messages, producers, at });
+            }
+        }
+    }
+
+    /// Looks at the clusters' lag after an offsets poll received at `at`.
+    pub fn apply_lag(&mut self, clusters: &Arc<BTreeMap<String, ClusterState>>, at: u64) {
+        match self {
+            Self::Inline(model) => model.apply_lag(clusters, at),
+            Self::Threaded(helper) => helper.send(Input::Lag { clusters: Arc::clone(clusters), at }),
+        }
+    }
+
+    /// Runs `read` on the model once every record sent has been applied.
+    pub fn read<T>(&self, read: impl FnOnce(&FindingsModel) -> T) -> T {
+        match self {
+            Self::Inline(model) => read(model),
+            Self::Threaded(helper) => {
+                helper.sync();
+                read(&helper.lock())
+            }
+        }
+    }
+
+    /// A copy on the caller's thread, as of every record sent (the timeline's checkpoints).
+    pub fn inline_copy(&self) -> Self {
+        Self::Inline(Box::new(self.read(FindingsModel::clone)))
+    }
+}
+
+/// Every span of `batch`, in order.
+fn spans(model: &mut FindingsModel, batch: &SpanBatch) {
+    for span in &batch.spans {
+        model.apply_span(span, batch.received_unix_nano);
+    }
+}
+
+/// Messages for the findings thread: the record that carries them, or a copy.
+pub(super) enum Messages {
+    Shared(Arc<Record>),
+    Copied(Vec<KafkaMessage>),
+}
+
+impl Messages {
+    fn get(&self) -> &[KafkaMessage] {
+        match self {
+            Self::Copied(messages) => messages,
+            Self::Shared(record) => match &**record {
+                Record::Kafka(KafkaRecord { event: KafkaEvent::Messages(batch), .. }) => &batch.messages,
+                _ => &[],
+            },
+        }
+    }
+}

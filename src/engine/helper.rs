@@ -1,0 +1,195 @@
+//! A helper thread beside the engine: the only writer of one store (the journeys, the
+//! findings), fed in order through a bounded inbox, read by the engine under a lock after it
+//! waited for the helper to catch up.
+//!
+//! The engine stays the single writer of the flow and Kafka models; the work that costs
+//! more per span than the flow graph itself (assembling journeys, running the findings
+//! detectors) runs here, side by side with it. The engine waits only when the helper is a
+//! whole inbox behind, and when it reads the store ([`Helper::sync`]), so what it publishes
+//! is as of the same record as its own models.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+
+/// Inputs waiting for a helper, at most; the engine waits when it is this far ahead (each is
+/// one record: one export request, at most a few thousand spans).
+pub(super) const INBOX_INPUTS: usize = 64;
+
+/// How long a helper applies inputs before it lets go of its store, so the engine can read it.
+const APPLY_BUDGET: Duration = Duration::from_millis(10);
+
+/// How long [`Helper::sync`] waits for a helper.
+const SYNC_WAIT: Duration = Duration::from_secs(5);
+
+/// What the engine sends a helper.
+enum Message<I> {
+    /// Something to apply, in the order sent.
+    Input(I),
+    /// Answer once everything sent before it has been applied.
+    Sync(Sender<()>),
+}
+
+/// A thread that is the only writer of a store of type `S`, applying inputs of type `I`.
+pub(super) struct Helper<S, I> {
+    name: &'static str,
+    store: Arc<Mutex<S>>,
+    /// Taken only when the helper is dropped, which ends its thread.
+    inbox: Option<Sender<Message<I>>>,
+    /// Set once the thread is found gone without being asked (a bug): nothing is sent after.
+    stopped: AtomicBool,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl<S: Send + 'static, I: Send + 'static> Helper<S, I> {
+    /// Starts the thread `name`, which applies each input to `store` with `apply`.
+    pub fn spawn(
+        name: &'static str,
+        store: Arc<Mutex<S>>,
+        apply: impl FnMut(&mut S, I) + Send + 'static,
+    ) -> std::io::Result<Self> {
+        let (inbox, received) = crossbeam_channel::bounded(INBOX_INPUTS);
+        let shared = Arc::clone(&store);
+        let thread = std::thread::Builder::new().name(name.into()).spawn(move || run(&shared, &received, apply))?;
+        Ok(Self { name, store, inbox: Some(inbox), stopped: AtomicBool::new(false), thread: Some(thread) })
+    }
+
+    /// Sends one input. When the helper is a whole inbox behind, first waits until it has
+    /// worked through the backlog, rather than being woken for each input it takes (two
+    /// thread switches per input).
+    pub fn send(&self, input: I) {
+        let Some(inbox) = self.running() else { return };
+        if inbox.is_full() {
+            self.sync();
+        }
+        if inbox.send(Message::Input(input)).is_err() {
+            self.stopped();
+        }
+    }
+
+    /// Waits until the helper has applied everything sent so far (at most [`SYNC_WAIT`]).
+    pub fn sync(&self) {
+        let Some(inbox) = self.running() else { return };
+        let (ack, done) = crossbeam_channel::bounded(1);
+        if inbox.send(Message::Sync(ack)).is_err() {
+            return self.stopped();
+        }
+        match done.recv_timeout(SYNC_WAIT) {
+            Ok(()) => {}
+            Err(RecvTimeoutError::Timeout) => {
+                tracing::warn!(helper = self.name, "a helper is more than {SYNC_WAIT:?} behind; going on without it");
+            }
+            Err(RecvTimeoutError::Disconnected) => self.stopped(),
+        }
+    }
+
+    /// The store, for reading. The helper waits while it is held, so hold it briefly.
+    pub fn lock(&self) -> MutexGuard<'_, S> {
+        lock(&self.store)
+    }
+
+    /// The inbox, unless the helper stopped.
+    fn running(&self) -> Option<&Sender<Message<I>>> {
+        self.inbox.as_ref().filter(|_| !self.stopped.load(Ordering::Relaxed))
+    }
+
+    /// The helper ended without being asked (a bug): its store stays as it was.
+    fn stopped(&self) {
+        if !self.stopped.swap(true, Ordering::Relaxed) {
+            tracing::error!(helper = self.name, "a helper thread stopped; what it keeps is no longer updated");
+        }
+    }
+}
+
+impl<S, I> std::fmt::Debug for Helper<S, I> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Helper").field("name", &self.name).field("stopped", &self.stopped).finish()
+    }
+}
+
+impl<S, I> Drop for Helper<S, I> {
+    fn drop(&mut self) {
+        // Closing the inbox ends the thread once it has applied what was sent.
+        self.inbox = None;
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!(helper = self.name, "a helper thread panicked");
+        }
+    }
+}
+
+/// A store behind its lock. A panic while it was held leaves it as it was; what it holds is
+/// still the best there is to show.
+pub(super) fn lock<S>(store: &Mutex<S>) -> MutexGuard<'_, S> {
+    store.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The helper's loop: applies inputs in the order sent, letting go of the store between runs
+/// of at most [`APPLY_BUDGET`] and whenever the engine asks to read it.
+fn run<S, I>(store: &Mutex<S>, inbox: &Receiver<Message<I>>, mut apply: impl FnMut(&mut S, I)) {
+    while let Ok(first) = inbox.recv() {
+        let mut guard = lock(store);
+        let started = Instant::now();
+        let mut next = Some(first);
+        while let Some(message) = next.take() {
+            match message {
+                Message::Input(input) => apply(&mut guard, input),
+                Message::Sync(ack) => {
+                    // The engine reads the store next: let go of it. (A closed ack means the
+                    // engine gave up waiting; nothing to answer.)
+                    let _waiting = ack.send(());
+                    break;
+                }
+            }
+            if started.elapsed() < APPLY_BUDGET {
+                next = inbox.try_recv().ok();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_helper_far_behind_applies_everything_in_order_and_sync_waits_for_it() {
+        let store = Arc::new(Mutex::new(Vec::new()));
+        let helper = Helper::spawn("eventlens-test-helper", store, |seen: &mut Vec<usize>, n: usize| {
+            std::thread::sleep(Duration::from_micros(50));
+            seen.push(n);
+        })
+        .unwrap();
+        // Four inboxes' worth: the sender waits for the helper to catch up, repeatedly.
+        let sent = INBOX_INPUTS * 4;
+        for n in 0..sent {
+            helper.send(n);
+        }
+        helper.sync();
+        assert_eq!(*helper.lock(), (0..sent).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_panicking_helper_is_noticed_and_its_store_kept() {
+        let store = Arc::new(Mutex::new(0_u32));
+        let helper = Helper::spawn("eventlens-test-helper", store, |n: &mut u32, input: u32| {
+            assert!(input < 2, "a bug in the helper");
+            *n += 1;
+        })
+        .unwrap();
+        for input in 0..3 {
+            helper.send(input);
+        }
+        while !helper.thread.as_ref().is_some_and(JoinHandle::is_finished) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        helper.send(0);
+        helper.sync();
+        assert_eq!(*helper.lock(), 2);
+        assert!(helper.running().is_none(), "the stopped helper is no longer fed");
+    }
+}
