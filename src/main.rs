@@ -240,9 +240,7 @@ fn run_record(receivers: &ReceiverArgs, out: PathBuf, duration: Option<Duration>
 
 fn run_graph(file: &std::path::Path, format: GraphFormat) -> anyhow::Result<()> {
     let replayed = replay_file(file)?;
-    for skipped in &replayed.skipped {
-        eprintln!("{}: line {} skipped: {}", file.display(), skipped.line, skipped.reason);
-    }
+    report_skipped(file, &replayed.skipped, "skipped");
     println!("{}", render(&replayed.snapshot, format));
     Ok(())
 }
@@ -258,9 +256,7 @@ fn run_journeys(
     use eventlens::model::journey::JourneyDetail;
 
     let (mut state, skipped) = eventlens::export::graph::replay_state(file)?;
-    for s in &skipped {
-        eprintln!("{}: line {} skipped: {}", file.display(), s.line, s.reason);
-    }
+    report_skipped(file, &skipped, "skipped");
     state.snapshot(state.last_received_second() + 1);
     let journeys = state.journeys();
     let ids = match (&trace, &key) {
@@ -311,9 +307,7 @@ fn run_findings(
     settings: eventlens::model::findings::FindingsSettings,
 ) -> anyhow::Result<()> {
     let (view, skipped) = eventlens::export::findings::replay_findings(file, settings)?;
-    for s in &skipped {
-        eprintln!("{}: line {} skipped: {}", file.display(), s.line, s.reason);
-    }
+    report_skipped(file, &skipped, "skipped");
     print!("{}", eventlens::export::findings::render(&view, format));
     if format == eventlens::export::findings::FindingsFormat::Json {
         println!();
@@ -337,9 +331,7 @@ fn run_slice(
 ) -> anyhow::Result<()> {
     let summary = eventlens::capture::slice::slice(file, out, from, to)
         .with_context(|| format!("cannot slice {}", file.display()))?;
-    for skipped in &summary.skipped {
-        eprintln!("{}: line {} skipped: {}", file.display(), skipped.line, skipped.reason);
-    }
+    report_skipped(file, &summary.skipped, "skipped");
     eprintln!(
         "{}: {} records written to {} ({} Kafka state records carried to its start)",
         file.display(),
@@ -351,18 +343,20 @@ fn run_slice(
 }
 
 fn run_import(input: &std::path::Path, out: &std::path::Path) -> anyhow::Result<()> {
-    let imported = eventlens::ingest::import::import_file(input)?;
-    for bad in &imported.bad {
-        eprintln!("{}: line {} not imported: {}", input.display(), bad.line, bad.reason);
-    }
-    if imported.records.is_empty() {
+    use eventlens::capture::CaptureWriter;
+    // Created at the first record, whose time the header takes: nothing imported, no file.
+    let mut writer: Option<CaptureWriter> = None;
+    let imported = eventlens::ingest::import::import_file(input, |record| {
+        let writer = match &mut writer {
+            Some(writer) => writer,
+            None => writer.insert(CaptureWriter::create(out, record.received_unix_nano())?),
+        };
+        Ok(writer.append(&record)?)
+    })?;
+    report_skipped(input, &imported.bad, "not imported");
+    let Some(writer) = writer else {
         anyhow::bail!("nothing in {} could be imported", input.display());
-    }
-    let created = imported.records.iter().map(eventlens::model::record::Record::received_unix_nano).min().unwrap_or(0);
-    let mut writer = eventlens::capture::CaptureWriter::create(out, created)?;
-    for record in &imported.records {
-        writer.append(record)?;
-    }
+    };
     let records = writer.finish()?;
     eprintln!(
         "{}: {records} records ({} spans, {} Kafka messages) written to {}; {} lines not imported",
@@ -370,7 +364,23 @@ fn run_import(input: &std::path::Path, out: &std::path::Path) -> anyhow::Result<
         imported.spans,
         imported.messages,
         out.display(),
-        imported.bad.len()
+        imported.bad.total()
     );
     Ok(())
+}
+
+/// Prints the first skipped lines of `file` by number and reason, then how many there were
+/// in all when more were only counted.
+fn report_skipped(file: &std::path::Path, skipped: &eventlens::capture::SkippedLines, what: &str) {
+    for line in skipped {
+        eprintln!("{}: line {} {what}: {}", file.display(), line.line, line.reason);
+    }
+    if skipped.unreported() > 0 {
+        eprintln!(
+            "{}: {} lines {what} in all (only the first {} listed)",
+            file.display(),
+            skipped.total(),
+            skipped.reported().len()
+        );
+    }
 }

@@ -16,7 +16,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_eventlens");
 fn the_published_otlp_example_trace_imports() {
     let text =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/otlp-example-trace.json")).unwrap();
-    let imported = import_text(&text);
+    let imported = import_text(&text).unwrap();
     assert!(imported.bad.is_empty(), "{:?}", imported.bad);
     assert_eq!((imported.records.len(), imported.spans), (1, 1));
     let Record::Spans(batch) = &imported.records[0] else { panic!("spans") };
@@ -49,7 +49,7 @@ fn mixed_file() -> String {
 
 #[test]
 fn mixed_lines_import_and_bad_ones_are_numbered() {
-    let imported = import_text(&mixed_file());
+    let imported = import_text(&mixed_file()).unwrap();
     assert_eq!((imported.spans, imported.messages), (7, 2));
     let bad: Vec<(usize, &str)> = imported.bad.iter().map(|b| (b.line, b.reason.as_str())).collect();
     assert_eq!(bad.len(), 3, "{bad:?}");
@@ -107,7 +107,7 @@ const ZIPKIN: &str = r#"[
 
 #[test]
 fn zipkin_v2_spans_import_with_their_topics() {
-    let imported = import_text(ZIPKIN);
+    let imported = import_text(ZIPKIN).unwrap();
     assert!(imported.bad.is_empty(), "{:?}", imported.bad);
     assert_eq!(imported.spans, 2);
     let Record::Spans(batch) = &imported.records[0] else { panic!("spans") };
@@ -127,8 +127,8 @@ fn zipkin_v2_spans_import_with_their_topics() {
     assert_eq!(labels, ["orders", "kafka/orders", "billing"]);
     assert_eq!(snapshot.journeys.iter().next().map(|j| (j.spans, j.hops, j.failures)), Some((2, 1, 1)));
 
-    let bad = import_text(r#"[{"traceId":"xyz","id":"1","timestamp":1}]"#);
-    assert!(bad.bad[0].reason.contains("not valid hex"), "{:?}", bad.bad);
+    let bad = import_text(r#"[{"traceId":"xyz","id":"1","timestamp":1}]"#).unwrap();
+    assert!(bad.bad.reported()[0].reason.contains("not valid hex"), "{:?}", bad.bad);
 }
 
 /// A Jaeger UI download in the shape Jaeger's documentation and API use: a producer and, in a
@@ -155,7 +155,7 @@ const JAEGER: &str = r#"{"data":[
 
 #[test]
 fn a_jaeger_download_imports_as_one_journey_across_its_traces() {
-    let imported = import_text(JAEGER);
+    let imported = import_text(JAEGER).unwrap();
     assert!(imported.bad.is_empty(), "{:?}", imported.bad);
     assert_eq!((imported.records.len(), imported.spans), (2, 2));
     let Record::Spans(consumer) = &imported.records[1] else { panic!("spans") };
@@ -182,7 +182,7 @@ fn a_jaeger_download_imports_as_one_journey_across_its_traces() {
 fn cloudevents_become_messages_with_binary_mode_headers() {
     use eventlens::model::kafka::KafkaEvent;
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/cloudevents.jsonl")).unwrap();
-    let imported = import_text(&text);
+    let imported = import_text(&text).unwrap();
     let bad: Vec<(usize, &str)> = imported.bad.iter().map(|b| (b.line, b.reason.as_str())).collect();
     assert_eq!(bad.len(), 2, "{bad:?}");
     assert!(bad[0].0 == 3 && bad[0].1.contains("`id` is missing"), "{bad:?}");

@@ -5,11 +5,13 @@
 //! specified in `docs/capture-format.md`.
 
 pub mod header;
+pub mod lines;
 pub mod reader;
 pub mod recorder;
 pub mod slice;
 pub mod writer;
 
 pub use header::{CaptureHeader, FORMAT_NAME, FORMAT_VERSION};
-pub use reader::{Capture, CaptureError, CaptureItem, CaptureReader, SkippedLine, read_capture};
+pub use lines::{MAX_LINE_BYTES, SkippedLine, SkippedLines};
+pub use reader::{Capture, CaptureError, CaptureItem, CaptureReader, read_capture, replay_records};
 pub use writer::CaptureWriter;

@@ -1,6 +1,9 @@
 //! Reads a session file, keeping every good record and reporting the bad lines. Files
 //! compressed with zstd (recognised by their first bytes, whatever their name) are decoded on
-//! the fly; one cut short by a crash reads up to its last complete record.
+//! the fly; one cut short by a crash reads up to its last complete record. Lines are read
+//! with a limit ([`MAX_LINE_BYTES`]), so a file from a stranger cannot grow memory by having
+//! no newline; a longer line, or one that is not UTF-8 or JSON, is skipped and reported by
+//! number.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -9,7 +12,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::header::{CaptureHeader, FORMAT_NAME, FORMAT_VERSION};
+use super::lines::{LineEnd, LineReader, MAX_LINE_BYTES, SkippedLine, SkippedLines, too_long, utf8};
 use crate::model::record::Record;
+
+/// The longest header line: a header is a few fields, so a first line longer than this is
+/// no session, and checking it reads no further (not to the end of `/dev/zero`).
+const MAX_HEADER_BYTES: usize = 64 * 1024;
 
 /// Why a file could not be opened at all.
 #[derive(Debug, thiserror::Error)]
@@ -45,16 +53,8 @@ pub enum CaptureError {
     },
 }
 
-/// A line that was not a valid record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SkippedLine {
-    /// 1-based line number.
-    pub line: usize,
-    /// Why it was skipped.
-    pub reason: String,
-}
-
-/// A session file's contents.
+/// A session file's contents, all in memory: for tests, benchmarks and small files. The
+/// commands read with [`CaptureReader`] or [`replay_records`], which hold one record at a time.
 #[derive(Debug)]
 pub struct Capture {
     /// The header.
@@ -62,7 +62,7 @@ pub struct Capture {
     /// Every good record, in file order.
     pub records: Vec<Record>,
     /// Lines that were skipped (e.g. a last line cut short by a crash).
-    pub skipped: Vec<SkippedLine>,
+    pub skipped: SkippedLines,
 }
 
 /// The first bytes of a zstd frame.
@@ -87,9 +87,10 @@ impl<R: Read> Read for Counting<R> {
 pub struct CaptureReader {
     path: PathBuf,
     header: CaptureHeader,
-    lines: std::io::Split<Box<dyn BufRead + Send>>,
+    lines: LineReader<Box<dyn BufRead + Send>>,
+    /// The line being decoded, its buffer reused.
+    line: Vec<u8>,
     compressed: bool,
-    line_number: usize,
     read: Arc<AtomicU64>,
     total: u64,
     ended: bool,
@@ -97,7 +98,7 @@ pub struct CaptureReader {
 
 impl std::fmt::Debug for CaptureReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CaptureReader").field("path", &self.path).field("line", &self.line_number).finish()
+        f.debug_struct("CaptureReader").field("path", &self.path).field("line", &self.lines.line_number()).finish()
     }
 }
 
@@ -124,11 +125,18 @@ impl CaptureReader {
         } else {
             Box::new(file)
         };
-        let mut lines = source.split(b'\n');
+        let mut lines = LineReader::new(source);
+        let mut line = Vec::new();
         let not_session = |reason: String| CaptureError::NotASession { path: path.to_owned(), reason };
-        let first = lines.next().ok_or_else(|| not_session("the file is empty".into()))?.map_err(io)?;
+        match lines.read_line(&mut line, MAX_HEADER_BYTES).map_err(io)? {
+            None => return Err(not_session("the file is empty".into())),
+            Some(LineEnd::TooLong) => {
+                return Err(not_session(format!("its first line is longer than {} KiB", MAX_HEADER_BYTES / 1024)));
+            }
+            Some(LineEnd::Complete) => {}
+        }
         let header: CaptureHeader =
-            serde_json::from_slice(&first).map_err(|e| not_session(format!("bad header line: {e}")))?;
+            serde_json::from_slice(&line).map_err(|e| not_session(format!("bad header line: {e}")))?;
         if header.format != FORMAT_NAME {
             return Err(not_session(format!("format is {:?}, expected {FORMAT_NAME:?}", header.format)));
         }
@@ -139,7 +147,7 @@ impl CaptureReader {
                 supported: FORMAT_VERSION,
             });
         }
-        Ok(Self { path: path.to_owned(), header, lines, compressed, line_number: 1, read, total, ended: false })
+        Ok(Self { path: path.to_owned(), header, lines, line, compressed, read, total, ended: false })
     }
 
     /// The header.
@@ -160,51 +168,71 @@ impl CaptureReader {
             if self.ended {
                 return Ok(None);
             }
-            let Some(line) = self.lines.next() else {
-                self.ended = true;
-                return Ok(None);
-            };
-            self.line_number += 1;
-            let line = match line {
-                Ok(line) => line,
+            let line = match self.lines.read_line(&mut self.line, MAX_LINE_BYTES) {
+                Ok(None) => {
+                    self.ended = true;
+                    return Ok(None);
+                }
+                Ok(Some(end)) => end,
                 // A compressed file whose writer was killed ends inside a frame: what was
                 // flushed before decodes, the rest is reported.
                 Err(e) if self.compressed => {
                     self.ended = true;
+                    let number = self.lines.line_number() + 1;
                     return Ok(Some(CaptureItem::Skipped(SkippedLine {
-                        line: self.line_number,
+                        line: number,
                         reason: format!(
                             "the compressed stream ends early ({e}); nothing after line {} could be read",
-                            self.line_number - 1
+                            number - 1
                         ),
                     })));
                 }
                 Err(source) => return Err(CaptureError::Io { path: self.path.clone(), source }),
             };
-            if line.iter().all(u8::is_ascii_whitespace) {
+            let number = self.lines.line_number();
+            if line == LineEnd::TooLong {
+                return Ok(Some(CaptureItem::Skipped(SkippedLine { line: number, reason: too_long(MAX_LINE_BYTES) })));
+            }
+            if self.line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            return Ok(Some(match serde_json::from_slice::<Record>(&line) {
+            let decoded =
+                utf8(&self.line).and_then(|text| serde_json::from_str::<Record>(text).map_err(|e| e.to_string()));
+            return Ok(Some(match decoded {
                 Ok(mut record) => {
                     record.derive();
                     CaptureItem::Record(Box::new(record))
                 }
-                Err(e) => CaptureItem::Skipped(SkippedLine { line: self.line_number, reason: e.to_string() }),
+                Err(reason) => CaptureItem::Skipped(SkippedLine { line: number, reason }),
             }));
         }
     }
 }
 
-/// Reads a whole session file.
+/// Reads a session file record by record, handing each good record to `apply` as it is read
+/// (nothing is collected, so a file of any size replays in the memory of one record), and
+/// returns the lines it skipped.
+pub fn replay_records(path: &Path, apply: impl FnMut(Record)) -> Result<SkippedLines, CaptureError> {
+    drain(&mut CaptureReader::open(path)?, apply)
+}
+
+fn drain(reader: &mut CaptureReader, mut apply: impl FnMut(Record)) -> Result<SkippedLines, CaptureError> {
+    let mut skipped = SkippedLines::default();
+    while let Some(item) = reader.next_item()? {
+        match item {
+            CaptureItem::Record(r) => apply(*r),
+            CaptureItem::Skipped(s) => {
+                skipped.push(s);
+            }
+        }
+    }
+    Ok(skipped)
+}
+
+/// Reads a whole session file into memory (tests, benchmarks, small files; see [`Capture`]).
 pub fn read_capture(path: &Path) -> Result<Capture, CaptureError> {
     let mut reader = CaptureReader::open(path)?;
     let mut records = Vec::new();
-    let mut skipped = Vec::new();
-    while let Some(item) = reader.next_item()? {
-        match item {
-            CaptureItem::Record(r) => records.push(*r),
-            CaptureItem::Skipped(s) => skipped.push(s),
-        }
-    }
+    let skipped = drain(&mut reader, |r| records.push(r))?;
     Ok(Capture { header: reader.header, records, skipped })
 }

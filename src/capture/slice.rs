@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use super::reader::{CaptureError, CaptureItem, CaptureReader, SkippedLine};
+use super::lines::SkippedLines;
+use super::reader::{CaptureError, CaptureItem, CaptureReader};
 use super::writer::{CaptureWriteError, CaptureWriter};
 use crate::model::kafka::{KafkaEvent, KafkaRecord};
 use crate::model::record::Record;
@@ -56,8 +57,8 @@ pub struct SliceSummary {
     pub records: u64,
     /// Kafka state records carried to the start.
     pub carried: u64,
-    /// Input lines that were skipped, and why.
-    pub skipped: Vec<SkippedLine>,
+    /// Input lines that were skipped, and why (the first few).
+    pub skipped: SkippedLines,
 }
 
 /// Kafka state a file starts with (a slice, or the next file of a recording ring): per

@@ -33,6 +33,13 @@ const CHECKPOINT_COST_RATIO: u32 = 10;
 const MAX_CHECKPOINTS: usize = 16;
 /// Bins of the density histogram sent to the UI.
 pub const TIMELINE_BINS: usize = 600;
+/// Seconds the per-second density covers at most, ending at the newest record: 7 days, so
+/// 604,800 bins of 12 bytes (7 MB) at worst. Receive times come from files anyone may write
+/// (a record at 0 then one today, or one in the year 2200), so the span between two of them
+/// must never size the index; records older than this window stay in the log and are counted
+/// in the window's first bin.
+pub const MAX_DENSITY_SECONDS: u64 = 7 * 24 * 3600;
+const NANOS_PER_SECOND: u64 = 1_000_000_000;
 
 /// How the shown state relates to the newest.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -61,6 +68,17 @@ pub struct TimelineBin {
     pub failures: u32,
     /// Records (span batches and Kafka observations) received.
     pub records: u32,
+}
+
+impl TimelineBin {
+    /// Both bins' counts together.
+    fn plus(self, other: Self) -> Self {
+        Self {
+            spans: self.spans.saturating_add(other.spans),
+            failures: self.failures.saturating_add(other.failures),
+            records: self.records.saturating_add(other.records),
+        }
+    }
 }
 
 /// The timeline as the UI draws it.
@@ -131,7 +149,7 @@ pub struct SessionLog {
     /// When the last checkpoint was taken and what it cost.
     last_checkpoint: Option<(Instant, Duration)>,
     cost_ratio: u32,
-    /// Per-second density from `first_second`.
+    /// Per-second density from `first_second`, at most [`MAX_DENSITY_SECONDS`] long.
     seconds: VecDeque<TimelineBin>,
     first_second: u64,
     dropped: u64,
@@ -201,9 +219,13 @@ impl SessionLog {
         self.checkpoints.len()
     }
 
-    /// The first and newest kept receive times.
+    /// Where the timeline starts and ends: the first kept receive time (or, when older
+    /// records fall before the density window, the window's start, so a record stamped 1970
+    /// does not stretch the timeline over decades) and the newest.
     pub fn span(&self) -> Option<(u64, u64)> {
-        Some((*self.times.front()?, *self.times.back()?))
+        let first = *self.times.front()?;
+        let window = if self.seconds.is_empty() { 0 } else { self.first_second.saturating_mul(NANOS_PER_SECOND) };
+        Some((first.max(window), *self.times.back()?))
     }
 
     /// Keeps `record`, which `head` has just applied; takes a checkpoint of `head` when due.
@@ -232,19 +254,42 @@ impl SessionLog {
         self.enforce_cap();
     }
 
+    /// Counts a record at `at` in the per-second density. `at` never goes back (`push` makes
+    /// receive times non-decreasing), so only the front of the window can fall out: its
+    /// seconds are folded into the window's first second that holds records, never
+    /// allocated one by one, whatever the jump.
     fn count(&mut self, at: u64, spans: u32, failures: u32) {
-        let second = at / 1_000_000_000;
+        let second = at / NANOS_PER_SECOND;
         if self.seconds.is_empty() {
             self.first_second = second;
         }
-        let index = second.saturating_sub(self.first_second) as usize;
+        let window_start = second.saturating_sub(MAX_DENSITY_SECONDS - 1);
+        if window_start > self.first_second {
+            let gone = usize::try_from(window_start - self.first_second).unwrap_or(usize::MAX).min(self.seconds.len());
+            let before = self.seconds.drain(..gone).fold(TimelineBin::default(), TimelineBin::plus);
+            self.first_second = window_start;
+            // Empty seconds at the front carry nothing: the window starts at its first records.
+            while self.seconds.front().is_some_and(|bin| *bin == TimelineBin::default()) {
+                self.seconds.pop_front();
+                self.first_second += 1;
+            }
+            if self.seconds.is_empty() {
+                self.first_second = second;
+                self.seconds.push_back(TimelineBin::default());
+            }
+            if let Some(first) = self.seconds.front_mut() {
+                *first = first.plus(before);
+            }
+        }
+        // At most MAX_DENSITY_SECONDS - 1 after `first_second`, whatever `at` was.
+        let index =
+            usize::try_from(second.saturating_sub(self.first_second).min(MAX_DENSITY_SECONDS - 1)).unwrap_or_default();
         if self.seconds.len() <= index {
             self.seconds.resize(index + 1, TimelineBin::default());
         }
-        let bin = &mut self.seconds[index];
-        bin.spans = bin.spans.saturating_add(spans);
-        bin.failures = bin.failures.saturating_add(failures);
-        bin.records = bin.records.saturating_add(1);
+        if let Some(bin) = self.seconds.get_mut(index) {
+            *bin = bin.plus(TimelineBin { spans, failures, records: 1 });
+        }
     }
 
     fn checkpoint(&mut self, head: &EngineState) {
@@ -275,7 +320,7 @@ impl SessionLog {
             }
             self.checkpoints.pop_front();
             if let Some(start) = self.times.front() {
-                let second = start / 1_000_000_000;
+                let second = start / NANOS_PER_SECOND;
                 while self.first_second < second && !self.seconds.is_empty() {
                     self.seconds.pop_front();
                     self.first_second += 1;
@@ -314,28 +359,21 @@ impl SessionLog {
             return TimelineView { enabled: true, mode, ..TimelineView::default() };
         };
         let per_bin = self.seconds.len().div_ceil(TIMELINE_BINS).max(1);
-        let bins: Vec<TimelineBin> = self
-            .seconds
-            .iter()
-            .collect::<Vec<_>>()
-            .chunks(per_bin)
-            .map(|chunk| {
-                chunk.iter().fold(TimelineBin::default(), |a, b| TimelineBin {
-                    spans: a.spans.saturating_add(b.spans),
-                    failures: a.failures.saturating_add(b.failures),
-                    records: a.records.saturating_add(b.records),
-                })
-            })
-            .collect();
+        let mut bins = vec![TimelineBin::default(); self.seconds.len().div_ceil(per_bin)];
+        for (i, second) in self.seconds.iter().enumerate() {
+            if let Some(bin) = bins.get_mut(i / per_bin) {
+                *bin = bin.plus(*second);
+            }
+        }
         TimelineView {
             enabled: true,
             // Bins start on whole seconds.
-            start_unix_nano: self.first_second * 1_000_000_000,
+            start_unix_nano: self.first_second.saturating_mul(NANOS_PER_SECOND),
             end_unix_nano: end.max(start),
             cursor_unix_nano: cursor_unix_nano.clamp(start, end),
             mode,
             bins: bins.into(),
-            bin_nanos: per_bin as u64 * 1_000_000_000,
+            bin_nanos: per_bin as u64 * NANOS_PER_SECOND,
             dropped_records: self.dropped,
             // The engine adds the head's findings: the log does not know them.
             findings: Arc::from([]),
@@ -427,5 +465,51 @@ mod tests {
         let later = log.view(2_009 * 1_000_000_000, PlaybackMode::Paused);
         assert_eq!(later.next_failure(), None);
         assert_eq!(later.previous_failure(), Some(2_006 * 1_000_000_000));
+    }
+
+    #[test]
+    fn hostile_receive_times_never_size_the_density_index() {
+        const NOW: u64 = 1_763_817_600;
+        const YEAR_2200: u64 = 7_258_118_400;
+        let mut head = EngineState::default();
+        let mut log = SessionLog::new(usize::MAX);
+        let mut push = |log: &mut SessionLog, at: u64, id: u64| {
+            let mut r = record(0, id);
+            if let Record::Spans(b) = &mut r {
+                b.received_unix_nano = at;
+            }
+            head.apply(&r);
+            log.push(Arc::new(r), &head);
+        };
+        // A record without a time, then today: the timeline starts today, one bin a second.
+        push(&mut log, 0, 1);
+        for i in 0..10 {
+            push(&mut log, (NOW + i) * NANOS_PER_SECOND, i + 2);
+        }
+        assert!(log.seconds.len() <= 10, "{}", log.seconds.len());
+        let view = log.view(0, PlaybackMode::Paused);
+        assert_eq!((view.start_unix_nano, view.bins.len()), (NOW * NANOS_PER_SECOND, 10));
+        assert_eq!(view.bins.iter().map(|b| b.records).sum::<u32>(), 11);
+        assert_eq!(view.cursor_unix_nano, NOW * NANOS_PER_SECOND);
+        assert_eq!(log.index_at(log.span().unwrap().0), 2, "the timeless record is at the start");
+        // The year 2200, time running backwards, the end of u64 and back to 0.
+        let mut id = 100;
+        for at in [YEAR_2200 * NANOS_PER_SECOND, NOW * NANOS_PER_SECOND, 5, u64::MAX, 0, NOW * NANOS_PER_SECOND] {
+            push(&mut log, at, id);
+            id += 1;
+        }
+        for i in 0..1_000 {
+            let at = [0, (NOW - i) * NANOS_PER_SECOND, (YEAR_2200 + i * 3_600) * NANOS_PER_SECOND][i as usize % 3];
+            push(&mut log, at, id);
+            id += 1;
+        }
+        assert_eq!(log.len(), 11 + 6 + 1_000, "every record is kept");
+        assert!(log.seconds.len() as u64 <= MAX_DENSITY_SECONDS, "{}", log.seconds.len());
+        let view = log.view(u64::MAX, PlaybackMode::Paused);
+        assert!(view.bins.len() <= TIMELINE_BINS, "{}", view.bins.len());
+        assert_eq!(view.bins.iter().map(|b| u64::from(b.records)).sum::<u64>(), 1_017, "every record is counted");
+        assert!(view.end_unix_nano - view.start_unix_nano <= MAX_DENSITY_SECONDS * NANOS_PER_SECOND);
+        let (_, state) = log.state_at(u64::MAX, None);
+        assert_eq!(spans(&state), 1_017);
     }
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::capture::{CaptureError, SkippedLine, read_capture};
+use crate::capture::{CaptureError, SkippedLines, replay_records};
 use crate::engine::EngineState;
 use crate::model::findings::{Finding, FindingsCounters, FindingsSettings, FindingsView};
 
@@ -19,19 +19,13 @@ pub enum FindingsFormat {
     Text,
 }
 
-/// Replays a session file with these findings settings; journeys are not assembled (findings
-/// do not need them).
-pub fn replay_findings(
-    path: &Path,
-    settings: FindingsSettings,
-) -> Result<(FindingsView, Vec<SkippedLine>), CaptureError> {
-    let capture = read_capture(path)?;
+/// Replays a session file with these findings settings, applying each record as it is read;
+/// journeys are not assembled (findings do not need them).
+pub fn replay_findings(path: &Path, settings: FindingsSettings) -> Result<(FindingsView, SkippedLines), CaptureError> {
     let journeys = crate::model::journey::JourneySettings { enabled: false, ..Default::default() };
     let mut state = EngineState::new(journeys).with_findings(settings);
-    for record in capture.records {
-        state.apply_owned(record);
-    }
-    Ok(((*state.findings()).clone(), capture.skipped))
+    let skipped = replay_records(path, |record| state.apply_owned(record))?;
+    Ok(((*state.findings()).clone(), skipped))
 }
 
 #[derive(Serialize)]

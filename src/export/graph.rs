@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::capture::{CaptureError, SkippedLine, read_capture};
+use crate::capture::{CaptureError, SkippedLines, replay_records};
 use crate::engine::EngineState;
 use crate::engine::snapshot::{Counters, EdgeSnapshot, GroupLag, Snapshot};
 use crate::model::flow_graph::{EdgeKind, NodeKind};
@@ -29,7 +29,7 @@ pub struct ReplayedGraph {
     /// The graph at the end of the session, rates computed at its last record.
     pub snapshot: Snapshot,
     /// Lines of the file that were skipped.
-    pub skipped: Vec<SkippedLine>,
+    pub skipped: SkippedLines,
 }
 
 /// Replays a session file through the same engine logic the live view uses.
@@ -40,14 +40,12 @@ pub fn replay_file(path: &Path) -> Result<ReplayedGraph, CaptureError> {
 }
 
 /// Replays a session file into an engine state (flow graph, Kafka model, journeys), with the
-/// lines that were skipped.
-pub fn replay_state(path: &Path) -> Result<(EngineState, Vec<SkippedLine>), CaptureError> {
-    let capture = read_capture(path)?;
+/// lines that were skipped. Each record is applied as it is read, so the file is never held
+/// in memory.
+pub fn replay_state(path: &Path) -> Result<(EngineState, SkippedLines), CaptureError> {
     let mut state = EngineState::default();
-    for record in capture.records {
-        state.apply_owned(record);
-    }
-    Ok((state, capture.skipped))
+    let skipped = replay_records(path, |record| state.apply_owned(record))?;
+    Ok((state, skipped))
 }
 
 #[derive(Serialize)]

@@ -1,6 +1,7 @@
 //! The session-file source: reads a recorded session record by record and queues each one
 //! for the engine, waiting for room rather than dropping (a file must replay whole). Its
-//! progress and outcome go on the source board.
+//! progress and outcome go on the source board. Skipped lines are logged for the first few
+//! only and counted in the outcome, so a file of millions of bad lines is one summary.
 
 use std::path::PathBuf;
 use std::thread::JoinHandle;
@@ -8,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::capture::{CaptureItem, CaptureReader};
+use crate::capture::{CaptureItem, CaptureReader, SkippedLines};
 use crate::pipeline::queue::RecordSender;
 use crate::pipeline::sources::{SourceBoard, SourceState, SourceStatus};
 
@@ -37,7 +38,7 @@ fn read(path: &std::path::Path, sender: &RecordSender, board: &SourceBoard, stop
         Ok(r) => r,
         Err(e) => return SourceState::Failed(e.to_string()),
     };
-    let (mut records, mut skipped) = (0u64, Vec::new());
+    let (mut records, mut skipped) = (0u64, SkippedLines::default());
     let mut shown = Instant::now();
     loop {
         if stop.is_cancelled() {
@@ -51,8 +52,11 @@ fn read(path: &std::path::Path, sender: &RecordSender, board: &SourceBoard, stop
                 records += 1;
             }
             Ok(Some(CaptureItem::Skipped(line))) => {
-                tracing::warn!("{}: line {} skipped: {}", path.display(), line.line, line.reason);
-                skipped.push(line);
+                if skipped.push(line)
+                    && let Some(kept) = skipped.reported().last()
+                {
+                    tracing::warn!("{}: line {} skipped: {}", path.display(), kept.line, kept.reason);
+                }
             }
             Ok(None) => break,
             Err(e) => return SourceState::Failed(e.to_string()),
@@ -65,7 +69,15 @@ fn read(path: &std::path::Path, sender: &RecordSender, board: &SourceBoard, stop
     }
     let mut summary = format!("{records} records read");
     if let Some(first) = skipped.first() {
-        summary.push_str(&format!("; {} lines skipped (first: line {}: {})", skipped.len(), first.line, first.reason));
+        summary.push_str(&format!(
+            "; {} lines skipped (first: line {}: {})",
+            skipped.total(),
+            first.line,
+            first.reason
+        ));
+    }
+    if skipped.unreported() > 0 {
+        tracing::warn!("{}: {} lines skipped in all", path.display(), skipped.total());
     }
     SourceState::Finished(summary)
 }

@@ -66,14 +66,54 @@ pub enum AttrValue {
     BoolValue(bool),
     /// A signed 64-bit integer.
     IntValue(i64),
-    /// A double.
-    DoubleValue(f64),
+    /// A double. NaN and the infinities, which JSON numbers cannot hold (serde_json would
+    /// write `null` and then refuse to read it back, losing the whole record), are written as
+    /// the strings `"NaN"`, `"Infinity"` and `"-Infinity"`, as the protobuf JSON mapping
+    /// (and so OTLP/JSON) writes them; see [`double`].
+    DoubleValue(#[serde(with = "double")] f64),
     /// Raw bytes, hex-encoded in recordings.
     BytesValue(#[serde(with = "hex")] Vec<u8>),
     /// An array of values.
     ArrayValue(Vec<AttrValue>),
     /// A nested list of key/values.
     KvlistValue(Vec<Attribute>),
+}
+
+/// A double attribute in session files: a JSON number when finite, else `"NaN"`,
+/// `"Infinity"` or `"-Infinity"`. Reading also takes any number as a string (`"1.5"`, as
+/// protobuf JSON allows) and `null`, which versions before this wrote for NaN and the
+/// infinities alike, as NaN, so their spans replay instead of being skipped.
+pub mod double {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes a double as a number, or as the name of a value JSON numbers cannot hold.
+    pub fn serialize<S: Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
+        match *value {
+            v if v.is_finite() => serializer.serialize_f64(v),
+            v if v.is_nan() => serializer.serialize_str("NaN"),
+            v if v > 0.0 => serializer.serialize_str("Infinity"),
+            _ => serializer.serialize_str("-Infinity"),
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Written {
+        Number(f64),
+        Text(String),
+    }
+
+    /// Reads what [`serialize`] writes, and `null` as NaN.
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+        match Option::<Written>::deserialize(deserializer)? {
+            Some(Written::Number(v)) => Ok(v),
+            // Rust reads "NaN", "inf", "Infinity" and "-Infinity" in any case.
+            Some(Written::Text(text)) => {
+                text.trim().parse().map_err(|_| serde::de::Error::custom(format!("{text:?} is not a double")))
+            }
+            None => Ok(f64::NAN),
+        }
+    }
 }
 
 impl AttrValue {

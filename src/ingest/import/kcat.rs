@@ -8,7 +8,8 @@ use crate::model::record::Record;
 /// The cluster name imported messages are filed under.
 pub const CLUSTER: &str = "imported";
 
-/// The record of one envelope; its receive time is the message timestamp.
+/// The record of one envelope; its receive time is the message timestamp (without one, or
+/// with a negative one, the previous record's: the time rule of [`super::stream`]).
 pub fn record(v: &serde_json::Value) -> Result<Record, String> {
     let topic = v.get("topic").and_then(|t| t.as_str()).ok_or("`topic` is not a string")?.to_owned();
     let partition = v

@@ -7,19 +7,32 @@
 //! (`traceId`, `id`), a CloudEvent in the structured JSON format (`specversion`), or a Kafka
 //! message as `kcat -C -J` prints it (`topic`, `partition`, `offset`). A line that is none of
 //! these, or does not decode, is reported with its number; the rest is imported.
+//!
+//! Files are read as a stream ([`stream`]): line by line with the session format's line
+//! limit, each record handed on as it is decoded, so an import holds one line (or one
+//! document of at most [`stream::MAX_DOCUMENT_BYTES`]) at a time. Payloads keep the first
+//! [`PAYLOAD_KEEP_BYTES`], as the Kafka sources do, and a record without a time of its own
+//! takes the previous record's (see [`stream`] for the whole rule).
 
 pub mod cloudevents;
 pub mod jaeger;
 pub mod kcat;
 pub mod otlp_json;
+pub mod stream;
 pub mod zipkin;
 
-use std::path::Path;
+use std::path::PathBuf;
 
+use crate::capture::SkippedLines;
+use crate::capture::writer::CaptureWriteError;
+use crate::model::kafka::message::PAYLOAD_KEEP_BYTES;
 use crate::model::record::Record;
 
+pub use stream::{import_file, import_text};
+
 /// Spans as one record, received when the last of them ended (imported files do not say
-/// when their spans were received).
+/// when their spans were received). Spans without times give a record without one (0),
+/// which [`stream`] gives the previous record's time.
 fn span_record(spans: Vec<crate::model::span::Span>) -> Record {
     let received = spans.iter().map(|s| s.end_unix_nano).max().unwrap_or_default();
     Record::Spans(crate::model::record::SpanBatch {
@@ -30,9 +43,18 @@ fn span_record(spans: Vec<crate::model::span::Span>) -> Record {
 }
 
 /// A Kafka message as a record of its own, received at its timestamp (imported files do not
-/// say when it was seen), filed under the cluster `imported`.
+/// say when it was seen; without one the record has no time, 0, until [`stream`] gives it
+/// the previous record's), filed under the cluster `imported`. The payload keeps its first
+/// [`PAYLOAD_KEEP_BYTES`] and `size` its whole length, as for a message read from a cluster.
 fn message_record(mut message: crate::model::kafka::KafkaMessage) -> Record {
     use crate::model::kafka::{KafkaEvent, KafkaRecord, MessageBatch};
+    if let Some(payload) = &mut message.payload
+        && payload.len() > PAYLOAD_KEEP_BYTES
+    {
+        message.size = message.size.max(payload.len());
+        payload.truncate(PAYLOAD_KEEP_BYTES);
+        payload.shrink_to_fit();
+    }
     message.derive_links();
     let received =
         message.timestamp_ms.and_then(|ms| u64::try_from(ms).ok()).unwrap_or_default().saturating_mul(1_000_000);
@@ -54,99 +76,147 @@ fn span_id_hex(hex: &str) -> Result<crate::model::ids::SpanId, crate::model::ids
     crate::model::ids::SpanId::from_hex(&format!("{hex:0>16}"))
 }
 
-/// A line that was not imported.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BadLine {
-    /// 1-based line number (1 for a whole-file document).
-    pub line: usize,
-    /// Why.
-    pub reason: String,
+/// What an import read, beside the records it handed on.
+#[derive(Debug, Default)]
+pub struct ImportSummary {
+    /// Records handed on.
+    pub records: u64,
+    /// Spans imported.
+    pub spans: usize,
+    /// Kafka messages imported.
+    pub messages: usize,
+    /// Lines that were not imported: the first few with their reasons, and a count.
+    pub bad: SkippedLines,
 }
 
-/// What an import produced.
+/// An import held in memory ([`import_text`], for tests and small inputs).
 #[derive(Debug, Default)]
 pub struct Imported {
     /// Records, in file order.
     pub records: Vec<Record>,
     /// Lines that were not imported.
-    pub bad: Vec<BadLine>,
+    pub bad: SkippedLines,
     /// Spans imported.
     pub spans: usize,
     /// Kafka messages imported.
     pub messages: usize,
-    cloudevents: cloudevents::CloudEventReader,
 }
 
-/// Why an import could not start.
+/// Why an import stopped.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot read {path}: {source}")]
-pub struct ImportError {
-    /// The file.
-    pub path: std::path::PathBuf,
-    /// The cause.
-    #[source]
-    pub source: std::io::Error,
+pub enum ImportError {
+    /// The input could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The input is one JSON document too large to hold.
+    #[error(
+        "{path} is one JSON document larger than {} MiB, more than an import holds at once; write it as JSON Lines (one request, trace or event per line) to import it",
+        stream::MAX_DOCUMENT_BYTES / (1024 * 1024)
+    )]
+    DocumentTooLarge {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A record could not be written.
+    #[error(transparent)]
+    Write(#[from] CaptureWriteError),
 }
 
-/// Imports a file.
-pub fn import_file(path: &Path) -> Result<Imported, ImportError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ImportError { path: path.to_owned(), source })?;
-    Ok(import_text(&text))
+/// Recognises each decoded line or document by its shape and hands on its records.
+struct Importer<'a> {
+    summary: ImportSummary,
+    cloudevents: cloudevents::CloudEventReader,
+    times: stream::TimeFill,
+    emit: &'a mut dyn FnMut(Record) -> Result<(), ImportError>,
 }
 
-/// Imports text: JSON Lines, or one JSON document.
-pub fn import_text(text: &str) -> Imported {
-    let mut out = Imported::default();
-    // One pretty-printed document (e.g. opentelemetry-proto's example trace).
-    if let Ok(document) = serde_json::from_str::<serde_json::Value>(text)
-        && text.trim_end().lines().count() > 1
-    {
-        out.add(1, document);
-        return out;
-    }
-    for (index, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
+impl<'a> Importer<'a> {
+    fn new(emit: &'a mut dyn FnMut(Record) -> Result<(), ImportError>) -> Self {
+        Self {
+            summary: ImportSummary::default(),
+            cloudevents: cloudevents::CloudEventReader::default(),
+            times: stream::TimeFill::default(),
+            emit,
         }
-        match serde_json::from_str::<serde_json::Value>(line) {
-            Ok(value) => out.add(index + 1, value),
-            Err(e) => out.bad.push(BadLine { line: index + 1, reason: format!("not JSON: {e}") }),
-        }
     }
-    out
-}
 
-impl Imported {
-    fn add(&mut self, line: usize, value: serde_json::Value) {
-        let result = if value.get("resourceSpans").is_some() {
+    /// Counts a line that was not imported.
+    fn bad(&mut self, line: usize, reason: String) {
+        self.summary.bad.push(crate::capture::SkippedLine { line, reason });
+    }
+
+    /// Imports one line or document (`bytes` long, what holding its records back costs).
+    fn add(&mut self, line: usize, bytes: usize, value: serde_json::Value) -> Result<(), ImportError> {
+        let records = if value.get("resourceSpans").is_some() {
             otlp_json::record(value).map(|(record, spans)| {
-                self.spans += spans;
-                record
+                self.summary.spans += spans;
+                vec![record]
             })
         } else if value.get("data").is_some_and(serde_json::Value::is_array) {
-            match jaeger::records(value) {
-                Ok((records, spans)) => {
-                    self.spans += spans;
-                    self.records.extend(records);
-                    return;
-                }
-                Err(reason) => Err(reason),
-            }
+            jaeger::records(value).map(|(records, spans)| {
+                self.summary.spans += spans;
+                records
+            })
         } else if value.as_array().is_some_and(|a| a.first().is_some_and(|s| s.get("traceId").is_some())) {
             zipkin::record(value).map(|(record, spans)| {
-                self.spans += spans;
-                record
+                self.summary.spans += spans;
+                vec![record]
             })
         } else if value.get("specversion").is_some() {
-            self.cloudevents.record(&value).inspect(|_| self.messages += 1)
+            self.cloudevents.record(&value).map(|record| {
+                self.summary.messages += 1;
+                vec![record]
+            })
         } else if value.get("topic").is_some() && value.get("offset").is_some() {
-            kcat::record(&value).inspect(|_| self.messages += 1)
+            kcat::record(&value).map(|record| {
+                self.summary.messages += 1;
+                vec![record]
+            })
         } else {
             Err("not an OTLP export request (resourceSpans), a Jaeger trace (data), Zipkin v2 spans (traceId), a CloudEvent (specversion) or a kcat -J message (topic, offset)".into())
         };
-        match result {
-            Ok(record) => self.records.push(record),
-            Err(reason) => self.bad.push(BadLine { line, reason }),
+        match records {
+            Ok(records) => {
+                for record in records {
+                    self.summary.records += 1;
+                    self.times.place(record, bytes, self.emit)?;
+                }
+                Ok(())
+            }
+            Err(reason) => {
+                self.bad(line, reason);
+                Ok(())
+            }
         }
+    }
+
+    /// Hands on the records still held back for a time, and the summary.
+    fn finish(mut self) -> Result<ImportSummary, ImportError> {
+        self.times.finish(self.emit)?;
+        Ok(self.summary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::kafka::KafkaEvent;
+
+    #[test]
+    fn a_large_payload_keeps_the_sessions_limit_and_its_size() {
+        let payload = "x".repeat(1_000_000);
+        let line = format!(r#"{{"topic":"orders","partition":0,"offset":1,"ts":1700000000000,"payload":"{payload}"}}"#);
+        let imported = import_text(&line).unwrap();
+        let Some(Record::Kafka(k)) = imported.records.first() else { panic!("{imported:?}") };
+        let KafkaEvent::Messages(batch) = &k.event else { panic!("messages") };
+        let message = &batch.messages[0];
+        assert_eq!(message.payload.as_ref().map(Vec::len), Some(PAYLOAD_KEEP_BYTES));
+        assert_eq!(message.size, 1_000_000, "the size tells the whole, so the payload shows as truncated");
     }
 }
