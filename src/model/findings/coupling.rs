@@ -6,11 +6,13 @@
 //! Spans arrive in any order (children usually end, and are exported, first), so a span whose
 //! parent has not arrived waits for it in a bounded table.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::DiGraph;
+use rustc_hash::FxHasher;
 use smallvec::SmallVec;
 
 use super::FindingsCounters;
@@ -27,11 +29,30 @@ const MAX_RESOLVE_DEPTH: usize = 32;
 /// Service-graph edges kept.
 const MAX_EDGES: usize = 10_000;
 
-/// A synchronous call: the calling service and what it calls.
+/// A synchronous call: the calling service and what it calls, borrowed from its span.
+#[derive(Clone, Copy, Debug, Hash)]
+struct CallRef<'a> {
+    service: &'a ServiceName,
+    peer: &'a str,
+}
+
+/// A call kept while its span waits for its parent.
 #[derive(Clone, Debug)]
 struct Call {
-    service: String,
+    service: ServiceName,
     peer: String,
+}
+
+impl Call {
+    fn as_ref(&self) -> CallRef<'_> {
+        CallRef { service: &self.service, peer: &self.peer }
+    }
+}
+
+impl CallRef<'_> {
+    fn owned(self) -> Call {
+        Call { service: self.service.clone(), peer: self.peer.to_owned() }
+    }
 }
 
 /// Whether a span is under a consumer's process span.
@@ -65,21 +86,30 @@ pub struct CouplingDetector {
     readers: BTreeMap<String, BTreeMap<ServiceName, u64>>,
     /// Service-to-service calls (any, not only under consumers), first seen.
     direct: BTreeMap<(String, String), u64>,
+    /// Hashes of the edges above: the common case, an edge seen before, is answered without
+    /// comparing names.
+    seen_edges: HashSet<u64, BuildHasherDefault<FxHasher>>,
+    /// Topic names shared by the spans under their consumers, by hash (at most [`MAX_EDGES`]).
+    topics: HashMap<u64, Arc<str>, BuildHasherDefault<FxHasher>>,
     dropped: u64,
 }
 
 /// The call a CLIENT span makes to another service, if it is one (database and messaging
 /// clients are not service calls).
-fn sync_call(span: &Span) -> Option<Call> {
+fn sync_call(span: &Span) -> Option<CallRef<'_>> {
     if span.kind != SpanKind::Client || span.messaging.is_some() {
         return None;
     }
     if find_attr(&span.attributes, "db.system").is_some() || find_attr(&span.attributes, "db.system.name").is_some() {
         return None;
     }
-    let peer = PEER_ATTRIBUTES.iter().find_map(|a| find_attr(&span.attributes, a).and_then(AttrValue::as_text))?;
-    let service = span.service().to_string();
-    (peer != service).then_some(Call { service, peer })
+    // Peers are named by strings (semantic conventions); borrowed, not copied.
+    let peer = PEER_ATTRIBUTES.iter().find_map(|a| match find_attr(&span.attributes, a) {
+        Some(AttrValue::StringValue(peer)) => Some(peer.as_str()),
+        _ => None,
+    })?;
+    let service = span.service();
+    (service.namespace.is_some() || peer != service.name).then_some(CallRef { service, peer })
 }
 
 impl CouplingDetector {
@@ -92,6 +122,8 @@ impl CouplingDetector {
             writers: BTreeMap::new(),
             readers: BTreeMap::new(),
             direct: BTreeMap::new(),
+            seen_edges: HashSet::default(),
+            topics: HashMap::default(),
             dropped: 0,
         }
     }
@@ -99,16 +131,16 @@ impl CouplingDetector {
     /// Takes in a span; true when a finding changed.
     pub fn apply_span(&mut self, span: &Span, at: u64) -> bool {
         let call = sync_call(span);
-        let mut changed = self.learn_edges(span, call.as_ref(), at);
+        let mut changed = self.learn_edges(span, call, at);
         let id = key_of(&span.span_ref());
         let process = span.messaging.as_ref().filter(|m| m.operation == MessagingOperation::Process);
         let state = match (process, span.parent_ref()) {
-            (Some(m), _) => m.destination.as_deref().map_or(Under::No, |t| Under::Yes(Arc::from(t))),
+            (Some(m), _) => m.destination.as_deref().map_or(Under::No, |t| Under::Yes(self.topic(t))),
             (None, Some(parent)) => match self.under.get(&key_of(&parent)) {
                 Some(Under::Yes(topic)) => Under::Yes(Arc::clone(topic)),
                 Some(Under::No) => Under::No,
                 Some(Under::Waiting) | None => {
-                    let waiting = Waiting { id, call: call.clone(), trace: span.trace_id };
+                    let waiting = Waiting { id, call: call.map(CallRef::owned), trace: span.trace_id };
                     self.waiting.entry_or_insert_with(key_of(&parent), SmallVec::new).push(waiting);
                     Under::Waiting
                 }
@@ -121,7 +153,7 @@ impl CouplingDetector {
             Under::No => None,
             Under::Yes(topic) => {
                 if let Some(call) = call {
-                    changed |= self.report(&call, &topic, span.trace_id, at);
+                    changed |= self.report(call, &topic, span.trace_id, at);
                 }
                 Some(topic)
             }
@@ -134,7 +166,7 @@ impl CouplingDetector {
                 let resolved = topic.as_ref().map_or(Under::No, |t| Under::Yes(Arc::clone(t)));
                 self.under.insert(child.id, resolved);
                 if let (Some(topic), Some(call)) = (&topic, &child.call) {
-                    changed |= self.report(call, topic, child.trace, at);
+                    changed |= self.report(call.as_ref(), topic, child.trace, at);
                 }
                 if depth < MAX_RESOLVE_DEPTH {
                     pending.push((child.id, depth + 1));
@@ -144,16 +176,31 @@ impl CouplingDetector {
         changed
     }
 
-    fn report(&mut self, call: &Call, topic: &str, trace: TraceId, at: u64) -> bool {
-        let key = key_of(&(call.service.as_str(), call.peer.as_str(), topic));
+    /// The topic's name, shared by every span under a consumer of it (allocated once).
+    fn topic(&mut self, topic: &str) -> Arc<str> {
+        let key = key_of(&topic);
+        if let Some(name) = self.topics.get(&key) {
+            return Arc::clone(name);
+        }
+        let name: Arc<str> = Arc::from(topic);
+        // Past the bound (a topic per request), names are no longer shared, only allocated.
+        if self.topics.len() < MAX_EDGES {
+            self.topics.insert(key, Arc::clone(&name));
+        }
+        name
+    }
+
+    fn report(&mut self, call: CallRef<'_>, topic: &str, trace: TraceId, at: u64) -> bool {
+        let key = key_of(&(call, topic));
         let made = || {
+            let service = call.service.to_string();
             let mut f = Finding::new(
                 FindingKind::SyncCoupling,
                 Severity::Info,
-                Location { service: Some(call.service.clone()), ..Location::topic(topic) },
+                Location { service: Some(service.clone()), ..Location::topic(topic) },
                 at,
             );
-            f.evidence.chain = vec![topic.to_owned(), call.service.clone(), call.peer.clone()];
+            f.evidence.chain = vec![topic.to_owned(), service, call.peer.to_owned()];
             f
         };
         let Some(f) = self.calls.entry(key, "call", made) else { return false };
@@ -163,32 +210,41 @@ impl CouplingDetector {
     }
 
     /// Learns who writes and reads which topic, and direct calls, for cycles.
-    fn learn_edges(&mut self, span: &Span, call: Option<&Call>, at: u64) -> bool {
-        let (map, topic) = match &span.messaging {
-            Some(m) if m.operation.role() == MessagingRole::Produce => (&mut self.writers, m.destination.as_deref()),
-            Some(m) if m.operation == MessagingOperation::Process => (&mut self.readers, m.destination.as_deref()),
+    fn learn_edges(&mut self, span: &Span, call: Option<CallRef<'_>>, at: u64) -> bool {
+        let (map, role, topic) = match &span.messaging {
+            Some(m) if m.operation.role() == MessagingRole::Produce => {
+                (&mut self.writers, "writes", m.destination.as_deref())
+            }
+            Some(m) if m.operation == MessagingOperation::Process => {
+                (&mut self.readers, "reads", m.destination.as_deref())
+            }
             _ => {
                 let Some(call) = call else { return false };
-                if self.direct.contains_key(&(call.service.clone(), call.peer.clone())) {
+                // Most calls were seen before: a hash answers without comparing names.
+                let key = key_of(&("call", call));
+                if self.seen_edges.contains(&key) {
                     return false;
                 }
                 if self.direct.len() >= MAX_EDGES {
                     self.dropped += 1;
                     return false;
                 }
-                self.direct.insert((call.service.clone(), call.peer.clone()), at);
+                self.seen_edges.insert(key);
+                self.direct.insert((call.service.to_string(), call.peer.to_owned()), at);
                 return true;
             }
         };
         let Some(topic) = topic else { return false };
         let service = span.service();
-        if map.get(topic).is_some_and(|s| s.contains_key(service)) {
+        let key = key_of(&(role, topic, service));
+        if self.seen_edges.contains(&key) {
             return false;
         }
         if map.len() >= MAX_EDGES {
             self.dropped += 1;
             return false;
         }
+        self.seen_edges.insert(key);
         map.entry(topic.to_owned()).or_default().insert(service.clone(), at);
         true
     }
