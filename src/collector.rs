@@ -105,11 +105,7 @@ impl Collector {
         let mut http_addr = None;
 
         if let Some(otlp_config) = &config.otlp {
-            let ctx = ReceiverContext {
-                sender: sender.clone(),
-                counters: Arc::clone(&counters),
-                max_request_bytes: otlp_config.max_request_bytes,
-            };
+            let ctx = ReceiverContext::new(sender.clone(), Arc::clone(&counters), otlp_config.max_request_bytes);
             let _guard = runtime.enter();
             if let Some(addr) = otlp_config.grpc {
                 let listener = tokio::net::TcpListener::from_std(bind(addr, "OTLP/gRPC")?)?;
@@ -181,11 +177,7 @@ impl Collector {
         }
         let otlp_kafka = match config.otlp_kafka {
             Some(topic) => {
-                let ctx = ReceiverContext {
-                    sender: sender.clone(),
-                    counters: Arc::clone(&counters),
-                    max_request_bytes: usize::MAX,
-                };
+                let ctx = ReceiverContext::new(sender.clone(), Arc::clone(&counters), usize::MAX);
                 let source = OtlpTopicSource::spawn(topic, ctx, Arc::clone(&sources))
                     .context("cannot start the OTLP Kafka reader thread")?;
                 Some(source)
@@ -253,8 +245,10 @@ impl Collector {
         // may be waiting on, drains).
         if let Some(file) = self.file.take()
             && file.is_finished()
+            && file.join().is_err()
         {
-            let _joined = file.join();
+            // Its panic message is on standard error already; say whose it was, once.
+            tracing::error!("the session file reader panicked");
         }
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_timeout(Duration::from_secs(2));

@@ -20,6 +20,11 @@ pub struct IngestCounters {
     pub requests_rejected: AtomicU64,
     /// Requests answered with success or partial success.
     pub requests_accepted: AtomicU64,
+    /// Requests refused before their body was read because EventLens was behind (its queue
+    /// full, or the bytes in flight at their budget); senders were told to retry.
+    pub requests_refused: AtomicU64,
+    /// Connections closed at once because a receiver held its maximum.
+    pub connections_refused: AtomicU64,
 }
 
 impl IngestCounters {
@@ -36,6 +41,8 @@ impl IngestCounters {
             spans_dropped: self.spans_dropped.load(Ordering::Relaxed),
             requests_rejected: self.requests_rejected.load(Ordering::Relaxed),
             requests_accepted: self.requests_accepted.load(Ordering::Relaxed),
+            requests_refused: self.requests_refused.load(Ordering::Relaxed),
+            connections_refused: self.connections_refused.load(Ordering::Relaxed),
         }
     }
 }
@@ -53,4 +60,8 @@ pub struct IngestTotals {
     pub requests_rejected: u64,
     /// Requests accepted (fully or partly).
     pub requests_accepted: u64,
+    /// Requests refused before decoding because EventLens was behind.
+    pub requests_refused: u64,
+    /// Connections closed at once because a receiver was full.
+    pub connections_refused: u64,
 }

@@ -83,6 +83,12 @@ impl RecordSender {
         })
     }
 
+    /// Whether a record would be refused now: the receivers ask before they read a request's
+    /// body, so a busy engine costs a sender no upload.
+    pub fn is_full(&self) -> bool {
+        self.tx.is_full() || self.queued_items.load(Ordering::Acquire) >= self.max_items
+    }
+
     /// Queues a record, waiting for room; for file readers, which must lose nothing.
     pub fn send_blocking(&self, record: Record) -> Result<(), QueueError> {
         let items = record.item_count();

@@ -78,6 +78,13 @@ pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot, filter: &mut String) -> TopB
             .on_hover_text("spans refused because EventLens was behind; senders were told to retry");
         ui.label(bad(ingest.requests_rejected, "bad requests"))
             .on_hover_text("requests refused whole: undecodable, oversize, wrong content type");
+        if ingest.requests_refused > 0 || ingest.connections_refused > 0 {
+            ui.label(bad(ingest.requests_refused + ingest.connections_refused, "refused")).on_hover_text(format!(
+                "{} requests refused before they were read because EventLens was behind (senders were told \
+                 to retry); {} connections closed because a receiver held its maximum",
+                ingest.requests_refused, ingest.connections_refused
+            ));
+        }
         ui.separator();
         let recording = snapshot.recording.as_ref().is_some_and(|r| r.active);
         let (label, hover) = if recording {

@@ -129,8 +129,10 @@ impl BrowserSource {
         // The UI may still hold handles: a flag, not the channel, ends the thread.
         self.shutdown.store(true, Ordering::Relaxed);
         self.handle = None;
-        if let Some(join) = self.join.take() {
-            let _ = join.join();
+        if let Some(join) = self.join.take()
+            && join.join().is_err()
+        {
+            tracing::error!("the Kafka message reader's thread panicked; its browse ended");
         }
     }
 }
@@ -219,10 +221,11 @@ impl Reader {
         }
         let Some(consumer) = &self.consumer else { return Ended::Finished };
         let mut tpl = TopicPartitionList::new();
-        for (&p, &(start, _)) in &plan {
-            let _ = tpl.add_partition_offset(&request.topic, p, Offset::Offset(start));
-        }
-        if let Err(e) = consumer.assign(&tpl) {
+        let added = plan.iter().try_for_each(|(&p, &(start, _))| {
+            tpl.add_partition_offset(&request.topic, p, Offset::Offset(start))
+                .map_err(|e| format!("cannot start partition {p} at offset {start}: {e}"))
+        });
+        if let Err(e) = added.and_then(|()| consumer.assign(&tpl).map_err(|e| e.to_string())) {
             progress.done = true;
             progress.error = Some(format!("cannot assign partitions: {e}"));
             return if self.send(browse, &request.topic, Vec::new(), &progress) {
@@ -287,7 +290,10 @@ impl Reader {
                 last_flush = Instant::now();
             }
         };
-        let _ = consumer.unassign();
+        if let Err(e) = consumer.unassign() {
+            // The next browse assigns afresh; this one's partitions only linger until then.
+            tracing::debug!("the message reader could not unassign {}: {e}", request.topic);
+        }
         progress.done = true;
         if !self.send(browse, &request.topic, batch, &progress) {
             return Ended::Closed;

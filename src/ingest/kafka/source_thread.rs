@@ -26,10 +26,14 @@ impl SourceThread {
     /// Signals the thread and waits for it (at most one in-flight broker request).
     pub fn stop(&mut self) {
         if let Some(stop) = self.stop.take() {
-            let _ = stop.try_send(());
+            // Full: already told; disconnected: already ended. Either way it is stopping.
+            let _told = stop.try_send(());
         }
         if let Some(join) = self.join.take() {
-            let _ = join.join();
+            let name = join.thread().name().unwrap_or("a Kafka source").to_owned();
+            if join.join().is_err() {
+                tracing::error!(thread = name, "a Kafka source thread panicked; what it watched is no longer updated");
+            }
         }
     }
 }

@@ -1,17 +1,31 @@
 //! OTLP/gRPC receiver: `opentelemetry.proto.collector.trace.v1.TraceService/Export`.
+//!
+//! A request is admitted ([`admission`](super::admission)) before tonic decodes it: while
+//! the engine's queue is full or the bytes in flight are at their budget it is answered
+//! `UNAVAILABLE` with `RetryInfo` at once, its message never read. At most
+//! `max_connections` connections are open at once (one past it is closed and counted), and a
+//! request must arrive and be answered within the body timeout.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::OwnedSemaphorePermit;
+use tokio_stream::StreamExt;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::codec::CompressionEncoding;
 use tonic::codegen::http;
+use tonic::transport::server::Connected;
 use tonic::{Code, Request, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+use super::admission::ConnectionLimit;
 use super::{RETRY_AFTER_SECS, ReceiverContext, Refusal, accept};
 use crate::model::record::SourceKind;
 use crate::pipeline::counters::IngestCounters;
@@ -30,12 +44,7 @@ impl TraceService for OtlpGrpcService {
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
         match accept(&self.ctx, request.into_inner(), SourceKind::OtlpGrpc) {
             Ok(response) => Ok(Response::new(response)),
-            Err(Refusal::Busy) => Err(Status::with_error_details(
-                Code::Unavailable,
-                "EventLens is behind; retry later",
-                ErrorDetails::with_retry_info(Some(Duration::from_secs(RETRY_AFTER_SECS))),
-            )),
-            Err(Refusal::ShuttingDown) => Err(Status::unavailable("EventLens is shutting down")),
+            Err(refusal) => Err(refusal_status(refusal)),
         }
     }
 }
@@ -48,6 +57,10 @@ pub async fn serve(
 ) -> Result<(), tonic::transport::Error> {
     let limit = ctx.max_request_bytes;
     let counters = std::sync::Arc::clone(&ctx.counters);
+    let limits = ctx.admission.limits();
+    let connections = ConnectionLimit::new(limits.max_connections);
+    let admit_ctx = ctx.clone();
+    let place_counters = std::sync::Arc::clone(&ctx.counters);
     let service = TraceServiceServer::new(OtlpGrpcService { ctx })
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip)
@@ -55,11 +68,122 @@ pub async fn serve(
     let spell_errors = tower::ServiceBuilder::new().map_response(move |response: http::Response<tonic::body::Body>| {
         oversize_as_resource_exhausted(response, limit, &counters)
     });
+    let admit = tower::layer::layer_fn(move |inner| Admit { inner, ctx: admit_ctx.clone() });
+    let incoming = TcpListenerStream::new(listener).filter_map(move |accepted| match accepted {
+        Ok(stream) => connections.enter(&place_counters).map(|place| Ok(Placed { stream, _place: place })),
+        Err(e) => Some(Err(e)),
+    });
     tonic::transport::Server::builder()
+        .timeout(limits.body_timeout)
+        .http2_keepalive_interval(Some(limits.header_timeout))
+        .http2_keepalive_timeout(Some(limits.header_timeout))
         .layer(spell_errors)
+        .layer(admit)
         .add_service(service)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.cancelled_owned())
+        .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
         .await
+}
+
+/// Admits each request before tonic reads its message (see [`admission`](super::admission)).
+#[derive(Clone, Debug)]
+struct Admit<S> {
+    inner: S,
+    ctx: ReceiverContext,
+}
+
+impl<S, B> tower::Service<http::Request<B>> for Admit<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>> + Send,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let declared = request
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        match self.ctx.admit(declared) {
+            Ok(ticket) => {
+                let answer = self.inner.call(request);
+                Box::pin(async move {
+                    // Held until the answer: the message is decoded (and converted) by then.
+                    let answer = answer.await;
+                    drop(ticket);
+                    answer
+                })
+            }
+            Err(refusal) => {
+                let status = refusal_status(refusal);
+                Box::pin(async move { Ok(status.into_http()) })
+            }
+        }
+    }
+}
+
+/// The gRPC answer to a refused request: retry later, with how long to wait.
+fn refusal_status(refusal: Refusal) -> Status {
+    match refusal {
+        Refusal::Busy => Status::with_error_details(
+            Code::Unavailable,
+            "EventLens is behind; retry later",
+            ErrorDetails::with_retry_info(Some(Duration::from_secs(RETRY_AFTER_SECS))),
+        ),
+        Refusal::ShuttingDown => Status::unavailable("EventLens is shutting down"),
+    }
+}
+
+/// An accepted connection holding its place under the connection limit until it closes.
+struct Placed {
+    stream: TcpStream,
+    _place: OwnedSemaphorePermit,
+}
+
+impl Connected for Placed {
+    type ConnectInfo = <TcpStream as Connected>::ConnectInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.stream.connect_info()
+    }
+}
+
+impl AsyncRead for Placed {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Placed {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
 }
 
 /// tonic answers an over-limit message with OUT_OF_RANGE; OTLP clients expect

@@ -4,6 +4,7 @@
 //! convert it with [`convert::convert_request`] and hand it to [`accept`], so the two
 //! protocols differ only in framing and in how they spell each answer.
 
+pub mod admission;
 pub mod convert;
 pub mod grpc;
 pub mod http;
@@ -14,6 +15,8 @@ use std::sync::Arc;
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
+
+use admission::{Admission, AdmissionLimits};
 
 use crate::model::record::{Record, SourceKind, SpanBatch};
 use crate::pipeline::counters::IngestCounters;
@@ -52,7 +55,8 @@ impl Default for OtlpConfig {
     }
 }
 
-/// What both receivers share: the queue to the engine and the counters.
+/// What both receivers share: the queue to the engine, the counters and the admission
+/// budgets.
 #[derive(Clone, Debug)]
 pub struct ReceiverContext {
     /// Where accepted spans go.
@@ -61,6 +65,22 @@ pub struct ReceiverContext {
     pub counters: Arc<IngestCounters>,
     /// Request size limit in bytes.
     pub max_request_bytes: usize,
+    /// Bytes in flight across both receivers, checked before a body is read.
+    pub admission: Arc<Admission>,
+}
+
+impl ReceiverContext {
+    /// A context with the default admission limits.
+    pub fn new(sender: RecordSender, counters: Arc<IngestCounters>, max_request_bytes: usize) -> Self {
+        Self { sender, counters, max_request_bytes, admission: Arc::new(Admission::new(AdmissionLimits::default())) }
+    }
+
+    /// Admits a request declaring `declared` bytes (the request limit when it declares none)
+    /// before its body is read.
+    pub fn admit(&self, declared: Option<usize>) -> Result<admission::Ticket, Refusal> {
+        let bytes = declared.unwrap_or(self.max_request_bytes).min(self.max_request_bytes);
+        self.admission.admit(bytes, &self.sender, &self.counters)
+    }
 }
 
 /// Why a decoded request was not accepted.
