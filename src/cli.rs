@@ -259,6 +259,11 @@ pub struct ReceiverArgs {
     /// N files.
     #[arg(long, global = true, value_name = "N", help_heading = "Recording")]
     record_ring: Option<usize>,
+    /// The memory budget (1GiB, 512MB) over what grows with input: the timeline keeps 40% of
+    /// it, the message browser 20%, the oldest dropped first and counted. Default: a quarter
+    /// of the machine's memory, at most 4 GiB.
+    #[arg(long, global = true, value_name = "SIZE")]
+    memory_budget: Option<bytesize::ByteSize>,
     /// Largest accepted OTLP request in bytes (compressed or not).
     #[arg(long, global = true, value_name = "BYTES", default_value_t = DEFAULT_MAX_REQUEST_BYTES)]
     pub max_request_bytes: usize,
@@ -397,6 +402,7 @@ impl ReceiverArgs {
             timeline_spans: Some(self.timeline_spans),
             recording_limits: self.recording_limits()?,
             findings: self.findings_settings(),
+            memory_budget: self.memory_budget.map(|b| eventlens::model::size::MemoryBudget { bytes: b.as_u64() }),
             ..CollectorConfig::default()
         })
     }

@@ -48,6 +48,8 @@ pub struct CollectorConfig {
     pub timeline_spans: Option<usize>,
     /// What the findings detectors read from payloads, and how much they remember.
     pub findings: crate::model::findings::FindingsSettings,
+    /// The memory budget (`None`: a quarter of the machine's memory, at most 4 GiB).
+    pub memory_budget: Option<crate::model::size::MemoryBudget>,
 }
 
 /// A running collector. Dropping it stops the sources and the engine.
@@ -153,6 +155,9 @@ impl Collector {
                 redaction: config.redaction.clone(),
                 timeline_spans: config.timeline_spans.unwrap_or(crate::engine::playback::DEFAULT_TIMELINE_SPANS),
                 findings: config.findings.clone(),
+                memory_budget: config
+                    .memory_budget
+                    .unwrap_or_else(|| crate::model::size::MemoryBudget::default_for(machine_memory())),
             },
         )
         .context("cannot start the engine thread")?;
@@ -302,5 +307,19 @@ fn report_end(board: &SourceBoard, name: &str, result: Result<(), String>) {
         {
             source.state = SourceState::Failed(error);
         }
+    }
+}
+
+/// The machine's memory in bytes, when the system says (the default memory budget is a
+/// quarter of it).
+pub fn machine_memory() -> Option<u64> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let info = rustix::system::sysinfo();
+        Some(u64::from(info.mem_unit).saturating_mul(info.totalram as u64))
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        None
     }
 }

@@ -73,6 +73,9 @@ pub struct EngineConfig {
     pub timeline_spans: usize,
     /// What the findings detectors read and remember.
     pub findings: FindingsSettings,
+    /// The memory budget: the timeline's log and the message browser keep within their
+    /// shares of it.
+    pub memory_budget: crate::model::size::MemoryBudget,
 }
 
 impl Default for EngineConfig {
@@ -87,6 +90,7 @@ impl Default for EngineConfig {
             redaction: crate::model::redact::Redaction::default(),
             timeline_spans: playback::DEFAULT_TIMELINE_SPANS,
             findings: FindingsSettings::default(),
+            memory_budget: crate::model::size::MemoryBudget::default(),
         }
     }
 }

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::EngineState;
 use crate::model::record::Record;
+use crate::model::size::HeapSize;
 
 /// Default cap on the spans a live timeline keeps (older records and checkpoints are dropped
 /// first, so the timeline then starts later). A kept span costs about a kilobyte.
@@ -138,12 +139,18 @@ pub struct SessionLog {
     /// Receive times, made non-decreasing (a late record counts at the newest time).
     times: VecDeque<u64>,
     spans: VecDeque<u32>,
+    /// Each record's estimated size ([`HeapSize`]).
+    bytes: VecDeque<usize>,
     /// Absolute index of `records[0]`.
     first_index: u64,
     spans_kept: usize,
     max_spans: usize,
+    bytes_kept: usize,
+    /// The log's share of the memory budget: records of every kind count, by their size.
+    max_bytes: usize,
     checkpoints: VecDeque<Checkpoint>,
-    since_checkpoint: (usize, usize),
+    /// Spans, records and bytes since the last checkpoint.
+    since_checkpoint: (usize, usize, usize),
     /// Records between checkpoints, at least.
     checkpoint_records: usize,
     /// When the last checkpoint was taken and what it cost.
@@ -171,11 +178,14 @@ impl SessionLog {
             records: VecDeque::new(),
             times: VecDeque::new(),
             spans: VecDeque::new(),
+            bytes: VecDeque::new(),
             first_index: 0,
             spans_kept: 0,
             max_spans,
+            bytes_kept: 0,
+            max_bytes: usize::MAX,
             checkpoints: VecDeque::from([Checkpoint { applied: 0, state: EngineState::default().timeline_copy() }]),
-            since_checkpoint: (0, 0),
+            since_checkpoint: (0, 0, 0),
             checkpoint_records: CHECKPOINT_RECORDS,
             last_checkpoint: None,
             cost_ratio: CHECKPOINT_COST_RATIO,
@@ -183,6 +193,19 @@ impl SessionLog {
             first_second: 0,
             dropped: 0,
         }
+    }
+
+    /// Keeps at most `bytes` of records (their estimated size), oldest dropped first: the
+    /// log's share of the memory budget. Spans, message batches and polls all count.
+    #[must_use]
+    pub fn with_max_bytes(mut self, bytes: usize) -> Self {
+        self.max_bytes = bytes.max(1);
+        self
+    }
+
+    /// The estimated bytes of the records kept.
+    pub fn bytes_kept(&self) -> usize {
+        self.bytes_kept
     }
 
     /// Takes checkpoints after `records` records (default 2,000), cost permitting: denser
@@ -238,15 +261,25 @@ impl SessionLog {
         };
         let at = record.received_unix_nano().max(self.times.back().copied().unwrap_or(0));
         self.count(at, spans, failures);
+        let bytes = record.total_bytes();
         self.records.push_back(record);
         self.times.push_back(at);
         self.spans.push_back(spans);
+        self.bytes.push_back(bytes);
         self.spans_kept += spans as usize;
+        self.bytes_kept += bytes;
         self.since_checkpoint.0 += spans as usize;
         self.since_checkpoint.1 += 1;
-        let due = self.since_checkpoint.0 >= CHECKPOINT_SPANS || self.since_checkpoint.1 >= self.checkpoint_records;
+        self.since_checkpoint.2 += bytes;
+        // A checkpoint every eighth of the byte share too, so the oldest can be dropped in
+        // steps whatever kind of record fills the log (message batches carry no spans).
+        let due = self.since_checkpoint.0 >= CHECKPOINT_SPANS
+            || self.since_checkpoint.1 >= self.checkpoint_records
+            || self.since_checkpoint.2 >= self.max_bytes / 8;
         let affordable = self.last_checkpoint.is_none_or(|(at, cost)| at.elapsed() >= cost * self.cost_ratio);
-        if due && affordable {
+        // Over budget with nothing to drop up to: a checkpoint whatever it costs.
+        let stuck = self.bytes_kept > self.max_bytes && self.checkpoints.len() < 2;
+        if (due && affordable) || (stuck && self.since_checkpoint.1 > 0) {
             let started = Instant::now();
             self.checkpoint(head);
             self.last_checkpoint = Some((Instant::now(), started.elapsed()));
@@ -295,7 +328,7 @@ impl SessionLog {
     fn checkpoint(&mut self, head: &EngineState) {
         let applied = self.first_index + self.records.len() as u64;
         self.checkpoints.push_back(Checkpoint { applied, state: head.timeline_copy() });
-        self.since_checkpoint = (0, 0);
+        self.since_checkpoint = (0, 0, 0);
         if self.checkpoints.len() > MAX_CHECKPOINTS {
             // Keep the first (the log's start) and every other one after it.
             let mut index = 0;
@@ -306,12 +339,14 @@ impl SessionLog {
         }
     }
 
-    /// Drops the oldest records up to the second checkpoint while over the span cap.
+    /// Drops the oldest records up to the second checkpoint while over the span cap or the
+    /// byte share.
     fn enforce_cap(&mut self) {
-        while self.spans_kept > self.max_spans && self.checkpoints.len() >= 2 {
+        while (self.spans_kept > self.max_spans || self.bytes_kept > self.max_bytes) && self.checkpoints.len() >= 2 {
             let Some(cut) = self.checkpoints.get(1).map(|c| c.applied) else { break };
             while self.first_index < cut {
                 let Some(spans) = self.spans.pop_front() else { break };
+                self.bytes_kept -= self.bytes.pop_front().unwrap_or(0);
                 self.records.pop_front();
                 self.times.pop_front();
                 self.spans_kept -= spans as usize;
@@ -441,6 +476,41 @@ mod tests {
         // The state at the newest record still counts everything ever applied.
         let (_, state) = log.state_at(u64::MAX, None);
         assert_eq!(spans(&state), 8_000);
+    }
+
+    #[test]
+    fn message_batches_count_by_their_bytes_and_the_oldest_go_past_the_share() {
+        use crate::model::kafka::{KafkaEvent, KafkaMessage, KafkaRecord, MessageBatch};
+        let message = |offset: i64| KafkaMessage {
+            topic: "orders".into(),
+            partition: 0,
+            offset,
+            timestamp_ms: None,
+            timestamp_type: Default::default(),
+            key: None,
+            headers: Vec::new(),
+            payload: Some(vec![b'x'; 64 * 1024]),
+            size: 64 * 1024,
+            links: Default::default(),
+        };
+        let mut head = EngineState::default();
+        // Whatever checkpoints cost: no span among these records, so only bytes bring them.
+        let mut log = SessionLog::new(usize::MAX).with_max_bytes(4 << 20);
+        for i in 0..400_i64 {
+            let batch = MessageBatch { browse: 0, topic: "orders".into(), messages: vec![message(i)], progress: None };
+            let r = Record::Kafka(KafkaRecord {
+                cluster: "local".into(),
+                received_unix_nano: (1_000 + i as u64) * 1_000_000_000,
+                event: KafkaEvent::Messages(batch),
+            });
+            head.apply(&r);
+            log.push(Arc::new(r), &head);
+            // Over by at most the records since the last checkpoint (an eighth of the share).
+            assert!(log.bytes_kept() <= (4 << 20) + (4 << 20) / 8 + 70 * 1024, "{} at {i}", log.bytes_kept());
+        }
+        let view = log.view(u64::MAX, PlaybackMode::Paused);
+        assert!(view.dropped_records > 300, "{}", view.dropped_records);
+        assert_eq!(log.len() as u64 + view.dropped_records, 400);
     }
 
     #[test]

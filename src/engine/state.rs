@@ -107,6 +107,11 @@ impl EngineState {
         }
     }
 
+    /// Keeps the message browser within `bytes` (its share of the memory budget).
+    pub fn set_message_budget(&mut self, bytes: usize) {
+        self.kafka.browser.set_max_bytes(bytes);
+    }
+
     /// The flow model, for reading.
     pub fn model(&self) -> &FlowModel {
         &self.model

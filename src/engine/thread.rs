@@ -63,11 +63,13 @@ impl EngineThread {
         let (commands_tx, commands_rx) = crossbeam_channel::bounded(64);
         let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::default()));
         let published = Arc::clone(&snapshot);
-        let state = EngineState::threaded(config.journeys.clone(), config.findings.clone())?;
+        let mut state = EngineState::threaded(config.journeys.clone(), config.findings.clone())?;
+        state.set_message_budget(config.memory_budget.messages());
         let join = std::thread::Builder::new().name("eventlens-engine".into()).spawn(move || {
             EngineLoop {
                 state,
-                log: (config.timeline_spans > 0).then(|| SessionLog::new(config.timeline_spans)),
+                log: (config.timeline_spans > 0)
+                    .then(|| SessionLog::new(config.timeline_spans).with_max_bytes(config.memory_budget.timeline())),
                 finished_recording: None,
                 notice: None,
                 playback: Playback::default(),

@@ -9,5 +9,6 @@ pub mod kafka;
 pub mod messaging;
 pub mod record;
 pub mod redact;
+pub mod size;
 pub mod span;
 pub mod stats;

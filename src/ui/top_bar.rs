@@ -78,6 +78,14 @@ pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot, filter: &mut String) -> TopB
             .on_hover_text("spans refused because EventLens was behind; senders were told to retry");
         ui.label(bad(ingest.requests_rejected, "bad requests"))
             .on_hover_text("requests refused whole: undecodable, oversize, wrong content type");
+        let (timeline_dropped, browser_dropped) = (snapshot.timeline.dropped_records, snapshot.kafka.browser.evicted());
+        if timeline_dropped + browser_dropped > 0 {
+            ui.label(RichText::new(format!("{} dropped (memory)", timeline_dropped + browser_dropped)).weak())
+                .on_hover_text(format!(
+                    "to stay within the memory budget (--memory-budget), the oldest went first: {timeline_dropped} \
+                     timeline records and {browser_dropped} browsed messages"
+                ));
+        }
         if ingest.requests_refused > 0 || ingest.connections_refused > 0 {
             ui.label(bad(ingest.requests_refused + ingest.connections_refused, "refused")).on_hover_text(format!(
                 "{} requests refused before they were read because EventLens was behind (senders were told \

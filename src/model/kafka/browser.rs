@@ -7,9 +7,13 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::message::KafkaMessage;
+use crate::model::size::HeapSize;
 
 /// The most messages one browse keeps; older ones are dropped (and counted).
 pub const MAX_BROWSED: usize = 200_000;
+/// The most bytes (estimated, [`HeapSize`]) one browse keeps unless the memory budget says
+/// otherwise ([`MessageBrowser::set_max_bytes`]).
+pub const DEFAULT_MAX_BROWSED_BYTES: usize = 512 * 1024 * 1024;
 
 /// How far a browse has got.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,7 +44,12 @@ pub struct MessageBrowser {
     pub progress: BrowseProgress,
     chunks: Vec<Arc<Vec<KafkaMessage>>>,
     starts: Vec<usize>,
+    /// Each chunk's estimated bytes.
+    chunk_bytes: Vec<usize>,
     len: usize,
+    bytes: usize,
+    /// The browser's share of the memory budget; 0 until set means the default.
+    max_bytes: usize,
     evicted: u64,
 }
 
@@ -52,7 +61,7 @@ impl MessageBrowser {
             return;
         }
         if browse > self.browse {
-            *self = Self { browse, topic: topic.to_owned(), ..Self::default() };
+            *self = Self { browse, topic: topic.to_owned(), max_bytes: self.max_bytes, ..Self::default() };
         }
         if let Some(p) = progress {
             self.progress = p;
@@ -60,15 +69,34 @@ impl MessageBrowser {
         if messages.is_empty() {
             return;
         }
+        let bytes = messages.iter().map(HeapSize::total_bytes).sum::<usize>();
         self.starts.push(self.len + self.evicted as usize);
         self.len += messages.len();
+        self.bytes += bytes;
+        self.chunk_bytes.push(bytes);
         self.chunks.push(Arc::new(messages));
-        while self.len > MAX_BROWSED && self.chunks.len() > 1 {
+        while (self.len > MAX_BROWSED || self.bytes > self.max_bytes()) && self.chunks.len() > 1 {
             let first = self.chunks.remove(0);
             self.starts.remove(0);
+            self.bytes -= self.chunk_bytes.remove(0);
             self.len -= first.len();
             self.evicted += first.len() as u64;
         }
+    }
+
+    /// Keeps at most `bytes` of messages (estimated), the oldest dropped first: the browser's
+    /// share of the memory budget.
+    pub fn set_max_bytes(&mut self, bytes: usize) {
+        self.max_bytes = bytes.max(1);
+    }
+
+    fn max_bytes(&self) -> usize {
+        if self.max_bytes == 0 { DEFAULT_MAX_BROWSED_BYTES } else { self.max_bytes }
+    }
+
+    /// The estimated bytes of the messages kept.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// Messages kept.
@@ -81,7 +109,7 @@ impl MessageBrowser {
         self.len == 0
     }
 
-    /// Messages dropped to stay within [`MAX_BROWSED`].
+    /// Messages dropped to stay within [`MAX_BROWSED`] and the byte share.
     pub fn evicted(&self) -> u64 {
         self.evicted
     }
@@ -141,5 +169,29 @@ mod tests {
         assert_eq!(b.evicted(), per as u64);
         assert_eq!(b.get(0).map(|m| m.offset), Some(per));
         assert_eq!(b.get(MAX_BROWSED - 1).map(|m| m.offset), Some(3 * per - 1));
+    }
+
+    #[test]
+    fn the_oldest_batches_go_beyond_the_byte_share_and_the_share_survives_a_new_browse() {
+        let mut b = MessageBrowser::default();
+        b.set_max_bytes(1_000_000);
+        let big = |range: std::ops::Range<i64>| {
+            let mut messages = batch(range);
+            for m in &mut messages {
+                m.payload = Some(vec![b'x'; 64 * 1024]);
+            }
+            messages
+        };
+        for i in 0..10 {
+            b.push(1, "t", big(i * 4..(i + 1) * 4), None);
+        }
+        // Four 64 KiB messages a batch: three batches fit in a million bytes.
+        assert!(b.bytes() <= 1_000_000, "{}", b.bytes());
+        assert_eq!((b.len(), b.evicted()), (12, 28));
+        assert_eq!(b.get(0).map(|m| m.offset), Some(28));
+        b.push(2, "u", big(0..20), None);
+        assert_eq!(b.len(), 20, "one batch is always kept");
+        b.push(2, "u", big(20..21), None);
+        assert_eq!(b.len(), 1, "the share still holds in the new browse");
     }
 }

@@ -1,0 +1,202 @@
+//! What a record costs in memory, estimated from what it carries.
+//!
+//! The memory budget ([`MemoryBudget`]) is in bytes, and each part that grows with input
+//! (the timeline's log, the message browser, journeys) counts what it keeps with these
+//! estimates: the size of each value plus the heap bytes of its strings, vectors and
+//! payloads. They are estimates (allocator rounding and map overhead are not counted), close
+//! enough to keep a part within its share, cheap enough to compute for every record.
+
+use std::mem::size_of;
+
+use super::kafka::message::{KafkaMessage, MessageHeader};
+use super::kafka::{KafkaEvent, KafkaRecord};
+use super::record::Record;
+use super::span::{AttrValue, Attribute, Span};
+
+/// Heap bytes a value owns beyond its own size.
+pub trait HeapSize {
+    /// The estimate.
+    fn heap_bytes(&self) -> usize;
+
+    /// Its own size plus what it owns.
+    fn total_bytes(&self) -> usize
+    where
+        Self: Sized,
+    {
+        size_of::<Self>() + self.heap_bytes()
+    }
+}
+
+/// Bytes a Kafka observation other than messages (metadata, groups, offsets, a connection
+/// change) is counted as: they are few (one per poll) and small next to spans and messages.
+const OBSERVATION_BYTES: usize = 4 * 1024;
+
+impl HeapSize for AttrValue {
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Self::StringValue(s) => s.capacity(),
+            Self::BytesValue(b) => b.capacity(),
+            Self::ArrayValue(values) => values.iter().map(HeapSize::total_bytes).sum(),
+            Self::KvlistValue(pairs) => pairs.iter().map(HeapSize::total_bytes).sum(),
+            Self::BoolValue(_) | Self::IntValue(_) | Self::DoubleValue(_) => 0,
+        }
+    }
+}
+
+impl HeapSize for Attribute {
+    fn heap_bytes(&self) -> usize {
+        self.key.capacity() + self.value.heap_bytes()
+    }
+}
+
+fn attributes(list: &[Attribute]) -> usize {
+    list.iter().map(HeapSize::total_bytes).sum()
+}
+
+impl HeapSize for Span {
+    /// The resource and scope are shared by a request's spans (`Arc`) and not counted here.
+    fn heap_bytes(&self) -> usize {
+        self.name.capacity()
+            + self.status_message.capacity()
+            + attributes(&self.attributes)
+            + self.events.iter().map(|e| size_of_val(e) + e.name.capacity() + attributes(&e.attributes)).sum::<usize>()
+            + self.links.iter().map(|l| size_of_val(l) + attributes(&l.attributes)).sum::<usize>()
+    }
+}
+
+impl HeapSize for MessageHeader {
+    fn heap_bytes(&self) -> usize {
+        self.key.capacity() + self.value.as_ref().map_or(0, Vec::capacity)
+    }
+}
+
+impl HeapSize for KafkaMessage {
+    fn heap_bytes(&self) -> usize {
+        self.topic.capacity()
+            + self.key.as_ref().map_or(0, Vec::capacity)
+            + self.payload.as_ref().map_or(0, Vec::capacity)
+            + self.headers.iter().map(HeapSize::total_bytes).sum::<usize>()
+            + self.links.produced_by.as_ref().map_or(0, String::capacity)
+    }
+}
+
+impl HeapSize for KafkaRecord {
+    fn heap_bytes(&self) -> usize {
+        self.cluster.capacity()
+            + match &self.event {
+                KafkaEvent::Messages(batch) => {
+                    batch.topic.capacity() + batch.messages.iter().map(HeapSize::total_bytes).sum::<usize>()
+                }
+                _ => OBSERVATION_BYTES,
+            }
+    }
+}
+
+impl HeapSize for Record {
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Self::Spans(batch) => batch.spans.iter().map(HeapSize::total_bytes).sum(),
+            Self::Kafka(k) => k.heap_bytes(),
+        }
+    }
+}
+
+/// The most the default budget takes, whatever the machine has.
+pub const MAX_DEFAULT_BUDGET: u64 = 4 * 1024 * 1024 * 1024;
+/// The default budget's share of the machine's memory: a quarter.
+pub const DEFAULT_BUDGET_DIVISOR: u64 = 4;
+
+/// One budget in bytes over everything that grows with input, and the share each part gets.
+///
+/// The parts measure what they keep with [`HeapSize`] and drop their oldest data first when
+/// over their share, counting what they dropped. Shares: the timeline's log 40% (its records
+/// replay any moment), journeys 30%, the message browser 20%; the remaining 10% is left for
+/// what is bounded by counts rather than bytes (the flow graph, findings, checkpoints).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryBudget {
+    /// The whole budget, in bytes.
+    pub bytes: u64,
+}
+
+impl MemoryBudget {
+    /// The default for a machine with `machine_bytes` of memory (`None` when unknown): a
+    /// quarter of it, at most [`MAX_DEFAULT_BUDGET`].
+    pub fn default_for(machine_bytes: Option<u64>) -> Self {
+        let bytes = machine_bytes.map_or(MAX_DEFAULT_BUDGET, |m| (m / DEFAULT_BUDGET_DIVISOR).min(MAX_DEFAULT_BUDGET));
+        Self { bytes }
+    }
+
+    /// The timeline log's share.
+    pub fn timeline(&self) -> usize {
+        self.share(40)
+    }
+
+    /// The journeys' share.
+    pub fn journeys(&self) -> usize {
+        self.share(30)
+    }
+
+    /// The message browser's share.
+    pub fn messages(&self) -> usize {
+        self.share(20)
+    }
+
+    fn share(&self, percent: u64) -> usize {
+        usize::try_from(self.bytes / 100 * percent).unwrap_or(usize::MAX)
+    }
+}
+
+impl Default for MemoryBudget {
+    fn default() -> Self {
+        Self::default_for(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::kafka::MessageBatch;
+    use crate::model::record::{SourceKind, SpanBatch};
+    use crate::model::span::SpanKind;
+    use crate::testing::span;
+
+    #[test]
+    fn a_record_is_counted_by_what_it_carries() {
+        let mut small = span("orders", "send", SpanKind::Producer).build();
+        let base = small.total_bytes();
+        small.attributes.push(Attribute { key: "payload".into(), value: AttrValue::StringValue("x".repeat(10_000)) });
+        assert!(small.total_bytes() >= base + 10_000);
+        let spans =
+            Record::Spans(SpanBatch { received_unix_nano: 1, source: SourceKind::OtlpGrpc, spans: vec![small] });
+        assert!(spans.heap_bytes() >= base + 10_000);
+
+        let message = KafkaMessage {
+            topic: "orders".into(),
+            partition: 0,
+            offset: 1,
+            timestamp_ms: None,
+            timestamp_type: Default::default(),
+            key: None,
+            headers: Vec::new(),
+            payload: Some(vec![0; 64 * 1024]),
+            size: 64 * 1024,
+            links: Default::default(),
+        };
+        let batch = MessageBatch { browse: 1, topic: "orders".into(), messages: vec![message; 3], progress: None };
+        let kafka = Record::Kafka(KafkaRecord {
+            cluster: "local".into(),
+            received_unix_nano: 1,
+            event: KafkaEvent::Messages(batch),
+        });
+        assert!(kafka.heap_bytes() >= 3 * 64 * 1024, "{}", kafka.heap_bytes());
+    }
+
+    #[test]
+    fn the_default_budget_is_a_quarter_of_the_machine_at_most_4_gib() {
+        assert_eq!(MemoryBudget::default_for(Some(8 << 30)).bytes, 2 << 30);
+        assert_eq!(MemoryBudget::default_for(Some(64 << 30)).bytes, 4 << 30);
+        assert_eq!(MemoryBudget::default_for(None).bytes, 4 << 30);
+        let budget = MemoryBudget { bytes: 1_000 };
+        assert_eq!((budget.timeline(), budget.journeys(), budget.messages()), (400, 300, 200));
+    }
+}
