@@ -18,6 +18,35 @@ use eventlens::ingest::kafka::otlp_topic::{self, OtlpEncoding, OtlpTopicConfig};
 use eventlens::ingest::otlp::{DEFAULT_GRPC_ADDR, DEFAULT_HTTP_ADDR, DEFAULT_MAX_REQUEST_BYTES, OtlpConfig};
 use eventlens::model::journey::JourneySettings;
 
+/// Subcommands that read or write files only, and the options every subcommand takes that
+/// each of them uses: the others (receivers, Kafka, the timeline, recording) are hidden from
+/// their help, where they would only mislead.
+const FILE_COMMANDS: [(&str, &[&str]); 7] = [
+    ("import", &[]),
+    ("slice", &[]),
+    ("graph", &[]),
+    ("journeys", &[]),
+    ("findings", &["no_findings", "dedup_field", "key_field", "order_field", "event_type_field"]),
+    ("completions", &[]),
+    ("man", &[]),
+];
+
+/// The command line as parsed, documented and completed: [`Cli`]'s definition with the
+/// options each file command ignores hidden from its help (see [`FILE_COMMANDS`]).
+pub fn command() -> clap::Command {
+    let mut command = <Cli as clap::CommandFactory>::command();
+    // Global options reach the subcommands when the command is built; hide them after.
+    command.build();
+    for (name, used) in FILE_COMMANDS {
+        command = command.mut_subcommand(name, |sub| {
+            sub.mut_args(|arg| {
+                if arg.is_global_set() && !used.contains(&arg.get_id().as_str()) { arg.hide(true) } else { arg }
+            })
+        });
+    }
+    command
+}
+
 /// See event chains across services, topics and consumers, live and on replay.
 #[derive(Debug, Parser)]
 #[command(name = "eventlens", version, about, long_about = None)]

@@ -9,7 +9,6 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::Parser as _;
 use eventlens::collector::{Collector, CollectorConfig};
 use eventlens::export::graph::{GraphFormat, render, replay_file};
 use eventlens::ingest::otlp::OtlpConfig;
@@ -33,7 +32,8 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let cli =
+        <Cli as clap::FromArgMatches>::from_arg_matches(&cli::command().get_matches()).unwrap_or_else(|e| e.exit());
     match cli.command {
         None | Some(Command::Gui) => run_gui(cli.receivers.collector_config()?),
         Some(Command::Open { file }) => {
@@ -54,14 +54,12 @@ fn main() -> anyhow::Result<()> {
         }
         Some(Command::Completions { shell }) => {
             let mut out = Vec::new();
-            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "eventlens", &mut out);
+            clap_complete::generate(shell, &mut cli::command(), "eventlens", &mut out);
             write_stdout(&out)
         }
         Some(Command::Man) => {
             let mut out = Vec::new();
-            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
-                .render(&mut out)
-                .context("cannot render the man page")?;
+            clap_mangen::Man::new(cli::command()).render(&mut out).context("cannot render the man page")?;
             write_stdout(&out)
         }
     }

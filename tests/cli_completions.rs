@@ -40,3 +40,32 @@ fn the_man_page_is_roff_with_the_commands() {
     assert!(page.contains("findings"), "subcommands are listed");
     assert!(page.contains("\\-\\-otlp\\-grpc") || page.contains("otlp-grpc"), "options are documented");
 }
+
+/// The file commands' help lists only what they use: the receiver, Kafka, timeline and
+/// recording options every subcommand accepts are hidden there, and still shown where they
+/// matter.
+#[test]
+fn file_commands_do_not_list_the_options_they_ignore() {
+    let help = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_eventlens")).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let live = ["--otlp-grpc", "--kafka", "--timeline-spans", "--record-max-size", "--memory-budget", "--redact"];
+    for command in ["graph", "journeys", "slice", "import", "findings", "completions", "man"] {
+        let text = help(&[command, "--help"]);
+        for option in live {
+            assert!(!text.contains(option), "`{command} --help` lists {option}:\n{text}");
+        }
+    }
+    let findings = help(&["findings", "--help"]);
+    for option in ["--dedup-field", "--key-field", "--order-field", "--event-type-field", "--fail-on"] {
+        assert!(findings.contains(option), "`findings --help` lacks {option}");
+    }
+    for command in ["demo", "gui", "record"] {
+        let text = help(&[command, "--help"]);
+        for option in live {
+            assert!(text.contains(option), "`{command} --help` lacks {option}");
+        }
+    }
+}

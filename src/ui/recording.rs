@@ -1,6 +1,6 @@
 //! Where the Record and Export buttons write: new, timestamped files in the user's data
-//! folder (`$XDG_DATA_HOME/eventlens/sessions`, else `~/.local/share/eventlens/sessions`), or
-//! in a folder the app was given.
+//! folder (`crate::pipeline::folders::sessions_dir`: on Linux `$XDG_DATA_HOME/eventlens/sessions`,
+//! else `~/.local/share/eventlens/sessions`), or in a folder the app was given.
 
 use std::path::{Path, PathBuf};
 
@@ -13,7 +13,8 @@ pub fn new_session_path(dir: Option<&Path>) -> std::io::Result<PathBuf> {
 pub fn new_path(dir: Option<&Path>, prefix: &str, extension: &str) -> std::io::Result<PathBuf> {
     let dir = match dir {
         Some(dir) => dir.to_owned(),
-        None => default_dir().ok_or_else(|| std::io::Error::other("neither XDG_DATA_HOME nor HOME is set"))?,
+        None => crate::pipeline::folders::sessions_dir()
+            .ok_or_else(|| std::io::Error::other("no home folder to keep sessions in; choose a folder"))?,
     };
     std::fs::create_dir_all(&dir)?;
     let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
@@ -24,14 +25,6 @@ pub fn new_path(dir: Option<&Path>, prefix: &str, extension: &str) -> std::io::R
         path = dir.join(format!("{prefix}-{stamp}-{n}.{extension}"));
     }
     Ok(path)
-}
-
-fn default_dir() -> Option<PathBuf> {
-    let data = std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share")))?;
-    Some(data.join("eventlens/sessions"))
 }
 
 #[cfg(test)]

@@ -246,14 +246,11 @@ mod humantime_serde_opt {
     }
 }
 
-/// Where the clusters file is by default: `$XDG_CONFIG_HOME/eventlens/clusters.toml`, else
-/// `~/.config/eventlens/clusters.toml`.
+/// Where the clusters file is by default: on Linux `$XDG_CONFIG_HOME/eventlens/clusters.toml`,
+/// else `~/.config/eventlens/clusters.toml` (each platform's config folder elsewhere; see
+/// [`crate::pipeline::folders`]).
 pub fn default_clusters_file() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".config")))?;
-    Some(base.join("eventlens").join("clusters.toml"))
+    crate::pipeline::folders::clusters_file()
 }
 
 /// Reads the cluster `name` from the clusters file at `path`.
