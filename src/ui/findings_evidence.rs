@@ -75,6 +75,21 @@ pub fn show(ui: &mut egui::Ui, finding: &Finding) -> (FindingsAction, bool) {
             }
         }
     }
+    if let Some(unhandled) = &e.unhandled {
+        section(ui, "Waiting in the dead-letter topic");
+        let at_least = if unhandled.more { "at least " } else { "" };
+        let oldest = unhandled
+            .oldest_ms
+            .map(|ms| format!(", the oldest written {}", time_text(u64::try_from(ms).unwrap_or(0) * 1_000_000)))
+            .unwrap_or_default();
+        ui.label(format!("{at_least}{} not read back{oldest}", unhandled.count));
+        let readers = if unhandled.readers.is_empty() {
+            "no group reads this topic: nothing replays or inspects these dead letters".to_owned()
+        } else {
+            format!("read by {}", unhandled.readers.join(", "))
+        };
+        ui.label(RichText::new(readers).color(theme::LABEL_DETAIL));
+    }
     if let Some(lag) = &e.lag {
         lag_section(ui, lag);
     }

@@ -3,19 +3,39 @@
 //! (`kafka_dlt-*`), Kafka Connect (`__connect.errors.*`) and Kafka Streams
 //! (`__streams.errors.*`). Where no message was read (spans only), producer spans writing to
 //! a topic named like a dead-letter topic (`*.DLQ`, `*-dlt`, ...) are counted instead.
+//!
+//! Each dead-letter topic's backlog is followed too: a dead letter is *handled* once a group
+//! reading the dead-letter topic has committed past it (the furthest group counts), so the
+//! finding names how many wait and when the oldest of them was written; with no group reading
+//! the topic, every dead letter waits.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::FindingsCounters;
-use super::finding::{Evidence, Finding, FindingKind, Location, MessageRef, Severity};
+use super::finding::{Evidence, Finding, FindingKind, Location, MessageRef, Severity, Unhandled};
 use super::payload::{ReadPayload, preview};
 use super::table::{Memory, key_of};
+use crate::model::kafka::ClusterState;
 use crate::model::kafka::message::{KafkaMessage, is_dead_letter_topic};
 use crate::model::messaging::MessagingRole;
 use crate::model::span::Span;
 
 /// Groups of dead letters kept; more are counted, not kept.
 const MAX_GROUPS: usize = 1_000;
+/// Waiting dead letters remembered per dead-letter partition: the oldest are kept (they are
+/// the ones the backlog's age is read from), newer ones past this are only flagged.
+const MAX_PENDING: usize = 10_000;
+
+/// A dead-letter partition's backlog.
+#[derive(Clone, Debug, Default)]
+struct Pending {
+    /// Offsets not read back yet, with when each was written (Unix ms, when known).
+    waiting: BTreeMap<i64, Option<i64>>,
+    /// The furthest offset a reading group has committed.
+    handled: Option<i64>,
+    /// More waited than [`MAX_PENDING`].
+    more: bool,
+}
 
 /// Dead letters of one (dead-letter topic, source topic, group, exception).
 #[derive(Clone, Debug)]
@@ -30,6 +50,12 @@ struct DeadLetters {
     evidence: Evidence,
 }
 
+/// A time in Unix ms as an RFC 3339 UTC time (the ms themselves when out of range).
+fn when(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map_or_else(|| format!("at {ms} ms"), |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
 /// Dead-lettered messages.
 #[derive(Clone, Debug)]
 pub struct DeadLetterDetector {
@@ -37,13 +63,78 @@ pub struct DeadLetterDetector {
     /// Producer spans to dead-letter topics, per (topic, service).
     sent: BTreeMap<(String, String), (u64, u64, u64, Evidence)>,
     seen: Memory<()>,
+    /// Backlogs, per (dead-letter topic, partition); only for topics dead letters were read from.
+    pending: BTreeMap<(String, i32), Pending>,
+    /// Groups reading each dead-letter topic.
+    readers: BTreeMap<String, BTreeSet<String>>,
     dropped: u64,
 }
 
 impl DeadLetterDetector {
     /// Empty, remembering at most `max` messages read.
     pub fn new(max: usize) -> Self {
-        Self { groups: BTreeMap::new(), sent: BTreeMap::new(), seen: Memory::new(max), dropped: 0 }
+        Self {
+            groups: BTreeMap::new(),
+            sent: BTreeMap::new(),
+            seen: Memory::new(max),
+            pending: BTreeMap::new(),
+            readers: BTreeMap::new(),
+            dropped: 0,
+        }
+    }
+
+    /// Follows the groups reading dead-letter topics after an offsets poll: what they have
+    /// committed past is handled. True when a backlog changed.
+    pub fn apply_lag(&mut self, clusters: &BTreeMap<String, ClusterState>) -> bool {
+        let mut changed = false;
+        for cluster in clusters.values() {
+            for (group, state) in &cluster.groups {
+                for ((topic, partition), lag) in &state.partitions {
+                    let Some(pending) = self.pending.get_mut(&(topic.clone(), *partition)) else { continue };
+                    let Some(committed) = lag.latest().map(|s| s.offset).filter(|o| *o >= 0) else { continue };
+                    changed |= self.readers.entry(topic.clone()).or_default().insert(group.clone());
+                    if pending.handled.is_none_or(|h| committed > h) {
+                        pending.handled = Some(committed);
+                        let before = pending.waiting.len();
+                        pending.waiting = pending.waiting.split_off(&committed);
+                        changed |= pending.waiting.len() != before;
+                        if pending.waiting.is_empty() {
+                            pending.more = false;
+                        }
+                    }
+                }
+            }
+        }
+        changed
+    }
+
+    /// Remembers a dead letter as waiting, unless a reader has committed past it.
+    fn note_waiting(&mut self, message: &KafkaMessage) {
+        let pending = self.pending.entry((message.topic.clone(), message.partition)).or_default();
+        if pending.handled.is_some_and(|h| message.offset < h) {
+            return;
+        }
+        if pending.waiting.len() >= MAX_PENDING && !pending.waiting.contains_key(&message.offset) {
+            pending.more = true;
+            return;
+        }
+        pending.waiting.insert(message.offset, message.timestamp_ms);
+    }
+
+    /// The backlog of dead-letter topic `topic`.
+    fn unhandled(&self, topic: &str) -> Unhandled {
+        let mut out = Unhandled {
+            readers: self.readers.get(topic).map(|r| r.iter().cloned().collect()).unwrap_or_default(),
+            ..Unhandled::default()
+        };
+        for ((_, _), pending) in self.pending.range((topic.to_owned(), i32::MIN)..=(topic.to_owned(), i32::MAX)) {
+            out.count += pending.waiting.len() as u64;
+            out.more |= pending.more;
+            for written in pending.waiting.values().flatten() {
+                out.oldest_ms = Some(out.oldest_ms.map_or(*written, |o| o.min(*written)));
+            }
+        }
+        out
     }
 
     /// Counts producer spans writing to a dead-letter topic.
@@ -74,6 +165,7 @@ impl DeadLetterDetector {
             return false;
         }
         self.seen.insert(place, ());
+        self.note_waiting(message);
         let key = (message.topic.clone(), origin.topic.clone(), origin.group.clone(), origin.exception.clone());
         if !self.groups.contains_key(&key) && self.groups.len() >= MAX_GROUPS {
             self.dropped += 1;
@@ -121,14 +213,25 @@ impl DeadLetterDetector {
                 (None, message) => message.clone(),
             };
             let by = group.as_deref().map(|g| format!(" by {g}")).unwrap_or_default();
-            let oldest = d.oldest_ms.map(|ms| format!(", oldest written at {ms} ms")).unwrap_or_default();
+            let unhandled = self.unhandled(dlq);
+            let waiting = match (unhandled.count, unhandled.readers.is_empty()) {
+                (0, _) => "; all read back".to_owned(),
+                (n, readers) => {
+                    let oldest =
+                        unhandled.oldest_ms.map(|ms| format!(", the oldest written {}", when(ms))).unwrap_or_default();
+                    let at_least = if unhandled.more { "at least " } else { "" };
+                    let nobody = if readers { ", no group reads the topic" } else { "" };
+                    format!("; {at_least}{n} waiting{oldest}{nobody}")
+                }
+            };
+            evidence.unhandled = Some(unhandled);
             out.push(Finding {
                 kind: FindingKind::DeadLetter,
                 severity: Severity::Error,
                 count: d.count,
                 location: Location { group: group.clone(), ..Location::topic(dlq) },
                 summary: format!(
-                    "{} messages from {source} dead-lettered{by} ({}; {:.2}/s{oldest})",
+                    "{} messages from {source} dead-lettered{by} ({}; {:.2}/s{waiting})",
                     d.count,
                     d.family,
                     d.count as f64 / seconds
@@ -225,5 +328,57 @@ mod tests {
         d.apply_span(&send("orders.DLQ"), 2);
         let f = findings(&d);
         assert_eq!((f.len(), f[0].count, f[0].location.service.as_deref()), (1, 2, Some("payments")));
+    }
+
+    #[test]
+    fn the_backlog_is_what_no_reader_of_the_dead_letter_topic_committed_past() {
+        use crate::model::kafka::observation::{CommittedOffset, OffsetPoll, Watermark};
+        use crate::model::kafka::{KafkaEvent, KafkaModel, KafkaRecord};
+        let mut d = DeadLetterDetector::new(100);
+        let read = ReadPayload::default();
+        for offset in 0..5_i64 {
+            let mut m = message_with_headers(
+                "orders.DLQ",
+                0,
+                offset,
+                "k",
+                b"{}",
+                &[("kafka_dlt-original-topic", b"orders"), ("kafka_dlt-exception-fqcn", b"Bad")],
+            );
+            // Written a minute apart, from 2025-11-30T12:00:00Z.
+            m.timestamp_ms = Some(1_764_504_000_000 + offset * 60_000);
+            d.apply_message(&m, &read, 1);
+        }
+        let backlog = |d: &DeadLetterDetector| findings(d)[0].evidence.unhandled.clone().unwrap();
+        assert_eq!(backlog(&d), Unhandled { count: 5, oldest_ms: Some(1_764_504_000_000), readers: vec![], more: false });
+        let summary = findings(&d)[0].summary.clone();
+        assert!(summary.contains("5 waiting, the oldest written 2025-11-30T12:00:00Z, no group reads"), "{summary}");
+
+        // A reprocessor group commits past the first three dead letters.
+        let mut kafka = KafkaModel::default();
+        kafka.apply(&KafkaRecord {
+            cluster: "c".into(),
+            received_unix_nano: 2,
+            event: KafkaEvent::Offsets(OffsetPoll {
+                watermarks: vec![Watermark { topic: "orders.DLQ".into(), partition: 0, low: 0, high: 5 }],
+                commits: vec![CommittedOffset {
+                    group: "dlq-replayer".into(),
+                    topic: "orders.DLQ".into(),
+                    partition: 0,
+                    offset: 3,
+                    oldest_unconsumed_ms: None,
+                }],
+            }),
+        });
+        assert!(d.apply_lag(kafka.clusters()));
+        let after = backlog(&d);
+        assert_eq!((after.count, after.oldest_ms), (2, Some(1_764_504_000_000 + 3 * 60_000)));
+        assert_eq!(after.readers, ["dlq-replayer"]);
+        // Read again from the log, a handled dead letter does not wait again.
+        d.seen = Memory::new(100);
+        let mut again = message_with_headers("orders.DLQ", 0, 1, "k", b"{}", &[("kafka_dlt-original-topic", b"orders")]);
+        again.timestamp_ms = Some(1);
+        d.apply_message(&again, &read, 3);
+        assert_eq!(backlog(&d).count, 2);
     }
 }

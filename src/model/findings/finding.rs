@@ -270,6 +270,24 @@ pub struct Evidence {
     /// Steps in order (a compensation chain, a call path, a cycle).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub chain: Vec<String>,
+    /// A dead-letter topic's backlog: what no consumer of it has read back yet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unhandled: Option<Unhandled>,
+}
+
+/// Dead letters not read back yet: written after the furthest committed offset of the groups
+/// that read the dead-letter topic (all of them when no group reads it).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Unhandled {
+    /// Dead letters waiting (at least this many, when `more` is set).
+    pub count: u64,
+    /// When the oldest waiting one was written, Unix ms, when its message said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oldest_ms: Option<i64>,
+    /// Groups reading the dead-letter topic; empty when none does.
+    pub readers: Vec<String>,
+    /// More waited than were remembered (the newest were not kept).
+    pub more: bool,
 }
 
 /// How many examples evidence keeps of each sort.

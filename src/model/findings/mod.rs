@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 pub use finding::{
     Compatibility, Consumer, Evidence, Finding, FindingKind, LagEvidence, Location, MessageRef, Severity, ShapeDiff,
-    ShapeField,
+    ShapeField, Unhandled,
 };
 
 use crate::model::kafka::ClusterState;
@@ -196,7 +196,9 @@ impl FindingsModel {
         if !self.settings.enabled {
             return;
         }
-        if self.lag.apply(clusters, at, &mut self.processing) {
+        let mut changed = self.lag.apply(clusters, at, &mut self.processing);
+        changed |= self.dead_letter.apply_lag(clusters);
+        if changed {
             self.version += 1;
         }
     }
