@@ -52,6 +52,9 @@ pub fn span(service: &str, name: &str, kind: SpanKind) -> SpanBuilder {
             attributes: Vec::new(),
             events: Vec::new(),
             links: Vec::new(),
+            dropped_attributes_count: 0,
+            dropped_events_count: 0,
+            dropped_links_count: 0,
             messaging: None,
         },
     }

@@ -268,10 +268,26 @@ pub struct Span {
     /// Links to other spans.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<SpanLink>,
+    /// Attributes left out of this span, its events and its links, by the sender's SDK (the
+    /// counts OTLP carries) or by EventLens's per-span limits, so a view can tell the span is
+    /// not whole. One count for all three: what was dropped matters, not from where. Files
+    /// written before it read as zero.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dropped_attributes_count: u32,
+    /// Events left out, by the sender or by EventLens's limits.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dropped_events_count: u32,
+    /// Links left out, by the sender or by EventLens's limits.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dropped_links_count: u32,
     /// Messaging facts read from the attributes, when the span is a messaging operation.
     /// Derived, so never written: readers call [`Span::derive_messaging`].
     #[serde(skip)]
     pub messaging: Option<Messaging>,
+}
+
+fn is_zero(count: &u32) -> bool {
+    *count == 0
 }
 
 impl Span {

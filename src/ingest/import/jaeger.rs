@@ -172,6 +172,9 @@ pub fn records(value: serde_json::Value) -> Result<(Vec<Record>, usize), String>
                     })
                     .collect(),
                 links,
+                dropped_attributes_count: 0,
+                dropped_events_count: 0,
+                dropped_links_count: 0,
                 messaging: None,
             };
             span.derive_messaging();

@@ -107,6 +107,9 @@ pub fn record(value: serde_json::Value) -> Result<(Record, usize), String> {
                 })
                 .collect(),
             links: Vec::new(),
+            dropped_attributes_count: 0,
+            dropped_events_count: 0,
+            dropped_links_count: 0,
             messaging: None,
         };
         span.derive_messaging();

@@ -2,14 +2,23 @@
 //! writes (one `ExportTraceServiceRequest` per message, encoding `otlp_proto` or
 //! `otlp_json`), as EventLens's own consumer group, so a fleet of collectors can feed
 //! EventLens and scale out through the topic's partitions.
+//!
+//! At least once: the group's offset moves past a message only once the engine's queue took
+//! its spans. Offsets are stored by hand after a successful send (`enable.auto.offset.store`
+//! off) and committed by librdkafka, every `auto.commit.interval.ms` and when the consumer
+//! closes or loses a partition. A message the queue refused (the engine stopped) is never
+//! stored, so the group's next reader reads it again; spans may then arrive twice, never
+//! not at all.
 
 use std::time::Duration;
 
 use crossbeam_channel::Receiver;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message as _;
+use rdkafka::Offset;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Message;
+use rdkafka::error::KafkaResult;
+use rdkafka::message::{BorrowedMessage, Message};
 
 use super::config::KafkaConfig;
 use super::context::WatchContext;
@@ -82,8 +91,9 @@ impl OtlpTopicSource {
 
 fn run(config: &OtlpTopicConfig, ctx: &ReceiverContext, board: &SourceBoard, name: &str, stop: &Receiver<()>) {
     let mut client = client_config(&config.cluster, Some(&config.group));
-    // This is EventLens's own group: it commits its own progress.
-    client.set("enable.auto.commit", "true").set("enable.auto.offset.store", "true");
+    // This is EventLens's own group: it commits its own progress, but only what the engine
+    // took (see the module's doc): offsets are stored after a send, not when polled.
+    client.set("enable.auto.commit", "true").set("enable.auto.offset.store", "false");
     client.set("auto.offset.reset", "earliest");
     let consumer: BaseConsumer<WatchContext> = match client.create_with_context(WatchContext::default()) {
         Ok(c) => c,
@@ -112,14 +122,45 @@ fn run(config: &OtlpTopicConfig, ctx: &ReceiverContext, board: &SourceBoard, nam
                             message.partition(),
                             message.offset()
                         );
+                        // Counted and done with: reading it again would only skip it again.
+                        store(&consumer, &message, name);
                         continue;
                     }
                 };
                 // The topic cannot be asked to resend: wait for room rather than drop spans.
-                if accept_waiting(ctx, request, SourceKind::OtlpKafka) == Err(Refusal::ShuttingDown) {
-                    return;
+                match accept_waiting(ctx, request, SourceKind::OtlpKafka) {
+                    Ok(_) => store(&consumer, &message, name),
+                    // Not stored, so not committed: the group's next reader reads it again.
+                    Err(Refusal::ShuttingDown) => return,
+                    // Waiting sends are not refused as busy; should one be, the message is
+                    // read again rather than passed over.
+                    Err(Refusal::Busy) => {
+                        if let Err(e) = rewind(&consumer, &message) {
+                            let at = format!("offset {} of partition {}", message.offset(), message.partition());
+                            let why = format!("stopped: cannot go back to {at}, left for the group's next reader: {e}");
+                            return set_state(board, name, SourceState::Failed(why));
+                        }
+                    }
                 }
             }
         }
     }
+}
+
+/// Marks a message done, for librdkafka to commit. A failure (the partition was just taken
+/// away by a rebalance) loses nothing: the partition's next reader reads the message again.
+fn store(consumer: &BaseConsumer<WatchContext>, message: &BorrowedMessage<'_>, name: &str) {
+    if let Err(e) = consumer.store_offset_from_message(message) {
+        tracing::debug!(
+            "{name}: offset {} of partition {} not stored, so it will be read again: {e}",
+            message.offset(),
+            message.partition()
+        );
+    }
+}
+
+/// Moves the reader back to a message it could not hand on, so it is read again instead of
+/// passed over.
+fn rewind(consumer: &BaseConsumer<WatchContext>, message: &BorrowedMessage<'_>) -> KafkaResult<()> {
+    consumer.seek(message.topic(), message.partition(), Offset::Offset(message.offset()), Duration::from_secs(5))
 }

@@ -134,6 +134,9 @@ impl StoredSpan {
             attributes,
             events,
             links,
+            dropped_attributes_count: 0,
+            dropped_events_count: 0,
+            dropped_links_count: 0,
             messaging: None,
         };
         span.derive_messaging();
