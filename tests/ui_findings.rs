@@ -18,6 +18,7 @@ use eventlens::model::findings::{
     ShapeField,
 };
 use eventlens::testing::saga_spans;
+use eventlens::model::kafka::KafkaModel;
 use eventlens::ui::EventLensApp;
 use eventlens::ui::app::View;
 use eventlens::ui::findings_view::{FindingsAction, FindingsTab, tab_title};
@@ -79,14 +80,16 @@ fn findings() -> FindingsView {
 struct Tab {
     tab: FindingsTab,
     view: Arc<FindingsView>,
+    kafka: KafkaModel,
     actions: Vec<FindingsAction>,
 }
 
 fn tab_harness() -> Harness<'static, Tab> {
-    let state = Tab { tab: FindingsTab::default(), view: Arc::new(findings()), actions: Vec::new() };
+    let state =
+        Tab { tab: FindingsTab::default(), view: Arc::new(findings()), kafka: KafkaModel::default(), actions: Vec::new() };
     Harness::builder().with_size([1280.0, 800.0]).build_ui_state(
         |ui, s: &mut Tab| {
-            let action = s.tab.show(ui, &s.view);
+            let action = s.tab.show(ui, &s.view, &s.kafka);
             if action != FindingsAction::None {
                 s.actions.push(action);
             }
@@ -142,6 +145,59 @@ fn the_count_line_and_the_filters() {
     harness.state_mut().tab.text = "nothing like it".into();
     step(&mut harness);
     harness.get_by_label("No finding matches the filters");
+}
+
+/// A lag finding's evidence draws the group's lag over the session, from the Kafka model.
+#[test]
+fn a_lag_finding_shows_its_numbers_and_the_lag_chart() {
+    use eventlens::model::findings::LagEvidence;
+    use eventlens::model::kafka::observation::{CommittedOffset, OffsetPoll, Watermark};
+    use eventlens::model::kafka::{KafkaEvent, KafkaRecord};
+    let mut kafka = KafkaModel::default();
+    for i in 0..6_i64 {
+        kafka.apply(&KafkaRecord {
+            cluster: "local".into(),
+            received_unix_nano: (1_000 + i as u64) * 1_000_000_000,
+            event: KafkaEvent::Offsets(OffsetPoll {
+                watermarks: vec![Watermark { topic: "payments".into(), partition: 0, low: 0, high: 100 + 50 * i }],
+                commits: vec![CommittedOffset {
+                    group: "shipping".into(),
+                    topic: "payments".into(),
+                    partition: 0,
+                    offset: 100 + 5 * i,
+                    oldest_unconsumed_ms: None,
+                }],
+            }),
+        });
+    }
+    let mut lag = Finding::new(
+        FindingKind::Lag,
+        Severity::Warning,
+        Location { group: Some("shipping".into()), ..Location::topic("payments") },
+        1,
+    );
+    lag.summary = "shipping falls behind on payments".into();
+    lag.evidence.lag = Some(LagEvidence {
+        status: "WARN",
+        offsets: 225,
+        time_ms: None,
+        time_to_clear_s: None,
+        partitions: vec![0],
+    });
+    let view = FindingsView { findings: vec![lag], ..FindingsView::default() };
+    let state = Tab { tab: FindingsTab::default(), view: Arc::new(view), kafka, actions: Vec::new() };
+    let mut harness = Harness::builder().with_size([1280.0, 800.0]).build_ui_state(
+        |ui, s: &mut Tab| {
+            s.tab.show(ui, &s.view, &s.kafka);
+        },
+        state,
+    );
+    step(&mut harness);
+    assert!(harness.query_by_label("Lag of shipping on payments (offsets; seconds before the last poll)").is_none());
+    harness.get_by_label("shipping falls behind on payments").click();
+    step(&mut harness);
+    harness.get_by_label("225 offsets");
+    harness.get_by_label("Lag of shipping on payments (offsets; seconds before the last poll)");
 }
 
 #[test]

@@ -11,13 +11,14 @@ use super::findings_view::FindingsAction;
 use super::journey_list::time_text;
 use super::theme;
 use crate::model::findings::{Compatibility, Finding, LagEvidence, Location, MessageRef, ShapeDiff, ShapeField};
+use crate::model::kafka::KafkaModel;
 
 /// One path of a schema change: its field in the old shape and in the new one.
 type ShapeRow<'a> = (Option<&'a ShapeField>, Option<&'a ShapeField>);
 
 /// Draws a finding's evidence; returns what the user asked for, and whether they closed the
 /// panel.
-pub fn show(ui: &mut egui::Ui, finding: &Finding) -> (FindingsAction, bool) {
+pub fn show(ui: &mut egui::Ui, finding: &Finding, kafka: &KafkaModel) -> (FindingsAction, bool) {
     let mut action = FindingsAction::None;
     let mut close = false;
     ui.horizontal(|ui| {
@@ -92,6 +93,10 @@ pub fn show(ui: &mut egui::Ui, finding: &Finding) -> (FindingsAction, bool) {
     }
     if let Some(lag) = &e.lag {
         lag_section(ui, lag);
+        // The group's lag over the session, as the Flow view's side panel draws it.
+        if let (Some(group), Some(topic)) = (&finding.location.group, &finding.location.topic) {
+            super::kafka_panel::lag_chart(ui, kafka, group, topic);
+        }
     }
     if let Some(shape) = &e.shape {
         shape_section(ui, shape, &mut action);

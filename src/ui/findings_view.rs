@@ -13,6 +13,7 @@ use egui_extras::{Column, TableBuilder};
 
 use super::app::{EventLensApp, View};
 use super::findings_evidence;
+use crate::model::kafka::KafkaModel;
 use super::flow_view::Selection;
 use super::journey_list::time_text;
 use super::message_browser::{MessageBrowserView, StartKind};
@@ -225,7 +226,7 @@ impl FindingsTab {
 
     /// Draws the filters, the table and the selected finding's evidence (a panel at the
     /// right); returns what the user asked the window to do.
-    pub fn show(&mut self, ui: &mut egui::Ui, view: &Arc<FindingsView>) -> FindingsAction {
+    pub fn show(&mut self, ui: &mut egui::Ui, view: &Arc<FindingsView>, kafka: &KafkaModel) -> FindingsAction {
         self.update(view);
         let mut action = FindingsAction::None;
         if let Some(finding) = self.selected_index.and_then(|i| view.findings.get(i)) {
@@ -233,7 +234,7 @@ impl FindingsTab {
                 ui,
                 |ui| {
                     egui::ScrollArea::vertical().show(ui, |ui| {
-                        let (asked, close) = findings_evidence::show(ui, finding);
+                        let (asked, close) = findings_evidence::show(ui, finding, kafka);
                         action = asked;
                         if close {
                             self.select(None);

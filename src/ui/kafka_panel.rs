@@ -62,8 +62,9 @@ fn lag_row(ui: &mut egui::Ui, l: &GroupLag) {
     ui.end_row();
 }
 
-/// The group's total lag on the topic and each partition's, over the session.
-fn lag_chart(ui: &mut egui::Ui, kafka: &KafkaModel, group: &str, topic: &str) {
+/// The group's total lag on the topic and each partition's, over the session (also drawn
+/// in a lag finding's evidence).
+pub fn lag_chart(ui: &mut egui::Ui, kafka: &KafkaModel, group: &str, topic: &str) {
     let Some(total) = kafka.topic_lag(group, topic) else { return };
     let Some(state) = kafka.clusters().values().find_map(|c| c.groups.get(group)) else { return };
     // Each partition's own status: a group is only as healthy as its worst partition.
