@@ -17,8 +17,8 @@ use eventlens::model::findings::{
     Compatibility, Finding, FindingKind, FindingsCounters, FindingsView, Location, MessageRef, Severity, ShapeDiff,
     ShapeField,
 };
-use eventlens::testing::saga_spans;
 use eventlens::model::kafka::KafkaModel;
+use eventlens::testing::saga_spans;
 use eventlens::ui::EventLensApp;
 use eventlens::ui::app::View;
 use eventlens::ui::findings_view::{FindingsAction, FindingsTab, tab_title};
@@ -85,8 +85,12 @@ struct Tab {
 }
 
 fn tab_harness() -> Harness<'static, Tab> {
-    let state =
-        Tab { tab: FindingsTab::default(), view: Arc::new(findings()), kafka: KafkaModel::default(), actions: Vec::new() };
+    let state = Tab {
+        tab: FindingsTab::default(),
+        view: Arc::new(findings()),
+        kafka: KafkaModel::default(),
+        actions: Vec::new(),
+    };
     Harness::builder().with_size([1280.0, 800.0]).build_ui_state(
         |ui, s: &mut Tab| {
             let action = s.tab.show(ui, &s.view, &s.kafka);
@@ -177,13 +181,8 @@ fn a_lag_finding_shows_its_numbers_and_the_lag_chart() {
         1,
     );
     lag.summary = "shipping falls behind on payments".into();
-    lag.evidence.lag = Some(LagEvidence {
-        status: "WARN",
-        offsets: 225,
-        time_ms: None,
-        time_to_clear_s: None,
-        partitions: vec![0],
-    });
+    lag.evidence.lag =
+        Some(LagEvidence { status: "WARN", offsets: 225, time_ms: None, time_to_clear_s: None, partitions: vec![0] });
     let view = FindingsView { findings: vec![lag], ..FindingsView::default() };
     let state = Tab { tab: FindingsTab::default(), view: Arc::new(view), kafka, actions: Vec::new() };
     let mut harness = Harness::builder().with_size([1280.0, 800.0]).build_ui_state(
@@ -320,4 +319,52 @@ fn the_window_has_a_findings_tab_and_carries_out_its_actions() {
     FindingsAction::OpenTrace(unknown.into()).apply(harness.state_mut());
     assert_eq!(harness.state_mut().journey_list_mut().search, format!("trace:{unknown}"));
     assert_eq!(harness.state().selected_journey(), Some(journey));
+}
+
+/// A saga that rolled back is drawn as its chain atop the failed journey's waterfall: the
+/// journey a compensation finding names (by trace or key) shows it, another does not.
+#[test]
+fn a_rolled_back_journey_shows_its_compensation_chain() {
+    use eventlens::engine::EngineState;
+    use eventlens::model::journey::{JourneyDetail, JourneySettings};
+    use eventlens::model::record::{Record, SourceKind, SpanBatch};
+    use eventlens::ui::waterfall::WaterfallView;
+
+    let mut state = EngineState::new(JourneySettings::default());
+    state.apply(&Record::Spans(SpanBatch { received_unix_nano: 1, source: SourceKind::File, spans: saga_spans() }));
+    state.sync_journeys();
+    let (failed, search) = {
+        let store = state.journeys();
+        let list = store.list();
+        let failed = list.iter().find(|j| j.failures > 0).expect("the failed journey").id;
+        let search = list.iter().find(|j| &*j.root_service == "search").expect("the search").id;
+        let build = |id| JourneyDetail::build(&store, id, state.kafka()).expect("laid out");
+        (build(failed), build(search))
+    };
+    let mut saga = Finding::new(FindingKind::Compensation, Severity::Info, Location::topic("payment-failed"), 1);
+    saga.count = 3;
+    saga.summary = "3 keys rolled back after PaymentFailed: PaymentFailed → OrderCancelled → StockReleased".into();
+    saga.evidence.chain = vec!["PaymentFailed".into(), "OrderCancelled".into(), "StockReleased".into()];
+    saga.evidence.keys = vec!["order-7".into()];
+    let view = FindingsView { findings: vec![saga], ..FindingsView::default() };
+    assert_eq!(eventlens::ui::waterfall::compensations_of(&failed, &view).len(), 1, "named by its key");
+    assert!(eventlens::ui::waterfall::compensations_of(&search, &view).is_empty());
+
+    struct Shown {
+        waterfall: WaterfallView,
+        detail: JourneyDetail,
+        view: FindingsView,
+    }
+    let shown = Shown { waterfall: WaterfallView::default(), detail: failed, view };
+    let mut harness = Harness::builder()
+        .with_size([1280.0, 600.0])
+        .build_ui_state(|ui, s: &mut Shown| s.waterfall.show(ui, &s.detail, &s.view), shown);
+    harness.run_steps(2);
+    harness.get_by_label("Rolled back:");
+    harness.get_by_label("✗ PaymentFailed");
+    harness.get_by_label("OrderCancelled");
+    harness.get_by_label("StockReleased");
+    harness.state_mut().detail = search;
+    harness.run_steps(2);
+    assert!(harness.query_by_label("Rolled back:").is_none());
 }

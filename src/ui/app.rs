@@ -447,7 +447,7 @@ impl EventLensApp {
                         m.step.key.as_deref().unwrap_or("—")
                     ));
                 }
-                self.waterfall.show(ui, detail);
+                self.waterfall.show(ui, detail, &snapshot.findings);
             }
             None if self.journey.is_some() => {
                 ui.label("Laying the journey out…");

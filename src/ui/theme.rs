@@ -162,6 +162,8 @@ pub const WATERFALL_LABEL_WIDTH: f32 = 300.0;
 pub const WATERFALL_INDENT: f32 = 12.0;
 /// Height of the waterfall's minimap.
 pub const MINIMAP_HEIGHT: f32 = 30.0;
+/// A compensating event in a saga's rollback chain (the journey waterfall's strip).
+pub const COMPENSATION: Color32 = Color32::from_rgb(0xd9, 0xa4, 0x41);
 /// Time a message waited in a topic: drawn apart from the work done on it.
 pub const IN_TOPIC: Color32 = Color32::from_rgb(0x6c, 0x5a, 0x3a);
 /// Outline of spans on the critical path.

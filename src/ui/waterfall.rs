@@ -15,6 +15,7 @@ use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, StrokeKind, Vec2}
 
 use super::journey_list::duration_text;
 use super::theme;
+use crate::model::findings::{Finding, FindingKind, FindingsView};
 use crate::model::ids::SpanRef;
 use crate::model::journey::{JourneyDetail, JourneyId, WaterfallRow};
 
@@ -110,9 +111,10 @@ impl WaterfallView {
         self.window = (start, start + width);
     }
 
-    /// Draws the waterfall.
-    pub fn show(&mut self, ui: &mut egui::Ui, detail: &JourneyDetail) {
+    /// Draws the waterfall, with the compensation chains `findings` name for this journey.
+    pub fn show(&mut self, ui: &mut egui::Ui, detail: &JourneyDetail, findings: &FindingsView) {
         self.toolbar(ui, detail);
+        compensation_strip(ui, detail, findings);
         self.minimap(ui, detail);
         let axis = self.axis(ui, detail);
         let row_height = theme::WATERFALL_ROW;
@@ -386,4 +388,41 @@ fn legend(ui: &mut egui::Ui, color: Color32, text: &str) {
     let (rect, _) = ui.allocate_exact_size(Vec2::new(14.0, 10.0), Sense::hover());
     ui.painter().rect_filled(rect, 2.0, color);
     ui.label(egui::RichText::new(text).color(theme::LABEL_DETAIL));
+}
+
+/// The compensation findings about `detail`'s journey: those that name one of its traces or
+/// keys among their examples, or whose failure is the journey's own failed event.
+pub fn compensations_of<'a>(detail: &JourneyDetail, findings: &'a FindingsView) -> Vec<&'a Finding> {
+    let s = &detail.summary;
+    let traces: Vec<String> = s.trace_ids.iter().map(|t| t.to_hex()).collect();
+    findings
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::Compensation)
+        .filter(|f| {
+            f.evidence.traces.iter().any(|t| traces.contains(t))
+                || f.evidence.keys.iter().any(|k| s.keys.iter().any(|own| **own == **k))
+                || (s.failures > 0 && f.evidence.chain.first().is_some_and(|what| *s.event_type == **what))
+        })
+        .collect()
+}
+
+/// A saga's rollback, drawn as its chain: the failure, then each compensating event in the
+/// order they were written.
+fn compensation_strip(ui: &mut egui::Ui, detail: &JourneyDetail, findings: &FindingsView) {
+    for finding in compensations_of(detail, findings) {
+        let Some((failure, steps)) = finding.evidence.chain.split_first() else { continue };
+        ui.horizontal_wrapped(|ui| {
+            ui.label(egui::RichText::new("Rolled back:").strong());
+            ui.colored_label(theme::FAILURE, format!("✗ {failure}"));
+            for step in steps {
+                ui.label("→");
+                ui.colored_label(theme::COMPENSATION, step);
+            }
+            ui.label(
+                egui::RichText::new(format!("({} keys in the session)", finding.count)).color(theme::LABEL_DETAIL),
+            )
+            .on_hover_text(&finding.summary);
+        });
+    }
 }
