@@ -103,6 +103,8 @@ fn run(config: &OtlpTopicConfig, ctx: &ReceiverContext, board: &SourceBoard, nam
         return set_state(board, name, SourceState::Failed(format!("cannot subscribe to {}: {e}", config.topic)));
     }
     let mut reading = false;
+    // Undecodable messages: each counted (requests rejected), logged once per interval.
+    let mut undecodable = crate::pipeline::repeated::Repeated::default();
     while stop.try_recv().is_err() {
         // Reading once the group gave this consumer partitions, even before a message comes.
         if !reading && consumer.assignment().is_ok_and(|a| a.count() > 0) {
@@ -117,11 +119,14 @@ fn run(config: &OtlpTopicConfig, ctx: &ReceiverContext, board: &SourceBoard, nam
                     Ok(r) => r,
                     Err(e) => {
                         IngestCounters::add(&ctx.counters.requests_rejected, 1);
-                        tracing::warn!(
-                            "{name}: message at partition {} offset {} skipped: {e}",
-                            message.partition(),
-                            message.offset()
-                        );
+                        if let Some(unlogged) = undecodable.occur(std::time::Instant::now()) {
+                            tracing::warn!(
+                                "{name}: message at partition {} offset {} skipped: {e}{}",
+                                message.partition(),
+                                message.offset(),
+                                crate::pipeline::repeated::Repeated::suffix(unlogged)
+                            );
+                        }
                         // Counted and done with: reading it again would only skip it again.
                         store(&consumer, &message, name);
                         continue;
