@@ -13,7 +13,6 @@ use egui_extras::{Column, TableBuilder};
 
 use super::app::{EventLensApp, View};
 use super::findings_evidence;
-use crate::model::kafka::KafkaModel;
 use super::flow_view::Selection;
 use super::journey_list::time_text;
 use super::message_browser::{MessageBrowserView, StartKind};
@@ -23,6 +22,7 @@ use crate::model::findings::{Finding, FindingKind, FindingsView, Location, Messa
 use crate::model::flow_graph::NodeKey;
 use crate::model::ids::TraceId;
 use crate::model::journey::{JourneyId, JourneyList};
+use crate::model::kafka::KafkaModel;
 
 /// Sortable columns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

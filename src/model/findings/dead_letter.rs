@@ -350,7 +350,10 @@ mod tests {
             d.apply_message(&m, &read, 1);
         }
         let backlog = |d: &DeadLetterDetector| findings(d)[0].evidence.unhandled.clone().unwrap();
-        assert_eq!(backlog(&d), Unhandled { count: 5, oldest_ms: Some(1_764_504_000_000), readers: vec![], more: false });
+        assert_eq!(
+            backlog(&d),
+            Unhandled { count: 5, oldest_ms: Some(1_764_504_000_000), readers: vec![], more: false }
+        );
         let summary = findings(&d)[0].summary.clone();
         assert!(summary.contains("5 waiting, the oldest written 2025-11-30T12:00:00Z, no group reads"), "{summary}");
 
@@ -376,7 +379,8 @@ mod tests {
         assert_eq!(after.readers, ["dlq-replayer"]);
         // Read again from the log, a handled dead letter does not wait again.
         d.seen = Memory::new(100);
-        let mut again = message_with_headers("orders.DLQ", 0, 1, "k", b"{}", &[("kafka_dlt-original-topic", b"orders")]);
+        let mut again =
+            message_with_headers("orders.DLQ", 0, 1, "k", b"{}", &[("kafka_dlt-original-topic", b"orders")]);
         again.timestamp_ms = Some(1);
         d.apply_message(&again, &read, 3);
         assert_eq!(backlog(&d).count, 2);
