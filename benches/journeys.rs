@@ -147,14 +147,17 @@ fn waterfall(c: &mut Criterion) {
         Arc::new(JourneyDetail::build(&state.journeys(), id, state.kafka()).unwrap_or_else(|| panic!("no detail")));
     assert_eq!(detail.rows.len(), 100_001);
     let mut view = WaterfallView::default();
+    let no_findings = eventlens::model::findings::FindingsView::default();
     view.sync(&detail);
     let ctx = egui::Context::default();
-    frame(&ctx, |ui| view.show(ui, &detail));
+    frame(&ctx, |ui| view.show(ui, &detail, &no_findings));
     let mut group = c.benchmark_group("journey_frame");
-    group.bench_function("waterfall_100k_spans", |b| b.iter(|| frame(&ctx, |ui| view.show(ui, &detail))));
+    group.bench_function("waterfall_100k_spans", |b| b.iter(|| frame(&ctx, |ui| view.show(ui, &detail, &no_findings))));
     // Zoomed into the middle: most bars are culled, the rest are wide with labels.
     view.window = (0.5, 0.501);
-    group.bench_function("waterfall_100k_spans_zoomed", |b| b.iter(|| frame(&ctx, |ui| view.show(ui, &detail))));
+    group.bench_function("waterfall_100k_spans_zoomed", |b| {
+        b.iter(|| frame(&ctx, |ui| view.show(ui, &detail, &no_findings)))
+    });
     group.bench_function("waterfall_layout_100k_spans", |b| {
         b.iter(|| JourneyDetail::build(&state.journeys(), id, state.kafka()).map(|d| d.rows.len()))
     });

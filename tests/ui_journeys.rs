@@ -142,9 +142,12 @@ fn waterfall_snapshot() {
     let detail = std::sync::Arc::new(JourneyDetail::build(&state.journeys(), order, state.kafka()).expect("detail"));
     let mut view = WaterfallView::default();
     view.sync(&detail);
-    let mut harness = Harness::builder()
-        .with_size([1000.0, 260.0])
-        .build_ui_state(move |ui, view: &mut WaterfallView| view.show(ui, &detail), view);
+    let mut harness = Harness::builder().with_size([1000.0, 260.0]).build_ui_state(
+        move |ui, view: &mut WaterfallView| {
+            view.show(ui, &detail, &eventlens::model::findings::FindingsView::default())
+        },
+        view,
+    );
     harness.run();
     harness.snapshot("journey_waterfall");
 }
