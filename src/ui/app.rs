@@ -17,7 +17,7 @@ use egui::RichText;
 
 use super::flow_view::{FlowView, Selection};
 use super::journey_list::{JourneyListView, Through};
-use super::message_browser::{self, MessageBrowserView};
+use super::message_browser::MessageBrowserView;
 use super::span_details::{self, SpanAction};
 use super::waterfall::WaterfallView;
 use super::{demo_panel, details_panel, empty_state, theme, top_bar, topics_view};
@@ -67,8 +67,10 @@ pub struct EventLensApp {
     timeline: super::timeline::TimelineControls,
     /// Where the graph canvas was drawn last frame (for Export PNG).
     canvas: Option<egui::Rect>,
-    /// An Export PNG waiting for its screenshot: where to save it.
-    png_request: Option<std::path::PathBuf>,
+    /// An Export PNG waits for its screenshot.
+    png_requested: bool,
+    /// Exports being written off the frame.
+    exports: Vec<super::background::Job<exports::Exported>>,
     /// The Open and Save as dialogs.
     dialogs: super::file_dialogs::FileDialogs,
     /// The outcome of the last export, shown under the top bar.
@@ -82,6 +84,10 @@ pub struct EventLensApp {
     /// Keeps sources and engine alive as long as the window (replaced when a session file is
     /// dropped on the window).
     collector: Option<Collector>,
+    /// A session file being opened off the frame, to replace this session.
+    opening: Option<session::Opening>,
+    /// Replaced sessions stopping off the frame.
+    retired: super::background::Retirements,
 }
 
 impl std::fmt::Debug for EventLensApp {
@@ -114,9 +120,12 @@ impl EventLensApp {
             notice: None,
             dialogs: super::file_dialogs::FileDialogs::default(),
             canvas: None,
-            png_request: None,
+            png_requested: false,
+            exports: Vec::new(),
             synced: None,
             collector,
+            opening: None,
+            retired: super::background::Retirements::default(),
         }
     }
 
@@ -296,6 +305,8 @@ impl EventLensApp {
         let hovering = self.take_dropped_file(ui);
         self.save_screenshot(ui);
         self.poll_dialogs(ui.ctx());
+        self.poll_opening();
+        self.poll_exports();
         if hovering {
             session::show_drop_hint(ui);
         }
@@ -340,6 +351,10 @@ impl EventLensApp {
                 if self.browser.is_available() {
                     ui.selectable_value(&mut self.view, View::Messages, "Messages");
                 }
+                if let Some(opening) = &self.opening {
+                    ui.separator();
+                    session::show_opening(ui, opening);
+                }
                 for notice in [&self.notice, &snapshot.notice].into_iter().flatten() {
                     ui.separator();
                     ui.label(egui::RichText::new(notice).color(theme::LABEL_DETAIL));
@@ -368,11 +383,12 @@ impl EventLensApp {
             }
             View::Messages => {
                 if let Some(m) = self.browser.selected_message(snapshot) {
-                    let mut close = false;
+                    let (mut close, browse) = (false, snapshot.kafka.browser.browse);
                     egui::Panel::right("message").default_size(theme::SIDE_PANEL_WIDTH * 1.3).resizable(true).show(
                         ui,
                         |ui| {
-                            egui::ScrollArea::vertical().show(ui, |ui| close = message_browser::message_panel(ui, m));
+                            egui::ScrollArea::vertical()
+                                .show(ui, |ui| close = self.browser.message_panel(ui, m, browse));
                         },
                     );
                     if close {

@@ -5,7 +5,7 @@
 use egui::RichText;
 use egui_extras::{Column, TableBuilder};
 
-use super::payload_view::{PayloadView, view_payload};
+use super::payload_view::{MessageIdentity, ShownPayload};
 use super::theme;
 use crate::engine::Snapshot;
 use crate::ingest::kafka::browser::{BrowseHandle, BrowseRequest, StartAt};
@@ -57,6 +57,8 @@ pub struct MessageBrowserView {
     pub selected: Option<usize>,
     /// Why the last request could not be made.
     pub error: Option<String>,
+    /// The selected message's payload as rendered, kept while it stays selected.
+    shown: Option<ShownPayload>,
 }
 
 impl MessageBrowserView {
@@ -77,6 +79,7 @@ impl MessageBrowserView {
             follow: false,
             selected: None,
             error: None,
+            shown: None,
         }
     }
 
@@ -358,8 +361,28 @@ fn parse_time(text: &str) -> Result<i64, String> {
         .map_err(|_| format!("not a time: {text:?} (use 2026-11-22T10:00:00Z or epoch ms)"))
 }
 
-/// The selected message: headers, key and payload, decoded, with copy buttons.
-pub fn message_panel(ui: &mut egui::Ui, m: &KafkaMessage) -> bool {
+impl MessageBrowserView {
+    /// The selected message (`m`, read by browse `browse`) in the side panel: headers, key and
+    /// payload, decoded, with copy buttons; true when Close was pressed. The payload is
+    /// rendered when the message is first shown, not every frame.
+    pub fn message_panel(&mut self, ui: &mut egui::Ui, m: &KafkaMessage, browse: u64) -> bool {
+        let identity = MessageIdentity {
+            browse,
+            topic: m.topic.clone(),
+            partition: m.partition,
+            offset: m.offset,
+            payload: m.payload.as_ref().map(|p| (p.as_ptr() as usize, p.len())),
+        };
+        let shown = match &mut self.shown {
+            Some(shown) if shown.is_for(&identity) => shown,
+            stale => stale.insert(ShownPayload::render(identity, m.payload.as_deref(), ui.ctx())),
+        };
+        message_panel(ui, m, shown)
+    }
+}
+
+/// The selected message: headers, key and payload (as `shown`), decoded, with copy buttons.
+fn message_panel(ui: &mut egui::Ui, m: &KafkaMessage, shown: &mut ShownPayload) -> bool {
     let mut close = false;
     ui.horizontal(|ui| {
         ui.heading(format!("{} / {} @ {}", m.topic, m.partition, m.offset));
@@ -412,23 +435,21 @@ pub fn message_panel(ui: &mut egui::Ui, m: &KafkaMessage) -> bool {
     });
     ui.monospace(m.key.as_deref().map_or("null".to_owned(), |k| String::from_utf8_lossy(k).into_owned()));
     ui.separator();
-    let view = m.payload.as_deref().map(view_payload);
-    let (kind, text) = match &view {
-        Some(PayloadView::Json(t)) => ("JSON", t.as_str()),
-        Some(PayloadView::Text(t)) => ("text", t.as_str()),
-        Some(PayloadView::Binary(t)) => ("binary", t.as_str()),
-        None => ("null", ""),
-    };
-    ui.horizontal(|ui| {
-        ui.strong(format!("Payload ({kind}, {} bytes)", m.size));
-        if ui.small_button("Copy").clicked() {
-            ui.ctx().copy_text(text.to_owned());
+    ui.horizontal(|ui| match shown.rendered() {
+        Some(payload) => {
+            ui.strong(format!("Payload ({}, {} bytes)", payload.kind, m.size));
+            if ui.small_button("Copy").clicked() {
+                ui.ctx().copy_text(payload.text.clone());
+            }
+        }
+        None => {
+            ui.strong(format!("Payload ({} bytes)", m.size));
         }
     });
     if m.payload.as_ref().is_some_and(|p| p.len() < m.size) {
         ui.label(RichText::new("payload truncated for display").weak());
     }
-    ui.add(egui::Label::new(RichText::new(text).monospace()).wrap());
+    shown.show(ui);
     close
 }
 

@@ -2,6 +2,7 @@
 //! never touches the model.
 
 pub mod app;
+pub mod background;
 pub mod demo_panel;
 pub mod details_panel;
 pub mod empty_state;

@@ -21,41 +21,65 @@ fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// The graph the view holds, as SVG.
-pub fn flow_svg(view: &FlowView) -> String {
-    let (nodes, edges) = view.drawn();
-    let (mut min, mut max) = (Pos2::new(f32::MAX, f32::MAX), Pos2::new(f32::MIN, f32::MIN));
-    for (pos, _) in &nodes {
-        min = min.min(*pos);
-        max = max.max(*pos);
-    }
-    if nodes.is_empty() {
-        (min, max) = (Pos2::ZERO, Pos2::ZERO);
-    }
-    let origin = min - Vec2::splat(MARGIN);
-    let size = (max - min) + Vec2::splat(2.0 * MARGIN);
-    let at = |p: Pos2| p - origin.to_vec2();
-    let mut svg = String::new();
-    let _ = writeln!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{:.0}" height="{:.0}" viewBox="0 0 {:.0} {:.0}" font-family="sans-serif">"#,
-        size.x, size.y, size.x, size.y
-    );
-    let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="{}"/>"#, hex(theme::CANVAS_BACKGROUND));
-    for (from, to, edge, target) in &edges {
-        write_edge(&mut svg, at(*from), at(*to), edge, target);
-    }
-    for (pos, node) in &nodes {
-        write_node(&mut svg, at(*pos), node);
-    }
-    svg.push_str("</svg>\n");
-    svg
+/// The canvas as laid out, copied out of the view so it can be written as SVG off the
+/// frame: copying is a clone per node and edge, rendering formats every shape and label.
+#[derive(Clone, Debug, Default)]
+pub struct FlowPicture {
+    nodes: Vec<(Pos2, NodeView)>,
+    /// Each edge's endpoints, view and target's kind (its arrow stops at the target's edge).
+    edges: Vec<(Pos2, Pos2, EdgeView, NodeKind)>,
 }
 
-fn write_edge(svg: &mut String, from: Pos2, to: Pos2, edge: &EdgeView, target: &NodeView) {
+impl FlowPicture {
+    /// What `view` draws now, in id order.
+    pub fn of(view: &FlowView) -> Self {
+        let (nodes, edges) = view.drawn();
+        Self {
+            nodes: nodes.into_iter().map(|(pos, node)| (pos, node.clone())).collect(),
+            edges: edges.into_iter().map(|(from, to, edge, target)| (from, to, edge.clone(), target.kind)).collect(),
+        }
+    }
+
+    /// The picture as an SVG document.
+    pub fn svg(&self) -> String {
+        let (mut min, mut max) = (Pos2::new(f32::MAX, f32::MAX), Pos2::new(f32::MIN, f32::MIN));
+        for (pos, _) in &self.nodes {
+            min = min.min(*pos);
+            max = max.max(*pos);
+        }
+        if self.nodes.is_empty() {
+            (min, max) = (Pos2::ZERO, Pos2::ZERO);
+        }
+        let origin = min - Vec2::splat(MARGIN);
+        let size = (max - min) + Vec2::splat(2.0 * MARGIN);
+        let at = |p: Pos2| p - origin.to_vec2();
+        let mut svg = String::new();
+        let _ = writeln!(
+            svg,
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{:.0}" height="{:.0}" viewBox="0 0 {:.0} {:.0}" font-family="sans-serif">"#,
+            size.x, size.y, size.x, size.y
+        );
+        let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="{}"/>"#, hex(theme::CANVAS_BACKGROUND));
+        for (from, to, edge, target) in &self.edges {
+            write_edge(&mut svg, at(*from), at(*to), edge, *target);
+        }
+        for (pos, node) in &self.nodes {
+            write_node(&mut svg, at(*pos), node);
+        }
+        svg.push_str("</svg>\n");
+        svg
+    }
+}
+
+/// The graph the view holds, as SVG.
+pub fn flow_svg(view: &FlowView) -> String {
+    FlowPicture::of(view).svg()
+}
+
+fn write_edge(svg: &mut String, from: Pos2, to: Pos2, edge: &EdgeView, target: NodeKind) {
     // The same geometry as the canvas: long edges bow through a control point.
     let control = edge_control(from, to, edge.bow);
-    let tip = boundary_point(to, target.kind, half_extent(target.kind), control.unwrap_or(from) - to);
+    let tip = boundary_point(to, target, half_extent(target), control.unwrap_or(from) - to);
     let dir = (tip - control.unwrap_or(from)).normalized();
     let base = tip - dir * theme::ARROW_SIZE;
     let normal = Vec2::new(-dir.y, dir.x) * theme::ARROW_SIZE * 0.5;

@@ -44,7 +44,7 @@ impl EventLensApp {
             self.export_png(ctx);
         }
         if actions.export_svg {
-            self.export_svg();
+            self.export_svg(ctx);
         }
         if actions.arrange {
             self.flow.arrange(snapshot);
