@@ -101,7 +101,15 @@ impl EngineThread {
     fn stop(&mut self) -> EngineSummary {
         // A full command queue still stops the engine: it also ends when every sender is gone.
         let _sent = self.handle.commands.send_timeout(Command::Shutdown, Duration::from_secs(1));
-        self.join.take().and_then(|j| j.join().ok()).unwrap_or_default()
+        match self.join.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(summary)) => summary,
+            Some(Err(_)) => {
+                // Its panic message is on standard error already; say whose it was, once.
+                tracing::error!("the engine thread panicked; its session summary is lost");
+                EngineSummary::default()
+            }
+            None => EngineSummary::default(),
+        }
     }
 }
 
