@@ -122,6 +122,39 @@ fn record_stops_cleanly_on_sigint() {
     assert_eq!(json["spans"], 18);
 }
 
+/// Fault matrix: the recorder killed with SIGKILL (no chance to finish the file) leaves a
+/// session that opens up to its last complete record; a torn last line is skipped and said,
+/// not fatal.
+#[test]
+fn a_recorder_killed_with_sigkill_leaves_a_file_that_opens_to_its_last_complete_record() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("killed.jsonl");
+    let (mut child, url) = start_record(&file, &[]);
+    for seed in 0..3 {
+        post_when_ready(&url, realistic_request(9, 20 + seed).encode_to_vec());
+    }
+    // Recordings flush about once a second: wait until all three records are on disk.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    // Complete records only: lines ended by their newline, the header aside.
+    let records = |file: &Path| std::fs::read(file).map_or(0, |t| t.iter().filter(|b| **b == b'\n').count().saturating_sub(1));
+    while records(&file) < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(records(&file), 3, "three records flushed before the kill");
+    child.kill().expect("SIGKILL");
+    let status = child.wait().expect("reaped");
+    assert!(!status.success(), "killed, not exited: {status}");
+    // A write the kill cut in half: the last line without its end.
+    let mut torn = std::fs::OpenOptions::new().append(true).open(&file).expect("append");
+    torn.write_all(br#"{"kind":"spans","received_unix_nano":17638176"#).expect("torn line");
+    drop(torn);
+    let output = graph(&file, "json");
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("graph JSON");
+    assert_eq!(json["spans"], 27, "every complete record is there");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("line 5 skipped"), "the torn line is reported by number: {stderr}");
+}
+
 fn write_session(path: &Path, lines: &[String]) {
     let mut f = std::fs::File::create(path).expect("create");
     for line in lines {

@@ -53,8 +53,9 @@ async fn stalled_post(addr: std::net::SocketAddr) -> TcpStream {
     let head = format!(
         "POST /v1/traces HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/x-protobuf\r\ncontent-length: {LIMIT}\r\n\r\n"
     );
-    stream.write_all(head.as_bytes()).await.unwrap();
-    stream.write_all(&[0; 16]).await.unwrap();
+    // A receiver at its connection limit closes the connection at once: the writes may fail.
+    let _head = stream.write_all(head.as_bytes()).await;
+    let _some_of_the_body = stream.write_all(&[0; 16]).await;
     stream
 }
 
@@ -172,6 +173,62 @@ fn idle_connections_are_closed_and_past_the_limit_a_connection_is_refused() {
         assert_eq!(status_within(&mut kept, Duration::from_secs(2)).await, Some(200));
         let read = tokio::time::timeout(Duration::from_secs(3), kept.read(&mut buf)).await;
         assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "an idle keep-alive connection is closed: {read:?}");
+        shutdown.cancel();
+    });
+}
+
+/// Fault matrix: 2,000 idle connections and 100 stalled uploads at once, with the default
+/// budgets (only the timeouts shortened): the receiver holds at most its connection limit and
+/// its byte budget, refuses the rest at once, and a valid exporter retrying as OTLP exporters
+/// do is served within seconds.
+#[test]
+fn two_thousand_idle_and_a_hundred_stalled_connections_leave_a_valid_exporter_served() {
+    // The test itself holds every client socket: make room for them if the hard limit allows.
+    #[cfg(unix)]
+    {
+        use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+        let limit = getrlimit(Resource::Nofile);
+        let wanted = limit.maximum.map_or(8_192, |hard| hard.min(8_192));
+        if limit.current.is_some_and(|soft| soft < wanted) {
+            setrlimit(Resource::Nofile, Rlimit { current: Some(wanted), maximum: limit.maximum }).unwrap();
+        }
+        let soft = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
+        assert!(soft >= 4_096, "this test needs 4,096 descriptors; the hard limit allows {soft}");
+    }
+    let runtime = common::exporter_runtime();
+    runtime.block_on(async {
+        let limits = AdmissionLimits {
+            header_timeout: Duration::from_secs(1),
+            body_timeout: Duration::from_secs(2),
+            ..AdmissionLimits::default()
+        };
+        let max_connections = limits.max_connections;
+        let (http_addr, _grpc_addr, ctx, shutdown) = receivers(limits).await;
+        let mut held = Vec::new();
+        for _ in 0..2_000 {
+            held.push(TcpStream::connect(http_addr).await.unwrap());
+        }
+        for _ in 0..100 {
+            held.push(stalled_post(http_addr).await);
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let refused = ctx.counters.read().connections_refused;
+        assert!(refused >= 2_100 - max_connections as u64, "{refused} refused of 2,100 at a limit of {max_connections}");
+        assert!(ctx.admission.inflight_bytes() <= AdmissionLimits::default().max_inflight_bytes);
+        // An exporter retrying every 200 ms, as OTLP exporters back off and retry.
+        let started = Instant::now();
+        let mut served = None;
+        while served.is_none() && started.elapsed() < Duration::from_secs(10) {
+            if valid_post(http_addr).await == Some(200) {
+                served = Some(started.elapsed());
+            } else {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+        let served = served.expect("a valid exporter was never served");
+        assert!(served < Duration::from_secs(5), "served after {served:?}");
+        assert_eq!(ctx.counters.read().spans_accepted, 3);
+        drop(held);
         shutdown.cancel();
     });
 }
