@@ -289,8 +289,8 @@ pub struct ReceiverArgs {
     #[arg(long, global = true, value_name = "N", help_heading = "Recording")]
     record_ring: Option<usize>,
     /// The memory budget (1GiB, 512MB) over what grows with input: the timeline keeps 40% of
-    /// it, the message browser 20%, the oldest dropped first and counted. Default: a quarter
-    /// of the machine's memory, at most 4 GiB.
+    /// it, journeys 30%, the message browser 20%, the oldest dropped first and counted.
+    /// Default: a quarter of the machine's memory, at most 4 GiB.
     #[arg(long, global = true, value_name = "SIZE")]
     memory_budget: Option<bytesize::ByteSize>,
     /// Largest accepted OTLP request in bytes (compressed or not).

@@ -19,6 +19,8 @@ use crate::ingest::kafka::{GroupHints, KafkaConfig, KafkaSource};
 use crate::ingest::otlp::{self, OtlpConfig, ReceiverContext};
 use crate::ingest::queue::{QueueLimits, record_queue};
 use crate::model::flow_graph::{EdgeKind, NodeKey};
+use crate::model::journey::JourneySettings;
+use crate::model::size::MemoryBudget;
 
 /// What to run.
 #[derive(Debug, Clone, Default)]
@@ -141,6 +143,7 @@ impl Collector {
             )?),
             None => None,
         };
+        let budget = config.memory_budget.unwrap_or_else(|| MemoryBudget::default_for(machine_memory()));
         let engine = EngineThread::spawn(
             receiver,
             Arc::clone(&counters),
@@ -150,14 +153,12 @@ impl Collector {
                 recording,
                 recording_limits: config.recording_limits.clone(),
                 waker,
-                journeys: config.journeys.clone(),
+                journeys: JourneySettings { max_bytes: budget.journeys(), ..config.journeys.clone() },
                 session_clock: config.open.is_some(),
                 redaction: config.redaction.clone(),
                 timeline_spans: config.timeline_spans.unwrap_or(crate::engine::playback::DEFAULT_TIMELINE_SPANS),
                 findings: config.findings.clone(),
-                memory_budget: config
-                    .memory_budget
-                    .unwrap_or_else(|| crate::model::size::MemoryBudget::default_for(machine_memory())),
+                memory_budget: budget,
             },
         )
         .context("cannot start the engine thread")?;

@@ -74,7 +74,7 @@ pub struct EngineConfig {
     /// What the findings detectors read and remember.
     pub findings: FindingsSettings,
     /// The memory budget: the timeline's log and the message browser keep within their
-    /// shares of it.
+    /// shares of it (journeys through [`JourneySettings::max_bytes`]).
     pub memory_budget: crate::model::size::MemoryBudget,
 }
 

@@ -108,10 +108,11 @@ pub const DEFAULT_BUDGET_DIVISOR: u64 = 4;
 
 /// One budget in bytes over everything that grows with input, and the share each part gets.
 ///
-/// The parts measure what they keep with [`HeapSize`] and drop their oldest data first when
-/// over their share, counting what they dropped. Shares: the timeline's log 40% (its records
-/// replay any moment), journeys 30%, the message browser 20%; the remaining 10% is left for
-/// what is bounded by counts rather than bytes (the flow graph, findings, checkpoints).
+/// The parts measure what they keep ([`HeapSize`]; journeys their stored spans and
+/// messages) and drop their oldest data first when over their share, counting what they
+/// dropped. Shares: the timeline's log 40% (its records replay any moment), journeys 30%, the
+/// message browser 20%; the remaining 10% is left for what is bounded by counts rather than
+/// bytes (the flow graph, findings, checkpoints).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MemoryBudget {
     /// The whole budget, in bytes.

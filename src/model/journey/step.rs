@@ -36,6 +36,17 @@ pub struct MessageStep {
 }
 
 impl MessageStep {
+    /// What it takes in memory (estimated): itself and the strings only it holds (the topic
+    /// is shared).
+    pub fn bytes(&self) -> usize {
+        let text = |t: &Option<Arc<str>>| t.as_ref().map_or(0, |t| t.len());
+        std::mem::size_of::<Self>()
+            + text(&self.key)
+            + text(&self.message_id)
+            + text(&self.event_type)
+            + self.dead_letter_of.as_ref().map_or(0, String::capacity)
+    }
+
     /// Reads the step from a message; `event_type_field` names the payload field holding the
     /// event type when the message is not a CloudEvent.
     pub fn from_message(m: &KafkaMessage, event_type_field: Option<&str>) -> Self {

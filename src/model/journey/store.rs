@@ -63,6 +63,9 @@ pub struct JourneySettings {
     pub max_journeys: usize,
     /// Most spans kept across all journeys; the oldest journeys are evicted first.
     pub max_spans: usize,
+    /// Most bytes (estimated: the stored spans and messages) kept across all journeys, the
+    /// journeys' share of the memory budget; the oldest journeys are evicted first.
+    pub max_bytes: usize,
     /// How long a journey may wait for an expected consumer before it is `incomplete`, ns.
     pub incomplete_after_nanos: u64,
     /// The payload field naming a message's event type when it is not a CloudEvent.
@@ -75,6 +78,7 @@ impl Default for JourneySettings {
             enabled: true,
             max_journeys: 200_000,
             max_spans: 500_000,
+            max_bytes: usize::MAX,
             incomplete_after_nanos: 30_000_000_000,
             event_type_field: Some("type".into()),
         }
@@ -88,6 +92,8 @@ pub struct JourneyCounters {
     pub journeys: u64,
     /// Spans kept in journeys.
     pub spans: u64,
+    /// Estimated bytes of the spans and messages kept in journeys.
+    pub bytes: u64,
     /// Journeys evicted by retention.
     pub evicted: u64,
     /// Spans evicted with them.
@@ -200,6 +206,8 @@ pub struct JourneyStore {
     rows_dirty: Vec<u64>,
     pending: VecDeque<GraceDeadline>,
     spans_kept: usize,
+    /// Estimated bytes of the stored spans and messages ([`stored::StoredSpan::bytes`]).
+    bytes_kept: usize,
     evicted: u64,
     evicted_spans: u64,
     clock: u64,
@@ -226,6 +234,7 @@ impl JourneyStore {
             rows_dirty: Vec::new(),
             pending: VecDeque::new(),
             spans_kept: 0,
+            bytes_kept: 0,
             evicted: 0,
             evicted_spans: 0,
             clock: 0,
@@ -249,6 +258,7 @@ impl JourneyStore {
         JourneyCounters {
             journeys: self.list.len() as u64,
             spans: self.spans_kept as u64,
+            bytes: self.bytes_kept as u64,
             evicted: self.evicted,
             evicted_spans: self.evicted_spans,
         }

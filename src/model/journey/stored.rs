@@ -40,6 +40,13 @@ pub struct StoredSpan {
 pub struct DecodeError(&'static str);
 
 impl StoredSpan {
+    /// What it takes in memory (estimated): itself, its encoded body and spilled links; the
+    /// resource and scope are shared by a request's spans and not counted.
+    pub fn bytes(&self) -> usize {
+        let links = if self.links.spilled() { self.links.capacity() * std::mem::size_of::<SpanRef>() } else { 0 };
+        std::mem::size_of::<Self>() + self.body.len() + links
+    }
+
     /// Encodes a span.
     pub fn encode(span: &Span) -> Self {
         Self::encode_with(span, &mut Vec::new())

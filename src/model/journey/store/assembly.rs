@@ -49,6 +49,7 @@ impl JourneyStore {
             }
             let mut stored = StoredSpan::encode_with(span, &mut self.scratch);
             stored.received_unix_nano = received;
+            self.bytes_kept += stored.bytes();
             j.spans.push(stored);
             self.spans_kept += 1;
         }
@@ -163,6 +164,7 @@ impl JourneyStore {
         };
         if let Some(j) = self.journeys.get_mut(&id) {
             j.acc.add_message(&step, received);
+            self.bytes_kept += step.bytes();
             j.messages.push(step);
         }
         self.message_index.insert(position, id);

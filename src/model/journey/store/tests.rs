@@ -253,3 +253,35 @@ fn a_message_waits_for_its_traceparent_span_and_a_duplicate_span_stays_put() {
     assert_eq!(rows.len(), 1);
     assert_eq!((rows[0].spans, rows[0].messages), (2, 1));
 }
+
+#[test]
+fn the_oldest_journeys_go_when_the_bytes_pass_the_journeys_share() {
+    use crate::model::journey::JourneySettings;
+    // Each journey: one producer span with a 10 KB attribute (its body is stored encoded).
+    let big = |n: u64| {
+        span("checkout", "orders send", SpanKind::Producer)
+            .ids(u128::from(n), 1)
+            .messaging("kafka", "orders", "send")
+            .attr("payload", &"x".repeat(10_000))
+            .at_ms(1_000 + n, 2)
+            .build()
+    };
+    let mut unbounded = JourneyStore::default();
+    unbounded.add_span(&big(1), T0);
+    let one = unbounded.counters().bytes as usize;
+    assert!(one > 10_000, "a journey's bytes count what its spans carry: {one}");
+
+    let settings = JourneySettings { max_bytes: one * 5 + one / 2, ..JourneySettings::default() };
+    let mut store = JourneyStore::new(settings);
+    for n in 1..=20 {
+        store.add_span(&big(n), T0 + n);
+        assert!(store.counters().bytes as usize <= one * 5 + one / 2, "within the share after journey {n}");
+    }
+    store.refresh(&Expectations::default());
+    let counters = store.counters();
+    assert_eq!((counters.journeys, counters.evicted), (5, 15), "{counters:?}");
+    // The newest five are the ones kept.
+    let mut traces: Vec<_> = store.list().iter().map(|j| j.trace_ids[0]).collect();
+    traces.sort();
+    assert_eq!(traces, (16..=20).map(trace_id).collect::<Vec<_>>());
+}
