@@ -136,7 +136,8 @@ fn a_recorder_killed_with_sigkill_leaves_a_file_that_opens_to_its_last_complete_
     // Recordings flush about once a second: wait until all three records are on disk.
     let deadline = Instant::now() + Duration::from_secs(15);
     // Complete records only: lines ended by their newline, the header aside.
-    let records = |file: &Path| std::fs::read(file).map_or(0, |t| t.iter().filter(|b| **b == b'\n').count().saturating_sub(1));
+    let records =
+        |file: &Path| std::fs::read(file).map_or(0, |t| t.iter().filter(|b| **b == b'\n').count().saturating_sub(1));
     while records(&file) < 3 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }

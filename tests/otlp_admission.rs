@@ -213,7 +213,10 @@ fn two_thousand_idle_and_a_hundred_stalled_connections_leave_a_valid_exporter_se
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
         let refused = ctx.counters.read().connections_refused;
-        assert!(refused >= 2_100 - max_connections as u64, "{refused} refused of 2,100 at a limit of {max_connections}");
+        assert!(
+            refused >= 2_100 - max_connections as u64,
+            "{refused} refused of 2,100 at a limit of {max_connections}"
+        );
         assert!(ctx.admission.inflight_bytes() <= AdmissionLimits::default().max_inflight_bytes);
         // An exporter retrying every 200 ms, as OTLP exporters back off and retry.
         let started = Instant::now();
