@@ -126,6 +126,21 @@ impl TimelineView {
     }
 }
 
+/// What was pushed since the last checkpoint: any of them can make the next one due.
+#[derive(Clone, Copy, Debug, Default)]
+struct SinceCheckpoint {
+    spans: usize,
+    records: usize,
+    bytes: usize,
+}
+
+/// When the last checkpoint was taken and how long it took: the next waits a multiple of it.
+#[derive(Clone, Copy, Debug)]
+struct LastCheckpoint {
+    at: Instant,
+    cost: Duration,
+}
+
 struct Checkpoint {
     /// Records applied (absolute index) when it was taken.
     applied: u64,
@@ -149,12 +164,12 @@ pub struct SessionLog {
     /// The log's share of the memory budget: records of every kind count, by their size.
     max_bytes: usize,
     checkpoints: VecDeque<Checkpoint>,
-    /// Spans, records and bytes since the last checkpoint.
-    since_checkpoint: (usize, usize, usize),
+    /// What was pushed since the last checkpoint.
+    since_checkpoint: SinceCheckpoint,
     /// Records between checkpoints, at least.
     checkpoint_records: usize,
     /// When the last checkpoint was taken and what it cost.
-    last_checkpoint: Option<(Instant, Duration)>,
+    last_checkpoint: Option<LastCheckpoint>,
     cost_ratio: u32,
     /// Per-second density from `first_second`, at most [`MAX_DENSITY_SECONDS`] long.
     seconds: VecDeque<TimelineBin>,
@@ -185,7 +200,7 @@ impl SessionLog {
             bytes_kept: 0,
             max_bytes: usize::MAX,
             checkpoints: VecDeque::from([Checkpoint { applied: 0, state: EngineState::default().timeline_copy() }]),
-            since_checkpoint: (0, 0, 0),
+            since_checkpoint: SinceCheckpoint::default(),
             checkpoint_records: CHECKPOINT_RECORDS,
             last_checkpoint: None,
             cost_ratio: CHECKPOINT_COST_RATIO,
@@ -268,21 +283,21 @@ impl SessionLog {
         self.bytes.push_back(bytes);
         self.spans_kept += spans as usize;
         self.bytes_kept += bytes;
-        self.since_checkpoint.0 += spans as usize;
-        self.since_checkpoint.1 += 1;
-        self.since_checkpoint.2 += bytes;
+        self.since_checkpoint.spans += spans as usize;
+        self.since_checkpoint.records += 1;
+        self.since_checkpoint.bytes += bytes;
         // A checkpoint every eighth of the byte share too, so the oldest can be dropped in
         // steps whatever kind of record fills the log (message batches carry no spans).
-        let due = self.since_checkpoint.0 >= CHECKPOINT_SPANS
-            || self.since_checkpoint.1 >= self.checkpoint_records
-            || self.since_checkpoint.2 >= self.max_bytes / 8;
-        let affordable = self.last_checkpoint.is_none_or(|(at, cost)| at.elapsed() >= cost * self.cost_ratio);
+        let due = self.since_checkpoint.spans >= CHECKPOINT_SPANS
+            || self.since_checkpoint.records >= self.checkpoint_records
+            || self.since_checkpoint.bytes >= self.max_bytes / 8;
+        let affordable = self.last_checkpoint.is_none_or(|last| last.at.elapsed() >= last.cost * self.cost_ratio);
         // Over budget with nothing to drop up to: a checkpoint whatever it costs.
         let stuck = self.bytes_kept > self.max_bytes && self.checkpoints.len() < 2;
-        if (due && affordable) || (stuck && self.since_checkpoint.1 > 0) {
+        if (due && affordable) || (stuck && self.since_checkpoint.records > 0) {
             let started = Instant::now();
             self.checkpoint(head);
-            self.last_checkpoint = Some((Instant::now(), started.elapsed()));
+            self.last_checkpoint = Some(LastCheckpoint { at: Instant::now(), cost: started.elapsed() });
         }
         self.enforce_cap();
     }
@@ -328,7 +343,7 @@ impl SessionLog {
     fn checkpoint(&mut self, head: &EngineState) {
         let applied = self.first_index + self.records.len() as u64;
         self.checkpoints.push_back(Checkpoint { applied, state: head.timeline_copy() });
-        self.since_checkpoint = (0, 0, 0);
+        self.since_checkpoint = SinceCheckpoint::default();
         if self.checkpoints.len() > MAX_CHECKPOINTS {
             // Keep the first (the log's start) and every other one after it.
             let mut index = 0;

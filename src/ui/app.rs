@@ -45,6 +45,16 @@ pub enum View {
     Messages,
 }
 
+/// The state the flow view was last synced with: the snapshot, the filter, the selection
+/// and the shown journey.
+#[derive(Debug)]
+struct FlowSynced {
+    version: u64,
+    filter: String,
+    selection: Option<Selection>,
+    journey: Option<JourneyId>,
+}
+
 /// The whole window's state.
 pub struct EventLensApp {
     view: View,
@@ -60,7 +70,8 @@ pub struct EventLensApp {
     journey: Option<JourneyId>,
     /// The Findings tab's filters, sort and selection.
     findings: super::findings_view::FindingsTab,
-    synced: Option<(u64, String, Option<Selection>, Option<JourneyId>)>,
+    /// What the flow view was last synced with; synced again only when it changes.
+    synced: Option<FlowSynced>,
     /// Stops the session file reader (`eventlens open`).
     file_stop: Option<tokio_util::sync::CancellationToken>,
     /// The timeline's controls.
@@ -279,16 +290,21 @@ impl EventLensApp {
         if newest.version != self.snapshot.version {
             self.snapshot = newest;
         }
-        let unchanged = self.synced.as_ref().is_some_and(|(version, filter, selection, journey)| {
-            *version == self.snapshot.version
-                && *filter == self.filter
-                && *selection == self.selection
-                && *journey == self.journey
+        let unchanged = self.synced.as_ref().is_some_and(|s| {
+            s.version == self.snapshot.version
+                && s.filter == self.filter
+                && s.selection == self.selection
+                && s.journey == self.journey
         });
         if !unchanged {
             let shown = self.shown_journey().cloned();
             self.flow.sync(&self.snapshot, &self.filter, self.selection, shown.as_ref().map(|d| &d.path));
-            self.synced = Some((self.snapshot.version, self.filter.clone(), self.selection, self.journey));
+            self.synced = Some(FlowSynced {
+                version: self.snapshot.version,
+                filter: self.filter.clone(),
+                selection: self.selection,
+                journey: self.journey,
+            });
         }
         if let Some(detail) = self.shown_journey().cloned() {
             self.waterfall.sync(&detail);

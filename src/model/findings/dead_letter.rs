@@ -56,12 +56,21 @@ fn when(ms: i64) -> String {
         .map_or_else(|| format!("at {ms} ms"), |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
+/// Producer spans to one dead-letter topic from one service.
+#[derive(Clone, Debug)]
+struct Sent {
+    count: u64,
+    first: u64,
+    last: u64,
+    evidence: Evidence,
+}
+
 /// Dead-lettered messages.
 #[derive(Clone, Debug)]
 pub struct DeadLetterDetector {
     groups: BTreeMap<(String, String, Option<String>, Option<String>), DeadLetters>,
     /// Producer spans to dead-letter topics, per (topic, service).
-    sent: BTreeMap<(String, String), (u64, u64, u64, Evidence)>,
+    sent: BTreeMap<(String, String), Sent>,
     seen: Memory<()>,
     /// Backlogs, per (dead-letter topic, partition); only for topics dead letters were read from.
     pending: BTreeMap<(String, i32), Pending>,
@@ -149,11 +158,16 @@ impl DeadLetterDetector {
             self.dropped += 1;
             return false;
         }
-        let entry = self.sent.entry(key).or_insert_with(|| (0, at, at, Evidence::default()));
-        entry.0 += 1;
-        entry.1 = entry.1.min(at);
-        entry.2 = entry.2.max(at);
-        entry.3.add_trace(|| span.trace_id.to_hex());
+        let entry = self.sent.entry(key).or_insert_with(|| Sent {
+            count: 0,
+            first: at,
+            last: at,
+            evidence: Evidence::default(),
+        });
+        entry.count += 1;
+        entry.first = entry.first.min(at);
+        entry.last = entry.last.max(at);
+        entry.evidence.add_trace(|| span.trace_id.to_hex());
         true
     }
 
@@ -241,7 +255,7 @@ impl DeadLetterDetector {
                 evidence,
             });
         }
-        for ((topic, service), (count, first, last, evidence)) in &self.sent {
+        for ((topic, service), Sent { count, first, last, evidence }) in &self.sent {
             if self.groups.keys().any(|(dlq, ..)| dlq == topic) {
                 continue;
             }

@@ -19,6 +19,17 @@ pub struct Delivery {
     pub group: Option<Arc<str>>,
 }
 
+/// A journey's earliest span: when it started, in which service, under which name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Root {
+    /// Start, Unix ns.
+    pub start: u64,
+    /// Its service.
+    pub service: Arc<str>,
+    /// Its name.
+    pub name: Arc<str>,
+}
+
 /// What a journey's row is built from.
 #[derive(Clone, Debug, Default)]
 pub struct Accum {
@@ -26,8 +37,8 @@ pub struct Accum {
     pub start: u64,
     /// Latest end, Unix ns.
     pub end: u64,
-    /// The earliest span's (start, service, name).
-    pub root: Option<(u64, Arc<str>, Arc<str>)>,
+    /// The earliest span: where the journey starts.
+    pub root: Option<Root>,
     /// Spans.
     pub spans: u32,
     /// Messages.
@@ -93,8 +104,12 @@ impl Accum {
         self.first_received = self.first_received.min(received);
         self.start = self.start.min(span.start_unix_nano);
         self.end = self.end.max(span.end_unix_nano);
-        if self.root.as_ref().is_none_or(|(start, ..)| span.start_unix_nano < *start) {
-            self.root = Some((span.start_unix_nano, Arc::clone(service), span.name.as_str().into()));
+        if self.root.as_ref().is_none_or(|root| span.start_unix_nano < root.start) {
+            self.root = Some(Root {
+                start: span.start_unix_nano,
+                service: Arc::clone(service),
+                name: span.name.as_str().into(),
+            });
         }
         if span.is_failure() {
             self.failures += 1;
@@ -177,7 +192,7 @@ impl Accum {
         self.last_received = self.last_received.max(other.last_received);
         self.first_received = self.first_received.min(other.first_received);
         if let Some(root) = other.root
-            && self.root.as_ref().is_none_or(|(start, ..)| root.0 < *start)
+            && self.root.as_ref().is_none_or(|mine| root.start < mine.start)
         {
             self.root = Some(root);
         }

@@ -120,7 +120,7 @@ fn sorted(items: &[Arc<str>]) -> Arc<[Arc<str>]> {
 /// A journey's list row from its totals, traces and status.
 pub(super) fn summary(id: JourneyId, acc: &Accum, traces: &[TraceId], status: JourneyStatus) -> JourneySummary {
     let (root_service, root_name) = match &acc.root {
-        Some((_, service, name)) => (Arc::clone(service), Some(Arc::clone(name))),
+        Some(root) => (Arc::clone(&root.service), Some(Arc::clone(&root.name))),
         None => (Arc::from(""), None),
     };
     let event_type = acc.event_type.clone().or(root_name).unwrap_or_else(|| Arc::from("message"));
