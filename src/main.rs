@@ -239,7 +239,7 @@ fn run_record(receivers: &ReceiverArgs, out: PathBuf, duration: Option<Duration>
 fn run_graph(file: &std::path::Path, format: GraphFormat) -> anyhow::Result<()> {
     let replayed = replay_file(file)?;
     report_skipped(file, &replayed.skipped, "skipped");
-    println!("{}", render(&replayed.snapshot, format));
+    print_text(&format!("{}\n", render(&replayed.snapshot, format)))?;
     Ok(())
 }
 
@@ -272,18 +272,24 @@ fn run_journeys(
         let detail = || JourneyDetail::build(&journeys, id, state.kafka());
         match format {
             JourneyFormat::Json => {
-                if let Some(detail) = detail() {
-                    println!("{}", to_otlp_json(&detail)?);
+                if let Some(detail) = detail()
+                    && !print_text(&format!("{}\n", to_otlp_json(&detail)?))?
+                {
+                    break;
                 }
             }
             JourneyFormat::Mermaid => {
-                if let Some(detail) = detail() {
-                    println!("{}", to_mermaid_sequence(&detail));
+                if let Some(detail) = detail()
+                    && !print_text(&format!("{}\n", to_mermaid_sequence(&detail)))?
+                {
+                    break;
                 }
             }
             JourneyFormat::Summary => {
-                if let Some(row) = journeys.list().get(id) {
-                    println!("{}", to_summary_json(row)?);
+                if let Some(row) = journeys.list().get(id)
+                    && !print_text(&format!("{}\n", to_summary_json(row)?))?
+                {
+                    break;
                 }
             }
         }
@@ -298,6 +304,19 @@ fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
     stdout.write_all(bytes).and_then(|()| stdout.flush()).context("cannot write to standard output")
 }
 
+/// Writes output text; `Ok(false)` once the reader has closed the pipe (`eventlens journeys
+/// FILE | head`): the caller stops quietly, as other command-line tools do, instead of
+/// panicking as `println!` would.
+fn print_text(text: &str) -> anyhow::Result<bool> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(e).context("cannot write to standard output"),
+    }
+}
+
 fn run_findings(
     file: &std::path::Path,
     format: eventlens::export::findings::FindingsFormat,
@@ -306,10 +325,11 @@ fn run_findings(
 ) -> anyhow::Result<()> {
     let (view, skipped) = eventlens::export::findings::replay_findings(file, settings)?;
     report_skipped(file, &skipped, "skipped");
-    print!("{}", eventlens::export::findings::render(&view, format));
+    let mut text = eventlens::export::findings::render(&view, format);
     if format == eventlens::export::findings::FindingsFormat::Json {
-        println!();
+        text.push('\n');
     }
+    print_text(&text)?;
     if let Some(level) = fail_on {
         let level = level.into();
         let failing = view.at_least(level).count();

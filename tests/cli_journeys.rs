@@ -122,3 +122,46 @@ fn the_summary_is_one_json_object_per_journey_and_line() {
     assert_eq!(by_trace.lines().count(), 1);
     assert!(by_trace.contains("\"root_service\":\"search\""), "{by_trace}");
 }
+
+/// `eventlens journeys FILE | head -1`: the reader closing the pipe ends the command quietly
+/// and successfully, rather than with a panic (as `println!` would).
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many.jsonl");
+    let mut writer = CaptureWriter::create(&path, 1_700_000_000_000_000_000).unwrap();
+    // 20,000 journeys, one server span each: far more output than a pipe's buffer holds.
+    let spans = (1..=20_000_u64)
+        .map(|n| {
+            eventlens::testing::span("search", "GET /search", eventlens::model::span::SpanKind::Server)
+                .ids(u128::from(n), 1)
+                .build()
+        })
+        .collect();
+    writer
+        .append(&Record::Spans(SpanBatch {
+            received_unix_nano: 1_700_000_002_000_000_000,
+            source: SourceKind::File,
+            spans,
+        }))
+        .unwrap();
+    writer.flush().unwrap();
+    let mut child = Command::new(BIN)
+        .arg("journeys")
+        .arg(&path)
+        .args(["--format", "summary"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    assert!(first.starts_with("{\"id\":"), "{first}");
+    // The reader is gone (dropped with its BufReader): the rest goes nowhere.
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{:?}: {stderr}", output.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
