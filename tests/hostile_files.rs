@@ -14,7 +14,6 @@ use std::process::Command;
 use eventlens::capture::{CaptureItem, CaptureReader, CaptureWriter, MAX_LINE_BYTES, read_capture, replay_records};
 use eventlens::collector::{Collector, CollectorConfig};
 use eventlens::engine::playback::{MAX_DENSITY_SECONDS, OPEN_TIMELINE_SPANS, TIMELINE_BINS};
-use eventlens::engine::snapshot::SourceState;
 use eventlens::model::record::{Record, SourceKind, SpanBatch};
 use eventlens::model::span::{AttrValue, Attribute, find_attr};
 use eventlens::testing::producer;
@@ -48,16 +47,6 @@ fn session(path: &Path, records: impl IntoIterator<Item = Record>) {
         writer.append(&record).unwrap();
     }
     writer.finish().unwrap();
-}
-
-fn finished(collector: &Collector) -> String {
-    let s = common::wait_for(collector, "the file read", |s| {
-        s.sources.iter().any(|x| matches!(x.state, SourceState::Finished(_) | SourceState::Failed(_)))
-    });
-    match &s.sources[0].state {
-        SourceState::Finished(summary) => summary.clone(),
-        other => panic!("not finished: {other:?}"),
-    }
 }
 
 #[test]
@@ -94,7 +83,7 @@ fn a_session_of_wild_receive_times_opens_with_a_bounded_timeline() {
         None,
     )
     .unwrap();
-    assert_eq!(finished(&collector), format!("{RECORDS} records read"));
+    assert_eq!(common::file_read(&collector), format!("{RECORDS} records read"));
     let s = common::wait_for(&collector, "every span applied", |s| s.model.spans == RECORDS);
     let timeline = &s.timeline;
     assert!(timeline.enabled);

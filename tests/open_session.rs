@@ -43,16 +43,6 @@ fn open(path: &Path) -> Collector {
     .unwrap()
 }
 
-fn finished(collector: &Collector) -> String {
-    let s = common::wait_for(collector, "the file read", |s| {
-        s.sources.iter().any(|x| matches!(x.state, SourceState::Finished(_) | SourceState::Failed(_)))
-    });
-    match &s.sources[0].state {
-        SourceState::Finished(summary) => summary.clone(),
-        other => panic!("not finished: {other:?}"),
-    }
-}
-
 #[test]
 fn a_session_replays_with_its_own_clock_plain_or_compressed() {
     let dir = tempfile::tempdir().unwrap();
@@ -60,7 +50,7 @@ fn a_session_replays_with_its_own_clock_plain_or_compressed() {
         let path = dir.path().join(name);
         write(&path);
         let collector = open(&path);
-        assert_eq!(finished(&collector), "3 records read");
+        assert_eq!(common::file_read(&collector), "3 records read");
         let s = common::wait_for(&collector, "spans applied", |s| s.model.spans == 7 && s.journeys.len() == 2);
         // Rates are computed just after the last record's receive second, not today.
         assert_eq!(s.now_second, T0 / 1_000_000_000 + 3, "{name}");
@@ -76,7 +66,7 @@ fn bad_lines_are_reported_and_a_newer_format_is_refused() {
     write(&path);
     std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"{\"kind\":\"spans\",\"rece").unwrap();
     let collector = open(&path);
-    let summary = finished(&collector);
+    let summary = common::file_read(&collector);
     assert!(summary.starts_with("3 records read; 1 lines skipped (first: line 5: "), "{summary}");
     common::wait_for(&collector, "spans applied", |s| s.model.spans == 7);
 
@@ -126,7 +116,7 @@ fn stopping_a_read_keeps_what_was_read() {
     let collector = open(&path);
     common::wait_for(&collector, "reading", |s| s.model.spans > 0);
     collector.file_stop().expect("a file is being read").cancel();
-    let summary = finished(&collector);
+    let summary = common::file_read(&collector);
     let read = stopped_after(&summary);
     assert!(read < 40_000, "{summary}");
     common::wait_for(&collector, "what was read applied", |s| s.model.spans == read * 7);
@@ -150,6 +140,6 @@ fn the_top_bar_shows_the_reading_progress_and_stops_it() {
     harness.get_by_label_contains(&format!("Session {}", path.display()));
     harness.get_by_label("Stop reading").click();
     common::ui::settle(&mut harness);
-    let read = stopped_after(&finished(&collector));
+    let read = stopped_after(&common::file_read(&collector));
     assert!(read < 40_000);
 }

@@ -98,3 +98,16 @@ pub fn wait_within(
 pub fn exporter_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
 }
+
+/// Waits until the collector's session file has been read; its summary (records read, lines
+/// skipped). Panics when the read failed.
+pub fn file_read(collector: &Collector) -> String {
+    use eventlens::engine::snapshot::SourceState;
+    let s = wait_for(collector, "the file read", |s| {
+        s.sources.iter().any(|x| matches!(x.state, SourceState::Finished(_) | SourceState::Failed(_)))
+    });
+    match &s.sources[0].state {
+        SourceState::Finished(summary) => summary.clone(),
+        other => panic!("not finished: {other:?}"),
+    }
+}

@@ -44,8 +44,6 @@ struct DeadLetters {
     count: u64,
     first_read: u64,
     last_read: u64,
-    /// Oldest message timestamp, Unix ms.
-    oldest_ms: Option<i64>,
     message: Option<String>,
     evidence: Evidence,
 }
@@ -190,16 +188,12 @@ impl DeadLetterDetector {
             count: 0,
             first_read: at,
             last_read: at,
-            oldest_ms: None,
             message: None,
             evidence: Evidence::default(),
         });
         entry.count += 1;
         entry.first_read = entry.first_read.min(at);
         entry.last_read = entry.last_read.max(at);
-        if let Some(ms) = message.timestamp_ms {
-            entry.oldest_ms = Some(entry.oldest_ms.map_or(ms, |o| o.min(ms)));
-        }
         if origin.message.is_some() {
             entry.message.clone_from(&origin.message);
         }
