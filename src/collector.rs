@@ -27,7 +27,8 @@ use crate::model::size::MemoryBudget;
 pub struct CollectorConfig {
     /// OTLP receivers, or `None` for `--no-otlp`.
     pub otlp: Option<OtlpConfig>,
-    /// Queue limits between sources and engine.
+    /// Queue limits between sources and engine (its span cap shortened to fit the memory
+    /// budget: [`queue_within`]).
     pub queue: QueueLimits,
     /// Record every accepted record to this file.
     pub recording: Option<PathBuf>,
@@ -102,7 +103,8 @@ impl Collector {
             .build()
             .context("cannot start the async runtime")?;
         let counters = Arc::new(IngestCounters::default());
-        let (sender, receiver) = record_queue(config.queue);
+        let budget = config.memory_budget.unwrap_or_else(|| MemoryBudget::default_for(machine_memory()));
+        let (sender, receiver) = record_queue(queue_within(config.queue, budget));
         let sources: SourceBoard = Arc::new(Mutex::new(Vec::new()));
         let shutdown = CancellationToken::new();
         let mut grpc_addr = None;
@@ -143,7 +145,6 @@ impl Collector {
             )?),
             None => None,
         };
-        let budget = config.memory_budget.unwrap_or_else(|| MemoryBudget::default_for(machine_memory()));
         let engine = EngineThread::spawn(
             receiver,
             Arc::clone(&counters),
@@ -157,7 +158,7 @@ impl Collector {
                 session_clock: config.open.is_some(),
                 redaction: config.redaction.clone(),
                 timeline_spans: config.timeline_spans.unwrap_or(crate::engine::playback::DEFAULT_TIMELINE_SPANS),
-                findings: config.findings.clone(),
+                findings: config.findings.clone().within_bytes(budget.findings()),
                 memory_budget: budget,
             },
         )
@@ -271,6 +272,26 @@ impl Drop for Collector {
     }
 }
 
+/// What a span is taken to cost while it waits in the engine's queue, to size the queue from
+/// the memory budget: a converted span with a dozen attributes is estimated at about 1 KB
+/// (`model::size`), and the allocator rounds up.
+const QUEUED_SPAN_BYTES: u64 = 2 * 1024;
+/// The queue's part of the memory budget: a tenth.
+const QUEUE_BUDGET_DIVISOR: u64 = 10;
+/// The fewest spans the queue is shortened to, whatever the budget: a few exporters' batches.
+const MIN_QUEUED_SPANS: usize = 2_048;
+
+/// The queue's limits within the memory budget. Spans waiting for the engine are counted by
+/// none of the parts under the budget, and under overload the queue stays full: with the
+/// default cap (200,000 spans) and a 64 MiB budget, `tests/fault_overload.rs`'s process was
+/// 397 MiB resident within 30 s, against about 240 MiB with this cap. So its span cap is at
+/// most what a tenth of the budget holds (64 MiB: 3,276 spans; from about 4 GiB, the default
+/// budget's most, the default cap).
+pub fn queue_within(limits: QueueLimits, budget: MemoryBudget) -> QueueLimits {
+    let spans = usize::try_from(budget.bytes / QUEUE_BUDGET_DIVISOR / QUEUED_SPAN_BYTES).unwrap_or(usize::MAX);
+    QueueLimits { items: limits.items.min(spans.max(MIN_QUEUED_SPANS)), ..limits }
+}
+
 /// Consumer groups that spans name on Kafka topics, read from the engine's latest snapshot.
 fn span_groups(engine: &EngineThread) -> GroupHints {
     let handle = engine.handle();
@@ -322,5 +343,21 @@ pub fn machine_memory() -> Option<u64> {
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_queue_holds_at_most_a_tenth_of_the_budget_in_spans() {
+        let queue = |bytes: u64| queue_within(QueueLimits::default(), MemoryBudget { bytes }).items;
+        assert_eq!(queue(64 << 20), 3_276);
+        assert_eq!(queue(1 << 20), MIN_QUEUED_SPANS, "never shorter than a few batches");
+        assert_eq!(queue(4 << 30), QueueLimits::default().items, "the default budget's most keeps the default");
+        let asked = QueueLimits { records: 16, items: 800 };
+        let kept = queue_within(asked, MemoryBudget { bytes: 64 << 20 });
+        assert_eq!((kept.records, kept.items), (16, 800), "never longer than asked");
     }
 }

@@ -32,22 +32,6 @@ fn start_record(out: &Path, extra: &[&str]) -> (Child, String) {
     (child, format!("http://127.0.0.1:{http}/v1/traces"))
 }
 
-/// Posts until the receiver answers (it needs a moment to start).
-fn post_when_ready(url: &str, body: Vec<u8>) {
-    let client = reqwest::blocking::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        match client.post(url).header("content-type", "application/x-protobuf").body(body.clone()).send() {
-            Ok(r) => {
-                assert_eq!(r.status().as_u16(), 200);
-                return;
-            }
-            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
-            Err(e) => panic!("receiver never came up: {e}"),
-        }
-    }
-}
-
 fn graph(file: &Path, format: &str) -> Output {
     Command::new(BIN).arg("graph").arg(file).args(["--format", format]).output().expect("graph runs")
 }
@@ -62,7 +46,7 @@ fn record_for_a_duration_then_graph_in_every_format() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("session.jsonl");
     let (child, url) = start_record(&file, &["--duration", "3s"]);
-    post_when_ready(&url, realistic_request(90, 7).encode_to_vec());
+    common::post_when_ready(&url, realistic_request(90, 7).encode_to_vec());
     let output = child.wait_with_output().expect("record exits");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(
@@ -110,8 +94,8 @@ fn record_stops_cleanly_on_sigint() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("interrupted.jsonl");
     let (child, url) = start_record(&file, &[]);
-    post_when_ready(&url, realistic_request(9, 8).encode_to_vec());
-    post_when_ready(&url, realistic_request(9, 9).encode_to_vec());
+    common::post_when_ready(&url, realistic_request(9, 8).encode_to_vec());
+    common::post_when_ready(&url, realistic_request(9, 9).encode_to_vec());
     // Let the engine apply both before the interrupt; what it applied must be on disk.
     std::thread::sleep(Duration::from_millis(300));
     let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
@@ -131,7 +115,7 @@ fn a_recorder_killed_with_sigkill_leaves_a_file_that_opens_to_its_last_complete_
     let file = dir.path().join("killed.jsonl");
     let (mut child, url) = start_record(&file, &[]);
     for seed in 0..3 {
-        post_when_ready(&url, realistic_request(9, 20 + seed).encode_to_vec());
+        common::post_when_ready(&url, realistic_request(9, 20 + seed).encode_to_vec());
     }
     // Recordings flush about once a second: wait until all three records are on disk.
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -268,7 +252,7 @@ fn a_compressed_recording_reads_back_whole_and_up_to_its_last_flush_when_killed(
     // Stopped cleanly: the zstd frame is closed and everything reads back.
     let clean = dir.path().join("clean.jsonl.zst");
     let (child, url) = start_record(&clean, &[]);
-    post_when_ready(&url, realistic_request(9, 8).encode_to_vec());
+    common::post_when_ready(&url, realistic_request(9, 8).encode_to_vec());
     std::thread::sleep(Duration::from_millis(300));
     assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill").success());
     assert!(child.wait_with_output().expect("record exits").status.success());
@@ -283,8 +267,8 @@ fn a_compressed_recording_reads_back_whole_and_up_to_its_last_flush_when_killed(
     // reported.
     let killed = dir.path().join("killed.jsonl.zst");
     let (mut child, url) = start_record(&killed, &[]);
-    post_when_ready(&url, realistic_request(9, 8).encode_to_vec());
-    post_when_ready(&url, realistic_request(9, 9).encode_to_vec());
+    common::post_when_ready(&url, realistic_request(9, 8).encode_to_vec());
+    common::post_when_ready(&url, realistic_request(9, 9).encode_to_vec());
     std::thread::sleep(Duration::from_millis(500));
     child.kill().expect("SIGKILL");
     child.wait().expect("reaped");
@@ -302,7 +286,7 @@ fn a_recording_ring_keeps_the_newest_files_and_a_capped_recording_stops() {
     let (child, url) = start_record(&file, &["--duration", "4s", "--record-max-size", "20KB", "--record-ring", "2"]);
     // Each request is ~25 KB on disk as JSON: every publish after one starts a new file.
     for seed in 0..6 {
-        post_when_ready(&url, realistic_request(40, 100 + seed).encode_to_vec());
+        common::post_when_ready(&url, realistic_request(40, 100 + seed).encode_to_vec());
         std::thread::sleep(Duration::from_millis(250));
     }
     let output = child.wait_with_output().expect("record exits");
@@ -324,7 +308,7 @@ fn a_recording_ring_keeps_the_newest_files_and_a_capped_recording_stops() {
     let file = dir.path().join("capped.jsonl");
     let (child, url) = start_record(&file, &["--duration", "3s", "--record-max-size", "20KB"]);
     for seed in 0..3 {
-        post_when_ready(&url, realistic_request(40, 200 + seed).encode_to_vec());
+        common::post_when_ready(&url, realistic_request(40, 200 + seed).encode_to_vec());
         std::thread::sleep(Duration::from_millis(250));
     }
     let output = child.wait_with_output().expect("record exits");

@@ -257,3 +257,40 @@ fn join_memory_is_bounded_and_evictions_are_counted() {
     }
     assert_eq!(model.counters().producers_evicted, 90);
 }
+
+#[test]
+fn past_its_memory_share_the_graph_folds_new_topics_into_one_node_per_system() {
+    use eventlens::model::flow_graph::NODE_BYTES;
+    let mut state = EngineState::default();
+    state.set_graph_budget(40 * NODE_BYTES);
+    for i in 0..2_000u64 {
+        let topic = format!("reply-{i}");
+        state.apply(&Record::Spans(SpanBatch {
+            received_unix_nano: 1_700_000_000_000_000_000 + i * 1_000_000,
+            source: SourceKind::File,
+            spans: vec![
+                producer("checkout", "kafka", &topic, u128::from(i), 1),
+                consumer_linked("billing", "kafka", &topic, u128::from(i), 2, (u128::from(i), 1)),
+            ],
+        }));
+    }
+    let snapshot = state.snapshot(state.last_received_second() + 1);
+    assert!(snapshot.nodes.len() < 40, "{}", snapshot.nodes.len());
+    let folded = snapshot.model.names_folded;
+    assert!(folded > 1_900, "{folded}");
+    let overflow = snapshot.nodes.iter().find(|n| n.label.ends_with("more topics)")).expect("an overflow node");
+    assert_eq!(overflow.label, format!("kafka/({folded} more topics)"));
+    assert_eq!(overflow.kind, NodeKind::Destination);
+    assert!(overflow.counters.count >= folded, "{} messages", overflow.counters.count);
+    // Every message is still counted, on a topic of its own or on the overflow node.
+    let destinations: u64 =
+        snapshot.nodes.iter().filter(|n| n.kind == NodeKind::Destination).map(|n| n.counters.count).sum();
+    assert_eq!(destinations, 2_000);
+    let consumed: u64 = snapshot.edges.iter().filter(|e| e.kind == EdgeKind::Consumes).map(|e| e.counters.count).sum();
+    assert_eq!(consumed, 2_000);
+    // Topics named before the bound keep their nodes.
+    assert!(snapshot.nodes.iter().any(|n| n.label == "kafka/reply-0"));
+    // `eventlens graph --format json` says how many were folded.
+    let json: serde_json::Value = serde_json::from_str(&eventlens::export::graph::to_json(&snapshot)).unwrap();
+    assert_eq!(json["names_folded"], folded);
+}

@@ -494,3 +494,64 @@ fn a_recorded_session_replays_the_same_graph_and_journeys_at_every_moment() {
         assert_eq!(live, replayed, "at {at}");
     }
 }
+
+/// `n` seconds, one producer span a second, each to a topic of its own (`reply-0`, ...).
+fn topics_session(dir: &Path, n: u64) -> std::path::PathBuf {
+    let mut lines = vec![format!(r#"{{"format":"eventlens-session","version":2,"created_unix_nano":{T0}}}"#)];
+    for i in 0..n {
+        let at = T0 + i * SECOND;
+        lines.push(format!(
+            r#"{{"kind":"spans","received_unix_nano":{at},"source":"otlp-grpc","spans":[{{"trace_id":"{:032x}","span_id":"{:016x}","name":"send","kind":"producer","start_unix_nano":{at},"end_unix_nano":{},"resource":{{"service":{{"name":"checkout"}},"attributes":[]}},"attributes":[{{"key":"messaging.system","value":{{"stringValue":"kafka"}}}},{{"key":"messaging.destination.name","value":{{"stringValue":"reply-{i}"}}}},{{"key":"messaging.operation.type","value":{{"stringValue":"send"}}}}]}}]}}"#,
+            i + 1,
+            i + 1,
+            at + 1000
+        ));
+    }
+    let path = dir.join("topics.jsonl");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path
+}
+
+/// The overflow node of Kafka topics in a snapshot, if the graph folded any.
+fn folded_topics(s: &Snapshot) -> Option<String> {
+    s.nodes.iter().map(|n| n.label.clone()).find(|label| label.ends_with("more topics)"))
+}
+
+#[test]
+fn past_its_memory_share_the_graph_folds_topics_at_every_moment_and_the_top_bar_says_so() {
+    use eventlens::model::flow_graph::NODE_BYTES;
+    use eventlens::model::size::MemoryBudget;
+    let dir = tempfile::tempdir().unwrap();
+    let collector = common::start_collector_with(CollectorConfig {
+        otlp: None,
+        open: Some(topics_session(dir.path(), 300)),
+        publish_interval: Some(Duration::from_millis(20)),
+        // The graph's share (5%) holds about forty nodes.
+        memory_budget: Some(MemoryBudget { bytes: (40 * NODE_BYTES * 20) as u64 }),
+        ..CollectorConfig::default()
+    });
+    let engine = collector.engine().unwrap();
+    let s = common::wait_for(&collector, "the whole file", |s| s.model.spans == 300);
+    let folded = s.model.names_folded;
+    assert!(folded > 250, "{folded}");
+    assert_eq!(folded_topics(&s), Some(format!("kafka/({folded} more topics)")));
+    assert!(s.nodes.len() < 40, "{}", s.nodes.len());
+
+    // The state at the cursor is rebuilt from the timeline's start: it folds as the head did.
+    assert!(engine.send(Command::Seek(T0 + 149 * SECOND)));
+    let at = common::wait_for(&collector, "the state at 150 s", |s| {
+        s.timeline.mode == PlaybackMode::Paused && s.model.spans == 150
+    });
+    let then = at.model.names_folded;
+    assert!(then > 100 && then < folded, "{then}");
+    assert_eq!(folded_topics(&at), Some(format!("kafka/({then} more topics)")));
+    assert!(engine.send(Command::Resume));
+    common::wait_for(&collector, "following", |s| s.timeline.mode == PlaybackMode::Following);
+
+    let app = EventLensApp::new(engine, None);
+    let mut harness =
+        Harness::builder().with_size([1280.0, 800.0]).build_ui_state(|ui, app: &mut EventLensApp| app.show(ui), app);
+    settle(&mut harness);
+    let s = harness.state().snapshot().clone();
+    harness.get_by_label(&format!("{} folded (graph)", s.model.names_folded + s.model.edges_folded));
+}

@@ -149,6 +149,27 @@ impl Recorder {
         }
     }
 
+    /// Gives the recording up after a write failed (a full disk): the current file is cut
+    /// back to its last flush ([`CaptureWriter::abandon`]); returns the records its files
+    /// hold.
+    pub fn abandon(mut self) -> u64 {
+        let kept = self.records_flushed();
+        if let Some(writer) = self.writer.take() {
+            writer.abandon();
+        }
+        kept
+    }
+
+    /// Records its files held at the last flush: what they keep when the recording is given
+    /// up, or when finishing it fails. (A ring file's carried Kafka state is flushed as soon
+    /// as it is written and counted by the file alone.)
+    pub fn records_flushed(&self) -> u64 {
+        match &self.writer {
+            Some(writer) => self.records.saturating_sub(writer.records() - writer.records_flushed()),
+            None => self.records,
+        }
+    }
+
     /// Ends the recording; returns the records written in all its files.
     pub fn finish(mut self) -> Result<u64, CaptureWriteError> {
         self.finish_current()?;

@@ -73,8 +73,9 @@ pub struct EngineConfig {
     pub timeline_spans: usize,
     /// What the findings detectors read and remember.
     pub findings: FindingsSettings,
-    /// The memory budget: the timeline's log and the message browser keep within their
-    /// shares of it (journeys through [`JourneySettings::max_bytes`]).
+    /// The memory budget: the timeline (records and checkpoints), the message browser and
+    /// the flow graph keep within their shares of it (journeys through
+    /// [`JourneySettings::max_bytes`]).
     pub memory_budget: crate::model::size::MemoryBudget,
 }
 
@@ -117,4 +118,7 @@ pub struct EngineSummary {
     pub recording_error: Option<String>,
     /// Why the recording stopped early at one of its caps (not an error).
     pub recording_capped: Option<String>,
+    /// Names folded into the flow graph's overflow nodes because the graph was at its share
+    /// of the memory budget.
+    pub graph_folded: u64,
 }

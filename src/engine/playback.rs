@@ -6,7 +6,9 @@
 //! the timeline shows a second state, at the cursor, built from the log. Checkpoints hold the
 //! flow and Kafka models but not the journeys (the heavy part): the journeys at the cursor are
 //! the head's, each cut to the spans and messages received by then
-//! ([`crate::model::journey::JourneyStore::summary_at`]).
+//! ([`crate::model::journey::JourneyStore::summary_at`]). The timeline's share of the memory
+//! budget covers the records and the checkpoints together: a checkpoint is counted at the
+//! bytes of the flow model it copies, measured when it is taken.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -30,7 +32,8 @@ const CHECKPOINT_RECORDS: usize = 2_000;
 /// the flow model's join indexes, up to tens of megabytes.)
 const CHECKPOINT_COST_RATIO: u32 = 10;
 /// Checkpoints kept; beyond it every other one is dropped (the spacing doubles). Each holds
-/// a copy of the join indexes, so this bounds the timeline's memory beyond the records.
+/// a copy of the flow model (its graph and join indexes); their bytes count against the
+/// log's share with the records'.
 const MAX_CHECKPOINTS: usize = 16;
 /// Bins of the density histogram sent to the UI.
 pub const TIMELINE_BINS: usize = 600;
@@ -145,6 +148,15 @@ struct Checkpoint {
     /// Records applied (absolute index) when it was taken.
     applied: u64,
     state: EngineState,
+    /// What it holds, measured when taken ([`EngineState::timeline_bytes`]).
+    bytes: usize,
+}
+
+impl Checkpoint {
+    fn of(applied: u64, head: &EngineState) -> Self {
+        let state = head.timeline_copy();
+        Self { applied, bytes: state.timeline_bytes(), state }
+    }
 }
 
 /// The kept records, their receive times, checkpoints and per-second density.
@@ -161,9 +173,12 @@ pub struct SessionLog {
     spans_kept: usize,
     max_spans: usize,
     bytes_kept: usize,
-    /// The log's share of the memory budget: records of every kind count, by their size.
+    /// The log's share of the memory budget: records of every kind count, by their size,
+    /// and checkpoints by theirs.
     max_bytes: usize,
     checkpoints: VecDeque<Checkpoint>,
+    /// The checkpoints' bytes together.
+    checkpoint_bytes: usize,
     /// What was pushed since the last checkpoint.
     since_checkpoint: SinceCheckpoint,
     /// Records between checkpoints, at least.
@@ -199,7 +214,8 @@ impl SessionLog {
             max_spans,
             bytes_kept: 0,
             max_bytes: usize::MAX,
-            checkpoints: VecDeque::from([Checkpoint { applied: 0, state: EngineState::default().timeline_copy() }]),
+            checkpoints: VecDeque::new(),
+            checkpoint_bytes: 0,
             since_checkpoint: SinceCheckpoint::default(),
             checkpoint_records: CHECKPOINT_RECORDS,
             last_checkpoint: None,
@@ -208,10 +224,23 @@ impl SessionLog {
             first_second: 0,
             dropped: 0,
         }
+        .starting_from(&EngineState::default())
     }
 
-    /// Keeps at most `bytes` of records (their estimated size), oldest dropped first: the
-    /// log's share of the memory budget. Spans, message batches and polls all count.
+    /// Starts the log (before its first record) from `head`, which carries the settings its
+    /// states are built with (the graph's budget among them), so a state rebuilt from the
+    /// start folds the same names as the head did.
+    #[must_use]
+    pub fn starting_from(mut self, head: &EngineState) -> Self {
+        let start = Checkpoint::of(self.first_index + self.records.len() as u64, head);
+        self.checkpoint_bytes = start.bytes;
+        self.checkpoints = VecDeque::from([start]);
+        self
+    }
+
+    /// Keeps at most `bytes` of records and checkpoints (their estimated size), oldest dropped
+    /// first: the log's share of the memory budget. Spans, message batches and polls all
+    /// count, and so do the copies of the model the checkpoints hold.
     #[must_use]
     pub fn with_max_bytes(mut self, bytes: usize) -> Self {
         self.max_bytes = bytes.max(1);
@@ -221,6 +250,11 @@ impl SessionLog {
     /// The estimated bytes of the records kept.
     pub fn bytes_kept(&self) -> usize {
         self.bytes_kept
+    }
+
+    /// The measured bytes of the checkpoints kept.
+    pub fn checkpoint_bytes(&self) -> usize {
+        self.checkpoint_bytes
     }
 
     /// Takes checkpoints after `records` records (default 2,000), cost permitting: denser
@@ -292,8 +326,12 @@ impl SessionLog {
             || self.since_checkpoint.records >= self.checkpoint_records
             || self.since_checkpoint.bytes >= self.max_bytes / 8;
         let affordable = self.last_checkpoint.is_none_or(|last| last.at.elapsed() >= last.cost * self.cost_ratio);
-        // Over budget with nothing to drop up to: a checkpoint whatever it costs.
-        let stuck = self.bytes_kept > self.max_bytes && self.checkpoints.len() < 2;
+        // Over budget with nothing to drop up to: a checkpoint whatever it costs, once the
+        // records since the last one are worth dropping (an eighth of the share), so a model
+        // whose copy alone is near the share is not copied again at every record.
+        let stuck = self.bytes_kept + self.checkpoint_bytes > self.max_bytes
+            && self.checkpoints.len() < 2
+            && self.since_checkpoint.bytes >= self.max_bytes / 8;
         if (due && affordable) || (stuck && self.since_checkpoint.records > 0) {
             let started = Instant::now();
             self.checkpoint(head);
@@ -341,8 +379,9 @@ impl SessionLog {
     }
 
     fn checkpoint(&mut self, head: &EngineState) {
-        let applied = self.first_index + self.records.len() as u64;
-        self.checkpoints.push_back(Checkpoint { applied, state: head.timeline_copy() });
+        let checkpoint = Checkpoint::of(self.first_index + self.records.len() as u64, head);
+        self.checkpoint_bytes += checkpoint.bytes;
+        self.checkpoints.push_back(checkpoint);
         self.since_checkpoint = SinceCheckpoint::default();
         if self.checkpoints.len() > MAX_CHECKPOINTS {
             // Keep the first (the log's start) and every other one after it.
@@ -351,13 +390,16 @@ impl SessionLog {
                 index += 1;
                 index == 1 || index % 2 == 1
             });
+            self.checkpoint_bytes = self.checkpoints.iter().map(|c| c.bytes).sum();
         }
     }
 
-    /// Drops the oldest records up to the second checkpoint while over the span cap or the
-    /// byte share.
+    /// Drops the oldest records up to the second checkpoint, and the first checkpoint, while
+    /// over the span cap or the byte share (records and checkpoints together).
     fn enforce_cap(&mut self) {
-        while (self.spans_kept > self.max_spans || self.bytes_kept > self.max_bytes) && self.checkpoints.len() >= 2 {
+        while (self.spans_kept > self.max_spans || self.bytes_kept + self.checkpoint_bytes > self.max_bytes)
+            && self.checkpoints.len() >= 2
+        {
             let Some(cut) = self.checkpoints.get(1).map(|c| c.applied) else { break };
             while self.first_index < cut {
                 let Some(spans) = self.spans.pop_front() else { break };
@@ -368,7 +410,9 @@ impl SessionLog {
                 self.first_index += 1;
                 self.dropped += 1;
             }
-            self.checkpoints.pop_front();
+            if let Some(first) = self.checkpoints.pop_front() {
+                self.checkpoint_bytes = self.checkpoint_bytes.saturating_sub(first.bytes);
+            }
             if let Some(start) = self.times.front() {
                 let second = start / NANOS_PER_SECOND;
                 while self.first_second < second && !self.seconds.is_empty() {
@@ -432,169 +476,4 @@ impl SessionLog {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::record::{SourceKind, SpanBatch};
-    use crate::testing::producer;
-
-    fn record(second: u64, id: u64) -> Record {
-        Record::Spans(SpanBatch {
-            received_unix_nano: second * 1_000_000_000,
-            source: SourceKind::File,
-            spans: vec![producer("checkout", "kafka", "orders", u128::from(id), id)],
-        })
-    }
-
-    fn spans(state: &EngineState) -> u64 {
-        state.model.counters().spans
-    }
-
-    #[test]
-    fn the_state_at_any_index_matches_applying_that_many_records() {
-        let mut head = EngineState::default();
-        let mut log = SessionLog::new(usize::MAX).eager();
-        for i in 0..5_000 {
-            let r = record(1_000 + i / 100, i + 1);
-            head.apply(&r);
-            log.push(Arc::new(r), &head);
-        }
-        assert!(log.checkpoints() >= 2, "{}", log.checkpoints());
-        for target in [0, 1, 1_999, 2_000, 2_001, 4_999, 5_000] {
-            let (at, state) = log.state_at(target, None);
-            assert_eq!((at, spans(&state)), (target, target));
-        }
-        // Forward from a current state, and back behind it.
-        let (at, state) = log.state_at(3_000, Some(log.state_at(2_500, None)));
-        assert_eq!((at, spans(&state)), (3_000, 3_000));
-        let (at, state) = log.state_at(100, Some((at, state)));
-        assert_eq!((at, spans(&state)), (100, 100));
-        assert_eq!(log.index_at(1_010 * 1_000_000_000), 1_100);
-    }
-
-    #[test]
-    fn over_the_cap_the_oldest_records_go_and_the_timeline_starts_later() {
-        let mut head = EngineState::default();
-        let mut log = SessionLog::new(3_000).eager();
-        for i in 0..8_000 {
-            let r = record(1_000 + i / 100, i + 1);
-            head.apply(&r);
-            log.push(Arc::new(r), &head);
-        }
-        assert!(log.len() <= 3_000 + CHECKPOINT_RECORDS, "{}", log.len());
-        assert_eq!(SessionLog::new(1).with_checkpoint_every(0).checkpoint_records, 1);
-        let (start, end) = log.span().unwrap();
-        assert!(start > 1_000 * 1_000_000_000);
-        assert_eq!(end, 1_079 * 1_000_000_000);
-        let view = log.view(end, PlaybackMode::Paused);
-        assert!(view.dropped_records > 0);
-        assert_eq!(view.start_unix_nano, start);
-        // The state at the newest record still counts everything ever applied.
-        let (_, state) = log.state_at(u64::MAX, None);
-        assert_eq!(spans(&state), 8_000);
-    }
-
-    #[test]
-    fn message_batches_count_by_their_bytes_and_the_oldest_go_past_the_share() {
-        use crate::model::kafka::{KafkaEvent, KafkaMessage, KafkaRecord, MessageBatch};
-        let message = |offset: i64| KafkaMessage {
-            topic: "orders".into(),
-            partition: 0,
-            offset,
-            timestamp_ms: None,
-            timestamp_type: Default::default(),
-            key: None,
-            headers: Vec::new(),
-            payload: Some(vec![b'x'; 64 * 1024]),
-            size: 64 * 1024,
-            links: Default::default(),
-        };
-        let mut head = EngineState::default();
-        // Whatever checkpoints cost: no span among these records, so only bytes bring them.
-        let mut log = SessionLog::new(usize::MAX).with_max_bytes(4 << 20);
-        for i in 0..400_i64 {
-            let batch = MessageBatch { browse: 0, topic: "orders".into(), messages: vec![message(i)], progress: None };
-            let r = Record::Kafka(KafkaRecord {
-                cluster: "local".into(),
-                received_unix_nano: (1_000 + i as u64) * 1_000_000_000,
-                event: KafkaEvent::Messages(batch),
-            });
-            head.apply(&r);
-            log.push(Arc::new(r), &head);
-            // Over by at most the records since the last checkpoint (an eighth of the share).
-            assert!(log.bytes_kept() <= (4 << 20) + (4 << 20) / 8 + 70 * 1024, "{} at {i}", log.bytes_kept());
-        }
-        let view = log.view(u64::MAX, PlaybackMode::Paused);
-        assert!(view.dropped_records > 300, "{}", view.dropped_records);
-        assert_eq!(log.len() as u64 + view.dropped_records, 400);
-    }
-
-    #[test]
-    fn density_and_failure_steps() {
-        let mut head = EngineState::default();
-        let mut log = SessionLog::new(usize::MAX).eager();
-        for second in 0..10 {
-            let mut r = record(2_000 + second, second + 1);
-            if second == 6
-                && let Record::Spans(b) = &mut r
-            {
-                b.spans[0].status = crate::model::span::StatusCode::Error;
-            }
-            head.apply(&r);
-            log.push(Arc::new(r), &head);
-        }
-        let view = log.view(2_002 * 1_000_000_000, PlaybackMode::Paused);
-        assert_eq!(view.bins.len(), 10);
-        assert_eq!(view.bins[6], TimelineBin { spans: 1, failures: 1, records: 1 });
-        assert_eq!(view.next_failure(), Some(2_006 * 1_000_000_000));
-        assert_eq!(view.previous_failure(), None);
-        let later = log.view(2_009 * 1_000_000_000, PlaybackMode::Paused);
-        assert_eq!(later.next_failure(), None);
-        assert_eq!(later.previous_failure(), Some(2_006 * 1_000_000_000));
-    }
-
-    #[test]
-    fn hostile_receive_times_never_size_the_density_index() {
-        const NOW: u64 = 1_763_817_600;
-        const YEAR_2200: u64 = 7_258_118_400;
-        let mut head = EngineState::default();
-        let mut log = SessionLog::new(usize::MAX);
-        let mut push = |log: &mut SessionLog, at: u64, id: u64| {
-            let mut r = record(0, id);
-            if let Record::Spans(b) = &mut r {
-                b.received_unix_nano = at;
-            }
-            head.apply(&r);
-            log.push(Arc::new(r), &head);
-        };
-        // A record without a time, then today: the timeline starts today, one bin a second.
-        push(&mut log, 0, 1);
-        for i in 0..10 {
-            push(&mut log, (NOW + i) * NANOS_PER_SECOND, i + 2);
-        }
-        assert!(log.seconds.len() <= 10, "{}", log.seconds.len());
-        let view = log.view(0, PlaybackMode::Paused);
-        assert_eq!((view.start_unix_nano, view.bins.len()), (NOW * NANOS_PER_SECOND, 10));
-        assert_eq!(view.bins.iter().map(|b| b.records).sum::<u32>(), 11);
-        assert_eq!(view.cursor_unix_nano, NOW * NANOS_PER_SECOND);
-        assert_eq!(log.index_at(log.span().unwrap().0), 2, "the timeless record is at the start");
-        // The year 2200, time running backwards, the end of u64 and back to 0.
-        let mut id = 100;
-        for at in [YEAR_2200 * NANOS_PER_SECOND, NOW * NANOS_PER_SECOND, 5, u64::MAX, 0, NOW * NANOS_PER_SECOND] {
-            push(&mut log, at, id);
-            id += 1;
-        }
-        for i in 0..1_000 {
-            let at = [0, (NOW - i) * NANOS_PER_SECOND, (YEAR_2200 + i * 3_600) * NANOS_PER_SECOND][i as usize % 3];
-            push(&mut log, at, id);
-            id += 1;
-        }
-        assert_eq!(log.len(), 11 + 6 + 1_000, "every record is kept");
-        assert!(log.seconds.len() as u64 <= MAX_DENSITY_SECONDS, "{}", log.seconds.len());
-        let view = log.view(u64::MAX, PlaybackMode::Paused);
-        assert!(view.bins.len() <= TIMELINE_BINS, "{}", view.bins.len());
-        assert_eq!(view.bins.iter().map(|b| u64::from(b.records)).sum::<u64>(), 1_017, "every record is counted");
-        assert!(view.end_unix_nano - view.start_unix_nano <= MAX_DENSITY_SECONDS * NANOS_PER_SECOND);
-        let (_, state) = log.state_at(u64::MAX, None);
-        assert_eq!(spans(&state), 1_017);
-    }
-}
+mod tests;

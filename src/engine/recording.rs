@@ -77,34 +77,45 @@ impl EngineLoop {
     pub(super) fn finish_recording(&mut self) {
         let Some(writer) = self.config.recording.take() else { return };
         let path = writer.path().display().to_string();
-        match writer.finish() {
-            Ok(records) => {
-                self.summary.recorded = records;
-                self.finished_recording = Some(FinishedRecording { path, records });
+        // What the file keeps if finishing fails: it is then cut back to its last flush.
+        let flushed = writer.records_flushed();
+        let records = match writer.finish() {
+            Ok(records) => records,
+            Err(e) => {
+                self.summary.recording_error = Some(e.to_string());
+                flushed
             }
-            Err(e) => self.summary.recording_error = Some(e.to_string()),
-        }
+        };
+        self.summary.recorded = records;
+        self.finished_recording = Some(FinishedRecording { path, records });
     }
 
     /// Finishes the recording as the engine stops: an error already reported stays the one
     /// the summary names.
     pub(super) fn close_recording(&mut self) {
         if let Some(writer) = self.config.recording.take() {
+            let flushed = writer.records_flushed();
             match writer.finish() {
                 Ok(records) => self.summary.recorded = records,
                 Err(e) => {
+                    self.summary.recorded = flushed;
                     self.summary.recording_error.get_or_insert(e.to_string());
                 }
             }
         }
     }
 
-    /// A recording that cannot be written stops; the session goes on and says why.
+    /// A recording that cannot be written (a full disk) stops; the session goes on and says
+    /// why. The file is cut back to its last flush, so it ends with a complete record, and
+    /// the status names it and counts what it holds.
     pub(super) fn stop_recording(&mut self, error: &CaptureWriteError) {
         tracing::error!("{error}; recording stopped");
         self.summary.recording_error = Some(error.to_string());
-        if let Some(writer) = self.config.recording.take() {
-            self.summary.recorded = writer.records();
+        if let Some(recorder) = self.config.recording.take() {
+            let path = recorder.path().display().to_string();
+            let records = recorder.abandon();
+            self.summary.recorded = records;
+            self.finished_recording = Some(FinishedRecording { path, records });
         }
     }
 

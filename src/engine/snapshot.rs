@@ -145,6 +145,29 @@ pub struct RecordingStatus {
     pub error: Option<String>,
 }
 
+/// What the parts under the memory budget keep, as each measures it
+/// ([`crate::model::size::HeapSize`]), beside the budget: how well the budget holds, for the
+/// window and for tests that load the engine (`tests/fault_overload.rs`). What the budget
+/// leaves to counts (the flow graph, findings, checkpoints) is not here.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct MemoryUse {
+    /// The whole budget (`--memory-budget`), in bytes.
+    pub budget: u64,
+    /// The timeline's log: its records (37% of the budget).
+    pub timeline: u64,
+    /// Journeys: their stored spans and messages (30%).
+    pub journeys: u64,
+    /// The message browser: one browse's messages (20%).
+    pub messages: u64,
+}
+
+impl MemoryUse {
+    /// The parts together.
+    pub fn total(&self) -> u64 {
+        self.timeline + self.journeys + self.messages
+    }
+}
+
 /// Everything the UI draws.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Snapshot {
@@ -178,6 +201,8 @@ pub struct Snapshot {
     pub journeys: JourneyList,
     /// Journeys kept and evicted.
     pub journey_counters: JourneyCounters,
+    /// What the parts under the memory budget keep (the head's, wherever the cursor is).
+    pub memory: MemoryUse,
     /// The selected journey, laid out for the waterfall.
     #[serde(skip)]
     pub journey: Option<Arc<JourneyDetail>>,

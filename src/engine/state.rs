@@ -17,6 +17,7 @@ use crate::model::journey::{Expectations, ExpectationsKey, JourneyDetail, Journe
 use crate::model::kafka::message::KafkaMessage;
 use crate::model::kafka::{KafkaEvent, KafkaModel, KafkaRecord};
 use crate::model::record::{Record, SpanBatch};
+use crate::model::size::HeapSize;
 use crate::model::stats::Stats;
 
 /// Above this many spans, a changing selected journey is laid out at most every
@@ -107,9 +108,27 @@ impl EngineState {
         }
     }
 
+    /// The bytes a [`EngineState::timeline_copy`] of this state holds, as far as they are
+    /// measured: the flow model (its graph and join memories, [`HeapSize`]), the findings
+    /// detectors' memories and findings, and the span clock. The Kafka model's clusters are
+    /// shared with the head until it changes them and are not measured yet.
+    pub(super) fn timeline_bytes(&self) -> usize {
+        size_of::<Self>()
+            + self.model.heap_bytes()
+            + self.findings.read(crate::model::findings::FindingsModel::heap_bytes)
+            + self.spans.heap_bytes()
+    }
+
     /// Keeps the message browser within `bytes` (its share of the memory budget).
     pub fn set_message_budget(&mut self, bytes: usize) {
         self.kafka.browser.set_max_bytes(bytes);
+    }
+
+    /// Keeps the flow graph's nodes and edges within `bytes` (its share of the memory budget;
+    /// past it new names fold into overflow nodes). Set before any record is applied, so the
+    /// timeline's copies, which start from this state, fold the same names.
+    pub fn set_graph_budget(&mut self, bytes: usize) {
+        self.model.set_max_bytes(bytes);
     }
 
     /// The flow model, for reading.

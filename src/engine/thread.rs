@@ -15,7 +15,7 @@ use super::command::Command;
 use super::cursor::Playback;
 use super::playback::{PlaybackMode, SessionLog};
 use super::recording::FinishedRecording;
-use super::snapshot::Snapshot;
+use super::snapshot::{MemoryUse, Snapshot};
 use super::state::EngineState;
 use super::{EngineConfig, EngineSummary, SourceBoard};
 use crate::model::record::Record;
@@ -65,11 +65,14 @@ impl EngineThread {
         let published = Arc::clone(&snapshot);
         let mut state = EngineState::threaded(config.journeys.clone(), config.findings.clone())?;
         state.set_message_budget(config.memory_budget.messages());
+        state.set_graph_budget(config.memory_budget.graph());
+        let log = (config.timeline_spans > 0).then(|| {
+            SessionLog::new(config.timeline_spans).with_max_bytes(config.memory_budget.timeline()).starting_from(&state)
+        });
         let join = std::thread::Builder::new().name("eventlens-engine".into()).spawn(move || {
             EngineLoop {
                 state,
-                log: (config.timeline_spans > 0)
-                    .then(|| SessionLog::new(config.timeline_spans).with_max_bytes(config.memory_budget.timeline())),
+                log,
                 finished_recording: None,
                 notice: None,
                 playback: Playback::default(),
@@ -209,7 +212,9 @@ impl EngineLoop {
         }
         self.publish();
         self.close_recording();
-        self.summary.spans = self.state.model.counters().spans;
+        let counters = self.state.model.counters();
+        self.summary.spans = counters.spans;
+        self.summary.graph_folded = counters.names_folded;
         self.summary
     }
 
@@ -248,6 +253,16 @@ impl EngineLoop {
         false
     }
 
+    /// The head's parts under the memory budget, as each measures what it keeps.
+    fn memory_use(&self) -> MemoryUse {
+        MemoryUse {
+            budget: self.config.memory_budget.bytes,
+            timeline: self.log.as_ref().map_or(0, |log| log.bytes_kept() as u64),
+            journeys: self.state.journeys().counters().bytes,
+            messages: self.state.kafka().browser.bytes() as u64,
+        }
+    }
+
     fn publish(&mut self) {
         self.check_recording();
         self.version += 1;
@@ -284,6 +299,7 @@ impl EngineLoop {
         snapshot.ingest = self.counters.read();
         snapshot.sources = self.sources.lock().map(|s| s.clone()).unwrap_or_default();
         snapshot.recording = self.recording_status();
+        snapshot.memory = self.memory_use();
         self.published.store(Arc::new(snapshot));
         if let Some(waker) = &self.config.waker {
             waker();

@@ -53,6 +53,9 @@ struct GraphDocument<'a> {
     nodes: Vec<NodeDocument<'a>>,
     edges: Vec<EdgeDocument<'a>>,
     spans: u64,
+    /// Names and edges the graph folded into overflow nodes past its memory share.
+    names_folded: u64,
+    edges_folded: u64,
 }
 
 /// The counters part shared by nodes and edges, with units in the field names.
@@ -139,6 +142,8 @@ pub fn to_json(snapshot: &Snapshot) -> String {
             })
             .collect(),
         spans: snapshot.model.spans,
+        names_folded: snapshot.model.names_folded,
+        edges_folded: snapshot.model.edges_folded,
     };
     serde_json::to_string_pretty(&document).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }

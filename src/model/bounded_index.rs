@@ -78,6 +78,15 @@ impl<K: Eq + Hash + Copy, V> BoundedIndex<K, V> {
         self.map.is_empty()
     }
 
+    /// The bytes it holds: the hash table's slots as allocated (each a key, a value and a
+    /// control byte), the order queue's, and what `value_heap` says each value owns beyond
+    /// itself.
+    pub fn heap_bytes_with(&self, value_heap: impl Fn(&V) -> usize) -> usize {
+        let slots = self.map.capacity() * (std::mem::size_of::<(K, V)>() + 1);
+        let order = self.order.capacity() * std::mem::size_of::<K>();
+        slots + order + self.map.values().map(value_heap).sum::<usize>()
+    }
+
     /// How many keys were forgotten because the index was full.
     pub fn evicted(&self) -> u64 {
         self.evicted

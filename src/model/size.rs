@@ -1,10 +1,13 @@
 //! What a record costs in memory, estimated from what it carries.
 //!
 //! The memory budget ([`MemoryBudget`]) is in bytes, and each part that grows with input
-//! (the timeline's log, the message browser, journeys) counts what it keeps with these
-//! estimates: the size of each value plus the heap bytes of its strings, vectors and
-//! payloads. They are estimates (allocator rounding and map overhead are not counted), close
-//! enough to keep a part within its share, cheap enough to compute for every record.
+//! (the timeline's log, the message browser, journeys, the flow graph) counts what it keeps
+//! with these estimates: the size of each value plus the heap bytes of its strings, vectors
+//! and payloads. They are estimates (allocator rounding and map overhead are not counted),
+//! close enough to keep a part within its share, cheap enough to compute for every record.
+//! The graph's nodes, edges and whole model are measured in `model::flow_graph` (its
+//! `memory.rs`), with the figures for statistics kept here ([`HISTOGRAM_BYTES`],
+//! [`HISTORY_BYTES`]).
 
 use std::mem::size_of;
 
@@ -12,6 +15,7 @@ use super::kafka::message::{KafkaMessage, MessageHeader};
 use super::kafka::{KafkaEvent, KafkaRecord};
 use super::record::Record;
 use super::span::{AttrValue, Attribute, Span};
+use super::stats::{HISTORY_SECONDS, SecondPoint, Stats};
 
 /// Heap bytes a value owns beyond its own size.
 pub trait HeapSize {
@@ -92,6 +96,28 @@ impl HeapSize for KafkaRecord {
     }
 }
 
+/// Counters in one latency histogram as [`Stats`] makes it: 1 µs to one hour at two
+/// significant digits, which hdrhistogram covers with 26 buckets of 128 counters (a test
+/// checks the figure against hdrhistogram). A `Stats` allocates two when it is made, used or
+/// not: the session's and the newest second's.
+pub const HISTOGRAM_COUNTERS: usize = 3_328;
+/// Bytes of one latency histogram.
+pub const HISTOGRAM_BYTES: usize = HISTOGRAM_COUNTERS * size_of::<u64>();
+/// Bytes of a full per-second history: [`HISTORY_SECONDS`] points in a ring buffer that
+/// grew by doubling.
+pub const HISTORY_BYTES: usize = HISTORY_SECONDS.next_power_of_two() * size_of::<SecondPoint>();
+
+impl HeapSize for Stats {
+    /// Its two histograms and its history's ring buffer as it grew (doubling from 4). Reading
+    /// the history's length copies it (600 points at most): measured when the graph is
+    /// measured, not per record.
+    fn heap_bytes(&self) -> usize {
+        let points = self.history().len();
+        let slots = if points == 0 { 0 } else { points.next_power_of_two().max(4) };
+        2 * HISTOGRAM_BYTES + slots * size_of::<SecondPoint>()
+    }
+}
+
 impl HeapSize for Record {
     fn heap_bytes(&self) -> usize {
         match self {
@@ -110,9 +136,12 @@ pub const DEFAULT_BUDGET_DIVISOR: u64 = 4;
 ///
 /// The parts measure what they keep ([`HeapSize`]; journeys their stored spans and
 /// messages) and drop their oldest data first when over their share, counting what they
-/// dropped. Shares: the timeline's log 40% (its records replay any moment), journeys 30%, the
-/// message browser 20%; the remaining 10% is left for what is bounded by counts rather than
-/// bytes (the flow graph, findings, checkpoints).
+/// dropped. Shares: the timeline 37% (its records and the checkpoints, copies of the models,
+/// that let it replay any moment), journeys 30%, the message browser 20%, the flow graph's
+/// nodes and edges 5% (past it new names fold into overflow nodes, counted), the findings
+/// detectors 3% (their per-key memories shortened to fit). The remaining 5% is left for the
+/// state at the timeline's cursor (one more copy of the graph and the findings) and the
+/// Kafka model, which is bounded by counts rather than bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MemoryBudget {
     /// The whole budget, in bytes.
@@ -127,9 +156,9 @@ impl MemoryBudget {
         Self { bytes }
     }
 
-    /// The timeline log's share.
+    /// The timeline's share: its records and its checkpoints together.
     pub fn timeline(&self) -> usize {
-        self.share(40)
+        self.share(37)
     }
 
     /// The journeys' share.
@@ -140,6 +169,19 @@ impl MemoryBudget {
     /// The message browser's share.
     pub fn messages(&self) -> usize {
         self.share(20)
+    }
+
+    /// The flow graph's share: its nodes and edges (each counted at what it holds once its
+    /// statistics are full), so one copy of it stays small next to the timeline's share,
+    /// which holds up to 16 more as checkpoints.
+    pub fn graph(&self) -> usize {
+        self.share(5)
+    }
+
+    /// The findings detectors' share: their per-key memories and findings
+    /// ([`FindingsSettings::within_bytes`](crate::model::findings::FindingsSettings::within_bytes)).
+    pub fn findings(&self) -> usize {
+        self.share(3)
     }
 
     fn share(&self, percent: u64) -> usize {
@@ -193,11 +235,34 @@ mod tests {
     }
 
     #[test]
+    fn a_histogram_and_a_full_history_are_what_stats_allocates() {
+        // The bounds `Stats` gives its histograms (`stats::LATENCY_MAX_MICROS`, two digits).
+        let histogram = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 2).unwrap();
+        assert_eq!(histogram.distinct_values(), HISTOGRAM_COUNTERS);
+        // The history grows as `Stats` grows it: pushed at the back, the oldest popped when full.
+        let mut history = std::collections::VecDeque::new();
+        for second in 0..2 * HISTORY_SECONDS as u64 {
+            if history.len() == HISTORY_SECONDS {
+                history.pop_front();
+            }
+            history.push_back(SecondPoint { second, count: 1, failures: 0, p50_us: None, p99_us: None });
+        }
+        assert_eq!(history.capacity() * size_of::<SecondPoint>(), HISTORY_BYTES);
+        let mut stats = Stats::default();
+        assert_eq!(stats.heap_bytes(), 2 * HISTOGRAM_BYTES);
+        for second in 0..2 * HISTORY_SECONDS as u64 {
+            stats.record(second, 1, false, Some(1_000));
+        }
+        assert_eq!(stats.heap_bytes(), 2 * HISTOGRAM_BYTES + HISTORY_BYTES);
+    }
+
+    #[test]
     fn the_default_budget_is_a_quarter_of_the_machine_at_most_4_gib() {
         assert_eq!(MemoryBudget::default_for(Some(8 << 30)).bytes, 2 << 30);
         assert_eq!(MemoryBudget::default_for(Some(64 << 30)).bytes, 4 << 30);
         assert_eq!(MemoryBudget::default_for(None).bytes, 4 << 30);
         let budget = MemoryBudget { bytes: 1_000 };
-        assert_eq!((budget.timeline(), budget.journeys(), budget.messages()), (400, 300, 200));
+        assert_eq!((budget.timeline(), budget.journeys(), budget.messages(), budget.graph()), (370, 300, 200, 50));
+        assert_eq!(budget.findings(), 30);
     }
 }

@@ -45,6 +45,9 @@ pub struct RecordSender {
     tx: Sender<Record>,
     queued_items: Arc<AtomicUsize>,
     max_items: usize,
+    /// Items in the last record offered: what the next request likely holds, so a receiver
+    /// can refuse before decoding one that would not fit.
+    recent_items: Arc<AtomicUsize>,
 }
 
 /// The engine's side.
@@ -59,7 +62,12 @@ pub fn record_queue(limits: QueueLimits) -> (RecordSender, RecordReceiver) {
     let (tx, rx) = crossbeam_channel::bounded(limits.records.max(1));
     let queued_items = Arc::new(AtomicUsize::new(0));
     (
-        RecordSender { tx, queued_items: Arc::clone(&queued_items), max_items: limits.items.max(1) },
+        RecordSender {
+            tx,
+            queued_items: Arc::clone(&queued_items),
+            max_items: limits.items.max(1),
+            recent_items: Arc::new(AtomicUsize::new(0)),
+        },
         RecordReceiver { rx, queued_items },
     )
 }
@@ -68,6 +76,7 @@ impl RecordSender {
     /// Queues a record without blocking.
     pub fn try_send(&self, record: Record) -> Result<(), QueueError> {
         let items = record.item_count();
+        self.recent_items.store(items, Ordering::Relaxed);
         let before = self.queued_items.fetch_add(items, Ordering::AcqRel);
         // An empty queue takes any record, so one huge request cannot starve forever.
         if before > 0 && before + items > self.max_items {
@@ -84,9 +93,14 @@ impl RecordSender {
     }
 
     /// Whether a record would be refused now: the receivers ask before they read a request's
-    /// body, so a busy engine costs a sender no upload.
+    /// body, so a busy engine costs a sender no upload. A record as large as the last one
+    /// offered counts as the next one's size: with same-size requests, the queue is full
+    /// when one more would not fit, not only once the items reach the cap (which same-size
+    /// requests rarely hit exactly, so they were refused only after decoding).
     pub fn is_full(&self) -> bool {
-        self.tx.is_full() || self.queued_items.load(Ordering::Acquire) >= self.max_items
+        let queued = self.queued_items.load(Ordering::Acquire);
+        let next = self.recent_items.load(Ordering::Relaxed);
+        self.tx.is_full() || queued >= self.max_items || (queued > 0 && queued + next > self.max_items)
     }
 
     /// Queues a record, waiting for room; for file readers, which must lose nothing.
@@ -148,5 +162,22 @@ mod tests {
         assert_eq!(tx.try_send(batch(1)), Err(QueueError::Full));
         drop(rx);
         assert_eq!(tx.try_send(batch(1)), Err(QueueError::Closed));
+    }
+
+    #[test]
+    fn full_before_decoding_when_a_request_like_the_last_would_not_fit() {
+        let (tx, rx) = record_queue(QueueLimits { records: 100, items: 10 });
+        assert!(!tx.is_full(), "an empty queue takes anything");
+        tx.try_send(batch(4)).unwrap();
+        assert!(!tx.is_full(), "4 + 4 fit in 10");
+        tx.try_send(batch(4)).unwrap();
+        // 8 queued, below the cap of 10, but another request of 4 would be refused.
+        assert!(tx.is_full());
+        assert_eq!(tx.try_send(batch(4)), Err(QueueError::Full));
+        // A smaller request still fits (8 + 2); then the queue is at its cap.
+        tx.try_send(batch(2)).unwrap();
+        assert!(tx.is_full(), "10 queued");
+        while rx.try_recv().is_some() {}
+        assert!(!tx.is_full());
     }
 }

@@ -11,6 +11,23 @@ use eventlens::collector::{Collector, CollectorConfig};
 use eventlens::engine::Snapshot;
 use eventlens::ingest::otlp::OtlpConfig;
 
+/// Posts an OTLP/protobuf `body` to `url` until the receiver answers (a process started
+/// beside the test needs a moment to listen), and checks it was taken.
+pub fn post_when_ready(url: &str, body: Vec<u8>) {
+    let client = reqwest::blocking::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match client.post(url).header("content-type", "application/x-protobuf").body(body.clone()).send() {
+            Ok(r) => {
+                assert_eq!(r.status().as_u16(), 200);
+                return;
+            }
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            Err(e) => panic!("receiver never came up: {e}"),
+        }
+    }
+}
+
 /// Posts spans to the collector's OTLP/HTTP receiver as protobuf and checks they were taken.
 pub fn post_spans(collector: &Collector, spans: &[eventlens::model::span::Span]) {
     use prost::Message;

@@ -164,6 +164,19 @@ impl CompensationDetector {
         });
     }
 
+    /// The bytes its memory and findings hold (see [`super::memory`]).
+    pub fn heap_bytes(&self) -> usize {
+        let chain = |c: &KeyChain| {
+            let failure = c
+                .failure
+                .as_ref()
+                .map_or(0, |f| f.what.capacity() + f.topic.capacity() + f.trace.as_ref().map_or(0, String::capacity));
+            let spilled = if c.steps.spilled() { c.steps.capacity() * size_of::<(String, u64)>() } else { 0 };
+            failure + spilled + c.steps.iter().map(|(s, _)| s.capacity()).sum::<usize>()
+        };
+        self.keys.heap_bytes_with(chain) + self.findings.heap_bytes()
+    }
+
     /// What the bounds dropped.
     pub fn counters(&self) -> FindingsCounters {
         counters(&self.keys, &self.findings)

@@ -158,8 +158,13 @@ impl CouplingDetector {
                 Some(topic)
             }
         };
-        // Children that arrived first are (or are not) under the same consumer.
-        let mut pending = vec![(id, 0_usize)];
+        // Children that arrived first are (or are not) under the same consumer. Most spans
+        // have none waiting: then nothing is allocated.
+        if self.waiting.is_empty() || self.waiting.get(&id).is_none() {
+            return changed;
+        }
+        let mut pending: SmallVec<[(u64, usize); 8]> = SmallVec::new();
+        pending.push((id, 0_usize));
         while let Some((parent, depth)) = pending.pop() {
             let Some(children) = self.waiting.remove(&parent) else { continue };
             for child in children {
@@ -323,6 +328,27 @@ impl CouplingDetector {
             )
         });
         out.extend(self.cycles());
+    }
+
+    /// The bytes its memories and findings hold (see [`super::memory`]); topic names are
+    /// shared and counted once, in `topics`.
+    pub fn heap_bytes(&self) -> usize {
+        let waiting = |w: &SmallVec<[Waiting; 2]>| {
+            let spilled = if w.spilled() { w.capacity() * size_of::<Waiting>() } else { 0 };
+            let calls = w
+                .iter()
+                .filter_map(|c| c.call.as_ref())
+                .map(|c| c.service.name.capacity() + c.peer.capacity())
+                .sum::<usize>();
+            spilled + calls
+        };
+        let topics = self.topics.values().map(|t| t.len() + 2 * size_of::<usize>()).sum::<usize>();
+        self.under.heap_bytes_with(|_| 0)
+            + self.waiting.heap_bytes_with(waiting)
+            + self.calls.heap_bytes()
+            + self.seen_edges.capacity() * (size_of::<u64>() + 1)
+            + self.topics.capacity() * (size_of::<(u64, Arc<str>)>() + 1)
+            + topics
     }
 
     /// What the bounds dropped.

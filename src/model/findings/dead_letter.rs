@@ -266,6 +266,12 @@ impl DeadLetterDetector {
         }
     }
 
+    /// The bytes its memory of dead letters seen holds (see [`super::memory`]); its other maps
+    /// are bounded by fixed counts.
+    pub fn heap_bytes(&self) -> usize {
+        self.seen.heap_bytes_with(|_| 0)
+    }
+
     /// What the bounds dropped.
     pub fn counters(&self) -> FindingsCounters {
         FindingsCounters {

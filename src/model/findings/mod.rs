@@ -12,7 +12,9 @@ pub mod compensation;
 pub mod coupling;
 pub mod dead_letter;
 pub mod finding;
+pub mod json_scan;
 pub mod lag;
+pub mod memory;
 pub mod ordering;
 pub mod payload;
 pub mod processing;
@@ -37,6 +39,11 @@ use crate::model::span::Span;
 /// Payload fields the ordering detector reads a sequence number from when `--order-field`
 /// is not given.
 pub const DEFAULT_ORDER_FIELDS: [&str; 3] = ["seq", "sequence", "version"];
+
+/// The most the detectors keep per unit of [`FindingsSettings::max_tracked`], in bytes,
+/// every memory full on their worst case (`tests/findings_memory_bound.rs` measures it with a
+/// counting allocator): what [`FindingsSettings::within_bytes`] divides a budget by.
+pub const TRACKED_BYTES: usize = 700;
 
 /// What the detectors read from payloads, and how much they remember.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,6 +76,15 @@ impl Default for FindingsSettings {
             max_tracked: 50_000,
             poison_attempts: 3,
         }
+    }
+}
+
+impl FindingsSettings {
+    /// These settings with `max_tracked` lowered so the detectors stay within `bytes` (their
+    /// share of the memory budget), at [`TRACKED_BYTES`] per unit; never below 1,000.
+    pub fn within_bytes(self, bytes: usize) -> Self {
+        let max_tracked = self.max_tracked.min((bytes / TRACKED_BYTES).max(1_000));
+        Self { max_tracked, ..self }
     }
 }
 
@@ -201,6 +217,16 @@ impl FindingsModel {
         if changed {
             self.version += 1;
         }
+    }
+
+    /// The bytes the detectors hold, as far as they are measured (see [`memory`]): what the
+    /// memory budget counts for findings, and for each checkpoint's copy of them.
+    pub fn heap_bytes(&self) -> usize {
+        self.processing.heap_bytes()
+            + self.ordering.heap_bytes()
+            + self.dead_letter.heap_bytes()
+            + self.compensation.heap_bytes()
+            + self.coupling.heap_bytes()
     }
 
     /// Changes whenever a finding may have changed.

@@ -216,6 +216,18 @@ impl OrderingDetector {
         });
     }
 
+    /// The bytes its memories and findings hold (see [`super::memory`]).
+    pub fn heap_bytes(&self) -> usize {
+        let order = |k: &KeyState| match &k.order {
+            Some(OrderValue::Text(t)) => t.capacity(),
+            _ => 0,
+        };
+        self.keys.heap_bytes_with(order)
+            + self.produced_to.heap_bytes_with(|_| 0)
+            + self.readers_seen.capacity() * (size_of::<u64>() + 1)
+            + self.findings.heap_bytes()
+    }
+
     /// What the bounds dropped.
     pub fn counters(&self) -> FindingsCounters {
         add(counters(&self.keys, &self.findings), counters(&self.produced_to, &FindingTable::default()))

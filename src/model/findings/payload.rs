@@ -1,9 +1,10 @@
 //! What the detectors read from a message: its JSON payload once, the event type, the
 //! ordering key, a sequence or time to order by, and an identity for duplicates.
 
-use serde_json::Value;
+use smallvec::SmallVec;
 
 use super::FindingsSettings;
+use super::json_scan::{self, Scalar};
 use crate::model::kafka::message::KafkaMessage;
 
 /// Fields tried for an event's own time when no sequence field is present: CloudEvents'
@@ -54,8 +55,9 @@ pub enum OrderSource {
 /// A message as the detectors read it.
 #[derive(Debug, Default)]
 pub struct ReadPayload {
-    /// The payload, when it is a JSON object.
-    pub json: Option<Value>,
+    /// The signature of the payload's shape (see [`json_scan::scan`]), when it is a JSON
+    /// object.
+    pub signature: Option<u64>,
     /// CloudEvents `type`, else the configured payload field.
     pub event_type: Option<String>,
     /// The configured key field, else the record key as text.
@@ -67,55 +69,57 @@ pub struct ReadPayload {
 }
 
 impl ReadPayload {
-    /// Reads `message` once for every detector.
+    /// Reads `message` once for every detector, in one pass over its payload.
     pub fn of(message: &KafkaMessage, settings: &FindingsSettings) -> Self {
-        let json = message
-            .payload
-            .as_deref()
-            .filter(|p| p.first() == Some(&b'{'))
-            .and_then(|p| serde_json::from_slice::<Value>(p).ok())
-            .filter(Value::is_object);
-        let field = |name: &str| json.as_ref().and_then(|j| j.get(name)).and_then(scalar_text);
+        // The top-level fields asked for, in a fixed order: their positions below.
+        let mut wanted: SmallVec<[&str; 12]> = SmallVec::new();
+        wanted.push(&settings.event_type_field);
+        let key_at = settings.key_field.as_deref().map(|f| push(&mut wanted, f));
+        let dedup_at = settings.dedup_field.as_deref().map(|f| push(&mut wanted, f));
+        let sequence_at: SmallVec<[usize; 4]> = settings.order_fields.iter().map(|f| push(&mut wanted, f)).collect();
+        let time_at: SmallVec<[usize; 5]> = TIME_FIELDS.iter().map(|f| push(&mut wanted, f)).collect();
+        let scanned = message.payload.as_deref().and_then(|p| json_scan::scan(p, &wanted));
+        let field = |at: usize| scanned.as_ref().and_then(|s| s.field(at)).and_then(Scalar::text);
         let cloud_event = message.links.cloud_event.as_ref();
-        let event_type = cloud_event.and_then(|c| c.event_type.clone()).or_else(|| field(&settings.event_type_field));
-        let key = match &settings.key_field {
-            Some(name) => field(name),
+        let event_type = cloud_event.and_then(|c| c.event_type.clone()).or_else(|| field(0));
+        let key = match key_at {
+            Some(at) => field(at),
             None => message.key.as_deref().and_then(|k| std::str::from_utf8(k).ok()).map(str::to_owned),
         };
-        let identity = match &settings.dedup_field {
-            Some(name) => field(name),
+        let identity = match dedup_at {
+            Some(at) => field(at),
             None => cloud_event.and_then(|c| c.id.clone()),
         };
-        let order = json.as_ref().and_then(|j| order_of(j, &settings.order_fields));
-        Self { json, event_type, key, order, identity }
+        let order = scanned.as_ref().and_then(|s| order_of(s, &sequence_at, &time_at));
+        Self { signature: scanned.map(|s| s.signature), event_type, key, order, identity }
     }
 }
 
-fn order_of(json: &Value, order_fields: &[String]) -> Option<(OrderValue, OrderSource)> {
-    let sequence = order_fields.iter().find_map(|f| json.get(f.as_str())).and_then(Value::as_f64);
-    if let Some(n) = sequence {
+/// Adds `name` to the fields asked for, once; its position.
+fn push<'a>(wanted: &mut SmallVec<[&'a str; 12]>, name: &'a str) -> usize {
+    wanted.iter().position(|w| *w == name).unwrap_or_else(|| {
+        wanted.push(name);
+        wanted.len() - 1
+    })
+}
+
+/// The first sequence field present, when it is a number; else the first time field present,
+/// when it is a number or ISO 8601 text.
+fn order_of(scanned: &json_scan::Scanned, sequence: &[usize], time: &[usize]) -> Option<(OrderValue, OrderSource)> {
+    let first = |fields: &[usize]| fields.iter().find_map(|at| scanned.field(*at));
+    if let Some(n) = first(sequence).and_then(Scalar::number) {
         return Some((OrderValue::Number(n), OrderSource::Sequence));
     }
-    TIME_FIELDS.iter().find_map(|f| json.get(*f)).and_then(|v| match v {
-        Value::Number(n) => n.as_f64().map(|n| (OrderValue::Number(n), OrderSource::Time)),
-        Value::String(s) if looks_like_iso_time(s) => Some((OrderValue::Text(s.clone()), OrderSource::Time)),
+    match first(time)? {
+        Scalar::Number(n) => n.as_f64().map(|n| (OrderValue::Number(n), OrderSource::Time)),
+        Scalar::Text(s) if looks_like_iso_time(s) => Some((OrderValue::Text(s.clone()), OrderSource::Time)),
         _ => None,
-    })
+    }
 }
 
 fn looks_like_iso_time(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() >= 10 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-'
-}
-
-/// A JSON scalar as text (strings as they are, numbers and booleans printed).
-pub fn scalar_text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
 }
 
 /// The start of a payload for evidence: text when it is UTF-8 (cut at a character boundary),
@@ -176,7 +180,7 @@ mod tests {
         assert_eq!(read.key.as_deref(), Some("o-7"));
         assert_eq!(read.order, Some((OrderValue::Text("2026-11-30T10:00:00Z".into()), OrderSource::Time)));
         let none = ReadPayload::of(&message("k", "not json"), &settings);
-        assert!(none.json.is_none() && none.order.is_none());
+        assert!(none.signature.is_none() && none.order.is_none());
     }
 
     #[test]

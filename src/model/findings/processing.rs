@@ -241,7 +241,7 @@ impl ProcessingDetector {
     pub fn apply_message(&mut self, message: &KafkaMessage, read: &ReadPayload, at: u64) -> bool {
         let place = key_of(&(&message.topic, message.partition, message.offset));
         let mut changed = false;
-        if read.json.is_none()
+        if read.signature.is_none()
             && let Some(payload) = &message.payload
             && self.previews.get(&place).is_none()
         {
@@ -302,6 +302,23 @@ impl ProcessingDetector {
         self.duplicates.collect(out, summarize);
         self.retries.collect(out, summarize);
         self.poison.collect(out, summarize);
+    }
+
+    /// The bytes its memories and findings hold (see [`super::memory`]).
+    pub fn heap_bytes(&self) -> usize {
+        let awaiting = self
+            .awaiting_payload
+            .keys()
+            .map(|place| size_of::<(MessageRef, u64)>() + super::memory::TREE_ENTRY_OVERHEAD + place.topic.capacity())
+            .sum::<usize>();
+        self.attempts.heap_bytes_with(|_| 0)
+            + self.logged.heap_bytes_with(|_| 0)
+            + self.copies.heap_bytes_with(|_| 0)
+            + self.previews.heap_bytes_with(String::capacity)
+            + awaiting
+            + self.duplicates.heap_bytes()
+            + self.retries.heap_bytes()
+            + self.poison.heap_bytes()
     }
 
     /// What the bounds dropped.

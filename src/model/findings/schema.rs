@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, VecDeque};
 use super::FindingsCounters;
 use super::finding::{Consumer, Evidence, Finding, FindingKind, Location, MessageRef, Severity, ShapeDiff};
 use super::payload::ReadPayload;
-use super::shape::{Difference, Shape, compatibility, fields_of, signature_of};
+use super::shape::{Difference, Shape, compatibility, fields_of};
 use crate::model::kafka::message::KafkaMessage;
 
 /// Messages an event type's first shape is learned from (optional fields show up in them).
@@ -97,7 +97,7 @@ impl SchemaDetector {
         produced_by: Option<&str>,
         at: u64,
     ) -> bool {
-        let Some(json) = &read.json else { return false };
+        let Some(signature) = read.signature else { return false };
         let key = (message.topic.clone(), read.event_type.clone());
         let place = MessageRef { topic: message.topic.clone(), partition: message.partition, offset: message.offset };
         if !self.types.contains_key(&key) {
@@ -119,17 +119,18 @@ impl SchemaDetector {
         }
         let Some(shapes) = self.types.get_mut(&key) else { return false };
         if shapes.baseline.samples() < LEARN_SAMPLES {
-            shapes.baseline.absorb(&fields_of(json));
+            if let Some(fields) = listed_fields(message) {
+                shapes.baseline.absorb(&fields);
+            }
             return false;
         }
         // Once learned, the baseline stays as it is: a payload of a shape already judged
-        // fitting costs a signature, not its paths.
-        let signature = signature_of(json);
+        // fitting costs its signature (taken in the scan every detector shares), not its paths.
         let judged = shapes.judged.iter().find(|(s, _)| *s == signature).map(|(_, j)| *j);
         if judged == Some(None) {
             return false;
         }
-        let fields = fields_of(json);
+        let Some(fields) = listed_fields(message) else { return false };
         let difference = shapes.baseline.difference(&fields);
         if difference.is_empty() {
             if shapes.judged.len() < MAX_SIGNATURES {
@@ -253,6 +254,13 @@ impl SchemaDetector {
             findings_dropped: self.dropped,
         }
     }
+}
+
+/// The field paths and types of a message's JSON object payload, listed: the payload is built
+/// as a `Value` here only, for the few payloads whose shape is learned or not judged yet.
+fn listed_fields(message: &KafkaMessage) -> Option<BTreeMap<String, u8>> {
+    let json = serde_json::from_slice::<serde_json::Value>(message.payload.as_deref()?).ok()?;
+    json.is_object().then(|| fields_of(&json))
 }
 
 #[cfg(test)]

@@ -3,16 +3,16 @@
 
 use std::collections::BTreeMap;
 
-use std::hash::{Hash, Hasher};
+use std::hash::Hash;
 
 use serde_json::Value;
 
 use super::finding::{Compatibility, ShapeField};
 
 /// Deepest nesting read.
-const MAX_DEPTH: usize = 6;
+pub(super) const MAX_DEPTH: usize = 6;
 /// Most paths one payload contributes.
-const MAX_PATHS: usize = 256;
+pub(super) const MAX_PATHS: usize = 256;
 
 /// JSON types as bits; integers and other numbers are one type (an integer is a number).
 pub mod types {
@@ -87,54 +87,6 @@ fn walk(value: &Value, prefix: &str, depth: usize, out: &mut BTreeMap<String, u8
                 }
                 *out.entry(path.clone()).or_default() |= type_of(child);
                 walk(child, &path, depth + 1, out);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// A 64-bit signature of a payload's field paths and types: equal for payloads whose
-/// [`fields_of`] are equal, computed without building the paths. Lets a detector skip the
-/// shape work for a payload of a shape it already judged.
-pub fn signature_of(value: &Value) -> u64 {
-    let mut pairs = Vec::new();
-    sign(value, 0, 0, &mut pairs);
-    pairs.sort_unstable();
-    pairs.dedup();
-    let mut hasher = rustc_hash::FxHasher::default();
-    pairs.hash(&mut hasher);
-    hasher.finish()
-}
-
-fn sign(value: &Value, prefix: u64, depth: usize, out: &mut Vec<u64>) {
-    if depth > MAX_DEPTH {
-        return;
-    }
-    let child_path = |name: &str| {
-        let mut hasher = rustc_hash::FxHasher::default();
-        (prefix, name).hash(&mut hasher);
-        hasher.finish()
-    };
-    let visit = |path: u64, child: &Value, out: &mut Vec<u64>| {
-        out.push(path ^ u64::from(type_of(child)).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        sign(child, path, depth + 1, out);
-    };
-    match value {
-        Value::Object(map) => {
-            for (name, child) in map {
-                if out.len() >= MAX_PATHS * 4 {
-                    return;
-                }
-                visit(child_path(name), child, out);
-            }
-        }
-        Value::Array(items) => {
-            let path = child_path("[]");
-            for child in items.iter().take(16) {
-                if out.len() >= MAX_PATHS * 4 {
-                    return;
-                }
-                visit(path, child, out);
             }
         }
         _ => {}
@@ -258,17 +210,6 @@ mod tests {
             s.absorb(&fields_of(v));
         }
         s
-    }
-
-    #[test]
-    fn signatures_follow_fields_not_values() {
-        let a = json!({"id": 1, "c": {"e": "x"}, "items": [{"n": 1}, {"n": 2}]});
-        let b = json!({"id": 7, "c": {"e": "y"}, "items": [{"n": 3}]});
-        let renamed = json!({"id": 7, "c": {"f": "y"}, "items": [{"n": 3}]});
-        let retyped = json!({"id": "7", "c": {"e": "y"}, "items": [{"n": 3}]});
-        assert_eq!(signature_of(&a), signature_of(&b));
-        assert_ne!(signature_of(&a), signature_of(&renamed));
-        assert_ne!(signature_of(&a), signature_of(&retyped));
     }
 
     #[test]

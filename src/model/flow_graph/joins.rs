@@ -105,12 +105,7 @@ impl FlowModel {
             }
             return index;
         }
-        if let Some(&index) = self.services.get(span.service()) {
-            return index;
-        }
-        let index = self.add_node(NodeKey::Service { service: span.service().clone() });
-        self.services.insert(span.service().clone(), index);
-        index
+        self.service_node(span.service())
     }
 
     fn destination_node(&mut self, m: &Messaging, name: &str) -> NodeIndex {

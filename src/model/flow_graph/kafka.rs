@@ -9,6 +9,7 @@
 use petgraph::stable_graph::{EdgeIndex, NodeIndex};
 use petgraph::visit::EdgeRef;
 
+use super::overflow::{Tier, name_hash};
 use super::{EdgeKind, FlowModel, NodeKind, insert_missing};
 use crate::model::kafka::{KafkaEvent, KafkaModel, KafkaRecord};
 
@@ -16,10 +17,12 @@ use crate::model::kafka::{KafkaEvent, KafkaModel, KafkaRecord};
 pub const KAFKA_SYSTEM: &str = "kafka";
 
 /// Where dead-lettered messages were counted: an edge and a partition of its dead-letter
-/// destination.
+/// destination, named too (by its hash), since past the graph's share several dead-letter
+/// topics share the edge into their overflow node and their offsets must not mix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(super) struct DeadLetterPartition {
     edge: EdgeIndex,
+    topic: u64,
     partition: i32,
 }
 
@@ -76,9 +79,11 @@ impl FlowModel {
     }
 
     /// Ensures a destination node exists, e.g. a topic the cluster reports before any span
-    /// names it.
+    /// names it. Such a topic takes a node of its own only while the graph is within half its
+    /// share, so however many topics a cluster lists, the ones spans name still find room;
+    /// past that it folds into the system's overflow node until traffic names it.
     pub fn ensure_destination(&mut self, system: &str, name: &str) -> NodeIndex {
-        self.named_node(NodeKind::Destination, system, name)
+        self.named_node_within(NodeKind::Destination, system, name, Tier::Listed)
     }
 
     /// Ensures the graph shows `group` consuming `topic`, as a cluster reports it: the
@@ -117,7 +122,8 @@ impl FlowModel {
         let source = self.named_node(NodeKind::Destination, system, from);
         let dlq = self.named_node(NodeKind::Destination, system, to);
         let edge = self.edge(source, dlq, EdgeKind::DeadLetters);
-        let seen = self.dead_letter_offsets.entry(DeadLetterPartition { edge, partition }).or_insert(-1);
+        let topic = name_hash(NodeKind::Destination, system, to, None);
+        let seen = self.dead_letter_offsets.entry(DeadLetterPartition { edge, topic, partition }).or_insert(-1);
         if offset <= *seen {
             return;
         }

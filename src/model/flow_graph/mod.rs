@@ -8,7 +8,10 @@
 //! rules); the edges a Kafka cluster's own reports draw are in `kafka.rs` (with
 //! [`FlowModel::draw_kafka`], which draws one Kafka observation, and [`KAFKA_SYSTEM`]). They
 //! are apart because the joins are the hot path (every span) with state of their own, while
-//! the Kafka edges follow a cluster's polls and touch only nodes and edges.
+//! the Kafka edges follow a cluster's polls and touch only nodes and edges. The graph's bound
+//! (its share of the memory budget) and the overflow nodes new names fold into past it are in
+//! `overflow.rs`; what a node, an edge and the whole model hold in memory ([`NODE_BYTES`],
+//! [`EDGE_BYTES`], `HeapSize` for the model) is in `memory.rs`.
 
 use std::collections::BTreeSet;
 
@@ -20,15 +23,26 @@ use smallvec::SmallVec;
 
 use self::joins::{ClientMemo, ConsumerWaiting, ProducerMemo, ServerWaiting};
 use self::kafka::DeadLetterPartition;
+use self::overflow::{GraphBudget, Tier};
 use super::bounded_index::BoundedIndex;
 use super::ids::SpanRef;
+use super::size::MemoryBudget;
 use super::span::ServiceName;
 use super::stats::Stats;
 
 mod joins;
 mod kafka;
+mod memory;
+mod overflow;
 
 pub use self::kafka::KAFKA_SYSTEM;
+pub use self::memory::{EDGE_BYTES, NODE_BYTES};
+
+/// The most names one node or edge keeps in each of its sets (consumer groups, partitions):
+/// an overflow node gathers the groups of every name folded into it, and a hostile sender
+/// may name endless partitions, so the sets are bounded like the nodes. Far above what one
+/// topic or consume edge has in practice.
+pub const MAX_NAMES_PER_SET: usize = 1_024;
 
 /// What a node stands for; also its identity in the graph.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -204,6 +218,12 @@ pub struct FlowModelCounters {
     pub unjoined_evicted: u64,
     /// Producer memories forgotten to stay within limits.
     pub producers_evicted: u64,
+    /// Names (services, destinations, consumer groups) that got no node of their own because
+    /// the graph was at its share of the memory budget, folded into an overflow node instead.
+    pub names_folded: u64,
+    /// Edges that got no edge of their own past the graph's share, drawn to (or between)
+    /// overflow nodes instead.
+    pub edges_folded: u64,
 }
 
 /// Nodes named by (system, name): destinations and consumer groups. Nested so a lookup can
@@ -212,7 +232,7 @@ type NamedNodes = FxHashMap<String, FxHashMap<String, NodeIndex>>;
 
 /// An edge's identity: at most one edge of each kind runs from one node to another.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-struct EdgeKey {
+pub(super) struct EdgeKey {
     from: NodeIndex,
     to: NodeIndex,
     kind: EdgeKind,
@@ -237,6 +257,8 @@ pub struct FlowModel {
     groups_version: u64,
     /// Highest dead-letter offset counted per (edge, partition).
     dead_letter_offsets: FxHashMap<DeadLetterPartition, i64>,
+    /// The graph's share of the memory budget, and the overflow nodes past it.
+    budget: GraphBudget,
 }
 
 impl Default for FlowModel {
@@ -246,7 +268,8 @@ impl Default for FlowModel {
 }
 
 impl FlowModel {
-    /// An empty model with the given join memory limits.
+    /// An empty model with the given join memory limits, its nodes and edges within the
+    /// default memory budget's share for the graph (see [`FlowModel::with_max_bytes`]).
     pub fn new(limits: JoinLimits) -> Self {
         Self {
             graph: StableGraph::new(),
@@ -262,7 +285,34 @@ impl FlowModel {
             structure_version: 0,
             groups_version: 0,
             dead_letter_offsets: FxHashMap::default(),
+            budget: GraphBudget::new(MemoryBudget::default().graph()),
         }
+    }
+
+    /// The same model with its nodes and edges kept within `bytes` (the graph's share of the
+    /// memory budget, [`MemoryBudget::graph`]), each counted at [`NODE_BYTES`] or
+    /// [`EDGE_BYTES`]. Past it new names fold into overflow nodes (see `overflow.rs`).
+    #[must_use]
+    pub fn with_max_bytes(mut self, bytes: usize) -> Self {
+        self.set_max_bytes(bytes);
+        self
+    }
+
+    /// Keeps the nodes and edges added from now on within `bytes` (see
+    /// [`FlowModel::with_max_bytes`]); what the graph holds already stays.
+    pub fn set_max_bytes(&mut self, bytes: usize) {
+        self.budget.set_max_bytes(bytes);
+    }
+
+    /// The bytes the graph's nodes and edges may take: its share of the memory budget.
+    pub fn max_bytes(&self) -> usize {
+        self.budget.max_bytes()
+    }
+
+    /// The bytes the nodes and edges are counted at so far ([`NODE_BYTES`] each node,
+    /// [`EDGE_BYTES`] each edge): what is held against [`FlowModel::max_bytes`].
+    pub fn counted_bytes(&self) -> usize {
+        self.budget.bytes()
     }
 
     /// The graph, for reading.
@@ -283,14 +333,21 @@ impl FlowModel {
         self.structure_version + self.groups_version
     }
 
-    /// The node for a key, if present.
+    /// The node for a key, if present (an overflow node's key is its current name).
     pub fn node_index(&self, key: &NodeKey) -> Option<NodeIndex> {
         let named = |map: &NamedNodes, system: &str, name: &str| map.get(system)?.get(name).copied();
-        match key {
+        let found = match key {
             NodeKey::Service { service } => self.services.get(service).copied(),
             NodeKey::Destination { system, name } => named(&self.destinations, system, name),
             NodeKey::ConsumerGroup { system, group } => named(&self.groups, system, group),
-        }
+        };
+        found.or_else(|| self.budget.overflow_nodes().find(|&index| self.graph[index].key == *key))
+    }
+
+    /// Whether a node is an overflow node (names folded past the graph's share), and how many
+    /// names it holds then.
+    pub fn folded_into(&self, index: NodeIndex) -> Option<u64> {
+        self.budget.folded_into(index)
     }
 
     /// Bookkeeping counters.
@@ -299,15 +356,29 @@ impl FlowModel {
             spans: self.spans_applied,
             unjoined_evicted: self.waiting_consumers.evicted(),
             producers_evicted: self.producers.evicted(),
+            names_folded: self.budget.names_folded(),
+            edges_folded: self.budget.edges_folded(),
         }
     }
 
     /// A destination or consumer group node, looked up without allocating: this runs for
-    /// every messaging span.
+    /// every messaging span. A new name past the graph's share folds into the overflow node
+    /// of its kind and system.
     fn named_node(&mut self, kind: NodeKind, system: &str, name: &str) -> NodeIndex {
+        self.named_node_within(kind, system, name, Tier::Named)
+    }
+
+    /// [`FlowModel::named_node`], a new name taking a node of its own only within `tier`'s
+    /// part of the share.
+    fn named_node_within(&mut self, kind: NodeKind, system: &str, name: &str, tier: Tier) -> NodeIndex {
         if let Some(&index) = self.named_map(kind).get(system).and_then(|names| names.get(name)) {
             return index;
         }
+        let folded = overflow::name_hash(kind, system, name, None);
+        if !self.budget.admits(NODE_BYTES, tier) {
+            return self.fold_name(kind, system, folded);
+        }
+        self.unfold(folded);
         let key = match kind {
             NodeKind::Destination => NodeKey::Destination { system: system.to_owned(), name: name.to_owned() },
             _ => NodeKey::ConsumerGroup { system: system.to_owned(), group: name.to_owned() },
@@ -317,12 +388,31 @@ impl FlowModel {
         index
     }
 
+    /// A service's node; past the graph's share a new service folds into the services'
+    /// overflow node.
+    fn service_node(&mut self, service: &ServiceName) -> NodeIndex {
+        if let Some(&index) = self.services.get(service) {
+            return index;
+        }
+        let folded = overflow::name_hash(NodeKind::Service, "", &service.name, service.namespace.as_deref());
+        if !self.budget.admits(NODE_BYTES, Tier::Named) {
+            return self.fold_name(NodeKind::Service, "", folded);
+        }
+        self.unfold(folded);
+        let index = self.add_node(NodeKey::Service { service: service.clone() });
+        self.services.insert(service.clone(), index);
+        index
+    }
+
     fn named_map(&mut self, kind: NodeKind) -> &mut NamedNodes {
         if kind == NodeKind::Destination { &mut self.destinations } else { &mut self.groups }
     }
 
+    /// Adds a node, counted against the graph's share (its callers decide whether it may:
+    /// named nodes within the share, overflow nodes past it; see `overflow.rs`).
     fn add_node(&mut self, key: NodeKey) -> NodeIndex {
         self.structure_version += 1;
+        self.budget.count_element(NODE_BYTES);
         self.graph.add_node(FlowNode {
             key,
             stats: Stats::default(),
@@ -333,14 +423,13 @@ impl FlowModel {
         })
     }
 
-    fn edge(&mut self, from: NodeIndex, to: NodeIndex, kind: EdgeKind) -> EdgeIndex {
-        let key = EdgeKey { from, to, kind };
-        if let Some(&index) = self.edges.get(&key) {
-            return index;
-        }
-        let index = self.graph.add_edge(from, to, FlowEdge::new(kind));
+    /// Adds an edge, counted against the graph's share (its caller, [`FlowModel::edge`] in
+    /// `overflow.rs`, decides whether it may).
+    fn add_edge(&mut self, key: EdgeKey) -> EdgeIndex {
+        let index = self.graph.add_edge(key.from, key.to, FlowEdge::new(key.kind));
         self.edges.insert(key, index);
         self.structure_version += 1;
+        self.budget.count_element(EDGE_BYTES);
         index
     }
 
@@ -366,10 +455,10 @@ impl FlowModel {
     }
 }
 
-/// Adds `value` to `set` unless present, allocating only when it is new.
-/// Inserts `value` unless present (without allocating then); true when it was inserted.
+/// Inserts `value` unless present (without allocating then) or the set holds
+/// [`MAX_NAMES_PER_SET`] names already; true when it was inserted.
 fn insert_missing(set: &mut BTreeSet<String>, value: &str) -> bool {
-    if set.contains(value) {
+    if set.len() >= MAX_NAMES_PER_SET || set.contains(value) {
         return false;
     }
     set.insert(value.to_owned())

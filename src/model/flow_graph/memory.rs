@@ -1,0 +1,182 @@
+//! What the flow model holds in memory: the bytes a node and an edge are counted at against
+//! the graph's share of the memory budget ([`NODE_BYTES`], [`EDGE_BYTES`]), and [`HeapSize`]
+//! for a node, an edge and the whole model (with its join memories), which the timeline counts
+//! its checkpoints by. Apart from the model's logic because it only measures.
+//!
+//! Nearly all of a node or edge is its statistics: each [`Stats`](crate::model::stats::Stats) allocates two latency
+//! histograms of 26 KB when it is made, used or not, and keeps up to ten minutes of
+//! per-second history (57 KB once full). The constants count a node and an edge as they are
+//! once that history is full, so the graph never outgrows its share as a session ages.
+
+use std::collections::BTreeSet;
+use std::mem::size_of;
+
+use petgraph::stable_graph::{EdgeIndex, NodeIndex};
+use smallvec::SmallVec;
+
+use super::joins::{ClientMemo, ConsumerWaiting, ProducerMemo, ServerWaiting};
+use super::kafka::DeadLetterPartition;
+use super::{EdgeKey, FlowEdge, FlowModel, FlowNode, NodeKey};
+use crate::model::bounded_index::BoundedIndex;
+use crate::model::ids::SpanRef;
+use crate::model::size::{HISTOGRAM_BYTES, HISTORY_BYTES, HeapSize};
+use crate::model::span::ServiceName;
+
+/// A node's or edge's names (its key, a few consumer groups and partitions) and its entries
+/// in the maps that find it, at most; a test checks the figure.
+const NAMES_BYTES: usize = 1_024;
+
+/// What a node is counted at against the graph's share: its two [`Stats`](crate::model::stats::Stats) (four
+/// histograms), one of them with a full history (a service's spans, or a destination's time in
+/// topic; the other stays empty), and its names. About 165 KB.
+pub const NODE_BYTES: usize = size_of::<FlowNode>() + 4 * HISTOGRAM_BYTES + HISTORY_BYTES + NAMES_BYTES;
+
+/// What an edge is counted at: its three [`Stats`](crate::model::stats::Stats) (six histograms), two with a full history
+/// (its messages, and time in topic on a consume edge) and its names. About 276 KB.
+pub const EDGE_BYTES: usize = size_of::<FlowEdge>() + 6 * HISTOGRAM_BYTES + 2 * HISTORY_BYTES + NAMES_BYTES;
+
+/// A hash map's or B-tree's own bytes per entry beyond its key and value (control bytes,
+/// spare capacity, node links), roughly.
+const ENTRY_OVERHEAD: usize = 16;
+
+fn names(set: &BTreeSet<String>) -> usize {
+    set.iter().map(|name| size_of::<String>() + name.capacity() + ENTRY_OVERHEAD).sum()
+}
+
+impl HeapSize for ServiceName {
+    fn heap_bytes(&self) -> usize {
+        self.name.capacity() + self.namespace.as_ref().map_or(0, String::capacity)
+    }
+}
+
+impl HeapSize for NodeKey {
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Self::Service { service } => service.heap_bytes(),
+            Self::Destination { system, name } => system.capacity() + name.capacity(),
+            Self::ConsumerGroup { system, group } => system.capacity() + group.capacity(),
+        }
+    }
+}
+
+impl HeapSize for FlowNode {
+    fn heap_bytes(&self) -> usize {
+        self.key.heap_bytes()
+            + self.stats.heap_bytes()
+            + self.time_in_topic.heap_bytes()
+            + names(&self.consumer_groups)
+            + names(&self.partitions)
+    }
+}
+
+impl HeapSize for FlowEdge {
+    fn heap_bytes(&self) -> usize {
+        self.primary.heap_bytes()
+            + self.secondary.heap_bytes()
+            + self.time_in_topic.heap_bytes()
+            + names(&self.consumer_groups)
+            + names(&self.partitions)
+    }
+}
+
+/// Bytes per entry of a [`BoundedIndex`]: its key twice (the map and the eviction order),
+/// its value and the map's overhead.
+fn index_entry<K, V>() -> usize {
+    2 * size_of::<K>() + size_of::<V>() + ENTRY_OVERHEAD
+}
+
+fn index_bytes<K: Eq + std::hash::Hash + Copy, V>(index: &BoundedIndex<K, V>) -> usize {
+    index.len() * index_entry::<K, V>()
+}
+
+impl HeapSize for FlowModel {
+    /// The graph (each node and edge as it is, statistics, names, petgraph's links), the maps
+    /// that find nodes and edges, the join memories and the overflow bookkeeping. A consume
+    /// waiting for its producer is counted inline; the names a boxed one keeps are not.
+    fn heap_bytes(&self) -> usize {
+        let graph = &self.graph;
+        let nodes: usize = graph
+            .node_indices()
+            .map(|index| graph[index].total_bytes() + 2 * size_of::<EdgeIndex>() + ENTRY_OVERHEAD)
+            .sum();
+        let edges: usize = graph
+            .edge_indices()
+            .map(|index| graph[index].total_bytes() + 2 * (size_of::<EdgeIndex>() + size_of::<NodeIndex>()))
+            .sum();
+        let services: usize =
+            self.services.keys().map(|service| service.total_bytes() + size_of::<NodeIndex>() + ENTRY_OVERHEAD).sum();
+        let named: usize = [&self.destinations, &self.groups]
+            .into_iter()
+            .flat_map(|systems| systems.iter())
+            .map(|(system, names)| {
+                size_of::<String>()
+                    + system.capacity()
+                    + names
+                        .keys()
+                        .map(|name| size_of::<String>() + name.capacity() + size_of::<NodeIndex>() + ENTRY_OVERHEAD)
+                        .sum::<usize>()
+            })
+            .sum();
+        let edge_keys = self.edges.len() * (size_of::<EdgeKey>() + size_of::<EdgeIndex>() + ENTRY_OVERHEAD);
+        let joins = index_bytes::<SpanRef, ProducerMemo>(&self.producers)
+            + index_bytes::<SpanRef, ClientMemo>(&self.clients)
+            + index_bytes::<SpanRef, SmallVec<[ConsumerWaiting; 1]>>(&self.waiting_consumers)
+            + index_bytes::<SpanRef, SmallVec<[ServerWaiting; 1]>>(&self.waiting_servers);
+        let dead_letters = self.dead_letter_offsets.len() * (size_of::<DeadLetterPartition>() + 8 + ENTRY_OVERHEAD);
+        let folded = self.budget.remembered() * index_entry::<u64, Option<NodeIndex>>();
+        nodes + edges + services + named + edge_keys + joins + dead_letters + folded
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::span::SpanKind;
+    use crate::testing::{consumer_linked, producer, span};
+
+    /// A producer and a consumer of a topic, every second for longer than the
+    /// history keeps, so every statistic in use is full.
+    fn busy_model() -> FlowModel {
+        let mut model = FlowModel::default();
+        for second in 0..700u64 {
+            let mut sent = producer("checkout-service-with-a-long-name", "kafka", "orders.v1.created", 1, second + 1);
+            sent.start_unix_nano = second * 1_000_000_000;
+            sent.end_unix_nano = sent.start_unix_nano + 2_000_000;
+            model.apply_span(&sent, second);
+            let mut read = consumer_linked("billing", "kafka", "orders.v1.created", 2, second + 1, (1, second + 1));
+            read.start_unix_nano = sent.start_unix_nano + 5_000_000;
+            read.end_unix_nano = read.start_unix_nano + 1_000_000;
+            if let Some(m) = &mut read.messaging {
+                m.consumer_group = Some("billing-group".into());
+                m.partition = Some((second % 12).to_string());
+            }
+            model.apply_span(&read, second);
+        }
+        model
+    }
+
+    #[test]
+    fn a_full_node_and_edge_are_within_what_they_are_counted_at() {
+        let model = busy_model();
+        let graph = model.graph();
+        let largest_node = graph.node_indices().map(|i| graph[i].total_bytes()).max().unwrap();
+        let largest_edge = graph.edge_indices().map(|i| graph[i].total_bytes()).max().unwrap();
+        // Measured: the full service node, 165,001 bytes, and the consume edge with twelve
+        // partitions, 275,755 (a node as made is 107,088: four histograms).
+        assert!(largest_node <= NODE_BYTES, "{largest_node} > {NODE_BYTES}");
+        assert!(largest_edge <= EDGE_BYTES, "{largest_edge} > {EDGE_BYTES}");
+        // And the constants are not far above what a full one holds.
+        assert!(NODE_BYTES - largest_node < NAMES_BYTES + 1_024, "{largest_node} vs {NODE_BYTES}");
+        assert!(EDGE_BYTES - largest_edge < NAMES_BYTES + 1_024, "{largest_edge} vs {EDGE_BYTES}");
+        // A node as made, before any history, is four histograms.
+        let mut fresh = FlowModel::default();
+        fresh.apply_span(&span("lonely", "work", SpanKind::Internal).build(), 1);
+        let node = fresh.graph().node_indices().next().unwrap();
+        assert!(fresh.graph()[node].total_bytes() >= 4 * HISTOGRAM_BYTES);
+        // The whole model: its elements plus maps and join memories.
+        let elements: usize = graph.node_indices().map(|i| graph[i].total_bytes()).sum::<usize>()
+            + graph.edge_indices().map(|i| graph[i].total_bytes()).sum::<usize>();
+        assert!(model.heap_bytes() > elements);
+        assert!(model.heap_bytes() < elements + 700 * 2 * 200, "{}", model.heap_bytes());
+    }
+}
