@@ -1,5 +1,6 @@
 //! `eventlens import`: OTLP/JSON and kcat -J files become session files; bad lines are
-//! reported with their numbers and the rest is imported.
+//! reported with their numbers and the rest is imported; Jaeger and Zipkin spans keep the
+//! OTLP receivers' per-span limits.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -221,4 +222,131 @@ fn cloudevents_become_messages_with_binary_mode_headers() {
     let (received, shipped) = &messages[2];
     assert_eq!(*received, 1_522_949_461_000_000_000);
     assert_eq!((shipped.offset, shipped.payload.as_deref()), (1, Some(&b"shipped"[..])));
+}
+
+/// A Jaeger span carrying 1,000 of everything keeps what the OTLP receivers keep (128 tags,
+/// logs and links, 128 fields per log) and counts the rest on the span, as the receivers do.
+#[test]
+fn a_jaeger_span_with_1000_tags_logs_and_references_keeps_128_of_each_and_counts_the_rest() {
+    use serde_json::json;
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let other = "a3ce929d0e0e47364bf92f3577b34da6";
+    let mut tags = vec![
+        json!({"key": "span.kind", "type": "string", "value": "consumer"}),
+        json!({"key": "messaging.system", "type": "string", "value": "kafka"}),
+        json!({"key": "messaging.destination.name", "type": "string", "value": "orders"}),
+    ];
+    tags.extend((0..997).map(|i| json!({"key": format!("tag.{i}"), "type": "int64", "value": i})));
+    // The first 200 logs carry 150 fields each, the rest one.
+    let logs: Vec<_> = (0..1_000)
+        .map(|i| {
+            let mut fields = vec![json!({"key": "event", "type": "string", "value": format!("log {i}")})];
+            let extra = if i < 200 { 149 } else { 0 };
+            fields.extend((0..extra).map(|f| json!({"key": format!("field.{f}"), "type": "int64", "value": f})));
+            json!({"timestamp": 1_700_000_000_000_000_u64 + i, "fields": fields})
+        })
+        .collect();
+    // The parent is the 501st reference; a bad id beyond the kept 128 links is not looked at.
+    let references: Vec<_> = (0..1_000_u64)
+        .map(|i| match i {
+            500 => json!({"refType": "CHILD_OF", "traceID": trace, "spanID": "00f067aa0ba902b7"}),
+            900 => json!({"refType": "FOLLOWS_FROM", "traceID": other, "spanID": "not hex"}),
+            _ => json!({"refType": "FOLLOWS_FROM", "traceID": other, "spanID": format!("{:016x}", i + 1)}),
+        })
+        .collect();
+    let process_tags: Vec<_> =
+        (0..1_000).map(|i| json!({"key": format!("host.{i}"), "type": "string", "value": "node-7"})).collect();
+    let document = json!({"data": [{"traceID": trace, "spans": [{
+        "traceID": trace, "spanID": "b7ad6b7169203331", "operationName": "orders process",
+        "references": references, "startTime": 1_700_000_000_000_000_u64, "duration": 5_000,
+        "processID": "p1", "tags": tags, "logs": logs,
+    }], "processes": {"p1": {"serviceName": "billing", "tags": process_tags}}}]});
+
+    let imported = import_text(&document.to_string()).unwrap();
+    assert!(imported.bad.is_empty(), "{:?}", imported.bad);
+    let Record::Spans(batch) = &imported.records[0] else { panic!("spans") };
+    let span = &batch.spans[0];
+    assert_eq!((span.attributes.len(), span.events.len(), span.links.len()), (128, 128, 128));
+    assert!(span.events.iter().all(|e| e.attributes.len() == 128));
+    assert_eq!(span.parent_span_id.map(|p| p.to_hex()).as_deref(), Some("00f067aa0ba902b7"));
+    // The first ones are kept, in order, and what the graph reads from them is still read.
+    assert_eq!((span.attributes[3].key.as_str(), span.events[127].name.as_str()), ("tag.0", "log 127"));
+    assert_eq!(span.links[127].target.span_id.to_hex(), format!("{:016x}", 127 + 1));
+    assert_eq!(span.messaging.as_ref().and_then(|m| m.destination.as_deref()), Some("orders"));
+    let log_fields = 128 * (150 - 128);
+    assert_eq!(span.dropped_attributes_count, 1_000 - 128 + log_fields);
+    assert_eq!(span.dropped_events_count, 1_000 - 128);
+    assert_eq!(span.dropped_links_count, 999 - 128, "every reference but the parent is a link");
+    assert_eq!(span.resource.attributes.len(), 128, "service.name and the first 127 process tags");
+    // The counts go into the session file.
+    let line = serde_json::to_string(&imported.records[0]).unwrap();
+    assert!(line.contains(r#""dropped_links_count":871"#), "{}", &line[line.len() - 200..]);
+}
+
+/// A Zipkin span with 1,000 tags and 1,000 annotations keeps 128 attributes (the first 126
+/// tags by key and the two its `kafka.topic` tag makes) and 128 events, and counts the rest.
+#[test]
+fn a_zipkin_span_with_1000_tags_and_annotations_keeps_128_of_each_and_counts_the_rest() {
+    use serde_json::json;
+    let mut tags: serde_json::Map<String, serde_json::Value> =
+        (0..999).map(|i| (format!("a.{i:04}"), json!(i.to_string()))).collect();
+    // Sorts after the kept tags: dropped as an attribute, still read for the topic.
+    tags.insert("kafka.topic".into(), json!("orders"));
+    let annotations: Vec<_> = (0..1_000_u64)
+        .map(|i| json!({"timestamp": 1_700_000_000_000_000_u64 + i, "value": format!("note {i}")}))
+        .collect();
+    let spans = json!([{
+        "traceId": "5af7183fb1d4cf5f", "id": "6b221d5bc9e6496c", "name": "poll", "kind": "CONSUMER",
+        "timestamp": 1_700_000_000_250_000_u64, "duration": 15_000,
+        "localEndpoint": {"serviceName": "billing"}, "tags": tags, "annotations": annotations,
+    }]);
+
+    let imported = import_text(&spans.to_string()).unwrap();
+    assert!(imported.bad.is_empty(), "{:?}", imported.bad);
+    let Record::Spans(batch) = &imported.records[0] else { panic!("spans") };
+    let span = &batch.spans[0];
+    assert_eq!((span.attributes.len(), span.events.len()), (128, 128));
+    assert_eq!(
+        (span.attributes[125].key.as_str(), span.attributes[127].key.as_str()),
+        ("a.0125", "messaging.destination.name")
+    );
+    assert_eq!(span.events[127].name, "note 127");
+    assert_eq!(span.messaging.as_ref().and_then(|m| m.destination.as_deref()), Some("orders"));
+    assert_eq!(span.dropped_attributes_count, 1_000 - 126);
+    assert_eq!(span.dropped_events_count, 1_000 - 128);
+    assert_eq!(span.dropped_links_count, 0);
+}
+
+/// A span's dropped counts survive an OTLP/JSON export of spans (`otlp_request`, under
+/// `journeys --format json` and Copy as OTLP JSON) under OTLP's field names, and come back
+/// when the export is imported.
+#[test]
+fn dropped_counts_survive_an_otlp_json_export_and_its_import() {
+    let mut spans = saga_spans();
+    (spans[1].dropped_attributes_count, spans[1].dropped_events_count, spans[1].dropped_links_count) = (320, 872, 99);
+    let refs: Vec<_> = spans.iter().collect();
+    let json = serde_json::to_value(otlp_request(&refs)).unwrap();
+    let exported: Vec<&serde_json::Value> = json["resourceSpans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["scopeSpans"].as_array().unwrap())
+        .flat_map(|s| s["spans"].as_array().unwrap())
+        .collect();
+    let id = spans[1].span_id;
+    let dropped = exported
+        .iter()
+        .find(|s| s["spanId"] == serde_json::Value::String(id.to_hex()))
+        .unwrap_or_else(|| panic!("span {} in {json}", id.to_hex()));
+    assert_eq!(
+        (&dropped["droppedAttributesCount"], &dropped["droppedEventsCount"], &dropped["droppedLinksCount"]),
+        (&serde_json::json!(320), &serde_json::json!(872), &serde_json::json!(99)),
+        "{dropped}"
+    );
+
+    let imported = import_text(&json.to_string()).unwrap();
+    let Record::Spans(batch) = &imported.records[0] else { panic!("spans") };
+    let back = batch.spans.iter().find(|s| s.span_id == id).unwrap();
+    assert_eq!((back.dropped_attributes_count, back.dropped_events_count, back.dropped_links_count), (320, 872, 99));
+    assert!(batch.spans.iter().filter(|s| s.span_id != id).all(|s| s.dropped_attributes_count == 0));
 }

@@ -235,3 +235,79 @@ fn two_thousand_idle_and_a_hundred_stalled_connections_leave_a_valid_exporter_se
         shutdown.cancel();
     });
 }
+
+/// Whether the server closes `stream` (end of stream or a reset) within `wait`, reading and
+/// discarding whatever it sends first (an HTTP/2 server's SETTINGS, a ping).
+async fn closed_within(stream: &mut TcpStream, wait: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut buf = [0; 1024];
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => {}
+            Err(_) => return false,
+        }
+    }
+}
+
+/// An OTLP/gRPC exporter on a connection of its own (a new channel each time).
+async fn grpc_export(addr: std::net::SocketAddr, id: u64) -> Result<(), tonic::Status> {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .timeout(Duration::from_secs(5))
+        .connect_lazy();
+    TraceServiceClient::new(channel).export(realistic_request(1, id)).await.map(drop)
+}
+
+/// A gRPC connection holds a place under the connection limit; one that never sends the
+/// HTTP/2 preface, one that sends half of it, and an exporter's that sits idle after its
+/// export are each closed after the header timeout, so their places come back.
+#[test]
+fn silent_and_idle_grpc_connections_are_closed_after_the_header_timeout() {
+    let runtime = common::exporter_runtime();
+    runtime.block_on(async {
+        let header_timeout = Duration::from_secs(1);
+        let limits = AdmissionLimits {
+            max_inflight_bytes: 8 * LIMIT,
+            max_connections: 1,
+            header_timeout,
+            body_timeout: Duration::from_secs(5),
+        };
+        let (_http_addr, grpc_addr, ctx, shutdown) = receivers(limits).await;
+        let margin = Duration::from_secs(2);
+
+        // Connects and sends nothing: it holds the only place, so an exporter is refused...
+        let started = Instant::now();
+        let mut silent = TcpStream::connect(grpc_addr).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(grpc_export(grpc_addr, 1).await.is_err(), "the only place is held");
+        assert_eq!(ctx.counters.read().connections_refused, 1);
+        // ...until the header timeout closes it.
+        assert!(closed_within(&mut silent, header_timeout + margin).await, "a silent connection is closed");
+        let closed_after = started.elapsed();
+        assert!(closed_after >= header_timeout, "closed by the timeout, not at once: {closed_after:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        grpc_export(grpc_addr, 2).await.expect("the place is free again");
+
+        // Half the preface, then nothing.
+        let mut halting = TcpStream::connect(grpc_addr).await.unwrap();
+        halting.write_all(b"PRI * HTTP/2.0\r\n").await.unwrap();
+        assert!(closed_within(&mut halting, header_timeout + margin).await, "a halting preface is closed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+
+        // An exporter that sent one request and keeps its channel open (answering pings):
+        // its connection is closed once idle for the header timeout, and the next one served.
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{grpc_addr}")).unwrap().connect_lazy();
+        let mut idle = TraceServiceClient::new(channel);
+        idle.export(realistic_request(1, 3)).await.expect("served");
+        assert!(grpc_export(grpc_addr, 4).await.is_err(), "the idle exporter holds the only place");
+        tokio::time::sleep(header_timeout + margin).await;
+        grpc_export(grpc_addr, 5).await.expect("the idle exporter's place is free again");
+        // The closed exporter's next export goes out on a new connection, as a gRPC channel
+        // reconnects.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        idle.export(realistic_request(1, 6)).await.expect("the idle exporter is served again");
+        assert_eq!(ctx.counters.read().spans_accepted, 4);
+        shutdown.cancel();
+    });
+}

@@ -169,6 +169,12 @@ fn to_otlp_span(span: &Span) -> otlp::Span {
                 ..Default::default()
             })
             .collect(),
+        // What the sender or the limits left out. The model keeps one attribute count for the
+        // span, its events and its links together, so it goes on the span (where a reader
+        // adds it back to the same total) and events and links say 0.
+        dropped_attributes_count: span.dropped_attributes_count,
+        dropped_events_count: span.dropped_events_count,
+        dropped_links_count: span.dropped_links_count,
         status: match span.status {
             StatusCode::Unset if span.status_message.is_empty() => None,
             code => Some(otlp::Status {

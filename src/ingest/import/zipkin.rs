@@ -2,12 +2,18 @@
 //! download return them. Tags become attributes, annotations events; the `error` tag marks
 //! a failure; Brave's `kafka.topic` tag on PRODUCER/CONSUMER spans becomes the messaging
 //! destination, so the flow graph sees the topic.
+//!
+//! Each span keeps what the OTLP conversion keeps, through the same code: 128 attributes and
+//! 128 events, the rest counted on the span. Tags are a JSON object, whose keys an import
+//! reads sorted (it decodes each line into a `serde_json::Value` first, which sorts them), so
+//! the first 128 tags by key are kept.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use serde::Deserialize;
 
+use crate::ingest::otlp::convert::{MAX_SPAN_ATTRIBUTES, MAX_SPAN_EVENTS, bounded_string, keep_first};
 use crate::model::record::Record;
 use crate::model::span::{AttrValue, Attribute, Resource, ServiceName, Span, SpanEvent, SpanKind, StatusCode};
 
@@ -27,8 +33,9 @@ struct ZipkinSpan {
     duration: u64,
     #[serde(default)]
     local_endpoint: Option<Endpoint>,
+    /// Sorted by key, the order an import reads them in (and keeps the first 128 of).
     #[serde(default)]
-    tags: HashMap<String, String>,
+    tags: BTreeMap<String, String>,
     #[serde(default)]
     annotations: Vec<Annotation>,
 }
@@ -46,8 +53,8 @@ struct Annotation {
     value: String,
 }
 
-fn string(key: &str, value: &str) -> Attribute {
-    Attribute { key: key.into(), value: AttrValue::StringValue(value.into()) }
+fn string(key: String, value: String) -> Attribute {
+    Attribute { key: bounded_string(key), value: AttrValue::StringValue(bounded_string(value)) }
 }
 
 /// The record of one array of spans and its span count.
@@ -61,10 +68,11 @@ pub fn record(value: serde_json::Value) -> Result<(Record, usize), String> {
         let span_id = super::span_id_hex(&z.id).map_err(describe)?;
         let parent_span_id = z.parent_id.as_deref().map(super::span_id_hex).transpose().map_err(describe)?;
         let service = z.local_endpoint.and_then(|e| e.service_name).unwrap_or_else(|| "unknown_service".into());
+        let service = bounded_string(service);
         let resource = Arc::clone(resources.entry(service.clone()).or_insert_with(|| {
             Arc::new(Resource {
                 service: ServiceName::new(&service),
-                attributes: vec![string("service.name", &service)],
+                attributes: vec![string("service.name".into(), service.clone())],
             })
         }));
         let kind = match z.kind.as_deref() {
@@ -74,21 +82,30 @@ pub fn record(value: serde_json::Value) -> Result<(Record, usize), String> {
             Some("CONSUMER") => SpanKind::Consumer,
             _ => SpanKind::Internal,
         };
-        let mut tags: Vec<(String, String)> = z.tags.into_iter().collect();
-        tags.sort();
-        let error = tags.iter().find(|(k, _)| k == "error").map(|(_, v)| v.clone());
-        let mut attributes: Vec<Attribute> = tags.iter().map(|(k, v)| string(k, v)).collect();
-        if let Some((_, topic)) = tags.iter().find(|(k, _)| k == "kafka.topic")
-            && matches!(kind, SpanKind::Producer | SpanKind::Consumer)
-        {
-            attributes.push(string("messaging.system", "kafka"));
-            attributes.push(string("messaging.destination.name", topic));
-        }
+        // Read from all the tags, whether kept or not.
+        let error = z.tags.get("error").map(|message| bounded_string(message.clone()));
+        let messaging = match z.tags.get("kafka.topic") {
+            Some(topic) if matches!(kind, SpanKind::Producer | SpanKind::Consumer) => vec![
+                string("messaging.system".into(), "kafka".into()),
+                string("messaging.destination.name".into(), topic.clone()),
+            ],
+            _ => Vec::new(),
+        };
+        // The tags, then what they say about messaging, together within the limit.
+        let (mut dropped_attributes, mut dropped_events) = (0, 0);
+        let room = MAX_SPAN_ATTRIBUTES - messaging.len();
+        let mut attributes = keep_first(z.tags, room, &mut dropped_attributes, |(k, v)| string(k, v));
+        attributes.extend(messaging);
+        let events = keep_first(z.annotations, MAX_SPAN_EVENTS, &mut dropped_events, |a| SpanEvent {
+            name: bounded_string(a.value),
+            time_unix_nano: a.timestamp.saturating_mul(1_000),
+            attributes: Vec::new(),
+        });
         let mut span = Span {
             trace_id,
             span_id,
             parent_span_id,
-            name: z.name.unwrap_or_default(),
+            name: bounded_string(z.name.unwrap_or_default()),
             kind,
             start_unix_nano: z.timestamp.saturating_mul(1_000),
             end_unix_nano: z.timestamp.saturating_add(z.duration).saturating_mul(1_000),
@@ -97,18 +114,10 @@ pub fn record(value: serde_json::Value) -> Result<(Record, usize), String> {
             resource,
             scope: Arc::from("zipkin"),
             attributes,
-            events: z
-                .annotations
-                .into_iter()
-                .map(|a| SpanEvent {
-                    name: a.value,
-                    time_unix_nano: a.timestamp.saturating_mul(1_000),
-                    attributes: Vec::new(),
-                })
-                .collect(),
+            events,
             links: Vec::new(),
-            dropped_attributes_count: 0,
-            dropped_events_count: 0,
+            dropped_attributes_count: dropped_attributes,
+            dropped_events_count: dropped_events,
             dropped_links_count: 0,
             messaging: None,
         };

@@ -11,7 +11,9 @@
 //!   cannot leave none for a valid exporter; one past it is closed at once and counted.
 //! - **Time**: an HTTP connection must send a request's headers within
 //!   [`AdmissionLimits::header_timeout`] (also the limit on an idle keep-alive connection),
-//!   and a request's body within [`AdmissionLimits::body_timeout`].
+//!   and a request's body within [`AdmissionLimits::body_timeout`]. A gRPC connection must
+//!   send a request within the header timeout of opening (the HTTP/2 preface included) and
+//!   of its last answer, or it is closed (`grpc_connection`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,7 +26,8 @@ use crate::pipeline::queue::RecordSender;
 
 /// Bytes a request may hold in flight across both receivers, by default.
 pub const DEFAULT_MAX_INFLIGHT_BYTES: usize = 64 * 1024 * 1024;
-/// How long an HTTP connection may take to send a request's headers, or stay idle.
+/// How long a connection may take to send a request's headers (HTTP) or a first request
+/// (gRPC), or stay idle with no request open.
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a request may take to send its body.
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -40,7 +43,8 @@ pub struct AdmissionLimits {
     pub max_inflight_bytes: usize,
     /// Open connections per receiver.
     pub max_connections: usize,
-    /// Time to send a request's headers (HTTP), and the idle limit of a connection.
+    /// Time to send a request's headers (HTTP) or a first request (gRPC), and the most a
+    /// connection of either receiver may sit with no request open.
     pub header_timeout: Duration,
     /// Time to send a request's body.
     pub body_timeout: Duration,

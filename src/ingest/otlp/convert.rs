@@ -147,34 +147,24 @@ fn convert_span(span: otlp::Span, resource: &Arc<Resource>, scope: &Arc<str>) ->
     let mut dropped_events = span.dropped_events_count;
     let mut dropped_links = span.dropped_links_count;
 
-    let mut links = Vec::with_capacity(span.links.len().min(MAX_SPAN_LINKS));
-    for link in span.links {
-        if links.len() == MAX_SPAN_LINKS {
-            // Not looked at, so a bad id in a dropped link does not reject the span.
-            dropped_links = dropped_links.saturating_add(1);
-            continue;
-        }
+    // Links beyond the limit are not looked at, so a bad id in a dropped link does not
+    // reject the span.
+    let links = try_keep_first(span.links, MAX_SPAN_LINKS, &mut dropped_links, |link| -> Result<_, String> {
         let target = TraceId::from_bytes(&link.trace_id)
             .and_then(|trace_id| Ok(SpanRef { trace_id, span_id: SpanId::from_bytes(&link.span_id)? }))
             .map_err(|e| format!("span {:?}: link {e}", span.name))?;
         dropped_attributes = dropped_attributes.saturating_add(link.dropped_attributes_count);
         let attributes = convert_attributes(link.attributes, MAX_LINK_ATTRIBUTES, &mut dropped_attributes);
-        links.push(SpanLink { target, attributes });
-    }
-
-    let mut events = Vec::with_capacity(span.events.len().min(MAX_SPAN_EVENTS));
-    for event in span.events {
-        if events.len() == MAX_SPAN_EVENTS {
-            dropped_events = dropped_events.saturating_add(1);
-            continue;
-        }
+        Ok(SpanLink { target, attributes })
+    })?;
+    let events = keep_first(span.events, MAX_SPAN_EVENTS, &mut dropped_events, |event| {
         dropped_attributes = dropped_attributes.saturating_add(event.dropped_attributes_count);
-        events.push(SpanEvent {
+        SpanEvent {
             name: bounded_string(event.name),
             time_unix_nano: event.time_unix_nano,
             attributes: convert_attributes(event.attributes, MAX_EVENT_ATTRIBUTES, &mut dropped_attributes),
-        });
-    }
+        }
+    });
 
     let kind = SpanKind::from_otlp(span.kind);
     let attributes = convert_attributes(span.attributes, MAX_SPAN_ATTRIBUTES, &mut dropped_attributes);
@@ -225,7 +215,8 @@ fn convert_attributes(attributes: Vec<KeyValue>, limit: usize, dropped: &mut u32
 
 /// Adds one attribute to `kept` while it is below `limit`; beyond it, counts it in
 /// `dropped` without converting it. An attribute without a value is neither kept nor
-/// counted, below the limit or beyond it: there is nothing to keep.
+/// counted, below the limit or beyond it: there is nothing to keep. (Attributes skip
+/// [`keep_first`] for this, and because a resource's are read one by one for its service.)
 fn keep_attribute(kept: &mut Vec<Attribute>, kv: KeyValue, limit: usize, dropped: &mut u32) {
     if kept.len() >= limit {
         if kv.value.as_ref().is_some_and(holds_value) {
@@ -236,6 +227,40 @@ fn keep_attribute(kept: &mut Vec<Attribute>, kv: KeyValue, limit: usize, dropped
     if let Some(value) = kv.value.and_then(convert_value) {
         kept.push(Attribute { key: bounded_string(kv.key), value });
     }
+}
+
+/// The first `limit` of `items`, each made by `keep`, with the number of the rest added to
+/// `dropped`. The limits on a span's links and events are applied with it here, and every
+/// per-span limit of the Jaeger and Zipkin imports (`ingest::import`), so they keep and count
+/// alike: the items beyond the limit are counted, never passed to `keep`, so the work is what
+/// is kept plus one step per dropped item, and the list is built at its kept size (never
+/// collected in place, which would keep the capacity of all the items).
+pub(crate) fn keep_first<T, U>(
+    items: impl IntoIterator<Item = T>,
+    limit: usize,
+    dropped: &mut u32,
+    mut keep: impl FnMut(T) -> U,
+) -> Vec<U> {
+    let Ok(kept) = try_keep_first(items, limit, dropped, |item| Ok::<U, std::convert::Infallible>(keep(item)));
+    kept
+}
+
+/// As [`keep_first`], for items whose making may fail (a link with a bad id rejects its
+/// span); an item beyond the limit is not made, so it cannot fail.
+pub(crate) fn try_keep_first<T, U, E>(
+    items: impl IntoIterator<Item = T>,
+    limit: usize,
+    dropped: &mut u32,
+    mut keep: impl FnMut(T) -> Result<U, E>,
+) -> Result<Vec<U>, E> {
+    let mut items = items.into_iter();
+    let mut kept = Vec::with_capacity(items.size_hint().1.unwrap_or(limit).min(limit));
+    for item in items.by_ref().take(limit) {
+        kept.push(keep(item)?);
+    }
+    let beyond = u32::try_from(items.count()).unwrap_or(u32::MAX);
+    *dropped = dropped.saturating_add(beyond);
+    Ok(kept)
 }
 
 /// Whether [`convert_value`] would make a value of it.
@@ -309,7 +334,7 @@ fn floor_char_boundary(text: &str) -> usize {
 
 /// `text` cut to at most [`MAX_ATTRIBUTE_VALUE_BYTES`] at a character boundary, its
 /// allocation shrunk so the cut-off part is given back.
-fn bounded_string(mut text: String) -> String {
+pub(crate) fn bounded_string(mut text: String) -> String {
     if text.len() > MAX_ATTRIBUTE_VALUE_BYTES {
         text.truncate(floor_char_boundary(&text));
         text.shrink_to_fit();

@@ -3,8 +3,10 @@
 //! A request is admitted ([`admission`](super::admission)) before tonic decodes it: while
 //! the engine's queue is full or the bytes in flight are at their budget it is answered
 //! `UNAVAILABLE` with `RetryInfo` at once, its message never read. At most
-//! `max_connections` connections are open at once (one past it is closed and counted), and a
-//! request must arrive and be answered within the body timeout.
+//! `max_connections` connections are open at once (one past it is closed and counted); a
+//! connection with no request open for the header timeout, from its opening (a client that
+//! never sends the HTTP/2 preface) or from its last answer, is closed (`grpc_connection`);
+//! and a request must arrive and be answered within the body timeout.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -13,19 +15,17 @@ use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::net::TcpListener;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::codec::CompressionEncoding;
 use tonic::codegen::http;
-use tonic::transport::server::Connected;
 use tonic::{Code, Request, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
 use super::admission::ConnectionLimit;
+use super::grpc_connection::{Placed, RequestActivity};
 use super::{RETRY_AFTER_SECS, ReceiverContext, Refusal, accept};
 use crate::model::record::SourceKind;
 use crate::pipeline::counters::IngestCounters;
@@ -59,6 +59,7 @@ pub async fn serve(
     let counters = std::sync::Arc::clone(&ctx.counters);
     let limits = ctx.admission.limits();
     let connections = ConnectionLimit::new(limits.max_connections);
+    let idle_timeout = limits.header_timeout;
     let admit_ctx = ctx.clone();
     let place_counters = std::sync::Arc::clone(&ctx.counters);
     let service = TraceServiceServer::new(OtlpGrpcService { ctx })
@@ -70,7 +71,7 @@ pub async fn serve(
     });
     let admit = tower::layer::layer_fn(move |inner| Admit { inner, ctx: admit_ctx.clone() });
     let incoming = TcpListenerStream::new(listener).filter_map(move |accepted| match accepted {
-        Ok(stream) => connections.enter(&place_counters).map(|place| Ok(Placed { stream, _place: place })),
+        Ok(stream) => connections.enter(&place_counters).map(|place| Ok(Placed::new(stream, place, idle_timeout))),
         Err(e) => Some(Err(e)),
     });
     tonic::transport::Server::builder()
@@ -105,6 +106,8 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        // Open until answered, refused or not: its connection is not idle meanwhile.
+        let open = request.extensions().get::<RequestActivity>().map(RequestActivity::begin);
         let declared = request
             .headers()
             .get(http::header::CONTENT_LENGTH)
@@ -116,12 +119,13 @@ where
                 Box::pin(async move {
                     // Held until the answer: the message is decoded (and converted) by then.
                     let answer = answer.await;
-                    drop(ticket);
+                    drop((ticket, open));
                     answer
                 })
             }
             Err(refusal) => {
                 let status = refusal_status(refusal);
+                drop(open);
                 Box::pin(async move { Ok(status.into_http()) })
             }
         }
@@ -137,52 +141,6 @@ fn refusal_status(refusal: Refusal) -> Status {
             ErrorDetails::with_retry_info(Some(Duration::from_secs(RETRY_AFTER_SECS))),
         ),
         Refusal::ShuttingDown => Status::unavailable("EventLens is shutting down"),
-    }
-}
-
-/// An accepted connection holding its place under the connection limit until it closes.
-struct Placed {
-    stream: TcpStream,
-    _place: OwnedSemaphorePermit,
-}
-
-impl Connected for Placed {
-    type ConnectInfo = <TcpStream as Connected>::ConnectInfo;
-
-    fn connect_info(&self) -> Self::ConnectInfo {
-        self.stream.connect_info()
-    }
-}
-
-impl AsyncRead for Placed {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for Placed {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
     }
 }
 

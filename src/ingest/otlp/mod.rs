@@ -7,6 +7,7 @@
 pub mod admission;
 pub mod convert;
 pub mod grpc;
+mod grpc_connection;
 pub mod http;
 
 use std::net::SocketAddr;

@@ -80,6 +80,10 @@ impl StoredSpan {
             out.0.extend_from_slice(&l.target.span_id.0);
             out.attributes(&l.attributes);
         }
+        // What the span's source dropped past its limits (a byte each when nothing was).
+        out.u64(u64::from(span.dropped_attributes_count));
+        out.u64(u64::from(span.dropped_events_count));
+        out.u64(u64::from(span.dropped_links_count));
         Self {
             trace_id: span.trace_id,
             span_id: span.span_id,
@@ -126,6 +130,8 @@ impl StoredSpan {
             let span_id = SpanId(r.array()?);
             links.push(SpanLink { target: SpanRef { trace_id, span_id }, attributes: r.attributes()? });
         }
+        let mut count = || r.u64().and_then(|n| u32::try_from(n).map_err(|_| DecodeError("dropped count")));
+        let (dropped_attributes_count, dropped_events_count, dropped_links_count) = (count()?, count()?, count()?);
         let mut span = Span {
             trace_id: self.trace_id,
             span_id: self.span_id,
@@ -141,9 +147,9 @@ impl StoredSpan {
             attributes,
             events,
             links,
-            dropped_attributes_count: 0,
-            dropped_events_count: 0,
-            dropped_links_count: 0,
+            dropped_attributes_count,
+            dropped_events_count,
+            dropped_links_count,
             messaging: None,
         };
         span.derive_messaging();
@@ -346,6 +352,9 @@ mod tests {
                 ]),
             },
         ];
+        odd.dropped_attributes_count = 320;
+        odd.dropped_events_count = 7;
+        odd.dropped_links_count = u32::MAX;
         spans.push(odd);
         for s in &spans {
             let stored = StoredSpan::encode(s);
