@@ -3,10 +3,12 @@
 //! This file holds [`EventLensApp`]'s state, its public API (for `main` and the tests), the
 //! per-frame refresh and the layout of the window and its views. What the user asks of the
 //! window beside the views is in files of its own: opening a session in place of the running
-//! one (`app/session.rs`), exporting the graph as SVG or PNG (`app/exports.rs`), and keys,
-//! top bar buttons and engine commands (`app/actions.rs`).
+//! one (`app/session.rs`), exporting the graph as SVG or PNG (`app/exports.rs`), copying a
+//! journey as OTLP JSON or Mermaid (`app/copies.rs`), and keys, top bar buttons and engine
+//! commands (`app/actions.rs`).
 
 mod actions;
+mod copies;
 mod exports;
 mod session;
 
@@ -88,6 +90,10 @@ pub struct EventLensApp {
     notice: Option<String>,
     /// Where the Record button writes (default: the user's data folder).
     recording_dir: Option<std::path::PathBuf>,
+    /// A Record click whose file is being picked off the frame.
+    recording_start: Option<actions::RecordingStart>,
+    /// A journey being serialized for the clipboard off the frame.
+    copying: Option<copies::Copying>,
     /// Presentation mode: the zoom factor to restore when it ends.
     presenting: Option<f32>,
     /// The built-in demo's knobs, while `eventlens demo` runs.
@@ -99,6 +105,8 @@ pub struct EventLensApp {
     opening: Option<session::Opening>,
     /// Replaced sessions stopping off the frame.
     retired: super::background::Retirements,
+    /// Replaced snapshots freed off the frame.
+    releases: super::background::Releases,
 }
 
 impl std::fmt::Debug for EventLensApp {
@@ -128,6 +136,8 @@ impl EventLensApp {
             presenting: None,
             timeline: super::timeline::TimelineControls::default(),
             recording_dir: None,
+            recording_start: None,
+            copying: None,
             notice: None,
             dialogs: super::file_dialogs::FileDialogs::default(),
             canvas: None,
@@ -137,6 +147,7 @@ impl EventLensApp {
             collector,
             opening: None,
             retired: super::background::Retirements::default(),
+            releases: super::background::Releases::default(),
         }
     }
 
@@ -288,7 +299,8 @@ impl EventLensApp {
     pub fn refresh(&mut self) {
         let newest = self.engine.snapshot();
         if newest.version != self.snapshot.version {
-            self.snapshot = newest;
+            // The replaced one may be the last holder of a large journey: freed off the frame.
+            self.releases.release(std::mem::replace(&mut self.snapshot, newest));
         }
         let unchanged = self.synced.as_ref().is_some_and(|s| {
             s.version == self.snapshot.version
@@ -323,6 +335,8 @@ impl EventLensApp {
         self.poll_dialogs(ui.ctx());
         self.poll_opening();
         self.poll_exports();
+        self.poll_recording_start();
+        self.poll_copying(ui.ctx());
         if hovering {
             session::show_drop_hint(ui);
         }
@@ -370,6 +384,11 @@ impl EventLensApp {
                 if let Some(opening) = &self.opening {
                     ui.separator();
                     session::show_opening(ui, opening);
+                }
+                self.show_recording_start(ui);
+                if let Some(copying) = &self.copying {
+                    ui.separator();
+                    copies::show_copying(ui, copying);
                 }
                 for notice in [&self.notice, &snapshot.notice].into_iter().flatten() {
                     ui.separator();
@@ -451,13 +470,10 @@ impl EventLensApp {
                         self.view = View::Flow;
                     }
                     if ui.button("Copy as OTLP JSON").clicked() {
-                        match crate::export::journey::to_otlp_json(detail) {
-                            Ok(json) => ui.ctx().copy_text(json),
-                            Err(e) => tracing::warn!("journey export failed: {e}"),
-                        }
+                        self.copy_journey(ui.ctx(), detail, copies::CopyFormat::OtlpJson);
                     }
                     if ui.button("Copy as Mermaid").clicked() {
-                        ui.ctx().copy_text(crate::export::journey::to_mermaid_sequence(detail));
+                        self.copy_journey(ui.ctx(), detail, copies::CopyFormat::Mermaid);
                     }
                     if !detail.batch_inputs.is_empty() {
                         ui.label(format!("batch of {} journeys", detail.batch_inputs.len()));

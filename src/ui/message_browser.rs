@@ -5,7 +5,7 @@
 use egui::RichText;
 use egui_extras::{Column, TableBuilder};
 
-use super::payload_view::{MessageIdentity, ShownPayload};
+use super::payload_view::{MessageIdentity, ShownMessage, header_value};
 use super::theme;
 use crate::engine::Snapshot;
 use crate::ingest::kafka::browser::{BrowseHandle, BrowseRequest, StartAt};
@@ -57,8 +57,9 @@ pub struct MessageBrowserView {
     pub selected: Option<usize>,
     /// Why the last request could not be made.
     pub error: Option<String>,
-    /// The selected message's payload as rendered, kept while it stays selected.
-    shown: Option<ShownPayload>,
+    /// The selected message's key, headers and payload as rendered, kept while it stays
+    /// selected.
+    shown: Option<ShownMessage>,
 }
 
 impl MessageBrowserView {
@@ -363,26 +364,20 @@ fn parse_time(text: &str) -> Result<i64, String> {
 
 impl MessageBrowserView {
     /// The selected message (`m`, read by browse `browse`) in the side panel: headers, key and
-    /// payload, decoded, with copy buttons; true when Close was pressed. The payload is
-    /// rendered when the message is first shown, not every frame.
+    /// payload, decoded, with copy buttons; true when Close was pressed. They are rendered when
+    /// the message is first shown, not every frame.
     pub fn message_panel(&mut self, ui: &mut egui::Ui, m: &KafkaMessage, browse: u64) -> bool {
-        let identity = MessageIdentity {
-            browse,
-            topic: m.topic.clone(),
-            partition: m.partition,
-            offset: m.offset,
-            payload: m.payload.as_ref().map(|p| (p.as_ptr() as usize, p.len())),
-        };
+        let identity = MessageIdentity::of(m, browse);
         let shown = match &mut self.shown {
             Some(shown) if shown.is_for(&identity) => shown,
-            stale => stale.insert(ShownPayload::render(identity, m.payload.as_deref(), ui.ctx())),
+            stale => stale.insert(ShownMessage::render(m, browse, ui.ctx())),
         };
         message_panel(ui, m, shown)
     }
 }
 
 /// The selected message: headers, key and payload (as `shown`), decoded, with copy buttons.
-fn message_panel(ui: &mut egui::Ui, m: &KafkaMessage, shown: &mut ShownPayload) -> bool {
+fn message_panel(ui: &mut egui::Ui, m: &KafkaMessage, shown: &mut ShownMessage) -> bool {
     let mut close = false;
     ui.horizontal(|ui| {
         ui.heading(format!("{} / {} @ {}", m.topic, m.partition, m.offset));
@@ -410,32 +405,33 @@ fn message_panel(ui: &mut egui::Ui, m: &KafkaMessage, shown: &mut ShownPayload) 
         );
     }
     ui.separator();
-    ui.strong("Headers");
-    egui::Grid::new("message_headers").num_columns(2).striped(true).show(ui, |ui| {
-        for h in &m.headers {
-            ui.label(&h.key);
-            ui.label(match &h.value {
-                None => "null".to_owned(),
-                Some(v) => match std::str::from_utf8(v) {
-                    Ok(text) => text.to_owned(),
-                    Err(_) => v.iter().map(|b| format!("{b:02x}")).collect(),
-                },
+    ui.strong(format!("Headers ({})", m.headers.len()));
+    match &mut shown.headers {
+        // Many or large: as lines, only those in view laid out.
+        Some(headers) => headers.show(ui),
+        None => {
+            egui::Grid::new("message_headers").num_columns(2).striped(true).show(ui, |ui| {
+                for h in &m.headers {
+                    ui.label(&h.key);
+                    ui.label(header_value(h));
+                    ui.end_row();
+                }
             });
-            ui.end_row();
         }
-    });
+    }
     ui.separator();
     ui.horizontal(|ui| {
-        ui.strong("Key");
-        if let Some(k) = &m.key
+        ui.strong(m.key.as_ref().map_or_else(|| "Key".to_owned(), |k| format!("Key ({} bytes)", k.len())));
+        if m.key.is_some()
+            && let Some(key) = shown.key.rendered()
             && ui.small_button("Copy").clicked()
         {
-            ui.ctx().copy_text(String::from_utf8_lossy(k).into_owned());
+            ui.ctx().copy_text(key.text.clone());
         }
     });
-    ui.monospace(m.key.as_deref().map_or("null".to_owned(), |k| String::from_utf8_lossy(k).into_owned()));
+    shown.key.show(ui);
     ui.separator();
-    ui.horizontal(|ui| match shown.rendered() {
+    ui.horizontal(|ui| match shown.payload.rendered() {
         Some(payload) => {
             ui.strong(format!("Payload ({}, {} bytes)", payload.kind, m.size));
             if ui.small_button("Copy").clicked() {
@@ -449,7 +445,7 @@ fn message_panel(ui: &mut egui::Ui, m: &KafkaMessage, shown: &mut ShownPayload) 
     if m.payload.as_ref().is_some_and(|p| p.len() < m.size) {
         ui.label(RichText::new("payload truncated for display").weak());
     }
-    shown.show(ui);
+    shown.payload.show(ui);
     close
 }
 

@@ -86,6 +86,16 @@ pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot, filter: &mut String) -> TopB
                      timeline records and {browser_dropped} browsed messages"
                 ));
         }
+        let (names_folded, edges_folded) = (snapshot.model.names_folded, snapshot.model.edges_folded);
+        if names_folded + edges_folded > 0 {
+            ui.label(RichText::new(format!("{} folded (graph)", names_folded + edges_folded)).weak()).on_hover_text(
+                format!(
+                    "the flow graph is at its share of the memory budget (--memory-budget): {names_folded} new \
+                     services, topics and groups are counted on overflow nodes such as \"kafka/(N more topics)\", \
+                     and {edges_folded} new edges are drawn to them; their traffic is counted there"
+                ),
+            );
+        }
         if ingest.requests_refused > 0 || ingest.connections_refused > 0 {
             ui.label(bad(ingest.requests_refused + ingest.connections_refused, "refused")).on_hover_text(format!(
                 "{} requests refused before they were read because EventLens was behind (senders were told \

@@ -102,8 +102,10 @@ impl EventLensApp {
             let shown_error = self.snapshot.recording.as_ref().and_then(|r| r.error.clone());
             self.retired.retire(replaced, shown_error);
         }
-        self.snapshot = engine.snapshot();
+        self.releases.release(std::mem::replace(&mut self.snapshot, engine.snapshot()));
         self.engine = engine;
+        // A recording asked of the replaced session is not started on this one.
+        self.recording_start = None;
         self.browser = MessageBrowserView::new(Vec::new());
         self.flow = FlowView::default();
         self.selection = None;
