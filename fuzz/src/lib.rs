@@ -16,10 +16,12 @@ use eventlens::ingest::otlp::convert::{
     ConvertedSpans, MAX_EVENT_ATTRIBUTES, MAX_LINK_ATTRIBUTES, MAX_SPAN_ATTRIBUTES, MAX_SPAN_EVENTS, MAX_SPAN_LINKS,
     convert_request,
 };
+use eventlens::model::findings::{FindingsModel, FindingsSettings, json_scan};
 use eventlens::model::kafka::message::{
     KafkaMessage, MessageFilter, MessageHeader, is_dead_letter_topic, parse_traceparent,
 };
 use eventlens::model::record::{Record, SourceKind, SpanBatch};
+use eventlens::model::span::Span;
 use eventlens::ui::payload_view::{MessageIdentity, RenderedPayload, ShownPayload, hex_dump, view_payload};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message as _;
@@ -36,6 +38,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("import", import),
     ("payload_view", payload_view),
     ("headers", headers),
+    ("findings_payload", findings_payload),
 ];
 
 /// An OTLP/protobuf `ExportTraceServiceRequest` as the gRPC and HTTP receivers and the
@@ -56,17 +59,7 @@ pub fn otlp_json(data: &[u8]) {
 
 /// The conversion keeps its limits, and the spans it accepts can be recorded and read back.
 fn check_converted(converted: ConvertedSpans) {
-    for span in &converted.spans {
-        assert!(span.attributes.len() <= MAX_SPAN_ATTRIBUTES, "{} span attributes kept", span.attributes.len());
-        assert!(span.events.len() <= MAX_SPAN_EVENTS, "{} events kept", span.events.len());
-        assert!(span.links.len() <= MAX_SPAN_LINKS, "{} links kept", span.links.len());
-        for event in &span.events {
-            assert!(event.attributes.len() <= MAX_EVENT_ATTRIBUTES, "{} event attributes", event.attributes.len());
-        }
-        for link in &span.links {
-            assert!(link.attributes.len() <= MAX_LINK_ATTRIBUTES, "{} link attributes", link.attributes.len());
-        }
-    }
+    check_limits(&converted.spans);
     let _message = converted.rejection_message();
     if !converted.spans.is_empty() {
         let mut record =
@@ -122,6 +115,21 @@ fn scratch_file() -> PathBuf {
     dir.join(format!("eventlens-fuzz-{}-{:?}.session", std::process::id(), std::thread::current().id()))
 }
 
+/// Every span keeps within the per-span limits, whichever decoder made it.
+fn check_limits(spans: &[Span]) {
+    for span in spans {
+        assert!(span.attributes.len() <= MAX_SPAN_ATTRIBUTES, "{} span attributes kept", span.attributes.len());
+        assert!(span.events.len() <= MAX_SPAN_EVENTS, "{} events kept", span.events.len());
+        assert!(span.links.len() <= MAX_SPAN_LINKS, "{} links kept", span.links.len());
+        for event in &span.events {
+            assert!(event.attributes.len() <= MAX_EVENT_ATTRIBUTES, "{} event attributes", event.attributes.len());
+        }
+        for link in &span.links {
+            assert!(link.attributes.len() <= MAX_LINK_ATTRIBUTES, "{} link attributes", link.attributes.len());
+        }
+    }
+}
+
 /// Removes this thread's scratch file, if [`session_reader`] made one.
 pub fn remove_scratch_file() {
     let _gone = std::fs::remove_file(scratch_file());
@@ -132,6 +140,9 @@ pub fn remove_scratch_file() {
 /// kcat, Jaeger, Zipkin, OTLP/JSON, CloudEvents.
 pub fn import(data: &[u8]) {
     let imported = stream::import_reader(data, Path::new("(fuzz)"), &mut |record| {
+        if let Record::Spans(batch) = &record {
+            check_limits(&batch.spans);
+        }
         round_trip(&record);
         Ok(())
     });
@@ -147,6 +158,9 @@ pub fn import(data: &[u8]) {
         cloudevents::CloudEventReader::default().record(&value).ok(),
     ];
     for record in records.iter().flatten() {
+        if let Record::Spans(batch) = record {
+            check_limits(&batch.spans);
+        }
         round_trip(record);
     }
 }
@@ -250,4 +264,43 @@ pub fn headers(data: &[u8]) {
     });
     record.derive();
     round_trip(&record);
+}
+
+/// A Kafka message's payload as the findings detectors read it: the one-pass scan
+/// (`findings::json_scan`) agrees with a parser that builds the value on what is a JSON
+/// object, and the payload goes through every detector as messages of two keys, in and out
+/// of order, so the shape, ordering, duplicate and poison paths all see it.
+pub fn findings_payload(data: &[u8]) {
+    let scanned = json_scan::scan(data, &["type", "seq", "version", "time", "eventId"]);
+    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(data)
+        && value.is_object()
+        && data.first() == Some(&b'{')
+    {
+        assert!(scanned.is_some(), "an object the scan refused");
+    }
+    if scanned.is_some() {
+        assert!(
+            serde_json::from_slice::<serde::de::IgnoredAny>(data).is_ok(),
+            "the scan accepted what is not one JSON value"
+        );
+    }
+    let settings = FindingsSettings { dedup_field: Some("eventId".into()), ..FindingsSettings::default() };
+    let mut model = FindingsModel::new(settings);
+    for (offset, key) in [(0, "a"), (2, "b"), (1, "a"), (1, "a"), (3, "b")].into_iter().cycle().take(15) {
+        let mut message = KafkaMessage {
+            topic: "orders".into(),
+            partition: 0,
+            offset,
+            timestamp_ms: Some(offset),
+            timestamp_type: Default::default(),
+            key: Some(key.as_bytes().to_vec()),
+            headers: Vec::new(),
+            payload: Some(data.to_vec()),
+            size: data.len(),
+            links: Default::default(),
+        };
+        message.derive_links();
+        model.apply_message(&message, u64::try_from(offset).unwrap_or(0));
+    }
+    let _findings = model.view().findings.len();
 }
