@@ -5,8 +5,9 @@
 //! The engine stays the single writer of the flow and Kafka models; the work that costs
 //! more per span than the flow graph itself (assembling journeys, running the findings
 //! detectors) runs here, side by side with it. The engine waits only when the helper is a
-//! whole inbox behind, and when it reads the store ([`Helper::sync`]), so what it publishes
-//! is as of the same record as its own models.
+//! whole inbox behind (until it is half an inbox behind, so both go on working side by side
+//! and the engine is woken once per half inbox, not once per input), and when it reads the
+//! store ([`Helper::sync`]), so what it publishes is as of the same record as its own models.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -18,6 +19,13 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 /// Inputs waiting for a helper, at most; the engine waits when it is this far ahead (each is
 /// one record: one export request, at most a few thousand spans).
 pub(super) const INBOX_INPUTS: usize = 64;
+
+/// Inputs left in a full inbox when the engine, which waited for room, goes on.
+const LOW_WATER: usize = INBOX_INPUTS / 2;
+
+/// How long the engine sleeps at most between looks at a full inbox (a wake-up it missed
+/// costs no more).
+const ROOM_POLL: Duration = Duration::from_millis(10);
 
 /// How long a helper applies inputs before it lets go of its store, so the engine can read it.
 const APPLY_BUDGET: Duration = Duration::from_millis(10);
@@ -41,6 +49,10 @@ pub(super) struct Helper<S, I> {
     inbox: Option<Sender<Message<I>>>,
     /// Set once the thread is found gone without being asked (a bug): nothing is sent after.
     stopped: AtomicBool,
+    /// Set by the engine while it waits for room; the helper then says when the inbox is
+    /// down to [`LOW_WATER`] through `room`.
+    wants_room: Arc<AtomicBool>,
+    room: Receiver<()>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -52,21 +64,59 @@ impl<S: Send + 'static, I: Send + 'static> Helper<S, I> {
         apply: impl FnMut(&mut S, I) + Send + 'static,
     ) -> std::io::Result<Self> {
         let (inbox, received) = crossbeam_channel::bounded(INBOX_INPUTS);
+        let (room_sender, room) = crossbeam_channel::bounded(1);
+        let wants_room = Arc::new(AtomicBool::new(false));
         let shared = Arc::clone(&store);
-        let thread = std::thread::Builder::new().name(name.into()).spawn(move || run(&shared, &received, apply))?;
-        Ok(Self { name, store, inbox: Some(inbox), stopped: AtomicBool::new(false), thread: Some(thread) })
+        let asked = Arc::clone(&wants_room);
+        let thread = std::thread::Builder::new().name(name.into()).spawn(move || {
+            let room = Room { wanted: &asked, sender: &room_sender };
+            run(&shared, &received, &room, apply);
+        })?;
+        Ok(Self {
+            name,
+            store,
+            inbox: Some(inbox),
+            stopped: AtomicBool::new(false),
+            wants_room,
+            room,
+            thread: Some(thread),
+        })
     }
 
-    /// Sends one input. When the helper is a whole inbox behind, first waits until it has
-    /// worked through the backlog, rather than being woken for each input it takes (two
+    /// Sends one input. When the helper is a whole inbox behind, first waits until it is
+    /// half an inbox behind: the helper never runs dry while the engine waits, and the
+    /// engine is woken once per half inbox rather than for each input the helper takes (two
     /// thread switches per input).
     pub fn send(&self, input: I) {
         let Some(inbox) = self.running() else { return };
         if inbox.is_full() {
-            self.sync();
+            self.wait_for_room(inbox);
         }
         if inbox.send(Message::Input(input)).is_err() {
             self.stopped();
+        }
+    }
+
+    /// Waits until the inbox is down to [`LOW_WATER`] (at most [`SYNC_WAIT`]).
+    fn wait_for_room(&self, inbox: &Sender<Message<I>>) {
+        let deadline = Instant::now() + SYNC_WAIT;
+        loop {
+            self.wants_room.store(true, Ordering::SeqCst);
+            if inbox.len() <= LOW_WATER {
+                self.wants_room.store(false, Ordering::SeqCst);
+                return;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                self.wants_room.store(false, Ordering::SeqCst);
+                tracing::warn!(helper = self.name, "a helper is more than {SYNC_WAIT:?} behind; waiting for it");
+                return;
+            }
+            // A stale answer or a missed one only means one more look.
+            match self.room.recv_timeout(ROOM_POLL.min(deadline - now)) {
+                Ok(()) | Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return self.stopped(),
+            }
         }
     }
 
@@ -128,16 +178,36 @@ pub(super) fn lock<S>(store: &Mutex<S>) -> MutexGuard<'_, S> {
     store.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// The helper's side of [`Helper::wait_for_room`].
+struct Room<'a> {
+    wanted: &'a AtomicBool,
+    sender: &'a Sender<()>,
+}
+
+impl Room<'_> {
+    /// Tells a waiting engine there is room, once the inbox is down to [`LOW_WATER`].
+    fn tell<T>(&self, inbox: &Receiver<T>) {
+        if self.wanted.load(Ordering::SeqCst) && inbox.len() <= LOW_WATER {
+            self.wanted.store(false, Ordering::SeqCst);
+            // Full means an answer is already waiting to be read.
+            let _already_told = self.sender.try_send(());
+        }
+    }
+}
+
 /// The helper's loop: applies inputs in the order sent, letting go of the store between runs
 /// of at most [`APPLY_BUDGET`] and whenever the engine asks to read it.
-fn run<S, I>(store: &Mutex<S>, inbox: &Receiver<Message<I>>, mut apply: impl FnMut(&mut S, I)) {
+fn run<S, I>(store: &Mutex<S>, inbox: &Receiver<Message<I>>, room: &Room<'_>, mut apply: impl FnMut(&mut S, I)) {
     while let Ok(first) = inbox.recv() {
         let mut guard = lock(store);
         let started = Instant::now();
         let mut next = Some(first);
         while let Some(message) = next.take() {
             match message {
-                Message::Input(input) => apply(&mut guard, input),
+                Message::Input(input) => {
+                    apply(&mut guard, input);
+                    room.tell(inbox);
+                }
                 Message::Sync(ack) => {
                     // The engine reads the store next: let go of it. (A closed ack means the
                     // engine gave up waiting; nothing to answer.)
@@ -169,6 +239,27 @@ mod tests {
         for n in 0..sent {
             helper.send(n);
         }
+        helper.sync();
+        assert_eq!(*helper.lock(), (0..sent).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_full_inbox_holds_the_engine_until_half_of_it_is_applied_not_all() {
+        let store = Arc::new(Mutex::new(Vec::new()));
+        let helper = Helper::spawn("eventlens-test-helper", store, |seen: &mut Vec<usize>, n: usize| {
+            std::thread::sleep(Duration::from_millis(2));
+            seen.push(n);
+        })
+        .unwrap();
+        // One input past a full inbox: the engine waits until the helper is half an inbox
+        // behind, then goes on while the helper works through the rest (about 64 ms).
+        let sent = INBOX_INPUTS + 2;
+        for n in 0..sent {
+            helper.send(n);
+        }
+        let applied = helper.lock().len();
+        assert!(applied >= INBOX_INPUTS - LOW_WATER, "the engine waited for room: {applied} applied");
+        assert!(applied < sent - 8, "the engine did not wait for the whole inbox: {applied} of {sent} applied");
         helper.sync();
         assert_eq!(*helper.lock(), (0..sent).collect::<Vec<_>>());
     }

@@ -4,6 +4,7 @@
 //! later (or earlier) can be joined to them. Those memories must not grow with the session,
 //! so each lives in a [`BoundedIndex`] that forgets its oldest entry when full and counts it.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hash};
 
@@ -26,24 +27,45 @@ impl<K: Eq + Hash + Copy, V> BoundedIndex<K, V> {
 
     /// Inserts or replaces; a new key may evict the oldest one.
     pub fn insert(&mut self, key: K, value: V) {
-        if !self.map.contains_key(&key) {
-            self.make_room();
-            self.order.push_back(key);
+        self.make_room_for(&key);
+        match self.map.entry(key) {
+            Entry::Occupied(mut held) => {
+                held.insert(value);
+            }
+            Entry::Vacant(new) => {
+                self.order.push_back(key);
+                new.insert(value);
+            }
         }
-        self.map.insert(key, value);
     }
 
-    /// The value for `key`, inserting `default()` first when absent.
+    /// The value for `key`, inserting `default()` first when absent. Below capacity the key
+    /// is looked up once; at capacity, a new key is looked up once more to make room first.
     pub fn entry_or_insert_with(&mut self, key: K, default: impl FnOnce() -> V) -> &mut V {
-        if !self.map.contains_key(&key) {
-            self.make_room();
-            self.order.push_back(key);
+        self.make_room_for(&key);
+        match self.map.entry(key) {
+            Entry::Occupied(held) => held.into_mut(),
+            Entry::Vacant(new) => {
+                self.order.push_back(key);
+                new.insert(default())
+            }
         }
-        self.map.entry(key).or_insert_with(default)
     }
 
-    /// Evicts oldest keys until one more fits. Runs before a new key is added, so the new
-    /// key itself can never be the one evicted.
+    /// Makes room for `key` if it is new and the index is full, before it is added (so the
+    /// new key itself can never be the one evicted).
+    fn make_room_for(&mut self, key: &K) {
+        // Keys taken out through `remove` leave stale entries in `order`; compact when they dominate.
+        if self.order.len() >= self.capacity.saturating_mul(2) {
+            let map = &self.map;
+            self.order.retain(|k| map.contains_key(k));
+        }
+        if self.map.len() >= self.capacity && !self.map.contains_key(key) {
+            self.make_room();
+        }
+    }
+
+    /// Evicts oldest keys until one more fits.
     fn make_room(&mut self) {
         while self.map.len() >= self.capacity {
             let Some(oldest) = self.order.pop_front() else { break };
@@ -51,11 +73,17 @@ impl<K: Eq + Hash + Copy, V> BoundedIndex<K, V> {
                 self.evicted += 1;
             }
         }
-        // Keys taken out through `remove` leave stale entries in `order`; compact when they dominate.
-        if self.order.len() > self.capacity.saturating_mul(2) {
-            let map = &self.map;
-            self.order.retain(|k| map.contains_key(k));
+    }
+
+    /// Takes out the oldest key still held, counted as evicted.
+    pub fn pop_oldest(&mut self) -> Option<V> {
+        while let Some(oldest) = self.order.pop_front() {
+            if let Some(value) = self.map.remove(&oldest) {
+                self.evicted += 1;
+                return Some(value);
+            }
         }
+        None
     }
 
     /// The value for `key`.

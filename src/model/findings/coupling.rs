@@ -55,23 +55,24 @@ impl CallRef<'_> {
     }
 }
 
-/// Whether a span is under a consumer's process span.
-#[derive(Clone, Debug)]
+/// Whether a span is under a consumer's process span. Kept for every span, so it is small
+/// and plain: the topic is an index into the detector's topic names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Under {
     /// Its parent has not arrived yet.
     Waiting,
     /// It is not.
     No,
-    /// It is, processing this topic.
-    Yes(Arc<str>),
+    /// It is, processing the topic of this index in `topic_names`.
+    Yes(u32),
 }
 
-/// A span waiting for its parent.
+/// A span waiting for its parent: most are not calls, and take 16 bytes.
 #[derive(Clone, Debug)]
 struct Waiting {
     id: u64,
-    call: Option<Call>,
-    trace: TraceId,
+    /// The call it makes, and its trace (for the evidence).
+    call: Option<Box<(Call, TraceId)>>,
 }
 
 /// Synchronous calls on event chains, and cycles between services.
@@ -89,8 +90,11 @@ pub struct CouplingDetector {
     /// Hashes of the edges above: the common case, an edge seen before, is answered without
     /// comparing names.
     seen_edges: HashSet<u64, BuildHasherDefault<FxHasher>>,
-    /// Topic names shared by the spans under their consumers, by hash (at most [`MAX_EDGES`]).
-    topics: HashMap<u64, Arc<str>, BuildHasherDefault<FxHasher>>,
+    /// Topics processed by consumers, by the hash of their name: an index into
+    /// `topic_names` (at most [`MAX_EDGES`]; past it, spans under a consumer of a new topic
+    /// are taken as not under one, and counted as dropped).
+    topics: HashMap<u64, u32, BuildHasherDefault<FxHasher>>,
+    topic_names: Vec<Arc<str>>,
     dropped: u64,
 }
 
@@ -124,6 +128,7 @@ impl CouplingDetector {
             direct: BTreeMap::new(),
             seen_edges: HashSet::default(),
             topics: HashMap::default(),
+            topic_names: Vec::new(),
             dropped: 0,
         }
     }
@@ -135,25 +140,25 @@ impl CouplingDetector {
         let id = key_of(&span.span_ref());
         let process = span.messaging.as_ref().filter(|m| m.operation == MessagingOperation::Process);
         let state = match (process, span.parent_ref()) {
-            (Some(m), _) => m.destination.as_deref().map_or(Under::No, |t| Under::Yes(self.topic(t))),
-            (None, Some(parent)) => match self.under.get(&key_of(&parent)) {
-                Some(Under::Yes(topic)) => Under::Yes(Arc::clone(topic)),
+            (Some(m), _) => m.destination.as_deref().and_then(|t| self.topic(t)).map_or(Under::No, Under::Yes),
+            (None, Some(parent)) => match self.under.get(&key_of(&parent)).copied() {
+                Some(Under::Yes(topic)) => Under::Yes(topic),
                 Some(Under::No) => Under::No,
                 Some(Under::Waiting) | None => {
-                    let waiting = Waiting { id, call: call.map(CallRef::owned), trace: span.trace_id };
+                    let waiting = Waiting { id, call: call.map(|c| Box::new((c.owned(), span.trace_id))) };
                     self.waiting.entry_or_insert_with(key_of(&parent), SmallVec::new).push(waiting);
                     Under::Waiting
                 }
             },
             (None, None) => Under::No,
         };
-        self.under.insert(id, state.clone());
+        self.under.insert(id, state);
         let topic = match state {
             Under::Waiting => return changed,
             Under::No => None,
             Under::Yes(topic) => {
                 if let Some(call) = call {
-                    changed |= self.report(call, &topic, span.trace_id, at);
+                    changed |= self.report(call, topic, span.trace_id, at);
                 }
                 Some(topic)
             }
@@ -168,10 +173,10 @@ impl CouplingDetector {
         while let Some((parent, depth)) = pending.pop() {
             let Some(children) = self.waiting.remove(&parent) else { continue };
             for child in children {
-                let resolved = topic.as_ref().map_or(Under::No, |t| Under::Yes(Arc::clone(t)));
-                self.under.insert(child.id, resolved);
-                if let (Some(topic), Some(call)) = (&topic, &child.call) {
-                    changed |= self.report(call.as_ref(), topic, child.trace, at);
+                self.under.insert(child.id, topic.map_or(Under::No, Under::Yes));
+                if let (Some(topic), Some(call)) = (topic, &child.call) {
+                    let (call, trace) = &**call;
+                    changed |= self.report(call.as_ref(), topic, *trace, at);
                 }
                 if depth < MAX_RESOLVE_DEPTH {
                     pending.push((child.id, depth + 1));
@@ -181,21 +186,26 @@ impl CouplingDetector {
         changed
     }
 
-    /// The topic's name, shared by every span under a consumer of it (allocated once).
-    fn topic(&mut self, topic: &str) -> Arc<str> {
+    /// The index of the topic's name, added on first sight; `None` past [`MAX_EDGES`]
+    /// topics (a topic per request), counted as dropped.
+    fn topic(&mut self, topic: &str) -> Option<u32> {
         let key = key_of(&topic);
-        if let Some(name) = self.topics.get(&key) {
-            return Arc::clone(name);
+        if let Some(&index) = self.topics.get(&key) {
+            return Some(index);
         }
-        let name: Arc<str> = Arc::from(topic);
-        // Past the bound (a topic per request), names are no longer shared, only allocated.
-        if self.topics.len() < MAX_EDGES {
-            self.topics.insert(key, Arc::clone(&name));
-        }
-        name
+        let index = u32::try_from(self.topic_names.len()).ok().filter(|_| self.topic_names.len() < MAX_EDGES);
+        let Some(index) = index else {
+            self.dropped += 1;
+            return None;
+        };
+        self.topics.insert(key, index);
+        self.topic_names.push(Arc::from(topic));
+        Some(index)
     }
 
-    fn report(&mut self, call: CallRef<'_>, topic: &str, trace: TraceId, at: u64) -> bool {
+    fn report(&mut self, call: CallRef<'_>, topic: u32, trace: TraceId, at: u64) -> bool {
+        let Some(topic) = self.topic_names.get(topic as usize) else { return false };
+        let topic: &str = topic;
         let key = key_of(&(call, topic));
         let made = || {
             let service = call.service.to_string();
@@ -337,17 +347,23 @@ impl CouplingDetector {
             let spilled = if w.spilled() { w.capacity() * size_of::<Waiting>() } else { 0 };
             let calls = w
                 .iter()
-                .filter_map(|c| c.call.as_ref())
-                .map(|c| c.service.name.capacity() + c.peer.capacity())
+                .filter_map(|c| c.call.as_deref())
+                .map(|(c, _)| {
+                    size_of::<(Call, TraceId)>()
+                        + c.service.name.capacity()
+                        + c.service.namespace.as_ref().map_or(0, String::capacity)
+                        + c.peer.capacity()
+                })
                 .sum::<usize>();
             spilled + calls
         };
-        let topics = self.topics.values().map(|t| t.len() + 2 * size_of::<usize>()).sum::<usize>();
+        let topics = self.topic_names.iter().map(|t| t.len() + 2 * size_of::<usize>()).sum::<usize>();
         self.under.heap_bytes_with(|_| 0)
             + self.waiting.heap_bytes_with(waiting)
             + self.calls.heap_bytes()
             + self.seen_edges.capacity() * (size_of::<u64>() + 1)
-            + self.topics.capacity() * (size_of::<(u64, Arc<str>)>() + 1)
+            + self.topics.capacity() * (size_of::<(u64, u32)>() + 1)
+            + self.topic_names.capacity() * size_of::<Arc<str>>()
             + topics
     }
 
