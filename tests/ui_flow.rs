@@ -199,12 +199,22 @@ fn exporting_harness(collector: &Collector, dir: &std::path::Path) -> Harness<'s
     harness
 }
 
-/// The one file an export wrote to `dir`, which the window names.
-fn the_saved_file(harness: &Harness<'static, EventLensApp>, dir: &std::path::Path) -> std::path::PathBuf {
-    let files: Vec<_> = std::fs::read_dir(dir).expect("dir").map(|e| e.expect("entry").path()).collect();
-    assert_eq!(files.len(), 1, "{files:?}");
-    harness.get_by_label_contains(&format!("graph saved to {}", files[0].display()));
-    files[0].clone()
+/// The one file an export wrote to `dir`, which the window names. Exports are written off the
+/// frame: frames run until the window says the file was saved (at most 20 s, for a loaded
+/// machine).
+fn the_saved_file(harness: &mut Harness<'static, EventLensApp>, dir: &std::path::Path) -> std::path::PathBuf {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let files: Vec<_> = std::fs::read_dir(dir).expect("dir").map(|e| e.expect("entry").path()).collect();
+        assert!(files.len() <= 1, "{files:?}");
+        if let [file] = files.as_slice()
+            && harness.query_by_label_contains(&format!("graph saved to {}", file.display())).is_some()
+        {
+            return file.clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "no export saved within 20 s: {files:?}");
+        settle(harness);
+    }
 }
 
 #[test]
@@ -213,7 +223,7 @@ fn export_svg_saves_the_graph_as_drawn() {
     let mut harness = exporting_harness(&collector, dir.path());
     harness.get_by_role_and_label(Role::Button, "Export SVG").click();
     settle(&mut harness);
-    let file = the_saved_file(&harness, dir.path());
+    let file = the_saved_file(&mut harness, dir.path());
     let svg = std::fs::read_to_string(&file).expect("svg");
     assert!(svg.starts_with("<svg"));
     for node in &harness.state().snapshot().nodes {
@@ -229,7 +239,7 @@ fn export_png_saves_the_graph_as_shown() {
     for _ in 0..10 {
         settle(&mut harness);
     }
-    let file = the_saved_file(&harness, dir.path());
+    let file = the_saved_file(&mut harness, dir.path());
     let png = image::open(&file).expect("a PNG").to_rgba8();
     // The graph's canvas: below the bars, narrower than the window, and not blank.
     assert!(
