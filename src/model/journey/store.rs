@@ -92,7 +92,8 @@ pub struct JourneyCounters {
     pub journeys: u64,
     /// Spans kept in journeys.
     pub spans: u64,
-    /// Estimated bytes of the spans and messages kept in journeys.
+    /// Estimated bytes the journeys hold: their spans and messages, records, totals, list
+    /// rows and indexes (what the memory budget's journeys share is held to).
     pub bytes: u64,
     /// Journeys evicted by retention.
     pub evicted: u64,
@@ -104,7 +105,7 @@ pub struct JourneyCounters {
 /// it (a child's or a consumer's). One word: the journey id, with the top bit set once the
 /// span itself arrived.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct SpanSlot(u64);
+pub(super) struct SpanSlot(u64);
 
 impl SpanSlot {
     const ARRIVED: u64 = 1 << 63;
@@ -206,7 +207,8 @@ pub struct JourneyStore {
     rows_dirty: Vec<u64>,
     pending: VecDeque<GraceDeadline>,
     spans_kept: usize,
-    /// Estimated bytes of the stored spans and messages ([`stored::StoredSpan::bytes`]).
+    /// Estimated bytes of the stored spans and messages ([`stored::StoredSpan::bytes`]); the
+    /// whole store's are [`JourneyStore::bytes_held`].
     bytes_kept: usize,
     evicted: u64,
     evicted_spans: u64,
@@ -258,7 +260,7 @@ impl JourneyStore {
         JourneyCounters {
             journeys: self.list.len() as u64,
             spans: self.spans_kept as u64,
-            bytes: self.bytes_kept as u64,
+            bytes: self.bytes_held() as u64,
             evicted: self.evicted,
             evicted_spans: self.evicted_spans,
         }

@@ -2,16 +2,46 @@
 //! bytes than its settings allow, and what was evicted is counted. Apart so the bounds on the
 //! store's memory are in one place.
 
-use super::{JourneyStore, MessagePosition};
+use std::mem::size_of;
+
+use super::{Journey, JourneyStore, MessagePosition, SpanSlot};
+use crate::model::ids::SpanRef;
+use crate::model::journey::accum::Accum;
 use crate::model::journey::stored::StoredSpan;
-use crate::model::journey::summary::JourneyId;
+use crate::model::journey::summary::{JourneyId, JourneySummary};
+
+/// Heap a journey owns beyond its record, totals and row as types: the names its totals and
+/// row list once they spill their inline room, the row's strings, and what the slab, the
+/// dirty lists and the grace queue keep per journey. Measured with a counting allocator
+/// (`tests/journeys_memory_bound.rs`, four-span orders with a message each), where it is the
+/// rest once the parts named in [`JourneyStore::bytes_held`] are counted.
+const JOURNEY_HEAP_BYTES: usize = 1_700;
+
+/// A hash table holds about one and a half slots per entry between its growths (it doubles
+/// when seven eighths full), each slot an entry and a control byte.
+fn table_bytes<K, V>(entries: usize) -> usize {
+    entries * (size_of::<(K, V)>() + 1) * 3 / 2
+}
 
 impl JourneyStore {
+    /// What the store holds, in bytes: the stored spans and messages as they were counted
+    /// when added, each journey's record, totals and list row, and the tables from spans and
+    /// messages to their journeys (by entries, not by allocated slots, which a table keeps
+    /// after its entries go: evicting must bring the figure down).
+    pub(super) fn bytes_held(&self) -> usize {
+        let per_journey =
+            size_of::<Option<Journey>>() + size_of::<Accum>() + size_of::<JourneySummary>() + JOURNEY_HEAP_BYTES;
+        self.bytes_kept
+            + self.journeys.len() * per_journey
+            + table_bytes::<SpanRef, SpanSlot>(self.span_index.len())
+            + table_bytes::<MessagePosition, u64>(self.message_index.len())
+    }
+
     /// Evicts the oldest journeys while over either limit.
     pub(super) fn evict(&mut self) {
         while self.journeys.len() > self.settings.max_journeys
             || self.spans_kept > self.settings.max_spans
-            || self.bytes_kept > self.settings.max_bytes
+            || self.bytes_held() > self.settings.max_bytes
         {
             let Some((id, j)) = self.journeys.pop_oldest() else { break };
             for span in j.spans.iter().map(StoredSpan::span_ref).chain(j.awaiting.iter().copied()) {
