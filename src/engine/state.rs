@@ -110,12 +110,14 @@ impl EngineState {
 
     /// The bytes a [`EngineState::timeline_copy`] of this state holds, as far as they are
     /// measured: the flow model (its graph and join memories, [`HeapSize`]), the findings
-    /// detectors' memories and findings, and the span clock. The Kafka model's clusters are
-    /// shared with the head until it changes them and are not measured yet.
+    /// detectors' memories and findings, the Kafka model's clusters (topics, groups and lag
+    /// histories) and the span clock. The clusters are shared with the head until the next
+    /// change copies them; each copy counts them in full, so the measure errs high.
     pub(super) fn timeline_bytes(&self) -> usize {
         size_of::<Self>()
             + self.model.heap_bytes()
             + self.findings.read(crate::model::findings::FindingsModel::heap_bytes)
+            + self.kafka.clusters_heap_bytes()
             + self.spans.heap_bytes()
     }
 

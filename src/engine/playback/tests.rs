@@ -226,3 +226,39 @@ fn states_rebuilt_from_the_start_fold_the_names_the_head_folded() {
     let (_, state) = log.state_at(u64::MAX, None);
     assert_eq!(state.model().counters().names_folded, folded);
 }
+
+#[test]
+fn a_checkpoint_counts_the_kafka_clusters_lag_histories() {
+    use crate::model::kafka::KafkaRecord;
+    use crate::model::kafka::lag::LagSample;
+    use crate::model::kafka::observation::{CommittedOffset, KafkaEvent, OffsetPoll, Watermark};
+    let poll = |i: u64| {
+        Record::Kafka(KafkaRecord {
+            cluster: "c".into(),
+            received_unix_nano: (1_000 + i) * 1_000_000_000,
+            event: KafkaEvent::Offsets(OffsetPoll {
+                watermarks: (0..10)
+                    .map(|p| Watermark { topic: "orders".into(), partition: p, low: 0, high: i as i64 })
+                    .collect(),
+                commits: (0..10)
+                    .map(|p| CommittedOffset {
+                        group: "shipping".into(),
+                        topic: "orders".into(),
+                        partition: p,
+                        offset: i as i64 / 2,
+                        oldest_unconsumed_ms: None,
+                    })
+                    .collect(),
+            }),
+        })
+    };
+    let mut head = EngineState::default();
+    head.apply(&poll(0));
+    let before = head.timeline_bytes();
+    for i in 1..=500 {
+        head.apply(&poll(i));
+    }
+    // Ten partitions, 500 more samples each: the copy a checkpoint keeps holds them all.
+    let grown = head.timeline_bytes() - before;
+    assert!(grown >= 10 * 499 * size_of::<LagSample>(), "{before} -> {}", head.timeline_bytes());
+}

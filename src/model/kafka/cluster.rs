@@ -82,6 +82,16 @@ impl KafkaModel {
         &self.clusters
     }
 
+    /// The bytes the clusters hold (their map, topics, groups and lag histories; see
+    /// [`memory`](super::memory)), as a copy of the model that does not share them would.
+    pub fn clusters_heap_bytes(&self) -> usize {
+        use crate::model::size::HeapSize;
+        self.clusters
+            .iter()
+            .map(|(name, c)| name.capacity() + std::mem::size_of::<(String, ClusterState)>() * 3 / 2 + c.heap_bytes())
+            .sum()
+    }
+
     /// The clusters, shared: a reader on another thread (the findings helper) keeps them as
     /// of this moment while the model goes on (the next change copies them).
     pub fn shared_clusters(&self) -> Arc<BTreeMap<String, ClusterState>> {

@@ -120,6 +120,14 @@ pub struct PartitionLag {
     max_lag_ms: Option<u64>,
 }
 
+impl crate::model::size::HeapSize for PartitionLag {
+    /// Its history's ring buffer as allocated (the most of a group's memory: up to
+    /// [`LagSettings::history`] samples).
+    fn heap_bytes(&self) -> usize {
+        self.history.capacity() * std::mem::size_of::<LagSample>()
+    }
+}
+
 impl PartitionLag {
     /// Adds a sample and re-evaluates the status. `members_active` says whether a member of
     /// the group owns this partition (`None` when the cluster would not describe the group).

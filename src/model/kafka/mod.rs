@@ -4,6 +4,7 @@
 pub mod browser;
 pub mod cluster;
 pub mod lag;
+pub mod memory;
 pub mod message;
 pub mod observation;
 
