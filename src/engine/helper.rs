@@ -247,12 +247,14 @@ mod tests {
     fn a_full_inbox_holds_the_engine_until_half_of_it_is_applied_not_all() {
         let store = Arc::new(Mutex::new(Vec::new()));
         let helper = Helper::spawn("eventlens-test-helper", store, |seen: &mut Vec<usize>, n: usize| {
-            std::thread::sleep(Duration::from_millis(2));
+            std::thread::sleep(Duration::from_millis(5));
             seen.push(n);
         })
         .unwrap();
         // One input past a full inbox: the engine waits until the helper is half an inbox
-        // behind, then goes on while the helper works through the rest (about 64 ms).
+        // behind, then goes on while the helper works through the rest (about 160 ms, so a
+        // loaded machine that delays the engine a while does not make it look as if it
+        // waited for all).
         let sent = INBOX_INPUTS + 2;
         for n in 0..sent {
             helper.send(n);
