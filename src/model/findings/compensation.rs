@@ -186,13 +186,13 @@ impl CompensationDetector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::findings::FindingsSettings;
+    use crate::model::findings::payload::FieldPlan;
     use crate::model::findings::testing::message;
 
     fn feed(d: &mut CompensationDetector, topic: &str, offset: i64, key: &str, event_type: &str) {
         let payload = format!(r#"{{"type":"{event_type}"}}"#);
         let m = message(topic, 0, offset, key, payload.as_bytes());
-        d.apply_message(&m, &ReadPayload::of(&m, &FindingsSettings::default()), 1);
+        d.apply_message(&m, &ReadPayload::of(&m, &FieldPlan::default()), 1);
     }
 
     fn findings(d: &CompensationDetector) -> Vec<Finding> {

@@ -120,6 +120,8 @@ impl FindingsView {
 #[derive(Clone, Debug)]
 pub struct FindingsModel {
     settings: Arc<FindingsSettings>,
+    /// The payload fields the settings ask for, worked out once.
+    fields: Arc<payload::FieldPlan>,
     processing: processing::ProcessingDetector,
     ordering: ordering::OrderingDetector,
     schema: schema::SchemaDetector,
@@ -148,6 +150,7 @@ impl FindingsModel {
             compensation: compensation::CompensationDetector::new(max),
             coupling: coupling::CouplingDetector::new(max),
             lag: lag::LagDetector::default(),
+            fields: Arc::new(payload::FieldPlan::new(&settings)),
             settings: Arc::new(settings),
             version: 0,
         }
@@ -193,7 +196,7 @@ impl FindingsModel {
         if !self.settings.enabled {
             return;
         }
-        let read = payload::ReadPayload::of(message, &self.settings);
+        let read = payload::ReadPayload::of(message, &self.fields);
         let mut changed = self.dead_letter.apply_message(message, &read, at);
         if message.links.dead_letter.is_none() {
             changed |= self.ordering.apply_message(message, &read, at);

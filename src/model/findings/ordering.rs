@@ -237,12 +237,12 @@ impl OrderingDetector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::findings::FindingsSettings;
+    use crate::model::findings::payload::FieldPlan;
     use crate::model::findings::testing::{message, process_span};
 
     fn feed(d: &mut OrderingDetector, partition: i32, offset: i64, key: &str, payload: &str) -> bool {
         let m = message("orders", partition, offset, key, payload.as_bytes());
-        let read = ReadPayload::of(&m, &FindingsSettings::default());
+        let read = ReadPayload::of(&m, &FieldPlan::default());
         d.apply_message(&m, &read, 1)
     }
 

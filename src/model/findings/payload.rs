@@ -68,39 +68,66 @@ pub struct ReadPayload {
     pub identity: Option<String>,
 }
 
+/// The top-level payload fields the detectors ask for, worked out once from the settings:
+/// every message is read against the same list, so it is not rebuilt (and its names not
+/// compared) per message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldPlan {
+    /// The names asked for, each once: the event type first.
+    names: Vec<String>,
+    /// Positions in `names`.
+    key: Option<usize>,
+    dedup: Option<usize>,
+    sequence: SmallVec<[usize; 4]>,
+    time: SmallVec<[usize; 5]>,
+}
+
+impl FieldPlan {
+    /// The fields `settings` name, then the [`TIME_FIELDS`].
+    pub fn new(settings: &FindingsSettings) -> Self {
+        let mut names = vec![settings.event_type_field.clone()];
+        let key = settings.key_field.as_deref().map(|f| position(&mut names, f));
+        let dedup = settings.dedup_field.as_deref().map(|f| position(&mut names, f));
+        let sequence = settings.order_fields.iter().map(|f| position(&mut names, f)).collect();
+        let time = TIME_FIELDS.iter().map(|f| position(&mut names, f)).collect();
+        Self { names, key, dedup, sequence, time }
+    }
+}
+
+impl Default for FieldPlan {
+    fn default() -> Self {
+        Self::new(&FindingsSettings::default())
+    }
+}
+
+/// The position of `name` in `names`, added when absent.
+fn position(names: &mut Vec<String>, name: &str) -> usize {
+    names.iter().position(|n| n == name).unwrap_or_else(|| {
+        names.push(name.to_owned());
+        names.len() - 1
+    })
+}
+
 impl ReadPayload {
-    /// Reads `message` once for every detector, in one pass over its payload.
-    pub fn of(message: &KafkaMessage, settings: &FindingsSettings) -> Self {
-        // The top-level fields asked for, in a fixed order: their positions below.
-        let mut wanted: SmallVec<[&str; 12]> = SmallVec::new();
-        wanted.push(&settings.event_type_field);
-        let key_at = settings.key_field.as_deref().map(|f| push(&mut wanted, f));
-        let dedup_at = settings.dedup_field.as_deref().map(|f| push(&mut wanted, f));
-        let sequence_at: SmallVec<[usize; 4]> = settings.order_fields.iter().map(|f| push(&mut wanted, f)).collect();
-        let time_at: SmallVec<[usize; 5]> = TIME_FIELDS.iter().map(|f| push(&mut wanted, f)).collect();
+    /// Reads `message` once for every detector, in one pass over its payload, for the fields
+    /// `plan` asks for.
+    pub fn of(message: &KafkaMessage, plan: &FieldPlan) -> Self {
+        let wanted: SmallVec<[&str; 12]> = plan.names.iter().map(String::as_str).collect();
         let scanned = message.payload.as_deref().and_then(|p| json_scan::scan(p, &wanted));
         let field = |at: usize| scanned.as_ref().and_then(|s| s.field(at)).and_then(Scalar::text);
         let cloud_event = message.links.cloud_event.as_ref();
         let event_type = cloud_event.and_then(|c| c.event_type.clone()).or_else(|| field(0));
-        let key = match key_at {
+        let key = match plan.key {
             Some(at) => field(at),
             None => message.key.as_deref().and_then(|k| std::str::from_utf8(k).ok()).map(str::to_owned),
         };
-        let identity = match dedup_at {
+        let identity = match plan.dedup {
             Some(at) => field(at),
             None => cloud_event.and_then(|c| c.id.clone()),
         };
-        let order = scanned.as_ref().and_then(|s| order_of(s, &sequence_at, &time_at));
+        let order = scanned.as_ref().and_then(|s| order_of(s, &plan.sequence, &plan.time));
         Self { signature: scanned.map(|s| s.signature), event_type, key, order, identity }
     }
-}
-
-/// Adds `name` to the fields asked for, once; its position.
-fn push<'a>(wanted: &mut SmallVec<[&'a str; 12]>, name: &'a str) -> usize {
-    wanted.iter().position(|w| *w == name).unwrap_or_else(|| {
-        wanted.push(name);
-        wanted.len() - 1
-    })
 }
 
 /// The first sequence field present, when it is a number; else the first time field present,
@@ -166,7 +193,8 @@ mod tests {
     #[test]
     fn reads_type_key_order_and_identity() {
         let settings = FindingsSettings { dedup_field: Some("eventId".into()), ..FindingsSettings::default() };
-        let read = ReadPayload::of(&message("o-1", r#"{"type":"X","seq":4,"eventId":"e-9"}"#), &settings);
+        let read =
+            ReadPayload::of(&message("o-1", r#"{"type":"X","seq":4,"eventId":"e-9"}"#), &FieldPlan::new(&settings));
         assert_eq!(read.event_type.as_deref(), Some("OrderPlaced"), "the CloudEvents header wins");
         assert_eq!(read.key.as_deref(), Some("o-1"));
         assert_eq!(read.order, Some((OrderValue::Number(4.0), OrderSource::Sequence)));
@@ -176,10 +204,11 @@ mod tests {
     #[test]
     fn falls_back_to_the_event_time_and_a_key_field() {
         let settings = FindingsSettings { key_field: Some("order_id".into()), ..FindingsSettings::default() };
-        let read = ReadPayload::of(&message("k", r#"{"order_id":"o-7","time":"2026-11-30T10:00:00Z"}"#), &settings);
+        let plan = FieldPlan::new(&settings);
+        let read = ReadPayload::of(&message("k", r#"{"order_id":"o-7","time":"2026-11-30T10:00:00Z"}"#), &plan);
         assert_eq!(read.key.as_deref(), Some("o-7"));
         assert_eq!(read.order, Some((OrderValue::Text("2026-11-30T10:00:00Z".into()), OrderSource::Time)));
-        let none = ReadPayload::of(&message("k", "not json"), &settings);
+        let none = ReadPayload::of(&message("k", "not json"), &plan);
         assert!(none.signature.is_none() && none.order.is_none());
     }
 

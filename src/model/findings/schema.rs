@@ -7,10 +7,13 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use rustc_hash::FxHashMap;
+
 use super::FindingsCounters;
 use super::finding::{Consumer, Evidence, Finding, FindingKind, Location, MessageRef, Severity, ShapeDiff};
 use super::payload::ReadPayload;
 use super::shape::{Difference, Shape, compatibility, fields_of};
+use super::table::key_of;
 use crate::model::kafka::message::KafkaMessage;
 
 /// Messages an event type's first shape is learned from (optional fields show up in them).
@@ -55,7 +58,9 @@ struct EventShapes {
 /// Schema changes per event type.
 #[derive(Clone, Debug, Default)]
 pub struct SchemaDetector {
-    types: BTreeMap<(String, Option<String>), EventShapes>,
+    /// By the hash of (topic, event type) ([`key_of`]): a message is looked up without
+    /// copying either name.
+    types: FxHashMap<u64, EventShapes>,
     /// Failure times (span start, Unix ns) per (topic, consumer), oldest first.
     failures: BTreeMap<(String, String), VecDeque<u64>>,
     dropped: u64,
@@ -98,20 +103,21 @@ impl SchemaDetector {
         at: u64,
     ) -> bool {
         let Some(signature) = read.signature else { return false };
-        let key = (message.topic.clone(), read.event_type.clone());
-        let place = MessageRef { topic: message.topic.clone(), partition: message.partition, offset: message.offset };
+        let key = key_of(&(message.topic.as_str(), read.event_type.as_deref()));
+        let place =
+            || MessageRef { topic: message.topic.clone(), partition: message.partition, offset: message.offset };
         if !self.types.contains_key(&key) {
             if self.types.len() >= MAX_EVENT_TYPES {
                 self.dropped += 1;
                 return false;
             }
             self.types.insert(
-                key.clone(),
+                key,
                 EventShapes {
                     topic: message.topic.clone(),
                     event_type: read.event_type.clone(),
                     baseline: Shape::default(),
-                    first: place.clone(),
+                    first: place(),
                     changes: Vec::new(),
                     judged: Vec::new(),
                 },
@@ -157,7 +163,7 @@ impl SchemaDetector {
         shapes.changes.push(NewShape {
             difference,
             shape,
-            first: place,
+            first: place(),
             first_at: written.unwrap_or(at),
             first_read: at,
             last_read: at,
@@ -187,7 +193,10 @@ impl SchemaDetector {
 
     /// Copies the findings into `out`.
     pub fn collect(&self, out: &mut Vec<Finding>) {
-        for shapes in self.types.values() {
+        // In the order of their names, not of their hashes.
+        let mut types: Vec<&EventShapes> = self.types.values().collect();
+        types.sort_unstable_by(|a, b| (&a.topic, &a.event_type).cmp(&(&b.topic, &b.event_type)));
+        for shapes in types {
             for change in &shapes.changes {
                 let failing = self.failing_after(&shapes.topic, change.first_at);
                 let verdict = compatibility(&change.difference, &change.shape);
@@ -266,12 +275,12 @@ fn listed_fields(message: &KafkaMessage) -> Option<BTreeMap<String, u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::findings::FindingsSettings;
+    use crate::model::findings::payload::FieldPlan;
     use crate::model::findings::testing::message;
 
     fn feed(d: &mut SchemaDetector, offset: i64, payload: &str) -> bool {
         let m = message("orders", 0, offset, "k", payload.as_bytes());
-        d.apply_message(&m, &ReadPayload::of(&m, &FindingsSettings::default()), None, offset as u64)
+        d.apply_message(&m, &ReadPayload::of(&m, &FieldPlan::default()), None, offset as u64)
     }
 
     fn findings(d: &SchemaDetector) -> Vec<Finding> {
