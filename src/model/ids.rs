@@ -61,6 +61,12 @@ macro_rules! fixed_id {
 
             /// Reads an id from a hex string (either case), as OTLP/JSON and `traceparent` carry it.
             pub fn from_hex(text: &str) -> Result<Self, IdError> {
+                // Every browsed message's `traceparent` comes through here: the usual length
+                // decodes in place; any other is decoded whole to say what is wrong with it.
+                let mut array = [0u8; $len];
+                if hex::decode_to_slice(text, &mut array).is_ok() {
+                    return Self::from_bytes(&array);
+                }
                 let bytes = hex::decode(text).map_err(|_| IdError::NotHex($what))?;
                 Self::from_bytes(&bytes)
             }

@@ -5,6 +5,7 @@ pub mod findings;
 pub mod flow_graph;
 pub mod ids;
 pub mod journey;
+pub mod json_field;
 pub mod kafka;
 pub mod messaging;
 pub mod record;

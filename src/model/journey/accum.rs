@@ -159,8 +159,8 @@ impl Accum {
         }
     }
 
-    /// Adds a Kafka message.
-    pub fn add_message(&mut self, step: &MessageStep, received: u64) {
+    /// Adds a Kafka message; `kafka` is the (shared) label of its messaging system.
+    pub fn add_message(&mut self, step: &MessageStep, received: u64, kafka: &Arc<str>) {
         self.messages += 1;
         self.last_received = self.last_received.max(received);
         self.first_received = self.first_received.min(received);
@@ -170,7 +170,9 @@ impl Accum {
             self.end = self.end.max(at);
         }
         push_unique(&mut self.topics, Arc::clone(&step.topic));
-        push_unique(&mut self.produced, (Arc::clone(&step.topic), "kafka".into()));
+        if !self.produced.iter().any(|(topic, system)| *topic == step.topic && system == kafka) {
+            self.produced.push((Arc::clone(&step.topic), Arc::clone(kafka)));
+        }
         if let Some(key) = &step.key {
             push_unique(&mut self.keys, Arc::clone(key));
         }

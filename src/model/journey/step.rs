@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::model::ids::SpanRef;
+use crate::model::json_field::top_level_text;
 use crate::model::kafka::message::KafkaMessage;
 
 /// One message in a journey. Only what journeys show and search by is kept (no payload):
@@ -48,13 +49,23 @@ impl MessageStep {
     }
 
     /// Reads the step from a message; `event_type_field` names the payload field holding the
-    /// event type when the message is not a CloudEvent.
-    pub fn from_message(m: &KafkaMessage, event_type_field: Option<&str>) -> Self {
+    /// event type when the message is not a CloudEvent, and `label` makes the type's shared
+    /// text (most messages of a topic repeat a few types: a store interns them).
+    pub fn from_message(
+        m: &KafkaMessage,
+        event_type_field: Option<&str>,
+        label: &mut impl FnMut(&str) -> Arc<str>,
+    ) -> Self {
         let ce = m.links.cloud_event.as_ref();
-        let event_type = ce
-            .and_then(|c| c.event_type.as_deref())
-            .map(Arc::from)
-            .or_else(|| payload_field(m.payload.as_deref()?, event_type_field?).map(Arc::from));
+        let event_type = match ce.and_then(|c| c.event_type.as_deref()) {
+            Some(t) => Some(label(t)),
+            None => m
+                .payload
+                .as_deref()
+                .zip(event_type_field)
+                .and_then(|(payload, field)| top_level_text(payload, field))
+                .map(|t| label(&t)),
+        };
         Self {
             topic: m.topic.as_str().into(),
             partition: m.partition,
@@ -75,23 +86,43 @@ impl MessageStep {
     }
 }
 
-/// A top-level string field of a JSON object payload.
-fn payload_field(payload: &[u8], field: &str) -> Option<String> {
-    if payload.first() != Some(&b'{') {
-        return None;
-    }
-    let value: serde_json::Value = serde_json::from_slice(payload).ok()?;
-    value.get(field)?.as_str().map(str::to_owned)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::kafka::MessageHeader;
+
+    fn message(headers: Vec<MessageHeader>, payload: &str) -> KafkaMessage {
+        let mut m = KafkaMessage {
+            topic: "orders".into(),
+            partition: 2,
+            offset: 7,
+            timestamp_ms: None,
+            timestamp_type: Default::default(),
+            key: Some(b"o-1".to_vec()),
+            headers,
+            payload: Some(payload.as_bytes().to_vec()),
+            size: payload.len(),
+            links: Default::default(),
+        };
+        m.derive_links();
+        m
+    }
 
     #[test]
-    fn the_event_type_comes_from_the_configured_payload_field() {
-        assert_eq!(payload_field(br#"{"type":"OrderPlaced","id":1}"#, "type").as_deref(), Some("OrderPlaced"));
-        assert_eq!(payload_field(br#"{"kind":"OrderPlaced"}"#, "type"), None);
-        assert_eq!(payload_field(b"not json", "type"), None);
+    fn the_event_type_comes_from_the_cloud_event_else_the_configured_payload_field() {
+        let plain = message(Vec::new(), r#"{"type":"OrderPlaced","id":1}"#);
+        assert_eq!(
+            MessageStep::from_message(&plain, Some("type"), &mut |t: &str| Arc::from(t)).event_type.as_deref(),
+            Some("OrderPlaced")
+        );
+        assert_eq!(MessageStep::from_message(&plain, Some("kind"), &mut |t: &str| Arc::from(t)).event_type, None);
+        assert_eq!(MessageStep::from_message(&plain, None, &mut |t: &str| Arc::from(t)).event_type, None);
+        let header = MessageHeader { key: "ce_type".into(), value: Some(b"OrderShipped".to_vec()) };
+        let cloud_event = message(vec![header], r#"{"type":"OrderPlaced"}"#);
+        assert_eq!(
+            MessageStep::from_message(&cloud_event, Some("type"), &mut |t: &str| Arc::from(t)).event_type.as_deref(),
+            Some("OrderShipped")
+        );
+        assert_eq!(MessageStep::from_message(&plain, None, &mut |t: &str| Arc::from(t)).position(), "orders/2@7");
     }
 }

@@ -140,7 +140,7 @@ pub(super) struct Journey {
     pub(super) messages: Vec<MessageStep>,
     /// Spans not arrived yet that this journey's spans or messages are waiting for (a parent,
     /// a linked producer, a `traceparent` span): they join it when they come.
-    awaiting: Vec<SpanRef>,
+    awaiting: SmallVec<[SpanRef; 1]>,
     /// Batch spans of other journeys that link to spans of this one.
     pub(super) batch_consumers: Vec<SpanRef>,
     // Boxed: journeys move (into the slab, out on merge and eviction) far more often than
@@ -162,7 +162,7 @@ impl Journey {
             traces: SmallVec::new(),
             spans: SmallVec::new(),
             messages: Vec::new(),
-            awaiting: Vec::new(),
+            awaiting: SmallVec::new(),
             batch_consumers: Vec::new(),
             acc: Box::new(Accum::new()),
             dirty: false,

@@ -146,7 +146,10 @@ impl JourneyStore {
         if self.message_index.contains_key(&position) {
             return;
         }
-        let mut step = MessageStep::from_message(message, self.settings.event_type_field.as_deref());
+        let interner = &mut self.interner;
+        let mut step = MessageStep::from_message(message, self.settings.event_type_field.as_deref(), &mut |t| {
+            interner.event_type(t)
+        });
         step.topic = Arc::clone(&position.topic);
         step.received_unix_nano = received;
         let original = message.links.dead_letter.as_ref().and_then(|d| {
@@ -163,7 +166,7 @@ impl JourneyStore {
             _ => self.new_journey(),
         };
         if let Some(j) = self.journeys.get_mut(&id) {
-            j.acc.add_message(&step, received);
+            j.acc.add_message(&step, received, self.interner.kafka());
             self.bytes_kept += step.bytes();
             j.messages.push(step);
         }
@@ -231,7 +234,7 @@ impl JourneyStore {
             acc.add_span(&span, &service, topic.as_ref(), stored.received_unix_nano);
         }
         for step in messages {
-            acc.add_message(step, step.received_unix_nano);
+            acc.add_message(step, step.received_unix_nano, self.interner.kafka());
         }
         let linking = j.batch_consumers.iter().filter_map(|b| self.span_in(b)).map(|(_, s)| s);
         for span in linking.filter(known).filter_map(|s| s.decode().ok()) {

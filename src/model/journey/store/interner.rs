@@ -8,12 +8,30 @@ use rustc_hash::FxHashSet;
 
 use crate::model::span::{Resource, Span};
 
+/// Most event types interned. Types come from payloads, so a field that is not really a type
+/// (an id under the configured name) could otherwise grow the set with every message; past
+/// the cap a type is allocated per message instead, which loses nothing.
+const MAX_EVENT_TYPES: usize = 4_096;
+
 /// Interned label strings, and the last resource's service label (spans of one export
 /// share their resource).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Interner {
     interned: FxHashSet<Arc<str>>,
+    event_types: FxHashSet<Arc<str>>,
     last_resource: Option<LastResource>,
+    kafka: Arc<str>,
+}
+
+impl Default for Interner {
+    fn default() -> Self {
+        Self {
+            interned: FxHashSet::default(),
+            event_types: FxHashSet::default(),
+            last_resource: None,
+            kafka: Arc::from("kafka"),
+        }
+    }
 }
 
 /// A resource and its service label.
@@ -31,6 +49,23 @@ impl Interner {
         }
         let value: Arc<str> = text.into();
         self.interned.insert(Arc::clone(&value));
+        value
+    }
+
+    /// The messaging system label of Kafka messages, one string for all.
+    pub(super) fn kafka(&self) -> &Arc<str> {
+        &self.kafka
+    }
+
+    /// A message's event type, stored once while fewer than [`MAX_EVENT_TYPES`] are known.
+    pub(super) fn event_type(&mut self, text: &str) -> Arc<str> {
+        if let Some(found) = self.event_types.get(text) {
+            return Arc::clone(found);
+        }
+        let value: Arc<str> = text.into();
+        if self.event_types.len() < MAX_EVENT_TYPES {
+            self.event_types.insert(Arc::clone(&value));
+        }
         value
     }
 
@@ -62,5 +97,25 @@ impl Interner {
         let label = self.intern(&resource.service.to_string());
         self.last_resource = Some(LastResource { resource: Arc::clone(resource), label: Arc::clone(&label) });
         label
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_types_are_shared_up_to_the_cap_then_allocated() {
+        let mut interner = Interner::default();
+        let first = interner.event_type("OrderPlaced");
+        assert!(Arc::ptr_eq(&first, &interner.event_type("OrderPlaced")));
+        for i in 0..MAX_EVENT_TYPES {
+            interner.event_type(&format!("type-{i}"));
+        }
+        assert_eq!(interner.event_types.len(), MAX_EVENT_TYPES);
+        let late = interner.event_type("LateType");
+        assert_eq!(&*late, "LateType");
+        assert!(!Arc::ptr_eq(&late, &interner.event_type("LateType")), "not kept past the cap");
+        assert!(Arc::ptr_eq(&first, &interner.event_type("OrderPlaced")), "known types still shared");
     }
 }

@@ -112,16 +112,25 @@ pub(super) fn status(
 }
 
 fn sorted(items: &[Arc<str>]) -> Arc<[Arc<str>]> {
+    if items.is_sorted() {
+        return shared(items);
+    }
     let mut v = items.to_vec();
     v.sort();
     v.into()
+}
+
+/// A list row's copy of a list: one allocation, none when empty (most rows list one key and
+/// no message id).
+fn shared<T: Clone>(items: &[T]) -> Arc<[T]> {
+    if items.is_empty() { Arc::default() } else { Arc::from(items) }
 }
 
 /// A journey's list row from its totals, traces and status.
 pub(super) fn summary(id: JourneyId, acc: &Accum, traces: &[TraceId], status: JourneyStatus) -> JourneySummary {
     let (root_service, root_name) = match &acc.root {
         Some(root) => (Arc::clone(&root.service), Some(Arc::clone(&root.name))),
-        None => (Arc::from(""), None),
+        None => (Arc::default(), None),
     };
     let event_type = acc.event_type.clone().or(root_name).unwrap_or_else(|| Arc::from("message"));
     let start = if acc.start == u64::MAX { 0 } else { acc.start };
@@ -131,9 +140,9 @@ pub(super) fn summary(id: JourneyId, acc: &Accum, traces: &[TraceId], status: Jo
         end_unix_nano: acc.end.max(start),
         root_service,
         event_type,
-        keys: acc.keys.to_vec().into(),
-        message_ids: acc.message_ids.to_vec().into(),
-        trace_ids: traces.to_vec().into(),
+        keys: shared(&acc.keys),
+        message_ids: shared(&acc.message_ids),
+        trace_ids: shared(traces),
         services: sorted(&acc.services),
         topics: sorted(&acc.topics),
         hops: acc.delivered.len() as u32,
