@@ -23,7 +23,7 @@ pub(super) enum Input {
     /// A record's spans.
     Spans(Arc<Record>),
     /// A record's messages, with the service that produced each one (when any is known).
-    Messages { messages: Messages, producers: Option<Box<[Option<String>]>>, at: u64 },
+    Messages { messages: Messages, producers: Option<Arc<[Option<String>]>>, at: u64 },
     /// The clusters right after an offsets poll received at `at`.
     Lag { clusters: Arc<BTreeMap<String, ClusterState>>, at: u64 },
 }
@@ -92,23 +92,36 @@ impl Findings {
     /// (`joined`: each message's producing service is set). `shared` is the record as
     /// received, when the caller shares it.
     pub fn apply_messages(&mut self, joined: &[KafkaMessage], shared: Option<&Arc<Record>>, at: u64) {
+        let producers = joined
+            .iter()
+            .any(|m| m.links.produced_by.is_some())
+            .then(|| joined.iter().map(|m| m.links.produced_by.clone()).collect());
+        self.apply_messages_by(joined, producers.as_ref(), shared, at);
+    }
+
+    /// As [`Findings::apply_messages`], with the producing services (by position) given
+    /// beside the messages rather than written into them.
+    pub fn apply_messages_by(
+        &mut self,
+        messages: &[KafkaMessage],
+        producers: Option<&Arc<[Option<String>]>>,
+        shared: Option<&Arc<Record>>,
+        at: u64,
+    ) {
         match self {
             Self::Inline(model) => {
-                for message in joined {
-                    model.apply_message(message, at);
+                for (i, message) in messages.iter().enumerate() {
+                    let producer = producers.and_then(|p| p.get(i)).and_then(Option::as_deref);
+                    model.apply_message_by(message, producer, at);
                 }
             }
             Self::Threaded(helper) => {
-                let producers = joined
-                    .iter()
-                    .any(|m| m.links.produced_by.is_some())
-                    .then(|| joined.iter().map(|m| m.links.produced_by.clone()).collect());
                 let messages = match shared {
                     Some(record) => Messages::Shared(Arc::clone(record)),
                     // Not shared by the caller (benchmarks, tests): the thread gets a copy.
-                    None => Messages::Copied(joined.to_vec()),
+                    None => Messages::Copied(messages.to_vec()),
                 };
-                helper.send(Input::Messages { messages, producers, at });
+                helper.send(Input::Messages { messages, producers: producers.cloned(), at });
             }
         }
     }

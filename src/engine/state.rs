@@ -212,7 +212,10 @@ impl EngineState {
     fn apply_to_models(&mut self, record: &Record, shared: Option<&Arc<Record>>) {
         match record {
             Record::Spans(batch) => self.apply_spans(batch, shared),
-            Record::Kafka(k) => self.apply_kafka(k.clone(), shared),
+            Record::Kafka(k) => match shared {
+                Some(record) => self.apply_kafka_shared(k, record),
+                None => self.apply_kafka(k.clone(), None),
+            },
         }
     }
 
@@ -313,12 +316,42 @@ impl EngineState {
         }
     }
 
+    /// As [`EngineState::apply_kafka`] for a record the caller shares (the timeline keeps
+    /// it): nothing is copied; the producing services found for its messages are kept beside
+    /// them instead of written into them.
+    fn apply_kafka_shared(&mut self, record: &KafkaRecord, shared: &Arc<Record>) {
+        self.advance_clock(record.received_unix_nano);
+        let at = record.received_unix_nano;
+        let producers = match &record.event {
+            KafkaEvent::Messages(batch) => {
+                let producers = self.producers_of(&batch.messages);
+                self.findings.apply_messages_by(&batch.messages, producers.as_ref(), Some(shared), at);
+                producers
+            }
+            _ => None,
+        };
+        self.model.draw_kafka(record, &self.kafka);
+        self.kafka.apply_shared(shared, producers);
+        if matches!(record.event, KafkaEvent::Offsets(_)) {
+            self.findings.apply_lag(&self.kafka.shared_clusters(), at);
+        }
+    }
+
     /// Names the service that produced each message whose `traceparent` the model knows.
     fn join_messages_to_spans(&self, messages: &mut [KafkaMessage]) {
         for m in messages {
             let producer = m.links.trace.as_ref().and_then(|t| self.model.producer_of(t));
             m.links.produced_by = producer.map(NodeKey::label);
         }
+    }
+
+    /// The service that produced each message, by position; `None` when spans name none.
+    fn producers_of(&self, messages: &[KafkaMessage]) -> Option<Arc<[Option<String>]>> {
+        let producer = |m: &KafkaMessage| m.links.trace.as_ref().and_then(|t| self.model.producer_of(t));
+        messages
+            .iter()
+            .any(|m| producer(m).is_some())
+            .then(|| messages.iter().map(|m| producer(m).map(NodeKey::label)).collect())
     }
 
     /// The newest receive time applied, in Unix seconds; the clock for replays.

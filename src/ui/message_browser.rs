@@ -326,9 +326,11 @@ impl MessageBrowserView {
         }
     }
 
-    /// The selected message, for the side panel.
-    pub fn selected_message<'a>(&self, snapshot: &'a Snapshot) -> Option<&'a KafkaMessage> {
-        snapshot.kafka.browser.get(self.selected?)
+    /// The selected message, and the service that produced it when spans say, for the side
+    /// panel.
+    pub fn selected_message<'a>(&self, snapshot: &'a Snapshot) -> Option<(&'a KafkaMessage, Option<&'a str>)> {
+        let row = self.selected?;
+        Some((snapshot.kafka.browser.get(row)?, snapshot.kafka.browser.produced_by(row)))
     }
 }
 
@@ -363,21 +365,26 @@ fn parse_time(text: &str) -> Result<i64, String> {
 }
 
 impl MessageBrowserView {
-    /// The selected message (`m`, read by browse `browse`) in the side panel: headers, key and
-    /// payload, decoded, with copy buttons; true when Close was pressed. They are rendered when
-    /// the message is first shown, not every frame.
-    pub fn message_panel(&mut self, ui: &mut egui::Ui, m: &KafkaMessage, browse: u64) -> bool {
+    /// The selected message (`m`, read by browse `browse`, produced by `produced_by`) in the
+    /// side panel: headers, key and payload, decoded, with copy buttons; true when Close was
+    /// pressed. They are rendered when the message is first shown, not every frame.
+    pub fn message_panel(
+        &mut self,
+        ui: &mut egui::Ui,
+        (m, produced_by): (&KafkaMessage, Option<&str>),
+        browse: u64,
+    ) -> bool {
         let identity = MessageIdentity::of(m, browse);
         let shown = match &mut self.shown {
             Some(shown) if shown.is_for(&identity) => shown,
             stale => stale.insert(ShownMessage::render(m, browse, ui.ctx())),
         };
-        message_panel(ui, m, shown)
+        message_panel(ui, m, produced_by, shown)
     }
 }
 
 /// The selected message: headers, key and payload (as `shown`), decoded, with copy buttons.
-fn message_panel(ui: &mut egui::Ui, m: &KafkaMessage, shown: &mut ShownMessage) -> bool {
+fn message_panel(ui: &mut egui::Ui, m: &KafkaMessage, produced_by: Option<&str>, shown: &mut ShownMessage) -> bool {
     let mut close = false;
     ui.horizontal(|ui| {
         ui.heading(format!("{} / {} @ {}", m.topic, m.partition, m.offset));
@@ -387,7 +394,7 @@ fn message_panel(ui: &mut egui::Ui, m: &KafkaMessage, shown: &mut ShownMessage) 
     });
     ui.label(RichText::new(timestamp_text(m)).weak());
     if let Some(t) = &m.links.trace {
-        let by = m.links.produced_by.as_deref().map(|s| format!(" by {s}")).unwrap_or_default();
+        let by = produced_by.map(|s| format!(" by {s}")).unwrap_or_default();
         ui.label(format!("produced{by} in trace {}", t.trace_id));
     }
     if let Some(ce) = &m.links.cloud_event {

@@ -1,12 +1,15 @@
 //! The message browser's contents: the messages one browse (or search) has streamed in so
 //! far, and its progress. Stored as the batches they arrived in, each behind an `Arc`, so a
-//! snapshot shares them instead of copying.
+//! snapshot shares them instead of copying; a batch the engine also keeps in its timeline is
+//! shared with that record rather than copied out of it.
 
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use super::message::KafkaMessage;
+use super::{KafkaEvent, KafkaRecord};
+use crate::model::record::Record;
 use crate::model::size::HeapSize;
 
 /// The most messages one browse keeps; older ones are dropped (and counted).
@@ -33,6 +36,36 @@ pub struct BrowseProgress {
     pub error: Option<String>,
 }
 
+/// The messages of one batch, as the browser holds them.
+#[derive(Clone, Debug)]
+pub enum BatchMessages {
+    /// Moved in: the browser is their only holder.
+    Owned(Arc<Vec<KafkaMessage>>),
+    /// The record that carried them, which the timeline keeps too: one copy for both.
+    Shared(Arc<Record>),
+}
+
+impl BatchMessages {
+    /// The messages.
+    pub fn get(&self) -> &[KafkaMessage] {
+        match self {
+            Self::Owned(messages) => messages,
+            Self::Shared(record) => match &**record {
+                Record::Kafka(KafkaRecord { event: KafkaEvent::Messages(batch), .. }) => &batch.messages,
+                Record::Kafka(_) | Record::Spans(_) => &[],
+            },
+        }
+    }
+}
+
+/// One batch kept, with the services that produced its messages when the engine found them
+/// by `traceparent` and did not write them into the (shared) messages.
+#[derive(Clone, Debug)]
+struct Chunk {
+    messages: BatchMessages,
+    producers: Option<Arc<[Option<String>]>>,
+}
+
 /// Messages from one browse.
 #[derive(Clone, Debug, Default)]
 pub struct MessageBrowser {
@@ -42,7 +75,7 @@ pub struct MessageBrowser {
     pub topic: String,
     /// Progress as last reported.
     pub progress: BrowseProgress,
-    chunks: Vec<Arc<Vec<KafkaMessage>>>,
+    chunks: Vec<Chunk>,
     starts: Vec<usize>,
     /// Each chunk's estimated bytes.
     chunk_bytes: Vec<usize>,
@@ -57,6 +90,19 @@ impl MessageBrowser {
     /// Adds a batch of browse `browse`. A newer browse replaces the messages; batches of an
     /// older one (cancelled, still in flight) are ignored.
     pub fn push(&mut self, browse: u64, topic: &str, messages: Vec<KafkaMessage>, progress: Option<BrowseProgress>) {
+        self.push_batch(browse, topic, BatchMessages::Owned(Arc::new(messages)), None, progress);
+    }
+
+    /// As [`MessageBrowser::push`], for messages held as `messages` (shared with the record
+    /// that carried them, say), produced by `producers` (by position) when known.
+    pub fn push_batch(
+        &mut self,
+        browse: u64,
+        topic: &str,
+        messages: BatchMessages,
+        producers: Option<Arc<[Option<String>]>>,
+        progress: Option<BrowseProgress>,
+    ) {
         if browse < self.browse {
             return;
         }
@@ -66,21 +112,23 @@ impl MessageBrowser {
         if let Some(p) = progress {
             self.progress = p;
         }
-        if messages.is_empty() {
+        let count = messages.get().len();
+        if count == 0 {
             return;
         }
-        let bytes = messages.iter().map(HeapSize::total_bytes).sum::<usize>();
+        // A shared batch's bytes are the timeline's too: counted in both, the figure errs high.
+        let bytes = messages.get().iter().map(HeapSize::total_bytes).sum::<usize>();
         self.starts.push(self.len + self.evicted as usize);
-        self.len += messages.len();
+        self.len += count;
         self.bytes += bytes;
         self.chunk_bytes.push(bytes);
-        self.chunks.push(Arc::new(messages));
+        self.chunks.push(Chunk { messages, producers });
         while (self.len > MAX_BROWSED || self.bytes > self.max_bytes()) && self.chunks.len() > 1 {
-            let first = self.chunks.remove(0);
+            let first = self.chunks.remove(0).messages.get().len();
             self.starts.remove(0);
             self.bytes -= self.chunk_bytes.remove(0);
-            self.len -= first.len();
-            self.evicted += first.len() as u64;
+            self.len -= first;
+            self.evicted += first as u64;
         }
     }
 
@@ -116,9 +164,24 @@ impl MessageBrowser {
 
     /// The `row`-th kept message, oldest first.
     pub fn get(&self, row: usize) -> Option<&KafkaMessage> {
+        let (chunk, at) = self.locate(row)?;
+        chunk.messages.get().get(at)
+    }
+
+    /// The service that produced the `row`-th kept message, when spans name it.
+    pub fn produced_by(&self, row: usize) -> Option<&str> {
+        let (chunk, at) = self.locate(row)?;
+        match &chunk.producers {
+            Some(producers) => producers.get(at)?.as_deref(),
+            None => chunk.messages.get().get(at)?.links.produced_by.as_deref(),
+        }
+    }
+
+    /// The batch holding the `row`-th kept message, and its place there.
+    fn locate(&self, row: usize) -> Option<(&Chunk, usize)> {
         let absolute = row + self.evicted as usize;
         let chunk = self.starts.partition_point(|&s| s <= absolute).checked_sub(1)?;
-        self.chunks.get(chunk)?.get(absolute - self.starts[chunk])
+        Some((self.chunks.get(chunk)?, absolute - self.starts[chunk]))
     }
 }
 
@@ -156,6 +219,34 @@ mod tests {
         assert_eq!((b.len(), b.topic.as_str(), b.progress.scanned), (1, "u", 0));
         b.push(1, "t", batch(20..30), None);
         assert_eq!(b.len(), 1, "a late batch of a cancelled browse is ignored");
+    }
+
+    #[test]
+    fn a_shared_batch_is_read_from_its_record_with_the_producers_beside_it() {
+        let mut owned = batch(0..2);
+        owned[1].links.produced_by = Some("written-in".into());
+        let record = Arc::new(Record::Kafka(KafkaRecord {
+            received_unix_nano: 1,
+            cluster: "c".into(),
+            event: KafkaEvent::Messages(crate::model::kafka::MessageBatch {
+                browse: 1,
+                topic: "t".into(),
+                messages: batch(2..5),
+                progress: None,
+            }),
+        }));
+        let mut b = MessageBrowser::default();
+        b.push(1, "t", owned, None);
+        let producers: Arc<[Option<String>]> = vec![None, Some("orders-api".into()), None].into();
+        b.push_batch(1, "t", BatchMessages::Shared(Arc::clone(&record)), Some(producers), None);
+        assert_eq!(b.len(), 5);
+        assert_eq!(b.get(3).map(|m| m.offset), Some(3));
+        assert!(std::ptr::eq(b.get(2).unwrap(), &BatchMessages::Shared(Arc::clone(&record)).get()[0]), "not copied");
+        assert_eq!(
+            (b.produced_by(1), b.produced_by(2), b.produced_by(3)),
+            (Some("written-in"), None, Some("orders-api"))
+        );
+        assert_eq!(b.produced_by(5), None);
     }
 
     #[test]

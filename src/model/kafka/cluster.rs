@@ -5,11 +5,12 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
-use super::browser::MessageBrowser;
+use super::browser::{BatchMessages, MessageBrowser};
 use super::lag::{GroupStatus, LagSample, LagSettings, LagStatus, PartitionLag};
 use super::observation::{
     BrokerInfo, ConnectionEvent, GroupMember, GroupOrigin, KafkaEvent, KafkaRecord, OffsetPoll, TopicInfo,
 };
+use crate::model::record::Record;
 
 /// Every watched cluster, by name.
 #[derive(Clone, Debug, Default)]
@@ -40,6 +41,22 @@ impl KafkaModel {
             }
             _ => self.apply(&record),
         }
+    }
+
+    /// Applies a record the caller shares (the engine's timeline keeps it): message batches
+    /// are kept by sharing the record, with `producers` (by position) the services the engine
+    /// found for them; other observations are applied as [`KafkaModel::apply`] does.
+    pub fn apply_shared(&mut self, record: &Arc<Record>, producers: Option<Arc<[Option<String>]>>) {
+        let Record::Kafka(kafka) = &**record else { return };
+        let KafkaEvent::Messages(batch) = &kafka.event else { return self.apply(kafka) };
+        if !self.clusters.contains_key(&kafka.cluster) {
+            Arc::make_mut(&mut self.clusters).entry(kafka.cluster.clone()).or_default();
+        }
+        if batch.browse > 0 {
+            let messages = BatchMessages::Shared(Arc::clone(record));
+            self.browser.push_batch(batch.browse, &batch.topic, messages, producers, batch.progress.clone());
+        }
+        self.version += 1;
     }
 
     /// Applies one observation.

@@ -75,7 +75,9 @@ pub struct MessageLinks {
     pub cloud_event: Option<CloudEvent>,
     /// Where a dead-lettered message originally failed.
     pub dead_letter: Option<DeadLetterOrigin>,
-    /// The service whose span `trace` is, when the engine knew it on arrival.
+    /// The service whose span `trace` is, when the engine knew it on arrival and owned the
+    /// message. A message the engine shares with its timeline is left as read; the browser
+    /// keeps its producer beside it ([`MessageBrowser::produced_by`](super::browser::MessageBrowser::produced_by)).
     pub produced_by: Option<String>,
 }
 
