@@ -266,11 +266,18 @@ pub fn headers(data: &[u8]) {
     round_trip(&record);
 }
 
-/// A Kafka message's payload as the findings detectors read it: the one-pass scan
-/// (`findings::json_scan`) agrees with a parser that builds the value on what is a JSON
-/// object, and the payload goes through every detector as messages of two keys, in and out
-/// of order, so the shape, ordering, duplicate and poison paths all see it.
+/// A Kafka message's payload as the findings detectors and journeys read it: the one-pass
+/// scan (`findings::json_scan`) and the journeys' event-type read (`model::json_field`) agree
+/// with a parser that builds the value on what is a JSON object, and the payload goes through
+/// every detector as messages of two keys, in and out of order, so the shape, ordering,
+/// duplicate and poison paths all see it.
 pub fn findings_payload(data: &[u8]) {
+    // The journeys' one-field read answers as reading the whole payload as a `Value` does.
+    let by_value = (data.first() == Some(&b'{'))
+        .then(|| serde_json::from_slice::<serde_json::Value>(data).ok())
+        .flatten()
+        .and_then(|v| v.get("type")?.as_str().map(str::to_owned));
+    assert_eq!(eventlens::model::json_field::top_level_text(data, "type").map(|t| t.into_owned()), by_value);
     let scanned = json_scan::scan(data, &["type", "seq", "version", "time", "eventId"]);
     if let Ok(value) = serde_json::from_slice::<serde_json::Value>(data)
         && value.is_object()
