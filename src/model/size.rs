@@ -11,7 +11,7 @@
 
 use std::mem::size_of;
 
-use super::kafka::message::{KafkaMessage, MessageHeader};
+use super::kafka::message::{CloudEvent, DeadLetterOrigin, KafkaMessage, MessageHeader};
 use super::kafka::{KafkaEvent, KafkaRecord};
 use super::record::Record;
 use super::span::{AttrValue, Attribute, Span};
@@ -81,6 +81,18 @@ impl HeapSize for KafkaMessage {
             + self.payload.as_ref().map_or(0, Vec::capacity)
             + self.headers.iter().map(HeapSize::total_bytes).sum::<usize>()
             + self.links.produced_by.as_ref().map_or(0, String::capacity)
+            + self.links.cloud_event.as_ref().map_or(0, |c| {
+                let text = |t: &Option<String>| t.as_ref().map_or(0, String::capacity);
+                size_of::<CloudEvent>() + text(&c.id) + text(&c.event_type) + text(&c.source) + text(&c.spec_version)
+            })
+            + self.links.dead_letter.as_ref().map_or(0, |d| {
+                let text = |t: &Option<String>| t.as_ref().map_or(0, String::capacity);
+                size_of::<DeadLetterOrigin>()
+                    + d.topic.capacity()
+                    + text(&d.group)
+                    + text(&d.exception)
+                    + text(&d.message)
+            })
     }
 }
 
