@@ -57,8 +57,9 @@ impl<'de> Visitor<'de> for Object<'_> {
     }
 }
 
-/// A key, borrowed from the payload when it has no escapes.
-struct Key<'de>(Cow<'de, str>);
+/// An object key, borrowed from the payload when it has no escapes (the findings' payload
+/// scan reads keys the same way).
+pub(crate) struct Key<'de>(pub(crate) Cow<'de, str>);
 
 impl<'de> serde::Deserialize<'de> for Key<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

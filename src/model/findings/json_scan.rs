@@ -7,7 +7,6 @@
 //! strings asked for, and hashes paths as it goes. The payload is built as a `Value` only when
 //! its shape must be listed (a shape not judged before, see `schema`).
 
-use std::borrow::Cow;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
@@ -16,6 +15,7 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
 use smallvec::SmallVec;
 
 use super::shape::{MAX_DEPTH, MAX_PATHS, types};
+use crate::model::json_field::Key;
 
 /// Array elements looked at for the shape (as `shape::fields_of` does).
 const ARRAY_ITEMS: usize = 16;
@@ -282,28 +282,6 @@ impl<'de> Visitor<'de> for Either<'_, '_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Seen, A::Error> {
         Value { walk: self.walk, prefix: self.path, depth: self.depth + 1, top: false }.visit_seq(seq)
-    }
-}
-
-/// An object key, borrowed from the payload when it has no escapes.
-struct Key<'de>(Cow<'de, str>);
-
-impl<'de> serde::Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an object key")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v.to_owned())))
-            }
-        }
-        deserializer.deserialize_str(KeyVisitor)
     }
 }
 
