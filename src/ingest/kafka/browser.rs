@@ -235,7 +235,7 @@ impl Reader {
             };
         }
         let mut remaining: BTreeSet<i32> = plan.iter().filter(|(_, (s, e))| s < e).map(|(p, _)| *p).collect();
-        let mut batch = Vec::new();
+        let mut batch = Vec::with_capacity(BATCH_MESSAGES);
         let mut last_flush = Instant::now();
         let ended = loop {
             if self.shutdown.load(Ordering::Relaxed) {
@@ -284,7 +284,7 @@ impl Reader {
                 }
             }
             if batch.len() >= BATCH_MESSAGES || last_flush.elapsed() >= BATCH_WAIT {
-                if !self.send(browse, &request.topic, std::mem::take(&mut batch), &progress) {
+                if !self.send(browse, &request.topic, take_batch(&mut batch), &progress) {
                     return Ended::Closed;
                 }
                 last_flush = Instant::now();
@@ -295,7 +295,7 @@ impl Reader {
             tracing::debug!("the message reader could not unassign {}: {e}", request.topic);
         }
         progress.done = true;
-        if !self.send(browse, &request.topic, batch, &progress) {
+        if !self.send(browse, &request.topic, take_batch(&mut batch), &progress) {
             return Ended::Closed;
         }
         ended
@@ -403,4 +403,44 @@ fn record_timestamp(config: &KafkaConfig, topic: &str, partition: i32, offset: i
         }
     }
     None
+}
+
+/// The batch read so far, at its exact size (the timeline and the browser keep it, and count
+/// it by its messages), and a new one with room for a whole batch: filled by pushes, a batch
+/// grew by doubling, copying every message it held and leaving up to half its room unused.
+fn take_batch(batch: &mut Vec<KafkaMessage>) -> Vec<KafkaMessage> {
+    if batch.is_empty() {
+        // Progress alone: the room stays for the next messages.
+        return Vec::new();
+    }
+    let mut full = std::mem::replace(batch, Vec::with_capacity(BATCH_MESSAGES));
+    full.shrink_to_fit();
+    full
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_leaves_at_its_size_and_the_next_has_room_for_a_whole_one() {
+        let mut batch = Vec::with_capacity(BATCH_MESSAGES);
+        assert!(take_batch(&mut batch).is_empty());
+        assert_eq!(batch.capacity(), BATCH_MESSAGES, "an empty send keeps the room");
+        batch.extend((0..3).map(|offset| KafkaMessage {
+            topic: "orders".into(),
+            partition: 0,
+            offset,
+            timestamp_ms: None,
+            timestamp_type: Default::default(),
+            key: None,
+            headers: Vec::new(),
+            payload: None,
+            size: 0,
+            links: Default::default(),
+        }));
+        let sent = take_batch(&mut batch);
+        assert_eq!((sent.len(), sent.capacity()), (3, 3));
+        assert!(batch.is_empty() && batch.capacity() >= BATCH_MESSAGES);
+    }
 }
