@@ -14,8 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use super::helper::Helper;
 use crate::model::findings::{FindingsModel, FindingsSettings};
-use crate::model::kafka::message::KafkaMessage;
-use crate::model::kafka::{ClusterState, KafkaEvent, KafkaRecord};
+use crate::model::kafka::ClusterState;
 use crate::model::record::{Record, SpanBatch};
 
 /// What the engine sends the findings thread.
@@ -23,7 +22,7 @@ pub(super) enum Input {
     /// A record's spans.
     Spans(Arc<Record>),
     /// A record's messages, with the service that produced each one (when any is known).
-    Messages { messages: Messages, producers: Option<Arc<[Option<String>]>>, at: u64 },
+    Messages { record: Arc<Record>, producers: Option<Arc<[Option<String>]>>, at: u64 },
     /// The clusters right after an offsets poll received at `at`.
     Lag { clusters: Arc<BTreeMap<String, ClusterState>>, at: u64 },
 }
@@ -61,12 +60,7 @@ impl Findings {
                     spans(model, batch);
                 }
             }
-            Input::Messages { messages, producers, at } => {
-                for (i, message) in messages.get().iter().enumerate() {
-                    let producer = producers.as_ref().and_then(|p| p.get(i)).and_then(Option::as_deref);
-                    model.apply_message_by(message, producer, at);
-                }
-            }
+            Input::Messages { record, producers, at } => messages(model, &record, producers.as_ref(), at),
             Input::Lag { clusters, at } => model.apply_lag(&clusters, at),
         })?;
         Ok(Self::Threaded(helper))
@@ -88,40 +82,13 @@ impl Findings {
         }
     }
 
-    /// Takes in a record's messages, read at `at`, as the engine joined them to the spans
-    /// (`joined`: each message's producing service is set). `shared` is the record as
-    /// received, when the caller shares it.
-    pub fn apply_messages(&mut self, joined: &[KafkaMessage], shared: Option<&Arc<Record>>, at: u64) {
-        let producers = joined
-            .iter()
-            .any(|m| m.links.produced_by.is_some())
-            .then(|| joined.iter().map(|m| m.links.produced_by.clone()).collect());
-        self.apply_messages_by(joined, producers.as_ref(), shared, at);
-    }
-
-    /// As [`Findings::apply_messages`], with the producing services (by position) given
-    /// beside the messages rather than written into them.
-    pub fn apply_messages_by(
-        &mut self,
-        messages: &[KafkaMessage],
-        producers: Option<&Arc<[Option<String>]>>,
-        shared: Option<&Arc<Record>>,
-        at: u64,
-    ) {
+    /// Takes in the messages of `record` (shared with the caller, which keeps it), read at
+    /// `at`, with the service that produced each (by position) when the engine found any.
+    pub fn apply_messages(&mut self, record: &Arc<Record>, producers: Option<&Arc<[Option<String>]>>, at: u64) {
         match self {
-            Self::Inline(model) => {
-                for (i, message) in messages.iter().enumerate() {
-                    let producer = producers.and_then(|p| p.get(i)).and_then(Option::as_deref);
-                    model.apply_message_by(message, producer, at);
-                }
-            }
+            Self::Inline(model) => messages(model, record, producers, at),
             Self::Threaded(helper) => {
-                let messages = match shared {
-                    Some(record) => Messages::Shared(Arc::clone(record)),
-                    // Not shared by the caller (benchmarks, tests): the thread gets a copy.
-                    None => Messages::Copied(messages.to_vec()),
-                };
-                helper.send(Input::Messages { messages, producers: producers.cloned(), at });
+                helper.send(Input::Messages { record: Arc::clone(record), producers: producers.cloned(), at });
             }
         }
     }
@@ -158,20 +125,10 @@ fn spans(model: &mut FindingsModel, batch: &SpanBatch) {
     }
 }
 
-/// Messages for the findings thread: the record that carries them, or a copy.
-pub(super) enum Messages {
-    Shared(Arc<Record>),
-    Copied(Vec<KafkaMessage>),
-}
-
-impl Messages {
-    fn get(&self) -> &[KafkaMessage] {
-        match self {
-            Self::Copied(messages) => messages,
-            Self::Shared(record) => match &**record {
-                Record::Kafka(KafkaRecord { event: KafkaEvent::Messages(batch), .. }) => &batch.messages,
-                _ => &[],
-            },
-        }
+/// Every message of `record`, with its producer when known.
+fn messages(model: &mut FindingsModel, record: &Record, producers: Option<&Arc<[Option<String>]>>, at: u64) {
+    for (i, message) in record.messages().iter().enumerate() {
+        let producer = producers.and_then(|p| p.get(i)).and_then(Option::as_deref);
+        model.apply_message_by(message, producer, at);
     }
 }

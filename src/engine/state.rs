@@ -15,7 +15,7 @@ use crate::model::findings::{FindingsSettings, FindingsView};
 use crate::model::flow_graph::{FlowModel, NodeKey};
 use crate::model::journey::{Expectations, ExpectationsKey, JourneyDetail, JourneyId, JourneySettings, JourneyStore};
 use crate::model::kafka::message::KafkaMessage;
-use crate::model::kafka::{KafkaEvent, KafkaModel, KafkaRecord};
+use crate::model::kafka::{KafkaEvent, KafkaModel};
 use crate::model::record::{Record, SpanBatch};
 use crate::model::size::HeapSize;
 use crate::model::stats::Stats;
@@ -184,8 +184,8 @@ impl EngineState {
         self.journeys.apply_shared(record, &expect);
     }
 
-    /// Applies a record it may consume: message batches move into the browser instead of
-    /// being copied (unless a journey thread needs them too).
+    /// Applies a record it may consume: nothing in it is copied (a message batch the browser
+    /// keeps is moved behind an `Arc` it shares).
     pub fn apply_owned(&mut self, record: Record) {
         if self.journeys.threaded() || self.findings.threaded() {
             return self.apply_shared(Arc::new(record));
@@ -202,8 +202,9 @@ impl EngineState {
 
     fn apply_to_models_owned(&mut self, record: Record) {
         match record {
-            Record::Kafka(k) => self.apply_kafka(k, None),
             Record::Spans(batch) => self.apply_spans(&batch, None),
+            // Moved behind an `Arc`, not copied: the browser keeps message batches that way.
+            Record::Kafka(_) => self.apply_kafka(&Arc::new(record)),
         }
     }
 
@@ -212,9 +213,10 @@ impl EngineState {
     fn apply_to_models(&mut self, record: &Record, shared: Option<&Arc<Record>>) {
         match record {
             Record::Spans(batch) => self.apply_spans(batch, shared),
-            Record::Kafka(k) => match shared {
-                Some(record) => self.apply_kafka_shared(k, record),
-                None => self.apply_kafka(k.clone(), None),
+            Record::Kafka(_) => match shared {
+                Some(shared) => self.apply_kafka(shared),
+                // The browser keeps message batches: a record the caller keeps is copied once.
+                None => self.apply_kafka(&Arc::new(record.clone())),
             },
         }
     }
@@ -300,48 +302,22 @@ impl EngineState {
         second
     }
 
-    /// Applies a Kafka observation: joins its messages to spans, draws it in the flow graph,
-    /// and hands it to the Kafka model.
-    fn apply_kafka(&mut self, mut record: KafkaRecord, shared: Option<&Arc<Record>>) {
-        self.advance_clock(record.received_unix_nano);
-        if let KafkaEvent::Messages(batch) = &mut record.event {
-            self.join_messages_to_spans(&mut batch.messages);
-            self.findings.apply_messages(&batch.messages, shared, record.received_unix_nano);
-        }
-        self.model.draw_kafka(&record, &self.kafka);
-        let (at, offsets) = (record.received_unix_nano, matches!(record.event, KafkaEvent::Offsets(_)));
-        self.kafka.apply_owned(record);
-        if offsets {
-            self.findings.apply_lag(&self.kafka.shared_clusters(), at);
-        }
-    }
-
-    /// As [`EngineState::apply_kafka`] for a record the caller shares (the timeline keeps
-    /// it): nothing is copied; the producing services found for its messages are kept beside
-    /// them instead of written into them.
-    fn apply_kafka_shared(&mut self, record: &KafkaRecord, shared: &Arc<Record>) {
-        self.advance_clock(record.received_unix_nano);
+    /// Applies a Kafka observation, shared with whoever else keeps it (the timeline): draws
+    /// it in the flow graph, hands its messages to the findings with the service that
+    /// produced each when the flow model knows it, and hands it to the Kafka model, whose
+    /// browser keeps a message batch by sharing the record (the producers beside it).
+    fn apply_kafka(&mut self, shared: &Arc<Record>) {
+        let Record::Kafka(record) = &**shared else { return };
         let at = record.received_unix_nano;
-        let producers = match &record.event {
-            KafkaEvent::Messages(batch) => {
-                let producers = self.producers_of(&batch.messages);
-                self.findings.apply_messages_by(&batch.messages, producers.as_ref(), Some(shared), at);
-                producers
-            }
-            _ => None,
-        };
+        self.advance_clock(at);
+        let producers = self.producers_of(shared.messages());
+        if matches!(record.event, KafkaEvent::Messages(_)) {
+            self.findings.apply_messages(shared, producers.as_ref(), at);
+        }
         self.model.draw_kafka(record, &self.kafka);
         self.kafka.apply_shared(shared, producers);
         if matches!(record.event, KafkaEvent::Offsets(_)) {
             self.findings.apply_lag(&self.kafka.shared_clusters(), at);
-        }
-    }
-
-    /// Names the service that produced each message whose `traceparent` the model knows.
-    fn join_messages_to_spans(&self, messages: &mut [KafkaMessage]) {
-        for m in messages {
-            let producer = m.links.trace.as_ref().and_then(|t| self.model.producer_of(t));
-            m.links.produced_by = producer.map(NodeKey::label);
         }
     }
 

@@ -5,7 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::kafka::KafkaRecord;
+use super::kafka::message::KafkaMessage;
+use super::kafka::{KafkaEvent, KafkaRecord};
 use super::span::Span;
 
 /// Where a record came from.
@@ -61,6 +62,14 @@ impl Record {
         match self {
             Self::Spans(b) => b.received_unix_nano,
             Self::Kafka(k) => k.received_unix_nano,
+        }
+    }
+
+    /// The Kafka messages it carries (none for spans and other observations).
+    pub fn messages(&self) -> &[KafkaMessage] {
+        match self {
+            Self::Kafka(KafkaRecord { event: KafkaEvent::Messages(batch), .. }) => &batch.messages,
+            Self::Kafka(_) | Self::Spans(_) => &[],
         }
     }
 

@@ -76,17 +76,15 @@ impl HeapSize for MessageHeader {
 
 impl HeapSize for KafkaMessage {
     fn heap_bytes(&self) -> usize {
+        let text = |t: &Option<String>| t.as_ref().map_or(0, String::capacity);
         self.topic.capacity()
             + self.key.as_ref().map_or(0, Vec::capacity)
             + self.payload.as_ref().map_or(0, Vec::capacity)
             + self.headers.iter().map(HeapSize::total_bytes).sum::<usize>()
-            + self.links.produced_by.as_ref().map_or(0, String::capacity)
             + self.links.cloud_event.as_ref().map_or(0, |c| {
-                let text = |t: &Option<String>| t.as_ref().map_or(0, String::capacity);
                 size_of::<CloudEvent>() + text(&c.id) + text(&c.event_type) + text(&c.source) + text(&c.spec_version)
             })
             + self.links.dead_letter.as_ref().map_or(0, |d| {
-                let text = |t: &Option<String>| t.as_ref().map_or(0, String::capacity);
                 size_of::<DeadLetterOrigin>()
                     + d.topic.capacity()
                     + text(&d.group)

@@ -421,24 +421,14 @@ fn take_batch(batch: &mut Vec<KafkaMessage>) -> Vec<KafkaMessage> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::kafka::testing::message;
 
     #[test]
     fn a_batch_leaves_at_its_size_and_the_next_has_room_for_a_whole_one() {
         let mut batch = Vec::with_capacity(BATCH_MESSAGES);
         assert!(take_batch(&mut batch).is_empty());
         assert_eq!(batch.capacity(), BATCH_MESSAGES, "an empty send keeps the room");
-        batch.extend((0..3).map(|offset| KafkaMessage {
-            topic: "orders".into(),
-            partition: 0,
-            offset,
-            timestamp_ms: None,
-            timestamp_type: Default::default(),
-            key: None,
-            headers: Vec::new(),
-            payload: None,
-            size: 0,
-            links: Default::default(),
-        }));
+        batch.extend((0..3).map(|offset| message("orders", 0, offset, "k", b"{}")));
         let sent = take_batch(&mut batch);
         assert_eq!((sent.len(), sent.capacity()), (3, 3));
         assert!(batch.is_empty() && batch.capacity() >= BATCH_MESSAGES);

@@ -185,9 +185,10 @@ impl FindingsModel {
         }
     }
 
-    /// Takes in one Kafka message read at `at` (Unix nanoseconds), tailed, sampled or browsed.
+    /// Takes in one Kafka message read at `at` (Unix nanoseconds), tailed, sampled or browsed,
+    /// its producer unknown.
     pub fn apply_message(&mut self, message: &KafkaMessage, at: u64) {
-        self.apply_message_by(message, message.links.produced_by.as_deref(), at);
+        self.apply_message_by(message, None, at);
     }
 
     /// As [`FindingsModel::apply_message`], naming the service that produced the message

@@ -89,36 +89,22 @@ impl MessageStep {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::kafka::MessageHeader;
+    use crate::model::kafka::testing::message_with_headers;
 
-    fn message(headers: Vec<MessageHeader>, payload: &str) -> KafkaMessage {
-        let mut m = KafkaMessage {
-            topic: "orders".into(),
-            partition: 2,
-            offset: 7,
-            timestamp_ms: None,
-            timestamp_type: Default::default(),
-            key: Some(b"o-1".to_vec()),
-            headers,
-            payload: Some(payload.as_bytes().to_vec()),
-            size: payload.len(),
-            links: Default::default(),
-        };
-        m.derive_links();
-        m
+    fn message(headers: &[(&str, &[u8])], payload: &str) -> KafkaMessage {
+        message_with_headers("orders", 2, 7, "o-1", payload.as_bytes(), headers)
     }
 
     #[test]
     fn the_event_type_comes_from_the_cloud_event_else_the_configured_payload_field() {
-        let plain = message(Vec::new(), r#"{"type":"OrderPlaced","id":1}"#);
+        let plain = message(&[], r#"{"type":"OrderPlaced","id":1}"#);
         assert_eq!(
             MessageStep::from_message(&plain, Some("type"), &mut |t: &str| Arc::from(t)).event_type.as_deref(),
             Some("OrderPlaced")
         );
         assert_eq!(MessageStep::from_message(&plain, Some("kind"), &mut |t: &str| Arc::from(t)).event_type, None);
         assert_eq!(MessageStep::from_message(&plain, None, &mut |t: &str| Arc::from(t)).event_type, None);
-        let header = MessageHeader { key: "ce_type".into(), value: Some(b"OrderShipped".to_vec()) };
-        let cloud_event = message(vec![header], r#"{"type":"OrderPlaced"}"#);
+        let cloud_event = message(&[("ce_type", b"OrderShipped")], r#"{"type":"OrderPlaced"}"#);
         assert_eq!(
             MessageStep::from_message(&cloud_event, Some("type"), &mut |t: &str| Arc::from(t)).event_type.as_deref(),
             Some("OrderShipped")

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::message::KafkaMessage;
-use super::{KafkaEvent, KafkaRecord};
 use crate::model::record::Record;
 use crate::model::size::HeapSize;
 
@@ -50,16 +49,13 @@ impl BatchMessages {
     pub fn get(&self) -> &[KafkaMessage] {
         match self {
             Self::Owned(messages) => messages,
-            Self::Shared(record) => match &**record {
-                Record::Kafka(KafkaRecord { event: KafkaEvent::Messages(batch), .. }) => &batch.messages,
-                Record::Kafka(_) | Record::Spans(_) => &[],
-            },
+            Self::Shared(record) => record.messages(),
         }
     }
 }
 
-/// One batch kept, with the services that produced its messages when the engine found them
-/// by `traceparent` and did not write them into the (shared) messages.
+/// One batch kept, with the services that produced its messages (by position) when the
+/// engine found them by `traceparent`.
 #[derive(Clone, Debug)]
 struct Chunk {
     messages: BatchMessages,
@@ -171,10 +167,7 @@ impl MessageBrowser {
     /// The service that produced the `row`-th kept message, when spans name it.
     pub fn produced_by(&self, row: usize) -> Option<&str> {
         let (chunk, at) = self.locate(row)?;
-        match &chunk.producers {
-            Some(producers) => producers.get(at)?.as_deref(),
-            None => chunk.messages.get().get(at)?.links.produced_by.as_deref(),
-        }
+        chunk.producers.as_ref()?.get(at)?.as_deref()
     }
 
     /// The batch holding the `row`-th kept message, and its place there.
@@ -223,12 +216,12 @@ mod tests {
 
     #[test]
     fn a_shared_batch_is_read_from_its_record_with_the_producers_beside_it() {
-        let mut owned = batch(0..2);
-        owned[1].links.produced_by = Some("written-in".into());
+        let owned = batch(0..2);
+        use crate::model::kafka::{KafkaEvent, KafkaRecord, MessageBatch};
         let record = Arc::new(Record::Kafka(KafkaRecord {
             received_unix_nano: 1,
             cluster: "c".into(),
-            event: KafkaEvent::Messages(crate::model::kafka::MessageBatch {
+            event: KafkaEvent::Messages(MessageBatch {
                 browse: 1,
                 topic: "t".into(),
                 messages: batch(2..5),
@@ -244,7 +237,8 @@ mod tests {
         assert!(std::ptr::eq(b.get(2).unwrap(), &BatchMessages::Shared(Arc::clone(&record)).get()[0]), "not copied");
         assert_eq!(
             (b.produced_by(1), b.produced_by(2), b.produced_by(3)),
-            (Some("written-in"), None, Some("orders-api"))
+            (None, None, Some("orders-api")),
+            "a batch moved in without producers names none"
         );
         assert_eq!(b.produced_by(5), None);
     }

@@ -78,10 +78,6 @@ pub struct MessageLinks {
     pub cloud_event: Option<Box<CloudEvent>>,
     /// Where a dead-lettered message originally failed.
     pub dead_letter: Option<Box<DeadLetterOrigin>>,
-    /// The service whose span `trace` is, when the engine knew it on arrival and owned the
-    /// message. A message the engine shares with its timeline is left as read; the browser
-    /// keeps its producer beside it ([`MessageBrowser::produced_by`](super::browser::MessageBrowser::produced_by)).
-    pub produced_by: Option<String>,
 }
 
 /// CloudEvents attributes.
@@ -152,7 +148,6 @@ impl KafkaMessage {
             trace: self.header_text("traceparent").and_then(parse_traceparent),
             cloud_event: self.cloud_event().map(Box::new),
             dead_letter: self.dead_letter().map(Box::new),
-            produced_by: None,
         };
     }
 

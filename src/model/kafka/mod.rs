@@ -7,6 +7,8 @@ pub mod lag;
 pub mod memory;
 pub mod message;
 pub mod observation;
+#[cfg(test)]
+pub(crate) mod testing;
 
 pub use cluster::{ClusterState, GroupState, KafkaModel, TopicState};
 pub use lag::{GroupStatus, LagSample, LagStatus, PartitionLag};
