@@ -31,10 +31,13 @@ use eventlens::ui::waterfall::WaterfallView;
 
 #[path = "common/demo_session.rs"]
 mod demo_session;
+#[path = "common/frame.rs"]
+mod frame;
 #[path = "common/thread_cpu.rs"]
 mod thread_cpu;
 
 use demo_session::demo_session;
+use frame::frame;
 use thread_cpu::thread_cpu;
 
 #[global_allocator]
@@ -123,15 +126,6 @@ fn big_journey() -> Vec<Span> {
         }
     }
     spans
-}
-
-fn frame(ctx: &egui::Context, mut ui_fn: impl FnMut(&mut egui::Ui)) -> usize {
-    let input = egui::RawInput {
-        screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1280.0, 800.0))),
-        ..Default::default()
-    };
-    let out = ctx.run_ui(input, |ui| ui_fn(ui));
-    ctx.tessellate(out.shapes, out.pixels_per_point).len()
 }
 
 fn waterfall(c: &mut Criterion) {

@@ -299,3 +299,52 @@ pub fn saga_spans() -> Vec<Span> {
         span("search", "GET /search", SpanKind::Server).ids(9, 1).at_ms(5_000, 40).build(),
     ]
 }
+
+/// A generated system of about `nodes` services and topics joined by about `edges` edges, for
+/// the flow graph's tests and benchmarks at sizes no demo reaches: producers write to the
+/// first half of the topics, a first rank of consumers reads them and writes to the second
+/// half, a second rank reads those (five layers, as real pipelines have), with each service
+/// owned by one of a few teams (its namespace). The same `seed` gives the same spans.
+pub fn generated_flow(nodes: usize, edges: usize, seed: u64) -> Vec<Span> {
+    let third = (nodes / 3).max(2);
+    let (producers, topics, consumers) = (third, third, nodes.saturating_sub(2 * third).max(2));
+    let half = |n: usize| (n / 2).max(1);
+    let mut state = seed | 1;
+    let mut next = |below: usize| {
+        // xorshift64: deterministic and enough to spread edges.
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % below.max(1) as u64) as usize
+    };
+    let service = |kind: &str, i: usize| format!("team-{}/{kind}-{i}", i % 12);
+    let mut out = Vec::new();
+    let mut id = 0_u64;
+    let mut edge = |out: &mut Vec<Span>, writer: &str, topic: usize, reader: &str| {
+        id += 1;
+        let trace = u128::from(id);
+        let topic = format!("topic-{topic}");
+        out.push(producer(writer, "kafka", &topic, trace, 1));
+        out.push(consumer_linked(reader, "kafka", &topic, trace + (1 << 64), 1, (trace, 1)));
+    };
+    // Every node is used once, then edges are added at random until there are enough (each
+    // call adds a write and a read edge, either possibly seen before).
+    let (first, second) = (half(topics), topics - half(topics));
+    let (readers, relays) = (half(consumers), consumers - half(consumers));
+    for i in 0..producers.max(first) {
+        edge(&mut out, &service("producer", i % producers), i % first, &service("relay", i % relays.max(1)));
+    }
+    for i in 0..relays.max(second).max(readers) {
+        let topic = first + i % second.max(1);
+        edge(&mut out, &service("relay", i % relays.max(1)), topic, &service("reader", i % readers));
+    }
+    while out.len() < edges {
+        if next(2) == 0 {
+            edge(&mut out, &service("producer", next(producers)), next(first), &service("relay", next(relays.max(1))));
+        } else {
+            let topic = first + next(second.max(1));
+            edge(&mut out, &service("relay", next(relays.max(1))), topic, &service("reader", next(readers)));
+        }
+    }
+    out
+}
