@@ -250,3 +250,56 @@ fn export_png_saves_the_graph_as_shown() {
     let first = *png.get_pixel(0, 0);
     assert!(png.pixels().any(|p| *p != first), "the picture shows something");
 }
+
+#[test]
+fn focus_shows_a_node_and_its_neighbourhood_and_the_filter_can_hide() {
+    let collector = common::start_collector(1 << 20);
+    let mut harness = harness(&collector);
+    send_spans(&collector);
+    settle(&mut harness);
+    let snapshot = harness.state().snapshot().clone();
+    let all = snapshot.nodes.len();
+    assert_eq!(harness.state().flow_view().node_count(), all);
+    let orders = snapshot.nodes.iter().find(|n| n.label == "kafka/orders").expect("orders").id;
+    let neighbours: std::collections::HashSet<u32> = snapshot
+        .edges
+        .iter()
+        .filter_map(|e| match (e.from == orders, e.to == orders) {
+            (true, false) => Some(e.to),
+            (false, true) => Some(e.from),
+            _ => None,
+        })
+        .collect();
+    assert!(!neighbours.is_empty() && neighbours.len() + 1 < all, "{neighbours:?} of {all}");
+
+    // Focus from the node's panel, then down to the node alone and one hop out again.
+    harness.state_mut().select(Some(Selection::Node(orders)));
+    settle(&mut harness);
+    harness.get_by_role_and_label(Role::Button, "Focus").click();
+    settle(&mut harness);
+    harness.get_by_label_contains("Focused on kafka/orders, 2 hops");
+    for _ in 0..2 {
+        harness.get_by_role_and_label(Role::Button, "−").click();
+        settle(&mut harness);
+    }
+    assert_eq!(harness.state().flow_view().node_count(), 1);
+    harness.get_by_role_and_label(Role::Button, "+").click();
+    settle(&mut harness);
+    assert_eq!(harness.state().flow_view().node_count(), neighbours.len() + 1);
+    harness.get_by_role_and_label(Role::Button, "Show all").click();
+    settle(&mut harness);
+    assert_eq!(harness.state().flow_view().node_count(), all);
+
+    // The filter hides what it does not match once asked to, and dims it again after.
+    harness.get_by_role(Role::TextInput).focus();
+    harness.run_steps(1);
+    harness.get_by_role(Role::TextInput).type_text("orders");
+    harness.get_by_label("Hide others").click();
+    settle(&mut harness);
+    let matching = snapshot.nodes.iter().filter(|n| n.label.contains("orders")).count();
+    assert!(matching > 0 && matching < all);
+    assert_eq!(harness.state().flow_view().node_count(), matching);
+    harness.get_by_label("Hide others").click();
+    settle(&mut harness);
+    assert_eq!(harness.state().flow_view().node_count(), all);
+}

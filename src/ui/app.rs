@@ -10,6 +10,7 @@
 mod actions;
 mod copies;
 mod exports;
+mod flow_tab;
 mod session;
 
 use std::sync::Arc;
@@ -17,12 +18,13 @@ use std::time::Duration;
 
 use egui::RichText;
 
+use super::flow_scope::Focus;
 use super::flow_view::{FlowView, Selection};
 use super::journey_list::{JourneyListView, Through};
 use super::message_browser::MessageBrowserView;
 use super::span_details::{self, SpanAction};
 use super::waterfall::WaterfallView;
-use super::{demo_panel, details_panel, empty_state, theme, top_bar, topics_view};
+use super::{demo_panel, empty_state, theme, top_bar, topics_view};
 use crate::collector::Collector;
 use crate::engine::{Command, EngineHandle, Snapshot};
 use crate::ingest::kafka::browser::BrowseHandle;
@@ -53,6 +55,8 @@ pub enum View {
 struct FlowSynced {
     version: u64,
     filter: String,
+    hide: bool,
+    focus: Option<Focus>,
     selection: Option<Selection>,
     journey: Option<JourneyId>,
 }
@@ -305,6 +309,8 @@ impl EventLensApp {
         let unchanged = self.synced.as_ref().is_some_and(|s| {
             s.version == self.snapshot.version
                 && s.filter == self.filter
+                && s.hide == self.flow.hide_unmatched
+                && s.focus == self.flow.focus
                 && s.selection == self.selection
                 && s.journey == self.journey
         });
@@ -314,6 +320,8 @@ impl EventLensApp {
             self.synced = Some(FlowSynced {
                 version: self.snapshot.version,
                 filter: self.filter.clone(),
+                hide: self.flow.hide_unmatched,
+                focus: self.flow.focus,
                 selection: self.selection,
                 journey: self.journey,
             });
@@ -347,7 +355,9 @@ impl EventLensApp {
             self.show_presentation(ui, &snapshot);
             return;
         }
-        let actions = egui::Panel::top("top_bar").show(ui, |ui| top_bar::show(ui, &snapshot, &mut self.filter)).inner;
+        let actions = egui::Panel::top("top_bar")
+            .show(ui, |ui| top_bar::show(ui, &snapshot, &mut self.filter, &mut self.flow.hide_unmatched))
+            .inner;
         self.top_bar_actions(ui.ctx(), &snapshot, &actions);
         self.show_tabs(ui, &snapshot);
         if snapshot.timeline.enabled && snapshot.timeline.end_unix_nano > 0 {
@@ -534,44 +544,6 @@ impl EventLensApp {
         if leave {
             self.set_presenting(ui.ctx(), false);
         }
-    }
-
-    fn show_flow(&mut self, ui: &mut egui::Ui, snapshot: &Arc<Snapshot>) {
-        let snapshot = Arc::clone(snapshot);
-        if let Some(detail) = self.shown_journey().cloned() {
-            egui::Panel::top("journey_banner").show(ui, |ui| {
-                ui.horizontal(|ui| {
-                    ui.colored_label(
-                        theme::JOURNEY_PATH,
-                        format!("Journey {} {}", detail.summary.event_type, detail.summary.id),
-                    );
-                    ui.label(format!("{} services · {} hops", detail.summary.services.len(), detail.summary.hops));
-                    if ui.button("Waterfall").clicked() {
-                        self.view = View::Journeys;
-                    }
-                    if ui.button("Clear").clicked() {
-                        self.select_journey(None);
-                    }
-                });
-            });
-        }
-        if let Some(selection) = self.selection {
-            egui::Panel::right("details").default_size(theme::SIDE_PANEL_WIDTH).resizable(true).show(ui, |ui| {
-                egui::ScrollArea::vertical().show(ui, |ui| {
-                    if details_panel::show(ui, &snapshot, selection) == details_panel::PanelAction::Close {
-                        self.selection = None;
-                    }
-                });
-            });
-        }
-        egui::CentralPanel::default().show(ui, |ui| {
-            self.canvas = Some(ui.max_rect());
-            if snapshot.is_empty() {
-                empty_state::show(ui, &snapshot);
-            } else if let Some(clicked) = self.flow.show(ui) {
-                self.selection = Some(clicked);
-            }
-        });
     }
 }
 

@@ -16,6 +16,8 @@ pub enum PanelAction {
     None,
     /// The close button was pressed.
     Close,
+    /// Focus was asked for on this node: show it with its neighbourhood only.
+    Focus(u32),
 }
 
 /// Formats microseconds for people: 850 µs, 12.3 ms, 4.1 s.
@@ -100,6 +102,14 @@ pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot, selection: Selection) -> Pan
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             if ui.button("Close").clicked() {
                 action = PanelAction::Close;
+            }
+            if let Selection::Node(id) = selection
+                && ui
+                    .button("Focus")
+                    .on_hover_text("show only this node and what is a few hops up- and downstream")
+                    .clicked()
+            {
+                action = PanelAction::Focus(id);
             }
         });
     });

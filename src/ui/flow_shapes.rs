@@ -66,15 +66,39 @@ pub struct EdgeView {
 pub fn badge_shapes(ctx: &egui::Context, at: Pos2, badge: FindingBadge, zoom: f32) -> Vec<Shape> {
     let Some(worst) = badge.worst.filter(|_| badge.count > 0) else { return Vec::new() };
     let radius = theme::BADGE_RADIUS * zoom;
+    let disc = CircleShape { center: at, radius, fill: theme::severity_color(worst), stroke: Stroke::NONE }.into();
+    // Too small to read: the disc alone still says there are findings, in their colour.
+    let Some(size) = text_sizes(zoom).badge else { return vec![disc] };
     let text = if badge.count > 99 { "99+".to_owned() } else { badge.count.to_string() };
-    let galley = ctx.fonts_mut(|f| {
-        f.layout_no_wrap(text, FontId::new(theme::BADGE_TEXT_SIZE * zoom, FontFamily::Proportional), theme::BADGE_TEXT)
-    });
+    let galley =
+        ctx.fonts_mut(|f| f.layout_no_wrap(text, FontId::new(size, FontFamily::Proportional), theme::BADGE_TEXT));
     let corner = at - galley.size() / 2.0;
-    vec![
-        CircleShape { center: at, radius, fill: theme::severity_color(worst), stroke: Stroke::NONE }.into(),
-        TextShape::new(corner, galley, theme::BADGE_TEXT).into(),
-    ]
+    vec![disc, TextShape::new(corner, galley, theme::BADGE_TEXT).into()]
+}
+
+/// The on-screen sizes of the canvas' text at `zoom` (the view's zoom times its scale),
+/// `None` where it is not drawn. No text is drawn below [`theme::MIN_TEXT_SIZE`]: names are
+/// drawn at least that size, and hidden only when zoomed out past [`theme::NAMES_MIN_ZOOM`],
+/// where nodes are too close for them; secondary text (rates, lag, badge counts) hides first,
+/// as soon as it would be smaller than the minimum.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TextSizes {
+    /// Node names.
+    pub name: Option<f32>,
+    /// Rates, failures and lag, under nodes and on edges.
+    pub detail: Option<f32>,
+    /// The count in a findings badge.
+    pub badge: Option<f32>,
+}
+
+/// See [`TextSizes`].
+pub fn text_sizes(zoom: f32) -> TextSizes {
+    let at_least = |size: f32| (size >= theme::MIN_TEXT_SIZE).then_some(size);
+    TextSizes {
+        name: (zoom >= theme::NAMES_MIN_ZOOM).then(|| (theme::CANVAS_NAME_SIZE * zoom).max(theme::MIN_TEXT_SIZE)),
+        detail: at_least(theme::CANVAS_DETAIL_SIZE * zoom),
+        badge: at_least(theme::BADGE_TEXT_SIZE * zoom),
+    }
 }
 
 /// The canvas-unit box `edge`'s label takes when it sits at `t` along the edge from `a` to
@@ -82,17 +106,21 @@ pub fn badge_shapes(ctx: &egui::Context, at: Pos2, badge: FindingBadge, zoom: f3
 /// character count, which is close enough to keep labels apart and needs no fonts.
 pub fn edge_label_rect(edge: &EdgeView, a: Pos2, b: Pos2, t: f32) -> Rect {
     let at = edge_point(a, edge_control(a, b, edge.bow), b, t);
-    let size =
-        Vec2::new(edge.label.chars().count() as f32 * theme::DETAIL_SIZE * 0.55, theme::DETAIL_SIZE * 1.3) * edge.scale;
+    let size = Vec2::new(
+        edge.label.chars().count() as f32 * theme::CANVAS_DETAIL_SIZE * 0.55,
+        theme::CANVAS_DETAIL_SIZE * 1.3,
+    ) * edge.scale;
     Rect::from_center_size(at - Vec2::new(0.0, size.y / 2.0 + 2.0), size)
 }
 
 /// The canvas-unit box a node and the two lines of text under it take.
 pub fn node_rect(center: Pos2, view: &NodeView) -> Rect {
     let h = half_extent(view.kind) * view.scale;
-    let text =
-        view.label.chars().count().max(view.detail.chars().count()) as f32 * theme::LABEL_SIZE * 0.55 * view.scale;
-    let below = (theme::LABEL_SIZE + theme::DETAIL_SIZE + 8.0) * view.scale;
+    let text = view.label.chars().count().max(view.detail.chars().count()) as f32
+        * theme::CANVAS_NAME_SIZE
+        * 0.55
+        * view.scale;
+    let below = (theme::CANVAS_NAME_SIZE + theme::CANVAS_DETAIL_SIZE + 8.0) * view.scale;
     Rect::from_min_max(
         Pos2::new(center.x - h.x.max(text / 2.0), center.y - h.y),
         Pos2::new(center.x + h.x.max(text / 2.0), center.y + h.y + below),
@@ -156,19 +184,29 @@ pub fn edge_control(a: Pos2, b: Pos2, bow: f32) -> Option<Pos2> {
     Some(a + d * 0.5 + up * bow)
 }
 
-/// How an edge from `a` to `b` bows to stay clear of `obstacles` (the other nodes and the
-/// text under them): straight if nothing is in the way, else the first of growing bows,
+/// The distance from a point to the nearest of `obstacles`, for [`route_edge`].
+pub fn distance_to(obstacles: &[Rect]) -> impl Fn(Pos2) -> f32 + '_ {
+    move |p| obstacles.iter().map(|r| r.distance_to_pos(p)).fold(f32::MAX, f32::min)
+}
+
+/// How far an edge is kept from the nodes it passes.
+pub const CLEARANCE: f32 = 6.0;
+/// The furthest [`route_edge`] bows an edge.
+pub const MAX_BOW: f32 = 3.0 * theme::EDGE_BOW;
+
+/// How an edge from `a` to `b` bows to stay clear of the obstacles (the other nodes and the
+/// text under them) that `distance` measures a point's distance to (it may stop looking
+/// beyond [`CLEARANCE`]): straight if nothing is in the way, else the first of growing bows,
 /// each way, that clears them; if none does, the one that comes least close. Nodes of the
 /// layers between sit on the same rows as the ends, so a straight edge that skips a layer
 /// would run through them and over their own edges' labels.
-pub fn route_edge(a: Pos2, b: Pos2, obstacles: &[Rect]) -> f32 {
-    const CLEARANCE: f32 = 6.0;
+pub fn route_edge(a: Pos2, b: Pos2, distance: impl Fn(Pos2) -> f32) -> f32 {
     let clearance = |bow: f32| {
         // Sampled along straight edges too, so a node halfway along one is seen.
-        let points = edge_samples(a, edge_control(a, b, bow), b);
-        obstacles.iter().flat_map(|r| points.iter().map(move |p| r.distance_to_pos(*p))).fold(f32::MAX, f32::min)
+        edge_samples(a, edge_control(a, b, bow), b).into_iter().map(&distance).fold(f32::MAX, f32::min)
     };
     let bows = [0.0, 1.0, -1.0, 2.0, -2.0, 3.0, -3.0].map(|k| k * theme::EDGE_BOW);
+    debug_assert!(bows.iter().all(|b| b.abs() <= MAX_BOW));
     let mut best = (f32::MIN, 0.0);
     for bow in bows {
         let clear = clearance(bow);
@@ -229,6 +267,15 @@ impl<E: Clone, Ty: EdgeType, Ix: IndexType> DisplayNode<NodeView, E, Ty, Ix> for
     fn shapes(&mut self, ctx: &DrawContext) -> Vec<Shape> {
         let center = ctx.meta.canvas_to_screen_pos(self.pos);
         self.screen_pos = Some(center);
+        // Off screen: nothing to lay out or draw (a big graph is mostly off screen).
+        let reach = node_rect(Pos2::ZERO, &self.view);
+        let on_screen = Rect::from_min_max(
+            center + reach.min.to_vec2() * ctx.meta.zoom,
+            center + reach.max.to_vec2() * ctx.meta.zoom,
+        );
+        if !ctx.painter.clip_rect().intersects(on_screen.expand(theme::MIN_TEXT_SIZE * 8.0)) {
+            return Vec::new();
+        }
         let half = self.half_extent() * ctx.meta.zoom;
         let fill = self.fill();
         let stroke = if self.selected || self.view.highlighted {
@@ -265,35 +312,27 @@ impl<E: Clone, Ty: EdgeType, Ix: IndexType> DisplayNode<NodeView, E, Ty, Ix> for
         });
         let text_color = if self.view.dimmed { theme::dimmed(theme::LABEL) } else { theme::LABEL };
         let detail_color = if self.view.dimmed { theme::dimmed(theme::LABEL_DETAIL) } else { theme::LABEL_DETAIL };
-        let label = ctx.ctx.fonts_mut(|f| {
-            f.layout_no_wrap(
-                self.view.label.clone(),
-                FontId::new(theme::LABEL_SIZE * self.view.scale * ctx.meta.zoom, FontFamily::Proportional),
-                text_color,
-            )
-        });
-        let detail = ctx.ctx.fonts_mut(|f| {
-            f.layout_no_wrap(
-                self.view.detail.clone(),
-                FontId::new(theme::DETAIL_SIZE * self.view.scale * ctx.meta.zoom, FontFamily::Proportional),
-                detail_color,
-            )
-        });
-        let below = center.y + half.y + 3.0;
-        let detail_height = detail.size().y;
-        shapes.push(TextShape::new(Pos2::new(center.x - label.size().x / 2.0, below), label, text_color).into());
+        let sizes = text_sizes(self.view.scale * ctx.meta.zoom);
+        let mut below = center.y + half.y + 3.0;
+        if let Some(size) = sizes.name {
+            let label = ctx.ctx.fonts_mut(|f| {
+                f.layout_no_wrap(self.view.label.clone(), FontId::new(size, FontFamily::Proportional), text_color)
+            });
+            let height = label.size().y;
+            shapes.push(TextShape::new(Pos2::new(center.x - label.size().x / 2.0, below), label, text_color).into());
+            below += height + 2.0;
+        }
         if !self.view.dimmed {
             let corner = center + Vec2::new(half.x, -half.y);
             shapes.extend(badge_shapes(ctx.ctx, corner, self.view.findings, self.view.scale * ctx.meta.zoom));
         }
-        shapes.push(
-            TextShape::new(
-                Pos2::new(center.x - detail.size().x / 2.0, below + detail_height + 2.0),
-                detail,
-                detail_color,
-            )
-            .into(),
-        );
+        if let Some(size) = sizes.detail.filter(|_| sizes.name.is_some()) {
+            let detail = ctx.ctx.fonts_mut(|f| {
+                f.layout_no_wrap(self.view.detail.clone(), FontId::new(size, FontFamily::Proportional), detail_color)
+            });
+            shapes
+                .push(TextShape::new(Pos2::new(center.x - detail.size().x / 2.0, below), detail, detail_color).into());
+        }
         shapes
     }
 
@@ -359,6 +398,12 @@ impl<Ty: EdgeType, Ix: IndexType> DisplayEdge<NodeView, EdgeView, Ty, Ix, FlowNo
         let screen = |p: Pos2| ctx.meta.canvas_to_screen_pos(p);
         let (from, control, to) = (screen(from), control.map(screen), screen(to));
         let zoom = ctx.meta.zoom * self.view.scale;
+        // Off screen (the curve stays within its ends' and control point's box, the label
+        // just above it): nothing to draw.
+        let reach = Rect::from_points(&[from, to, control.unwrap_or(from)]).expand(theme::MIN_TEXT_SIZE * 8.0);
+        if !ctx.painter.clip_rect().intersects(reach) {
+            return Vec::new();
+        }
         let color = if self.view.dimmed { theme::dimmed(self.view.color) } else { self.view.color };
         let width = (self.view.width + if self.selected { 2.0 } else { 0.0 }) * zoom;
         let stroke = Stroke::new(width, if self.selected { theme::SELECTED } else { color });
@@ -375,14 +420,11 @@ impl<Ty: EdgeType, Ix: IndexType> DisplayEdge<NodeView, EdgeView, Ty, Ix, FlowNo
         };
         let normal = Vec2::new(-dir.y, dir.x) * theme::ARROW_SIZE * 0.5 * zoom;
         shapes.push(Shape::convex_polygon(vec![to, tip_base + normal, tip_base - normal], stroke.color, Stroke::NONE));
-        if !self.view.label.is_empty() {
+        let label_size = text_sizes(zoom).detail.filter(|_| !self.view.label.is_empty());
+        if let Some(size) = label_size {
             let text_color = if self.view.dimmed { theme::dimmed(theme::LABEL_DETAIL) } else { theme::LABEL_DETAIL };
             let galley = ctx.ctx.fonts_mut(|f| {
-                f.layout_no_wrap(
-                    self.view.label.clone(),
-                    FontId::new(theme::DETAIL_SIZE * zoom, FontFamily::Proportional),
-                    text_color,
-                )
+                f.layout_no_wrap(self.view.label.clone(), FontId::new(size, FontFamily::Proportional), text_color)
             });
             let mid = edge_point(from, control, to, self.view.label_t);
             let at = Pos2::new(mid.x - galley.size().x / 2.0, mid.y - galley.size().y - 2.0 - width / 2.0);
@@ -424,6 +466,26 @@ mod tests {
     use crate::model::findings::Severity;
 
     #[test]
+    fn no_text_size_is_below_the_minimum_and_rates_hide_before_names() {
+        let mut saw = (false, false, false);
+        for step in 1..=400 {
+            let zoom = step as f32 / 100.0;
+            let sizes = text_sizes(zoom);
+            for size in [sizes.name, sizes.detail, sizes.badge].into_iter().flatten() {
+                assert!(size >= theme::MIN_TEXT_SIZE, "{size} at zoom {zoom}");
+            }
+            // Rates never show without the name they belong to.
+            assert!(sizes.detail.is_none() || sizes.name.is_some(), "zoom {zoom}");
+            saw.0 |= sizes.name.is_some() && sizes.detail.is_none();
+            saw.1 |= sizes.name.is_none();
+            saw.2 |= sizes.detail.is_some();
+        }
+        assert_eq!(saw, (true, true, true), "names alone, nothing, and everything each at some zoom");
+        // At the zoom a fit never goes below, everything reads.
+        assert!(text_sizes(theme::MIN_FIT_ZOOM).detail.is_some() && text_sizes(theme::MIN_FIT_ZOOM).badge.is_some());
+    }
+
+    #[test]
     fn a_badge_shows_the_count_in_the_worst_findings_colour_and_nothing_without_findings() {
         let ctx = egui::Context::default();
         let mut shapes = Vec::new();
@@ -452,13 +514,13 @@ mod tests {
     fn an_edge_bows_only_when_a_node_is_in_its_way_and_then_clear_of_it() {
         let service = |at: Pos2| Rect::from_center_size(at, Vec2::splat(2.0 * theme::SERVICE_RADIUS));
         let (a, b) = (Pos2::new(0.0, 0.0), Pos2::new(3.0 * LAYER, 0.0));
-        assert_eq!(route_edge(a, b, &[]), 0.0);
+        assert_eq!(route_edge(a, b, distance_to(&[])), 0.0);
         // Something off the line: still straight.
-        assert_eq!(route_edge(a, b, &[service(Pos2::new(LAYER, theme::ROW_SPACING))]), 0.0);
+        assert_eq!(route_edge(a, b, distance_to(&[service(Pos2::new(LAYER, theme::ROW_SPACING))])), 0.0);
 
         // Nodes on the line, in the layers between: the edge bows up, clear of them.
         let between = [service(Pos2::new(LAYER, 0.0)), service(Pos2::new(2.0 * LAYER, 0.0))];
-        let bow = route_edge(a, b, &between);
+        let bow = route_edge(a, b, distance_to(&between));
         assert!(bow > 0.0, "{bow}");
         let control = edge_control(a, b, bow).expect("it bows");
         assert!(control.y < 0.0, "left to right bows up");
@@ -468,7 +530,7 @@ mod tests {
         // With the row above taken too, it bows down instead.
         let above = [service(Pos2::new(LAYER, -45.0)), service(Pos2::new(2.0 * LAYER, -45.0))];
         let both: Vec<Rect> = between.iter().chain(&above).copied().collect();
-        assert!(route_edge(a, b, &both) < 0.0);
+        assert!(route_edge(a, b, distance_to(&both)) < 0.0);
         // The way back (a feedback loop) bows the other way round.
         assert!(edge_control(b, a, bow).is_some_and(|c| c.y > 0.0));
 

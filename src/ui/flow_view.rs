@@ -14,8 +14,10 @@ use petgraph::Directed;
 use petgraph::stable_graph::{DefaultIx, EdgeIndex, NodeIndex};
 
 use super::flow_labels;
-use super::flow_layout::{FixedLayout, FixedLayoutState, LayerPlacer};
+use super::flow_layout::{FixedLayout, FixedLayoutState};
+use super::flow_placement::{Placement, Step};
 use super::flow_routes::RouteCache;
+use super::flow_scope::{self, Focus, matches_filter};
 use super::flow_shapes::{EdgeView, FlowEdgeShape, FlowNodeShape, NodeView};
 use super::theme;
 use crate::engine::snapshot::{EdgeSnapshot, NodeSnapshot, Snapshot};
@@ -42,17 +44,25 @@ pub enum Selection {
 
 /// The canvas state.
 pub struct FlowView {
-    graph: ViewGraph,
-    nodes: HashMap<u32, NodeIndex>,
+    pub(super) graph: ViewGraph,
+    pub(super) nodes: HashMap<u32, NodeIndex>,
     edges: HashMap<u32, EdgeIndex>,
-    placer: LayerPlacer,
-    /// Nodes placed while they had no edge (so their layer was a guess) and not dragged since:
-    /// they are placed once more when their first edge arrives.
-    unanchored: HashSet<u32>,
+    /// Where nodes go: the layered layout as the graph grows, until the user drags one.
+    pub(super) placement: Placement,
     /// Fit the whole graph to the canvas every frame, until the user zooms or pans.
     pub auto_fit: bool,
     /// Shapes and text relative to the theme's sizes (presentation mode enlarges them).
     pub scale: f32,
+    /// The width the details panel takes from the canvas while it is open: layers wrap into
+    /// bands as wide as the canvas without it, so selecting a node does not re-wrap the
+    /// graph (it scrolls instead, its text as large as before).
+    pub side_panel_width: f32,
+    /// Hide the nodes the filter does not match, rather than dim them.
+    pub hide_unmatched: bool,
+    /// Show only a node and what is within some hops of it.
+    pub focus: Option<Focus>,
+    /// The nodes shown at the last sync (`None`: all).
+    shown: Option<HashSet<u32>>,
     /// Each edge's bow, and the node positions and scale they were routed for: routing looks
     /// at every node for every edge, so it runs again only when a node moved, came or went,
     /// or the shapes changed size.
@@ -65,10 +75,13 @@ impl Default for FlowView {
             graph: ViewGraph::new(),
             nodes: HashMap::new(),
             edges: HashMap::new(),
-            placer: LayerPlacer::default(),
-            unanchored: HashSet::new(),
+            placement: Placement::default(),
             auto_fit: true,
             scale: 1.0,
+            side_panel_width: 0.0,
+            hide_unmatched: false,
+            focus: None,
+            shown: None,
             routes: RouteCache::default(),
         }
     }
@@ -84,10 +97,6 @@ impl std::fmt::Debug for FlowView {
 pub fn rate_text(rate: f64, failures: u64) -> String {
     let rate = if rate >= 100.0 { format!("{rate:.0}/s") } else { format!("{rate:.1}/s") };
     if failures > 0 { format!("{rate} · {failures} failed") } else { rate }
-}
-
-fn matches_filter(label: &str, filter: &str) -> bool {
-    filter.is_empty() || label.to_lowercase().contains(&filter.to_lowercase())
 }
 
 fn node_view(
@@ -151,42 +160,28 @@ impl FlowView {
         selection: Option<Selection>,
         path: Option<&JourneyPath>,
     ) {
-        self.remove_gone(snapshot);
-        // Only edges that carry traffic anchor a node: a topic a cluster reported, with just a
-        // group's lag on it, is placed again once spans show who writes and reads it.
-        let connected: HashSet<u32> =
-            snapshot.edges.iter().filter(|e| e.counters.count > 0).flat_map(|e| [e.from, e.to]).collect();
-        let to_anchor: HashSet<u32> = self.unanchored.intersection(&connected).copied().collect();
-        let needs_layers = !to_anchor.is_empty() || snapshot.nodes.iter().any(|n| !self.nodes.contains_key(&n.id));
-        let layers = if needs_layers { LayerPlacer::layers(snapshot) } else { HashMap::new() };
-        let layer_of = |id: u32| layers.get(&id).copied().unwrap_or(0);
-        for n in &snapshot.nodes {
+        self.shown = flow_scope::visible(snapshot, filter, self.hide_unmatched, self.focus);
+        let mut changed = self.remove_gone(snapshot);
+        let shown = self.shown.take();
+        let is_shown = |id: u32| shown.as_ref().is_none_or(|s| s.contains(&id));
+        let mut added = Vec::new();
+        for n in snapshot.nodes.iter().filter(|n| is_shown(n.id)) {
             let view = node_view(n, filter, selection, path, self.scale);
             match self.nodes.get(&n.id) {
                 Some(&index) => {
-                    let anchor_now = to_anchor.contains(&n.id);
-                    let pos = anchor_now.then(|| self.placer.place(n.id, layer_of(n.id)));
                     if let Some(node) = self.graph.node_mut(index) {
                         *node.payload_mut() = view;
-                        if let Some(pos) = pos {
-                            node.set_location(pos);
-                        }
-                    }
-                    if anchor_now {
-                        self.unanchored.remove(&n.id);
                     }
                 }
                 None => {
-                    let pos = self.placer.place(n.id, layer_of(n.id));
-                    let index = self.graph.add_node_with_label_and_location(view, n.label.clone(), pos);
+                    let index = self.graph.add_node_with_label_and_location(view, n.label.clone(), Pos2::ZERO);
                     self.nodes.insert(n.id, index);
-                    if !connected.contains(&n.id) {
-                        self.unanchored.insert(n.id);
-                    }
+                    added.push(n.id);
                 }
             }
         }
-        for e in &snapshot.edges {
+        changed |= !added.is_empty();
+        for e in snapshot.edges.iter().filter(|e| is_shown(e.from) && is_shown(e.to)) {
             let off_path = path.is_some_and(|p| {
                 let key = |id: u32| snapshot.node(id).map(|n| n.key.clone());
                 match (key(e.from), key(e.to)) {
@@ -211,10 +206,18 @@ impl FlowView {
                     };
                     let index = self.graph.add_edge(from, to, view);
                     self.edges.insert(e.id, index);
+                    changed = true;
                 }
             }
         }
-        self.place_labels();
+        self.shown = shown;
+        if changed {
+            self.placement.follow(&mut self.graph, &self.nodes, (snapshot, self.shown.as_ref()), &added);
+        }
+        // While nodes glide, edges are routed once they arrive.
+        if !self.placement.animating() {
+            self.place_labels();
+        }
     }
 
     /// Routes every edge and places its label ([`flow_labels::place_labels`]).
@@ -222,61 +225,53 @@ impl FlowView {
         flow_labels::place_labels(&mut self.graph, &self.edges, &mut self.routes, self.scale);
     }
 
-    /// Lays every node out afresh, left to right, undoing drags and the order in which nodes
-    /// happened to arrive: layers as [`LayerPlacer::layers`], and within a layer, nodes
-    /// ordered by the mean row of their upstream neighbours (fewer crossings), then by name.
+    /// Lays every node out afresh, undoing drags and the order in which nodes happened to
+    /// arrive, and follows the layout again as the graph grows (see
+    /// [`flow_placement`](super::flow_placement)).
     pub fn arrange(&mut self, snapshot: &Snapshot) {
-        let layers = LayerPlacer::layers(snapshot);
-        let layer_of = |id: u32| layers.get(&id).copied().unwrap_or(0);
-        let mut by_layer: std::collections::BTreeMap<usize, Vec<&crate::engine::snapshot::NodeSnapshot>> =
-            std::collections::BTreeMap::new();
-        for n in &snapshot.nodes {
-            by_layer.entry(layer_of(n.id)).or_default().push(n);
-        }
-        self.placer = LayerPlacer::default();
-        let mut row_of: HashMap<u32, f32> = HashMap::new();
-        for (layer, mut nodes) in by_layer {
-            let upstream_mean = |id: u32| {
-                let rows: Vec<f32> =
-                    snapshot.edges.iter().filter(|e| e.to == id).filter_map(|e| row_of.get(&e.from).copied()).collect();
-                if rows.is_empty() { f32::MAX } else { rows.iter().sum::<f32>() / rows.len() as f32 }
-            };
-            nodes.sort_by(|a, b| {
-                upstream_mean(a.id).total_cmp(&upstream_mean(b.id)).then_with(|| a.label.cmp(&b.label))
-            });
-            for n in nodes {
-                let pos = self.placer.place(n.id, layer);
-                row_of.insert(n.id, pos.y);
-                if let Some(node) = self.nodes.get(&n.id).and_then(|i| self.graph.node_mut(*i)) {
-                    node.set_location(pos);
-                }
-            }
-        }
-        self.unanchored.clear();
+        self.placement.arrange(&mut self.graph, &self.nodes, (snapshot, self.shown.as_ref()));
         self.auto_fit = true;
-        self.place_labels();
+        if !self.placement.animating() {
+            self.place_labels();
+        }
+    }
+
+    /// Whether nodes follow the layout by themselves (until the user drags one).
+    pub fn follows_layout(&self) -> bool {
+        self.placement.auto
+    }
+
+    /// Whether node `id` is shown (see [`flow_scope`]).
+    fn is_shown(&self, id: u32) -> bool {
+        self.shown.as_ref().is_none_or(|s| s.contains(&id))
     }
 
     /// Drops what the snapshot no longer has (a cluster's group placeholder merged into the
-    /// service that spans name for it). Edges first: removing a node takes its edges along.
-    fn remove_gone(&mut self, snapshot: &Snapshot) {
-        if self.nodes.len() == snapshot.nodes.len() && self.edges.len() == snapshot.edges.len() {
-            return;
+    /// service that spans name for it) or is no longer shown. Edges first: removing a node
+    /// takes its edges along. True when anything was dropped.
+    fn remove_gone(&mut self, snapshot: &Snapshot) -> bool {
+        if self.shown.is_none() && self.nodes.len() == snapshot.nodes.len() && self.edges.len() == snapshot.edges.len()
+        {
+            return false;
         }
-        let gone_edges: Vec<u32> = self.edges.keys().filter(|id| snapshot.edge(**id).is_none()).copied().collect();
+        let edge_kept = |id: u32| snapshot.edge(id).is_some_and(|e| self.is_shown(e.from) && self.is_shown(e.to));
+        let gone_edges: Vec<u32> = self.edges.keys().filter(|id| !edge_kept(**id)).copied().collect();
+        let mut gone = !gone_edges.is_empty();
         for id in gone_edges {
             if let Some(index) = self.edges.remove(&id) {
                 self.graph.remove_edge(index);
             }
         }
-        let gone_nodes: Vec<u32> = self.nodes.keys().filter(|id| snapshot.node(**id).is_none()).copied().collect();
+        let gone_nodes: Vec<u32> =
+            self.nodes.keys().filter(|id| snapshot.node(**id).is_none() || !self.is_shown(**id)).copied().collect();
+        gone |= !gone_nodes.is_empty();
         for id in gone_nodes {
             if let Some(index) = self.nodes.remove(&id) {
                 self.graph.remove_node(index);
-                self.unanchored.remove(&id);
-                self.placer.free(id);
+                self.placement.forget(id);
             }
         }
+        gone
     }
 
     /// Draws the canvas; returns a new selection when the user clicked a node or an edge.
@@ -288,6 +283,16 @@ impl FlowView {
             .with_node_selection_enabled(true)
             .with_edge_clicking_enabled(true)
             .with_edge_selection_enabled(true);
+        // Layers wrap into bands as wide as the canvas holds at a readable size.
+        let width = ui.available_width() + self.side_panel_width;
+        let margins = theme::FIT_MARGIN_TOP_LEFT.x + theme::FIT_MARGIN_BOTTOM_RIGHT.x;
+        let per_band = ((width / theme::MIN_FIT_ZOOM - margins) / theme::LAYER_SPACING).max(0.0) as usize + 1;
+        self.placement.set_per_band(per_band, &mut self.graph, &self.nodes);
+        match self.placement.step(&mut self.graph, ui.input(|i| i.time)) {
+            Step::Moving => ui.ctx().request_repaint(),
+            Step::Arrived => self.place_labels(),
+            Step::Still => {}
+        }
         if self.auto_fit {
             self.fit(ui);
         }
@@ -306,7 +311,7 @@ impl FlowView {
                 GraphChange::NodeMoved { node, .. } | GraphChange::NodeDragStarted { node } => {
                     // Where the user puts a node is final.
                     if let Some(n) = self.graph.node(node) {
-                        self.unanchored.remove(&n.payload().id);
+                        self.placement.user_moved(n.payload().id);
                     }
                 }
                 GraphChange::EdgeClicked { edge } | GraphChange::EdgeSelected { edge } => {
@@ -319,6 +324,7 @@ impl FlowView {
         // navigation is read from the input: a zoom gesture over the canvas, or dragging the
         // background (not a node).
         let canvas = &response.response;
+        self.hover_card(canvas);
         let zoomed = canvas.hovered() && ui.input(|i| (i.zoom_delta() - 1.0).abs() > f32::EPSILON);
         let panned = canvas.dragged() && self.graph.dragged_node().is_none() && canvas.drag_delta().length() > 0.5;
         if zoomed || panned {
@@ -327,26 +333,44 @@ impl FlowView {
         selection
     }
 
-    /// Zooms and pans so every node and its labels fit the canvas, never zooming in past
-    /// [`theme::MAX_FIT_ZOOM`] (one lone node should not fill the window).
+    /// A hovered node's full name and numbers, whatever the zoom hides.
+    fn hover_card(&self, canvas: &egui::Response) {
+        let Some(node) = self.graph.hovered_node().and_then(|i| self.graph.node(i)) else { return };
+        let view = node.payload();
+        canvas.clone().on_hover_ui_at_pointer(|ui| {
+            ui.strong(&view.label);
+            ui.label(&view.detail);
+        });
+    }
+
+    /// Zooms and pans so the graph fits the canvas, between [`theme::MIN_FIT_ZOOM`] (names
+    /// and rates stay readable; a bigger graph shows from its top left and the rest scrolls)
+    /// and [`theme::MAX_FIT_ZOOM`] (one lone node should not fill the window). Fits where
+    /// nodes are going, so an animation does not make the view swim.
     fn fit(&self, ui: &mut egui::Ui) {
-        let mut nodes = self.graph.nodes_iter().map(|(_, n)| n.location());
+        let mut nodes =
+            self.graph.nodes_iter().map(|(index, n)| self.placement.target(index).unwrap_or_else(|| n.location()));
         let Some(first) = nodes.next() else { return };
         let (min, max) = nodes.fold((first, first), |(min, max), p| (min.min(p), max.max(p)));
         let (min, max) = (min - theme::FIT_MARGIN_TOP_LEFT, max + theme::FIT_MARGIN_BOTTOM_RIGHT);
         let extent = (max - min).max(egui::Vec2::splat(1.0));
         let size = ui.available_size();
-        let zoom = (size.x / extent.x).min(size.y / extent.y).min(theme::MAX_FIT_ZOOM);
-        let center = min + (max - min) / 2.0;
+        let whole = (size.x / extent.x).min(size.y / extent.y);
+        let zoom = whole.clamp(theme::MIN_FIT_ZOOM, theme::MAX_FIT_ZOOM);
+        // Centred along each side that fits; from its start along a side that does not.
+        let along = |size: f32, min: f32, max: f32| {
+            if (max - min) * zoom <= size { size / 2.0 - (min + max) / 2.0 * zoom } else { -min * zoom }
+        };
         let mut meta = MetadataFrame::new(None).load(ui);
         meta.zoom = zoom;
-        meta.pan = size / 2.0 - center.to_vec2() * zoom;
+        meta.pan = egui::vec2(along(size.x, min.x, max.x), along(size.y, min.y, max.y));
         meta.save(ui);
     }
 
-    /// A node's position on the canvas (canvas units).
+    /// While nodes glide to a new layout, where the node is going.
     pub fn node_location(&self, id: u32) -> Option<Pos2> {
-        Some(self.graph.node(*self.nodes.get(&id)?)?.location())
+        let index = *self.nodes.get(&id)?;
+        self.placement.target(index).or_else(|| Some(self.graph.node(index)?.location()))
     }
 
     /// Where a node was last drawn on screen.
@@ -386,185 +410,5 @@ impl FlowView {
     /// Number of nodes on the canvas.
     pub fn node_count(&self) -> usize {
         self.nodes.len()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::engine::EngineState;
-    use crate::model::record::{Record, SourceKind, SpanBatch};
-    use crate::model::span::{Span, SpanKind};
-    use crate::testing::{consumer_linked, producer, span};
-
-    fn apply(state: &mut EngineState, spans: Vec<Span>) -> Snapshot {
-        state.apply(&Record::Spans(SpanBatch { received_unix_nano: 0, source: SourceKind::File, spans }));
-        state.snapshot(1)
-    }
-
-    fn id(snapshot: &Snapshot, label: &str) -> u32 {
-        snapshot.nodes.iter().find(|n| n.label == label).map(|n| n.id).expect("node")
-    }
-
-    #[test]
-    fn a_saga_loop_does_not_stretch_the_layers() {
-        // checkout -> orders -> payments -> payments topic -> checkout (the compensation).
-        let mut state = EngineState::default();
-        let snapshot = apply(
-            &mut state,
-            vec![
-                producer("checkout", "kafka", "orders", 1, 1),
-                consumer_linked("payments", "kafka", "orders", 2, 2, (1, 1)),
-                producer("payments", "kafka", "payments", 2, 3),
-                consumer_linked("checkout", "kafka", "payments", 4, 4, (2, 3)),
-                consumer_linked("shipping", "kafka", "payments", 5, 5, (2, 3)),
-            ],
-        );
-        let layers = LayerPlacer::layers(&snapshot);
-        let layer = |label| layers[&id(&snapshot, label)];
-        assert_eq!(layer("shipping"), layer("kafka/payments") + 1);
-        // Without cutting the loop, longest paths would run on up to the node count.
-        assert!(layers.values().all(|l| *l <= 4), "{layers:?}");
-        let mut view = FlowView::default();
-        view.sync(&snapshot, "", None, None);
-        let mut cells: Vec<_> = snapshot.nodes.iter().map(|n| view.node_location(n.id).expect("placed")).collect();
-        cells.dedup();
-        assert_eq!(cells.len(), snapshot.nodes.len(), "two nodes in one cell");
-    }
-
-    #[test]
-    fn arranging_lays_everything_out_afresh_left_to_right() {
-        let mut state = EngineState::default();
-        let mut view = FlowView::default();
-        // Billing is first seen producing, so it is placed in the first layer and stays there
-        // when its consumption of orders shows up later.
-        let first = apply(&mut state, vec![producer("billing", "kafka", "invoices", 2, 3)]);
-        view.sync(&first, "", None, None);
-        let snapshot = apply(
-            &mut state,
-            vec![
-                producer("checkout", "kafka", "orders", 1, 1),
-                consumer_linked("billing", "kafka", "orders", 2, 2, (1, 1)),
-                consumer_linked("mailer", "kafka", "invoices", 3, 4, (2, 3)),
-            ],
-        );
-        view.sync(&snapshot, "", None, None);
-        assert_eq!(view.node_location(id(&snapshot, "billing")).expect("placed").x, 0.0);
-        view.arrange(&snapshot);
-        let x = |label| view.node_location(id(&snapshot, label)).expect("placed").x / theme::LAYER_SPACING;
-        assert_eq!(
-            ["checkout", "kafka/orders", "billing", "kafka/invoices", "mailer"].map(x),
-            [0.0, 1.0, 2.0, 3.0, 4.0]
-        );
-        // Afresh: every node on the first row of its layer.
-        assert!(snapshot.nodes.iter().all(|n| view.node_location(n.id).expect("placed").y == 0.0));
-    }
-
-    #[test]
-    fn layers_run_left_to_right_and_placed_nodes_stay_put() {
-        let mut state = EngineState::default();
-        let mut view = FlowView::default();
-        let first = apply(
-            &mut state,
-            vec![
-                producer("checkout", "kafka", "orders", 1, 1),
-                consumer_linked("billing", "kafka", "orders", 2, 2, (1, 1)),
-            ],
-        );
-        view.sync(&first, "", None, None);
-        let x =
-            |view: &FlowView, snapshot: &Snapshot, label| view.node_location(id(snapshot, label)).expect("placed").x;
-        assert_eq!(x(&view, &first, "checkout"), 0.0);
-        assert_eq!(x(&view, &first, "kafka/orders"), theme::LAYER_SPACING);
-        assert_eq!(x(&view, &first, "billing"), 2.0 * theme::LAYER_SPACING);
-
-        // A new producer upstream of checkout would put checkout in a later layer; it stays put.
-        let before = view.node_location(id(&first, "checkout"));
-        let second = apply(
-            &mut state,
-            vec![
-                producer("gateway", "kafka", "carts", 3, 3),
-                consumer_linked("checkout", "kafka", "carts", 4, 4, (3, 3)),
-            ],
-        );
-        view.sync(&second, "", None, None);
-        assert_eq!(view.node_location(id(&second, "checkout")), before);
-    }
-
-    #[test]
-    fn a_topic_seen_first_from_its_consumer_still_sits_after_its_producers() {
-        let mut state = EngineState::default();
-        let mut view = FlowView::default();
-        let first = apply(
-            &mut state,
-            vec![
-                span("billing", "process", SpanKind::Consumer)
-                    .ids(2, 2)
-                    .messaging("kafka", "orders", "process")
-                    .build(),
-            ],
-        );
-        view.sync(&first, "", None, None);
-        let second = apply(&mut state, vec![producer("checkout", "kafka", "orders", 1, 1)]);
-        view.sync(&second, "", None, None);
-        let x = |label| view.node_location(id(&second, label)).expect("placed").x;
-        assert_eq!(
-            (x("checkout"), x("kafka/orders"), x("billing")),
-            (0.0, theme::LAYER_SPACING, 2.0 * theme::LAYER_SPACING)
-        );
-    }
-
-    #[test]
-    fn a_topic_known_only_from_its_cluster_is_placed_again_when_spans_show_its_producer() {
-        use crate::model::kafka::observation::{CommittedOffset, OffsetPoll, Watermark};
-        use crate::model::kafka::{KafkaEvent, KafkaRecord};
-        let mut state = EngineState::default();
-        let mut view = FlowView::default();
-        // The cluster reports a group lagging on orders before any span names either.
-        let poll = OffsetPoll {
-            watermarks: vec![Watermark { topic: "payments".into(), partition: 0, low: 0, high: 9 }],
-            commits: vec![CommittedOffset {
-                group: "shipping".into(),
-                topic: "payments".into(),
-                partition: 0,
-                offset: 2,
-                oldest_unconsumed_ms: None,
-            }],
-        };
-        let event = KafkaEvent::Offsets(poll);
-        state.apply(&Record::Kafka(KafkaRecord { received_unix_nano: 0, cluster: "c".into(), event }));
-        let first = state.snapshot(1);
-        view.sync(&first, "", None, None);
-        assert_eq!(view.node_location(id(&first, "kafka/payments")).expect("placed").x, theme::LAYER_SPACING);
-        // Spans: checkout -> orders -> payments -> payments topic.
-        let second = apply(
-            &mut state,
-            vec![
-                producer("checkout", "kafka", "orders", 1, 1),
-                consumer_linked("payments", "kafka", "orders", 2, 2, (1, 1)),
-                producer("payments", "kafka", "payments", 2, 3),
-            ],
-        );
-        view.sync(&second, "", None, None);
-        assert_eq!(view.node_location(id(&second, "payments")).expect("placed").x, 2.0 * theme::LAYER_SPACING);
-        assert_eq!(
-            view.node_location(id(&second, "kafka/payments")).expect("placed").x,
-            3.0 * theme::LAYER_SPACING,
-            "the topic moves right of its producer once, as a lone node would"
-        );
-    }
-
-    #[test]
-    fn a_lone_node_is_placed_again_when_its_first_edge_arrives() {
-        let mut state = EngineState::default();
-        let mut view = FlowView::default();
-        // The server span arrives first: pricing has no edge yet.
-        let first = apply(&mut state, vec![span("pricing", "GET", SpanKind::Server).ids(5, 2).parent(1).build()]);
-        view.sync(&first, "", None, None);
-        assert_eq!(view.node_location(id(&first, "pricing")).expect("placed").x, 0.0);
-        let second = apply(&mut state, vec![span("checkout", "GET", SpanKind::Client).ids(5, 1).build()]);
-        view.sync(&second, "", None, None);
-        assert_eq!(view.node_location(id(&second, "pricing")).expect("placed").x, theme::LAYER_SPACING);
-        assert_eq!(view.node_location(id(&second, "checkout")).expect("placed").x, 0.0);
     }
 }

@@ -114,7 +114,7 @@ fn write_edge(svg: &mut String, from: Pos2, to: Pos2, edge: &EdgeView, target: N
             r#"<text x="{:.1}" y="{:.1}" font-size="{}" fill="{}" text-anchor="middle">{}</text>"#,
             mid.x,
             mid.y - 4.0,
-            theme::DETAIL_SIZE,
+            theme::CANVAS_DETAIL_SIZE,
             hex(theme::LABEL_DETAIL),
             escape(&edge.label)
         );
@@ -155,13 +155,13 @@ fn write_node(svg: &mut String, c: Pos2, node: &NodeView) {
             c.y
         ),
     };
-    let below = c.y + h.y + 3.0 + theme::LABEL_SIZE;
+    let below = c.y + h.y + 3.0 + theme::CANVAS_NAME_SIZE;
     let _ = writeln!(
         svg,
         r#"<text x="{:.1}" y="{:.1}" font-size="{}" fill="{}" text-anchor="middle">{}</text>"#,
         c.x,
         below,
-        theme::LABEL_SIZE,
+        theme::CANVAS_NAME_SIZE,
         hex(theme::LABEL),
         escape(&node.label)
     );
@@ -169,8 +169,8 @@ fn write_node(svg: &mut String, c: Pos2, node: &NodeView) {
         svg,
         r#"<text x="{:.1}" y="{:.1}" font-size="{}" fill="{}" text-anchor="middle">{}</text>"#,
         c.x,
-        below + theme::DETAIL_SIZE + 2.0,
-        theme::DETAIL_SIZE,
+        below + theme::CANVAS_DETAIL_SIZE + 2.0,
+        theme::CANVAS_DETAIL_SIZE,
         hex(theme::LABEL_DETAIL),
         escape(&node.detail)
     );

@@ -93,14 +93,18 @@ pub const SERVICE_RADIUS: f32 = 22.0;
 pub const DESTINATION_HALF: egui::Vec2 = egui::vec2(46.0, 16.0);
 /// Consumer group diamond half-diagonal.
 pub const GROUP_RADIUS: f32 = 24.0;
-/// Label font size, canvas units (scaled by zoom).
+/// Label font size (the waterfall's names).
 pub const LABEL_SIZE: f32 = 13.0;
-/// Detail font size.
+/// Detail font size (the waterfall's numbers).
 pub const DETAIL_SIZE: f32 = 11.0;
+/// The flow graph's node names, canvas units (scaled by zoom).
+pub const CANVAS_NAME_SIZE: f32 = 14.0;
+/// The flow graph's rates, failures and lag, canvas units (scaled by zoom).
+pub const CANVAS_DETAIL_SIZE: f32 = 12.0;
 /// Distance between layers (columns), canvas units.
 pub const LAYER_SPACING: f32 = 230.0;
 /// Distance between nodes in one layer.
-pub const ROW_SPACING: f32 = 110.0;
+pub const ROW_SPACING: f32 = 100.0;
 /// Thinnest and thickest edge, canvas units.
 pub const EDGE_WIDTH: (f32, f32) = (1.5, 9.0);
 /// The step by which an edge with a node in its way bows: how far off its chord the control
@@ -118,6 +122,18 @@ pub const FIT_MARGIN_TOP_LEFT: egui::Vec2 = egui::vec2(90.0, 40.0);
 pub const FIT_MARGIN_BOTTOM_RIGHT: egui::Vec2 = egui::vec2(90.0, 70.0);
 /// Fitting never zooms in further than this.
 pub const MAX_FIT_ZOOM: f32 = 1.4;
+/// Fitting never zooms out further than this: names and rates stay readable (at least
+/// [`MIN_TEXT_SIZE`]) and the rest of a big graph scrolls.
+pub const MIN_FIT_ZOOM: f32 = MIN_TEXT_SIZE / CANVAS_DETAIL_SIZE;
+/// No text on the canvas is drawn smaller than this, on screen (points), the size of egui's
+/// own smallest text style: names are drawn at least this size, rates and lag are hidden
+/// below it.
+pub const MIN_TEXT_SIZE: f32 = 9.0;
+/// Zoomed out further than this, nodes are too close for their names even at
+/// [`MIN_TEXT_SIZE`]: names are hidden too (hovering a node still shows it).
+pub const NAMES_MIN_ZOOM: f32 = 0.3;
+/// How long nodes take to glide to a new layout.
+pub const LAYOUT_ANIMATION_SECONDS: f64 = 0.3;
 /// Diameter of a source's state dot in the top bar.
 pub const STATE_DOT: f32 = 8.0;
 /// Side panel width.
@@ -203,9 +219,9 @@ pub const TIMELINE_BACKGROUND: Color32 = Color32::from_rgb(0x22, 0x25, 0x2a);
 /// The timeline's density bars.
 pub const TIMELINE_DENSITY: Color32 = Color32::from_rgb(0x4a, 0x5a, 0x70);
 /// Radius of a findings badge on a node or edge, in canvas units.
-pub const BADGE_RADIUS: f32 = 8.0;
+pub const BADGE_RADIUS: f32 = 9.0;
 /// Size of a findings badge's count.
-pub const BADGE_TEXT_SIZE: f32 = 10.0;
+pub const BADGE_TEXT_SIZE: f32 = 12.0;
 /// Colour of a findings badge's count.
 pub const BADGE_TEXT: Color32 = Color32::from_rgb(0x10, 0x10, 0x12);
 /// Height of a finding's tick on the timeline, from its top edge.

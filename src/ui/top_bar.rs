@@ -31,8 +31,9 @@ pub struct TopBarActions {
     pub present: bool,
 }
 
-/// Draws the bar; `filter` is edited in place.
-pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot, filter: &mut String) -> TopBarActions {
+/// Draws the bar; `filter`, and whether it hides the nodes it does not match (rather than
+/// dim them), are edited in place.
+pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot, filter: &mut String, hide: &mut bool) -> TopBarActions {
     let mut actions = TopBarActions::default();
     ui.horizontal_wrapped(|ui| {
         ui.strong("EventLens");
@@ -144,6 +145,8 @@ pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot, filter: &mut String) -> TopB
             actions.arrange = true;
         }
         ui.add(egui::TextEdit::singleline(filter).hint_text("filter nodes").desired_width(160.0));
+        ui.checkbox(hide, "Hide others")
+            .on_hover_text("hide the nodes the filter does not match, rather than dim them");
         if ui.button("Export SVG").on_hover_text("save the flow graph as drawn, as an SVG picture").clicked() {
             actions.export_svg = true;
         }

@@ -1,0 +1,228 @@
+//! The flow graph on a laptop's screen: a recorded demo session and a generated 500-node
+//! system laid out at 1280×800, with and without the details panel (snapshot images, so a
+//! change in how the graph reads shows up in review), text never drawn below its minimum
+//! size, and a hovered node naming itself when the zoom hides its name.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::sync::Arc;
+
+use egui_graphs::MetadataFrame;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use eventlens::engine::{EngineState, Snapshot};
+use eventlens::model::record::{Record, SourceKind, SpanBatch};
+use eventlens::testing::generated_flow;
+use eventlens::ui::flow_view::{FlowView, Selection};
+use eventlens::ui::{details_panel, theme};
+
+/// The demo shop recorded for 6 s at 10 orders/s with poison messages (`eventlens demo
+/// --headless --duration 6s --rate 10 --scenario poison`): its thirteen nodes as the demo
+/// shows them, the same on every run.
+fn demo() -> Arc<Snapshot> {
+    let capture = eventlens::capture::read_capture(Path::new("tests/data/demo-session.jsonl.zst")).unwrap();
+    let mut state = EngineState::default();
+    for record in capture.records {
+        state.apply_owned(record);
+    }
+    let second = state.last_received_second();
+    Arc::new(state.snapshot(second + 1))
+}
+
+fn generated(nodes: usize, edges: usize) -> Arc<Snapshot> {
+    let mut state = EngineState::default();
+    // Each node and edge is counted at what its statistics hold once full (about 165 and
+    // 276 KB): a graph this size needs more than the default budget's share, as `--memory`
+    // gives.
+    state.set_graph_budget(1 << 30);
+    state.apply_owned(Record::Spans(SpanBatch {
+        received_unix_nano: 1_700_000_001_000_000_000,
+        source: SourceKind::File,
+        spans: generated_flow(nodes, edges, 3),
+    }));
+    Arc::new(state.snapshot(1_700_000_002))
+}
+
+fn id(snapshot: &Snapshot, label: &str) -> u32 {
+    snapshot.nodes.iter().find(|n| n.label == label).map(|n| n.id).expect(label)
+}
+
+/// The canvas at 1280×800 as the window lays it out, with the details panel of `selected`
+/// open beside it when there is one.
+fn canvas(snapshot: &Arc<Snapshot>, selected: Option<u32>) -> Harness<'static, FlowView> {
+    let mut view = FlowView::default();
+    view.sync(snapshot, "", selected.map(Selection::Node), None);
+    let snapshot = Arc::clone(snapshot);
+    let mut harness = Harness::builder().with_size([1280.0, 800.0]).build_ui_state(
+        move |ui, view: &mut FlowView| {
+            view.side_panel_width = 0.0;
+            if let Some(id) = selected {
+                let panel = egui::Panel::right("details").default_size(theme::SIDE_PANEL_WIDTH).show(ui, |ui| {
+                    details_panel::show(ui, &snapshot, Selection::Node(id));
+                });
+                view.side_panel_width = panel.response.rect.width();
+            }
+            egui::CentralPanel::default().show(ui, |ui| {
+                view.show(ui);
+            });
+        },
+        view,
+    );
+    harness.run_steps(4);
+    harness
+}
+
+/// The zoom the canvas is drawn at, from two nodes a layer apart on screen.
+fn zoom(harness: &Harness<'static, FlowView>, a: u32, b: u32) -> f32 {
+    let view = harness.state();
+    let (sa, sb) = (view.node_screen_pos(a).expect("drawn"), view.node_screen_pos(b).expect("drawn"));
+    let (ca, cb) = (view.node_location(a).expect("placed"), view.node_location(b).expect("placed"));
+    (sb.x - sa.x) / (cb.x - ca.x)
+}
+
+#[test]
+fn the_demo_graph_reads_at_1280_by_800() {
+    let snapshot = demo();
+    assert_eq!(snapshot.nodes.len(), 13);
+    let (checkout, orders) = (id(&snapshot, "shop/checkout"), id(&snapshot, "kafka/orders"));
+    let mut harness = canvas(&snapshot, None);
+    harness.snapshot("flow_demo");
+    let open = zoom(&harness, checkout, orders);
+    assert!(open >= theme::MIN_FIT_ZOOM - 1e-3, "names and rates readable: zoom {open}");
+    // Nine layers are more than the width holds at that size: they wrap into two bands,
+    // the second under the first.
+    let location = |label| harness.state().node_location(id(&snapshot, label)).expect("placed");
+    assert_eq!(location("shop/checkout").x, 0.0);
+    assert_eq!(location("kafka/shipments").x, 0.0);
+    assert!(location("kafka/shipments").y > location("kafka/payments").y);
+    // The first band is on screen whole.
+    for label in ["shop/checkout", "kafka/orders", "shop/payments", "kafka/payments", "shop/shipping"] {
+        let at = harness.state().node_screen_pos(id(&snapshot, label)).expect("drawn");
+        assert!(egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1280.0, 800.0)).contains(at), "{label}");
+    }
+}
+
+#[test]
+fn the_side_panel_neither_shrinks_nor_rewraps_the_demo_graph() {
+    let snapshot = demo();
+    let (checkout, orders) = (id(&snapshot, "shop/checkout"), id(&snapshot, "kafka/orders"));
+    let without = canvas(&snapshot, None);
+    let mut harness = canvas(&snapshot, Some(id(&snapshot, "shop/payments")));
+    harness.snapshot("flow_demo_side_panel");
+    let with_panel = zoom(&harness, checkout, orders);
+    assert!(with_panel >= theme::MIN_FIT_ZOOM - 1e-3, "the panel does not shrink the text: zoom {with_panel}");
+    for node in &snapshot.nodes {
+        assert_eq!(harness.state().node_location(node.id), without.state().node_location(node.id), "{}", node.label);
+    }
+}
+
+#[test]
+fn a_500_node_system_opens_readable_from_its_start_and_scrolls() {
+    let snapshot = generated(500, 1_200);
+    assert!(snapshot.nodes.len() >= 490 && snapshot.edges.len() >= 1_000, "{}", snapshot.edges.len());
+    let mut harness = canvas(&snapshot, None);
+    let view = harness.state();
+    // Layers run left to right: a producer is in the first column, a relay after its topic.
+    let producer = id(&snapshot, "team-0/producer-0");
+    let topic = id(&snapshot, "kafka/topic-0");
+    assert_eq!(view.node_location(producer).expect("placed").x, 0.0);
+    assert_eq!(view.node_location(topic).expect("placed").x, theme::LAYER_SPACING);
+    let z = zoom(&harness, producer, topic);
+    assert!(z >= theme::MIN_FIT_ZOOM - 1e-3, "zoom {z}");
+    // The graph is far taller than the window: it opens at its top left, the rest scrolls.
+    let top = snapshot.nodes.iter().filter_map(|n| view.node_location(n.id)).fold(f32::MAX, |m, p| m.min(p.y));
+    let drawn_top = snapshot
+        .nodes
+        .iter()
+        .filter(|n| view.node_location(n.id).is_some_and(|p| p.y == top))
+        .filter_map(|n| view.node_screen_pos(n.id))
+        .fold(f32::MAX, |m, p| m.min(p.y));
+    assert!((0.0..200.0).contains(&drawn_top), "the top row is on screen, near the top: {drawn_top}");
+    let below = snapshot.nodes.iter().filter_map(|n| view.node_screen_pos(n.id)).filter(|p| p.y > 800.0).count();
+    assert!(below > 100, "most of it is below, to scroll to: {below}");
+    harness.snapshot("flow_generated_500");
+}
+
+/// Every text drawn in one frame of the demo canvas at `zoom`, with its size.
+fn texts_at(snapshot: &Snapshot, zoom: f32) -> Vec<(String, f32)> {
+    fn walk(shape: &egui::Shape, out: &mut Vec<(String, f32)>) {
+        match shape {
+            egui::Shape::Text(text) => {
+                // The smallest of its sections' sizes (the canvas draws one size per text).
+                let size = text.galley.job.sections.iter().map(|s| s.format.font_id.size).fold(f32::MAX, f32::min);
+                out.push((text.galley.text().to_owned(), size));
+            }
+            egui::Shape::Vec(shapes) => shapes.iter().for_each(|s| walk(s, out)),
+            _ => {}
+        }
+    }
+    let ctx = egui::Context::default();
+    let mut view = FlowView::default();
+    view.sync(snapshot, "", None, None);
+    view.auto_fit = false;
+    let input = || egui::RawInput {
+        screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1280.0, 800.0))),
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    for _ in 0..2 {
+        let mut frame = ctx.run_ui(input(), |ui| {
+            let mut meta = MetadataFrame::new(None).load(ui);
+            meta.zoom = zoom;
+            meta.pan = egui::vec2(40.0, 40.0);
+            meta.save(ui);
+            view.show(ui);
+        });
+        // No renderer takes the font atlas here.
+        frame.textures_delta.clear();
+        out.clear();
+        frame.shapes.iter().for_each(|clipped| walk(&clipped.shape, &mut out));
+    }
+    out
+}
+
+#[test]
+fn no_text_on_the_canvas_is_drawn_below_the_minimum_size() {
+    let snapshot = demo();
+    for zoom in [0.05, 0.2, 0.29, 0.31, 0.5, 0.8, 0.92, 1.0, 1.5, 3.0] {
+        let texts = texts_at(&snapshot, zoom);
+        for (text, size) in &texts {
+            assert!(*size >= theme::MIN_TEXT_SIZE, "{text:?} at {size} points, zoom {zoom}");
+        }
+        let names = texts.iter().filter(|(t, _)| snapshot.nodes.iter().any(|n| n.label == *t)).count();
+        let rates = texts.iter().filter(|(t, _)| t.ends_with("/s") || t.contains("/s ·")).count();
+        match zoom {
+            // Zoomed far out, nodes are too close for names: none are drawn.
+            z if z < theme::NAMES_MIN_ZOOM => assert_eq!((names, rates), (0, 0), "zoom {z}"),
+            // Names stay (at the minimum size) after rates have gone.
+            z if z < theme::MIN_FIT_ZOOM => assert!(names > 5 && rates == 0, "zoom {z}: {texts:?}"),
+            z => assert!(names > 0 && rates > 0, "zoom {z}: {texts:?}"),
+        }
+    }
+}
+
+#[test]
+fn hovering_a_node_names_it_when_the_zoom_hides_its_name() {
+    let snapshot = demo();
+    let payments = id(&snapshot, "shop/payments");
+    let mut view = FlowView::default();
+    view.sync(&snapshot, "", None, None);
+    view.auto_fit = false;
+    let mut harness = Harness::builder().with_size([1280.0, 800.0]).build_ui_state(
+        |ui, view: &mut FlowView| {
+            let mut meta = MetadataFrame::new(None).load(ui);
+            meta.zoom = 0.2;
+            meta.pan = egui::vec2(40.0, 40.0);
+            meta.save(ui);
+            view.show(ui);
+        },
+        view,
+    );
+    harness.run_steps(2);
+    assert!(harness.query_by_label("shop/payments").is_none());
+    let at = harness.state().node_screen_pos(payments).expect("drawn");
+    harness.hover_at(at);
+    harness.run_steps(3);
+    harness.get_by_label("shop/payments");
+}
