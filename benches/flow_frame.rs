@@ -47,7 +47,9 @@ fn flow(c: &mut Criterion) {
     let (mut state, snapshot) = big_graph();
     println!("flow_frame: {} nodes, {} edges", snapshot.nodes.len(), snapshot.edges.len());
     let ctx = egui::Context::default();
+    // Node by node: a graph this big opens folded into teams, which a user may undo.
     let mut view = FlowView::default();
+    view.grouping.on = Some(false);
     view.sync(&snapshot, "", None, None);
     frame(&ctx, |ui| {
         view.show(ui);
@@ -88,8 +90,19 @@ fn flow(c: &mut Criterion) {
         b.iter(|| {
             // Every node is new: the whole graph is laid out, its edges routed and labelled.
             let mut fresh = FlowView::default();
+            fresh.grouping.on = Some(false);
             fresh.sync(&snapshot, "", None, None);
             fresh.node_count()
+        })
+    });
+    // As it opens: folded into twelve teams' boxes and one of topics.
+    let mut folded = FlowView::default();
+    folded.sync(&snapshot, "", None, None);
+    assert_eq!(folded.node_count(), 13);
+    group.bench_function("sync_2000_nodes_folded", |b| {
+        b.iter(|| {
+            flip = !flip;
+            folded.sync(if flip { &later } else { &snapshot }, "", None, None);
         })
     });
     group.finish();

@@ -87,6 +87,17 @@ pub fn span_fixture() -> Span {
 }
 
 impl SpanBuilder {
+    /// Puts the service in `namespace` (`service.namespace`).
+    pub fn namespace(mut self, namespace: &str) -> Self {
+        let mut resource = (*self.span.resource).clone();
+        resource.service.namespace = Some(namespace.to_owned());
+        resource
+            .attributes
+            .push(Attribute { key: "service.namespace".into(), value: AttrValue::StringValue(namespace.into()) });
+        self.span.resource = Arc::new(resource);
+        self
+    }
+
     /// Sets trace and span id.
     pub fn ids(mut self, trace: u128, span: u64) -> Self {
         self.span.trace_id = trace_id(trace);
@@ -317,33 +328,49 @@ pub fn generated_flow(nodes: usize, edges: usize, seed: u64) -> Vec<Span> {
         state ^= state << 17;
         (state % below.max(1) as u64) as usize
     };
-    let service = |kind: &str, i: usize| format!("team-{}/{kind}-{i}", i % 12);
+    let service = |kind: &str, i: usize| (format!("team-{}", i % 12), format!("{kind}-{i}"));
     let mut out = Vec::new();
     let mut id = 0_u64;
-    let mut edge = |out: &mut Vec<Span>, writer: &str, topic: usize, reader: &str| {
-        id += 1;
-        let trace = u128::from(id);
-        let topic = format!("topic-{topic}");
-        out.push(producer(writer, "kafka", &topic, trace, 1));
-        out.push(consumer_linked(reader, "kafka", &topic, trace + (1 << 64), 1, (trace, 1)));
-    };
+    let mut edge =
+        |out: &mut Vec<Span>, (team, writer): (String, String), topic: usize, (rteam, reader): (String, String)| {
+            id += 1;
+            let trace = u128::from(id);
+            let topic = format!("topic-{topic}");
+            out.push(
+                span(&writer, "send", SpanKind::Producer)
+                    .namespace(&team)
+                    .ids(trace, 1)
+                    .messaging("kafka", &topic, "send")
+                    .at_ms(1_000, 2)
+                    .build(),
+            );
+            out.push(
+                span(&reader, "process", SpanKind::Consumer)
+                    .namespace(&rteam)
+                    .ids(trace + (1 << 64), 1)
+                    .messaging("kafka", &topic, "process")
+                    .link(trace, 1)
+                    .at_ms(1_250, 5)
+                    .build(),
+            );
+        };
     // Every node is used once, then edges are added at random until there are enough (each
     // call adds a write and a read edge, either possibly seen before).
     let (first, second) = (half(topics), topics - half(topics));
     let (readers, relays) = (half(consumers), consumers - half(consumers));
     for i in 0..producers.max(first) {
-        edge(&mut out, &service("producer", i % producers), i % first, &service("relay", i % relays.max(1)));
+        edge(&mut out, service("producer", i % producers), i % first, service("relay", i % relays.max(1)));
     }
     for i in 0..relays.max(second).max(readers) {
         let topic = first + i % second.max(1);
-        edge(&mut out, &service("relay", i % relays.max(1)), topic, &service("reader", i % readers));
+        edge(&mut out, service("relay", i % relays.max(1)), topic, service("reader", i % readers));
     }
     while out.len() < edges {
         if next(2) == 0 {
-            edge(&mut out, &service("producer", next(producers)), next(first), &service("relay", next(relays.max(1))));
+            edge(&mut out, service("producer", next(producers)), next(first), service("relay", next(relays.max(1))));
         } else {
             let topic = first + next(second.max(1));
-            edge(&mut out, &service("relay", next(relays.max(1))), topic, &service("reader", next(readers)));
+            edge(&mut out, service("relay", next(relays.max(1))), topic, service("reader", next(readers)));
         }
     }
     out

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use egui::RichText;
 
-use super::flow_scope::Focus;
+use super::flow_scope::{Focus, Grouping};
 use super::flow_view::{FlowView, Selection};
 use super::journey_list::{JourneyListView, Through};
 use super::message_browser::MessageBrowserView;
@@ -57,6 +57,7 @@ struct FlowSynced {
     filter: String,
     hide: bool,
     focus: Option<Focus>,
+    grouping: Grouping,
     selection: Option<Selection>,
     journey: Option<JourneyId>,
 }
@@ -200,7 +201,7 @@ impl EventLensApp {
         ctx.send_viewport_cmd(egui::ViewportCommand::Fullscreen(on));
         if on {
             // Left to right, as laid out from scratch: for a projector.
-            self.flow.arrange(&self.snapshot);
+            self.flow.arrange();
         }
         self.flow.auto_fit = true;
         self.flow.scale = if on { theme::PRESENTATION_GRAPH_SCALE } else { 1.0 };
@@ -311,6 +312,7 @@ impl EventLensApp {
                 && s.filter == self.filter
                 && s.hide == self.flow.hide_unmatched
                 && s.focus == self.flow.focus
+                && s.grouping == self.flow.grouping
                 && s.selection == self.selection
                 && s.journey == self.journey
         });
@@ -322,6 +324,7 @@ impl EventLensApp {
                 filter: self.filter.clone(),
                 hide: self.flow.hide_unmatched,
                 focus: self.flow.focus,
+                grouping: self.flow.grouping.clone(),
                 selection: self.selection,
                 journey: self.journey,
             });
@@ -356,7 +359,16 @@ impl EventLensApp {
             return;
         }
         let actions = egui::Panel::top("top_bar")
-            .show(ui, |ui| top_bar::show(ui, &snapshot, &mut self.filter, &mut self.flow.hide_unmatched))
+            .show(ui, |ui| {
+                let folds = self.flow.folds();
+                let mut options = top_bar::CanvasOptions {
+                    filter: &mut self.filter,
+                    hide: &mut self.flow.hide_unmatched,
+                    group: &mut self.flow.grouping.on,
+                    folds,
+                };
+                top_bar::show(ui, &snapshot, &mut options)
+            })
             .inner;
         self.top_bar_actions(ui.ctx(), &snapshot, &actions);
         self.show_tabs(ui, &snapshot);

@@ -11,25 +11,35 @@ use egui::Pos2;
 use petgraph::stable_graph::NodeIndex;
 
 use super::flow_layered::{Cell, Layered, LayoutNode, layers};
+use super::flow_scope::{ShownEdge, ShownNode};
 use super::flow_view::ViewGraph;
 use super::theme;
-use crate::engine::snapshot::Snapshot;
 use crate::model::flow_graph::NodeKind;
 
-/// Which nodes are shown (see [`flow_scope`](super::flow_scope)): `None` for all.
-pub type Shown<'a> = Option<&'a HashSet<u32>>;
+/// What the layout takes: the shown nodes and edges (see [`flow_scope`](super::flow_scope)),
+/// and which nodes have an edge carrying traffic.
+#[derive(Clone, Debug, Default)]
+pub struct LayoutInput {
+    /// Nodes, by id.
+    pub nodes: Vec<LayoutNode>,
+    /// Edges, from and to.
+    pub edges: Vec<(u32, u32)>,
+    /// Nodes with an edge that carried messages.
+    pub connected: HashSet<u32>,
+}
 
-/// The shown nodes and edges of a snapshot as the layout takes them.
-pub fn layout_input(snapshot: &Snapshot, shown: Shown<'_>) -> (Vec<LayoutNode>, Vec<(u32, u32)>) {
-    let is_shown = |id: u32| shown.is_none_or(|s| s.contains(&id));
-    let nodes = snapshot
-        .nodes
-        .iter()
-        .filter(|n| is_shown(n.id))
-        .map(|n| LayoutNode { id: n.id, destination: n.kind == NodeKind::Destination })
-        .collect();
-    let edges = snapshot.edges.iter().filter(|e| is_shown(e.from) && is_shown(e.to)).map(|e| (e.from, e.to)).collect();
-    (nodes, edges)
+impl LayoutInput {
+    /// The layout's view of what the canvas shows.
+    pub fn of(nodes: &[ShownNode<'_>], edges: &[ShownEdge<'_>]) -> Self {
+        Self {
+            nodes: nodes
+                .iter()
+                .map(|n| LayoutNode { id: n.id, destination: n.kind == NodeKind::Destination })
+                .collect(),
+            edges: edges.iter().map(|e| (e.from, e.to)).collect(),
+            connected: edges.iter().filter(|e| e.count > 0).flat_map(|e| [e.from, e.to]).collect(),
+        }
+    }
 }
 
 /// A cell's place on the canvas.
@@ -88,33 +98,31 @@ impl Default for Placement {
 }
 
 impl Placement {
-    /// Places what changed in `snapshot`: with `auto`, lays the whole graph out again
-    /// (seeded with the last layout); without, places the `added` nodes and the unanchored
-    /// ones that now have an edge carrying traffic, leaving the rest where they are.
+    /// Places what changed in what the canvas shows (`input`): with `auto`, lays the whole
+    /// graph out again (seeded with the last layout); without, places the `added` nodes and
+    /// the unanchored ones that now have an edge carrying traffic, leaving the rest where
+    /// they are.
     pub fn follow(
         &mut self,
         graph: &mut ViewGraph,
         nodes: &HashMap<u32, NodeIndex>,
-        (snapshot, shown): (&Snapshot, Shown<'_>),
+        input: &LayoutInput,
         added: &[u32],
     ) {
         if self.auto {
-            let (input, edges) = layout_input(snapshot, shown);
-            self.layered = Some(Layered::new(&input, &edges, self.layered.as_ref()));
+            self.layered = Some(Layered::new(&input.nodes, &input.edges, self.layered.as_ref()));
             self.move_to_layout(graph, nodes, added);
             return;
         }
-        let connected: HashSet<u32> =
-            snapshot.edges.iter().filter(|e| e.counters.count > 0).flat_map(|e| [e.from, e.to]).collect();
-        let mut to_place: Vec<u32> = self.unanchored.intersection(&connected).copied().collect();
+        let connected = &input.connected;
+        let mut to_place: Vec<u32> = self.unanchored.intersection(connected).copied().collect();
         to_place.extend(added.iter().copied());
         if to_place.is_empty() {
             return;
         }
         to_place.sort_unstable();
         to_place.dedup();
-        let (input, edges) = layout_input(snapshot, shown);
-        let layer = layers(&input, &edges);
+        let layer = layers(&input.nodes, &input.edges);
         for id in to_place {
             let Some(&index) = nodes.get(&id) else { continue };
             let column_x = layer.get(&id).copied().unwrap_or(0) as f32 * theme::LAYER_SPACING;
@@ -138,16 +146,10 @@ impl Placement {
 
     /// Lays every node out afresh (undoing drags and the order of arrival) and follows the
     /// layout again from now on.
-    pub fn arrange(
-        &mut self,
-        graph: &mut ViewGraph,
-        nodes: &HashMap<u32, NodeIndex>,
-        (snapshot, shown): (&Snapshot, Shown<'_>),
-    ) {
+    pub fn arrange(&mut self, graph: &mut ViewGraph, nodes: &HashMap<u32, NodeIndex>, input: &LayoutInput) {
         self.auto = true;
         self.unanchored.clear();
-        let (input, edges) = layout_input(snapshot, shown);
-        self.layered = Some(Layered::new(&input, &edges, None));
+        self.layered = Some(Layered::new(&input.nodes, &input.edges, None));
         self.move_to_layout(graph, nodes, &[]);
     }
 
@@ -237,6 +239,7 @@ impl Placement {
 mod tests {
     use super::*;
     use crate::engine::EngineState;
+    use crate::engine::snapshot::Snapshot;
     use crate::model::record::{Record, SourceKind, SpanBatch};
     use crate::model::span::{Span, SpanKind};
     use crate::testing::{consumer_linked, producer, span};
@@ -265,8 +268,9 @@ mod tests {
                 consumer_linked("shipping", "kafka", "payments", 5, 5, (2, 3)),
             ],
         );
-        let (nodes, edges) = layout_input(&snapshot, None);
-        let layers = layers(&nodes, &edges);
+        let scoped = crate::ui::flow_scope::scoped(&snapshot, "", false, None, &Default::default());
+        let input = LayoutInput::of(&scoped.nodes, &scoped.edges);
+        let layers = layers(&input.nodes, &input.edges);
         let layer = |label| layers[&id(&snapshot, label)];
         assert_eq!(layer("shipping"), layer("kafka/payments") + 1);
         // Without cutting the loop, longest paths would run on up to the node count.
@@ -312,7 +316,7 @@ mod tests {
         view.sync(&snapshot, "", None, None);
         assert_eq!(view.node_location(id(&snapshot, "billing")), Some(Pos2::new(900.0, 700.0)));
         assert!(!view.follows_layout());
-        view.arrange(&snapshot);
+        view.arrange();
         assert!(view.follows_layout());
         assert_eq!(chain.map(|l| x(&view, l)), [0.0, 1.0, 2.0, 3.0, 4.0]);
     }

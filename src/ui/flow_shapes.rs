@@ -32,6 +32,8 @@ pub struct NodeView {
     pub scale: f32,
     /// The findings about this node: a badge at its corner.
     pub findings: FindingBadge,
+    /// How many nodes it folds, when it is a group's box (drawn as a stack); 0 for a node.
+    pub folded: usize,
 }
 
 /// The payload of a drawn edge, refreshed from each snapshot.
@@ -287,29 +289,40 @@ impl<E: Clone, Ty: EdgeType, Ix: IndexType> DisplayNode<NodeView, E, Ty, Ix> for
         } else {
             Stroke::NONE
         };
-        let mut shapes = Vec::with_capacity(3);
-        shapes.push(match self.view.kind {
-            NodeKind::Service => CircleShape { center, radius: half.x, fill, stroke }.into(),
-            NodeKind::Destination => RectShape::new(
-                Rect::from_center_size(center, half * 2.0),
-                CornerRadius::same(6),
-                fill,
-                stroke,
-                StrokeKind::Outside,
-            )
-            .into(),
-            NodeKind::ConsumerGroup => PathShape::convex_polygon(
-                vec![
-                    center + Vec2::new(0.0, -half.y),
-                    center + Vec2::new(half.x, 0.0),
-                    center + Vec2::new(0.0, half.y),
-                    center + Vec2::new(-half.x, 0.0),
-                ],
-                fill,
-                stroke,
-            )
-            .into(),
-        });
+        let outline = |center: Pos2, fill: Color32, stroke: Stroke| -> Shape {
+            match self.view.kind {
+                NodeKind::Service => CircleShape { center, radius: half.x, fill, stroke }.into(),
+                NodeKind::Destination => RectShape::new(
+                    Rect::from_center_size(center, half * 2.0),
+                    CornerRadius::same(6),
+                    fill,
+                    stroke,
+                    StrokeKind::Outside,
+                )
+                .into(),
+                NodeKind::ConsumerGroup => PathShape::convex_polygon(
+                    vec![
+                        center + Vec2::new(0.0, -half.y),
+                        center + Vec2::new(half.x, 0.0),
+                        center + Vec2::new(0.0, half.y),
+                        center + Vec2::new(-half.x, 0.0),
+                    ],
+                    fill,
+                    stroke,
+                )
+                .into(),
+            }
+        };
+        let mut shapes = Vec::with_capacity(5);
+        if self.view.folded > 0 {
+            // A folded group: a stack of its members' shape.
+            let back = Stroke::new(1.0, theme::CANVAS_BACKGROUND);
+            for step in [2.0, 1.0] {
+                let offset = Vec2::new(theme::FOLDED_OFFSET, -theme::FOLDED_OFFSET) * step * ctx.meta.zoom;
+                shapes.push(outline(center + offset, theme::dimmed(fill), back));
+            }
+        }
+        shapes.push(outline(center, fill, stroke));
         let text_color = if self.view.dimmed { theme::dimmed(theme::LABEL) } else { theme::LABEL };
         let detail_color = if self.view.dimmed { theme::dimmed(theme::LABEL_DETAIL) } else { theme::LABEL_DETAIL };
         let sizes = text_sizes(self.view.scale * ctx.meta.zoom);

@@ -15,12 +15,12 @@ use petgraph::stable_graph::{DefaultIx, EdgeIndex, NodeIndex};
 
 use super::flow_labels;
 use super::flow_layout::{FixedLayout, FixedLayoutState};
-use super::flow_placement::{Placement, Step};
+use super::flow_placement::{LayoutInput, Placement, Step};
 use super::flow_routes::RouteCache;
-use super::flow_scope::{self, Focus, matches_filter};
+use super::flow_scope::{self, Focus, GroupKey, Grouping, ShownEdge, ShownNode, matches_filter};
 use super::flow_shapes::{EdgeView, FlowEdgeShape, FlowNodeShape, NodeView};
 use super::theme;
-use crate::engine::snapshot::{EdgeSnapshot, NodeSnapshot, Snapshot};
+use crate::engine::snapshot::Snapshot;
 use crate::model::flow_graph::EdgeKind;
 use crate::model::journey::JourneyPath;
 use crate::model::kafka::GroupStatus;
@@ -61,8 +61,16 @@ pub struct FlowView {
     pub hide_unmatched: bool,
     /// Show only a node and what is within some hops of it.
     pub focus: Option<Focus>,
-    /// The nodes shown at the last sync (`None`: all).
-    shown: Option<HashSet<u32>>,
+    /// Whether groups fold into boxes, and which are open.
+    pub grouping: Grouping,
+    /// The folded groups shown, by node id (a click opens one).
+    folded: HashMap<u32, GroupKey>,
+    /// The groups the user opened that would fold, for the way back.
+    opened: Vec<GroupKey>,
+    /// Whether groups fold in what is shown.
+    folds: bool,
+    /// What the last layout was of.
+    layout_input: LayoutInput,
     /// Each edge's bow, and the node positions and scale they were routed for: routing looks
     /// at every node for every edge, so it runs again only when a node moved, came or went,
     /// or the shapes changed size.
@@ -81,7 +89,11 @@ impl Default for FlowView {
             side_panel_width: 0.0,
             hide_unmatched: false,
             focus: None,
-            shown: None,
+            grouping: Grouping::default(),
+            folded: HashMap::new(),
+            opened: Vec::new(),
+            folds: false,
+            layout_input: LayoutInput::default(),
             routes: RouteCache::default(),
         }
     }
@@ -100,36 +112,35 @@ pub fn rate_text(rate: f64, failures: u64) -> String {
 }
 
 fn node_view(
-    n: &NodeSnapshot,
+    n: &ShownNode<'_>,
     filter: &str,
     selection: Option<Selection>,
     path: Option<&JourneyPath>,
     scale: f32,
 ) -> NodeView {
-    let on_path = path.map(|p| p.nodes.contains(&n.key));
+    let on_path = path.map(|p| n.members.iter().any(|m| p.nodes.contains(&m.key)));
     NodeView {
         id: n.id,
         kind: n.kind,
         label: n.label.clone(),
-        detail: rate_text(n.counters.rates[1], n.counters.failures),
-        failing: n.counters.failures > 0,
-        dimmed: !matches_filter(&n.label, filter) || on_path == Some(false),
+        detail: rate_text(n.rate, n.failures),
+        failing: n.failures > 0,
+        dimmed: !n.members.iter().any(|m| matches_filter(&m.label, filter)) || on_path == Some(false),
         highlighted: selection == Some(Selection::Node(n.id)) || on_path == Some(true),
         scale,
         findings: n.findings,
+        folded: if n.group.is_some() { n.members.len() } else { 0 },
     }
 }
 
-fn edge_view(e: &EdgeSnapshot, dimmed: bool, scale: f32) -> EdgeView {
-    let c = &e.counters;
+fn edge_view(e: &ShownEdge<'_>, dimmed: bool, scale: f32) -> EdgeView {
     let mut label =
-        if e.kind == EdgeKind::Calls && c.count == 0 { String::new() } else { rate_text(c.rates[1], c.failures) };
+        if e.kind == EdgeKind::Calls && e.count == 0 { String::new() } else { rate_text(e.rate, e.failures) };
     // Lag from the cluster: the worst group's, coloured by its status when not OK.
-    let worst = e.lag.iter().max_by_key(|l| (l.status, l.offsets));
-    if let Some(l) = worst {
+    if let Some(l) = e.lag {
         label.push_str(&format!(" · lag {}", l.offsets));
     }
-    let color = match worst.map(|l| l.status) {
+    let color = match e.lag.map(|l| l.status) {
         Some(status @ (GroupStatus::Warn | GroupStatus::Err)) if e.failure_ratio() == 0.0 => {
             theme::lag_status_color(status)
         }
@@ -138,7 +149,7 @@ fn edge_view(e: &EdgeSnapshot, dimmed: bool, scale: f32) -> EdgeView {
     EdgeView {
         id: e.id,
         kind: e.kind,
-        width: theme::edge_width(c.rates[1]),
+        width: theme::edge_width(e.rate),
         color,
         label,
         dimmed,
@@ -160,13 +171,15 @@ impl FlowView {
         selection: Option<Selection>,
         path: Option<&JourneyPath>,
     ) {
-        self.shown = flow_scope::visible(snapshot, filter, self.hide_unmatched, self.focus);
-        let mut changed = self.remove_gone(snapshot);
-        let shown = self.shown.take();
-        let is_shown = |id: u32| shown.as_ref().is_none_or(|s| s.contains(&id));
+        let scoped = flow_scope::scoped(snapshot, filter, self.hide_unmatched, self.focus, &self.grouping);
+        let mut changed = self.remove_gone(&scoped);
         let mut added = Vec::new();
-        for n in snapshot.nodes.iter().filter(|n| is_shown(n.id)) {
+        let mut dimmed_by_filter = HashSet::new();
+        for n in &scoped.nodes {
             let view = node_view(n, filter, selection, path, self.scale);
+            if !n.members.iter().any(|m| matches_filter(&m.label, filter)) {
+                dimmed_by_filter.insert(n.id);
+            }
             match self.nodes.get(&n.id) {
                 Some(&index) => {
                     if let Some(node) = self.graph.node_mut(index) {
@@ -181,18 +194,15 @@ impl FlowView {
             }
         }
         changed |= !added.is_empty();
-        for e in snapshot.edges.iter().filter(|e| is_shown(e.from) && is_shown(e.to)) {
+        for e in &scoped.edges {
             let off_path = path.is_some_and(|p| {
-                let key = |id: u32| snapshot.node(id).map(|n| n.key.clone());
-                match (key(e.from), key(e.to)) {
-                    (Some(from), Some(to)) => !p.edges.contains(&(from, to)),
-                    _ => true,
-                }
+                let key = |id: u32| snapshot.node(id).map(|n| &n.key);
+                !e.members.iter().any(|m| match (key(m.from), key(m.to)) {
+                    (Some(from), Some(to)) => p.edges.iter().any(|(a, b)| a == from && b == to),
+                    _ => false,
+                })
             });
-            let dimmed = off_path
-                || [e.from, e.to]
-                    .iter()
-                    .any(|id| snapshot.node(*id).is_some_and(|n| !matches_filter(&n.label, filter)));
+            let dimmed = off_path || dimmed_by_filter.contains(&e.from) || dimmed_by_filter.contains(&e.to);
             let view = edge_view(e, dimmed, self.scale);
             match self.edges.get(&e.id) {
                 Some(&index) => {
@@ -210,9 +220,12 @@ impl FlowView {
                 }
             }
         }
-        self.shown = shown;
+        self.folded = scoped.nodes.iter().filter_map(|n| Some((n.id, n.group.clone()?))).collect();
+        self.opened = scoped.opened;
+        self.folds = scoped.folds;
         if changed {
-            self.placement.follow(&mut self.graph, &self.nodes, (snapshot, self.shown.as_ref()), &added);
+            self.layout_input = LayoutInput::of(&scoped.nodes, &scoped.edges);
+            self.placement.follow(&mut self.graph, &self.nodes, &self.layout_input, &added);
         }
         // While nodes glide, edges are routed once they arrive.
         if !self.placement.animating() {
@@ -228,8 +241,8 @@ impl FlowView {
     /// Lays every node out afresh, undoing drags and the order in which nodes happened to
     /// arrive, and follows the layout again as the graph grows (see
     /// [`flow_placement`](super::flow_placement)).
-    pub fn arrange(&mut self, snapshot: &Snapshot) {
-        self.placement.arrange(&mut self.graph, &self.nodes, (snapshot, self.shown.as_ref()));
+    pub fn arrange(&mut self) {
+        self.placement.arrange(&mut self.graph, &self.nodes, &self.layout_input);
         self.auto_fit = true;
         if !self.placement.animating() {
             self.place_labels();
@@ -241,29 +254,21 @@ impl FlowView {
         self.placement.auto
     }
 
-    /// Whether node `id` is shown (see [`flow_scope`]).
-    fn is_shown(&self, id: u32) -> bool {
-        self.shown.as_ref().is_none_or(|s| s.contains(&id))
-    }
-
-    /// Drops what the snapshot no longer has (a cluster's group placeholder merged into the
-    /// service that spans name for it) or is no longer shown. Edges first: removing a node
+    /// Drops what is no longer shown: what the snapshot no longer has (a cluster's group
+    /// placeholder merged into the service that spans name for it), what the filter or focus
+    /// hides, what folded into a group or came out of one. Edges first: removing a node
     /// takes its edges along. True when anything was dropped.
-    fn remove_gone(&mut self, snapshot: &Snapshot) -> bool {
-        if self.shown.is_none() && self.nodes.len() == snapshot.nodes.len() && self.edges.len() == snapshot.edges.len()
-        {
-            return false;
-        }
-        let edge_kept = |id: u32| snapshot.edge(id).is_some_and(|e| self.is_shown(e.from) && self.is_shown(e.to));
-        let gone_edges: Vec<u32> = self.edges.keys().filter(|id| !edge_kept(**id)).copied().collect();
+    fn remove_gone(&mut self, scoped: &flow_scope::Scoped<'_>) -> bool {
+        let node_ids: HashSet<u32> = scoped.nodes.iter().map(|n| n.id).collect();
+        let edge_ids: HashSet<u32> = scoped.edges.iter().map(|e| e.id).collect();
+        let gone_edges: Vec<u32> = self.edges.keys().filter(|id| !edge_ids.contains(id)).copied().collect();
         let mut gone = !gone_edges.is_empty();
         for id in gone_edges {
             if let Some(index) = self.edges.remove(&id) {
                 self.graph.remove_edge(index);
             }
         }
-        let gone_nodes: Vec<u32> =
-            self.nodes.keys().filter(|id| snapshot.node(**id).is_none() || !self.is_shown(**id)).copied().collect();
+        let gone_nodes: Vec<u32> = self.nodes.keys().filter(|id| !node_ids.contains(id)).copied().collect();
         gone |= !gone_nodes.is_empty();
         for id in gone_nodes {
             if let Some(index) = self.nodes.remove(&id) {
@@ -272,6 +277,16 @@ impl FlowView {
             }
         }
         gone
+    }
+
+    /// Whether groups fold in what is shown (so the Group box shows what is in effect).
+    pub fn folds(&self) -> bool {
+        self.folds
+    }
+
+    /// The groups the user opened that would otherwise fold.
+    pub fn opened(&self) -> &[GroupKey] {
+        &self.opened
     }
 
     /// Draws the canvas; returns a new selection when the user clicked a node or an edge.
@@ -306,7 +321,14 @@ impl FlowView {
         for change in response.changes {
             match change {
                 GraphChange::NodeClicked { node } | GraphChange::NodeSelected { node } => {
-                    selection = self.graph.node(node).map(|n| Selection::Node(n.payload().id));
+                    let id = self.graph.node(node).map(|n| n.payload().id);
+                    // A folded group opens; a node is selected.
+                    match id.and_then(|id| self.folded.get(&id)) {
+                        Some(group) => {
+                            self.grouping.opened.insert(group.clone());
+                        }
+                        None => selection = id.map(Selection::Node),
+                    }
                 }
                 GraphChange::NodeMoved { node, .. } | GraphChange::NodeDragStarted { node } => {
                     // Where the user puts a node is final.
@@ -405,6 +427,11 @@ impl FlowView {
             .collect();
         edges.sort_by_key(|(_, _, e, _)| e.id);
         (nodes, edges)
+    }
+
+    /// The id of the node drawn with `label` (a group's box has an id of its own).
+    pub fn node_id_by_label(&self, label: &str) -> Option<u32> {
+        self.graph.nodes_iter().map(|(_, n)| n.payload()).find(|v| v.label == label).map(|v| v.id)
     }
 
     /// Number of nodes on the canvas.

@@ -103,6 +103,8 @@ pub const CANVAS_NAME_SIZE: f32 = 14.0;
 pub const CANVAS_DETAIL_SIZE: f32 = 12.0;
 /// Distance between layers (columns), canvas units.
 pub const LAYER_SPACING: f32 = 230.0;
+/// How far each shape of a folded group's stack sits behind the one before, canvas units.
+pub const FOLDED_OFFSET: f32 = 5.0;
 /// Distance between nodes in one layer.
 pub const ROW_SPACING: f32 = 100.0;
 /// Thinnest and thickest edge, canvas units.

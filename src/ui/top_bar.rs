@@ -31,9 +31,21 @@ pub struct TopBarActions {
     pub present: bool,
 }
 
-/// Draws the bar; `filter`, and whether it hides the nodes it does not match (rather than
-/// dim them), are edited in place.
-pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot, filter: &mut String, hide: &mut bool) -> TopBarActions {
+/// The canvas' options the bar edits in place.
+#[derive(Debug)]
+pub struct CanvasOptions<'a> {
+    /// The filter box.
+    pub filter: &'a mut String,
+    /// Whether the filter hides what it does not match, rather than dim it.
+    pub hide: &'a mut bool,
+    /// Whether groups fold into boxes (`None`: by the graph's size).
+    pub group: &'a mut Option<bool>,
+    /// Whether they fold now, what the box shows.
+    pub folds: bool,
+}
+
+/// Draws the bar; the canvas' `options` are edited in place.
+pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot, options: &mut CanvasOptions<'_>) -> TopBarActions {
     let mut actions = TopBarActions::default();
     ui.horizontal_wrapped(|ui| {
         ui.strong("EventLens");
@@ -144,9 +156,19 @@ pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot, filter: &mut String, hide: &
         if ui.button("Arrange").on_hover_text("lay the graph out afresh, left to right").clicked() {
             actions.arrange = true;
         }
-        ui.add(egui::TextEdit::singleline(filter).hint_text("filter nodes").desired_width(160.0));
-        ui.checkbox(hide, "Hide others")
+        ui.add(egui::TextEdit::singleline(options.filter).hint_text("filter nodes").desired_width(160.0));
+        ui.checkbox(options.hide, "Hide others")
             .on_hover_text("hide the nodes the filter does not match, rather than dim them");
+        let mut folds = options.folds;
+        if ui
+            .checkbox(&mut folds, "Group")
+            .on_hover_text(
+                "fold services by namespace and topics by messaging system into boxes; click a box to open it",
+            )
+            .changed()
+        {
+            *options.group = Some(folds);
+        }
         if ui.button("Export SVG").on_hover_text("save the flow graph as drawn, as an SVG picture").clicked() {
             actions.export_svg = true;
         }

@@ -58,7 +58,7 @@ impl EventLensApp {
             self.export_svg(ctx);
         }
         if actions.arrange {
-            self.flow.arrange(snapshot);
+            self.flow.arrange();
         }
         if actions.present {
             self.set_presenting(ctx, true);

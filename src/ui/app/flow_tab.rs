@@ -40,6 +40,26 @@ impl EventLensApp {
                 }
             });
         }
+        if !self.flow.opened().is_empty() {
+            egui::Panel::top("opened_groups").show(ui, |ui| {
+                ui.horizontal_wrapped(|ui| {
+                    ui.label("Opened:");
+                    let mut fold = None;
+                    for group in self.flow.opened() {
+                        if ui
+                            .button(format!("Fold {}", group.name))
+                            .on_hover_text("fold it back into one box")
+                            .clicked()
+                        {
+                            fold = Some(group.clone());
+                        }
+                    }
+                    if let Some(group) = fold {
+                        self.flow.grouping.opened.remove(&group);
+                    }
+                });
+            });
+        }
         self.flow.side_panel_width = 0.0;
         if let Some(selection) = self.selection {
             let panel =
