@@ -11,7 +11,9 @@
 //!    layer's order and one row between nodes (an isotonic regression solved exactly by
 //!    pool-adjacent-violators), so long chains run straight.
 //! 4. **Bands**: when there are more layers than fit the window at a readable size, the
-//!    layers wrap into bands, one under the other, instead of shrinking the picture.
+//!    layers wrap into bands, one under the other, instead of shrinking the picture; every
+//!    other band runs back, right to left, so the flow turns where a band ends rather than
+//!    crossing the picture back to its start.
 //!
 //! Laid out again as the graph grows, the previous layout seeds the next one: nodes already
 //! placed keep their relative order and only new nodes are ordered in among them, so the
@@ -56,20 +58,32 @@ pub struct Layered {
     placed: HashMap<u32, (usize, f32)>,
     /// How many layers there are.
     layers: usize,
+    /// Layers per band.
+    per_band: usize,
+}
+
+/// Layers per band when `layers` wrap into bands of at most `most`: as even as they can be
+/// (nine layers in bands of seven go five and four, not seven and two).
+fn band_size(layers: usize, most: usize) -> usize {
+    let bands = layers.div_ceil(most.max(1)).max(1);
+    layers.div_ceil(bands).max(1)
 }
 
 impl Layered {
-    /// Lays out `nodes` joined by `edges` (from, to; ids not in `nodes` are ignored), seeded
-    /// with `previous` when there is one: nodes it placed keep their relative order.
-    pub fn new(nodes: &[LayoutNode], edges: &[(u32, u32)], previous: Option<&Layered>) -> Self {
+    /// Lays out `nodes` joined by `edges` (from, to; ids not in `nodes` are ignored) in bands
+    /// of at most `per_band` layers, seeded with `previous` when there is one: nodes it
+    /// placed keep their relative order.
+    pub fn new(nodes: &[LayoutNode], edges: &[(u32, u32)], previous: Option<&Layered>, per_band: usize) -> Self {
         let layer = layers(nodes, edges);
-        let mut g = Virtual::build(nodes, edges, &layer);
+        let count = layer.values().max().map_or(0, |l| l + 1);
+        let per_band = band_size(count, per_band);
+        let mut g = Virtual::build(nodes, edges, &layer, per_band);
         let seed = |v: usize| g.id[v].and_then(|id| previous.and_then(|p| p.placed.get(&id)).map(|(_, row)| *row));
         let seeded: Vec<Option<f32>> = (0..g.layer.len()).map(seed).collect();
         g.order(&seeded);
         let rows = g.rows();
         let placed = g.id.iter().enumerate().filter_map(|(v, id)| id.map(|id| (id, (g.layer[v], rows[v])))).collect();
-        Self { placed, layers: g.by_layer.len() }
+        Self { placed, layers: g.by_layer.len(), per_band }
     }
 
     /// How many layers the graph has.
@@ -77,12 +91,10 @@ impl Layered {
         self.layers
     }
 
-    /// Each node's cell, with the layers wrapped into bands of at most `per_band` layers
-    /// (at least one), as even as they can be (nine layers in bands of seven go five and
-    /// four, not seven and two).
-    pub fn cells(&self, per_band: usize) -> HashMap<u32, Cell> {
-        let bands = self.layers.div_ceil(per_band.max(1)).max(1);
-        let per_band = self.layers.div_ceil(bands).max(1);
+    /// Each node's cell, the layers wrapped into bands.
+    pub fn cells(&self) -> HashMap<u32, Cell> {
+        let per_band = self.per_band;
+        let bands = self.layers.div_ceil(per_band).max(1);
         // Each band starts under the lowest row of the one above.
         let mut height = vec![0.0_f32; bands];
         for (layer, row) in self.placed.values() {
@@ -95,7 +107,13 @@ impl Layered {
         }
         self.placed
             .iter()
-            .map(|(id, (layer, row))| (*id, Cell { column: layer % per_band, row: top[layer / per_band] + row }))
+            .map(|(id, (layer, row))| {
+                let (band, at) = (layer / per_band, layer % per_band);
+                // Every other band runs back, right to left, so the flow turns at the end of
+                // a band instead of crossing the picture back to its start.
+                let column = if band % 2 == 1 { per_band - 1 - at } else { at };
+                (*id, Cell { column, row: top[band] + row })
+            })
             .collect()
     }
 
@@ -149,7 +167,10 @@ struct Virtual {
 }
 
 impl Virtual {
-    fn build(nodes: &[LayoutNode], edges: &[(u32, u32)], layers: &HashMap<u32, usize>) -> Self {
+    /// The graph to order, with layers in bands of `per_band`: an edge from one band to
+    /// another is drawn across the turn and takes no part in the ordering (virtual nodes for
+    /// it would only take rows in its first band).
+    fn build(nodes: &[LayoutNode], edges: &[(u32, u32)], layers: &HashMap<u32, usize>, per_band: usize) -> Self {
         let mut g = Self { id: Vec::new(), layer: Vec::new(), up: Vec::new(), down: Vec::new(), by_layer: Vec::new() };
         // Nodes in id order, so a layout from scratch does not depend on arrival order.
         let mut sorted: Vec<u32> = nodes.iter().map(|n| n.id).collect();
@@ -165,7 +186,8 @@ impl Virtual {
             let (Some(&a), Some(&b)) = (index.get(from), index.get(to)) else { continue };
             // A feedback edge is laid out as if it ran forward; one within a layer adds nothing.
             let (a, b) = if g.layer[a] <= g.layer[b] { (a, b) } else { (b, a) };
-            if g.layer[a] == g.layer[b] || !seen.insert((a, b)) {
+            let across = g.layer[a] / per_band != g.layer[b] / per_band;
+            if g.layer[a] == g.layer[b] || across || !seen.insert((a, b)) {
                 continue;
             }
             let mut last = a;
@@ -432,8 +454,8 @@ mod tests {
         // 1 -> 10 -> 2 -> 11 -> 3, and 2 also -> 12 (a fan out of 2).
         let nodes = [node(1), topic(10), node(2), topic(11), node(3), topic(12)];
         let edges = [(1, 10), (10, 2), (2, 11), (11, 3), (2, 12)];
-        let layout = Layered::new(&nodes, &edges, None);
-        let cells = layout.cells(usize::MAX);
+        let layout = Layered::new(&nodes, &edges, None, usize::MAX);
+        let cells = layout.cells();
         assert_eq!(layout.layer_count(), 5);
         assert_eq!([1, 10, 2].map(|id| cells[&id].column), [0, 1, 2]);
         assert_eq!([1, 10, 2].map(|id| cells[&id].row), [cells[&1].row; 3], "{cells:?}");
@@ -448,11 +470,11 @@ mod tests {
         // Two pipelines, 1 -> 20 -> 3 and 2 -> 10 -> 4: in id order both pairs of layers cross.
         let nodes = [node(1), node(2), topic(20), topic(10), node(3), node(4)];
         let edges = [(1, 20), (2, 10), (10, 4), (20, 3)];
-        let mut g = Virtual::build(&nodes, &edges, &layers(&nodes, &edges));
+        let mut g = Virtual::build(&nodes, &edges, &layers(&nodes, &edges), usize::MAX);
         assert_eq!(g.crossings(), 2);
         g.order(&[None; 6]);
         assert_eq!(g.crossings(), 0);
-        let cells = Layered::new(&nodes, &edges, None).cells(usize::MAX);
+        let cells = Layered::new(&nodes, &edges, None, usize::MAX).cells();
         let below = |a: u32, b: u32| cells[&a].row < cells[&b].row;
         assert_eq!(below(1, 2), below(20, 10));
         assert_eq!(below(20, 10), below(3, 4));
@@ -463,7 +485,7 @@ mod tests {
         // 1 -> 10 -> 2 -> 11, 4 -> 10, and 1 -> 11 directly (crossing layers 1 and 2).
         let nodes = [node(1), topic(10), node(2), topic(11), node(4)];
         let edges = [(1, 10), (10, 2), (2, 11), (4, 10), (1, 11)];
-        let mut g = Virtual::build(&nodes, &edges, &layers(&nodes, &edges));
+        let mut g = Virtual::build(&nodes, &edges, &layers(&nodes, &edges), usize::MAX);
         g.order(&[None; 7]);
         assert_eq!(g.by_layer.iter().map(Vec::len).collect::<Vec<_>>(), [2, 2, 2, 1]);
         let rows = g.rows();
@@ -479,15 +501,15 @@ mod tests {
     fn a_seeded_layout_keeps_placed_nodes_in_their_order() {
         let nodes = [node(1), topic(10), node(2), node(3), topic(11), node(4)];
         let edges = [(1, 10), (10, 2), (3, 11), (11, 4)];
-        let first = Layered::new(&nodes, &edges, None);
-        let before = first.cells(usize::MAX);
+        let first = Layered::new(&nodes, &edges, None, usize::MAX);
+        let before = first.cells();
         // A new pipeline arrives whose producer's id sorts first.
         let mut more = nodes.to_vec();
         more.extend([node(0), topic(9), node(5)]);
         let mut more_edges = edges.to_vec();
         more_edges.extend([(0, 9), (9, 5)]);
-        let second = Layered::new(&more, &more_edges, Some(&first));
-        let after = second.cells(usize::MAX);
+        let second = Layered::new(&more, &more_edges, Some(&first), usize::MAX);
+        let after = second.cells();
         for (a, b) in [(1, 3), (10, 11), (2, 4)] {
             assert_eq!(before[&a].row < before[&b].row, after[&a].row < after[&b].row, "{a} and {b} swapped");
         }
@@ -500,18 +522,19 @@ mod tests {
         // A saga loop: 1 -> 10 -> 2 -> 11 -> 1.
         let nodes = [node(1), topic(10), node(2), topic(11)];
         let edges = [(1, 10), (10, 2), (2, 11), (11, 1)];
-        let layout = Layered::new(&nodes, &edges, None);
+        let layout = Layered::new(&nodes, &edges, None, usize::MAX);
         let mut used: Vec<usize> = [1, 10, 2, 11].iter().filter_map(|id| layout.layer_of(*id)).collect();
         used.sort_unstable();
         used.dedup();
         // One layer each, however the loop was cut (were it not, longest paths would never end).
         assert_eq!(used.len(), 4);
         assert!(layout.layer_count() <= 5);
-        // A chain of 9 in bands of at most 4: three bands of three, each under the one before.
+        // A chain of 9 in bands of at most 4: three bands of three, each under the one before,
+        // the middle one running back.
         let chain: Vec<LayoutNode> = (0..9).map(node).collect();
         let links: Vec<(u32, u32)> = (0..8).map(|i| (i, i + 1)).collect();
-        let cells = Layered::new(&chain, &links, None).cells(4);
-        assert_eq!((0..9).map(|i| cells[&i].column).collect::<Vec<_>>(), [0, 1, 2, 0, 1, 2, 0, 1, 2]);
+        let cells = Layered::new(&chain, &links, None, 4).cells();
+        assert_eq!((0..9).map(|i| cells[&i].column).collect::<Vec<_>>(), [0, 1, 2, 2, 1, 0, 0, 1, 2]);
         assert!(cells[&3].row > cells[&2].row && cells[&6].row > cells[&5].row);
         assert_eq!(cells[&3].row, cells[&5].row);
     }
@@ -519,11 +542,11 @@ mod tests {
     #[test]
     fn destinations_never_start_a_layer_and_unknown_ends_are_ignored() {
         let nodes = [topic(10), node(2)];
-        let layout = Layered::new(&nodes, &[(10, 2), (99, 2)], None);
+        let layout = Layered::new(&nodes, &[(10, 2), (99, 2)], None, usize::MAX);
         assert_eq!(layout.layer_of(10), Some(1));
         assert_eq!(layout.layer_of(2), Some(2));
         assert_eq!(layout.layer_of(99), None);
         // A layout of nothing is empty.
-        assert_eq!(Layered::new(&[], &[], None).cells(3), HashMap::new());
+        assert_eq!(Layered::new(&[], &[], None, 3).cells(), HashMap::new());
     }
 }

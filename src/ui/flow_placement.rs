@@ -110,7 +110,7 @@ impl Placement {
         added: &[u32],
     ) {
         if self.auto {
-            self.layered = Some(Layered::new(&input.nodes, &input.edges, self.layered.as_ref()));
+            self.layered = Some(Layered::new(&input.nodes, &input.edges, self.layered.as_ref(), self.per_band));
             self.move_to_layout(graph, nodes, added);
             return;
         }
@@ -149,22 +149,29 @@ impl Placement {
     pub fn arrange(&mut self, graph: &mut ViewGraph, nodes: &HashMap<u32, NodeIndex>, input: &LayoutInput) {
         self.auto = true;
         self.unanchored.clear();
-        self.layered = Some(Layered::new(&input.nodes, &input.edges, None));
+        self.layered = Some(Layered::new(&input.nodes, &input.edges, None, self.per_band));
         self.move_to_layout(graph, nodes, &[]);
     }
 
-    /// Wraps the layers into bands of `per_band` (from the window's width); moves the
-    /// nodes when that changes what goes where.
-    pub fn set_per_band(&mut self, per_band: usize, graph: &mut ViewGraph, nodes: &HashMap<u32, NodeIndex>) {
+    /// Wraps the layers into bands of at most `per_band` (from the window's width): when that
+    /// changes how they wrap, lays `input` out again and moves the nodes.
+    pub fn set_per_band(
+        &mut self,
+        per_band: usize,
+        graph: &mut ViewGraph,
+        nodes: &HashMap<u32, NodeIndex>,
+        input: &LayoutInput,
+    ) {
         let per_band = per_band.max(2);
-        let wraps = |p: usize, layers: usize| layers.div_ceil(p);
-        let layers = self.layered.as_ref().map_or(0, Layered::layer_count);
         if per_band == self.per_band {
             return;
         }
-        let moved = wraps(per_band, layers) != wraps(self.per_band, layers) || wraps(per_band, layers) > 1;
+        let layers = self.layered.as_ref().map_or(0, Layered::layer_count);
+        let wraps = |most: usize| layers.div_ceil(most);
+        let rewrapped = wraps(per_band) != wraps(self.per_band);
         self.per_band = per_band;
-        if self.auto && moved && self.layered.is_some() {
+        if self.auto && rewrapped && self.layered.is_some() {
+            self.layered = Some(Layered::new(&input.nodes, &input.edges, self.layered.as_ref(), per_band));
             self.move_to_layout(graph, nodes, &[]);
         }
     }
@@ -173,7 +180,7 @@ impl Placement {
     /// nodes, else in an animation.
     fn move_to_layout(&mut self, graph: &mut ViewGraph, nodes: &HashMap<u32, NodeIndex>, added: &[u32]) {
         let Some(layered) = &self.layered else { return };
-        let cells = layered.cells(self.per_band);
+        let cells = layered.cells();
         let added: HashSet<u32> = added.iter().copied().collect();
         let mut moves = HashMap::new();
         for (id, cell) in cells {

@@ -302,7 +302,7 @@ impl FlowView {
         let width = ui.available_width() + self.side_panel_width;
         let margins = theme::FIT_MARGIN_TOP_LEFT.x + theme::FIT_MARGIN_BOTTOM_RIGHT.x;
         let per_band = ((width / theme::MIN_FIT_ZOOM - margins) / theme::LAYER_SPACING).max(0.0) as usize + 1;
-        self.placement.set_per_band(per_band, &mut self.graph, &self.nodes);
+        self.placement.set_per_band(per_band, &mut self.graph, &self.nodes, &self.layout_input);
         match self.placement.step(&mut self.graph, ui.input(|i| i.time)) {
             Step::Moving => ui.ctx().request_repaint(),
             Step::Arrived => self.place_labels(),
