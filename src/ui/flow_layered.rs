@@ -32,6 +32,8 @@ const ROW_PASSES: usize = 60;
 const ROW_SETTLED: f32 = 1e-3;
 /// Rows between bands.
 const BAND_GAP: f32 = 1.5;
+/// The tallest empty stretch of rows left between nodes of a band.
+const MAX_EMPTY_ROWS: f32 = 1.5;
 
 /// A node to lay out: its id, and whether it is a destination (never in the first layer).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -162,8 +164,13 @@ struct Virtual {
     /// Neighbours in the layer before and after.
     up: Vec<Vec<usize>>,
     down: Vec<Vec<usize>>,
-    /// Each layer's nodes, in order.
+    /// Each layer's nodes, in order (without the loose ones).
     by_layer: Vec<Vec<usize>>,
+    /// Layers per band.
+    per_band: usize,
+    /// Nodes with no edge to order or align by (a topic a cluster listed that nobody uses
+    /// yet): they wait under the rest of their band.
+    loose: Vec<usize>,
 }
 
 impl Virtual {
@@ -171,7 +178,15 @@ impl Virtual {
     /// another is drawn across the turn and takes no part in the ordering (virtual nodes for
     /// it would only take rows in its first band).
     fn build(nodes: &[LayoutNode], edges: &[(u32, u32)], layers: &HashMap<u32, usize>, per_band: usize) -> Self {
-        let mut g = Self { id: Vec::new(), layer: Vec::new(), up: Vec::new(), down: Vec::new(), by_layer: Vec::new() };
+        let mut g = Self {
+            id: Vec::new(),
+            layer: Vec::new(),
+            up: Vec::new(),
+            down: Vec::new(),
+            by_layer: Vec::new(),
+            per_band: per_band.max(1),
+            loose: Vec::new(),
+        };
         // Nodes in id order, so a layout from scratch does not depend on arrival order.
         let mut sorted: Vec<u32> = nodes.iter().map(|n| n.id).collect();
         sorted.sort_unstable();
@@ -197,6 +212,11 @@ impl Virtual {
                 last = dummy;
             }
             g.link(last, b);
+        }
+        g.loose = (0..g.id.len()).filter(|&v| g.up[v].is_empty() && g.down[v].is_empty()).collect();
+        let loose: std::collections::HashSet<usize> = g.loose.iter().copied().collect();
+        for layer in &mut g.by_layer {
+            layer.retain(|v| !loose.contains(v));
         }
         g
     }
@@ -359,11 +379,43 @@ impl Virtual {
                 }
             }
         }
-        let top = row.iter().copied().fold(f32::MAX, f32::min);
-        if top.is_finite() {
-            row.iter_mut().for_each(|r| *r -= top);
-        }
+        self.compact(&mut row);
         row
+    }
+
+    /// Within each band: starts its rows at 0, closes empty stretches taller than
+    /// [`MAX_EMPTY_ROWS`] (rows drift apart where nothing ties them, such as two unconnected
+    /// parts of a graph), and puts the loose nodes on rows of their own under the rest.
+    fn compact(&self, row: &mut [f32]) {
+        let layers = self.by_layer.len().max(self.loose.iter().map(|&v| self.layer[v] + 1).max().unwrap_or(0));
+        for band in 0..layers.div_ceil(self.per_band) {
+            let in_band = band * self.per_band..((band + 1) * self.per_band).min(layers);
+            let members: Vec<usize> =
+                self.by_layer.get(in_band.clone()).into_iter().flatten().flatten().copied().collect();
+            let mut taken: Vec<f32> = members.iter().map(|&v| row[v]).collect();
+            taken.sort_by(f32::total_cmp);
+            taken.dedup_by(|a, b| (*a - *b).abs() < 1e-4);
+            // Each taken row's new place: gaps kept up to the most allowed.
+            let mut moved_to = Vec::with_capacity(taken.len());
+            for (i, r) in taken.iter().enumerate() {
+                let to = match i {
+                    0 => 0.0,
+                    _ => moved_to[i - 1] + (r - taken[i - 1]).min(MAX_EMPTY_ROWS),
+                };
+                moved_to.push(to);
+            }
+            for &v in &members {
+                let i = taken.partition_point(|t| *t < row[v] - 1e-4);
+                row[v] = moved_to.get(i).copied().unwrap_or(0.0);
+            }
+            let bottom = moved_to.last().copied().unwrap_or(-1.0);
+            let mut next_in: HashMap<usize, f32> = HashMap::new();
+            for &v in self.loose.iter().filter(|&&v| in_band.contains(&self.layer[v])) {
+                let next = next_in.entry(self.layer[v]).or_insert(bottom + 1.0);
+                row[v] = *next;
+                *next += 1.0;
+            }
+        }
     }
 }
 
@@ -548,5 +600,23 @@ mod tests {
         assert_eq!(layout.layer_of(99), None);
         // A layout of nothing is empty.
         assert_eq!(Layered::new(&[], &[], None, 3).cells(), HashMap::new());
+    }
+
+    #[test]
+    fn a_node_without_edges_waits_under_the_rest_and_parts_stay_close() {
+        // A listed topic nobody uses yet (9), seeded first as it arrived first; and a fan
+        // (1 -> 10, 11, 12, 13) beside a lone chain (2 -> 14) that nothing ties to it.
+        let nodes = [topic(9), node(1), topic(10), topic(11), topic(12), topic(13), node(2), topic(14)];
+        let edges = [(1, 10), (1, 11), (1, 12), (1, 13), (2, 14)];
+        let first = Layered::new(&nodes[..1], &[], None, usize::MAX);
+        let cells = Layered::new(&nodes, &edges, Some(&first), usize::MAX).cells();
+        let used: Vec<f32> = [1, 10, 11, 12, 13, 2, 14].map(|id| cells[&id].row).to_vec();
+        let bottom = used.iter().copied().fold(f32::MIN, f32::max);
+        assert_eq!(cells[&9].row, bottom + 1.0, "{cells:?}");
+        assert_eq!(used.iter().copied().fold(f32::MAX, f32::min), 0.0);
+        // No empty stretch taller than the most allowed between the two parts.
+        let mut rows = used.clone();
+        rows.sort_by(f32::total_cmp);
+        assert!(rows.windows(2).all(|w| w[1] - w[0] <= MAX_EMPTY_ROWS + 1e-4), "{rows:?}");
     }
 }
