@@ -42,9 +42,10 @@ impl LayoutInput {
     }
 }
 
-/// A cell's place on the canvas.
-pub fn position(cell: Cell) -> Pos2 {
-    Pos2::new(cell.column as f32 * theme::LAYER_SPACING, cell.row * theme::ROW_SPACING)
+/// A cell's place on the canvas, for shapes `scale` times the theme's size (presentation
+/// mode enlarges them, and the spacing with them).
+pub fn position(cell: Cell, scale: f32) -> Pos2 {
+    Pos2::new(cell.column as f32 * theme::LAYER_SPACING, cell.row * theme::ROW_SPACING) * scale
 }
 
 /// Nodes on their way from one place to another.
@@ -76,6 +77,8 @@ pub struct Placement {
     layered: Option<Layered>,
     /// Layers per band (see [`Layered::cells`]).
     per_band: usize,
+    /// The shapes' scale, which the spacing follows.
+    scale: f32,
     animation: Option<Animation>,
     /// Whether the canvas was drawn yet: the first placement does not animate.
     shown: bool,
@@ -90,6 +93,7 @@ impl Default for Placement {
             auto: true,
             layered: None,
             per_band: usize::MAX,
+            scale: 1.0,
             animation: None,
             shown: false,
             unanchored: HashSet::new(),
@@ -125,14 +129,15 @@ impl Placement {
         let layer = layers(&input.nodes, &input.edges);
         for id in to_place {
             let Some(&index) = nodes.get(&id) else { continue };
-            let column_x = layer.get(&id).copied().unwrap_or(0) as f32 * theme::LAYER_SPACING;
+            let spacing = theme::LAYER_SPACING * self.scale;
+            let column_x = layer.get(&id).copied().unwrap_or(0) as f32 * spacing;
             // Under the lowest node already in that column.
             let lowest = graph
                 .nodes_iter()
-                .filter(|(i, n)| *i != index && (n.location().x - column_x).abs() < theme::LAYER_SPACING / 2.0)
+                .filter(|(i, n)| *i != index && (n.location().x - column_x).abs() < spacing / 2.0)
                 .map(|(_, n)| n.location().y)
                 .fold(None, |low: Option<f32>, y| Some(low.map_or(y, |l| l.max(y))));
-            let y = lowest.map_or(0.0, |y| y + theme::ROW_SPACING);
+            let y = lowest.map_or(0.0, |y| y + theme::ROW_SPACING * self.scale);
             if let Some(node) = graph.node_mut(index) {
                 node.set_location(Pos2::new(column_x, y));
             }
@@ -153,25 +158,33 @@ impl Placement {
         self.move_to_layout(graph, nodes, &[]);
     }
 
-    /// Wraps the layers into bands of at most `per_band` (from the window's width): when that
-    /// changes how they wrap, lays `input` out again and moves the nodes.
-    pub fn set_per_band(
+    /// Fits the layout to the window: bands of at most `per_band` layers (from its width),
+    /// spacing for shapes `scale` times the theme's. When that changes how the layers wrap,
+    /// lays `input` out again; when it changes where nodes go, moves them.
+    pub fn fit_window(
         &mut self,
-        per_band: usize,
+        (per_band, scale): (usize, f32),
         graph: &mut ViewGraph,
         nodes: &HashMap<u32, NodeIndex>,
         input: &LayoutInput,
     ) {
         let per_band = per_band.max(2);
-        if per_band == self.per_band {
+        let rescaled = (scale - self.scale).abs() > f32::EPSILON;
+        if per_band == self.per_band && !rescaled {
             return;
         }
         let layers = self.layered.as_ref().map_or(0, Layered::layer_count);
         let wraps = |most: usize| layers.div_ceil(most);
         let rewrapped = wraps(per_band) != wraps(self.per_band);
         self.per_band = per_band;
-        if self.auto && rewrapped && self.layered.is_some() {
+        self.scale = scale;
+        if !self.auto || self.layered.is_none() {
+            return;
+        }
+        if rewrapped {
             self.layered = Some(Layered::new(&input.nodes, &input.edges, self.layered.as_ref(), per_band));
+        }
+        if rewrapped || rescaled {
             self.move_to_layout(graph, nodes, &[]);
         }
     }
@@ -186,7 +199,7 @@ impl Placement {
         for (id, cell) in cells {
             let Some(&index) = nodes.get(&id) else { continue };
             let Some(node) = graph.node_mut(index) else { continue };
-            let to = position(cell);
+            let to = position(cell, self.scale);
             // From where it is now: mid-way, if an earlier animation is still running.
             let from = node.location();
             if !self.shown || added.contains(&id) {
@@ -469,5 +482,25 @@ mod tests {
         view.sync(&second, "", None, None);
         assert_eq!(view.node_location(id(&second, "pricing")).expect("placed").x, theme::LAYER_SPACING);
         assert_eq!(view.node_location(id(&second, "checkout")).expect("placed").x, 0.0);
+    }
+
+    #[test]
+    fn enlarged_shapes_get_spacing_to_match() {
+        let mut state = EngineState::default();
+        let mut view = FlowView::default();
+        let snapshot = apply(
+            &mut state,
+            vec![
+                producer("checkout", "kafka", "orders", 1, 1),
+                consumer_linked("billing", "kafka", "orders", 2, 2, (1, 1)),
+            ],
+        );
+        view.sync(&snapshot, "", None, None);
+        let billing = id(&snapshot, "billing");
+        let before = view.node_location(billing).expect("placed");
+        assert_eq!(before.x, 2.0 * theme::LAYER_SPACING);
+        let input = view.layout_input.clone();
+        view.placement.fit_window((usize::MAX, 1.3), &mut view.graph, &view.nodes, &input);
+        assert_eq!(view.node_location(billing), Some(before * 1.3));
     }
 }

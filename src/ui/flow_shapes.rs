@@ -95,7 +95,8 @@ pub struct TextSizes {
 
 /// See [`TextSizes`].
 pub fn text_sizes(zoom: f32) -> TextSizes {
-    let at_least = |size: f32| (size >= theme::MIN_TEXT_SIZE).then_some(size);
+    // A hair of tolerance: a fit at the least readable zoom lands on the minimum exactly.
+    let at_least = |size: f32| (size >= theme::MIN_TEXT_SIZE - 1e-3).then_some(size.max(theme::MIN_TEXT_SIZE));
     TextSizes {
         name: (zoom >= theme::NAMES_MIN_ZOOM).then(|| (theme::CANVAS_NAME_SIZE * zoom).max(theme::MIN_TEXT_SIZE)),
         detail: at_least(theme::CANVAS_DETAIL_SIZE * zoom),

@@ -70,7 +70,7 @@ pub struct FlowView {
     /// Whether groups fold in what is shown.
     folds: bool,
     /// What the last layout was of.
-    layout_input: LayoutInput,
+    pub(super) layout_input: LayoutInput,
     /// Each edge's bow, and the node positions and scale they were routed for: routing looks
     /// at every node for every edge, so it runs again only when a node moved, came or went,
     /// or the shapes changed size.
@@ -301,8 +301,9 @@ impl FlowView {
         // Layers wrap into bands as wide as the canvas holds at a readable size.
         let width = ui.available_width() + self.side_panel_width;
         let margins = theme::FIT_MARGIN_TOP_LEFT.x + theme::FIT_MARGIN_BOTTOM_RIGHT.x;
-        let per_band = ((width / theme::MIN_FIT_ZOOM - margins) / theme::LAYER_SPACING).max(0.0) as usize + 1;
-        self.placement.set_per_band(per_band, &mut self.graph, &self.nodes, &self.layout_input);
+        let spacing = theme::LAYER_SPACING * self.scale;
+        let per_band = ((width / self.min_fit_zoom() - margins) / spacing).max(0.0) as usize + 1;
+        self.placement.fit_window((per_band, self.scale), &mut self.graph, &self.nodes, &self.layout_input);
         match self.placement.step(&mut self.graph, ui.input(|i| i.time)) {
             Step::Moving => ui.ctx().request_repaint(),
             Step::Arrived => self.place_labels(),
@@ -365,6 +366,12 @@ impl FlowView {
         });
     }
 
+    /// The least zoom at which rates stay readable: [`theme::MIN_FIT_ZOOM`] for shapes and
+    /// text at the theme's size, less when they are enlarged (presentation mode).
+    fn min_fit_zoom(&self) -> f32 {
+        theme::MIN_FIT_ZOOM / self.scale.max(f32::EPSILON)
+    }
+
     /// Zooms and pans so the graph fits the canvas, between [`theme::MIN_FIT_ZOOM`] (names
     /// and rates stay readable; a bigger graph shows from its top left and the rest scrolls)
     /// and [`theme::MAX_FIT_ZOOM`] (one lone node should not fill the window). Fits where
@@ -378,7 +385,7 @@ impl FlowView {
         let extent = (max - min).max(egui::Vec2::splat(1.0));
         let size = ui.available_size();
         let whole = (size.x / extent.x).min(size.y / extent.y);
-        let zoom = whole.clamp(theme::MIN_FIT_ZOOM, theme::MAX_FIT_ZOOM);
+        let zoom = whole.clamp(self.min_fit_zoom(), theme::MAX_FIT_ZOOM);
         // Centred along each side that fits; from its start along a side that does not.
         let along = |size: f32, min: f32, max: f32| {
             if (max - min) * zoom <= size { size / 2.0 - (min + max) / 2.0 * zoom } else { -min * zoom }
