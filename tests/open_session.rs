@@ -143,3 +143,23 @@ fn the_top_bar_shows_the_reading_progress_and_stops_it() {
     let read = stopped_after(&common::file_read(&collector));
     assert!(read < 40_000);
 }
+
+#[test]
+fn a_session_read_to_its_end_is_published_again_only_when_something_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("saga.jsonl.zst");
+    write(&path);
+    let collector = open(&path);
+    common::wait_for(&collector, "spans applied", |s| s.model.spans == 7 && s.journeys.len() == 2);
+    // On the session's clock nothing decays: once the end is published, the engine stops
+    // publishing, and an idle window stops following snapshots.
+    std::thread::sleep(std::time::Duration::from_millis(1_500));
+    let engine = collector.engine().unwrap();
+    let settled = engine.snapshot().version;
+    std::thread::sleep(std::time::Duration::from_millis(2_500));
+    assert_eq!(engine.snapshot().version, settled, "nothing changed, nothing published");
+    // A command is published at once.
+    assert!(engine.send(eventlens::engine::Command::Pause));
+    let paused = common::wait_for(&collector, "the pause published", |s| s.paused);
+    assert!(paused.version > settled);
+}

@@ -152,6 +152,8 @@ impl EngineLoop {
         let mut last_publish = Instant::now();
         let mut dirty = true;
         let mut records_done = false;
+        // Whether a snapshot was published after the records ended (see below).
+        let mut published_after_end = false;
         loop {
             let mut shutdown = false;
             while let Ok(command) = self.commands.try_recv() {
@@ -201,11 +203,16 @@ impl EngineLoop {
             if self.advance_playback() {
                 dirty = true;
             }
-            // Rates decay even without new records, so publish at least once a second.
+            // Rates decay even without new records, so publish at least once a second; but not
+            // a session read to its end on its own clock, once that end is published (a
+            // publish waits for the helper threads, so it holds everything): there nothing
+            // moves until a command, and an idle window recomputes nothing.
+            let still = self.config.session_clock && records_done && published_after_end;
             if last_publish.elapsed() >= self.config.publish_interval
-                && (dirty || last_publish.elapsed() >= Duration::from_secs(1))
+                && (dirty || (!still && last_publish.elapsed() >= Duration::from_secs(1)))
             {
                 self.publish();
+                published_after_end = records_done;
                 last_publish = Instant::now();
                 dirty = false;
             }
