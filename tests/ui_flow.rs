@@ -150,6 +150,14 @@ fn clicking_an_edge_opens_its_panel() {
     assert_eq!(harness.state().selection(), Some(Selection::Edge(edge)));
     harness.get_by_label("shop/checkout -> kafka/orders");
     harness.get_by_label("shop/checkout produces to kafka/orders");
+    assert!(harness.state().flow_view().edge_view(edge).expect("drawn").highlighted);
+    // Selected from elsewhere than the canvas, an edge is drawn selected too.
+    let other = snapshot.edges.iter().find(|e| e.id != edge).expect("another edge").id;
+    harness.state_mut().select(Some(Selection::Edge(other)));
+    settle(&mut harness);
+    let view = harness.state().flow_view();
+    assert!(view.edge_view(other).expect("drawn").highlighted);
+    assert!(!view.edge_view(edge).expect("drawn").highlighted);
 }
 
 #[test]

@@ -61,6 +61,8 @@ pub struct EdgeView {
     pub label_t: f32,
     /// The findings about this edge's consumer: a badge before its label.
     pub findings: FindingBadge,
+    /// Selected in the window (its panel is open), however it was selected.
+    pub highlighted: bool,
 }
 
 /// A findings badge centred at `at` (screen): a disc in the worst finding's colour with the
@@ -419,8 +421,9 @@ impl<Ty: EdgeType, Ix: IndexType> DisplayEdge<NodeView, EdgeView, Ty, Ix, FlowNo
             return Vec::new();
         }
         let color = if self.view.dimmed { theme::dimmed(self.view.color) } else { self.view.color };
-        let width = (self.view.width + if self.selected { 2.0 } else { 0.0 }) * zoom;
-        let stroke = Stroke::new(width, if self.selected { theme::SELECTED } else { color });
+        let selected = self.selected || self.view.highlighted;
+        let width = (self.view.width + if selected { 2.0 } else { 0.0 }) * zoom;
+        let stroke = Stroke::new(width, if selected { theme::SELECTED } else { color });
         let dir = (to - control.unwrap_or(from)).normalized();
         let tip_base = to - dir * theme::ARROW_SIZE * zoom;
         let mut points = edge_polyline(from, control, to);

@@ -133,7 +133,7 @@ fn node_view(
     }
 }
 
-fn edge_view(e: &ShownEdge<'_>, dimmed: bool, scale: f32) -> EdgeView {
+fn edge_view(e: &ShownEdge<'_>, (dimmed, highlighted): (bool, bool), scale: f32) -> EdgeView {
     let mut label =
         if e.kind == EdgeKind::Calls && e.count == 0 { String::new() } else { rate_text(e.rate, e.failures) };
     // Lag from the cluster: the worst group's, coloured by its status when not OK.
@@ -157,6 +157,7 @@ fn edge_view(e: &ShownEdge<'_>, dimmed: bool, scale: f32) -> EdgeView {
         bow: 0.0,
         label_t: 0.5,
         findings: e.findings,
+        highlighted,
     }
 }
 
@@ -203,7 +204,7 @@ impl FlowView {
                 })
             });
             let dimmed = off_path || dimmed_by_filter.contains(&e.from) || dimmed_by_filter.contains(&e.to);
-            let view = edge_view(e, dimmed, self.scale);
+            let view = edge_view(e, (dimmed, selection == Some(Selection::Edge(e.id))), self.scale);
             match self.edges.get(&e.id) {
                 Some(&index) => {
                     if let Some(edge) = self.graph.edge_mut(index) {
@@ -411,6 +412,11 @@ impl FlowView {
     /// What a node currently shows (label, dimming, highlight).
     pub fn node_view(&self, id: u32) -> Option<&NodeView> {
         Some(self.graph.node(*self.nodes.get(&id)?)?.payload())
+    }
+
+    /// What an edge currently shows (label, colour, dimming, highlight).
+    pub fn edge_view(&self, id: u32) -> Option<&EdgeView> {
+        Some(self.graph.edge(*self.edges.get(&id)?)?.payload())
     }
 
     /// The label an edge currently shows (rate, failures, lag).
