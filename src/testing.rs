@@ -81,6 +81,18 @@ pub fn consumer_linked(service: &str, system: &str, destination: &str, trace: u1
         .build()
 }
 
+/// `span` with its service in `namespace` (`service.namespace`), for spans the builders
+/// above return whole.
+pub fn in_namespace(mut span: Span, namespace: &str) -> Span {
+    let mut resource = (*span.resource).clone();
+    resource.service.namespace = Some(namespace.to_owned());
+    resource
+        .attributes
+        .push(Attribute { key: "service.namespace".into(), value: AttrValue::StringValue(namespace.into()) });
+    span.resource = Arc::new(resource);
+    span
+}
+
 /// A plain one-span fixture.
 pub fn span_fixture() -> Span {
     span("svc", "work", SpanKind::Internal).build()
@@ -88,14 +100,8 @@ pub fn span_fixture() -> Span {
 
 impl SpanBuilder {
     /// Puts the service in `namespace` (`service.namespace`).
-    pub fn namespace(mut self, namespace: &str) -> Self {
-        let mut resource = (*self.span.resource).clone();
-        resource.service.namespace = Some(namespace.to_owned());
-        resource
-            .attributes
-            .push(Attribute { key: "service.namespace".into(), value: AttrValue::StringValue(namespace.into()) });
-        self.span.resource = Arc::new(resource);
-        self
+    pub fn namespace(self, namespace: &str) -> Self {
+        Self { span: in_namespace(self.span, namespace) }
     }
 
     /// Sets trace and span id.
@@ -336,23 +342,8 @@ pub fn generated_flow(nodes: usize, edges: usize, seed: u64) -> Vec<Span> {
             id += 1;
             let trace = u128::from(id);
             let topic = format!("topic-{topic}");
-            out.push(
-                span(&writer, "send", SpanKind::Producer)
-                    .namespace(&team)
-                    .ids(trace, 1)
-                    .messaging("kafka", &topic, "send")
-                    .at_ms(1_000, 2)
-                    .build(),
-            );
-            out.push(
-                span(&reader, "process", SpanKind::Consumer)
-                    .namespace(&rteam)
-                    .ids(trace + (1 << 64), 1)
-                    .messaging("kafka", &topic, "process")
-                    .link(trace, 1)
-                    .at_ms(1_250, 5)
-                    .build(),
-            );
+            out.push(in_namespace(producer(&writer, "kafka", &topic, trace, 1), &team));
+            out.push(in_namespace(consumer_linked(&reader, "kafka", &topic, trace + (1 << 64), 1, (trace, 1)), &rteam));
         };
     // Every node is used once, then edges are added at random until there are enough (each
     // call adds a write and a read edge, either possibly seen before).

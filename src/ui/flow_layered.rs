@@ -356,11 +356,13 @@ fn merge_seeded(layer: Vec<usize>, seeded: &[Option<f32>], key: &HashMap<usize, 
 mod tests {
     use super::*;
 
-    fn node(id: u32) -> LayoutNode {
+    /// A service to lay out (the row step's tests share these).
+    pub(super) fn node(id: u32) -> LayoutNode {
         LayoutNode { id, destination: false }
     }
 
-    fn topic(id: u32) -> LayoutNode {
+    /// A destination to lay out.
+    pub(super) fn topic(id: u32) -> LayoutNode {
         LayoutNode { id, destination: true }
     }
 

@@ -319,7 +319,7 @@ mod tests {
     use super::*;
     use crate::engine::EngineState;
     use crate::model::record::{Record, SourceKind, SpanBatch};
-    use crate::testing::{consumer_linked, producer};
+    use crate::testing::{consumer_linked, in_namespace, producer};
 
     fn chain() -> Snapshot {
         // checkout -> orders -> billing -> invoices -> mailer, and audit reading orders.
@@ -380,21 +380,14 @@ mod tests {
     fn two_teams() -> Snapshot {
         // shop/checkout -> kafka/orders -> shop/billing -> kafka/invoices -> mail/sender
         let mut state = EngineState::default();
-        let in_ns = |ns: &str, span: crate::model::span::Span| {
-            let mut span = span;
-            let mut resource = (*span.resource).clone();
-            resource.service.namespace = Some(ns.to_owned());
-            span.resource = std::sync::Arc::new(resource);
-            span
-        };
         state.apply(&Record::Spans(SpanBatch {
             received_unix_nano: 0,
             source: SourceKind::File,
             spans: vec![
-                in_ns("shop", producer("checkout", "kafka", "orders", 1, 1)),
-                in_ns("shop", consumer_linked("billing", "kafka", "orders", 2, 2, (1, 1))),
-                in_ns("shop", producer("billing", "kafka", "invoices", 2, 3)),
-                in_ns("mail", consumer_linked("sender", "kafka", "invoices", 3, 4, (2, 3))),
+                in_namespace(producer("checkout", "kafka", "orders", 1, 1), "shop"),
+                in_namespace(consumer_linked("billing", "kafka", "orders", 2, 2, (1, 1)), "shop"),
+                in_namespace(producer("billing", "kafka", "invoices", 2, 3), "shop"),
+                in_namespace(consumer_linked("sender", "kafka", "invoices", 3, 4, (2, 3)), "mail"),
             ],
         }));
         state.snapshot(1)

@@ -111,9 +111,10 @@ pub fn rate_text(rate: f64, failures: u64) -> String {
     if failures > 0 { format!("{rate} · {failures} failed") } else { rate }
 }
 
+/// `unmatched`: no member of the node matches the filter box.
 fn node_view(
     n: &ShownNode<'_>,
-    filter: &str,
+    unmatched: bool,
     selection: Option<Selection>,
     path: Option<&JourneyPath>,
     scale: f32,
@@ -125,7 +126,7 @@ fn node_view(
         label: n.label.clone(),
         detail: rate_text(n.rate, n.failures),
         failing: n.failures > 0,
-        dimmed: !n.members.iter().any(|m| matches_filter(&m.label, filter)) || on_path == Some(false),
+        dimmed: unmatched || on_path == Some(false),
         highlighted: selection == Some(Selection::Node(n.id)) || on_path == Some(true),
         scale,
         findings: n.findings,
@@ -177,10 +178,11 @@ impl FlowView {
         let mut added = Vec::new();
         let mut dimmed_by_filter = HashSet::new();
         for n in &scoped.nodes {
-            let view = node_view(n, filter, selection, path, self.scale);
-            if !n.members.iter().any(|m| matches_filter(&m.label, filter)) {
+            let unmatched = !n.members.iter().any(|m| matches_filter(&m.label, filter));
+            if unmatched {
                 dimmed_by_filter.insert(n.id);
             }
+            let view = node_view(n, unmatched, selection, path, self.scale);
             match self.nodes.get(&n.id) {
                 Some(&index) => {
                     if let Some(node) = self.graph.node_mut(index) {
@@ -397,7 +399,8 @@ impl FlowView {
         meta.save(ui);
     }
 
-    /// While nodes glide to a new layout, where the node is going.
+    /// A node's position on the canvas (canvas units); while nodes glide to a new layout,
+    /// where the node is going.
     pub fn node_location(&self, id: u32) -> Option<Pos2> {
         let index = *self.nodes.get(&id)?;
         self.placement.target(index).or_else(|| Some(self.graph.node(index)?.location()))

@@ -142,16 +142,9 @@ fn spaced(wanted: &[f32]) -> Vec<f32> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Layered, LayoutNode};
+    use super::super::Layered;
+    use super::super::tests::{node, topic};
     use super::*;
-
-    fn node(id: u32) -> LayoutNode {
-        LayoutNode { id, destination: false }
-    }
-
-    fn topic(id: u32) -> LayoutNode {
-        LayoutNode { id, destination: true }
-    }
 
     #[test]
     fn rows_keep_order_and_spacing_and_follow_what_is_wanted() {
