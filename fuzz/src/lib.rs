@@ -272,24 +272,28 @@ pub fn headers(data: &[u8]) {
 /// every detector as messages of two keys, in and out of order, so the shape, ordering,
 /// duplicate and poison paths all see it.
 pub fn findings_payload(data: &[u8]) {
-    // The journeys' one-field read answers as reading the whole payload as a `Value` does.
-    let by_value = (data.first() == Some(&b'{'))
-        .then(|| serde_json::from_slice::<serde_json::Value>(data).ok())
-        .flatten()
-        .and_then(|v| v.get("type")?.as_str().map(str::to_owned));
-    assert_eq!(eventlens::model::json_field::top_level_text(data, "type").map(|t| t.into_owned()), by_value);
+    // The journeys' one-field read and the findings' scan accept exactly what reading the
+    // whole payload as a `Value` accepts, except that serde_json stops at 128 levels of
+    // nesting and they do not.
+    let parsed = (data.first() == Some(&b'{')).then(|| serde_json::from_slice::<serde_json::Value>(data));
+    let too_deep = matches!(&parsed, Some(Err(e)) if e.to_string().contains("recursion limit"));
+    let value = parsed.and_then(Result::ok).filter(serde_json::Value::is_object);
     let scanned = json_scan::scan(data, &["type", "seq", "version", "time", "eventId"]);
-    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(data)
-        && value.is_object()
-        && data.first() == Some(&b'{')
-    {
-        assert!(scanned.is_some(), "an object the scan refused");
+    if !too_deep {
+        let by_value = value.as_ref().and_then(|v| v.get("type")?.as_str().map(str::to_owned));
+        assert_eq!(eventlens::model::json_field::top_level_text(data, "type").map(|t| t.into_owned()), by_value);
+        assert_eq!(scanned.is_some(), value.is_some(), "the scan and serde_json disagree");
     }
-    if scanned.is_some() {
-        assert!(
-            serde_json::from_slice::<serde::de::IgnoredAny>(data).is_ok(),
-            "the scan accepted what is not one JSON value"
-        );
+    if let (Some(scanned), Some(value)) = (&scanned, &value) {
+        for (index, field) in ["type", "seq", "version", "time", "eventId"].into_iter().enumerate() {
+            let expected = value.get(field).map(|v| match v {
+                serde_json::Value::String(s) => json_scan::Scalar::Text(s.clone()),
+                serde_json::Value::Number(n) => json_scan::Scalar::Number(n.clone()),
+                serde_json::Value::Bool(b) => json_scan::Scalar::Bool(*b),
+                _ => json_scan::Scalar::Other,
+            });
+            assert_eq!(scanned.field(index), expected.as_ref(), "field {field}");
+        }
     }
     let settings = FindingsSettings { dedup_field: Some("eventId".into()), ..FindingsSettings::default() };
     let mut model = FindingsModel::new(settings);

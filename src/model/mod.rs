@@ -6,6 +6,7 @@ pub mod flow_graph;
 pub mod ids;
 pub mod journey;
 pub mod json_field;
+pub(crate) mod json_reader;
 pub mod kafka;
 pub mod messaging;
 pub mod record;

@@ -7,15 +7,13 @@
 //! strings asked for, and hashes paths as it goes. The payload is built as a `Value` only when
 //! its shape must be listed (a shape not judged before, see `schema`).
 
-use std::fmt;
 use std::hash::{Hash, Hasher};
 
 use rustc_hash::FxHasher;
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use smallvec::SmallVec;
 
 use super::shape::{MAX_DEPTH, MAX_PATHS, types};
-use crate::model::json_field::Key;
+use crate::model::json_reader::{Kind, Reader};
 
 /// Array elements looked at for the shape (as `shape::fields_of` does).
 const ARRAY_ITEMS: usize = 16;
@@ -69,6 +67,16 @@ impl Scanned {
     pub fn field(&self, index: usize) -> Option<&Scalar> {
         self.found.iter().rev().find(|(i, _)| *i == index).map(|(_, s)| s)
     }
+
+    /// The field asked for at `index` as text (see [`Scalar::text`]), its string moved out
+    /// rather than copied: a later call for the same index finds nothing.
+    pub fn take_text(&mut self, index: usize) -> Option<String> {
+        let (_, scalar) = self.found.iter_mut().rev().find(|(i, _)| *i == index)?;
+        match std::mem::replace(scalar, Scalar::Other) {
+            Scalar::Text(s) => Some(s),
+            other => other.text(),
+        }
+    }
 }
 
 /// Scans `payload` when it is a JSON object, reading the top-level fields named in `wanted`;
@@ -77,13 +85,10 @@ pub fn scan(payload: &[u8], wanted: &[&str]) -> Option<Scanned> {
     if payload.first() != Some(&b'{') {
         return None;
     }
-    let mut walk = Walk { pairs: Vec::new(), wanted, found: SmallVec::new() };
-    let mut de = serde_json::Deserializer::from_slice(payload);
-    let seen = Value { walk: &mut walk, prefix: 0, depth: 0, top: true }.deserialize(&mut de).ok()?;
-    de.end().ok()?;
-    if seen != Seen::Object {
-        return None;
-    }
+    let mut walk = Walk { pairs: SmallVec::new(), wanted, found: SmallVec::new() };
+    let mut reader = Reader::new(payload);
+    walk.object(&mut reader, 0, 0, true)?;
+    reader.end()?;
     let Walk { mut pairs, found, .. } = walk;
     pairs.sort_unstable();
     pairs.dedup();
@@ -95,7 +100,7 @@ pub fn scan(payload: &[u8], wanted: &[&str]) -> Option<Scanned> {
 /// What the scan gathers.
 struct Walk<'w> {
     /// One entry per (path, type) met: the path's hash mixed with the type's bit.
-    pairs: Vec<u64>,
+    pairs: SmallVec<[u64; 32]>,
     wanted: &'w [&'w str],
     found: SmallVec<[(usize, Scalar); 8]>,
 }
@@ -105,184 +110,98 @@ impl Walk<'_> {
         self.pairs.len() >= MAX_PATHS * 4
     }
 
-    fn note(&mut self, path: u64, seen: &Seen) {
-        self.pairs.push(path ^ u64::from(seen.bits()).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    fn note(&mut self, path: u64, bits: u8) {
+        self.pairs.push(path ^ u64::from(bits).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    }
+
+    /// Reads the value that comes next, at `path` and `depth`; returns its type's bit.
+    fn value(&mut self, reader: &mut Reader<'_>, path: u64, depth: usize) -> Option<u8> {
+        match reader.next_kind()? {
+            Kind::Object => self.object(reader, path, depth, false).map(|()| types::OBJECT),
+            Kind::Array => self.array(reader, path, depth).map(|()| types::ARRAY),
+            kind => reader.skip_value().map(|_| bits(kind)),
+        }
+    }
+
+    /// Reads an object at `prefix` (a path hash) and `depth`; `top` for the payload itself,
+    /// whose asked-for fields are kept.
+    fn object(&mut self, reader: &mut Reader<'_>, prefix: u64, depth: usize, top: bool) -> Option<()> {
+        if depth > MAX_DEPTH {
+            return reader.skip_value().map(drop);
+        }
+        reader.object(|reader, key| {
+            if self.full() {
+                return reader.skip_value().map(drop);
+            }
+            let name = key.bytes();
+            let path = child_path(prefix, &name);
+            let asked = if top { self.wanted.iter().position(|w| w.as_bytes() == &*name) } else { None };
+            let bits = match asked {
+                Some(index) => {
+                    let (bits, scalar) = self.asked(reader, path, depth)?;
+                    self.found.push((index, scalar));
+                    bits
+                }
+                None => self.value(reader, path, depth + 1)?,
+            };
+            self.note(path, bits);
+            Some(())
+        })
+    }
+
+    /// Reads an asked-for field's value: kept when it is a scalar; when it is an object or
+    /// array (rare for the fields asked for) its children still count for the shape.
+    fn asked(&mut self, reader: &mut Reader<'_>, path: u64, depth: usize) -> Option<(u8, Scalar)> {
+        let kind = reader.next_kind()?;
+        let scalar = match kind {
+            Kind::String => Scalar::Text(reader.string()?.text().into_owned()),
+            Kind::Number => number(reader.number()?),
+            Kind::Bool | Kind::Null => reader.literal()?.map_or(Scalar::Other, Scalar::Bool),
+            Kind::Object | Kind::Array => return self.value(reader, path, depth + 1).map(|bits| (bits, Scalar::Other)),
+        };
+        Some((bits(kind), scalar))
+    }
+
+    /// Reads an array: its first [`ARRAY_ITEMS`] elements count for the shape.
+    fn array(&mut self, reader: &mut Reader<'_>, prefix: u64, depth: usize) -> Option<()> {
+        if depth > MAX_DEPTH {
+            return reader.skip_value().map(drop);
+        }
+        let path = child_path(prefix, b"[]");
+        let mut items = 0;
+        reader.array(|reader| {
+            if items >= ARRAY_ITEMS || self.full() {
+                return reader.skip_value().map(|_| false);
+            }
+            let bits = self.value(reader, path, depth + 1)?;
+            self.note(path, bits);
+            items += 1;
+            Some(true)
+        })
     }
 }
 
-fn child_path(prefix: u64, name: &str) -> u64 {
+fn child_path(prefix: u64, name: &[u8]) -> u64 {
     let mut hasher = FxHasher::default();
     (prefix, name).hash(&mut hasher);
     hasher.finish()
 }
 
-/// The kind of a value met, with the scalar when it was asked for.
-#[derive(Debug, PartialEq)]
-enum Seen {
-    Null,
-    Bool(bool),
-    Number(serde_json::Number),
-    Text(Option<String>),
-    Object,
-    Array,
-}
-
-impl Seen {
-    fn bits(&self) -> u8 {
-        match self {
-            Self::Null => types::NULL,
-            Self::Bool(_) => types::BOOLEAN,
-            Self::Number(_) => types::NUMBER,
-            Self::Text(_) => types::STRING,
-            Self::Object => types::OBJECT,
-            Self::Array => types::ARRAY,
-        }
-    }
-
-    fn scalar(self) -> Scalar {
-        match self {
-            Self::Bool(b) => Scalar::Bool(b),
-            Self::Number(n) => Scalar::Number(n),
-            Self::Text(Some(s)) => Scalar::Text(s),
-            Self::Null | Self::Text(None) | Self::Object | Self::Array => Scalar::Other,
-        }
+fn bits(kind: Kind) -> u8 {
+    match kind {
+        Kind::Null => types::NULL,
+        Kind::Bool => types::BOOLEAN,
+        Kind::Number => types::NUMBER,
+        Kind::String => types::STRING,
+        Kind::Object => types::OBJECT,
+        Kind::Array => types::ARRAY,
     }
 }
 
-/// One value at `prefix` (a path hash) and `depth`; `top` for the payload itself.
-struct Value<'a, 'w> {
-    walk: &'a mut Walk<'w>,
-    prefix: u64,
-    depth: usize,
-    top: bool,
-}
-
-impl<'de> DeserializeSeed<'de> for Value<'_, '_> {
-    type Value = Seen;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Seen, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-/// Scalars, shared by both visitors: whether strings are kept is the only difference.
-macro_rules! scalars {
-    ($keep:expr) => {
-        fn visit_bool<E>(self, v: bool) -> Result<Seen, E> {
-            Ok(Seen::Bool(v))
-        }
-        fn visit_i64<E>(self, v: i64) -> Result<Seen, E> {
-            Ok(Seen::Number(v.into()))
-        }
-        fn visit_u64<E>(self, v: u64) -> Result<Seen, E> {
-            Ok(Seen::Number(v.into()))
-        }
-        fn visit_f64<E>(self, v: f64) -> Result<Seen, E> {
-            // JSON has no NaN or infinity, so a parsed float always converts.
-            Ok(serde_json::Number::from_f64(v).map_or(Seen::Null, Seen::Number))
-        }
-        fn visit_str<E>(self, v: &str) -> Result<Seen, E> {
-            Ok(Seen::Text($keep.then(|| v.to_owned())))
-        }
-        fn visit_unit<E>(self) -> Result<Seen, E> {
-            Ok(Seen::Null)
-        }
-    };
-}
-
-impl<'de> Visitor<'de> for Value<'_, '_> {
-    type Value = Seen;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    scalars!(false);
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Seen, A::Error> {
-        let Value { walk, prefix, depth, top } = self;
-        if depth > MAX_DEPTH {
-            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-            return Ok(Seen::Object);
-        }
-        while let Some(Key(name)) = map.next_key::<Key<'de>>()? {
-            if walk.full() {
-                map.next_value::<IgnoredAny>()?;
-                continue;
-            }
-            let path = child_path(prefix, &name);
-            let asked = if top { walk.wanted.iter().position(|w| *w == name) } else { None };
-            match asked {
-                // An asked-for field: kept as a scalar; when it is an object or array (rare
-                // for the fields asked for) its children still count for the shape.
-                Some(index) => {
-                    let seen = map.next_value_seed(Either { walk: &mut *walk, path, depth })?;
-                    walk.note(path, &seen);
-                    walk.found.push((index, seen.scalar()));
-                }
-                None => {
-                    let next = Value { walk: &mut *walk, prefix: path, depth: depth + 1, top: false };
-                    let seen = map.next_value_seed(next)?;
-                    walk.note(path, &seen);
-                }
-            }
-        }
-        Ok(Seen::Object)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Seen, A::Error> {
-        let Value { walk, prefix, depth, .. } = self;
-        if depth > MAX_DEPTH {
-            while seq.next_element::<IgnoredAny>()?.is_some() {}
-            return Ok(Seen::Array);
-        }
-        let path = child_path(prefix, "[]");
-        let mut items = 0;
-        loop {
-            if items >= ARRAY_ITEMS || walk.full() {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                break;
-            }
-            let next = Value { walk: &mut *walk, prefix: path, depth: depth + 1, top: false };
-            let Some(seen) = seq.next_element_seed(next)? else { break };
-            walk.note(path, &seen);
-            items += 1;
-        }
-        Ok(Seen::Array)
-    }
-}
-
-/// A top-level field asked for: its string kept, its children walked for the shape.
-struct Either<'a, 'w> {
-    walk: &'a mut Walk<'w>,
-    path: u64,
-    depth: usize,
-}
-
-impl<'de> DeserializeSeed<'de> for Either<'_, '_> {
-    type Value = Seen;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Seen, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Either<'_, '_> {
-    type Value = Seen;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    scalars!(true);
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Seen, A::Error> {
-        Value { walk: self.walk, prefix: self.path, depth: self.depth + 1, top: false }.visit_map(map)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Seen, A::Error> {
-        Value { walk: self.walk, prefix: self.path, depth: self.depth + 1, top: false }.visit_seq(seq)
-    }
+/// A number's text as `serde_json` reads it (`-0` is a float there, for one).
+fn number(text: &str) -> Scalar {
+    let parsed = text.parse::<u64>().map(serde_json::Number::from).ok();
+    parsed.or_else(|| serde_json::from_str(text).ok()).map_or(Scalar::Other, Scalar::Number)
 }
 
 #[cfg(test)]
@@ -361,5 +280,69 @@ mod tests {
         let cut = format!("{}1{}", "{\"a\":".repeat(100_000), "}".repeat(99_999));
         assert!(scan(cut.as_bytes(), &[]).is_none());
         assert!(scan(b" {}", &[]).is_none(), "payloads must start with the object");
+    }
+
+    /// Payloads mutated at random (a fixed seed): the scan and the journeys' one-field read
+    /// accept exactly what serde_json accepts as an object and read the same fields from it.
+    #[test]
+    fn mutated_payloads_are_judged_as_serde_json_judges_them() {
+        const WANTED: [&str; 4] = ["type", "seq", "time", "id"];
+        let seeds: [&[u8]; 4] = [
+            br#"{"type":"OrderPlaced","seq":12,"time":"2026-12-02T10:00:00Z","id":"o-1","total":12.5,"items":[{"sku":"a","n":2}],"note":null,"ok":true}"#,
+            br#"{"t\u0079pe":"Esc\"aped \ud83d\ude00","seq":-0,"id":1e5,"deep":{"a":{"b":[[1,2],{"c":"d"}]}}}"#,
+            br#"{"type": "A", "type": 7, "seq": 18446744073709551615, "time": 1.5e300, "x": [true, false, "\u00e9"]}"#,
+            b"{\"seq\":-9223372036854775808,\"id\":\"caf\xc3\xa9\",\"e\":{},\"f\":[],\"g\":\"\"}",
+        ];
+        let alphabet = b"{}[]\",:0123456789-+.eEtrufalsn dc00\\u\xc3\xff\n";
+        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut next = |bound: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            usize::try_from(state % bound as u64).unwrap_or(0)
+        };
+        let mut accepted = 0;
+        let mut listed_by_signature = std::collections::HashMap::new();
+        let mut signature_by_listed = std::collections::HashMap::new();
+        for round in 0..20_000 {
+            let mut payload = seeds[round % seeds.len()].to_vec();
+            for _ in 0..=next(3) {
+                let at = next(payload.len() + 1);
+                match next(3) {
+                    0 if at < payload.len() => {
+                        payload.remove(at);
+                    }
+                    1 if at < payload.len() => payload[at] = alphabet[next(alphabet.len())],
+                    _ => payload.insert(at, alphabet[next(alphabet.len())]),
+                }
+            }
+            let value = serde_json::from_slice::<serde_json::Value>(&payload)
+                .ok()
+                .filter(|v| v.is_object() && payload.first() == Some(&b'{'));
+            let scanned = scan(&payload, &WANTED);
+            let shown = String::from_utf8_lossy(&payload).into_owned();
+            assert_eq!(scanned.is_some(), value.is_some(), "{shown}");
+            let by_value = value.as_ref().and_then(|v| v.get("type")?.as_str().map(str::to_owned));
+            let text = crate::model::json_field::top_level_text(&payload, "type").map(std::borrow::Cow::into_owned);
+            assert_eq!(text, by_value, "{shown}");
+            if let (Some(scanned), Some(value)) = (scanned, value) {
+                accepted += 1;
+                for (index, field) in WANTED.into_iter().enumerate() {
+                    let expected = value.get(field).map(|v| match v {
+                        serde_json::Value::String(s) => Scalar::Text(s.clone()),
+                        serde_json::Value::Number(n) => Scalar::Number(n.clone()),
+                        serde_json::Value::Bool(b) => Scalar::Bool(*b),
+                        _ => Scalar::Other,
+                    });
+                    assert_eq!(scanned.field(index), expected.as_ref(), "{field} of {shown}");
+                }
+                let listed = format!("{:?}", fields_of(&value));
+                let by_signature = listed_by_signature.entry(scanned.signature).or_insert_with(|| listed.clone());
+                assert_eq!(*by_signature, listed, "one signature, two shapes: {shown}");
+                let by_listed = signature_by_listed.entry(listed).or_insert(scanned.signature);
+                assert_eq!(*by_listed, scanned.signature, "one shape, two signatures: {shown}");
+            }
+        }
+        assert!(accepted > 1_000, "the mutations left too few valid payloads ({accepted}) to compare");
     }
 }

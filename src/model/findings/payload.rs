@@ -80,6 +80,9 @@ pub struct FieldPlan {
     dedup: Option<usize>,
     sequence: SmallVec<[usize; 4]>,
     time: SmallVec<[usize; 5]>,
+    /// Two of the event type, key and dedup fields are one field: its text is then copied,
+    /// not moved out of the scan.
+    shared: bool,
 }
 
 impl FieldPlan {
@@ -90,7 +93,8 @@ impl FieldPlan {
         let dedup = settings.dedup_field.as_deref().map(|f| position(&mut names, f));
         let sequence = settings.order_fields.iter().map(|f| position(&mut names, f)).collect();
         let time = TIME_FIELDS.iter().map(|f| position(&mut names, f)).collect();
-        Self { names, key, dedup, sequence, time }
+        let shared = key == Some(0) || dedup == Some(0) || (key.is_some() && key == dedup);
+        Self { names, key, dedup, sequence, time, shared }
     }
 }
 
@@ -113,10 +117,20 @@ impl ReadPayload {
     /// `plan` asks for.
     pub fn of(message: &KafkaMessage, plan: &FieldPlan) -> Self {
         let wanted: SmallVec<[&str; 12]> = plan.names.iter().map(String::as_str).collect();
-        let scanned = message.payload.as_deref().and_then(|p| json_scan::scan(p, &wanted));
-        let field = |at: usize| scanned.as_ref().and_then(|s| s.field(at)).and_then(Scalar::text);
+        let mut scanned = message.payload.as_deref().and_then(|p| json_scan::scan(p, &wanted));
+        // The order first: the text fields below are moved out of the scan.
+        let order = scanned.as_ref().and_then(|s| order_of(s, &plan.sequence, &plan.time));
+        let signature = scanned.as_ref().map(|s| s.signature);
+        let mut field = |at: usize| match scanned.as_mut() {
+            Some(s) if plan.shared => s.field(at).and_then(Scalar::text),
+            Some(s) => s.take_text(at),
+            None => None,
+        };
         let cloud_event = message.links.cloud_event.as_ref();
-        let event_type = cloud_event.and_then(|c| c.event_type.clone()).or_else(|| field(0));
+        let event_type = match cloud_event.and_then(|c| c.event_type.clone()) {
+            Some(event_type) => Some(event_type),
+            None => field(0),
+        };
         let key = match plan.key {
             Some(at) => field(at),
             None => message.key.as_deref().and_then(|k| std::str::from_utf8(k).ok()).map(str::to_owned),
@@ -125,8 +139,7 @@ impl ReadPayload {
             Some(at) => field(at),
             None => cloud_event.and_then(|c| c.id.clone()),
         };
-        let order = scanned.as_ref().and_then(|s| order_of(s, &plan.sequence, &plan.time));
-        Self { signature: scanned.map(|s| s.signature), event_type, key, order, identity }
+        Self { signature, event_type, key, order, identity }
     }
 }
 
@@ -210,6 +223,23 @@ mod tests {
         assert_eq!(read.order, Some((OrderValue::Text("2026-11-30T10:00:00Z".into()), OrderSource::Time)));
         let none = ReadPayload::of(&message("k", "not json"), &plan);
         assert!(none.signature.is_none() && none.order.is_none());
+    }
+
+    #[test]
+    fn one_field_named_for_two_purposes_serves_both() {
+        let settings = FindingsSettings {
+            key_field: Some("eventId".into()),
+            dedup_field: Some("eventId".into()),
+            ..FindingsSettings::default()
+        };
+        let read = ReadPayload::of(&message("k", r#"{"eventId":"e-1"}"#), &FieldPlan::new(&settings));
+        assert_eq!((read.key.as_deref(), read.identity.as_deref()), (Some("e-1"), Some("e-1")));
+        let typed = FindingsSettings { key_field: Some("type".into()), ..FindingsSettings::default() };
+        let mut untyped = message("k", r#"{"type":"OrderPaid"}"#);
+        untyped.headers.clear();
+        untyped.derive_links();
+        let read = ReadPayload::of(&untyped, &FieldPlan::new(&typed));
+        assert_eq!((read.event_type.as_deref(), read.key.as_deref()), (Some("OrderPaid"), Some("OrderPaid")));
     }
 
     #[test]
