@@ -20,7 +20,7 @@ use super::finding::{Finding, FindingKind, Location, Severity};
 use super::table::{FindingTable, Memory, add, counters, key_of};
 use crate::model::ids::TraceId;
 use crate::model::messaging::{MessagingOperation, MessagingRole};
-use crate::model::span::{AttrValue, ServiceName, Span, SpanKind, find_attr};
+use crate::model::span::{AttrValue, ServiceName, Span, SpanKind};
 
 /// Attributes naming the peer of a call, first that is present.
 const PEER_ATTRIBUTES: [&str; 5] = ["peer.service", "server.address", "net.peer.name", "rpc.service", "http.host"];
@@ -104,14 +104,23 @@ fn sync_call(span: &Span) -> Option<CallRef<'_>> {
     if span.kind != SpanKind::Client || span.messaging.is_some() {
         return None;
     }
-    if find_attr(&span.attributes, "db.system").is_some() || find_attr(&span.attributes, "db.system.name").is_some() {
-        return None;
+    // One pass over the attributes (the helper thread meets each span cold, so every pass
+    // costs cache misses): a database attribute rules the span out, and the peer is the
+    // first of `PEER_ATTRIBUTES` present as a string, borrowed, not copied.
+    let mut peer: Option<(usize, &str)> = None;
+    for attribute in &span.attributes {
+        let key = attribute.key.as_str();
+        if key == "db.system" || key == "db.system.name" {
+            return None;
+        }
+        if let (Some(rank), AttrValue::StringValue(value)) =
+            (PEER_ATTRIBUTES.iter().position(|a| *a == key), &attribute.value)
+            && peer.is_none_or(|(best, _)| rank < best)
+        {
+            peer = Some((rank, value.as_str()));
+        }
     }
-    // Peers are named by strings (semantic conventions); borrowed, not copied.
-    let peer = PEER_ATTRIBUTES.iter().find_map(|a| match find_attr(&span.attributes, a) {
-        Some(AttrValue::StringValue(peer)) => Some(peer.as_str()),
-        _ => None,
-    })?;
+    let (_, peer) = peer?;
     let service = span.service();
     (service.namespace.is_some() || peer != service.name).then_some(CallRef { service, peer })
 }
@@ -457,5 +466,22 @@ mod tests {
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].evidence.chain, ["checkout", "payments", "checkout"]);
         assert_eq!(f[0].first_seen_unix_nano, 5);
+    }
+
+    #[test]
+    fn the_peer_is_named_by_the_first_attribute_in_precedence_not_in_the_span() {
+        let mut d = CouplingDetector::new(100);
+        d.apply_span(&process(), 1);
+        let call = span("payments", "POST /charges", SpanKind::Client)
+            .ids(1, 15)
+            .parent(10)
+            .attr("http.host", "10.0.0.7")
+            .attr("server.address", "gateway.internal")
+            .attr("peer.service", "payment-gateway")
+            .build();
+        d.apply_span(&call, 2);
+        let f = findings(&d);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].evidence.chain, ["orders", "payments", "payment-gateway"]);
     }
 }
