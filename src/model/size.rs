@@ -15,7 +15,7 @@ use super::kafka::message::{CloudEvent, DeadLetterOrigin, KafkaMessage, MessageH
 use super::kafka::{KafkaEvent, KafkaRecord};
 use super::record::Record;
 use super::span::{AttrValue, Attribute, Span};
-use super::stats::{HISTORY_SECONDS, SecondPoint, Stats};
+use super::stats::{HISTORY_POINT_BYTES, HISTORY_SECONDS, SECOND_SAMPLES, Stats};
 
 /// Heap bytes a value owns beyond its own size.
 pub trait HeapSize {
@@ -108,23 +108,21 @@ impl HeapSize for KafkaRecord {
 
 /// Counters in one latency histogram as [`Stats`] makes it: 1 µs to one hour at two
 /// significant digits, which hdrhistogram covers with 26 buckets of 128 counters (a test
-/// checks the figure against hdrhistogram). A `Stats` allocates two when it is made, used or
-/// not: the session's and the newest second's.
+/// checks the figure against hdrhistogram). A `Stats` makes it at its first latency.
 pub const HISTOGRAM_COUNTERS: usize = 3_328;
-/// Bytes of one latency histogram.
-pub const HISTOGRAM_BYTES: usize = HISTOGRAM_COUNTERS * size_of::<u64>();
-/// Bytes of a full per-second history: [`HISTORY_SECONDS`] points in a ring buffer that
-/// grew by doubling.
-pub const HISTORY_BYTES: usize = HISTORY_SECONDS.next_power_of_two() * size_of::<SecondPoint>();
+/// Bytes of one latency histogram (32-bit counters).
+pub const HISTOGRAM_BYTES: usize = HISTOGRAM_COUNTERS * size_of::<u32>();
+/// Bytes of the newest second's latency samples, at most.
+pub const SAMPLES_BYTES: usize = SECOND_SAMPLES * size_of::<u32>();
+/// Bytes of a full per-second history: [`HISTORY_SECONDS`] points, the ring buffer grown to
+/// exactly that many.
+pub const HISTORY_BYTES: usize = HISTORY_SECONDS * HISTORY_POINT_BYTES;
 
 impl HeapSize for Stats {
-    /// Its two histograms and its history's ring buffer as it grew (doubling from 4). Reading
-    /// the history's length copies it (600 points at most): measured when the graph is
-    /// measured, not per record.
+    /// Its histogram once made, its samples and its history's ring buffer at their
+    /// capacities (see [`Stats::heap_bytes`]).
     fn heap_bytes(&self) -> usize {
-        let points = self.history().len();
-        let slots = if points == 0 { 0 } else { points.next_power_of_two().max(4) };
-        2 * HISTOGRAM_BYTES + slots * size_of::<SecondPoint>()
+        Stats::heap_bytes(self)
     }
 }
 
@@ -245,25 +243,21 @@ mod tests {
     }
 
     #[test]
-    fn a_histogram_and_a_full_history_are_what_stats_allocates() {
-        // The bounds `Stats` gives its histograms (`stats::LATENCY_MAX_MICROS`, two digits).
-        let histogram = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 2).unwrap();
+    fn a_histogram_samples_and_a_full_history_are_what_stats_allocates_at_most() {
+        // The bounds `Stats` gives its histogram (`stats::LATENCY_MAX_MICROS`, two digits).
+        let histogram = hdrhistogram::Histogram::<u32>::new_with_bounds(1, 3_600_000_000, 2).unwrap();
         assert_eq!(histogram.distinct_values(), HISTOGRAM_COUNTERS);
-        // The history grows as `Stats` grows it: pushed at the back, the oldest popped when full.
-        let mut history = std::collections::VecDeque::new();
-        for second in 0..2 * HISTORY_SECONDS as u64 {
-            if history.len() == HISTORY_SECONDS {
-                history.pop_front();
-            }
-            history.push_back(SecondPoint { second, count: 1, failures: 0, p50_us: None, p99_us: None });
-        }
-        assert_eq!(history.capacity() * size_of::<SecondPoint>(), HISTORY_BYTES);
         let mut stats = Stats::default();
-        assert_eq!(stats.heap_bytes(), 2 * HISTOGRAM_BYTES);
+        assert_eq!(stats.heap_bytes(), 0, "nothing is allocated before the first record");
+        stats.record(1, 1, false, None);
+        assert!(stats.heap_bytes() < HISTOGRAM_BYTES, "no histogram without a latency");
+        // Busy seconds for longer than the history keeps: everything is at its most.
         for second in 0..2 * HISTORY_SECONDS as u64 {
-            stats.record(second, 1, false, Some(1_000));
+            for sample in 0..300 {
+                stats.record(second, 1, false, Some(1_000 * sample));
+            }
         }
-        assert_eq!(stats.heap_bytes(), 2 * HISTOGRAM_BYTES + HISTORY_BYTES);
+        assert_eq!(stats.heap_bytes(), HISTOGRAM_BYTES + SAMPLES_BYTES + HISTORY_BYTES);
     }
 
     #[test]
