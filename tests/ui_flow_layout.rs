@@ -32,9 +32,9 @@ fn demo() -> Arc<Snapshot> {
 
 fn generated(nodes: usize, edges: usize) -> Arc<Snapshot> {
     let mut state = EngineState::default();
-    // Each node and edge is counted at what its statistics hold once full (about 165 and
-    // 276 KB): a graph this size needs more than the default budget's share, as `--memory`
-    // gives.
+    // Each node and edge is counted at what its statistics hold once full (about 30 and
+    // 58 KB): a graph this size may need more than a small machine's default share, as
+    // `--memory-budget` gives.
     state.set_graph_budget(1 << 30);
     state.apply_owned(Record::Spans(SpanBatch {
         received_unix_nano: 1_700_000_001_000_000_000,
@@ -123,6 +123,50 @@ fn the_side_panel_neither_shrinks_nor_rewraps_the_demo_graph() {
     for node in &snapshot.nodes {
         assert_eq!(harness.state().node_location(node.id), without.state().node_location(node.id), "{}", node.label);
     }
+}
+
+#[test]
+fn presentation_mode_fits_a_graph_its_enlargement_would_push_out_of_1280_by_800() {
+    // Thirty nodes: the whole graph fits the window's 853×533 presentation points only
+    // below the zoom at which the window's own minimum text size would stop it.
+    let snapshot = generated(30, 45);
+    let present = |floor: f32| {
+        let mut view = FlowView::default();
+        view.scale = theme::PRESENTATION_GRAPH_SCALE;
+        view.text_floor = floor;
+        view.sync(&snapshot, "", None, None);
+        let mut harness = Harness::builder().with_size([1280.0, 800.0]).build_ui_state(
+            |ui, view: &mut FlowView| {
+                egui::CentralPanel::default().show(ui, |ui| {
+                    view.show(ui);
+                });
+            },
+            view,
+        );
+        harness.ctx.set_zoom_factor(theme::PRESENTATION_ZOOM);
+        harness.run_steps(6);
+        // The window in presentation points: everything is larger, so it holds less.
+        let window = egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1280.0, 800.0) / theme::PRESENTATION_ZOOM);
+        let outside: Vec<&str> = snapshot
+            .nodes
+            .iter()
+            .filter(|n| !harness.state().node_screen_pos(n.id).is_some_and(|at| window.contains(at)))
+            .map(|n| n.label.as_str())
+            .collect();
+        // Two nodes in different layers give the zoom.
+        let a = snapshot.nodes[0].id;
+        let x = |id: u32| harness.state().node_location(id).expect("placed").x;
+        let b = snapshot.nodes.iter().map(|n| n.id).find(|&b| (x(b) - x(a)).abs() > 1.0).expect("two layers");
+        (outside, zoom(&harness, a, b))
+    };
+    let (outside, zoom) = present(theme::presentation_text_floor());
+    assert!(outside.is_empty(), "nodes out of the window: {outside:?}");
+    // Its rates are no smaller on screen than the window's least text.
+    let on_screen = theme::CANVAS_DETAIL_SIZE * theme::PRESENTATION_GRAPH_SCALE * zoom * theme::PRESENTATION_ZOOM;
+    assert!(on_screen >= theme::MIN_TEXT_SIZE - 1e-3, "rates {on_screen} px");
+    // With the window's floor in presentation points, the enlarged graph did not fit.
+    let (outside, _) = present(theme::MIN_TEXT_SIZE);
+    assert!(!outside.is_empty(), "the graph fits without the lower floor: the test shows nothing");
 }
 
 #[test]

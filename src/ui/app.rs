@@ -205,6 +205,8 @@ impl EventLensApp {
         }
         self.flow.auto_fit = true;
         self.flow.scale = if on { theme::PRESENTATION_GRAPH_SCALE } else { 1.0 };
+        // Text as small on screen as the window allows, so the graph can be fitted whole.
+        self.flow.text_floor = if on { theme::presentation_text_floor() } else { theme::MIN_TEXT_SIZE };
         // The canvas takes the new scale at its next sync.
         self.synced = None;
     }

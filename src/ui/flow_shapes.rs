@@ -30,6 +30,8 @@ pub struct NodeView {
     pub highlighted: bool,
     /// Size of the shape and text relative to the theme's (larger when presenting).
     pub scale: f32,
+    /// The least text size drawn, in points (see [`text_sizes`]).
+    pub text_floor: f32,
     /// The findings about this node: a badge at its corner.
     pub findings: FindingBadge,
     /// How many nodes it folds, when it is a group's box (drawn as a stack); 0 for a node.
@@ -53,6 +55,8 @@ pub struct EdgeView {
     pub dimmed: bool,
     /// Size of the stroke and text relative to the theme's (larger when presenting).
     pub scale: f32,
+    /// The least text size drawn, in points (see [`text_sizes`]).
+    pub text_floor: f32,
     /// How far the edge bows out of the straight line to pass clear of other nodes (0:
     /// straight; see [`route_edge`]); [`FlowView`](super::flow_view::FlowView) picks it.
     pub bow: f32,
@@ -67,12 +71,12 @@ pub struct EdgeView {
 
 /// A findings badge centred at `at` (screen): a disc in the worst finding's colour with the
 /// count in it; nothing when there are no findings.
-pub fn badge_shapes(ctx: &egui::Context, at: Pos2, badge: FindingBadge, zoom: f32) -> Vec<Shape> {
+pub fn badge_shapes(ctx: &egui::Context, at: Pos2, badge: FindingBadge, (zoom, floor): (f32, f32)) -> Vec<Shape> {
     let Some(worst) = badge.worst.filter(|_| badge.count > 0) else { return Vec::new() };
     let radius = theme::BADGE_RADIUS * zoom;
     let disc = CircleShape { center: at, radius, fill: theme::severity_color(worst), stroke: Stroke::NONE }.into();
     // Too small to read: the disc alone still says there are findings, in their colour.
-    let Some(size) = text_sizes(zoom).badge else { return vec![disc] };
+    let Some(size) = text_sizes(zoom, floor).badge else { return vec![disc] };
     let text = if badge.count > 99 { "99+".to_owned() } else { badge.count.to_string() };
     let galley =
         ctx.fonts_mut(|f| f.layout_no_wrap(text, FontId::new(size, FontFamily::Proportional), theme::BADGE_TEXT));
@@ -81,10 +85,13 @@ pub fn badge_shapes(ctx: &egui::Context, at: Pos2, badge: FindingBadge, zoom: f3
 }
 
 /// The on-screen sizes of the canvas' text at `zoom` (the view's zoom times its scale),
-/// `None` where it is not drawn. No text is drawn below [`theme::MIN_TEXT_SIZE`]: names are
-/// drawn at least that size, and hidden only when zoomed out past [`theme::NAMES_MIN_ZOOM`],
-/// where nodes are too close for them; secondary text (rates, lag, badge counts) hides first,
-/// as soon as it would be smaller than the minimum.
+/// `None` where it is not drawn. No text is drawn below `floor` points:
+/// [`theme::MIN_TEXT_SIZE`] in the window, less in presentation mode, whose points are
+/// larger ([`theme::presentation_text_floor`]), so the least size on screen is the same.
+/// Names are drawn at least that size, and hidden only when zoomed out past
+/// [`theme::NAMES_MIN_ZOOM`] (in proportion to the floor), where nodes are too close for them;
+/// secondary text (rates, lag, badge counts) hides first, as soon as it would be smaller than
+/// the floor.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TextSizes {
     /// Node names.
@@ -96,11 +103,12 @@ pub struct TextSizes {
 }
 
 /// See [`TextSizes`].
-pub fn text_sizes(zoom: f32) -> TextSizes {
+pub fn text_sizes(zoom: f32, floor: f32) -> TextSizes {
     // A hair of tolerance: a fit at the least readable zoom lands on the minimum exactly.
-    let at_least = |size: f32| (size >= theme::MIN_TEXT_SIZE - 1e-3).then_some(size.max(theme::MIN_TEXT_SIZE));
+    let at_least = |size: f32| (size >= floor - 1e-3).then_some(size.max(floor));
+    let names_from = theme::NAMES_MIN_ZOOM * floor / theme::MIN_TEXT_SIZE;
     TextSizes {
-        name: (zoom >= theme::NAMES_MIN_ZOOM).then(|| (theme::CANVAS_NAME_SIZE * zoom).max(theme::MIN_TEXT_SIZE)),
+        name: (zoom >= names_from).then(|| (theme::CANVAS_NAME_SIZE * zoom).max(floor)),
         detail: at_least(theme::CANVAS_DETAIL_SIZE * zoom),
         badge: at_least(theme::BADGE_TEXT_SIZE * zoom),
     }
@@ -328,7 +336,7 @@ impl<E: Clone, Ty: EdgeType, Ix: IndexType> DisplayNode<NodeView, E, Ty, Ix> for
         shapes.push(outline(center, fill, stroke));
         let text_color = if self.view.dimmed { theme::dimmed(theme::LABEL) } else { theme::LABEL };
         let detail_color = if self.view.dimmed { theme::dimmed(theme::LABEL_DETAIL) } else { theme::LABEL_DETAIL };
-        let sizes = text_sizes(self.view.scale * ctx.meta.zoom);
+        let sizes = text_sizes(self.view.scale * ctx.meta.zoom, self.view.text_floor);
         let mut below = center.y + half.y + 3.0;
         if let Some(size) = sizes.name {
             let label = ctx.ctx.fonts_mut(|f| {
@@ -340,7 +348,8 @@ impl<E: Clone, Ty: EdgeType, Ix: IndexType> DisplayNode<NodeView, E, Ty, Ix> for
         }
         if !self.view.dimmed {
             let corner = center + Vec2::new(half.x, -half.y);
-            shapes.extend(badge_shapes(ctx.ctx, corner, self.view.findings, self.view.scale * ctx.meta.zoom));
+            let zoom = (self.view.scale * ctx.meta.zoom, self.view.text_floor);
+            shapes.extend(badge_shapes(ctx.ctx, corner, self.view.findings, zoom));
         }
         if let Some(size) = sizes.detail.filter(|_| sizes.name.is_some()) {
             let detail = ctx.ctx.fonts_mut(|f| {
@@ -437,7 +446,7 @@ impl<Ty: EdgeType, Ix: IndexType> DisplayEdge<NodeView, EdgeView, Ty, Ix, FlowNo
         };
         let normal = Vec2::new(-dir.y, dir.x) * theme::ARROW_SIZE * 0.5 * zoom;
         shapes.push(Shape::convex_polygon(vec![to, tip_base + normal, tip_base - normal], stroke.color, Stroke::NONE));
-        let label_size = text_sizes(zoom).detail.filter(|_| !self.view.label.is_empty());
+        let label_size = text_sizes(zoom, self.view.text_floor).detail.filter(|_| !self.view.label.is_empty());
         if let Some(size) = label_size {
             let text_color = if self.view.dimmed { theme::dimmed(theme::LABEL_DETAIL) } else { theme::LABEL_DETAIL };
             let galley = ctx.ctx.fonts_mut(|f| {
@@ -447,11 +456,12 @@ impl<Ty: EdgeType, Ix: IndexType> DisplayEdge<NodeView, EdgeView, Ty, Ix, FlowNo
             let at = Pos2::new(mid.x - galley.size().x / 2.0, mid.y - galley.size().y - 2.0 - width / 2.0);
             if !self.view.dimmed {
                 let badge = at + Vec2::new(-theme::BADGE_RADIUS * zoom - 2.0, galley.size().y / 2.0);
-                shapes.extend(badge_shapes(ctx.ctx, badge, self.view.findings, zoom));
+                shapes.extend(badge_shapes(ctx.ctx, badge, self.view.findings, (zoom, self.view.text_floor)));
             }
             shapes.push(TextShape::new(at, galley, text_color).into());
         } else if !self.view.dimmed {
-            shapes.extend(badge_shapes(ctx.ctx, edge_point(from, control, to, 0.5), self.view.findings, zoom));
+            let at = edge_point(from, control, to, 0.5);
+            shapes.extend(badge_shapes(ctx.ctx, at, self.view.findings, (zoom, self.view.text_floor)));
         }
         shapes
     }
@@ -484,22 +494,28 @@ mod tests {
 
     #[test]
     fn no_text_size_is_below_the_minimum_and_rates_hide_before_names() {
-        let mut saw = (false, false, false);
-        for step in 1..=400 {
-            let zoom = step as f32 / 100.0;
-            let sizes = text_sizes(zoom);
-            for size in [sizes.name, sizes.detail, sizes.badge].into_iter().flatten() {
-                assert!(size >= theme::MIN_TEXT_SIZE, "{size} at zoom {zoom}");
+        for floor in [theme::MIN_TEXT_SIZE, theme::presentation_text_floor()] {
+            let mut saw = (false, false, false);
+            for step in 1..=400 {
+                let zoom = step as f32 / 100.0;
+                let sizes = text_sizes(zoom, floor);
+                for size in [sizes.name, sizes.detail, sizes.badge].into_iter().flatten() {
+                    assert!(size >= floor, "{size} at zoom {zoom}");
+                }
+                // Rates never show without the name they belong to.
+                assert!(sizes.detail.is_none() || sizes.name.is_some(), "zoom {zoom}");
+                saw.0 |= sizes.name.is_some() && sizes.detail.is_none();
+                saw.1 |= sizes.name.is_none();
+                saw.2 |= sizes.detail.is_some();
             }
-            // Rates never show without the name they belong to.
-            assert!(sizes.detail.is_none() || sizes.name.is_some(), "zoom {zoom}");
-            saw.0 |= sizes.name.is_some() && sizes.detail.is_none();
-            saw.1 |= sizes.name.is_none();
-            saw.2 |= sizes.detail.is_some();
+            assert_eq!(saw, (true, true, true), "names alone, nothing, and everything each at some zoom");
+            // At the zoom a fit never goes below, everything reads.
+            let least = theme::min_fit_zoom(floor);
+            assert!(text_sizes(least, floor).detail.is_some() && text_sizes(least, floor).badge.is_some());
         }
-        assert_eq!(saw, (true, true, true), "names alone, nothing, and everything each at some zoom");
-        // At the zoom a fit never goes below, everything reads.
-        assert!(text_sizes(theme::MIN_FIT_ZOOM).detail.is_some() && text_sizes(theme::MIN_FIT_ZOOM).badge.is_some());
+        // On screen, presentation mode's floor is the window's minimum.
+        let on_screen = theme::presentation_text_floor() * theme::PRESENTATION_ZOOM;
+        assert!((on_screen - theme::MIN_TEXT_SIZE).abs() < 1e-4);
     }
 
     #[test]
@@ -508,8 +524,10 @@ mod tests {
         let mut shapes = Vec::new();
         let mut output = ctx.run_ui(egui::RawInput::default(), |ui| {
             let badge = FindingBadge { count: 3, worst: Some(Severity::Error) };
-            shapes = badge_shapes(ui.ctx(), Pos2::new(10.0, 10.0), badge, 1.0);
-            assert!(badge_shapes(ui.ctx(), Pos2::ZERO, FindingBadge::default(), 1.0).is_empty());
+            shapes = badge_shapes(ui.ctx(), Pos2::new(10.0, 10.0), badge, (1.0, theme::MIN_TEXT_SIZE));
+            assert!(
+                badge_shapes(ui.ctx(), Pos2::ZERO, FindingBadge::default(), (1.0, theme::MIN_TEXT_SIZE)).is_empty()
+            );
         });
         // No renderer takes the font atlas here.
         output.textures_delta.clear();

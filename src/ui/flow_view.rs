@@ -53,6 +53,9 @@ pub struct FlowView {
     pub auto_fit: bool,
     /// Shapes and text relative to the theme's sizes (presentation mode enlarges them).
     pub scale: f32,
+    /// The least text size drawn, in points: [`theme::MIN_TEXT_SIZE`], or
+    /// [`theme::presentation_text_floor`] in presentation mode (the same on screen).
+    pub text_floor: f32,
     /// The width the details panel takes from the canvas while it is open: layers wrap into
     /// bands as wide as the canvas without it, so selecting a node does not re-wrap the
     /// graph (it scrolls instead, its text as large as before).
@@ -86,6 +89,7 @@ impl Default for FlowView {
             placement: Placement::default(),
             auto_fit: true,
             scale: 1.0,
+            text_floor: theme::MIN_TEXT_SIZE,
             side_panel_width: 0.0,
             hide_unmatched: false,
             focus: None,
@@ -117,7 +121,7 @@ fn node_view(
     unmatched: bool,
     selection: Option<Selection>,
     path: Option<&JourneyPath>,
-    scale: f32,
+    (scale, text_floor): (f32, f32),
 ) -> NodeView {
     let on_path = path.map(|p| n.members.iter().any(|m| p.nodes.contains(&m.key)));
     NodeView {
@@ -129,12 +133,13 @@ fn node_view(
         dimmed: unmatched || on_path == Some(false),
         highlighted: selection == Some(Selection::Node(n.id)) || on_path == Some(true),
         scale,
+        text_floor,
         findings: n.findings,
         folded: if n.group.is_some() { n.members.len() } else { 0 },
     }
 }
 
-fn edge_view(e: &ShownEdge<'_>, (dimmed, highlighted): (bool, bool), scale: f32) -> EdgeView {
+fn edge_view(e: &ShownEdge<'_>, (dimmed, highlighted): (bool, bool), (scale, text_floor): (f32, f32)) -> EdgeView {
     let mut label =
         if e.kind == EdgeKind::Calls && e.count == 0 { String::new() } else { rate_text(e.rate, e.failures) };
     // Lag from the cluster: the worst group's, coloured by its status when not OK.
@@ -155,6 +160,7 @@ fn edge_view(e: &ShownEdge<'_>, (dimmed, highlighted): (bool, bool), scale: f32)
         label,
         dimmed,
         scale,
+        text_floor,
         bow: 0.0,
         label_t: 0.5,
         findings: e.findings,
@@ -182,7 +188,7 @@ impl FlowView {
             if unmatched {
                 dimmed_by_filter.insert(n.id);
             }
-            let view = node_view(n, unmatched, selection, path, self.scale);
+            let view = node_view(n, unmatched, selection, path, (self.scale, self.text_floor));
             match self.nodes.get(&n.id) {
                 Some(&index) => {
                     if let Some(node) = self.graph.node_mut(index) {
@@ -206,7 +212,7 @@ impl FlowView {
                 })
             });
             let dimmed = off_path || dimmed_by_filter.contains(&e.from) || dimmed_by_filter.contains(&e.to);
-            let view = edge_view(e, (dimmed, selection == Some(Selection::Edge(e.id))), self.scale);
+            let view = edge_view(e, (dimmed, selection == Some(Selection::Edge(e.id))), (self.scale, self.text_floor));
             match self.edges.get(&e.id) {
                 Some(&index) => {
                     if let Some(edge) = self.graph.edge_mut(index) {
@@ -370,9 +376,10 @@ impl FlowView {
     }
 
     /// The least zoom at which rates stay readable: [`theme::MIN_FIT_ZOOM`] for shapes and
-    /// text at the theme's size, less when they are enlarged (presentation mode).
+    /// text at the theme's size, less when they are enlarged or the text floor is lower
+    /// (presentation mode, whose points are larger).
     fn min_fit_zoom(&self) -> f32 {
-        theme::MIN_FIT_ZOOM / self.scale.max(f32::EPSILON)
+        theme::min_fit_zoom(self.text_floor) / self.scale.max(f32::EPSILON)
     }
 
     /// Zooms and pans so the graph fits the canvas, between [`theme::MIN_FIT_ZOOM`] (names
@@ -384,7 +391,9 @@ impl FlowView {
             self.graph.nodes_iter().map(|(index, n)| self.placement.target(index).unwrap_or_else(|| n.location()));
         let Some(first) = nodes.next() else { return };
         let (min, max) = nodes.fold((first, first), |(min, max), p| (min.min(p), max.max(p)));
-        let (min, max) = (min - theme::FIT_MARGIN_TOP_LEFT, max + theme::FIT_MARGIN_BOTTOM_RIGHT);
+        // The margins hold the labels under and beside the outer nodes, as large as the shapes.
+        let (min, max) =
+            (min - theme::FIT_MARGIN_TOP_LEFT * self.scale, max + theme::FIT_MARGIN_BOTTOM_RIGHT * self.scale);
         let extent = (max - min).max(egui::Vec2::splat(1.0));
         let size = ui.available_size();
         let whole = (size.x / extent.x).min(size.y / extent.y);
