@@ -15,7 +15,7 @@ use eventlens::engine::{EngineState, Snapshot};
 use eventlens::model::record::{Record, SourceKind, SpanBatch};
 use eventlens::testing::generated_flow;
 use eventlens::ui::flow_view::{FlowView, Selection};
-use eventlens::ui::{details_panel, theme};
+use eventlens::ui::{details_panel, flow_shapes, theme};
 
 /// The demo shop recorded for 6 s at 10 orders/s with poison messages (`eventlens demo
 /// --headless --duration 6s --rate 10 --scenario poison`): its thirteen nodes as the demo
@@ -104,6 +104,22 @@ fn the_demo_graph_reads_at_1280_by_800() {
     assert_eq!(location("kafka/shipments").x, location("shop/shipping").x);
     assert!(location("kafka/shipments").y > location("shop/shipping").y);
     assert!(location("shop/analytics").x < location("kafka/shipments").x);
+    // No label drawn covers a node, its text or another label (by the same estimate of
+    // their boxes the placement uses); what found no room is hidden, not drawn over.
+    let (nodes, edges) = harness.state().drawn();
+    let node_boxes: Vec<egui::Rect> = nodes.iter().map(|(at, view)| flow_shapes::node_rect(*at, view)).collect();
+    let labels: Vec<egui::Rect> = edges
+        .iter()
+        .filter(|(_, _, e, _)| !e.label.is_empty() && !e.label_hidden)
+        .map(|(a, b, e, _)| flow_shapes::edge_label_rect(e, *a, *b, e.label_t))
+        .collect();
+    assert!(labels.len() * 2 > edges.len(), "most labels show: {} of {}", labels.len(), edges.len());
+    // Boxes that only touch do not cover each other.
+    let covers = |a: &egui::Rect, b: &egui::Rect| a.intersect(*b).is_positive();
+    for (i, label) in labels.iter().enumerate() {
+        assert!(!node_boxes.iter().any(|n| covers(n, label)), "a label over a node: {label:?}");
+        assert!(!labels[i + 1..].iter().any(|other| covers(other, label)), "two labels over each other");
+    }
     // The first band is on screen whole.
     for label in ["shop/checkout", "kafka/orders", "shop/payments", "kafka/payments", "shop/shipping"] {
         let at = harness.state().node_screen_pos(id(&snapshot, label)).expect("drawn");

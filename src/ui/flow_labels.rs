@@ -16,8 +16,9 @@ use super::flow_view::ViewGraph;
 /// Routes every edge clear of the other nodes ([`flow_shapes::route_edge`]), then picks
 /// where along it its label goes: the middle, unless that covers a node or a label
 /// already placed (edges into one node converge, a feedback edge runs along its forward
-/// one); then the first free of a few points either side of it, or, if none is free,
-/// the one that covers least.
+/// one); then the first free of a few points either side of it. When none is free the
+/// label is hidden (drawn only while its edge is selected): rates and lag give way before
+/// they cover a node's name or another label.
 pub(super) fn place_labels(
     graph: &mut ViewGraph,
     edges: &HashMap<u32, EdgeIndex>,
@@ -59,14 +60,13 @@ pub(super) fn place_labels(
             let rect = rect_at(t);
             taken.near(rect).map(|(_, r)| r.intersect(rect)).filter(|i| i.is_positive()).map(|i| i.area()).sum::<f32>()
         };
-        let t = CANDIDATES
-            .into_iter()
-            .map(|t| (covered(t), t))
-            .find(|(area, _)| *area == 0.0)
-            .or_else(|| CANDIDATES.into_iter().map(|t| (covered(t), t)).min_by(|a, b| a.0.total_cmp(&b.0)))
-            .map_or(0.5, |(_, t)| t);
-        taken.insert(rect_at(t));
-        view.label_t = t;
+        let free = CANDIDATES.into_iter().find(|t| covered(*t) == 0.0);
+        let placed = free.map(rect_at);
+        view.label_hidden = free.is_none();
+        view.label_t = free.unwrap_or(0.5);
+        if let Some(rect) = placed {
+            taken.insert(rect);
+        }
     }
 }
 
@@ -161,5 +161,27 @@ mod tests {
             }
         }
         assert!(edges.iter().any(|(_, _, e, _)| e.label_t != 0.5), "one label moved");
+    }
+
+    #[test]
+    fn a_label_with_no_free_place_hides_rather_than_covers_a_node() {
+        let mut state = EngineState::default();
+        let snapshot = apply(&mut state, vec![producer("checkout", "kafka", "orders", 1, 1)]);
+        let mut view = FlowView::default();
+        view.sync(&snapshot, "", None, None);
+        let indices: Vec<NodeIndex> = view.graph.nodes_iter().map(|(i, _)| i).collect();
+        let start = view.graph.node(indices[0]).map(|n| n.location()).unwrap();
+        let hidden = |view: &mut FlowView, gap: f32| {
+            view.graph.node_mut(indices[1]).unwrap().set_location(start + egui::vec2(gap, 0.0));
+            place_labels(&mut view.graph, &view.edges, &mut RouteCache::default(), 1.0);
+            let (_, edges) = view.drawn();
+            assert_eq!(edges.len(), 1);
+            edges[0].2.label_hidden
+        };
+        // The topic right beside its producer: every point along the short edge is under one
+        // of the two nodes or their text.
+        assert!(hidden(&mut view, 50.0), "a label over a node is hidden");
+        // Apart again, the label shows.
+        assert!(!hidden(&mut view, 400.0));
     }
 }

@@ -160,18 +160,19 @@ impl Placement {
 
     /// Fits the layout to the window: bands of at most `per_band` layers (from its width),
     /// spacing for shapes `scale` times the theme's. When that changes how the layers wrap,
-    /// lays `input` out again; when it changes where nodes go, moves them.
+    /// lays `input` out again; when it changes where nodes go, moves them. True when nodes
+    /// moved (at once before the first frame, so no animation will say when they arrive).
     pub fn fit_window(
         &mut self,
         (per_band, scale): (usize, f32),
         graph: &mut ViewGraph,
         nodes: &HashMap<u32, NodeIndex>,
         input: &LayoutInput,
-    ) {
+    ) -> bool {
         let per_band = per_band.max(2);
         let rescaled = (scale - self.scale).abs() > f32::EPSILON;
         if per_band == self.per_band && !rescaled {
-            return;
+            return false;
         }
         let layers = self.layered.as_ref().map_or(0, Layered::layer_count);
         let wraps = |most: usize| layers.div_ceil(most);
@@ -179,14 +180,16 @@ impl Placement {
         self.per_band = per_band;
         self.scale = scale;
         if !self.auto || self.layered.is_none() {
-            return;
+            return false;
         }
         if rewrapped {
             self.layered = Some(Layered::new(&input.nodes, &input.edges, self.layered.as_ref(), per_band));
         }
         if rewrapped || rescaled {
             self.move_to_layout(graph, nodes, &[]);
+            return true;
         }
+        false
     }
 
     /// Sends every node to its cell in the layout: at once the first time and for `added`

@@ -63,6 +63,9 @@ pub struct EdgeView {
     /// Where along the edge (0 to 1) its label sits: the middle unless that would cover
     /// another label or a node ([`FlowView`](super::flow_view::FlowView) picks it too).
     pub label_t: f32,
+    /// No place along the edge leaves its label clear of nodes and other labels: it is not
+    /// drawn (a secondary label hides before it covers a name), unless the edge is selected.
+    pub label_hidden: bool,
     /// The findings about this edge's consumer: a badge before its label.
     pub findings: FindingBadge,
     /// Selected in the window (its panel is open), however it was selected.
@@ -446,7 +449,8 @@ impl<Ty: EdgeType, Ix: IndexType> DisplayEdge<NodeView, EdgeView, Ty, Ix, FlowNo
         };
         let normal = Vec2::new(-dir.y, dir.x) * theme::ARROW_SIZE * 0.5 * zoom;
         shapes.push(Shape::convex_polygon(vec![to, tip_base + normal, tip_base - normal], stroke.color, Stroke::NONE));
-        let label_size = text_sizes(zoom, self.view.text_floor).detail.filter(|_| !self.view.label.is_empty());
+        let shown = !self.view.label.is_empty() && (!self.view.label_hidden || self.view.highlighted);
+        let label_size = text_sizes(zoom, self.view.text_floor).detail.filter(|_| shown);
         if let Some(size) = label_size {
             let text_color = if self.view.dimmed { theme::dimmed(theme::LABEL_DETAIL) } else { theme::LABEL_DETAIL };
             let galley = ctx.ctx.fonts_mut(|f| {

@@ -46,7 +46,7 @@ pub enum Selection {
 pub struct FlowView {
     pub(super) graph: ViewGraph,
     pub(super) nodes: HashMap<u32, NodeIndex>,
-    edges: HashMap<u32, EdgeIndex>,
+    pub(super) edges: HashMap<u32, EdgeIndex>,
     /// Where nodes go: the layered layout as the graph grows, until the user drags one.
     pub(super) placement: Placement,
     /// Fit the whole graph to the canvas every frame, until the user zooms or pans.
@@ -163,6 +163,7 @@ fn edge_view(e: &ShownEdge<'_>, (dimmed, highlighted): (bool, bool), (scale, tex
         text_floor,
         bow: 0.0,
         label_t: 0.5,
+        label_hidden: false,
         findings: e.findings,
         highlighted,
     }
@@ -312,10 +313,12 @@ impl FlowView {
         let margins = theme::FIT_MARGIN_TOP_LEFT.x + theme::FIT_MARGIN_BOTTOM_RIGHT.x;
         let spacing = theme::LAYER_SPACING * self.scale;
         let per_band = ((width / self.min_fit_zoom() - margins) / spacing).max(0.0) as usize + 1;
-        self.placement.fit_window((per_band, self.scale), &mut self.graph, &self.nodes, &self.layout_input);
+        let moved = self.placement.fit_window((per_band, self.scale), &mut self.graph, &self.nodes, &self.layout_input);
         match self.placement.step(&mut self.graph, ui.input(|i| i.time)) {
             Step::Moving => ui.ctx().request_repaint(),
             Step::Arrived => self.place_labels(),
+            // Moved at once (before the first frame): routes and labels follow now.
+            Step::Still if moved => self.place_labels(),
             Step::Still => {}
         }
         if self.auto_fit {

@@ -107,7 +107,8 @@ fn write_edge(svg: &mut String, from: Pos2, to: Pos2, edge: &EdgeView, target: N
         r#"<polygon points="{:.1},{:.1} {:.1},{:.1} {:.1},{:.1}" fill="{color}"/>"#,
         tip.x, tip.y, a.x, a.y, b.x, b.y
     );
-    if !edge.label.is_empty() {
+    // As on the canvas: a label with no free place along its edge is left out.
+    if !edge.label.is_empty() && (!edge.label_hidden || edge.highlighted) {
         let mid = edge_point(from, control, to, edge.label_t);
         let _ = writeln!(
             svg,
