@@ -16,7 +16,8 @@ use crate::pipeline::repeated::Repeated;
 /// librdkafka's repeating errors (a broker down is retried every second), per facility.
 type RepeatedLogs = Arc<Mutex<HashMap<String, Repeated>>>;
 
-/// The last error librdkafka reported, shared by every client of one cluster.
+/// The last error librdkafka reported since the poller last read it (a refused login over
+/// anything after it), shared by every client of one cluster.
 pub type LastError = Arc<Mutex<Option<(ConnectionState, String)>>>;
 
 /// Context for every client EventLens makes for one cluster.
@@ -59,9 +60,34 @@ impl ClientContext for WatchContext {
         };
         tracing::debug!(target: "librdkafka", "{error}: {reason}");
         if let Ok(mut last) = self.last_error.lock() {
-            *last = Some((state, reason.to_owned()));
+            // A refused login is followed by "all brokers are down" (the refused connection
+            // closes): the refusal is the reason, and stays until the poller reads it.
+            let refused = matches!(&*last, Some((ConnectionState::AuthFailed, _)));
+            if !refused || state == ConnectionState::AuthFailed {
+                *last = Some((state, reason.to_owned()));
+            }
         }
     }
 }
 
 impl ConsumerContext for WatchContext {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_login_is_not_hidden_by_the_brokers_down_that_follows_it() {
+        let context = WatchContext::default();
+        let last = || context.last_error.lock().ok().and_then(|l| l.clone());
+        context.error(KafkaError::Global(RDKafkaErrorCode::AllBrokersDown), "1/1 brokers are down");
+        assert_eq!(last().map(|(state, _)| state), Some(ConnectionState::BrokerDown));
+        context.error(KafkaError::Global(RDKafkaErrorCode::Authentication), "SASL handshake failed");
+        context.error(KafkaError::Global(RDKafkaErrorCode::AllBrokersDown), "1/1 brokers are down");
+        assert_eq!(last(), Some((ConnectionState::AuthFailed, "SASL handshake failed".to_owned())));
+        // Once the poller has read it, the next error counts again.
+        context.last_error.lock().ok().and_then(|mut l| l.take());
+        context.error(KafkaError::Global(RDKafkaErrorCode::AllBrokersDown), "1/1 brokers are down");
+        assert_eq!(last().map(|(state, _)| state), Some(ConnectionState::BrokerDown));
+    }
+}
