@@ -115,21 +115,15 @@ impl<'p> Reader<'p> {
     /// Reads an object, calling `entry` with each key; `entry` must read or skip its value.
     pub(crate) fn object(&mut self, mut entry: impl FnMut(&mut Self, RawStr<'p>) -> Option<()>) -> Option<()> {
         self.expect(b'{')?;
-        if self.peek()? == b'}' {
-            self.at += 1;
+        if self.closes(b'}')? {
             return Some(());
         }
         loop {
             let key = self.string()?;
             self.expect(b':')?;
             entry(self, key)?;
-            match self.peek()? {
-                b',' => self.at += 1,
-                b'}' => {
-                    self.at += 1;
-                    return Some(());
-                }
-                _ => return None,
+            if self.after_item(b'}')? {
+                return Some(());
             }
         }
     }
@@ -138,8 +132,7 @@ impl<'p> Reader<'p> {
     /// rest are skipped. `item` must read or skip its element.
     pub(crate) fn array(&mut self, mut item: impl FnMut(&mut Self) -> Option<bool>) -> Option<()> {
         self.expect(b'[')?;
-        if self.peek()? == b']' {
-            self.at += 1;
+        if self.closes(b']')? {
             return Some(());
         }
         let mut reading = true;
@@ -149,15 +142,33 @@ impl<'p> Reader<'p> {
             } else {
                 self.skip_value()?;
             }
-            match self.peek()? {
-                b',' => self.at += 1,
-                b']' => {
-                    self.at += 1;
-                    return Some(());
-                }
-                _ => return None,
+            if self.after_item(b']')? {
+                return Some(());
             }
         }
+    }
+
+    /// True (and consumed) when `close` comes next: an empty container.
+    fn closes(&mut self, close: u8) -> Option<bool> {
+        let closed = self.peek()? == close;
+        if closed {
+            self.at += 1;
+        }
+        Some(closed)
+    }
+
+    /// After a member or element: false at a comma (another follows), true when `close` ends
+    /// the container; anything else is not JSON.
+    fn after_item(&mut self, close: u8) -> Option<bool> {
+        match self.peek()? {
+            b',' => self.at += 1,
+            byte if byte == close => {
+                self.at += 1;
+                return Some(true);
+            }
+            _ => return None,
+        }
+        Some(false)
     }
 
     /// Reads a string, checked but not decoded.
@@ -289,18 +300,20 @@ impl<'p> Reader<'p> {
     pub(crate) fn skip_value(&mut self) -> Option<Kind> {
         let kind = self.next_kind()?;
         match kind {
-            Kind::Null | Kind::Bool => {
-                self.literal()?;
-            }
-            Kind::Number => {
-                self.number()?;
-            }
-            Kind::String => {
-                self.string()?;
-            }
             Kind::Object | Kind::Array => self.skip_nested()?,
+            scalar => self.skip_scalar(scalar)?,
         }
         Some(kind)
+    }
+
+    /// Skips a string, number, `true`, `false` or `null` of `kind` (`None` for a container).
+    fn skip_scalar(&mut self, kind: Kind) -> Option<()> {
+        match kind {
+            Kind::Null | Kind::Bool => self.literal().map(drop),
+            Kind::Number => self.number().map(drop),
+            Kind::String => self.string().map(drop),
+            Kind::Object | Kind::Array => None,
+        }
     }
 
     /// Skips an object or array, keeping only a stack of what is open.
@@ -314,9 +327,7 @@ impl<'p> Reader<'p> {
                     let object = self.bytes[self.at] == b'{';
                     self.at += 1;
                     let close = if object { b'}' } else { b']' };
-                    if self.peek()? == close {
-                        self.at += 1;
-                    } else {
+                    if !self.closes(close)? {
                         open.push(object);
                         if object {
                             self.string()?;
@@ -326,12 +337,8 @@ impl<'p> Reader<'p> {
                     }
                 }
                 _ => {
-                    match self.next_kind()? {
-                        Kind::Null | Kind::Bool => self.literal().map(drop)?,
-                        Kind::Number => self.number().map(drop)?,
-                        Kind::String => self.string().map(drop)?,
-                        Kind::Object | Kind::Array => return None,
-                    };
+                    let kind = self.next_kind()?;
+                    self.skip_scalar(kind)?;
                 }
             }
             // After a value: a comma leads to the next one, a bracket closes its container.

@@ -15,7 +15,7 @@ use super::kafka::message::{CloudEvent, DeadLetterOrigin, KafkaMessage, MessageH
 use super::kafka::{KafkaEvent, KafkaRecord};
 use super::record::Record;
 use super::span::{AttrValue, Attribute, Span};
-use super::stats::{HISTORY_POINT_BYTES, HISTORY_SECONDS, SECOND_SAMPLES, Stats};
+use super::stats::{HISTORY_POINT_BYTES, HISTORY_SECONDS, SECOND_SAMPLES};
 
 /// Heap bytes a value owns beyond its own size.
 pub trait HeapSize {
@@ -106,7 +106,7 @@ impl HeapSize for KafkaRecord {
     }
 }
 
-/// Counters in one latency histogram as [`Stats`] makes it: 1 µs to one hour at two
+/// Counters in one latency histogram as [`Stats`](super::stats::Stats) makes it: 1 µs to one hour at two
 /// significant digits, which hdrhistogram covers with 26 buckets of 128 counters (a test
 /// checks the figure against hdrhistogram). A `Stats` makes it at its first latency.
 pub const HISTOGRAM_COUNTERS: usize = 3_328;
@@ -117,14 +117,6 @@ pub const SAMPLES_BYTES: usize = SECOND_SAMPLES * size_of::<u32>();
 /// Bytes of a full per-second history: [`HISTORY_SECONDS`] points, the ring buffer grown to
 /// exactly that many.
 pub const HISTORY_BYTES: usize = HISTORY_SECONDS * HISTORY_POINT_BYTES;
-
-impl HeapSize for Stats {
-    /// Its histogram once made, its samples and its history's ring buffer at their
-    /// capacities (see [`Stats::heap_bytes`]).
-    fn heap_bytes(&self) -> usize {
-        Stats::heap_bytes(self)
-    }
-}
 
 impl HeapSize for Record {
     fn heap_bytes(&self) -> usize {
@@ -209,6 +201,7 @@ mod tests {
     use crate::model::kafka::MessageBatch;
     use crate::model::record::{SourceKind, SpanBatch};
     use crate::model::span::SpanKind;
+    use crate::model::stats::Stats;
     use crate::testing::span;
 
     #[test]

@@ -14,6 +14,8 @@ use std::collections::VecDeque;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use super::size::{HISTOGRAM_BYTES, HeapSize};
+
 /// How many seconds of per-second history each element keeps (ten minutes).
 pub const HISTORY_SECONDS: usize = 600;
 
@@ -336,17 +338,19 @@ impl Stats {
         points
     }
 
-    /// The bytes it holds beyond itself: its histogram once made, the newest second's
-    /// samples and its history's ring buffer, at their capacities.
-    pub fn heap_bytes(&self) -> usize {
-        let histogram = if self.latency.is_allocated() { crate::model::size::HISTOGRAM_BYTES } else { 0 };
-        histogram + self.newest_second.heap_bytes() + self.history.capacity() * HISTORY_POINT_BYTES
-    }
-
     /// Adds another element's counters into this one (used for derived totals).
     pub fn merge_counts_from(&mut self, other: &Stats) {
         self.count += other.count;
         self.failures += other.failures;
+    }
+}
+
+impl HeapSize for Stats {
+    /// Its histogram once made, the newest second's samples and its history's ring buffer, at
+    /// their capacities.
+    fn heap_bytes(&self) -> usize {
+        let histogram = if self.latency.is_allocated() { HISTOGRAM_BYTES } else { 0 };
+        histogram + self.newest_second.heap_bytes() + self.history.capacity() * HISTORY_POINT_BYTES
     }
 }
 

@@ -120,16 +120,9 @@ impl RectGrid {
 mod tests {
     use super::*;
     use crate::engine::EngineState;
-    use crate::engine::snapshot::Snapshot;
-    use crate::model::record::{Record, SourceKind, SpanBatch};
-    use crate::model::span::Span;
     use crate::testing::{consumer_linked, producer};
+    use crate::ui::flow_placement::tests::apply;
     use crate::ui::flow_view::FlowView;
-
-    fn apply(state: &mut EngineState, spans: Vec<Span>) -> Snapshot {
-        state.apply(&Record::Spans(SpanBatch { received_unix_nano: 0, source: SourceKind::File, spans }));
-        state.snapshot(1)
-    }
 
     #[test]
     fn edge_labels_move_along_their_edges_rather_than_cover_each_other() {

@@ -259,7 +259,7 @@ impl Placement {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::engine::EngineState;
     use crate::engine::snapshot::Snapshot;
@@ -268,7 +268,9 @@ mod tests {
     use crate::testing::{consumer_linked, producer, span};
     use crate::ui::flow_view::FlowView;
 
-    fn apply(state: &mut EngineState, spans: Vec<Span>) -> Snapshot {
+    /// `spans` applied to `state` as one batch, and the snapshot after it (shared with the
+    /// label placement's tests).
+    pub(in crate::ui) fn apply(state: &mut EngineState, spans: Vec<Span>) -> Snapshot {
         state.apply(&Record::Spans(SpanBatch { received_unix_nano: 0, source: SourceKind::File, spans }));
         state.snapshot(1)
     }

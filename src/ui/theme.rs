@@ -126,20 +126,21 @@ pub const FIT_MARGIN_BOTTOM_RIGHT: egui::Vec2 = egui::vec2(90.0, 70.0);
 pub const MAX_FIT_ZOOM: f32 = 1.4;
 /// Fitting never zooms out further than this: names and rates stay readable (at least
 /// [`MIN_TEXT_SIZE`]) and the rest of a big graph scrolls.
-pub const MIN_FIT_ZOOM: f32 = MIN_TEXT_SIZE / CANVAS_DETAIL_SIZE;
+pub const MIN_FIT_ZOOM: f32 = min_fit_zoom(MIN_TEXT_SIZE);
 
 /// The least zoom at which rates drawn no smaller than `floor` points still show:
 /// [`MIN_FIT_ZOOM`] at the window's floor.
-pub fn min_fit_zoom(floor: f32) -> f32 {
+pub const fn min_fit_zoom(floor: f32) -> f32 {
     floor / CANVAS_DETAIL_SIZE
 }
 
 /// The least text size in presentation mode, in its points: everything there is
 /// [`PRESENTATION_ZOOM`] times larger, so this is [`MIN_TEXT_SIZE`] on screen, and a graph
 /// that the enlargement would push out of the window can still be fitted whole.
-pub fn presentation_text_floor() -> f32 {
+pub const fn presentation_text_floor() -> f32 {
     MIN_TEXT_SIZE / PRESENTATION_ZOOM
 }
+
 /// No text on the canvas is drawn smaller than this, on screen (points), the size of egui's
 /// own smallest text style: names are drawn at least this size, rates and lag are hidden
 /// below it.
