@@ -15,6 +15,7 @@ use eventlens::ingest::kafka::config::{
     TopicPattern, default_clusters_file, load_named_cluster, parse_property, parse_topic_pattern,
 };
 use eventlens::ingest::kafka::otlp_topic::{self, OtlpEncoding, OtlpTopicConfig};
+use eventlens::ingest::nats::NatsConfig;
 use eventlens::ingest::otlp::{DEFAULT_GRPC_ADDR, DEFAULT_HTTP_ADDR, DEFAULT_MAX_REQUEST_BYTES, OtlpConfig};
 use eventlens::model::journey::JourneySettings;
 
@@ -338,6 +339,25 @@ pub struct ReceiverArgs {
     /// The consumer group EventLens reads the span topic as.
     #[arg(long, global = true, value_name = "GROUP", default_value = otlp_topic::DEFAULT_GROUP, help_heading = "Kafka")]
     otlp_kafka_group: String,
+    /// Watch a NATS server's JetStream streams and consumers: nats://[USER:PASS@]HOST:4222
+    /// (tls:// for TLS). Repeat for several servers.
+    #[arg(long, global = true, value_name = "URL", help_heading = "NATS")]
+    nats: Vec<String>,
+    /// A credentials file (JWT and NKey seed) for the --nats servers, as `nats --creds`.
+    #[arg(long, global = true, value_name = "FILE", help_heading = "NATS")]
+    nats_creds: Option<PathBuf>,
+    /// A CA certificate to trust for the --nats servers, as `nats --tlsca`.
+    #[arg(long, global = true, value_name = "FILE", help_heading = "NATS")]
+    nats_tlsca: Option<PathBuf>,
+    /// A client certificate for the --nats servers, as `nats --tlscert` (with --nats-tlskey).
+    #[arg(long, global = true, value_name = "FILE", requires = "nats_tlskey", help_heading = "NATS")]
+    nats_tlscert: Option<PathBuf>,
+    /// The client certificate's private key, as `nats --tlskey`.
+    #[arg(long, global = true, value_name = "FILE", requires = "nats_tlscert", help_heading = "NATS")]
+    nats_tlskey: Option<PathBuf>,
+    /// How often JetStream's streams and consumers are polled.
+    #[arg(long, global = true, value_name = "DURATION", default_value = "5s", help_heading = "NATS")]
+    nats_poll: humantime::Duration,
 }
 
 impl ReceiverArgs {
@@ -370,6 +390,20 @@ impl ReceiverArgs {
             anyhow::bail!("--record-ring keeps at least one file");
         }
         Ok(limits)
+    }
+
+    fn nats_configs(&self) -> anyhow::Result<Vec<NatsConfig>> {
+        self.nats
+            .iter()
+            .map(|url| {
+                let mut config = NatsConfig::new(url).map_err(anyhow::Error::msg)?;
+                config.creds.clone_from(&self.nats_creds);
+                config.tls_ca.clone_from(&self.nats_tlsca);
+                config.tls_client = self.nats_tlscert.clone().zip(self.nats_tlskey.clone());
+                config.poll_interval = self.nats_poll.into();
+                Ok(config)
+            })
+            .collect()
     }
 
     pub fn collector_config(&self) -> anyhow::Result<CollectorConfig> {
@@ -422,6 +456,7 @@ impl ReceiverArgs {
                 max_request_bytes: self.max_request_bytes,
             }),
             kafka,
+            nats: self.nats_configs()?,
             journeys: JourneySettings {
                 enabled: !self.no_journeys,
                 max_journeys: self.max_journeys,

@@ -16,6 +16,7 @@ use crate::ingest::counters::IngestCounters;
 use crate::ingest::kafka::browser::{BrowseHandle, BrowserSource};
 use crate::ingest::kafka::otlp_topic::{OtlpTopicConfig, OtlpTopicSource};
 use crate::ingest::kafka::{GroupHints, KafkaConfig, KafkaSource};
+use crate::ingest::nats::{NatsConfig, NatsSource};
 use crate::ingest::otlp::{self, OtlpConfig, ReceiverContext};
 use crate::ingest::queue::{QueueLimits, record_queue};
 use crate::model::flow_graph::{EdgeKind, NodeKey};
@@ -40,6 +41,8 @@ pub struct CollectorConfig {
     pub kafka: Vec<KafkaConfig>,
     /// A Kafka topic to read OTLP spans from.
     pub otlp_kafka: Option<OtlpTopicConfig>,
+    /// NATS servers whose JetStream to watch.
+    pub nats: Vec<NatsConfig>,
     /// Journey assembly and retention.
     pub journeys: crate::model::journey::JourneySettings,
     /// A recorded session to replay (`eventlens open`); the engine then keeps the
@@ -69,6 +72,7 @@ pub struct Collector {
     kafka: Vec<KafkaSource>,
     browsers: Vec<BrowserSource>,
     otlp_kafka: Option<OtlpTopicSource>,
+    nats: Vec<NatsSource>,
     file: Option<std::thread::JoinHandle<()>>,
     file_stop: Option<CancellationToken>,
 }
@@ -191,6 +195,12 @@ impl Collector {
             }
             None => None,
         };
+        let nats = config
+            .nats
+            .iter()
+            .map(|server| NatsSource::spawn(server.clone(), sender.clone(), Arc::clone(&sources)))
+            .collect::<std::io::Result<Vec<_>>>()
+            .context("cannot start the NATS source thread")?;
         // Its own token (a child of the collector's), so the UI can stop the read alone.
         let file_stop = config.open.as_ref().map(|_| shutdown.child_token());
         let file = match (&config.open, &file_stop) {
@@ -213,6 +223,7 @@ impl Collector {
             kafka,
             browsers,
             otlp_kafka,
+            nats,
         })
     }
 
@@ -246,6 +257,9 @@ impl Collector {
             browser.stop();
         }
         if let Some(source) = &mut self.otlp_kafka {
+            source.stop();
+        }
+        for source in &mut self.nats {
             source.stop();
         }
         // Cancelled above; the reader stops at its next record (or when the engine, which it

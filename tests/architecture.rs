@@ -39,6 +39,7 @@ const LAYERS: &[Layer] = &[
             "eframe",
             "egui_graphs",
             "rdkafka",
+            "async_nats",
             "tonic",
             "axum",
             "std::net",
@@ -63,6 +64,7 @@ const LAYERS: &[Layer] = &[
             "eframe",
             "egui_graphs",
             "rdkafka",
+            "async_nats",
             "tonic",
             "axum",
             "crate::ingest",
@@ -84,7 +86,7 @@ const LAYERS: &[Layer] = &[
     Layer {
         name: "engine",
         folder: "src/engine",
-        must_not_use: &["egui", "eframe", "egui_graphs", "tokio", "crate::ingest", "crate::ui"],
+        must_not_use: &["egui", "eframe", "egui_graphs", "tokio", "async_nats", "crate::ingest", "crate::ui"],
         except: &[],
     },
     Layer {
@@ -102,7 +104,7 @@ const LAYERS: &[Layer] = &[
     Layer {
         name: "ui",
         folder: "src/ui",
-        must_not_use: &["tokio", "crate::ingest", "crate::pipeline::queue"],
+        must_not_use: &["tokio", "async_nats", "crate::ingest", "crate::pipeline::queue"],
         // The message readers' handles: the Messages view sends a `BrowseRequest` (where to
         // start, `StartAt`) over a `BrowseHandle`'s bounded channel. Send-only: what the
         // reader finds reaches the UI through the engine and its snapshots like any record.

@@ -71,6 +71,7 @@ fn a_slice_holds_its_range_and_starts_with_the_kafka_state_in_force() {
                 _ => "other",
             },
             Record::Spans(_) => "spans",
+            Record::Nats(_) => "nats",
         })
         .collect();
     assert_eq!(kinds, ["connection", "metadata", "offsets"]);

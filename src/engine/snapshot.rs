@@ -3,16 +3,18 @@
 //! Built by the engine a few times a second and handed out as an `Arc`, so the UI never
 //! waits for the engine and never sees a half-applied batch.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use petgraph::visit::{EdgeRef, IntoEdgeReferences};
 use serde::Serialize;
 
 use crate::engine::KAFKA_SYSTEM;
+use crate::model::depth::DepthStatus;
 use crate::model::flow_graph::{EdgeKind, FlowModel, FlowModelCounters, NodeKey, NodeKind};
 use crate::model::journey::{JourneyCounters, JourneyDetail, JourneyList};
 use crate::model::kafka::{GroupStatus, KafkaModel};
+use crate::model::nats::{ConsumerState, NATS_SYSTEM, NatsModel, ServerState};
 use crate::model::stats::{Percentiles, SecondPoint, Stats};
 use crate::pipeline::counters::IngestTotals;
 // Sources report on the board in `crate::pipeline`; these paths stay for the UI and tests.
@@ -78,6 +80,8 @@ pub struct EdgeSnapshot {
     pub counters: Counters,
     /// Consumer lag of each group on a consume edge from a Kafka topic, by group name.
     pub lag: Vec<GroupLag>,
+    /// Depth of each JetStream consumer on a consume edge from a NATS stream, by name.
+    pub depth: Vec<ConsumerDepth>,
     /// The findings about this edge's consumer on its topic.
     #[serde(skip)]
     pub findings: super::finding_badges::FindingBadge,
@@ -98,6 +102,39 @@ pub struct GroupLag {
     pub max_time_ms: Option<u64>,
     /// Burrow-style status over the group's partitions of this topic.
     pub status: GroupStatus,
+}
+
+/// A JetStream consumer's depth on the stream of a consume edge, as its server reports it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConsumerDepth {
+    /// The consumer's name.
+    pub consumer: String,
+    /// Messages not yet delivered to it, at the last poll.
+    pub pending: u64,
+    /// Delivered and not yet acknowledged, at the last poll.
+    pub ack_pending: u64,
+    /// Messages delivered more than once, at the last poll.
+    pub redelivered: u64,
+    /// Largest `pending` this session.
+    pub max_pending: u64,
+    /// Largest `ack_pending` this session.
+    pub max_ack_pending: u64,
+    /// Status by the depth rules (`docs/brokers.md`).
+    pub status: DepthStatus,
+}
+
+impl ConsumerDepth {
+    fn of(name: &str, state: &ConsumerState) -> Self {
+        Self {
+            consumer: name.to_owned(),
+            pending: state.info.pending,
+            ack_pending: state.info.ack_pending,
+            redelivered: state.info.redelivered,
+            max_pending: state.depth.max_ready,
+            max_ack_pending: state.depth.max_unacked,
+            status: state.depth.status,
+        }
+    }
 }
 
 impl Counters {
@@ -196,6 +233,9 @@ pub struct Snapshot {
     /// Kafka clusters: topics, groups, lag and its history.
     #[serde(skip)]
     pub kafka: Arc<KafkaModel>,
+    /// NATS servers: JetStream streams, consumers and their depth history, by server.
+    #[serde(skip)]
+    pub nats: Arc<BTreeMap<String, ServerState>>,
     /// The journey list (chunks shared with the engine, not copied).
     #[serde(skip)]
     pub journeys: JourneyList,
@@ -220,6 +260,7 @@ impl Snapshot {
     pub fn graph_from_model(
         model: &FlowModel,
         kafka: &KafkaModel,
+        nats: &NatsModel,
         now_second: u64,
     ) -> (Vec<NodeSnapshot>, Vec<EdgeSnapshot>) {
         let graph = model.graph();
@@ -246,8 +287,17 @@ impl Snapshot {
                         .collect(),
                     _ => Vec::new(),
                 };
+                let depth = match (&graph[e.source()].key, w.kind) {
+                    (NodeKey::Destination { system, name }, EdgeKind::Consumes) if system == NATS_SYSTEM => w
+                        .consumer_groups
+                        .iter()
+                        .filter_map(|c| Some(ConsumerDepth::of(c, nats.consumer(name, c)?)))
+                        .collect(),
+                    _ => Vec::new(),
+                };
                 EdgeSnapshot {
                     lag,
+                    depth,
                     findings: Default::default(),
                     id: e.id().index() as u32,
                     from: e.source().index() as u32,

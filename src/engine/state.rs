@@ -16,6 +16,7 @@ use crate::model::flow_graph::{FlowModel, NodeKey};
 use crate::model::journey::{Expectations, ExpectationsKey, JourneyDetail, JourneyId, JourneySettings, JourneyStore};
 use crate::model::kafka::message::KafkaMessage;
 use crate::model::kafka::{KafkaEvent, KafkaModel};
+use crate::model::nats::{NatsModel, NatsRecord};
 use crate::model::record::{Record, SpanBatch};
 use crate::model::size::HeapSize;
 use crate::model::stats::Stats;
@@ -35,6 +36,9 @@ pub struct EngineState {
     pub(super) model: FlowModel,
     /// Kafka clusters, their groups and lag (read through [`EngineState::kafka`]).
     pub(super) kafka: KafkaModel,
+    /// NATS servers' JetStream streams, consumers and their depth (read through
+    /// [`EngineState::nats`]).
+    pub(super) nats: NatsModel,
     /// The failure modes found so far (read through [`EngineState::findings`]).
     findings: Findings,
     /// The findings as last published.
@@ -100,6 +104,7 @@ impl EngineState {
         Self {
             model: self.model.clone(),
             kafka: self.kafka.clone(),
+            nats: self.nats.clone(),
             findings: self.findings.inline_copy(),
             journeys: Journeys::inline(JourneySettings { enabled: false, ..JourneySettings::default() }),
             spans: self.spans.clone(),
@@ -118,6 +123,7 @@ impl EngineState {
             + self.model.heap_bytes()
             + self.findings.read(crate::model::findings::FindingsModel::heap_bytes)
             + self.kafka.clusters_heap_bytes()
+            + self.nats.heap_bytes()
             + self.spans.heap_bytes()
     }
 
@@ -141,6 +147,11 @@ impl EngineState {
     /// Kafka clusters, their groups and lag, for reading.
     pub fn kafka(&self) -> &KafkaModel {
         &self.kafka
+    }
+
+    /// The watched NATS servers' JetStream, for reading.
+    pub fn nats(&self) -> &NatsModel {
+        &self.nats
     }
 
     /// The findings so far, worst first (built again only when a finding changed).
@@ -205,6 +216,7 @@ impl EngineState {
             Record::Spans(batch) => self.apply_spans(&batch, None),
             // Moved behind an `Arc`, not copied: the browser keeps message batches that way.
             Record::Kafka(_) => self.apply_kafka(&Arc::new(record)),
+            Record::Nats(nats) => self.apply_nats(&nats),
         }
     }
 
@@ -218,6 +230,7 @@ impl EngineState {
                 // The browser keeps message batches: a record the caller keeps is copied once.
                 None => self.apply_kafka(&Arc::new(record.clone())),
             },
+            Record::Nats(nats) => self.apply_nats(nats),
         }
     }
 
@@ -321,6 +334,14 @@ impl EngineState {
         }
     }
 
+    /// Applies a NATS server's observation: its streams and consumers drawn in the flow
+    /// graph, their depths taken into the NATS model.
+    fn apply_nats(&mut self, record: &NatsRecord) {
+        self.advance_clock(record.received_unix_nano);
+        self.model.draw_nats(record);
+        self.nats.apply(record);
+    }
+
     /// The service that produced each message, by position; `None` when spans name none.
     fn producers_of(&self, messages: &[KafkaMessage]) -> Option<Arc<[Option<String>]>> {
         let producer = |m: &KafkaMessage| m.links.trace.as_ref().and_then(|t| self.model.producer_of(t));
@@ -340,7 +361,7 @@ impl EngineState {
         if self.kafka_view.version() != self.kafka.version() {
             self.kafka_view = Arc::new(self.kafka.clone());
         }
-        let (mut nodes, mut edges) = Snapshot::graph_from_model(&self.model, &self.kafka, now_second);
+        let (mut nodes, mut edges) = Snapshot::graph_from_model(&self.model, &self.kafka, &self.nats, now_second);
         self.sync_journeys();
         let (journeys, journey_counters) = {
             let store = self.journeys.lock();
@@ -357,6 +378,7 @@ impl EngineState {
             spans_per_second: self.spans.rate(now_second, 10),
             model: self.model.counters(),
             kafka: Arc::clone(&self.kafka_view),
+            nats: Arc::clone(self.nats.servers()),
             journeys,
             journey_counters,
             journey: self.journey_detail(),

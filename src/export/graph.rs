@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::capture::{CaptureError, SkippedLines, replay_records};
 use crate::engine::EngineState;
-use crate::engine::snapshot::{Counters, EdgeSnapshot, GroupLag, Snapshot};
+use crate::engine::snapshot::{ConsumerDepth, Counters, EdgeSnapshot, GroupLag, Snapshot};
 use crate::model::flow_graph::{EdgeKind, NodeKind};
 use crate::model::stats::Percentiles;
 
@@ -104,6 +104,9 @@ struct EdgeDocument<'a> {
     /// Consumer lag per group, on consume edges out of Kafka topics a cluster reported.
     #[serde(skip_serializing_if = "<[GroupLag]>::is_empty")]
     lag: &'a [GroupLag],
+    /// Depth per consumer, on consume edges out of NATS streams a watched server reports.
+    #[serde(skip_serializing_if = "<[ConsumerDepth]>::is_empty")]
+    depth: &'a [ConsumerDepth],
 }
 
 /// Renders the graph of a snapshot in `format`.
@@ -139,6 +142,7 @@ pub fn to_json(snapshot: &Snapshot) -> String {
                 to_name: name_of(snapshot, e.to),
                 counters: (&e.counters).into(),
                 lag: &e.lag,
+                depth: &e.depth,
             })
             .collect(),
         spans: snapshot.model.spans,
@@ -158,6 +162,9 @@ fn edge_label(e: &EdgeSnapshot) -> String {
     let mut label = if failures > 0 { format!("{count} {unit}, {failures} failed") } else { format!("{count} {unit}") };
     for l in &e.lag {
         let _ = write!(label, ", lag {} ({})", l.offsets, l.status.as_str());
+    }
+    for d in &e.depth {
+        let _ = write!(label, ", pending {} + {} unacked ({})", d.pending, d.ack_pending, d.status.as_str());
     }
     label
 }

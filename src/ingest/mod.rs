@@ -4,7 +4,9 @@
 pub mod file;
 pub mod import;
 pub mod kafka;
+pub mod nats;
 pub mod otlp;
+pub mod source_thread;
 
 // The queue and the counters moved to `crate::pipeline` (shared with the engine); these
 // paths stay for the collector, the tests and the benches.

@@ -1,6 +1,7 @@
 //! The domain model: plain data and pure logic. No I/O, no async runtime, no UI.
 
 pub mod bounded_index;
+pub mod depth;
 pub mod findings;
 pub mod flow_graph;
 pub mod ids;
@@ -9,6 +10,7 @@ pub mod json_field;
 pub(crate) mod json_reader;
 pub mod kafka;
 pub mod messaging;
+pub mod nats;
 pub mod record;
 pub mod redact;
 pub mod size;

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::kafka::message::KafkaMessage;
 use super::kafka::{KafkaEvent, KafkaRecord};
+use super::nats::NatsRecord;
 use super::span::Span;
 
 /// Where a record came from.
@@ -54,6 +55,8 @@ pub enum Record {
     Spans(SpanBatch),
     /// What a Kafka source observed.
     Kafka(KafkaRecord),
+    /// What a NATS JetStream source observed.
+    Nats(NatsRecord),
 }
 
 impl Record {
@@ -62,6 +65,7 @@ impl Record {
         match self {
             Self::Spans(b) => b.received_unix_nano,
             Self::Kafka(k) => k.received_unix_nano,
+            Self::Nats(n) => n.received_unix_nano,
         }
     }
 
@@ -69,7 +73,7 @@ impl Record {
     pub fn messages(&self) -> &[KafkaMessage] {
         match self {
             Self::Kafka(KafkaRecord { event: KafkaEvent::Messages(batch), .. }) => &batch.messages,
-            Self::Kafka(_) | Self::Spans(_) => &[],
+            Self::Kafka(_) | Self::Spans(_) | Self::Nats(_) => &[],
         }
     }
 
@@ -82,6 +86,7 @@ impl Record {
                     batch.messages.iter_mut().for_each(super::kafka::message::KafkaMessage::derive_links);
                 }
             }
+            Self::Nats(_) => {}
         }
     }
 
@@ -93,6 +98,7 @@ impl Record {
                 super::kafka::KafkaEvent::Messages(batch) => batch.messages.len().max(1),
                 _ => 1,
             },
+            Self::Nats(_) => 1,
         }
     }
 }

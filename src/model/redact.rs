@@ -60,6 +60,8 @@ impl Redaction {
                     batch.messages.iter_mut().for_each(|m| self.message(m));
                 }
             }
+            // Counts and names only: nothing a redaction names.
+            Record::Nats(_) => {}
         }
     }
 

@@ -123,7 +123,33 @@ impl HeapSize for Record {
         match self {
             Self::Spans(batch) => batch.spans.iter().map(HeapSize::total_bytes).sum(),
             Self::Kafka(k) => k.heap_bytes(),
+            Self::Nats(n) => n.heap_bytes(),
         }
+    }
+}
+
+impl HeapSize for crate::model::nats::NatsRecord {
+    fn heap_bytes(&self) -> usize {
+        use crate::model::nats::{ConsumerInfo, NatsEvent, StreamInfo};
+        let streams = match &self.event {
+            NatsEvent::JetStream(poll) => poll.streams.capacity() * size_of::<StreamInfo>(),
+            NatsEvent::Connection(c) => c.message.as_ref().map_or(0, String::capacity),
+        };
+        let each = match &self.event {
+            NatsEvent::JetStream(poll) => poll
+                .streams
+                .iter()
+                .map(|s| {
+                    s.name.capacity()
+                        + s.subjects.capacity() * size_of::<String>()
+                        + s.subjects.iter().map(String::capacity).sum::<usize>()
+                        + s.consumers.capacity() * size_of::<ConsumerInfo>()
+                        + s.consumers.iter().map(|c| c.name.capacity()).sum::<usize>()
+                })
+                .sum(),
+            NatsEvent::Connection(_) => 0,
+        };
+        self.server.capacity() + streams + each
     }
 }
 

@@ -2,6 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod kafka;
+pub mod nats;
 pub mod ui;
 
 use std::net::SocketAddr;

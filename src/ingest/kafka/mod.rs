@@ -12,14 +12,13 @@ pub mod context;
 pub mod otlp_topic;
 pub mod poller;
 pub mod reader;
-pub mod source_thread;
 pub mod tail;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::ingest::source_thread::{self, SourceThread};
 pub use config::KafkaConfig;
-use source_thread::SourceThread;
 
 use crate::pipeline::queue::RecordSender;
 use crate::pipeline::sources::SourceBoard;

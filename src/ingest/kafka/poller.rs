@@ -19,9 +19,9 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use super::config::KafkaConfig;
 use super::context::WatchContext;
-use super::source_thread::set_state as set_board_state;
 use super::tail::{self, DeadLetterSampler, TailBounds, TailState};
 use super::{GroupHints, assignment};
+use crate::ingest::source_thread::{backoff, set_state as set_board_state};
 use crate::model::kafka::message::KafkaMessage;
 use crate::model::kafka::observation::{
     BrokerInfo, ClusterMetadata, CommittedOffset, ConnectionEvent, ConnectionState, GroupInfo, GroupListing,
@@ -34,8 +34,6 @@ use crate::pipeline::sources::{SourceBoard, SourceState};
 
 /// How long one broker request may take before the cluster counts as unreachable.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
-/// The longest wait between attempts while the cluster is unreachable.
-const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// How long the targeted fetches for lag in time may take per poll.
 const TIMESTAMP_FETCH_BUDGET: Duration = Duration::from_secs(2);
 
@@ -510,12 +508,6 @@ fn read_watermarks(admin: &BaseConsumer<WatchContext>, topics: &[&TopicInfo]) ->
     Ok(watermarks)
 }
 
-/// Waits `interval * 2^(failures-1)`, capped at [`MAX_BACKOFF`] (and never below the interval).
-fn backoff(interval: Duration, failures: u32) -> Duration {
-    let factor = 1u32 << failures.saturating_sub(1).min(6);
-    interval.saturating_mul(factor).min(MAX_BACKOFF.max(interval))
-}
-
 /// Fetches one record at each (topic, partition, offset), a partition at a time per round
 /// (a partition can be assigned at only one offset at once).
 fn fetch_timestamps(
@@ -579,20 +571,5 @@ pub fn board_name(config: &KafkaConfig) -> String {
 impl std::fmt::Debug for Poller {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Poller").field("config", &self.config).finish_non_exhaustive()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_a_minute() {
-        let s = Duration::from_secs(5);
-        assert_eq!(backoff(s, 1), s);
-        assert_eq!(backoff(s, 2), Duration::from_secs(10));
-        assert_eq!(backoff(s, 4), Duration::from_secs(40));
-        assert_eq!(backoff(s, 9), Duration::from_secs(60));
-        assert_eq!(backoff(Duration::from_secs(120), 3), Duration::from_secs(120));
     }
 }

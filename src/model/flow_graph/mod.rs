@@ -33,6 +33,7 @@ use super::stats::Stats;
 mod joins;
 mod kafka;
 mod memory;
+mod nats;
 mod overflow;
 
 pub use self::kafka::KAFKA_SYSTEM;
@@ -102,6 +103,10 @@ impl NodeKey {
         match self {
             Self::Service { service } => service.to_string(),
             Self::Destination { system, name } => format!("{system}/{name}"),
+            // JetStream has consumers where Kafka has groups.
+            Self::ConsumerGroup { system, group } if system == crate::model::nats::NATS_SYSTEM => {
+                format!("{system} consumer {group}")
+            }
             Self::ConsumerGroup { system, group } => format!("{system} group {group}"),
         }
     }

@@ -350,6 +350,7 @@ impl JourneyStore {
                     }
                 }
             }
+            Record::Nats(_) => {}
         }
     }
 

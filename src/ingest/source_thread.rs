@@ -1,7 +1,9 @@
-//! What every Kafka-side source shares: its own named thread with a stop signal (stopped and
-//! joined on request or on drop), and its line on the source board.
+//! What every polling broker source (Kafka, NATS) shares: its own named thread with a stop
+//! signal (stopped and joined on request or on drop), its line on the source board, and the
+//! backoff between failed polls.
 
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
 
@@ -30,9 +32,9 @@ impl SourceThread {
             let _told = stop.try_send(());
         }
         if let Some(join) = self.join.take() {
-            let name = join.thread().name().unwrap_or("a Kafka source").to_owned();
+            let name = join.thread().name().unwrap_or("a broker source").to_owned();
             if join.join().is_err() {
-                tracing::error!(thread = name, "a Kafka source thread panicked; what it watched is no longer updated");
+                tracing::error!(thread = name, "a broker source thread panicked; what it watched is no longer updated");
             }
         }
     }
@@ -61,5 +63,29 @@ pub fn set_state(board: &SourceBoard, name: &str, state: SourceState) {
         && let Some(source) = sources.iter_mut().find(|s| s.name == name)
     {
         source.state = state;
+    }
+}
+
+/// The longest wait between polls of a broker that does not answer.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// Waits `interval * 2^(failures-1)`, capped at [`MAX_BACKOFF`] (and never below the interval).
+pub fn backoff(interval: Duration, failures: u32) -> Duration {
+    let factor = 1u32 << failures.saturating_sub(1).min(6);
+    interval.saturating_mul(factor).min(MAX_BACKOFF.max(interval))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_a_minute() {
+        let s = Duration::from_secs(5);
+        assert_eq!(backoff(s, 1), s);
+        assert_eq!(backoff(s, 2), Duration::from_secs(10));
+        assert_eq!(backoff(s, 4), Duration::from_secs(40));
+        assert_eq!(backoff(s, 9), Duration::from_secs(60));
+        assert_eq!(backoff(Duration::from_secs(120), 3), Duration::from_secs(120));
     }
 }

@@ -1,0 +1,112 @@
+//! How to reach one NATS server: its URL (credentials may be in it, as the NATS tools take
+//! them), a credentials file, TLS files, and the poll interval.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Polls of JetStream, unless told otherwise: as often as Kafka's.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Credentials given in the URL, as the NATS tools take them.
+#[derive(Clone, PartialEq, Eq)]
+pub enum UrlAuth {
+    /// `nats://USER:PASS@host`.
+    UserPassword(String, String),
+    /// `nats://TOKEN@host`.
+    Token(String),
+}
+
+/// One NATS server to watch.
+#[derive(Clone)]
+pub struct NatsConfig {
+    /// The URL to connect to, without credentials; also the server's name in EventLens.
+    pub name: String,
+    /// The credentials the URL held; never shown.
+    pub auth: Option<UrlAuth>,
+    /// A `.creds` file (JWT and NKey seed), as `nats --creds` takes it.
+    pub creds: Option<PathBuf>,
+    /// CA certificate to trust, as `nats --tlsca`.
+    pub tls_ca: Option<PathBuf>,
+    /// Client certificate and key, as `nats --tlscert` and `--tlskey`.
+    pub tls_client: Option<(PathBuf, PathBuf)>,
+    /// How often streams and consumers are read.
+    pub poll_interval: Duration,
+}
+
+impl NatsConfig {
+    /// A server by URL; `nats://` is assumed when no scheme is given.
+    pub fn new(url: &str) -> Result<Self, String> {
+        let url = url.trim();
+        if url.is_empty() {
+            return Err("a NATS server URL is empty".to_owned());
+        }
+        let url = if url.contains("://") { url.to_owned() } else { format!("nats://{url}") };
+        let (name, auth) = split_credentials(&url)?;
+        Ok(Self { name, auth, creds: None, tls_ca: None, tls_client: None, poll_interval: DEFAULT_POLL_INTERVAL })
+    }
+}
+
+impl std::fmt::Debug for NatsConfig {
+    // The URL may hold a password: only the name is shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsConfig")
+            .field("name", &self.name)
+            .field("creds", &self.creds)
+            .field("tls_ca", &self.tls_ca)
+            .field("tls_client", &self.tls_client)
+            .field("poll_interval", &self.poll_interval)
+            .finish()
+    }
+}
+
+/// `nats://user:pass@host:4222` → (`nats://host:4222`, the user and password), percent
+/// escapes in the credentials decoded. async-nats does not read credentials from a URL.
+fn split_credentials(url: &str) -> Result<(String, Option<UrlAuth>), String> {
+    let Some((scheme, rest)) = url.split_once("://") else { return Ok((url.to_owned(), None)) };
+    let Some((credentials, host)) = rest.rsplit_once('@') else { return Ok((url.to_owned(), None)) };
+    let bad = |e: String| format!("the credentials in a NATS URL ({scheme}://…@{host}): {e}");
+    let auth = match credentials.split_once(':') {
+        Some((user, password)) => {
+            UrlAuth::UserPassword(percent_decoded(user).map_err(bad)?, percent_decoded(password).map_err(bad)?)
+        }
+        None => UrlAuth::Token(percent_decoded(credentials).map_err(bad)?),
+    };
+    Ok((format!("{scheme}://{host}"), Some(auth)))
+}
+
+/// `p%40ss` → `p@ss`.
+fn percent_decoded(text: &str) -> Result<String, String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text.get(i + 1..i + 3).ok_or("a % escape is cut short")?;
+            out.push(u8::from_str_radix(hex, 16).map_err(|_| format!("%{hex} is not a % escape"))?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| "the % escapes are not UTF-8".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_in_the_url_are_taken_out_and_never_shown() {
+        let c = NatsConfig::new("nats://app:s3cret%40x@10.0.0.5:4222").unwrap();
+        assert_eq!(c.name, "nats://10.0.0.5:4222");
+        assert!(c.auth == Some(UrlAuth::UserPassword("app".into(), "s3cret@x".into())));
+        assert!(!format!("{c:?}").contains("s3cret"));
+        let token = NatsConfig::new("tls://t0ken@nats.example:4222").unwrap();
+        assert!(token.auth == Some(UrlAuth::Token("t0ken".into())));
+        assert_eq!(token.name, "tls://nats.example:4222");
+        assert_eq!(NatsConfig::new("localhost:4222").unwrap().name, "nats://localhost:4222");
+        assert!(NatsConfig::new(" ").is_err());
+        assert!(NatsConfig::new("nats://a:%zz@h:4222").unwrap_err().contains("%zz"));
+    }
+}

@@ -1,0 +1,77 @@
+//! What the NATS source observed, as records the engine applies and recordings keep: one
+//! record per poll of one server. Depth status is not in the record; the model judges it, so
+//! a replay judges exactly as the live session did.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::kafka::observation::ConnectionEvent;
+
+/// One observation of one NATS server (or cluster, through the server it reached).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NatsRecord {
+    /// When EventLens observed it, Unix nanoseconds.
+    pub received_unix_nano: u64,
+    /// The server's name in EventLens: the address it was given, without credentials.
+    pub server: String,
+    /// What was observed.
+    pub event: NatsEvent,
+}
+
+/// What a poll observed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum NatsEvent {
+    /// The connection changed state (the same states as a Kafka cluster's).
+    Connection(ConnectionEvent),
+    /// JetStream's streams and consumers.
+    JetStream(JetStreamPoll),
+}
+
+/// Every stream and consumer JetStream listed at one poll.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JetStreamPoll {
+    /// Streams, by name.
+    pub streams: Vec<StreamInfo>,
+}
+
+/// One stream, as `STREAM.INFO` reports it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamInfo {
+    /// Name.
+    pub name: String,
+    /// The subjects it stores (wildcards as configured).
+    pub subjects: Vec<String>,
+    /// Messages stored.
+    pub messages: u64,
+    /// Bytes stored.
+    pub bytes: u64,
+    /// Sequence of the oldest message stored.
+    pub first_seq: u64,
+    /// Sequence of the newest message stored.
+    pub last_seq: u64,
+    /// Its consumers, by name.
+    pub consumers: Vec<ConsumerInfo>,
+}
+
+/// One consumer of a stream, as `CONSUMER.INFO` reports it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsumerInfo {
+    /// Name (the durable name, for durable consumers).
+    pub name: String,
+    /// True for a durable consumer, which outlives its subscribers.
+    pub durable: bool,
+    /// Messages in the stream it has not yet been delivered (`num_pending`).
+    pub pending: u64,
+    /// Delivered and not yet acknowledged (`num_ack_pending`).
+    pub ack_pending: u64,
+    /// Messages delivered more than once (`num_redelivered`).
+    pub redelivered: u64,
+    /// Pull requests waiting for messages (`num_waiting`).
+    pub waiting: u64,
+    /// True when a push consumer has a subscriber on its deliver subject.
+    pub push_bound: bool,
+    /// Stream sequence of the last message delivered.
+    pub delivered_stream_seq: u64,
+    /// Stream sequence below which every message is acknowledged (the ack floor).
+    pub ack_floor_stream_seq: u64,
+}

@@ -1,0 +1,284 @@
+//! The NATS source against a real `nats-server -js` on 127.0.0.1: streams and consumers drawn
+//! in the graph, exact pending and ack-pending counts (the numbers the server's own API
+//! reports), the depth statuses, a recording replayed, and a server restarted mid-session.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer, stream};
+use common::nats::NatsServer;
+use common::{start_collector_with, wait_for};
+use eventlens::collector::{Collector, CollectorConfig};
+use eventlens::engine::Snapshot;
+use eventlens::engine::snapshot::{ConsumerDepth, SourceState};
+use eventlens::export::graph::replay_file;
+use eventlens::ingest::nats::NatsConfig;
+use eventlens::model::depth::DepthStatus;
+use eventlens::model::flow_graph::{EdgeKind, NodeKind};
+use tokio_stream::StreamExt;
+
+const POLL: Duration = Duration::from_millis(150);
+
+fn collector(url: &str, recording: Option<std::path::PathBuf>) -> Collector {
+    let mut nats = NatsConfig::new(url).unwrap();
+    nats.poll_interval = POLL;
+    start_collector_with(CollectorConfig {
+        publish_interval: Some(Duration::from_millis(20)),
+        nats: vec![nats],
+        recording,
+        ..CollectorConfig::default()
+    })
+}
+
+/// The depth of `consumer` on the consume edge out of `nats/<stream>`.
+fn depth(s: &Snapshot, stream: &str, consumer: &str) -> Option<ConsumerDepth> {
+    let from = s.nodes.iter().find(|n| n.label == format!("nats/{stream}"))?.id;
+    s.edges
+        .iter()
+        .filter(|e| e.from == from && e.kind == EdgeKind::Consumes)
+        .flat_map(|e| e.depth.iter())
+        .find(|d| d.consumer == consumer)
+        .cloned()
+}
+
+/// A client of the server, as an application is: makes the stream, publishes, consumes.
+struct App {
+    runtime: tokio::runtime::Runtime,
+    js: jetstream::Context,
+}
+
+impl App {
+    fn connect(url: &str) -> Self {
+        Self::connect_with(url, async_nats::ConnectOptions::new())
+    }
+
+    fn connect_with(url: &str, options: async_nats::ConnectOptions) -> Self {
+        let runtime = common::exporter_runtime();
+        let js = runtime.block_on(async { jetstream::new(options.connect(url).await.unwrap()) });
+        Self { runtime, js }
+    }
+
+    fn orders_stream(&self) {
+        self.runtime.block_on(async {
+            let config = stream::Config {
+                name: "ORDERS".into(),
+                subjects: vec!["orders.>".into()],
+                ..stream::Config::default()
+            };
+            self.js.create_stream(config).await.unwrap();
+        });
+    }
+
+    fn publish(&self, n: usize) {
+        self.runtime.block_on(async {
+            for i in 0..n {
+                let ack = self.js.publish("orders.created", format!("{{\"order\":{i}}}").into()).await.unwrap();
+                ack.await.unwrap();
+            }
+        });
+    }
+
+    fn durable(&self, name: &str) -> consumer::PullConsumer {
+        self.runtime.block_on(async {
+            let stream = self.js.get_stream("ORDERS").await.unwrap();
+            let config = consumer::pull::Config {
+                durable_name: Some(name.into()),
+                ack_policy: consumer::AckPolicy::Explicit,
+                ack_wait: Duration::from_secs(600),
+                ..consumer::pull::Config::default()
+            };
+            stream.create_consumer(config).await.unwrap()
+        })
+    }
+
+    /// Fetches `n` messages and acknowledges the first `ack` of them (waiting for the
+    /// server to confirm each acknowledgement).
+    fn fetch(&self, consumer: &consumer::PullConsumer, n: usize, ack: usize) {
+        self.runtime.block_on(async {
+            let mut batch = consumer.fetch().max_messages(n).messages().await.unwrap();
+            let mut i = 0;
+            while let Some(message) = batch.next().await {
+                let message = message.unwrap();
+                if i < ack {
+                    message.double_ack().await.unwrap();
+                }
+                i += 1;
+            }
+            assert_eq!(i, n, "fetched");
+        });
+    }
+
+    /// (pending, ack pending, redelivered) as the server reports them.
+    fn reported(&self, consumer: &mut consumer::PullConsumer) -> (u64, u64, u64) {
+        self.runtime.block_on(async {
+            let info = consumer.info().await.unwrap();
+            (info.num_pending, info.num_ack_pending as u64, info.num_redelivered as u64)
+        })
+    }
+}
+
+#[test]
+fn streams_consumers_and_their_exact_depths_reach_the_graph_and_the_recording() {
+    let Some(server) = NatsServer::start("streams_consumers_and_their_exact_depths_reach_the_graph_and_the_recording")
+    else {
+        return;
+    };
+    let app = App::connect(&server.url());
+    app.orders_stream();
+    app.publish(10);
+    let mut billing = app.durable("billing");
+    let mut audit = app.durable("audit");
+    app.fetch(&billing, 4, 1);
+    let billing_reported = app.reported(&mut billing);
+    let audit_reported = app.reported(&mut audit);
+    assert_eq!(billing_reported, (6, 3, 0));
+    assert_eq!(audit_reported, (10, 0, 0));
+
+    let dir = tempfile::tempdir().unwrap();
+    let recording = dir.path().join("nats.jsonl");
+    let collector = collector(&server.url(), Some(recording.clone()));
+    let s = wait_for(&collector, "both consumers' depths", |s| {
+        depth(s, "ORDERS", "billing").is_some() && depth(s, "ORDERS", "audit").is_some()
+    });
+    let b = depth(&s, "ORDERS", "billing").unwrap();
+    assert_eq!((b.pending, b.ack_pending, b.redelivered), billing_reported);
+    let a = depth(&s, "ORDERS", "audit").unwrap();
+    assert_eq!((a.pending, a.ack_pending, a.redelivered), audit_reported);
+    // Nothing takes messages from either: ready messages and no consumer.
+    assert_eq!((a.status, b.status), (DepthStatus::Stop, DepthStatus::Stop));
+    let stream = s.nodes.iter().find(|n| n.label == "nats/ORDERS").unwrap();
+    assert_eq!(stream.kind, NodeKind::Destination);
+    let consumers: Vec<&str> =
+        s.edges.iter().filter(|e| e.from == stream.id).filter_map(|e| s.node(e.to).map(|n| n.label.as_str())).collect();
+    assert_eq!(consumers.len(), 2, "{consumers:?}");
+    assert!(consumers.contains(&"nats consumer billing") && consumers.contains(&"nats consumer audit"));
+    let server_state = s.nats.get(&server.url()).expect("the server by its URL");
+    let orders = &server_state.streams["ORDERS"];
+    assert_eq!((orders.info.messages, orders.info.first_seq, orders.info.last_seq), (10, 1, 10));
+
+    // A consumer that keeps taking messages and never acknowledges one stalls (the
+    // publishes keep messages ready for it).
+    let stalled = wait_for(&collector, "billing to stall", |s| {
+        app.publish(1);
+        app.fetch(&billing, 1, 0);
+        depth(s, "ORDERS", "billing").is_some_and(|d| d.status == DepthStatus::Stall)
+    });
+    let b = depth(&stalled, "ORDERS", "billing").unwrap();
+    assert!(b.ack_pending > 3 && b.max_ack_pending >= b.ack_pending, "{b:?}");
+
+    // Quiet now: the polls show what the server reports, billing stops (nothing takes its
+    // ready messages any more), and the recording replays to the same.
+    let (billing_reported, audit_reported) = (app.reported(&mut billing), app.reported(&mut audit));
+    wait_for(&collector, "the quiet server's numbers, billing stopped", |s| {
+        let now = |c| depth(s, "ORDERS", c).map(|d| (d.pending, d.ack_pending, d.redelivered));
+        now("billing") == Some(billing_reported)
+            && now("audit") == Some(audit_reported)
+            && depth(s, "ORDERS", "billing").is_some_and(|d| d.status == DepthStatus::Stop)
+    });
+    let summary = collector.shutdown();
+    assert!(summary.recorded > 0, "{summary:?}");
+    let replayed = replay_file(&recording).unwrap().snapshot;
+    let now = |c| depth(&replayed, "ORDERS", c).map(|d| (d.pending, d.ack_pending, d.redelivered));
+    assert_eq!((now("billing"), now("audit")), (Some(billing_reported), Some(audit_reported)));
+    let b = depth(&replayed, "ORDERS", "billing").unwrap();
+    assert_eq!(b.status, DepthStatus::Stop, "{b:?}");
+}
+
+#[test]
+fn a_restarted_server_is_reconnected_and_polled_again() {
+    let Some(mut server) = NatsServer::start("a_restarted_server_is_reconnected_and_polled_again") else { return };
+    let app = App::connect(&server.url());
+    app.orders_stream();
+    app.publish(2);
+    let _audit = app.durable("audit");
+    let collector = collector(&server.url(), None);
+    wait_for(&collector, "the first poll", |s| depth(s, "ORDERS", "audit").is_some_and(|d| d.pending == 2));
+    let board_name = format!("NATS {}", server.url());
+    let source = |s: &Snapshot| s.sources.iter().find(|x| x.name == board_name).map(|x| x.state.clone());
+    server.stop();
+    wait_for(&collector, "the server to be reported down", |s| matches!(source(s), Some(SourceState::Failed(_))));
+    server.restart();
+    // The application's client reconnects by itself too.
+    app.publish(3);
+    let s = wait_for(&collector, "polls after the restart", |s| {
+        depth(s, "ORDERS", "audit").is_some_and(|d| d.pending == 5) && source(s) == Some(SourceState::Listening)
+    });
+    assert_eq!(depth(&s, "ORDERS", "audit").map(|d| d.max_pending), Some(5));
+}
+
+#[test]
+fn refused_credentials_say_auth_failed_and_right_ones_in_the_url_are_never_shown() {
+    let args = ["--user", "watcher", "--pass", "right-pass"];
+    let Some(server) = NatsServer::start_with("refused_credentials_say_auth_failed", &args) else { return };
+    let with = |password: &str| server.url().replacen("nats://", &format!("nats://watcher:{password}@"), 1);
+    let refused = collector(&with("wrong-pass"), None);
+    let s = wait_for(&refused, "auth failed", |s| {
+        s.sources.iter().any(|x| matches!(&x.state, SourceState::Failed(m) if m.starts_with("auth failed")))
+    });
+    assert!(s.nats.get(&server.url()).is_some_and(|n| n.streams.is_empty()));
+    drop(refused);
+
+    let login = async_nats::ConnectOptions::with_user_and_password("watcher".into(), "right-pass".into());
+    let app = App::connect_with(&server.url(), login);
+    app.orders_stream();
+    app.publish(1);
+    let _audit = app.durable("audit");
+    let accepted = collector(&with("right-pass"), None);
+    let s = wait_for(&accepted, "a poll with the right password", |s| depth(s, "ORDERS", "audit").is_some());
+    let shown = format!("{:?} {:?}", s.sources, s.nats.keys().collect::<Vec<_>>());
+    assert!(!shown.contains("right-pass") && shown.contains(&server.url()), "{shown}");
+}
+
+#[test]
+fn record_watches_a_server_and_graph_reports_the_depth_it_recorded() {
+    let args = ["--user", "watcher", "--pass", "hunter2"];
+    let Some(server) = NatsServer::start_with("record_watches_a_server_and_graph_reports_the_depth", &args) else {
+        return;
+    };
+    let login = async_nats::ConnectOptions::with_user_and_password("watcher".into(), "hunter2".into());
+    let app = App::connect_with(&server.url(), login);
+    app.orders_stream();
+    app.publish(5);
+    let billing = app.durable("billing");
+    app.fetch(&billing, 2, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("nats.jsonl");
+    let url = server.url().replacen("nats://", "nats://watcher:hunter2@", 1);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_eventlens"))
+        .args(["--no-otlp", "record", "--duration", "2s", "--nats", &url, "--nats-poll", "200ms", "--out"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let recorded = std::fs::read_to_string(&file).unwrap();
+    assert!(!recorded.contains("hunter2") && !stderr.contains("hunter2"), "the password stays out");
+    assert!(recorded.contains("\"kind\":\"nats\""));
+
+    let graph = |format: &str| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_eventlens"))
+            .arg("graph")
+            .arg(&file)
+            .args(["--format", format])
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let doc: serde_json::Value = serde_json::from_str(&graph("json")).unwrap();
+    let edge = doc["edges"].as_array().unwrap().iter().find(|e| e["kind"] == "consumes").expect("consume edge");
+    assert_eq!(
+        (edge["from_name"].as_str(), edge["to_name"].as_str()),
+        (Some("nats/ORDERS"), Some("nats consumer billing"))
+    );
+    let depth = &edge["depth"][0];
+    assert_eq!(
+        (depth["consumer"].as_str(), depth["pending"].as_u64(), depth["ack_pending"].as_u64()),
+        (Some("billing"), Some(3), Some(2))
+    );
+    assert_eq!(depth["status"], "STOP");
+    assert!(graph("dot").contains("pending 3 + 2 unacked (STOP)"));
+}
