@@ -45,6 +45,8 @@ pub enum View {
     Findings,
     /// Kafka topics.
     Topics,
+    /// NATS JetStream streams and consumers, with their depth.
+    Brokers,
     /// The message browser.
     Messages,
 }
@@ -67,6 +69,7 @@ pub struct EventLensApp {
     view: View,
     browser: MessageBrowserView,
     show_internal_topics: bool,
+    brokers: super::brokers_view::BrokersView,
     engine: EngineHandle,
     snapshot: Arc<Snapshot>,
     flow: FlowView,
@@ -127,6 +130,7 @@ impl EventLensApp {
             view: View::Flow,
             browser: MessageBrowserView::new(Vec::new()),
             show_internal_topics: false,
+            brokers: super::brokers_view::BrokersView::default(),
             snapshot: engine.snapshot(),
             engine,
             flow: FlowView::default(),
@@ -402,6 +406,9 @@ impl EventLensApp {
                 if kafka {
                     ui.selectable_value(&mut self.view, View::Topics, "Topics");
                 }
+                if !snapshot.nats.is_empty() {
+                    ui.selectable_value(&mut self.view, View::Brokers, "Brokers");
+                }
                 if self.browser.is_available() {
                     ui.selectable_value(&mut self.view, View::Messages, "Messages");
                 }
@@ -439,6 +446,9 @@ impl EventLensApp {
                         self.view = View::Messages;
                     }
                 });
+            }
+            View::Brokers => {
+                egui::CentralPanel::default().show(ui, |ui| self.brokers.show(ui, snapshot));
             }
             View::Messages => {
                 if let Some(m) = self.browser.selected_message(snapshot) {

@@ -160,6 +160,7 @@ fn kafka_details(ui: &mut egui::Ui, snapshot: &Snapshot, selection: Selection) {
         Selection::Edge(id) => {
             if let Some(e) = snapshot.edge(id) {
                 kafka_panel::edge_lag(ui, snapshot, e);
+                super::depth_panel::edge_depth(ui, snapshot, e);
             }
         }
         Selection::Node(id) => match snapshot.node(id).map(|n| &n.key) {

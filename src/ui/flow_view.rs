@@ -21,6 +21,7 @@ use super::flow_scope::{self, Focus, GroupKey, Grouping, ShownEdge, ShownNode, m
 use super::flow_shapes::{EdgeView, FlowEdgeShape, FlowNodeShape, NodeView};
 use super::theme;
 use crate::engine::snapshot::Snapshot;
+use crate::model::depth::DepthStatus;
 use crate::model::flow_graph::EdgeKind;
 use crate::model::journey::JourneyPath;
 use crate::model::kafka::GroupStatus;
@@ -146,9 +147,16 @@ fn edge_view(e: &ShownEdge<'_>, (dimmed, highlighted): (bool, bool), (scale, tex
     if let Some(l) = e.lag {
         label.push_str(&format!(" · lag {}", l.offsets));
     }
-    let color = match e.lag.map(|l| l.status) {
-        Some(status @ (GroupStatus::Warn | GroupStatus::Err)) if e.failure_ratio() == 0.0 => {
-            theme::lag_status_color(status)
+    // Depth from a NATS server: the worst consumer's, the same way.
+    let depth = e.members.iter().flat_map(|m| m.depth.iter()).max_by_key(|d| (d.status, d.pending + d.ack_pending));
+    if let Some(d) = depth {
+        label.push_str(&format!(" · pending {}", d.pending + d.ack_pending));
+    }
+    let color = match (e.lag.map(|l| l.status), depth.map(|d| d.status)) {
+        _ if e.failure_ratio() > 0.0 => theme::edge_color(e.failure_ratio()),
+        (Some(status @ (GroupStatus::Warn | GroupStatus::Err)), _) => theme::lag_status_color(status),
+        (_, Some(status @ (DepthStatus::Warn | DepthStatus::Stall | DepthStatus::Stop))) => {
+            theme::depth_status_color(status)
         }
         _ => theme::edge_color(e.failure_ratio()),
     };

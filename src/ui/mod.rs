@@ -3,7 +3,9 @@
 
 pub mod app;
 pub mod background;
+pub mod brokers_view;
 pub mod demo_panel;
+pub mod depth_panel;
 pub mod details_panel;
 pub mod empty_state;
 pub mod file_dialogs;

@@ -28,6 +28,8 @@ pub const STATE_BAD: Color32 = FAILURE;
 pub const STATE_WARN: Color32 = EDGE_WARN;
 /// The group's total in a lag chart.
 pub const SERIES_LAG_TOTAL: Color32 = CONSUMER_GROUP;
+/// A consumer's delivered-but-unacknowledged messages, beside its pending ones.
+pub const SERIES_UNACKED: Color32 = STATE_WARN;
 /// Height of a lag chart in the side panel.
 pub const LAG_CHART_HEIGHT: f32 = 120.0;
 
@@ -39,6 +41,17 @@ pub fn lag_status_color(status: crate::model::kafka::GroupStatus) -> Color32 {
         GroupStatus::Warn => STATE_WARN,
         GroupStatus::Err => STATE_BAD,
         GroupStatus::NotFound => LABEL_DETAIL,
+    }
+}
+
+/// The colour of a queue's or consumer's depth status (docs/brokers.md).
+pub fn depth_status_color(status: crate::model::depth::DepthStatus) -> Color32 {
+    use crate::model::depth::DepthStatus;
+    match status {
+        DepthStatus::Ok => STATE_OK,
+        DepthStatus::Warn => STATE_WARN,
+        DepthStatus::Stall | DepthStatus::Stop => STATE_BAD,
+        DepthStatus::Unknown => LABEL_DETAIL,
     }
 }
 

@@ -1,0 +1,121 @@
+//! The Brokers view: each watched NATS server's connection, its JetStream streams (messages,
+//! sequences) and every consumer's pending and ack-pending counts with the depth status.
+//! Selecting a consumer draws its depth history.
+
+use egui::RichText;
+use egui_extras::{Column, TableBuilder};
+
+use super::{depth_panel, theme};
+use crate::engine::Snapshot;
+use crate::model::nats::{ConsumerState, StreamState};
+
+/// What the view remembers between frames: the consumer whose chart is drawn.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct BrokersView {
+    /// (server, stream, consumer) selected.
+    pub selected: Option<(String, String, String)>,
+}
+
+type Row<'a> = (&'a String, &'a String, &'a StreamState, Option<(&'a String, &'a ConsumerState)>);
+
+impl BrokersView {
+    /// Draws the servers' states, the table and the selected consumer's chart.
+    pub fn show(&mut self, ui: &mut egui::Ui, snapshot: &Snapshot) {
+        ui.horizontal_wrapped(|ui| {
+            for (name, server) in snapshot.nats.iter() {
+                let state = RichText::new(format!("{name}: {}", server.connection.label()));
+                let label = ui.label(state);
+                if let Some(message) = &server.message {
+                    label.on_hover_text(message);
+                }
+                if server.untracked > 0 {
+                    ui.label(
+                        RichText::new(format!("{} streams or consumers not kept", server.untracked))
+                            .color(theme::STATE_WARN),
+                    );
+                }
+                ui.separator();
+            }
+        });
+        // One row per consumer, or per stream when it has none; sorted by the maps' keys.
+        let rows: Vec<Row> = snapshot
+            .nats
+            .iter()
+            .flat_map(|(server, s)| s.streams.iter().map(move |(name, stream)| (server, name, stream)))
+            .flat_map(|(server, name, stream)| {
+                let consumers: Vec<Row> = stream.consumers.iter().map(|c| (server, name, stream, Some(c))).collect();
+                if consumers.is_empty() { vec![(server, name, stream, None)] } else { consumers }
+            })
+            .collect();
+        if let Some((server, stream, consumer)) = &self.selected {
+            let history = snapshot.nats.get(server).and_then(|s| s.streams.get(stream)?.consumers.get(consumer));
+            match history {
+                Some(c) => depth_panel::depth_chart(ui, &c.depth, &format!("{stream} → {consumer}")),
+                None => self.selected = None,
+            }
+            ui.separator();
+        }
+        let row_height = ui.text_style_height(&egui::TextStyle::Body) + 6.0;
+        let mut clicked = None;
+        TableBuilder::new(ui)
+            .striped(true)
+            .resizable(true)
+            .column(Column::auto().at_least(140.0))
+            .column(Column::auto().at_least(90.0))
+            .column(Column::auto().at_least(120.0))
+            .column(Column::auto().at_least(70.0))
+            .column(Column::auto().at_least(80.0))
+            .column(Column::auto().at_least(80.0))
+            .column(Column::remainder())
+            .header(row_height, |mut header| {
+                for h in ["Stream", "Messages", "Consumer", "Pending", "Ack pending", "Redelivered", "Status"] {
+                    header.col(|ui| {
+                        ui.strong(h);
+                    });
+                }
+            })
+            .body(|body| {
+                body.rows(row_height, rows.len(), |mut row| {
+                    let Some((server, name, stream, consumer)) = rows.get(row.index()) else { return };
+                    row.col(|ui| {
+                        ui.label(format!("nats/{name}")).on_hover_text(format!(
+                            "{server}\nsubjects: {}\nsequences {}–{}, {} bytes",
+                            stream.info.subjects.join(", "),
+                            stream.info.first_seq,
+                            stream.info.last_seq,
+                            stream.info.bytes
+                        ));
+                    });
+                    row.col(|ui| {
+                        ui.label(stream.info.messages.to_string());
+                    });
+                    let Some((consumer, c)) = consumer else {
+                        row.col(|ui| {
+                            ui.label(RichText::new("no consumers").color(theme::LABEL_DETAIL));
+                        });
+                        return;
+                    };
+                    row.col(|ui| {
+                        if ui.link(consumer.as_str()).on_hover_text("chart its depth").clicked() {
+                            clicked = Some(((*server).clone(), (*name).clone(), (*consumer).clone()));
+                        }
+                    });
+                    row.col(|ui| {
+                        ui.label(format!("{} (max {})", c.info.pending, c.depth.max_ready));
+                    });
+                    row.col(|ui| {
+                        ui.label(format!("{} (max {})", c.info.ack_pending, c.depth.max_unacked));
+                    });
+                    row.col(|ui| {
+                        ui.label(c.info.redelivered.to_string());
+                    });
+                    row.col(|ui| {
+                        ui.label(depth_panel::status_text(c.depth.status));
+                    });
+                });
+            });
+        if clicked.is_some() {
+            self.selected = clicked;
+        }
+    }
+}

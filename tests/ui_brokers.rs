@@ -1,0 +1,85 @@
+//! The NATS parts of the window, driven headless with egui_kittest against a collector
+//! watching a real `nats-server -js`: the consume edge's depth on the canvas and in the side
+//! panel, and the Brokers view with a consumer's depth chart.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer, stream};
+use common::nats::NatsServer;
+use common::ui::{click_at, settle};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use eventlens::collector::{Collector, CollectorConfig};
+use eventlens::ingest::nats::NatsConfig;
+use eventlens::ui::EventLensApp;
+use eventlens::ui::app::View;
+use eventlens::ui::flow_view::Selection;
+
+/// A stream with 7 messages and a durable pull consumer nothing has read from.
+fn payments_stream(url: &str) {
+    let runtime = common::exporter_runtime();
+    runtime.block_on(async {
+        let js = jetstream::new(async_nats::connect(url).await.unwrap());
+        let config = stream::Config {
+            name: "PAYMENTS".into(),
+            subjects: vec!["payments.*".into()],
+            ..stream::Config::default()
+        };
+        let stream = js.create_stream(config).await.unwrap();
+        for i in 0..7 {
+            js.publish("payments.captured", format!("{i}").into()).await.unwrap().await.unwrap();
+        }
+        let config =
+            consumer::pull::Config { durable_name: Some("ledger".into()), ..consumer::pull::Config::default() };
+        stream.create_consumer(config).await.unwrap();
+    });
+}
+
+#[test]
+fn a_stream_consumer_edge_shows_its_depth_and_the_brokers_view_lists_it() {
+    let Some(server) = NatsServer::start("a_stream_consumer_edge_shows_its_depth_and_the_brokers_view_lists_it") else {
+        return;
+    };
+    payments_stream(&server.url());
+    let mut nats = NatsConfig::new(&server.url()).unwrap();
+    nats.poll_interval = Duration::from_millis(100);
+    let collector: Collector = common::start_collector_with(CollectorConfig {
+        publish_interval: Some(Duration::from_millis(20)),
+        nats: vec![nats],
+        ..CollectorConfig::default()
+    });
+    common::wait_for(&collector, "ledger's depth", |s| s.edges.iter().any(|e| e.depth.iter().any(|d| d.pending == 7)));
+
+    let app = EventLensApp::new(collector.engine().unwrap(), None);
+    let mut harness =
+        Harness::builder().with_size([1280.0, 800.0]).build_ui_state(|ui, app: &mut EventLensApp| app.show(ui), app);
+    settle(&mut harness);
+    harness.get_by_label_contains(&format!("NATS {}", server.url()));
+
+    let snapshot = harness.state().snapshot().clone();
+    let id = |label: &str| snapshot.nodes.iter().find(|n| n.label == label).expect(label).id;
+    let (stream, ledger) = (id("nats/PAYMENTS"), id("nats consumer ledger"));
+    let edge = snapshot.edges.iter().find(|e| e.from == stream && e.to == ledger).unwrap().id;
+    let view = harness.state().flow_view();
+    assert!(view.edge_label(edge).unwrap().contains("pending 7"), "the canvas shows the depth on the edge");
+    let (a, z) = (view.node_screen_pos(stream).unwrap(), view.node_screen_pos(ledger).unwrap());
+    click_at(&mut harness, a + (z - a) * 0.5);
+    assert_eq!(harness.state().selection(), Some(Selection::Edge(edge)));
+    harness.get_by_label("Consumer depth");
+    harness.get_by_label("7 (max 7)");
+    harness.get_by_label("STOP");
+    harness.get_by_label_contains("Depth of PAYMENTS → ledger");
+
+    harness.get_by_label("Brokers").click();
+    settle(&mut harness);
+    assert_eq!(harness.state().view(), View::Brokers);
+    harness.get_by_label("nats/PAYMENTS");
+    harness.get_by_label(&format!("{}: connected", server.url()));
+    harness.get_by_label("ledger").click();
+    settle(&mut harness);
+    harness.get_by_label_contains("Depth of PAYMENTS → ledger");
+}
