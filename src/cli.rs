@@ -17,6 +17,7 @@ use eventlens::ingest::kafka::config::{
 use eventlens::ingest::kafka::otlp_topic::{self, OtlpEncoding, OtlpTopicConfig};
 use eventlens::ingest::nats::NatsConfig;
 use eventlens::ingest::otlp::{DEFAULT_GRPC_ADDR, DEFAULT_HTTP_ADDR, DEFAULT_MAX_REQUEST_BYTES, OtlpConfig};
+use eventlens::ingest::rabbitmq::RabbitConfig;
 use eventlens::model::journey::JourneySettings;
 
 /// Subcommands that read or write files only, and the options every subcommand takes that
@@ -358,6 +359,13 @@ pub struct ReceiverArgs {
     /// How often JetStream's streams and consumers are polled.
     #[arg(long, global = true, value_name = "DURATION", default_value = "5s", help_heading = "NATS")]
     nats_poll: humantime::Duration,
+    /// Watch a RabbitMQ broker through its management API:
+    /// http[s]://[USER:PASS@]HOST:15672 (guest:guest when no user is given). Repeatable.
+    #[arg(long, global = true, value_name = "URL", help_heading = "RabbitMQ")]
+    rabbitmq: Vec<String>,
+    /// How often exchanges, queues, bindings and consumers are polled.
+    #[arg(long, global = true, value_name = "DURATION", default_value = "5s", help_heading = "RabbitMQ")]
+    rabbitmq_poll: humantime::Duration,
 }
 
 impl ReceiverArgs {
@@ -401,6 +409,17 @@ impl ReceiverArgs {
                 config.tls_ca.clone_from(&self.nats_tlsca);
                 config.tls_client = self.nats_tlscert.clone().zip(self.nats_tlskey.clone());
                 config.poll_interval = self.nats_poll.into();
+                Ok(config)
+            })
+            .collect()
+    }
+
+    fn rabbitmq_configs(&self) -> anyhow::Result<Vec<RabbitConfig>> {
+        self.rabbitmq
+            .iter()
+            .map(|url| {
+                let mut config = RabbitConfig::new(url).map_err(anyhow::Error::msg)?;
+                config.poll_interval = self.rabbitmq_poll.into();
                 Ok(config)
             })
             .collect()
@@ -457,6 +476,7 @@ impl ReceiverArgs {
             }),
             kafka,
             nats: self.nats_configs()?,
+            rabbitmq: self.rabbitmq_configs()?,
             journeys: JourneySettings {
                 enabled: !self.no_journeys,
                 max_journeys: self.max_journeys,

@@ -19,6 +19,7 @@ use crate::ingest::kafka::{GroupHints, KafkaConfig, KafkaSource};
 use crate::ingest::nats::{NatsConfig, NatsSource};
 use crate::ingest::otlp::{self, OtlpConfig, ReceiverContext};
 use crate::ingest::queue::{QueueLimits, record_queue};
+use crate::ingest::rabbitmq::{RabbitConfig, RabbitSource};
 use crate::model::flow_graph::{EdgeKind, NodeKey};
 use crate::model::journey::JourneySettings;
 use crate::model::size::MemoryBudget;
@@ -43,6 +44,8 @@ pub struct CollectorConfig {
     pub otlp_kafka: Option<OtlpTopicConfig>,
     /// NATS servers whose JetStream to watch.
     pub nats: Vec<NatsConfig>,
+    /// RabbitMQ brokers whose management API to watch.
+    pub rabbitmq: Vec<RabbitConfig>,
     /// Journey assembly and retention.
     pub journeys: crate::model::journey::JourneySettings,
     /// A recorded session to replay (`eventlens open`); the engine then keeps the
@@ -73,6 +76,7 @@ pub struct Collector {
     browsers: Vec<BrowserSource>,
     otlp_kafka: Option<OtlpTopicSource>,
     nats: Vec<NatsSource>,
+    rabbitmq: Vec<RabbitSource>,
     file: Option<std::thread::JoinHandle<()>>,
     file_stop: Option<CancellationToken>,
 }
@@ -201,6 +205,12 @@ impl Collector {
             .map(|server| NatsSource::spawn(server.clone(), sender.clone(), Arc::clone(&sources)))
             .collect::<std::io::Result<Vec<_>>>()
             .context("cannot start the NATS source thread")?;
+        let rabbitmq = config
+            .rabbitmq
+            .iter()
+            .map(|broker| RabbitSource::spawn(broker.clone(), sender.clone(), Arc::clone(&sources)))
+            .collect::<std::io::Result<Vec<_>>>()
+            .context("cannot start the RabbitMQ source thread")?;
         // Its own token (a child of the collector's), so the UI can stop the read alone.
         let file_stop = config.open.as_ref().map(|_| shutdown.child_token());
         let file = match (&config.open, &file_stop) {
@@ -224,6 +234,7 @@ impl Collector {
             browsers,
             otlp_kafka,
             nats,
+            rabbitmq,
         })
     }
 
@@ -260,6 +271,9 @@ impl Collector {
             source.stop();
         }
         for source in &mut self.nats {
+            source.stop();
+        }
+        for source in &mut self.rabbitmq {
             source.stop();
         }
         // Cancelled above; the reader stops at its next record (or when the engine, which it

@@ -40,6 +40,7 @@ const LAYERS: &[Layer] = &[
             "egui_graphs",
             "rdkafka",
             "async_nats",
+            "reqwest",
             "tonic",
             "axum",
             "std::net",
@@ -65,6 +66,7 @@ const LAYERS: &[Layer] = &[
             "egui_graphs",
             "rdkafka",
             "async_nats",
+            "reqwest",
             "tonic",
             "axum",
             "crate::ingest",
@@ -86,7 +88,16 @@ const LAYERS: &[Layer] = &[
     Layer {
         name: "engine",
         folder: "src/engine",
-        must_not_use: &["egui", "eframe", "egui_graphs", "tokio", "async_nats", "crate::ingest", "crate::ui"],
+        must_not_use: &[
+            "egui",
+            "eframe",
+            "egui_graphs",
+            "tokio",
+            "async_nats",
+            "reqwest",
+            "crate::ingest",
+            "crate::ui",
+        ],
         except: &[],
     },
     Layer {
@@ -104,7 +115,7 @@ const LAYERS: &[Layer] = &[
     Layer {
         name: "ui",
         folder: "src/ui",
-        must_not_use: &["tokio", "async_nats", "crate::ingest", "crate::pipeline::queue"],
+        must_not_use: &["tokio", "async_nats", "reqwest", "crate::ingest", "crate::pipeline::queue"],
         // The message readers' handles: the Messages view sends a `BrowseRequest` (where to
         // start, `StartAt`) over a `BrowseHandle`'s bounded channel. Send-only: what the
         // reader finds reaches the UI through the engine and its snapshots like any record.

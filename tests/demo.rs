@@ -93,7 +93,7 @@ fn spans(file: &Path) -> Vec<Span> {
         .into_iter()
         .filter_map(|r| match r {
             Record::Spans(batch) => Some(batch.spans),
-            Record::Kafka(_) | Record::Nats(_) => None,
+            Record::Kafka(_) | Record::Nats(_) | Record::Rabbitmq(_) => None,
         })
         .flatten()
         .collect()

@@ -74,7 +74,7 @@ fn file_spans(path: &Path) -> (usize, u64, Vec<String>) {
         .iter()
         .map(|r| match r {
             Record::Spans(batch) => batch.spans.len(),
-            Record::Kafka(_) | Record::Nats(_) => 0,
+            Record::Kafka(_) | Record::Nats(_) | Record::Rabbitmq(_) => 0,
         })
         .sum();
     let skipped = capture.skipped.iter().map(|s| format!("line {}: {}", s.line, s.reason)).collect();

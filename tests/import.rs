@@ -197,7 +197,7 @@ fn cloudevents_become_messages_with_binary_mode_headers() {
                 KafkaEvent::Messages(b) => (k.received_unix_nano, b.messages[0].clone()),
                 _ => panic!("messages"),
             },
-            Record::Spans(_) | Record::Nats(_) => panic!("messages"),
+            Record::Spans(_) | Record::Nats(_) | Record::Rabbitmq(_) => panic!("messages"),
         })
         .collect();
     let (received, placed) = &messages[0];

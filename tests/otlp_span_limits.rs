@@ -111,7 +111,7 @@ fn spans_with_320000_attributes_or_100000_links_keep_128_and_count_the_rest() {
         .iter()
         .filter_map(|r| match r {
             Record::Spans(batch) => Some(batch.spans.iter()),
-            Record::Kafka(_) | Record::Nats(_) => None,
+            Record::Kafka(_) | Record::Nats(_) | Record::Rabbitmq(_) => None,
         })
         .flatten()
         .collect();

@@ -72,6 +72,7 @@ fn a_slice_holds_its_range_and_starts_with_the_kafka_state_in_force() {
             },
             Record::Spans(_) => "spans",
             Record::Nats(_) => "nats",
+            Record::Rabbitmq(_) => "rabbitmq",
         })
         .collect();
     assert_eq!(kinds, ["connection", "metadata", "offsets"]);

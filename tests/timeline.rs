@@ -240,7 +240,7 @@ fn the_record_button_saves_what_the_timeline_holds_and_what_follows() {
         .iter()
         .filter_map(|r| match r {
             Record::Spans(b) => Some(b.spans.len()),
-            Record::Kafka(_) | Record::Nats(_) => None,
+            Record::Kafka(_) | Record::Nats(_) | Record::Rabbitmq(_) => None,
         })
         .sum();
     assert_eq!(spans, 5, "the spans from before the button and after it");

@@ -83,3 +83,56 @@ fn a_stream_consumer_edge_shows_its_depth_and_the_brokers_view_lists_it() {
     settle(&mut harness);
     harness.get_by_label_contains("Depth of PAYMENTS → ledger");
 }
+
+#[test]
+fn a_rabbitmq_queue_shows_its_depth_on_the_canvas_in_the_panel_and_in_the_brokers_view() {
+    use common::rabbitmq::RabbitServer;
+    use reqwest::Method;
+    use serde_json::json;
+    let Some(server) = RabbitServer::start("a_rabbitmq_queue_shows_its_depth") else { return };
+    server.api_send(Method::PUT, "exchanges/%2F/orders", json!({"type": "topic"}));
+    server.api_send(Method::PUT, "queues/%2F/billing", json!({}));
+    server.api_send(Method::POST, "bindings/%2F/e/orders/q/billing", json!({"routing_key": "order.*"}));
+    for _ in 0..5 {
+        let message =
+            json!({"properties": {}, "routing_key": "order.paid", "payload": "{}", "payload_encoding": "string"});
+        server.api_send(Method::POST, "exchanges/%2F/orders/publish", message);
+    }
+    let _holder = server.consumer("billing", "hold", "billing-svc", 2);
+    let mut rabbitmq = eventlens::ingest::rabbitmq::RabbitConfig::new(&server.url()).unwrap();
+    rabbitmq.poll_interval = Duration::from_millis(200);
+    let collector: Collector = common::start_collector_with(CollectorConfig {
+        publish_interval: Some(Duration::from_millis(20)),
+        rabbitmq: vec![rabbitmq],
+        ..CollectorConfig::default()
+    });
+    common::wait_for(&collector, "billing's depth", |s| {
+        s.nodes.iter().any(|n| n.queue.as_ref().is_some_and(|q| q.ready == 3 && q.unacked == 2 && q.consumers == 1))
+    });
+
+    let app = EventLensApp::new(collector.engine().unwrap(), None);
+    let mut harness =
+        Harness::builder().with_size([1280.0, 800.0]).build_ui_state(|ui, app: &mut EventLensApp| app.show(ui), app);
+    settle(&mut harness);
+    let billing = harness.state().flow_view().node_id_by_label("rabbitmq/billing").expect("the queue on the canvas");
+    let view = harness.state().flow_view();
+    assert!(view.node_view(billing).unwrap().detail.ends_with("· 5 queued"), "{:?}", view.node_view(billing));
+    let route = harness.state().snapshot().edges.iter().find(|e| e.to == billing).map(|e| e.id).unwrap();
+    assert_eq!(view.edge_label(route), Some("order.*"), "a route is labelled with its binding key");
+    let at = view.node_screen_pos(billing).unwrap();
+    click_at(&mut harness, at);
+    assert_eq!(harness.state().selection(), Some(Selection::Node(billing)));
+    harness.get_by_label("Queue (classic)");
+    harness.get_by_label("3 (max 3)");
+    harness.get_by_label_contains("Depth of billing");
+
+    harness.get_by_label("Brokers").click();
+    settle(&mut harness);
+    assert_eq!(harness.state().view(), View::Brokers);
+    harness.get_by_label("RabbitMQ");
+    harness.get_by_label(&format!("{}: connected", server.url()));
+    assert!(harness.query_by_label_contains("Depth of billing").is_none(), "no chart before a queue is picked");
+    harness.get_by_label("billing").click();
+    settle(&mut harness);
+    harness.get_by_label_contains("Depth of billing");
+}

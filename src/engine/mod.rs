@@ -16,6 +16,7 @@
 //! This file holds the engine's settings ([`EngineConfig`]), what it reports when it stops
 //! ([`EngineSummary`]) and the paths the rest of the crate uses.
 
+mod broker_snapshot;
 pub mod command;
 mod cursor;
 pub mod finding_badges;

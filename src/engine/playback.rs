@@ -306,7 +306,7 @@ impl SessionLog {
             Record::Spans(batch) => {
                 (batch.spans.len() as u32, batch.spans.iter().filter(|s| s.is_failure()).count() as u32)
             }
-            Record::Kafka(_) | Record::Nats(_) => (0, 0),
+            Record::Kafka(_) | Record::Nats(_) | Record::Rabbitmq(_) => (0, 0),
         };
         let at = record.received_unix_nano().max(self.times.back().copied().unwrap_or(0));
         self.count(at, spans, failures);

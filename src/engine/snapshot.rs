@@ -10,11 +10,13 @@ use petgraph::visit::{EdgeRef, IntoEdgeReferences};
 use serde::Serialize;
 
 use crate::engine::KAFKA_SYSTEM;
-use crate::model::depth::DepthStatus;
 use crate::model::flow_graph::{EdgeKind, FlowModel, FlowModelCounters, NodeKey, NodeKind};
 use crate::model::journey::{JourneyCounters, JourneyDetail, JourneyList};
 use crate::model::kafka::{GroupStatus, KafkaModel};
-use crate::model::nats::{ConsumerState, NATS_SYSTEM, NatsModel, ServerState};
+use crate::model::nats::ServerState;
+use crate::model::rabbitmq::BrokerState;
+
+pub use super::broker_snapshot::{Brokers, ConsumerDepth, QueueDepth};
 use crate::model::stats::{Percentiles, SecondPoint, Stats};
 use crate::pipeline::counters::IngestTotals;
 // Sources report on the board in `crate::pipeline`; these paths stay for the UI and tests.
@@ -59,6 +61,8 @@ pub struct NodeSnapshot {
     /// Counters.
     #[serde(flatten)]
     pub counters: Counters,
+    /// A RabbitMQ queue's depth, consumers, rates and status, as its broker last reported.
+    pub queue: Option<QueueDepth>,
     /// The findings about this node (a topic's, a service's).
     #[serde(skip)]
     pub findings: super::finding_badges::FindingBadge,
@@ -82,6 +86,8 @@ pub struct EdgeSnapshot {
     pub lag: Vec<GroupLag>,
     /// Depth of each JetStream consumer on a consume edge from a NATS stream, by name.
     pub depth: Vec<ConsumerDepth>,
+    /// The binding keys of an exchange's route to a queue or exchange (RabbitMQ), sorted.
+    pub routing_keys: Vec<String>,
     /// The findings about this edge's consumer on its topic.
     #[serde(skip)]
     pub findings: super::finding_badges::FindingBadge,
@@ -102,39 +108,6 @@ pub struct GroupLag {
     pub max_time_ms: Option<u64>,
     /// Burrow-style status over the group's partitions of this topic.
     pub status: GroupStatus,
-}
-
-/// A JetStream consumer's depth on the stream of a consume edge, as its server reports it.
-#[derive(Clone, Debug, Serialize)]
-pub struct ConsumerDepth {
-    /// The consumer's name.
-    pub consumer: String,
-    /// Messages not yet delivered to it, at the last poll.
-    pub pending: u64,
-    /// Delivered and not yet acknowledged, at the last poll.
-    pub ack_pending: u64,
-    /// Messages delivered more than once, at the last poll.
-    pub redelivered: u64,
-    /// Largest `pending` this session.
-    pub max_pending: u64,
-    /// Largest `ack_pending` this session.
-    pub max_ack_pending: u64,
-    /// Status by the depth rules (`docs/brokers.md`).
-    pub status: DepthStatus,
-}
-
-impl ConsumerDepth {
-    fn of(name: &str, state: &ConsumerState) -> Self {
-        Self {
-            consumer: name.to_owned(),
-            pending: state.info.pending,
-            ack_pending: state.info.ack_pending,
-            redelivered: state.info.redelivered,
-            max_pending: state.depth.max_ready,
-            max_ack_pending: state.depth.max_unacked,
-            status: state.depth.status,
-        }
-    }
 }
 
 impl Counters {
@@ -236,6 +209,9 @@ pub struct Snapshot {
     /// NATS servers: JetStream streams, consumers and their depth history, by server.
     #[serde(skip)]
     pub nats: Arc<BTreeMap<String, ServerState>>,
+    /// RabbitMQ brokers: exchanges, queues, bindings, consumers and depth history, by broker.
+    #[serde(skip)]
+    pub rabbitmq: Arc<BTreeMap<String, BrokerState>>,
     /// The journey list (chunks shared with the engine, not copied).
     #[serde(skip)]
     pub journeys: JourneyList,
@@ -260,7 +236,7 @@ impl Snapshot {
     pub fn graph_from_model(
         model: &FlowModel,
         kafka: &KafkaModel,
-        nats: &NatsModel,
+        brokers: &Brokers<'_>,
         now_second: u64,
     ) -> (Vec<NodeSnapshot>, Vec<EdgeSnapshot>) {
         let graph = model.graph();
@@ -287,17 +263,12 @@ impl Snapshot {
                         .collect(),
                     _ => Vec::new(),
                 };
-                let depth = match (&graph[e.source()].key, w.kind) {
-                    (NodeKey::Destination { system, name }, EdgeKind::Consumes) if system == NATS_SYSTEM => w
-                        .consumer_groups
-                        .iter()
-                        .filter_map(|c| Some(ConsumerDepth::of(c, nats.consumer(name, c)?)))
-                        .collect(),
-                    _ => Vec::new(),
-                };
+                let depth = brokers.consumer_depths(&graph[e.source()].key, w);
+                let routing_keys = brokers.routing_keys(&graph[e.source()].key, &graph[e.target()].key, w.kind);
                 EdgeSnapshot {
                     lag,
                     depth,
+                    routing_keys,
                     findings: Default::default(),
                     id: e.id().index() as u32,
                     from: e.source().index() as u32,
@@ -347,6 +318,7 @@ impl Snapshot {
                     kind,
                     label: n.key.label(),
                     counters,
+                    queue: brokers.queue_depth(&n.key),
                     findings: Default::default(),
                 }
             })

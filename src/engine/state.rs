@@ -10,13 +10,14 @@ use std::time::{Duration, Instant};
 use super::finding_badges;
 use super::findings::Findings;
 use super::journeys::Journeys;
-use super::snapshot::Snapshot;
+use super::snapshot::{Brokers, Snapshot};
 use crate::model::findings::{FindingsSettings, FindingsView};
 use crate::model::flow_graph::{FlowModel, NodeKey};
 use crate::model::journey::{Expectations, ExpectationsKey, JourneyDetail, JourneyId, JourneySettings, JourneyStore};
 use crate::model::kafka::message::KafkaMessage;
 use crate::model::kafka::{KafkaEvent, KafkaModel};
 use crate::model::nats::{NatsModel, NatsRecord};
+use crate::model::rabbitmq::{RabbitModel, RabbitRecord};
 use crate::model::record::{Record, SpanBatch};
 use crate::model::size::HeapSize;
 use crate::model::stats::Stats;
@@ -39,6 +40,9 @@ pub struct EngineState {
     /// NATS servers' JetStream streams, consumers and their depth (read through
     /// [`EngineState::nats`]).
     pub(super) nats: NatsModel,
+    /// RabbitMQ brokers' exchanges, queues, bindings, consumers and queue depth (read
+    /// through [`EngineState::rabbitmq`]).
+    pub(super) rabbitmq: RabbitModel,
     /// The failure modes found so far (read through [`EngineState::findings`]).
     findings: Findings,
     /// The findings as last published.
@@ -105,6 +109,7 @@ impl EngineState {
             model: self.model.clone(),
             kafka: self.kafka.clone(),
             nats: self.nats.clone(),
+            rabbitmq: self.rabbitmq.clone(),
             findings: self.findings.inline_copy(),
             journeys: Journeys::inline(JourneySettings { enabled: false, ..JourneySettings::default() }),
             spans: self.spans.clone(),
@@ -124,6 +129,7 @@ impl EngineState {
             + self.findings.read(crate::model::findings::FindingsModel::heap_bytes)
             + self.kafka.clusters_heap_bytes()
             + self.nats.heap_bytes()
+            + self.rabbitmq.heap_bytes()
             + self.spans.heap_bytes()
     }
 
@@ -152,6 +158,11 @@ impl EngineState {
     /// The watched NATS servers' JetStream, for reading.
     pub fn nats(&self) -> &NatsModel {
         &self.nats
+    }
+
+    /// The watched RabbitMQ brokers, for reading.
+    pub fn rabbitmq(&self) -> &RabbitModel {
+        &self.rabbitmq
     }
 
     /// The findings so far, worst first (built again only when a finding changed).
@@ -217,6 +228,7 @@ impl EngineState {
             // Moved behind an `Arc`, not copied: the browser keeps message batches that way.
             Record::Kafka(_) => self.apply_kafka(&Arc::new(record)),
             Record::Nats(nats) => self.apply_nats(&nats),
+            Record::Rabbitmq(rabbitmq) => self.apply_rabbitmq(&rabbitmq),
         }
     }
 
@@ -231,6 +243,7 @@ impl EngineState {
                 None => self.apply_kafka(&Arc::new(record.clone())),
             },
             Record::Nats(nats) => self.apply_nats(nats),
+            Record::Rabbitmq(rabbitmq) => self.apply_rabbitmq(rabbitmq),
         }
     }
 
@@ -342,6 +355,14 @@ impl EngineState {
         self.nats.apply(record);
     }
 
+    /// Applies a RabbitMQ broker's observation: its exchanges, queues, bindings and
+    /// consumers drawn in the flow graph, the queues' depths taken into the RabbitMQ model.
+    fn apply_rabbitmq(&mut self, record: &RabbitRecord) {
+        self.advance_clock(record.received_unix_nano);
+        self.model.draw_rabbitmq(record);
+        self.rabbitmq.apply(record);
+    }
+
     /// The service that produced each message, by position; `None` when spans name none.
     fn producers_of(&self, messages: &[KafkaMessage]) -> Option<Arc<[Option<String>]>> {
         let producer = |m: &KafkaMessage| m.links.trace.as_ref().and_then(|t| self.model.producer_of(t));
@@ -361,7 +382,8 @@ impl EngineState {
         if self.kafka_view.version() != self.kafka.version() {
             self.kafka_view = Arc::new(self.kafka.clone());
         }
-        let (mut nodes, mut edges) = Snapshot::graph_from_model(&self.model, &self.kafka, &self.nats, now_second);
+        let (mut nodes, mut edges) =
+            Snapshot::graph_from_model(&self.model, &self.kafka, &Brokers::new(&self.nats, &self.rabbitmq), now_second);
         self.sync_journeys();
         let (journeys, journey_counters) = {
             let store = self.journeys.lock();
@@ -379,6 +401,7 @@ impl EngineState {
             model: self.model.counters(),
             kafka: Arc::clone(&self.kafka_view),
             nats: Arc::clone(self.nats.servers()),
+            rabbitmq: Arc::clone(self.rabbitmq.servers()),
             journeys,
             journey_counters,
             journey: self.journey_detail(),

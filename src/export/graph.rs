@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::capture::{CaptureError, SkippedLines, replay_records};
 use crate::engine::EngineState;
-use crate::engine::snapshot::{ConsumerDepth, Counters, EdgeSnapshot, GroupLag, Snapshot};
+use crate::engine::snapshot::{ConsumerDepth, Counters, EdgeSnapshot, GroupLag, QueueDepth, Snapshot};
 use crate::model::flow_graph::{EdgeKind, NodeKind};
 use crate::model::stats::Percentiles;
 
@@ -89,6 +89,9 @@ struct NodeDocument<'a> {
     name: &'a str,
     #[serde(flatten)]
     counters: CountersDocument<'a>,
+    /// A RabbitMQ queue's depth, on queues a watched broker reports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    queue: Option<&'a QueueDepth>,
 }
 
 #[derive(Serialize)]
@@ -107,6 +110,9 @@ struct EdgeDocument<'a> {
     /// Depth per consumer, on consume edges out of NATS streams a watched server reports.
     #[serde(skip_serializing_if = "<[ConsumerDepth]>::is_empty")]
     depth: &'a [ConsumerDepth],
+    /// Binding keys, on an exchange's routes to what is bound to it.
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    routing_keys: &'a [String],
 }
 
 /// Renders the graph of a snapshot in `format`.
@@ -128,7 +134,13 @@ pub fn to_json(snapshot: &Snapshot) -> String {
         nodes: snapshot
             .nodes
             .iter()
-            .map(|n| NodeDocument { id: n.id, kind: n.kind, name: &n.label, counters: (&n.counters).into() })
+            .map(|n| NodeDocument {
+                id: n.id,
+                kind: n.kind,
+                name: &n.label,
+                counters: (&n.counters).into(),
+                queue: n.queue.as_ref(),
+            })
             .collect(),
         edges: snapshot
             .edges
@@ -143,6 +155,7 @@ pub fn to_json(snapshot: &Snapshot) -> String {
                 counters: (&e.counters).into(),
                 lag: &e.lag,
                 depth: &e.depth,
+                routing_keys: &e.routing_keys,
             })
             .collect(),
         spans: snapshot.model.spans,
@@ -159,6 +172,9 @@ fn quoted(text: &str) -> String {
 fn edge_label(e: &EdgeSnapshot) -> String {
     let (count, failures) = (e.counters.count, e.counters.failures);
     let unit = if e.kind == EdgeKind::Calls { "calls" } else { "msgs" };
+    if e.kind == EdgeKind::Routes {
+        return format!("binding {}", e.routing_keys.join(", "));
+    }
     let mut label = if failures > 0 { format!("{count} {unit}, {failures} failed") } else { format!("{count} {unit}") };
     for l in &e.lag {
         let _ = write!(label, ", lag {} ({})", l.offsets, l.status.as_str());
@@ -179,10 +195,21 @@ pub fn to_dot(snapshot: &Snapshot) -> String {
             NodeKind::Destination => "box",
             NodeKind::ConsumerGroup => "diamond",
         };
-        let _ = writeln!(out, "  n{} [label=\"{}\", shape={shape}];", n.id, quoted(&n.label));
+        let label = match &n.queue {
+            // DOT's own line break, after the quoted name.
+            Some(q) => {
+                format!("{}\\n{} ready, {} unacked ({})", quoted(&n.label), q.ready, q.unacked, q.status.as_str())
+            }
+            None => quoted(&n.label),
+        };
+        let _ = writeln!(out, "  n{} [label=\"{label}\", shape={shape}];", n.id);
     }
     for e in &snapshot.edges {
-        let style = if e.kind == EdgeKind::Calls { ", style=dashed" } else { "" };
+        let style = match e.kind {
+            EdgeKind::Calls => ", style=dashed",
+            EdgeKind::Routes => ", style=dotted",
+            _ => "",
+        };
         let color = if e.counters.failures > 0 { ", color=red" } else { "" };
         let _ = writeln!(out, "  n{} -> n{} [label=\"{}\"{style}{color}];", e.from, e.to, quoted(&edge_label(e)));
     }

@@ -6,7 +6,9 @@ pub mod import;
 pub mod kafka;
 pub mod nats;
 pub mod otlp;
+pub mod rabbitmq;
 pub mod source_thread;
+pub mod url_credentials;
 
 // The queue and the counters moved to `crate::pipeline` (shared with the engine); these
 // paths stay for the collector, the tests and the benches.

@@ -11,6 +11,7 @@ pub(crate) mod json_reader;
 pub mod kafka;
 pub mod messaging;
 pub mod nats;
+pub mod rabbitmq;
 pub mod record;
 pub mod redact;
 pub mod size;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::kafka::message::KafkaMessage;
 use super::kafka::{KafkaEvent, KafkaRecord};
 use super::nats::NatsRecord;
+use super::rabbitmq::RabbitRecord;
 use super::span::Span;
 
 /// Where a record came from.
@@ -57,6 +58,8 @@ pub enum Record {
     Kafka(KafkaRecord),
     /// What a NATS JetStream source observed.
     Nats(NatsRecord),
+    /// What a RabbitMQ source observed.
+    Rabbitmq(RabbitRecord),
 }
 
 impl Record {
@@ -66,6 +69,7 @@ impl Record {
             Self::Spans(b) => b.received_unix_nano,
             Self::Kafka(k) => k.received_unix_nano,
             Self::Nats(n) => n.received_unix_nano,
+            Self::Rabbitmq(r) => r.received_unix_nano,
         }
     }
 
@@ -73,7 +77,7 @@ impl Record {
     pub fn messages(&self) -> &[KafkaMessage] {
         match self {
             Self::Kafka(KafkaRecord { event: KafkaEvent::Messages(batch), .. }) => &batch.messages,
-            Self::Kafka(_) | Self::Spans(_) | Self::Nats(_) => &[],
+            Self::Kafka(_) | Self::Spans(_) | Self::Nats(_) | Self::Rabbitmq(_) => &[],
         }
     }
 
@@ -86,7 +90,7 @@ impl Record {
                     batch.messages.iter_mut().for_each(super::kafka::message::KafkaMessage::derive_links);
                 }
             }
-            Self::Nats(_) => {}
+            Self::Nats(_) | Self::Rabbitmq(_) => {}
         }
     }
 
@@ -98,7 +102,7 @@ impl Record {
                 super::kafka::KafkaEvent::Messages(batch) => batch.messages.len().max(1),
                 _ => 1,
             },
-            Self::Nats(_) => 1,
+            Self::Nats(_) | Self::Rabbitmq(_) => 1,
         }
     }
 }

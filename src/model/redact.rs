@@ -61,7 +61,7 @@ impl Redaction {
                 }
             }
             // Counts and names only: nothing a redaction names.
-            Record::Nats(_) => {}
+            Record::Nats(_) | Record::Rabbitmq(_) => {}
         }
     }
 

@@ -124,7 +124,52 @@ impl HeapSize for Record {
             Self::Spans(batch) => batch.spans.iter().map(HeapSize::total_bytes).sum(),
             Self::Kafka(k) => k.heap_bytes(),
             Self::Nats(n) => n.heap_bytes(),
+            Self::Rabbitmq(r) => r.heap_bytes(),
         }
+    }
+}
+
+impl HeapSize for crate::model::rabbitmq::RabbitRecord {
+    fn heap_bytes(&self) -> usize {
+        use crate::model::rabbitmq::{BindingInfo, ConsumerInfo, ExchangeInfo, QueueInfo, RabbitEvent};
+        let text = |t: &String| t.capacity();
+        self.server.capacity()
+            + match &self.event {
+                RabbitEvent::Connection(c) => c.message.as_ref().map_or(0, String::capacity),
+                RabbitEvent::Management(poll) => {
+                    poll.exchanges.capacity() * size_of::<ExchangeInfo>()
+                        + poll.exchanges.iter().map(|e| text(&e.vhost) + text(&e.name) + text(&e.kind)).sum::<usize>()
+                        + poll.queues.capacity() * size_of::<QueueInfo>()
+                        + poll
+                            .queues
+                            .iter()
+                            .map(|q| {
+                                text(&q.vhost)
+                                    + text(&q.name)
+                                    + text(&q.kind)
+                                    + q.dead_letter_exchange.as_ref().map_or(0, String::capacity)
+                            })
+                            .sum::<usize>()
+                        + poll.bindings.capacity() * size_of::<BindingInfo>()
+                        + poll
+                            .bindings
+                            .iter()
+                            .map(|b| text(&b.vhost) + text(&b.source) + text(&b.destination) + text(&b.routing_key))
+                            .sum::<usize>()
+                        + poll.consumers.capacity() * size_of::<ConsumerInfo>()
+                        + poll
+                            .consumers
+                            .iter()
+                            .map(|c| {
+                                text(&c.vhost)
+                                    + text(&c.queue)
+                                    + text(&c.tag)
+                                    + text(&c.connection)
+                                    + c.client_name.as_ref().map_or(0, String::capacity)
+                            })
+                            .sum::<usize>()
+                }
+            }
     }
 }
 

@@ -45,7 +45,7 @@ pub enum View {
     Findings,
     /// Kafka topics.
     Topics,
-    /// NATS JetStream streams and consumers, with their depth.
+    /// NATS JetStream streams and consumers, RabbitMQ queues, with their depth.
     Brokers,
     /// The message browser.
     Messages,
@@ -406,7 +406,7 @@ impl EventLensApp {
                 if kafka {
                     ui.selectable_value(&mut self.view, View::Topics, "Topics");
                 }
-                if !snapshot.nats.is_empty() {
+                if !snapshot.nats.is_empty() || !snapshot.rabbitmq.is_empty() {
                     ui.selectable_value(&mut self.view, View::Brokers, "Brokers");
                 }
                 if self.browser.is_available() {

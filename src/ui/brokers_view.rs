@@ -1,6 +1,7 @@
 //! The Brokers view: each watched NATS server's connection, its JetStream streams (messages,
-//! sequences) and every consumer's pending and ack-pending counts with the depth status.
-//! Selecting a consumer draws its depth history.
+//! sequences) and every consumer's pending and ack-pending counts with the depth status, and
+//! each watched RabbitMQ broker's queues (`brokers_rabbitmq`). Selecting a consumer or a
+//! queue draws its depth history.
 
 use egui::RichText;
 use egui_extras::{Column, TableBuilder};
@@ -14,13 +15,29 @@ use crate::model::nats::{ConsumerState, StreamState};
 pub struct BrokersView {
     /// (server, stream, consumer) selected.
     pub selected: Option<(String, String, String)>,
+    /// (broker, vhost, queue) selected.
+    pub selected_queue: Option<(String, String, String)>,
 }
 
 type Row<'a> = (&'a String, &'a String, &'a StreamState, Option<(&'a String, &'a ConsumerState)>);
 
 impl BrokersView {
-    /// Draws the servers' states, the table and the selected consumer's chart.
+    /// Draws each kind of broker watched: its servers' states, a table and the selected row's
+    /// chart.
     pub fn show(&mut self, ui: &mut egui::Ui, snapshot: &Snapshot) {
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            if !snapshot.nats.is_empty() {
+                ui.heading("NATS JetStream");
+                self.show_nats(ui, snapshot);
+            }
+            if !snapshot.rabbitmq.is_empty() {
+                ui.heading("RabbitMQ");
+                super::brokers_rabbitmq::show(ui, snapshot, &mut self.selected_queue);
+            }
+        });
+    }
+
+    fn show_nats(&mut self, ui: &mut egui::Ui, snapshot: &Snapshot) {
         ui.horizontal_wrapped(|ui| {
             for (name, server) in snapshot.nats.iter() {
                 let state = RichText::new(format!("{name}: {}", server.connection.label()));
@@ -50,7 +67,9 @@ impl BrokersView {
         if let Some((server, stream, consumer)) = &self.selected {
             let history = snapshot.nats.get(server).and_then(|s| s.streams.get(stream)?.consumers.get(consumer));
             match history {
-                Some(c) => depth_panel::depth_chart(ui, &c.depth, &format!("{stream} → {consumer}")),
+                Some(c) => {
+                    depth_panel::depth_chart(ui, &c.depth, &format!("{stream} → {consumer}"), depth_panel::NATS_SERIES)
+                }
                 None => self.selected = None,
             }
             ui.separator();
@@ -58,6 +77,8 @@ impl BrokersView {
         let row_height = ui.text_style_height(&egui::TextStyle::Body) + 6.0;
         let mut clicked = None;
         TableBuilder::new(ui)
+            .id_salt("nats_consumers")
+            .vscroll(false)
             .striped(true)
             .resizable(true)
             .column(Column::auto().at_least(140.0))

@@ -9,6 +9,10 @@ use crate::engine::snapshot::{EdgeSnapshot, Snapshot};
 use crate::model::depth::{DepthHistory, DepthStatus};
 use crate::model::flow_graph::NodeKey;
 use crate::model::nats::NATS_SYSTEM;
+use crate::model::rabbitmq::destination_name;
+
+/// A JetStream consumer's two counts, as JetStream names them.
+pub const NATS_SERIES: (&str, &str) = ("pending", "ack pending");
 
 /// A depth status, coloured.
 pub fn status_text(status: DepthStatus) -> RichText {
@@ -44,13 +48,48 @@ pub fn edge_depth(ui: &mut egui::Ui, snapshot: &Snapshot, edge: &EdgeSnapshot) {
         let history =
             snapshot.nats.values().find_map(|s| Some(&s.streams.get(stream)?.consumers.get(&d.consumer)?.depth));
         if let Some(history) = history {
-            depth_chart(ui, history, &format!("{stream} → {}", d.consumer));
+            depth_chart(ui, history, &format!("{stream} → {}", d.consumer), NATS_SERIES);
         }
     }
 }
 
+/// A RabbitMQ queue's depth, consumers, rates and status, with its chart.
+pub fn queue_node(ui: &mut egui::Ui, snapshot: &Snapshot, node: u32) {
+    let Some(n) = snapshot.node(node) else { return };
+    let (Some(q), NodeKey::Destination { name, .. }) = (&n.queue, &n.key) else { return };
+    ui.separator();
+    ui.strong(format!("Queue ({})", q.kind));
+    egui::Grid::new("queue_depth").num_columns(2).striped(true).show(ui, |ui| {
+        let rows = [
+            ("Ready", format!("{} (max {})", q.ready, q.max_ready)),
+            ("Unacked", format!("{} (max {})", q.unacked, q.max_unacked)),
+            ("Consumers", q.consumers.to_string()),
+            (
+                "Published / acked / redelivered",
+                format!("{:.1} / {:.1} / {:.1} per s", q.publish_rate, q.ack_rate, q.redeliver_rate),
+            ),
+        ];
+        for (label, value) in rows {
+            ui.label(RichText::new(label).weak());
+            ui.label(value);
+            ui.end_row();
+        }
+        ui.label(RichText::new("Status").weak());
+        ui.label(status_text(q.status)).on_hover_text("the depth rules over the last polls (docs/brokers.md)");
+        ui.end_row();
+    });
+    let history = snapshot.rabbitmq.values().find_map(|b| {
+        b.queues.iter().find(|((vhost, q), _)| destination_name(vhost, q) == *name).map(|(_, q)| &q.depth)
+    });
+    if let Some(history) = history {
+        depth_chart(ui, history, name, ("ready", "unacked"));
+    }
+}
+
 /// Pending and unacknowledged over the session, seconds before the last poll.
-pub fn depth_chart(ui: &mut egui::Ui, history: &DepthHistory, title: &str) {
+/// `series` names the two counts as the broker does (JetStream: pending, ack pending;
+/// RabbitMQ: ready, unacked).
+pub fn depth_chart(ui: &mut egui::Ui, history: &DepthHistory, title: &str, series: (&str, &str)) {
     let newest = history.latest().map_or(0, |s| s.at_ms);
     let x = |at_ms: u64| (at_ms as f64 - newest as f64) / 1000.0;
     ui.label(format!("Depth of {title} (messages; seconds before the last poll)"));
@@ -61,8 +100,8 @@ pub fn depth_chart(ui: &mut egui::Ui, history: &DepthHistory, title: &str) {
         .legend(Legend::default())
         .show(ui, |plot| {
             let pending: Vec<[f64; 2]> = history.samples().map(|s| [x(s.at_ms), s.ready as f64]).collect();
-            plot.line(Line::new("pending", PlotPoints::from(pending)).color(theme::SERIES_LAG_TOTAL).width(2.0));
+            plot.line(Line::new(series.0, PlotPoints::from(pending)).color(theme::SERIES_LAG_TOTAL).width(2.0));
             let unacked: Vec<[f64; 2]> = history.samples().map(|s| [x(s.at_ms), s.unacked as f64]).collect();
-            plot.line(Line::new("ack pending", PlotPoints::from(unacked)).color(theme::SERIES_UNACKED).width(1.5));
+            plot.line(Line::new(series.1, PlotPoints::from(unacked)).color(theme::SERIES_UNACKED).width(1.5));
         });
 }

@@ -79,6 +79,7 @@ fn details(snapshot: &Snapshot, selection: Selection) -> Option<Details<'_>> {
                 EdgeKind::Consumes => "is consumed by",
                 EdgeKind::Calls => "calls",
                 EdgeKind::DeadLetters => "dead-letters failed messages to",
+                EdgeKind::Routes => "routes to",
             };
             Details {
                 title: format!("{from} -> {to}"),
@@ -152,8 +153,8 @@ pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot, selection: Selection) -> Pan
     action
 }
 
-/// What the watched Kafka clusters add: lag on consume edges, partitions of topics, members
-/// of groups.
+/// What the watched brokers add: lag and depth on consume edges, partitions of topics,
+/// members of groups, a RabbitMQ queue's depth.
 fn kafka_details(ui: &mut egui::Ui, snapshot: &Snapshot, selection: Selection) {
     use crate::model::flow_graph::NodeKey;
     match selection {
@@ -168,6 +169,7 @@ fn kafka_details(ui: &mut egui::Ui, snapshot: &Snapshot, selection: Selection) {
                 if let Some(topic) = kafka_panel::kafka_topic(key) {
                     kafka_panel::topic(ui, snapshot, topic);
                 }
+                super::depth_panel::queue_node(ui, snapshot, id);
             }
             Some(NodeKey::ConsumerGroup { group, .. }) => kafka_panel::group(ui, snapshot, group),
             _ => {}

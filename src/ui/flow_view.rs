@@ -125,11 +125,18 @@ fn node_view(
     (scale, text_floor): (f32, f32),
 ) -> NodeView {
     let on_path = path.map(|p| n.members.iter().any(|m| p.nodes.contains(&m.key)));
+    let mut detail = rate_text(n.rate, n.failures);
+    // A RabbitMQ queue's depth, summed over the members (one, unless folded).
+    let queues = n.members.iter().filter_map(|m| m.queue.as_ref());
+    let (queued, ready) = queues.fold((false, 0), |(_, ready), q| (true, ready + q.ready + q.unacked));
+    if queued {
+        detail.push_str(&format!(" · {ready} queued"));
+    }
     NodeView {
         id: n.id,
         kind: n.kind,
         label: n.label.clone(),
-        detail: rate_text(n.rate, n.failures),
+        detail,
         failing: n.failures > 0,
         dimmed: unmatched || on_path == Some(false),
         highlighted: selection == Some(Selection::Node(n.id)) || on_path == Some(true),
@@ -141,8 +148,15 @@ fn node_view(
 }
 
 fn edge_view(e: &ShownEdge<'_>, (dimmed, highlighted): (bool, bool), (scale, text_floor): (f32, f32)) -> EdgeView {
-    let mut label =
-        if e.kind == EdgeKind::Calls && e.count == 0 { String::new() } else { rate_text(e.rate, e.failures) };
+    let mut label = match e.kind {
+        EdgeKind::Calls if e.count == 0 => String::new(),
+        // An exchange's route: its binding keys (what decides which messages take it).
+        EdgeKind::Routes => {
+            let keys: Vec<&str> = e.members.iter().flat_map(|m| m.routing_keys.iter().map(String::as_str)).collect();
+            keys.join(", ")
+        }
+        _ => rate_text(e.rate, e.failures),
+    };
     // Lag from the cluster: the worst group's, coloured by its status when not OK.
     if let Some(l) = e.lag {
         label.push_str(&format!(" · lag {}", l.offsets));

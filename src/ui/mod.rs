@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod background;
+pub mod brokers_rabbitmq;
 pub mod brokers_view;
 pub mod demo_panel;
 pub mod depth_panel;

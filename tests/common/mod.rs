@@ -3,6 +3,7 @@
 
 pub mod kafka;
 pub mod nats;
+pub mod rabbitmq;
 pub mod ui;
 
 use std::net::SocketAddr;

@@ -196,6 +196,7 @@ fn set_received(record: &mut Record, at: u64) {
         Record::Spans(batch) => batch.received_unix_nano = at,
         Record::Kafka(kafka) => kafka.received_unix_nano = at,
         Record::Nats(nats) => nats.received_unix_nano = at,
+        Record::Rabbitmq(rabbitmq) => rabbitmq.received_unix_nano = at,
     }
 }
 

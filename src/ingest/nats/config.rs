@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::ingest::url_credentials;
+
 /// Polls of JetStream, unless told otherwise: as often as Kafka's.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -59,37 +61,15 @@ impl std::fmt::Debug for NatsConfig {
     }
 }
 
-/// `nats://user:pass@host:4222` → (`nats://host:4222`, the user and password), percent
-/// escapes in the credentials decoded. async-nats does not read credentials from a URL.
+/// `nats://user:pass@host:4222` → (`nats://host:4222`, the user and password); a lone
+/// user-info is a token. async-nats does not read credentials from a URL.
 fn split_credentials(url: &str) -> Result<(String, Option<UrlAuth>), String> {
-    let Some((scheme, rest)) = url.split_once("://") else { return Ok((url.to_owned(), None)) };
-    let Some((credentials, host)) = rest.rsplit_once('@') else { return Ok((url.to_owned(), None)) };
-    let bad = |e: String| format!("the credentials in a NATS URL ({scheme}://…@{host}): {e}");
-    let auth = match credentials.split_once(':') {
-        Some((user, password)) => {
-            UrlAuth::UserPassword(percent_decoded(user).map_err(bad)?, percent_decoded(password).map_err(bad)?)
-        }
-        None => UrlAuth::Token(percent_decoded(credentials).map_err(bad)?),
-    };
-    Ok((format!("{scheme}://{host}"), Some(auth)))
-}
-
-/// `p%40ss` → `p@ss`.
-fn percent_decoded(text: &str) -> Result<String, String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = text.get(i + 1..i + 3).ok_or("a % escape is cut short")?;
-            out.push(u8::from_str_radix(hex, 16).map_err(|_| format!("%{hex} is not a % escape"))?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| "the % escapes are not UTF-8".to_owned())
+    let (name, credentials) = url_credentials::split(url)?;
+    let auth = credentials.map(|c| match c.password {
+        Some(password) => UrlAuth::UserPassword(c.user, password),
+        None => UrlAuth::Token(c.user),
+    });
+    Ok((name, auth))
 }
 
 #[cfg(test)]

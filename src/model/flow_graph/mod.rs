@@ -35,6 +35,7 @@ mod kafka;
 mod memory;
 mod nats;
 mod overflow;
+mod rabbitmq;
 
 pub use self::kafka::KAFKA_SYSTEM;
 pub use self::memory::{EDGE_BYTES, NODE_BYTES};
@@ -104,7 +105,9 @@ impl NodeKey {
             Self::Service { service } => service.to_string(),
             Self::Destination { system, name } => format!("{system}/{name}"),
             // JetStream has consumers where Kafka has groups.
-            Self::ConsumerGroup { system, group } if system == crate::model::nats::NATS_SYSTEM => {
+            Self::ConsumerGroup { system, group }
+                if system == crate::model::nats::NATS_SYSTEM || system == crate::model::rabbitmq::RABBITMQ_SYSTEM =>
+            {
                 format!("{system} consumer {group}")
             }
             Self::ConsumerGroup { system, group } => format!("{system} group {group}"),
@@ -135,8 +138,12 @@ pub enum EdgeKind {
     /// Service -> Service, a synchronous call.
     Calls,
     /// Destination -> dead-letter destination: messages that failed in the first were
-    /// moved to the second (from dead-letter provenance headers).
+    /// moved to the second (from dead-letter provenance headers, or a RabbitMQ queue's
+    /// dead-letter exchange).
     DeadLetters,
+    /// Destination -> destination: an exchange routes to a queue or exchange bound to it
+    /// (RabbitMQ bindings).
+    Routes,
 }
 
 /// A node with its counters.

@@ -350,7 +350,7 @@ impl JourneyStore {
                     }
                 }
             }
-            Record::Nats(_) => {}
+            Record::Nats(_) | Record::Rabbitmq(_) => {}
         }
     }
 

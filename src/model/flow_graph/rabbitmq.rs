@@ -1,0 +1,130 @@
+//! What a RabbitMQ broker's management polls draw, apart from spans: queues and bound
+//! exchanges as destinations, exchange → queue (or exchange) edges from bindings, a queue's
+//! edge to its dead-letter exchange, and queue → consumer edges. A consumer is drawn on the
+//! edge spans drew to the service its client-provided connection name names, else to a
+//! consumer node of its own (that name, or the connection). Depths, rates and routing keys
+//! are not kept here but in `model::rabbitmq`; snapshots join the two.
+
+use petgraph::visit::EdgeRef;
+
+use super::{EdgeKind, FlowModel, NodeKind};
+use crate::model::rabbitmq::{RABBITMQ_SYSTEM, RabbitEvent, RabbitRecord, destination_name};
+
+impl FlowModel {
+    /// Draws what a management poll shows.
+    pub fn draw_rabbitmq(&mut self, record: &RabbitRecord) {
+        let RabbitEvent::Management(poll) = &record.event else { return };
+        for q in &poll.queues {
+            let queue = destination_name(&q.vhost, &q.name);
+            self.ensure_destination(RABBITMQ_SYSTEM, &queue);
+            if let Some(dlx) = &q.dead_letter_exchange {
+                let dlx = destination_name(&q.vhost, dlx);
+                self.ensure_routes(&queue, &dlx, EdgeKind::DeadLetters);
+            }
+        }
+        for b in &poll.bindings {
+            let (from, to) = (destination_name(&b.vhost, &b.source), destination_name(&b.vhost, &b.destination));
+            // An exchange and a queue of the same name share a node: nothing to draw.
+            if from != to {
+                self.ensure_routes(&from, &to, EdgeKind::Routes);
+            }
+        }
+        for c in &poll.consumers {
+            let queue = destination_name(&c.vhost, &c.queue);
+            self.ensure_queue_consumer(&queue, c.who());
+        }
+    }
+
+    fn ensure_routes(&mut self, from: &str, to: &str, kind: EdgeKind) {
+        let from = self.named_node(NodeKind::Destination, RABBITMQ_SYSTEM, from);
+        let to = self.named_node(NodeKind::Destination, RABBITMQ_SYSTEM, to);
+        self.edge(from, to, kind);
+    }
+
+    /// The consume edge from `queue` to the service spans named `who`, else to a consumer
+    /// node for `who`.
+    fn ensure_queue_consumer(&mut self, queue: &str, who: &str) {
+        let destination = self.named_node(NodeKind::Destination, RABBITMQ_SYSTEM, queue);
+        let to_service = self.graph.edges_directed(destination, petgraph::Direction::Outgoing).any(|e| {
+            e.weight().kind == EdgeKind::Consumes
+                && self.graph[e.target()].key.kind() == NodeKind::Service
+                && self.graph[e.target()].key.is_consumer_named(who)
+        });
+        if !to_service {
+            self.ensure_group_consumes(RABBITMQ_SYSTEM, queue, who);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::flow_graph::{EdgeKind, FlowModel, JoinLimits};
+    use crate::model::rabbitmq::{
+        BindingInfo, ConsumerInfo, ExchangeInfo, ManagementPoll, QueueInfo, RabbitEvent, RabbitRecord,
+    };
+
+    fn record(poll: ManagementPoll) -> RabbitRecord {
+        RabbitRecord {
+            received_unix_nano: 0,
+            server: "http://localhost:15672".into(),
+            event: RabbitEvent::Management(poll),
+        }
+    }
+
+    fn edges(model: &FlowModel) -> Vec<(String, String, EdgeKind)> {
+        let g = model.graph();
+        let mut edges: Vec<_> = g
+            .edge_indices()
+            .filter_map(|e| {
+                let (a, b) = g.edge_endpoints(e)?;
+                Some((g[a].key.label(), g[b].key.label(), g[e].kind))
+            })
+            .collect();
+        edges.sort();
+        edges
+    }
+
+    #[test]
+    fn bindings_dead_letter_exchanges_and_consumers_are_drawn_once() {
+        let mut model = FlowModel::new(JoinLimits::default());
+        let queue = |vhost: &str, name: &str, dlx: Option<&str>| QueueInfo {
+            vhost: vhost.into(),
+            name: name.into(),
+            dead_letter_exchange: dlx.map(Into::into),
+            ..QueueInfo::default()
+        };
+        let bind = |source: &str, destination: &str| BindingInfo {
+            vhost: "/".into(),
+            source: source.into(),
+            destination: destination.into(),
+            routing_key: "order.*".into(),
+            ..BindingInfo::default()
+        };
+        let consumer = |client_name: Option<&str>| ConsumerInfo {
+            vhost: "/".into(),
+            queue: "billing".into(),
+            connection: "127.0.0.1:50000 -> 127.0.0.1:5672".into(),
+            client_name: client_name.map(Into::into),
+            ..ConsumerInfo::default()
+        };
+        let poll = ManagementPoll {
+            exchanges: vec![ExchangeInfo { vhost: "/".into(), name: "orders".into(), kind: "topic".into() }],
+            queues: vec![queue("/", "billing", Some("orders.dlx")), queue("shop", "audit", None)],
+            bindings: vec![bind("orders", "billing"), bind("orders", "orders")],
+            consumers: vec![consumer(Some("billing-svc")), consumer(None)],
+        };
+        model.draw_rabbitmq(&record(poll.clone()));
+        model.draw_rabbitmq(&record(poll));
+        let consumes = |to: &str| ("rabbitmq/billing".to_owned(), to.to_owned(), EdgeKind::Consumes);
+        assert_eq!(
+            edges(&model),
+            [
+                consumes("rabbitmq consumer 127.0.0.1:50000 -> 127.0.0.1:5672"),
+                consumes("rabbitmq consumer billing-svc"),
+                ("rabbitmq/billing".into(), "rabbitmq/orders.dlx".into(), EdgeKind::DeadLetters),
+                ("rabbitmq/orders".into(), "rabbitmq/billing".into(), EdgeKind::Routes),
+            ]
+        );
+        assert!(model.graph().node_weights().any(|n| n.key.label() == "rabbitmq/shop/audit"));
+    }
+}

@@ -1,0 +1,124 @@
+//! What the RabbitMQ source observed, as records the engine applies and recordings keep: one
+//! record per poll of one broker's management API. Depth status and rates are not in the
+//! record; the model derives them, so a replay derives them exactly as the live session did.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::kafka::observation::ConnectionEvent;
+
+/// One observation of one broker.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RabbitRecord {
+    /// When EventLens observed it, Unix nanoseconds.
+    pub received_unix_nano: u64,
+    /// The broker's name in EventLens: its management URL, without credentials.
+    pub server: String,
+    /// What was observed.
+    pub event: RabbitEvent,
+}
+
+/// What a poll observed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RabbitEvent {
+    /// The connection changed state (the same states as a Kafka cluster's).
+    Connection(ConnectionEvent),
+    /// Exchanges, queues, bindings and consumers.
+    Management(ManagementPoll),
+}
+
+/// Everything one poll of the management API listed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManagementPoll {
+    /// Exchanges, by vhost and name (the default exchange left out).
+    pub exchanges: Vec<ExchangeInfo>,
+    /// Queues, by vhost and name.
+    pub queues: Vec<QueueInfo>,
+    /// Bindings of exchanges to queues and exchanges (the default exchange's left out).
+    pub bindings: Vec<BindingInfo>,
+    /// Consumers, by queue.
+    pub consumers: Vec<ConsumerInfo>,
+}
+
+/// One exchange.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExchangeInfo {
+    /// Virtual host.
+    pub vhost: String,
+    /// Name.
+    pub name: String,
+    /// `direct`, `fanout`, `topic`, `headers`, ...
+    pub kind: String,
+}
+
+/// One queue.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueInfo {
+    /// Virtual host.
+    pub vhost: String,
+    /// Name.
+    pub name: String,
+    /// `classic`, `quorum` or `stream`.
+    pub kind: String,
+    /// Messages ready for delivery (`messages_ready`).
+    pub ready: u64,
+    /// Delivered and not yet acknowledged (`messages_unacknowledged`).
+    pub unacked: u64,
+    /// Consumers attached.
+    pub consumers: u32,
+    /// Messages published into it, since the broker started (`message_stats.publish`).
+    pub published: u64,
+    /// Messages delivered or fetched (`message_stats.deliver_get`).
+    pub delivered: u64,
+    /// Acknowledgements, plus deliveries that needed none (`ack` + `deliver_no_ack` +
+    /// `get_no_ack`): what moves when consumers make progress.
+    pub acked: u64,
+    /// Messages delivered again (`message_stats.redeliver`).
+    pub redelivered: u64,
+    /// Where rejected and expired messages go: the `x-dead-letter-exchange` argument, else
+    /// the `dead-letter-exchange` of the policy in force.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_letter_exchange: Option<String>,
+}
+
+/// One binding.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BindingInfo {
+    /// Virtual host.
+    pub vhost: String,
+    /// The exchange.
+    pub source: String,
+    /// The queue or exchange bound.
+    pub destination: String,
+    /// True when `destination` is an exchange.
+    pub to_exchange: bool,
+    /// The routing key (or pattern).
+    pub routing_key: String,
+}
+
+/// One consumer.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsumerInfo {
+    /// Virtual host.
+    pub vhost: String,
+    /// The queue it consumes.
+    pub queue: String,
+    /// The consumer tag.
+    pub tag: String,
+    /// The connection, as the broker names it (`host:port -> host:port`).
+    pub connection: String,
+    /// The name the client gave its connection (`connection_name`), when it gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_name: Option<String>,
+    /// True when it acknowledges manually.
+    pub ack_required: bool,
+    /// Its prefetch (0: unlimited).
+    pub prefetch: u32,
+}
+
+impl ConsumerInfo {
+    /// Who it is on the graph: the client-provided connection name, else the connection.
+    pub fn who(&self) -> &str {
+        self.client_name.as_deref().unwrap_or(&self.connection)
+    }
+}

@@ -1,0 +1,246 @@
+//! The RabbitMQ source against a real broker (Debian's rabbitmq-server with the management
+//! plugin) on 127.0.0.1, with real consumers (pika): exchanges, bindings, queues, consumers
+//! and dead-letter exchanges in the graph; exact ready, unacked and consumer counts (the
+//! numbers the broker's own API reports); the depth statuses; a recording replayed; a
+//! refused login; and the broker restarted mid-session.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
+
+use common::rabbitmq::RabbitServer;
+use common::{start_collector_with, wait_for, wait_within};
+use eventlens::collector::{Collector, CollectorConfig};
+use eventlens::engine::Snapshot;
+use eventlens::engine::snapshot::{QueueDepth, SourceState};
+use eventlens::export::graph::replay_file;
+use eventlens::ingest::rabbitmq::RabbitConfig;
+use eventlens::model::depth::DepthStatus;
+use eventlens::model::flow_graph::EdgeKind;
+use reqwest::Method;
+use serde_json::json;
+
+/// One broker for this binary's tests, taken one test at a time.
+fn broker(test: &str) -> Option<MutexGuard<'static, RabbitServer>> {
+    static BROKER: OnceLock<Option<Mutex<RabbitServer>>> = OnceLock::new();
+    let shared = BROKER.get_or_init(|| RabbitServer::start(test).map(Mutex::new)).as_ref()?;
+    Some(shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+}
+
+fn collector(url: &str, recording: Option<std::path::PathBuf>) -> Collector {
+    let mut rabbitmq = RabbitConfig::new(url).unwrap();
+    rabbitmq.poll_interval = Duration::from_millis(200);
+    start_collector_with(CollectorConfig {
+        publish_interval: Some(Duration::from_millis(20)),
+        rabbitmq: vec![rabbitmq],
+        recording,
+        ..CollectorConfig::default()
+    })
+}
+
+fn queue(s: &Snapshot, name: &str) -> Option<QueueDepth> {
+    s.nodes.iter().find(|n| n.label == format!("rabbitmq/{name}"))?.queue.clone()
+}
+
+/// (ready, unacked, consumers) of a queue as the broker's API reports it.
+fn reported(server: &RabbitServer, vhost: &str, name: &str) -> (u64, u64, u64) {
+    let q = server.api_get(&format!("queues/{}/{name}", vhost.replace('/', "%2F"))).unwrap();
+    let n = |k: &str| q[k].as_u64().unwrap_or(0);
+    (n("messages_ready"), n("messages_unacknowledged"), n("consumers"))
+}
+
+/// Waits until the broker's API itself shows `want` for a queue (its statistics lag).
+fn until_reported(server: &RabbitServer, vhost: &str, name: &str, want: (u64, u64, u64)) {
+    for _ in 0..200 {
+        if reported(server, vhost, name) == want {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{name}: the broker reports {:?}, not {want:?}", reported(server, vhost, name));
+}
+
+fn declare_shop(server: &RabbitServer, vhost: &str) {
+    let v = vhost.replace('/', "%2F");
+    server.api_send(Method::PUT, &format!("vhosts/{v}"), json!({}));
+    server.api_send(
+        Method::PUT,
+        &format!("permissions/{v}/guest"),
+        json!({"configure": ".*", "write": ".*", "read": ".*"}),
+    );
+    server.api_send(Method::PUT, &format!("exchanges/{v}/orders"), json!({"type": "topic", "durable": true}));
+    server.api_send(Method::PUT, &format!("exchanges/{v}/orders.dlx"), json!({"type": "fanout", "durable": true}));
+    let billing = json!({"durable": true, "arguments": {"x-dead-letter-exchange": "orders.dlx"}});
+    server.api_send(Method::PUT, &format!("queues/{v}/billing"), billing);
+    server.api_send(Method::PUT, &format!("queues/{v}/audit"), json!({"durable": true}));
+    server.api_send(Method::PUT, &format!("queues/{v}/billing.dead"), json!({"durable": true}));
+    server.api_send(Method::POST, &format!("bindings/{v}/e/orders/q/billing"), json!({"routing_key": "order.*"}));
+    server.api_send(Method::POST, &format!("bindings/{v}/e/orders/q/audit"), json!({"routing_key": "order.#"}));
+    server.api_send(Method::POST, &format!("bindings/{v}/e/orders.dlx/q/billing.dead"), json!({"routing_key": ""}));
+}
+
+fn publish(server: &RabbitServer, vhost: &str, n: usize) {
+    let v = vhost.replace('/', "%2F");
+    for i in 0..n {
+        let message = json!({"properties": {}, "routing_key": "order.created", "payload": format!("{{\"order\":{i}}}"), "payload_encoding": "string"});
+        server.api_send(Method::POST, &format!("exchanges/{v}/orders/publish"), message);
+    }
+}
+
+#[test]
+fn queues_bindings_consumers_and_exact_depths_reach_the_graph_and_the_recording() {
+    let Some(server) = broker("queues_bindings_consumers_and_exact_depths_reach_the_graph_and_the_recording") else {
+        return;
+    };
+    declare_shop(&server, "/");
+    publish(&server, "/", 6);
+    // billing-svc takes two messages and never acknowledges them; nobody reads audit.
+    let _holder = server.consumer("billing", "hold", "billing-svc", 2);
+    until_reported(&server, "/", "billing", (4, 2, 1));
+    until_reported(&server, "/", "audit", (6, 0, 0));
+
+    let dir = tempfile::tempdir().unwrap();
+    let recording = dir.path().join("rabbitmq.jsonl");
+    let collector = collector(&server.url(), Some(recording.clone()));
+    let s = wait_for(&collector, "billing stalled and audit stopped", |s| {
+        queue(s, "billing").is_some_and(|q| q.status == DepthStatus::Stall)
+            && queue(s, "audit").is_some_and(|q| q.status == DepthStatus::Stop)
+    });
+    let billing = queue(&s, "billing").unwrap();
+    assert_eq!((billing.ready, billing.unacked, u64::from(billing.consumers)), reported(&server, "/", "billing"));
+    let audit = queue(&s, "audit").unwrap();
+    assert_eq!((audit.ready, audit.unacked, u64::from(audit.consumers)), reported(&server, "/", "audit"));
+    assert_eq!((billing.kind.as_str(), billing.max_ready, billing.max_unacked), ("classic", 4, 2));
+
+    let label = |id: u32| s.node(id).map(|n| n.label.clone()).unwrap_or_default();
+    // The default vhost's part (the other tests of this binary use the broker too).
+    let mut edges: Vec<(String, String, EdgeKind, Vec<String>)> = s
+        .edges
+        .iter()
+        .map(|e| (label(e.from), label(e.to), e.kind, e.routing_keys.clone()))
+        .filter(|(from, _, _, _)| !from.starts_with("rabbitmq/shop/"))
+        .collect();
+    edges.sort();
+    let edge = |from: &str, to: &str, kind, keys: &[&str]| {
+        (format!("rabbitmq/{from}"), to.to_owned(), kind, keys.iter().map(|k| (*k).to_owned()).collect::<Vec<_>>())
+    };
+    assert_eq!(
+        edges,
+        [
+            edge("billing", "rabbitmq consumer billing-svc", EdgeKind::Consumes, &[]),
+            edge("billing", "rabbitmq/orders.dlx", EdgeKind::DeadLetters, &[]),
+            edge("orders", "rabbitmq/audit", EdgeKind::Routes, &["order.#"]),
+            edge("orders", "rabbitmq/billing", EdgeKind::Routes, &["order.*"]),
+            edge("orders.dlx", "rabbitmq/billing.dead", EdgeKind::Routes, &[""]),
+        ]
+    );
+
+    // A consumer that acknowledges drains audit: OK once it is empty.
+    let _drainer = server.consumer("audit", "ack", "audit-svc", 10);
+    let s = wait_for(&collector, "audit drained", |s| {
+        queue(s, "audit").is_some_and(|q| q.ready == 0 && q.consumers == 1 && q.status == DepthStatus::Ok)
+    });
+    assert_eq!(queue(&s, "audit").map(|q| q.max_ready), Some(6));
+    let summary = collector.shutdown();
+    assert!(summary.recorded > 0, "{summary:?}");
+
+    let replayed = replay_file(&recording).unwrap().snapshot;
+    let billing = queue(&replayed, "billing").expect("billing in the replay");
+    assert_eq!((billing.ready, billing.unacked, billing.status), (4, 2, DepthStatus::Stall));
+    assert_eq!(queue(&replayed, "audit").map(|q| (q.ready, q.status)), Some((0, DepthStatus::Ok)));
+}
+
+#[test]
+fn a_vhost_names_its_queues_and_a_rejecting_consumer_fills_the_dead_letter_queue() {
+    let Some(server) = broker("a_vhost_names_its_queues") else { return };
+    declare_shop(&server, "shop");
+    let _rejecter = server.consumer_in("shop", "billing", "reject", "billing-svc", 10);
+    publish(&server, "shop", 3);
+    until_reported(&server, "shop", "billing.dead", (3, 0, 0));
+    let collector = collector(&server.url(), None);
+    let s = wait_for(&collector, "the dead letters", |s| queue(s, "shop/billing.dead").is_some_and(|q| q.ready == 3));
+    assert!(s.edges.iter().any(|e| {
+        e.kind == EdgeKind::DeadLetters
+            && s.node(e.from).is_some_and(|n| n.label == "rabbitmq/shop/billing")
+            && s.node(e.to).is_some_and(|n| n.label == "rabbitmq/shop/orders.dlx")
+    }));
+    let billing = queue(&s, "shop/billing").unwrap();
+    assert_eq!((billing.ready, billing.unacked, billing.consumers), (0, 0, 1));
+}
+
+#[test]
+fn a_refused_login_says_auth_failed_and_a_restarted_broker_is_polled_again() {
+    let Some(mut server) = broker("a_refused_login_says_auth_failed") else { return };
+    declare_shop(&server, "/");
+    let wrong = server.url().replacen("http://", "http://guest:wrong-pass@", 1);
+    let refused = collector(&wrong, None);
+    let s = wait_for(&refused, "auth failed", |s| {
+        s.sources.iter().any(|x| matches!(&x.state, SourceState::Failed(m) if m.starts_with("auth failed")))
+    });
+    assert!(!format!("{:?}", s.sources).contains("wrong-pass"));
+    drop(refused);
+
+    let collector = collector(&server.url(), None);
+    let board = format!("RabbitMQ {}", server.url());
+    let source = |s: &Snapshot| s.sources.iter().find(|x| x.name == board).map(|x| x.state.clone());
+    wait_for(&collector, "connected", |s| source(s) == Some(SourceState::Listening));
+    server.stop();
+    wait_for(
+        &collector,
+        "broker down",
+        |s| matches!(source(s), Some(SourceState::Failed(m)) if m.starts_with("broker down")),
+    );
+    server.restart();
+    // Durable queues come back; the source polls them again within its backoff.
+    wait_within(&collector, "polls after the restart", Duration::from_secs(60), |s| {
+        source(s) == Some(SourceState::Listening) && queue(s, "billing").is_some()
+    });
+}
+
+#[test]
+fn record_watches_a_broker_and_graph_reports_its_queues() {
+    let Some(server) = broker("record_watches_a_broker_and_graph_reports_its_queues") else { return };
+    declare_shop(&server, "cli");
+    publish(&server, "cli", 2);
+    until_reported(&server, "cli", "audit", (2, 0, 0));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rabbitmq.jsonl");
+    let url = server.url().replacen("http://", "http://guest:guest@", 1);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_eventlens"))
+        .args(["--no-otlp", "record", "--duration", "2s", "--rabbitmq", &url, "--rabbitmq-poll", "200ms", "--out"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let recorded = std::fs::read_to_string(&file).unwrap();
+    assert!(recorded.contains("\"kind\":\"rabbitmq\"") && !recorded.contains("guest:guest"));
+
+    let graph = |format: &str| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_eventlens"))
+            .arg("graph")
+            .arg(&file)
+            .args(["--format", format])
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let doc: serde_json::Value = serde_json::from_str(&graph("json")).unwrap();
+    let node = |name: &str| doc["nodes"].as_array().unwrap().iter().find(|n| n["name"] == name).cloned();
+    let audit = node("rabbitmq/cli/audit").expect("the queue");
+    let q = &audit["queue"];
+    assert_eq!((q["ready"].as_u64(), q["unacked"].as_u64(), q["consumers"].as_u64()), (Some(2), Some(0), Some(0)));
+    assert_eq!(
+        (q["type"].as_str(), q["status"].as_str(), q["max_ready"].as_u64()),
+        (Some("classic"), Some("STOP"), Some(2))
+    );
+    assert!(node("rabbitmq/cli/orders").is_some_and(|n| n.get("queue").is_none()), "an exchange has no depth");
+    let route =
+        doc["edges"].as_array().unwrap().iter().find(|e| e["kind"] == "routes" && e["to_name"] == "rabbitmq/cli/audit");
+    assert_eq!(route.map(|e| e["routing_keys"].clone()), Some(json!(["order.#"])));
+    let dot = graph("dot");
+    assert!(dot.contains("binding order.#") && dot.contains("2 ready, 0 unacked (STOP)"), "{dot}");
+}
