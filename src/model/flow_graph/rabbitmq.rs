@@ -127,4 +127,24 @@ mod tests {
         );
         assert!(model.graph().node_weights().any(|n| n.key.label() == "rabbitmq/shop/audit"));
     }
+
+    #[test]
+    fn a_span_publishing_to_an_exchange_meets_the_brokers_exchange_on_one_node() {
+        let mut model = FlowModel::new(JoinLimits::default());
+        model.apply_span(&crate::testing::producer("checkout", "rabbitmq", "orders", 1, 1), 0);
+        let poll = ManagementPoll {
+            queues: vec![QueueInfo { vhost: "/".into(), name: "billing".into(), ..QueueInfo::default() }],
+            bindings: vec![BindingInfo {
+                vhost: "/".into(),
+                source: "orders".into(),
+                destination: "billing".into(),
+                ..BindingInfo::default()
+            }],
+            ..ManagementPoll::default()
+        };
+        model.draw_rabbitmq(&record(poll));
+        let produces = ("checkout".to_owned(), "rabbitmq/orders".to_owned(), EdgeKind::Produces);
+        let routes = ("rabbitmq/orders".to_owned(), "rabbitmq/billing".to_owned(), EdgeKind::Routes);
+        assert_eq!(edges(&model), [produces, routes]);
+    }
 }
