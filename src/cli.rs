@@ -10,10 +10,9 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use eventlens::collector::CollectorConfig;
 use eventlens::export::graph::GraphFormat;
+use eventlens::ingest::clusters_file::{Named, default_clusters_file, load_named};
 use eventlens::ingest::kafka::KafkaConfig;
-use eventlens::ingest::kafka::config::{
-    TopicPattern, default_clusters_file, load_named_cluster, parse_property, parse_topic_pattern,
-};
+use eventlens::ingest::kafka::config::{TopicPattern, parse_property, parse_topic_pattern};
 use eventlens::ingest::kafka::otlp_topic::{self, OtlpEncoding, OtlpTopicConfig};
 use eventlens::ingest::nats::NatsConfig;
 use eventlens::ingest::otlp::{DEFAULT_GRPC_ADDR, DEFAULT_HTTP_ADDR, DEFAULT_MAX_REQUEST_BYTES, OtlpConfig};
@@ -64,7 +63,7 @@ pub enum Command {
     /// Open the window with the receivers listening (the default).
     Gui,
     /// Run the collector without a window, writing what it receives (accepted spans, what
-    /// watched Kafka clusters showed) to a session file.
+    /// watched Kafka clusters, RabbitMQ brokers and NATS servers showed) to a session file.
     Record {
         /// The session file to write (JSON Lines; see docs/capture-format.md).
         #[arg(long, short)]
@@ -304,7 +303,8 @@ pub struct ReceiverArgs {
     /// several clusters.
     #[arg(long, global = true, value_name = "SERVERS", help_heading = "Kafka")]
     kafka: Vec<String>,
-    /// Watch a named cluster from the clusters file. Repeatable.
+    /// Watch a named Kafka cluster, RabbitMQ broker or NATS server from the clusters file
+    /// ([clusters.NAME], [rabbitmq.NAME], [nats.NAME]). Repeatable.
     #[arg(long, global = true, value_name = "NAME", help_heading = "Kafka")]
     cluster: Vec<String>,
     /// The clusters file [default: $XDG_CONFIG_HOME/eventlens/clusters.toml or
@@ -432,6 +432,7 @@ impl ReceiverArgs {
             config.properties.extend(self.property.iter().cloned());
             kafka.push(config);
         }
+        let (mut nats, mut rabbitmq) = (self.nats_configs()?, self.rabbitmq_configs()?);
         if !self.cluster.is_empty() {
             let file = self
                 .clusters_file
@@ -439,7 +440,11 @@ impl ReceiverArgs {
                 .or_else(default_clusters_file)
                 .context("no clusters file: pass --clusters-file (HOME is not set)")?;
             for name in &self.cluster {
-                kafka.push(load_named_cluster(&file, name)?);
+                match load_named(&file, name)? {
+                    Named::Kafka(config) => kafka.push(config),
+                    Named::Rabbitmq(config) => rabbitmq.push(config),
+                    Named::Nats(config) => nats.push(config),
+                }
             }
         }
         for config in &mut kafka {
@@ -475,8 +480,8 @@ impl ReceiverArgs {
                 max_request_bytes: self.max_request_bytes,
             }),
             kafka,
-            nats: self.nats_configs()?,
-            rabbitmq: self.rabbitmq_configs()?,
+            nats,
+            rabbitmq,
             journeys: JourneySettings {
                 enabled: !self.no_journeys,
                 max_journeys: self.max_journeys,

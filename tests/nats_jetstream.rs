@@ -282,3 +282,27 @@ fn record_watches_a_server_and_graph_reports_the_depth_it_recorded() {
     assert_eq!(depth["status"], "STOP");
     assert!(graph("dot").contains("pending 3 + 2 unacked (STOP)"));
 }
+
+#[test]
+fn a_server_named_in_the_clusters_file_is_watched_with_cluster() {
+    let Some(server) = NatsServer::start("a_server_named_in_the_clusters_file_is_watched_with_cluster") else {
+        return;
+    };
+    let app = App::connect(&server.url());
+    app.orders_stream();
+    let dir = tempfile::tempdir().unwrap();
+    let clusters = dir.path().join("clusters.toml");
+    std::fs::write(&clusters, format!("[nats.local]\nurl = \"{}\"\npoll_interval = \"200ms\"\n", server.url()))
+        .unwrap();
+    let file = dir.path().join("named.jsonl");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_eventlens"))
+        .args(["--no-otlp", "record", "--duration", "1s", "--cluster", "local", "--clusters-file"])
+        .arg(&clusters)
+        .arg("--out")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let recorded = std::fs::read_to_string(&file).unwrap();
+    assert!(recorded.contains("\"kind\":\"nats\"") && recorded.contains("\"name\":\"ORDERS\""), "{recorded}");
+}

@@ -1,14 +1,12 @@
 //! How to reach a Kafka cluster: bootstrap servers, librdkafka properties (`-X key=value`,
-//! as kcat takes them), groups to watch, which topics to tail, and a file of named clusters
-//! for people who switch between them. Secrets in properties never reach logs, recordings or
+//! as kcat takes them), groups to watch and which topics to tail (named clusters come from
+//! [`crate::ingest::clusters_file`]). Secrets in properties never reach logs, recordings or
 //! the screen.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use regex::Regex;
-use serde::Deserialize;
 
 /// Default offsets poll interval.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(5);
@@ -178,105 +176,6 @@ pub fn parse_property(text: &str) -> Result<(String, String), String> {
     }
 }
 
-/// Errors reading the clusters file.
-#[derive(Debug, thiserror::Error)]
-pub enum ClusterFileError {
-    /// The file could not be read.
-    #[error("cannot read clusters file {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The file is not valid.
-    #[error("clusters file {path} is not valid: {message}")]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// The TOML parser's message (with line and column).
-        message: String,
-    },
-    /// No cluster of that name.
-    #[error("no cluster named {name:?} in {path} (it has: {known})")]
-    Unknown {
-        /// The file.
-        path: PathBuf,
-        /// The name asked for.
-        name: String,
-        /// The names it has.
-        known: String,
-    },
-}
-
-/// The clusters file: `[clusters.NAME]` tables.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ClusterFile {
-    #[serde(default)]
-    clusters: BTreeMap<String, ClusterEntry>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ClusterEntry {
-    bootstrap: String,
-    #[serde(default)]
-    properties: BTreeMap<String, String>,
-    #[serde(default)]
-    groups: Vec<String>,
-    #[serde(default, with = "humantime_serde_opt")]
-    poll_interval: Option<Duration>,
-    /// `tail = false` turns tailing off for this cluster.
-    #[serde(default)]
-    tail: Option<bool>,
-    /// Tail only the topics this regular expression matches.
-    #[serde(default)]
-    tail_topics: Option<String>,
-}
-
-mod humantime_serde_opt {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer};
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        let text: Option<String> = Option::deserialize(d)?;
-        text.map(|t| humantime::parse_duration(&t).map_err(serde::de::Error::custom)).transpose()
-    }
-}
-
-/// Where the clusters file is by default: on Linux `$XDG_CONFIG_HOME/eventlens/clusters.toml`,
-/// else `~/.config/eventlens/clusters.toml` (each platform's config folder elsewhere; see
-/// [`crate::pipeline::folders`]).
-pub fn default_clusters_file() -> Option<PathBuf> {
-    crate::pipeline::folders::clusters_file()
-}
-
-/// Reads the cluster `name` from the clusters file at `path`.
-pub fn load_named_cluster(path: &Path, name: &str) -> Result<KafkaConfig, ClusterFileError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|source| ClusterFileError::Read { path: path.to_owned(), source })?;
-    let file: ClusterFile =
-        toml::from_str(&text).map_err(|e| ClusterFileError::Parse { path: path.to_owned(), message: e.to_string() })?;
-    let known = file.clusters.keys().cloned().collect::<Vec<_>>().join(", ");
-    let Some(entry) = file.clusters.get(name) else {
-        return Err(ClusterFileError::Unknown { path: path.to_owned(), name: name.to_owned(), known });
-    };
-    let mut config = KafkaConfig::new(entry.bootstrap.clone());
-    config.name = name.to_owned();
-    config.properties = entry.properties.clone();
-    config.groups = entry.groups.clone();
-    config.poll_interval = entry.poll_interval.unwrap_or(DEFAULT_POLL_INTERVAL);
-    config.tail = TailConfig::new(entry.tail.unwrap_or(true), entry.tail_topics.as_deref()).map_err(|e| {
-        ClusterFileError::Parse {
-            path: path.to_owned(),
-            message: format!("cluster {name:?}: tail_topics is not a valid regular expression: {e}"),
-        }
-    })?;
-    Ok(config)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,29 +196,6 @@ mod tests {
         assert_eq!(parse_property("security.protocol=SASL_SSL"), Ok(("security.protocol".into(), "SASL_SSL".into())));
         assert_eq!(parse_property("sasl.jaas.config=a=b"), Ok(("sasl.jaas.config".into(), "a=b".into())));
         assert!(parse_property("novalue").is_err());
-    }
-
-    #[test]
-    fn named_clusters_load_and_unknown_names_list_the_known_ones() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("clusters.toml");
-        std::fs::write(
-            &path,
-            "[clusters.staging]\nbootstrap = \"k1:9092,k2:9092\"\ngroups = [\"billing\"]\npoll_interval = \"2s\"\n\
-             [clusters.staging.properties]\n\"security.protocol\" = \"SASL_SSL\"\n",
-        )
-        .unwrap();
-        let c = load_named_cluster(&path, "staging").unwrap();
-        assert_eq!(c.name, "staging");
-        assert_eq!(c.bootstrap, "k1:9092,k2:9092");
-        assert_eq!(c.groups, ["billing"]);
-        assert_eq!(c.poll_interval, Duration::from_secs(2));
-        assert_eq!(c.properties["security.protocol"], "SASL_SSL");
-        let e = load_named_cluster(&path, "prod").unwrap_err().to_string();
-        assert!(e.contains("no cluster named \"prod\"") && e.contains("staging"), "{e}");
-        std::fs::write(&path, "[clusters.x]\nbootstrapp = 1\n").unwrap();
-        let e = load_named_cluster(&path, "x").unwrap_err().to_string();
-        assert!(e.contains("not valid") && e.contains("bootstrap"), "{e}");
     }
 
     #[test]
@@ -348,25 +224,5 @@ mod tests {
         assert!(TopicPattern::new("a)|(b").is_err());
         let e = parse_topic_pattern("orders[").unwrap_err();
         assert!(e.contains("not a valid regular expression") && e.contains("orders["), "{e}");
-    }
-
-    #[test]
-    fn the_clusters_file_configures_tailing_per_cluster() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("clusters.toml");
-        std::fs::write(
-            &path,
-            "[clusters.a]\nbootstrap = \"k:9092\"\n\
-             [clusters.b]\nbootstrap = \"k:9092\"\ntail = false\n\
-             [clusters.c]\nbootstrap = \"k:9092\"\ntail_topics = \"orders.*\"\n\
-             [clusters.d]\nbootstrap = \"k:9092\"\ntail_topics = \"orders(\"\n",
-        )
-        .unwrap();
-        assert_eq!(load_named_cluster(&path, "a").unwrap().tail, TailConfig::default());
-        assert!(!load_named_cluster(&path, "b").unwrap().tail.enabled);
-        let c = load_named_cluster(&path, "c").unwrap().tail;
-        assert!(c.enabled && c.selects("orders.v2") && !c.selects("payments"));
-        let e = load_named_cluster(&path, "d").unwrap_err().to_string();
-        assert!(e.contains("\"d\"") && e.contains("tail_topics"), "{e}");
     }
 }
