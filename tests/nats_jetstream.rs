@@ -258,16 +258,7 @@ fn record_watches_a_server_and_graph_reports_the_depth_it_recorded() {
     assert!(!recorded.contains("hunter2") && !stderr.contains("hunter2"), "the password stays out");
     assert!(recorded.contains("\"kind\":\"nats\""));
 
-    let graph = |format: &str| {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_eventlens"))
-            .arg("graph")
-            .arg(&file)
-            .args(["--format", format])
-            .output()
-            .unwrap();
-        assert!(output.status.success());
-        String::from_utf8(output.stdout).unwrap()
-    };
+    let graph = |format: &str| common::graph_output(&file, format);
     let doc: serde_json::Value = serde_json::from_str(&graph("json")).unwrap();
     let edge = doc["edges"].as_array().unwrap().iter().find(|e| e["kind"] == "consumes").expect("consume edge");
     assert_eq!(

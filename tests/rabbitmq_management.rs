@@ -218,16 +218,7 @@ fn record_watches_a_broker_and_graph_reports_its_queues() {
     let recorded = std::fs::read_to_string(&file).unwrap();
     assert!(recorded.contains("\"kind\":\"rabbitmq\"") && !recorded.contains("guest:guest"));
 
-    let graph = |format: &str| {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_eventlens"))
-            .arg("graph")
-            .arg(&file)
-            .args(["--format", format])
-            .output()
-            .unwrap();
-        assert!(output.status.success());
-        String::from_utf8(output.stdout).unwrap()
-    };
+    let graph = |format: &str| common::graph_output(&file, format);
     let doc: serde_json::Value = serde_json::from_str(&graph("json")).unwrap();
     let node = |name: &str| doc["nodes"].as_array().unwrap().iter().find(|n| n["name"] == name).cloned();
     let audit = node("rabbitmq/cli/audit").expect("the queue");

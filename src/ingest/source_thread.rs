@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
 
+use crate::model::kafka::observation::{ConnectionEvent, ConnectionState};
 use crate::pipeline::sources::{SourceBoard, SourceState, SourceStatus};
 
 /// A source's thread. The body gets the stop signal's receiver and should return soon after
@@ -64,6 +65,23 @@ pub fn set_state(board: &SourceBoard, name: &str, state: SourceState) {
     {
         source.state = state;
     }
+}
+
+/// Logs a broker source's connection change (`what`: "Kafka", "NATS", ...) and shows it on
+/// the board: connecting, listening, or failed with the reason (a connected source with a
+/// message, such as a refused JetStream request, counts as failed too).
+pub fn show_connection(board: &SourceBoard, board_name: &str, what: &str, name: &str, event: &ConnectionEvent) {
+    let state = event.state;
+    match &event.message {
+        Some(m) => tracing::warn!("{what} {name}: {} ({m})", state.label()),
+        None => tracing::info!("{what} {name}: {}", state.label()),
+    }
+    let board_state = match (state, &event.message) {
+        (ConnectionState::Connecting, _) => SourceState::Connecting,
+        (ConnectionState::Connected, None) => SourceState::Listening,
+        (_, message) => SourceState::Failed(format!("{}: {}", state.label(), message.clone().unwrap_or_default())),
+    };
+    set_state(board, board_name, board_state);
 }
 
 /// The longest wait between polls of a broker that does not answer.

@@ -130,3 +130,15 @@ pub fn file_read(collector: &Collector) -> String {
         other => panic!("not finished: {other:?}"),
     }
 }
+
+/// What `eventlens graph FILE --format FORMAT` prints (it must succeed).
+pub fn graph_output(file: &std::path::Path, format: &str) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_eventlens"))
+        .arg("graph")
+        .arg(file)
+        .args(["--format", format])
+        .output()
+        .expect("eventlens runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).expect("UTF-8")
+}

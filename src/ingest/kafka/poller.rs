@@ -21,7 +21,7 @@ use super::config::KafkaConfig;
 use super::context::WatchContext;
 use super::tail::{self, DeadLetterSampler, TailBounds, TailState};
 use super::{GroupHints, assignment};
-use crate::ingest::source_thread::{backoff, set_state as set_board_state};
+use crate::ingest::source_thread::{backoff, show_connection};
 use crate::model::kafka::message::KafkaMessage;
 use crate::model::kafka::observation::{
     BrokerInfo, ClusterMetadata, CommittedOffset, ConnectionEvent, ConnectionState, GroupInfo, GroupListing,
@@ -30,7 +30,7 @@ use crate::model::kafka::observation::{
 use crate::model::record::Record;
 use crate::pipeline::clock::unix_nanos_now;
 use crate::pipeline::queue::RecordSender;
-use crate::pipeline::sources::{SourceBoard, SourceState};
+use crate::pipeline::sources::SourceBoard;
 
 /// How long one broker request may take before the cluster counts as unreachable.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -423,18 +423,7 @@ impl Poller {
         if self.state.as_ref() == Some(&event) {
             return;
         }
-        match &event.message {
-            Some(m) => tracing::warn!("Kafka {}: {} ({m})", self.config.name, state.label()),
-            None => tracing::info!("Kafka {}: {}", self.config.name, state.label()),
-        }
-        let board_state = match state {
-            ConnectionState::Connecting => SourceState::Connecting,
-            ConnectionState::Connected => SourceState::Listening,
-            ConnectionState::BrokerDown | ConnectionState::AuthFailed => {
-                SourceState::Failed(format!("{}: {}", state.label(), event.message.clone().unwrap_or_default()))
-            }
-        };
-        set_board_state(&self.board, &self.board_name, board_state);
+        show_connection(&self.board, &self.board_name, "Kafka", &self.config.name, &event);
         // A dropped connection record is not worth blocking on; the board already shows it.
         let _ = self.send(KafkaEvent::Connection(event.clone()));
         self.state = Some(event);

@@ -9,12 +9,12 @@ use crossbeam_channel::{Receiver, TryRecvError};
 
 use super::config::{NatsConfig, UrlAuth};
 use super::read;
-use crate::ingest::source_thread::{backoff, set_state as set_board_state};
+use crate::ingest::source_thread::{backoff, show_connection};
 use crate::model::kafka::observation::{ConnectionEvent, ConnectionState};
 use crate::model::nats::{JetStreamPoll, NatsEvent, NatsRecord};
 use crate::model::record::Record;
 use crate::pipeline::queue::RecordSender;
-use crate::pipeline::sources::{SourceBoard, SourceState};
+use crate::pipeline::sources::SourceBoard;
 
 /// How long a connection attempt or a JetStream request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -144,16 +144,7 @@ impl Watcher {
         if self.state.as_ref() == Some(&event) {
             return Ok(());
         }
-        match &event.message {
-            Some(m) => tracing::warn!("NATS {}: {} ({m})", self.config.name, state.label()),
-            None => tracing::info!("NATS {}: {}", self.config.name, state.label()),
-        }
-        let board_state = match (state, &event.message) {
-            (ConnectionState::Connecting, _) => SourceState::Connecting,
-            (ConnectionState::Connected, None) => SourceState::Listening,
-            (_, message) => SourceState::Failed(format!("{}: {}", state.label(), message.clone().unwrap_or_default())),
-        };
-        set_board_state(&self.board, &self.board_name, board_state);
+        show_connection(&self.board, &self.board_name, "NATS", &self.config.name, &event);
         self.send(NatsEvent::Connection(event.clone()))?;
         self.state = Some(event);
         Ok(())

@@ -7,12 +7,12 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::config::RabbitConfig;
 use super::read::{ManagementClient, ReadError};
-use crate::ingest::source_thread::{backoff, set_state as set_board_state};
+use crate::ingest::source_thread::{backoff, show_connection};
 use crate::model::kafka::observation::{ConnectionEvent, ConnectionState};
 use crate::model::rabbitmq::{RabbitEvent, RabbitRecord};
 use crate::model::record::Record;
 use crate::pipeline::queue::RecordSender;
-use crate::pipeline::sources::{SourceBoard, SourceState};
+use crate::pipeline::sources::SourceBoard;
 
 /// The engine is gone: stop.
 struct Closed;
@@ -88,18 +88,7 @@ impl Watcher {
         if self.state.as_ref() == Some(&event) {
             return Ok(());
         }
-        match &event.message {
-            Some(m) => tracing::warn!("RabbitMQ {}: {} ({m})", self.name, state.label()),
-            None => tracing::info!("RabbitMQ {}: {}", self.name, state.label()),
-        }
-        let board_state = match state {
-            ConnectionState::Connecting => SourceState::Connecting,
-            ConnectionState::Connected => SourceState::Listening,
-            ConnectionState::BrokerDown | ConnectionState::AuthFailed => {
-                SourceState::Failed(format!("{}: {}", state.label(), event.message.clone().unwrap_or_default()))
-            }
-        };
-        set_board_state(&self.board, &self.board_name, board_state);
+        show_connection(&self.board, &self.board_name, "RabbitMQ", &self.name, &event);
         self.send(RabbitEvent::Connection(event.clone()))?;
         self.state = Some(event);
         Ok(())
