@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use eventlens::collector::{Collector, CollectorConfig};
+use eventlens::ingest::browse::{BrowseRequest, StartAt};
 use eventlens::ingest::kafka::KafkaConfig;
-use eventlens::ingest::kafka::browser::{BrowseRequest, StartAt};
 use eventlens::model::kafka::browser::MAX_BROWSED;
 use eventlens::model::kafka::message::{KafkaMessage, MessageFilter};
 use rdkafka::config::ClientConfig;

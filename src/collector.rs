@@ -12,10 +12,12 @@ use tokio_util::sync::CancellationToken;
 use crate::engine::KAFKA_SYSTEM;
 use crate::engine::snapshot::{SourceState, SourceStatus};
 use crate::engine::{EngineConfig, EngineHandle, EngineSummary, EngineThread, SourceBoard, Waker};
+use crate::ingest::browse::BrowseHandle;
 use crate::ingest::counters::IngestCounters;
-use crate::ingest::kafka::browser::{BrowseHandle, BrowserSource};
+use crate::ingest::kafka::browser::BrowserSource;
 use crate::ingest::kafka::otlp_topic::{OtlpTopicConfig, OtlpTopicSource};
 use crate::ingest::kafka::{GroupHints, KafkaConfig, KafkaSource};
+use crate::ingest::nats::browse::NatsBrowser;
 use crate::ingest::nats::{NatsConfig, NatsSource};
 use crate::ingest::otlp::{self, OtlpConfig, ReceiverContext};
 use crate::ingest::queue::{QueueLimits, record_queue};
@@ -76,6 +78,7 @@ pub struct Collector {
     browsers: Vec<BrowserSource>,
     otlp_kafka: Option<OtlpTopicSource>,
     nats: Vec<NatsSource>,
+    nats_browsers: Vec<NatsBrowser>,
     rabbitmq: Vec<RabbitSource>,
     file: Option<std::thread::JoinHandle<()>>,
     file_stop: Option<CancellationToken>,
@@ -205,6 +208,12 @@ impl Collector {
             .map(|server| NatsSource::spawn(server.clone(), sender.clone(), Arc::clone(&sources)))
             .collect::<std::io::Result<Vec<_>>>()
             .context("cannot start the NATS source thread")?;
+        let nats_browsers = config
+            .nats
+            .iter()
+            .map(|server| NatsBrowser::spawn(server.clone(), sender.clone()))
+            .collect::<std::io::Result<Vec<_>>>()
+            .context("cannot start the NATS message reader thread")?;
         let rabbitmq = config
             .rabbitmq
             .iter()
@@ -234,13 +243,15 @@ impl Collector {
             browsers,
             otlp_kafka,
             nats,
+            nats_browsers,
             rabbitmq,
         })
     }
 
-    /// The message browsers, one per watched cluster, for the UI.
+    /// The message readers, one per watched Kafka cluster and NATS server, for the UI.
     pub fn browsers(&self) -> Vec<BrowseHandle> {
-        self.browsers.iter().filter_map(BrowserSource::handle).collect()
+        let kafka = self.browsers.iter().filter_map(BrowserSource::handle);
+        kafka.chain(self.nats_browsers.iter().map(NatsBrowser::handle)).collect()
     }
 
     /// Stops the session file reader early (what was read stays), when one is running.
@@ -272,6 +283,9 @@ impl Collector {
         }
         for source in &mut self.nats {
             source.stop();
+        }
+        for browser in &mut self.nats_browsers {
+            browser.stop();
         }
         for source in &mut self.rabbitmq {
             source.stop();

@@ -117,12 +117,14 @@ const LAYERS: &[Layer] = &[
         folder: "src/ui",
         must_not_use: &["tokio", "async_nats", "reqwest", "crate::ingest", "crate::pipeline::queue"],
         // The message readers' handles: the Messages view sends a `BrowseRequest` (where to
-        // start, `StartAt`) over a `BrowseHandle`'s bounded channel. Send-only: what the
-        // reader finds reaches the UI through the engine and its snapshots like any record.
+        // start, `StartAt`) over a `BrowseHandle`'s bounded channel (its `BrowseKind` says
+        // Kafka or NATS). Send-only: what the reader finds reaches the UI through the engine
+        // and its snapshots like any record.
         except: &[
-            "crate::ingest::kafka::browser::BrowseHandle",
-            "crate::ingest::kafka::browser::BrowseRequest",
-            "crate::ingest::kafka::browser::StartAt",
+            "crate::ingest::browse::BrowseHandle",
+            "crate::ingest::browse::BrowseKind",
+            "crate::ingest::browse::BrowseRequest",
+            "crate::ingest::browse::StartAt",
         ],
     },
     Layer {

@@ -12,8 +12,8 @@ use std::time::Duration;
 use common::kafka::{produce, produce_with};
 use eventlens::collector::Collector;
 use eventlens::engine::Snapshot;
+use eventlens::ingest::browse::{BrowseRequest, StartAt};
 use eventlens::ingest::kafka::KafkaConfig;
-use eventlens::ingest::kafka::browser::{BrowseRequest, StartAt};
 use eventlens::model::flow_graph::EdgeKind;
 use eventlens::model::kafka::message::MessageFilter;
 

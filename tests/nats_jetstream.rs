@@ -297,3 +297,93 @@ fn a_server_named_in_the_clusters_file_is_watched_with_cluster() {
     let recorded = std::fs::read_to_string(&file).unwrap();
     assert!(recorded.contains("\"kind\":\"nats\"") && recorded.contains("\"name\":\"ORDERS\""), "{recorded}");
 }
+
+#[test]
+fn the_message_browser_reads_a_stream_by_sequence_filters_it_and_tails_it() {
+    use eventlens::ingest::browse::{BrowseKind, BrowseRequest, StartAt};
+    use eventlens::model::kafka::message::MessageFilter;
+    let Some(server) = NatsServer::start("the_message_browser_reads_a_stream_by_sequence") else { return };
+    let app = App::connect(&server.url());
+    app.orders_stream();
+    app.runtime.block_on(async {
+        for (i, subject) in ["orders.created", "orders.paid", "orders.created", "orders.paid"].iter().enumerate() {
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert("traceparent", format!("00-{:032x}-{:016x}-01", i + 1, i + 1).as_str());
+            let payload = format!("{{\"order\":{i}}}");
+            app.js.publish_with_headers(*subject, headers, payload.into()).await.unwrap().await.unwrap();
+        }
+    });
+    let c = collector(&server.url(), None);
+    let handle = c.browsers().into_iter().find(|b| b.kind == BrowseKind::Nats).expect("a JetStream reader");
+    assert_eq!(handle.cluster, server.url());
+    let request = |start, filter, follow| BrowseRequest {
+        topic: "ORDERS".into(),
+        partition: None,
+        start,
+        filter,
+        follow,
+        limit: 1_000,
+    };
+
+    assert!(handle.start(request(StartAt::Latest(3), MessageFilter::default(), false)));
+    let s = wait_for(&c, "the last three", |s| s.kafka.browser.progress.done && s.kafka.browser.len() == 3);
+    let read: Vec<(i64, String, String)> = (0..3)
+        .filter_map(|i| s.kafka.browser.get(i))
+        .map(|m| {
+            let text = |b: &Option<Vec<u8>>| String::from_utf8(b.clone().unwrap_or_default()).unwrap();
+            (m.offset, text(&m.key), text(&m.payload))
+        })
+        .collect();
+    assert_eq!(
+        read,
+        [
+            (2, "orders.paid".into(), "{\"order\":1}".into()),
+            (3, "orders.created".into(), "{\"order\":2}".into()),
+            (4, "orders.paid".into(), "{\"order\":3}".into()),
+        ]
+    );
+    let first = s.kafka.browser.get(0).unwrap();
+    assert_eq!(first.header_text("traceparent"), Some(format!("00-{:032x}-{:016x}-01", 2, 2).as_str()));
+    assert!(first.links.trace.is_some(), "traceparent is read as for Kafka");
+    assert_eq!(s.kafka.browser.progress.scanned, 3);
+    let third_at = s.kafka.browser.get(1).and_then(|m| m.timestamp_ms).unwrap();
+
+    // From a time: the first message at or after it (messages of the same millisecond too).
+    assert!(handle.start(request(StartAt::Timestamp(third_at), MessageFilter::default(), false)));
+    let s = wait_for(&c, "from the third's time", |s| s.kafka.browser.progress.done && s.kafka.browser.len() >= 2);
+    let first = s.kafka.browser.get(0).unwrap();
+    assert!(first.offset <= 3 && first.timestamp_ms >= Some(third_at), "{first:?}");
+    assert_eq!(s.kafka.browser.len() as i64, 4 - first.offset + 1);
+
+    // The subject is the key: filtering on it.
+    let paid = MessageFilter { key: Some("paid".into()), ..MessageFilter::default() };
+    assert!(handle.start(request(StartAt::Earliest, paid, false)));
+    let s = wait_for(&c, "the paid ones", |s| {
+        s.kafka.browser.progress.done && s.kafka.browser.progress.scanned == 4 && s.kafka.browser.len() == 2
+    });
+    assert_eq!(s.kafka.browser.progress.matched, 2);
+
+    // From a sequence, tailing: a message published after the start arrives.
+    assert!(handle.start(request(StartAt::Offset(4), MessageFilter::default(), true)));
+    wait_for(&c, "sequence 4", |s| s.kafka.browser.len() == 1);
+    app.publish(1);
+    let s = wait_for(&c, "the new message", |s| s.kafka.browser.len() == 2);
+    assert_eq!(s.kafka.browser.get(1).map(|m| m.offset), Some(5));
+    assert!(!s.kafka.browser.progress.done, "a tail runs until stopped");
+    assert!(handle.stop());
+    wait_for(&c, "the tail stopped", |s| s.kafka.browser.progress.done);
+
+    // A stream that is not there says so.
+    assert!(
+        handle.start(BrowseRequest {
+            topic: "NOPE".into(),
+            ..request(StartAt::Earliest, MessageFilter::default(), false)
+        })
+    );
+    let s = wait_for(&c, "the error", |s| s.kafka.browser.progress.error.is_some());
+    assert!(
+        s.kafka.browser.progress.error.as_deref().is_some_and(|e| e.contains("NOPE")),
+        "{:?}",
+        s.kafka.browser.progress
+    );
+}

@@ -54,7 +54,7 @@ fn a_stream_consumer_edge_shows_its_depth_and_the_brokers_view_lists_it() {
     });
     common::wait_for(&collector, "ledger's depth", |s| s.edges.iter().any(|e| e.depth.iter().any(|d| d.pending == 7)));
 
-    let app = EventLensApp::new(collector.engine().unwrap(), None);
+    let app = EventLensApp::new(collector.engine().unwrap(), None).with_browsers(collector.browsers());
     let mut harness =
         Harness::builder().with_size([1280.0, 800.0]).build_ui_state(|ui, app: &mut EventLensApp| app.show(ui), app);
     settle(&mut harness);
@@ -82,6 +82,14 @@ fn a_stream_consumer_edge_shows_its_depth_and_the_brokers_view_lists_it() {
     harness.get_by_label("ledger").click();
     settle(&mut harness);
     harness.get_by_label_contains("Depth of PAYMENTS → ledger");
+
+    // The message browser reads the server's streams: by stream, no partitions. (The tab;
+    // the Brokers table has a column of that name too.)
+    harness.get_all_by_label("Messages").next().unwrap().click();
+    settle(&mut harness);
+    assert_eq!(harness.state().view(), View::Messages);
+    harness.get_by_label("Stream");
+    assert!(harness.query_by_label("all partitions").is_none(), "a stream has no partitions to pick");
 }
 
 #[test]

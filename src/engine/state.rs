@@ -16,7 +16,7 @@ use crate::model::flow_graph::{FlowModel, NodeKey};
 use crate::model::journey::{Expectations, ExpectationsKey, JourneyDetail, JourneyId, JourneySettings, JourneyStore};
 use crate::model::kafka::message::KafkaMessage;
 use crate::model::kafka::{KafkaEvent, KafkaModel};
-use crate::model::nats::{NatsModel, NatsRecord};
+use crate::model::nats::{NatsEvent, NatsModel, NatsRecord};
 use crate::model::rabbitmq::{RabbitModel, RabbitRecord};
 use crate::model::record::{Record, SpanBatch};
 use crate::model::size::HeapSize;
@@ -353,6 +353,9 @@ impl EngineState {
         self.advance_clock(record.received_unix_nano);
         self.model.draw_nats(record);
         self.nats.apply(record);
+        if let NatsEvent::Messages(batch) = &record.event {
+            self.kafka.browsed(batch);
+        }
     }
 
     /// Applies a RabbitMQ broker's observation: its exchanges, queues, bindings and

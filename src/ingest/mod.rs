@@ -1,6 +1,7 @@
 //! Sources: each turns outside input into model records and queues them for the engine.
 //! A source never touches the model or the UI.
 
+pub mod browse;
 pub mod clusters_file;
 pub mod file;
 pub mod import;

@@ -179,6 +179,9 @@ impl HeapSize for crate::model::nats::NatsRecord {
         let streams = match &self.event {
             NatsEvent::JetStream(poll) => poll.streams.capacity() * size_of::<StreamInfo>(),
             NatsEvent::Connection(c) => c.message.as_ref().map_or(0, String::capacity),
+            NatsEvent::Messages(batch) => {
+                batch.topic.capacity() + batch.messages.iter().map(HeapSize::total_bytes).sum::<usize>()
+            }
         };
         let each = match &self.event {
             NatsEvent::JetStream(poll) => poll
@@ -192,7 +195,7 @@ impl HeapSize for crate::model::nats::NatsRecord {
                         + s.consumers.iter().map(|c| c.name.capacity()).sum::<usize>()
                 })
                 .sum(),
-            NatsEvent::Connection(_) => 0,
+            NatsEvent::Connection(_) | NatsEvent::Messages(_) => 0,
         };
         self.server.capacity() + streams + each
     }

@@ -27,7 +27,7 @@ use super::waterfall::WaterfallView;
 use super::{demo_panel, empty_state, theme, top_bar, topics_view};
 use crate::collector::Collector;
 use crate::engine::{Command, EngineHandle, Snapshot};
-use crate::ingest::kafka::browser::BrowseHandle;
+use crate::ingest::browse::BrowseHandle;
 use crate::model::flow_graph::NodeKey;
 use crate::model::journey::JourneyId;
 

@@ -8,7 +8,7 @@ use egui_extras::{Column, TableBuilder};
 use super::payload_view::{MessageIdentity, ShownMessage, header_value};
 use super::theme;
 use crate::engine::Snapshot;
-use crate::ingest::kafka::browser::{BrowseHandle, BrowseRequest, StartAt};
+use crate::ingest::browse::{BrowseHandle, BrowseKind, BrowseRequest, StartAt};
 use crate::model::kafka::message::{KafkaMessage, MessageFilter, TimestampType};
 
 /// How many matches one browse keeps at most.
@@ -196,11 +196,19 @@ impl MessageBrowserView {
                         }
                     });
             }
-            let cluster = clusters.get(self.cluster).and_then(|c| snapshot.kafka.clusters().get(c));
-            let topics: Vec<&String> = cluster
-                .map(|c| c.topics.iter().filter(|(_, t)| !t.internal).map(|(n, _)| n).collect())
-                .unwrap_or_default();
-            ui.label("Topic");
+            let kind = self.browsers.get(self.cluster).map_or(BrowseKind::Kafka, |b| b.kind);
+            let name = clusters.get(self.cluster);
+            let cluster = name.and_then(|c| snapshot.kafka.clusters().get(c)).filter(|_| kind == BrowseKind::Kafka);
+            let topics: Vec<&String> = match kind {
+                BrowseKind::Kafka => cluster
+                    .map(|c| c.topics.iter().filter(|(_, t)| !t.internal).map(|(n, _)| n).collect())
+                    .unwrap_or_default(),
+                // A JetStream server's streams: one sequence each, read by sequence.
+                BrowseKind::Nats => {
+                    name.and_then(|n| snapshot.nats.get(n)).map(|s| s.streams.keys().collect()).unwrap_or_default()
+                }
+            };
+            ui.label(if kind == BrowseKind::Nats { "Stream" } else { "Topic" });
             egui::ComboBox::from_id_salt("browse_topic")
                 .selected_text(if self.topic.is_empty() { "pick one" } else { self.topic.as_str() })
                 .show_ui(ui, |ui| {
@@ -215,14 +223,16 @@ impl MessageBrowserView {
                 .and_then(|c| c.topics.get(&self.topic))
                 .map(|t| t.partitions.keys().copied().collect())
                 .unwrap_or_default();
-            egui::ComboBox::from_id_salt("browse_partition")
-                .selected_text(self.partition.map_or("all partitions".to_owned(), |p| format!("partition {p}")))
-                .show_ui(ui, |ui| {
-                    ui.selectable_value(&mut self.partition, None, "all partitions");
-                    for p in partitions {
-                        ui.selectable_value(&mut self.partition, Some(p), format!("partition {p}"));
-                    }
-                });
+            if kind == BrowseKind::Kafka {
+                egui::ComboBox::from_id_salt("browse_partition")
+                    .selected_text(self.partition.map_or("all partitions".to_owned(), |p| format!("partition {p}")))
+                    .show_ui(ui, |ui| {
+                        ui.selectable_value(&mut self.partition, None, "all partitions");
+                        for p in partitions {
+                            ui.selectable_value(&mut self.partition, Some(p), format!("partition {p}"));
+                        }
+                    });
+            }
             egui::ComboBox::from_id_salt("browse_start")
                 .selected_text(match self.start {
                     StartKind::Earliest => "from earliest",

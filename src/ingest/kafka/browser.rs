@@ -5,11 +5,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::{Offset, TopicPartitionList};
@@ -18,8 +18,9 @@ use super::config::KafkaConfig;
 use super::context::WatchContext;
 use super::poller::{READER_GROUP, client_config};
 use super::reader::to_message;
+use crate::ingest::browse::{BrowseCommand, BrowseHandle, BrowseKind, BrowseRequest, StartAt, next_browse_id};
 use crate::model::kafka::browser::BrowseProgress;
-use crate::model::kafka::message::{KafkaMessage, MessageFilter};
+use crate::model::kafka::message::KafkaMessage;
 use crate::model::kafka::observation::MessageBatch;
 use crate::model::kafka::{KafkaEvent, KafkaRecord};
 use crate::model::record::Record;
@@ -30,73 +31,6 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// Matches sent per batch at most, and how long a batch may wait.
 const BATCH_MESSAGES: usize = 2_000;
 const BATCH_WAIT: Duration = Duration::from_millis(100);
-
-/// Browse ids, increasing across clusters so the newest browse always wins.
-static NEXT_BROWSE: AtomicU64 = AtomicU64::new(1);
-
-/// Where reading starts, per partition.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StartAt {
-    /// The earliest retained message.
-    Earliest,
-    /// The last `n` messages.
-    Latest(u64),
-    /// This offset.
-    Offset(i64),
-    /// The first message at or after this time (Unix ms).
-    Timestamp(i64),
-}
-
-/// What to read.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BrowseRequest {
-    /// Topic.
-    pub topic: String,
-    /// One partition, or all of them.
-    pub partition: Option<i32>,
-    /// Where to start.
-    pub start: StartAt,
-    /// Which messages to keep.
-    pub filter: MessageFilter,
-    /// Keep reading new messages after the end (live tail).
-    pub follow: bool,
-    /// Stop after this many matches.
-    pub limit: usize,
-}
-
-enum BrowseCommand {
-    Start(Box<BrowseRequest>),
-    Stop,
-}
-
-/// The UI's handle to a cluster's browser.
-#[derive(Clone, Debug)]
-pub struct BrowseHandle {
-    /// The cluster's name.
-    pub cluster: String,
-    commands: Sender<BrowseCommand>,
-}
-
-impl std::fmt::Debug for BrowseCommand {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Start(r) => write!(f, "Start({})", r.topic),
-            Self::Stop => write!(f, "Stop"),
-        }
-    }
-}
-
-impl BrowseHandle {
-    /// Starts a browse (cancelling the current one); false when the reader is gone or busy.
-    pub fn start(&self, request: BrowseRequest) -> bool {
-        self.commands.try_send(BrowseCommand::Start(Box::new(request))).is_ok()
-    }
-
-    /// Cancels the current browse.
-    pub fn stop(&self) -> bool {
-        self.commands.try_send(BrowseCommand::Stop).is_ok()
-    }
-}
 
 /// A running browser reader; dropping it stops the thread.
 #[derive(Debug)]
@@ -110,7 +44,7 @@ impl BrowserSource {
     /// Starts the reader thread for a cluster.
     pub fn spawn(config: KafkaConfig, sender: RecordSender) -> std::io::Result<Self> {
         let (tx, rx) = crossbeam_channel::bounded(8);
-        let handle = BrowseHandle { cluster: config.name.clone(), commands: tx };
+        let handle = BrowseHandle::new(config.name.clone(), BrowseKind::Kafka, tx);
         let shutdown = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&shutdown);
         let join = std::thread::Builder::new()
@@ -200,7 +134,7 @@ impl Reader {
     }
 
     fn browse(&mut self, request: &BrowseRequest, commands: &Receiver<BrowseCommand>) -> Ended {
-        let browse = NEXT_BROWSE.fetch_add(1, Ordering::Relaxed);
+        let browse = next_browse_id();
         let mut progress = BrowseProgress::default();
         let config = self.config.clone();
         let plan = match self.consumer().and_then(|c| plan(&config, c, request)) {

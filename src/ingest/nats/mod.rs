@@ -5,6 +5,7 @@
 //! Each server gets one named thread running a small tokio runtime: the poll loop on the
 //! thread itself, async-nats's connection on the runtime's one worker.
 
+pub mod browse;
 pub mod config;
 pub mod read;
 pub mod watch;

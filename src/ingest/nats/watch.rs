@@ -53,7 +53,7 @@ impl Watcher {
         self.set_state(ConnectionState::Connecting, None)?;
         let mut failures = 0u32;
         let client = loop {
-            match self.connect().await {
+            match connect(&self.config).await {
                 Ok(client) => break client,
                 Err((state, message)) => {
                     failures += 1;
@@ -91,40 +91,6 @@ impl Watcher {
         }
     }
 
-    async fn connect(&self) -> Result<async_nats::Client, (ConnectionState, String)> {
-        let mut options = ConnectOptions::new()
-            .name("eventlens")
-            .connection_timeout(REQUEST_TIMEOUT)
-            .request_timeout(Some(REQUEST_TIMEOUT));
-        match &self.config.auth {
-            Some(UrlAuth::UserPassword(user, password)) => {
-                options = options.user_and_password(user.clone(), password.clone());
-            }
-            Some(UrlAuth::Token(token)) => options = options.token(token.clone()),
-            None => {}
-        }
-        if let Some(creds) = &self.config.creds {
-            options = options.credentials_file(creds).await.map_err(|e| {
-                (ConnectionState::AuthFailed, format!("cannot read the credentials file {}: {e}", creds.display()))
-            })?;
-        }
-        if let Some(ca) = &self.config.tls_ca {
-            options = options.add_root_certificates(ca.clone());
-        }
-        if let Some((cert, key)) = &self.config.tls_client {
-            options = options.add_client_certificate(cert.clone(), key.clone());
-        }
-        options.connect(self.config.name.as_str()).await.map_err(|e| {
-            let state = match e.kind() {
-                ConnectErrorKind::Authentication | ConnectErrorKind::AuthorizationViolation => {
-                    ConnectionState::AuthFailed
-                }
-                _ => ConnectionState::BrokerDown,
-            };
-            (state, e.to_string())
-        })
-    }
-
     /// Sends every poll, changed or not: the depth rules read progress between polls, so
     /// a quiet poll is a sample too.
     fn send_poll(&mut self, poll: JetStreamPoll) -> Result<(), Stop> {
@@ -149,6 +115,40 @@ impl Watcher {
         self.state = Some(event);
         Ok(())
     }
+}
+
+/// Connects to `config`'s server with its credentials and TLS files; on failure, the state
+/// to report (auth failed or broker down) and why.
+pub async fn connect(config: &NatsConfig) -> Result<async_nats::Client, (ConnectionState, String)> {
+    let mut options = ConnectOptions::new()
+        .name("eventlens")
+        .connection_timeout(REQUEST_TIMEOUT)
+        .request_timeout(Some(REQUEST_TIMEOUT));
+    match &config.auth {
+        Some(UrlAuth::UserPassword(user, password)) => {
+            options = options.user_and_password(user.clone(), password.clone());
+        }
+        Some(UrlAuth::Token(token)) => options = options.token(token.clone()),
+        None => {}
+    }
+    if let Some(creds) = &config.creds {
+        options = options.credentials_file(creds).await.map_err(|e| {
+            (ConnectionState::AuthFailed, format!("cannot read the credentials file {}: {e}", creds.display()))
+        })?;
+    }
+    if let Some(ca) = &config.tls_ca {
+        options = options.add_root_certificates(ca.clone());
+    }
+    if let Some((cert, key)) = &config.tls_client {
+        options = options.add_client_certificate(cert.clone(), key.clone());
+    }
+    options.connect(config.name.as_str()).await.map_err(|e| {
+        let state = match e.kind() {
+            ConnectErrorKind::Authentication | ConnectErrorKind::AuthorizationViolation => ConnectionState::AuthFailed,
+            _ => ConnectionState::BrokerDown,
+        };
+        (state, e.to_string())
+    })
 }
 
 /// Waits `pause`, returning early with [`Stop::Asked`] when the stop signal fires.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::browser::{BatchMessages, MessageBrowser};
 use super::lag::{GroupStatus, LagSample, LagSettings, LagStatus, PartitionLag};
 use super::observation::{
-    BrokerInfo, ConnectionEvent, GroupMember, GroupOrigin, KafkaEvent, KafkaRecord, OffsetPoll, TopicInfo,
+    BrokerInfo, ConnectionEvent, GroupMember, GroupOrigin, KafkaEvent, KafkaRecord, MessageBatch, OffsetPoll, TopicInfo,
 };
 use crate::model::record::Record;
 
@@ -57,6 +57,15 @@ impl KafkaModel {
             self.browser.push_batch(batch.browse, &batch.topic, messages, producers, batch.progress.clone());
         }
         self.version += 1;
+    }
+
+    /// Shows a batch another broker's reader browsed (a JetStream stream's messages) in the
+    /// message browser, without touching the clusters.
+    pub fn browsed(&mut self, batch: &MessageBatch) {
+        if batch.browse > 0 {
+            self.browser.push(batch.browse, &batch.topic, batch.messages.clone(), batch.progress.clone());
+            self.version += 1;
+        }
     }
 
     /// Applies one observation.

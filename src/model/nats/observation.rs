@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::kafka::observation::ConnectionEvent;
+use crate::model::kafka::observation::{ConnectionEvent, MessageBatch};
 
 /// One observation of one NATS server (or cluster, through the server it reached).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -25,6 +25,9 @@ pub enum NatsEvent {
     Connection(ConnectionEvent),
     /// JetStream's streams and consumers.
     JetStream(JetStreamPoll),
+    /// Messages of a stream read for the message browser (`topic` is the stream, `offset`
+    /// the stream sequence, `key` the subject).
+    Messages(MessageBatch),
 }
 
 /// Every stream and consumer JetStream listed at one poll.

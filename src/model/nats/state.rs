@@ -69,6 +69,8 @@ impl NatsModel {
                 server.message = None;
                 server.take_poll(poll, at_ms);
             }
+            // The message browser's, not the server state's.
+            NatsEvent::Messages(_) => return,
         }
         self.version += 1;
     }
