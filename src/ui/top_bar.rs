@@ -62,7 +62,13 @@ pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot, options: &mut CanvasOptions<
                 SourceState::Finished(summary) => (theme::STATE_OK, summary.clone(), None),
             };
             state_dot(ui, color).on_hover_text(&tip);
-            ui.label(format!("{} {}", source.name, source.address)).on_hover_text(&tip);
+            // A broker source's name holds its address already ("NATS nats://host:4222").
+            let text = if source.name.ends_with(&source.address) {
+                source.name.clone()
+            } else {
+                format!("{} {}", source.name, source.address)
+            };
+            ui.label(text).on_hover_text(&tip);
             if let Some(words) = words {
                 ui.label(RichText::new(words).color(color)).on_hover_text(tip);
             }
