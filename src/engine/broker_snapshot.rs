@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::model::depth::DepthStatus;
 use crate::model::flow_graph::{EdgeKind, FlowEdge, NodeKey};
-use crate::model::nats::{ConsumerState, NATS_SYSTEM, NatsModel};
+use crate::model::nats::{ConsumerState, NATS_SYSTEM, NatsModel, subject_matches};
 use crate::model::rabbitmq::{QueueState, RABBITMQ_SYSTEM, RabbitModel, destination_name};
 
 /// The broker models a snapshot reads beside the flow graph, indexed once per snapshot by
@@ -130,9 +130,17 @@ impl<'a> Brokers<'a> {
         }
     }
 
-    /// The binding keys of a RabbitMQ route from exchange `from` to `to`, sorted.
+    /// The binding keys of a RabbitMQ route from exchange `from` to `to`, or the subject
+    /// filters of NATS stream `to` that take subject `from`, sorted.
     pub(super) fn routing_keys(&self, from: &NodeKey, to: &NodeKey, kind: EdgeKind) -> Vec<String> {
         match (from, to) {
+            (NodeKey::Destination { system, name: subject }, NodeKey::Destination { name: stream, .. })
+                if kind == EdgeKind::Routes && system == NATS_SYSTEM =>
+            {
+                let info = self.nats.servers().values().find_map(|s| s.streams.get(stream));
+                let filters = info.into_iter().flat_map(|s| s.info.subjects.iter());
+                filters.filter(|f| subject_matches(f, subject)).cloned().collect()
+            }
             (NodeKey::Destination { system, name: from }, NodeKey::Destination { name: to, .. })
                 if kind == EdgeKind::Routes && system == RABBITMQ_SYSTEM =>
             {

@@ -1,10 +1,11 @@
 //! What a NATS server's JetStream polls draw, apart from spans: streams as destinations and
 //! each stream's consumers as consume edges, merged with the edges spans drew when a span's
-//! consumer group (`messaging.consumer.group.name`) is the consumer's name. The consumers'
-//! depths are not kept here but in `model::nats`; snapshots join the two.
+//! consumer group (`messaging.consumer.group.name`) is the consumer's name; and a routes edge
+//! from each subject spans named (`nats/orders.created`) to the stream that stores it. The
+//! consumers' depths are not kept here but in `model::nats`; snapshots join the two.
 
-use super::FlowModel;
-use crate::model::nats::{NATS_SYSTEM, NatsEvent, NatsRecord};
+use super::{EdgeKind, FlowModel, NodeKind};
+use crate::model::nats::{NATS_SYSTEM, NatsEvent, NatsRecord, StreamInfo, subject_matches};
 
 impl FlowModel {
     /// Draws what a JetStream poll shows: each stream, and an edge to each of its consumers.
@@ -15,6 +16,29 @@ impl FlowModel {
             for consumer in &stream.consumers {
                 self.ensure_group_consumes(NATS_SYSTEM, &stream.name, &consumer.name);
             }
+        }
+        self.link_subjects(&poll.streams);
+    }
+
+    /// Links each subject node spans drew to the stream whose subjects take it (the first
+    /// such stream by name), so a span's subject and the server's stream meet on the graph.
+    fn link_subjects(&mut self, streams: &[StreamInfo]) {
+        let Some(names) = self.destinations.get(NATS_SYSTEM) else { return };
+        let mut links: Vec<(&String, &str)> = names
+            .keys()
+            .filter(|name| !streams.iter().any(|s| &s.name == *name))
+            .filter_map(|name| {
+                let stream = streams.iter().find(|s| s.subjects.iter().any(|f| subject_matches(f, name)))?;
+                Some((name, stream.name.as_str()))
+            })
+            .collect();
+        // Sorted: the hash map's order must not decide which edge gets which id.
+        links.sort();
+        let links: Vec<(String, String)> = links.into_iter().map(|(a, b)| (a.clone(), b.to_owned())).collect();
+        for (subject, stream) in links {
+            let from = self.named_node(NodeKind::Destination, NATS_SYSTEM, &subject);
+            let to = self.named_node(NodeKind::Destination, NATS_SYSTEM, &stream);
+            self.edge(from, to, EdgeKind::Routes);
         }
     }
 }
@@ -45,5 +69,28 @@ mod tests {
         assert_eq!(model.graph().edge_count(), 2);
         let stream = NodeKey::Destination { system: "nats".into(), name: "ORDERS".into() };
         assert!(model.node_index(&stream).is_some());
+    }
+
+    #[test]
+    fn a_subject_spans_name_is_routed_to_the_stream_that_stores_it() {
+        let mut model = FlowModel::new(JoinLimits::default());
+        model.apply_span(&crate::testing::producer("checkout", "nats", "orders.created", 1, 1), 0);
+        model.apply_span(&crate::testing::producer("checkout", "nats", "audit.log", 2, 2), 0);
+        let stream = StreamInfo { name: "ORDERS".into(), subjects: vec!["orders.>".into()], ..StreamInfo::default() };
+        let record = NatsRecord {
+            received_unix_nano: 0,
+            server: "nats://localhost:4222".into(),
+            event: NatsEvent::JetStream(JetStreamPoll { streams: vec![stream] }),
+        };
+        model.draw_nats(&record);
+        model.draw_nats(&record);
+        let g = model.graph();
+        let mut routes: Vec<(String, String)> = g
+            .edge_indices()
+            .filter(|&e| g[e].kind == crate::model::flow_graph::EdgeKind::Routes)
+            .filter_map(|e| g.edge_endpoints(e).map(|(a, b)| (g[a].key.label(), g[b].key.label())))
+            .collect();
+        routes.sort();
+        assert_eq!(routes, [("nats/orders.created".to_owned(), "nats/ORDERS".to_owned())]);
     }
 }
