@@ -17,6 +17,7 @@ use eventlens::engine::snapshot::{ConsumerDepth, SourceState};
 use eventlens::export::graph::replay_file;
 use eventlens::ingest::nats::NatsConfig;
 use eventlens::model::depth::DepthStatus;
+use eventlens::model::findings::FindingKind;
 use eventlens::model::flow_graph::{EdgeKind, NodeKind};
 use tokio_stream::StreamExt;
 
@@ -168,6 +169,10 @@ fn streams_consumers_and_their_exact_depths_reach_the_graph_and_the_recording() 
     });
     let b = depth(&stalled, "ORDERS", "billing").unwrap();
     assert!(b.ack_pending > 3 && b.max_ack_pending >= b.ack_pending, "{b:?}");
+    let finding = stalled.findings.findings.iter().find(|f| f.location.group.as_deref() == Some("billing")).cloned();
+    let finding = finding.expect("billing's lag finding");
+    assert_eq!((finding.kind, finding.location.topic.as_deref()), (FindingKind::Lag, Some("ORDERS")));
+    assert!(finding.summary.contains("then STALL") && finding.summary.contains("ack pending"), "{}", finding.summary);
 
     // Quiet now: the polls show what the server reports, billing stops (nothing takes its
     // ready messages any more), and the recording replays to the same.
@@ -325,9 +330,19 @@ fn the_message_browser_reads_a_stream_by_sequence_filters_it_and_tails_it() {
         limit: 1_000,
     };
 
-    assert!(handle.start(request(StartAt::Latest(3), MessageFilter::default(), false)));
-    let s = wait_for(&c, "the last three", |s| s.kafka.browser.progress.done && s.kafka.browser.len() == 3);
-    let read: Vec<(i64, String, String)> = (0..3)
+    // Each read is a new browse, with an id above the last one seen.
+    let mut last = 0;
+    let mut read = |request: BrowseRequest, what: &str, done: &dyn Fn(&Snapshot) -> bool| {
+        assert!(handle.start(request));
+        let s = wait_for(&c, what, |s| s.kafka.browser.browse > last && done(s));
+        last = s.kafka.browser.browse;
+        s
+    };
+
+    let s = read(request(StartAt::Latest(3), MessageFilter::default(), false), "the last three", &|s| {
+        s.kafka.browser.progress.done && s.kafka.browser.len() == 3
+    });
+    let read_back: Vec<(i64, String, String)> = (0..3)
         .filter_map(|i| s.kafka.browser.get(i))
         .map(|m| {
             let text = |b: &Option<Vec<u8>>| String::from_utf8(b.clone().unwrap_or_default()).unwrap();
@@ -335,7 +350,7 @@ fn the_message_browser_reads_a_stream_by_sequence_filters_it_and_tails_it() {
         })
         .collect();
     assert_eq!(
-        read,
+        read_back,
         [
             (2, "orders.paid".into(), "{\"order\":1}".into()),
             (3, "orders.created".into(), "{\"order\":2}".into()),
@@ -349,23 +364,21 @@ fn the_message_browser_reads_a_stream_by_sequence_filters_it_and_tails_it() {
     let third_at = s.kafka.browser.get(1).and_then(|m| m.timestamp_ms).unwrap();
 
     // From a time: the first message at or after it (messages of the same millisecond too).
-    assert!(handle.start(request(StartAt::Timestamp(third_at), MessageFilter::default(), false)));
-    let s = wait_for(&c, "from the third's time", |s| s.kafka.browser.progress.done && s.kafka.browser.len() >= 2);
+    let s =
+        read(request(StartAt::Timestamp(third_at), MessageFilter::default(), false), "from the third's time", &|s| {
+            s.kafka.browser.progress.done
+        });
     let first = s.kafka.browser.get(0).unwrap();
     assert!(first.offset <= 3 && first.timestamp_ms >= Some(third_at), "{first:?}");
     assert_eq!(s.kafka.browser.len() as i64, 4 - first.offset + 1);
 
     // The subject is the key: filtering on it.
     let paid = MessageFilter { key: Some("paid".into()), ..MessageFilter::default() };
-    assert!(handle.start(request(StartAt::Earliest, paid, false)));
-    let s = wait_for(&c, "the paid ones", |s| {
-        s.kafka.browser.progress.done && s.kafka.browser.progress.scanned == 4 && s.kafka.browser.len() == 2
-    });
-    assert_eq!(s.kafka.browser.progress.matched, 2);
+    let s = read(request(StartAt::Earliest, paid, false), "the paid ones", &|s| s.kafka.browser.progress.done);
+    assert_eq!((s.kafka.browser.progress.scanned, s.kafka.browser.len(), s.kafka.browser.progress.matched), (4, 2, 2));
 
     // From a sequence, tailing: a message published after the start arrives.
-    assert!(handle.start(request(StartAt::Offset(4), MessageFilter::default(), true)));
-    wait_for(&c, "sequence 4", |s| s.kafka.browser.len() == 1);
+    read(request(StartAt::Offset(4), MessageFilter::default(), true), "sequence 4", &|s| s.kafka.browser.len() == 1);
     app.publish(1);
     let s = wait_for(&c, "the new message", |s| s.kafka.browser.len() == 2);
     assert_eq!(s.kafka.browser.get(1).map(|m| m.offset), Some(5));
@@ -374,13 +387,8 @@ fn the_message_browser_reads_a_stream_by_sequence_filters_it_and_tails_it() {
     wait_for(&c, "the tail stopped", |s| s.kafka.browser.progress.done);
 
     // A stream that is not there says so.
-    assert!(
-        handle.start(BrowseRequest {
-            topic: "NOPE".into(),
-            ..request(StartAt::Earliest, MessageFilter::default(), false)
-        })
-    );
-    let s = wait_for(&c, "the error", |s| s.kafka.browser.progress.error.is_some());
+    let nope = BrowseRequest { topic: "NOPE".into(), ..request(StartAt::Earliest, MessageFilter::default(), false) };
+    let s = read(nope, "the error", &|s| s.kafka.browser.progress.error.is_some());
     assert!(
         s.kafka.browser.progress.error.as_deref().is_some_and(|e| e.contains("NOPE")),
         "{:?}",

@@ -19,6 +19,7 @@ use eventlens::engine::snapshot::{QueueDepth, SourceState};
 use eventlens::export::graph::replay_file;
 use eventlens::ingest::rabbitmq::RabbitConfig;
 use eventlens::model::depth::DepthStatus;
+use eventlens::model::findings::{FindingKind, Severity};
 use eventlens::model::flow_graph::EdgeKind;
 use reqwest::Method;
 use serde_json::json;
@@ -114,6 +115,19 @@ fn queues_bindings_consumers_and_exact_depths_reach_the_graph_and_the_recording(
     let audit = queue(&s, "audit").unwrap();
     assert_eq!((audit.ready, audit.unacked, u64::from(audit.consumers)), reported(&server, "/", "audit"));
     assert_eq!((billing.kind.as_str(), billing.max_ready, billing.max_unacked), ("classic", 4, 2));
+    // Both are named as lag findings, as a Kafka group's would be, and badge their queues.
+    let finding = |queue: &str| {
+        s.findings
+            .findings
+            .iter()
+            .find(|f| f.kind == FindingKind::Lag && f.location.topic.as_deref() == Some(queue))
+            .cloned()
+    };
+    let stalled = finding("billing").expect("billing's finding");
+    assert_eq!(stalled.severity, Severity::Error);
+    assert!(stalled.summary.ends_with("now STALL with 6 messages waiting (4 ready, 2 unacked)"), "{}", stalled.summary);
+    assert!(finding("audit").is_some_and(|f| f.summary.contains("now STOP")));
+    assert!(s.nodes.iter().any(|n| n.label == "rabbitmq/billing" && n.findings.count > 0), "the queue carries a badge");
 
     let label = |id: u32| s.node(id).map(|n| n.label.clone()).unwrap_or_default();
     // The default vhost's part (the other tests of this binary use the broker too).

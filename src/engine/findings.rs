@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use super::helper::Helper;
+use crate::model::findings::depth::DepthRow;
 use crate::model::findings::{FindingsModel, FindingsSettings};
 use crate::model::kafka::ClusterState;
 use crate::model::record::{Record, SpanBatch};
@@ -25,6 +26,8 @@ pub(super) enum Input {
     Messages { record: Arc<Record>, producers: Option<Arc<[Option<String>]>>, at: u64 },
     /// The clusters right after an offsets poll received at `at`.
     Lag { clusters: Arc<BTreeMap<String, ClusterState>>, at: u64 },
+    /// Queue and JetStream consumer depths right after a broker poll received at `at`.
+    Depths { rows: Vec<DepthRow>, at: u64 },
 }
 
 /// The findings model and where its detectors run.
@@ -62,6 +65,7 @@ impl Findings {
             }
             Input::Messages { record, producers, at } => messages(model, &record, producers.as_ref(), at),
             Input::Lag { clusters, at } => model.apply_lag(&clusters, at),
+            Input::Depths { rows, at } => model.apply_depths(&rows, at),
         })?;
         Ok(Self::Threaded(helper))
     }
@@ -98,6 +102,14 @@ impl Findings {
         match self {
             Self::Inline(model) => model.apply_lag(clusters, at),
             Self::Threaded(helper) => helper.send(Input::Lag { clusters: Arc::clone(clusters), at }),
+        }
+    }
+
+    /// Hands the detectors the depths a broker poll left (see [`FindingsModel::apply_depths`]).
+    pub fn apply_depths(&mut self, rows: Vec<DepthRow>, at: u64) {
+        match self {
+            Self::Inline(model) => model.apply_depths(&rows, at),
+            Self::Threaded(helper) => helper.send(Input::Depths { rows, at }),
         }
     }
 

@@ -17,7 +17,7 @@ use crate::model::journey::{Expectations, ExpectationsKey, JourneyDetail, Journe
 use crate::model::kafka::message::KafkaMessage;
 use crate::model::kafka::{KafkaEvent, KafkaModel};
 use crate::model::nats::{NatsEvent, NatsModel, NatsRecord};
-use crate::model::rabbitmq::{RabbitModel, RabbitRecord};
+use crate::model::rabbitmq::{RabbitEvent, RabbitModel, RabbitRecord};
 use crate::model::record::{Record, SpanBatch};
 use crate::model::size::HeapSize;
 use crate::model::stats::Stats;
@@ -353,8 +353,10 @@ impl EngineState {
         self.advance_clock(record.received_unix_nano);
         self.model.draw_nats(record);
         self.nats.apply(record);
-        if let NatsEvent::Messages(batch) = &record.event {
-            self.kafka.browsed(batch);
+        match &record.event {
+            NatsEvent::Messages(batch) => self.kafka.browsed(batch),
+            NatsEvent::JetStream(_) => self.findings.apply_depths(self.nats.depth_rows(), record.received_unix_nano),
+            NatsEvent::Connection(_) => {}
         }
     }
 
@@ -364,6 +366,9 @@ impl EngineState {
         self.advance_clock(record.received_unix_nano);
         self.model.draw_rabbitmq(record);
         self.rabbitmq.apply(record);
+        if matches!(record.event, RabbitEvent::Management(_)) {
+            self.findings.apply_depths(self.rabbitmq.depth_rows(), record.received_unix_nano);
+        }
     }
 
     /// The service that produced each message, by position; `None` when spans name none.

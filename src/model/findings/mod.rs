@@ -11,6 +11,7 @@
 pub mod compensation;
 pub mod coupling;
 pub mod dead_letter;
+pub mod depth;
 pub mod finding;
 pub mod json_scan;
 pub mod lag;
@@ -129,6 +130,7 @@ pub struct FindingsModel {
     compensation: compensation::CompensationDetector,
     coupling: coupling::CouplingDetector,
     lag: lag::LagDetector,
+    depth: depth::DepthDetector,
     version: u64,
 }
 
@@ -150,6 +152,7 @@ impl FindingsModel {
             compensation: compensation::CompensationDetector::new(max),
             coupling: coupling::CouplingDetector::new(max),
             lag: lag::LagDetector::default(),
+            depth: depth::DepthDetector::default(),
             fields: Arc::new(payload::FieldPlan::new(&settings)),
             settings: Arc::new(settings),
             version: 0,
@@ -223,6 +226,14 @@ impl FindingsModel {
         }
     }
 
+    /// Looks at the depth statuses of RabbitMQ queues and JetStream consumers after a poll
+    /// of their broker, received at `at`.
+    pub fn apply_depths(&mut self, rows: &[depth::DepthRow], at: u64) {
+        if self.settings.enabled && self.depth.apply(rows, at) {
+            self.version += 1;
+        }
+    }
+
     /// The bytes the detectors hold, as far as they are measured (see [`memory`]): what the
     /// memory budget counts for findings, and for each checkpoint's copy of them.
     pub fn heap_bytes(&self) -> usize {
@@ -248,6 +259,7 @@ impl FindingsModel {
         self.compensation.collect(&mut findings);
         self.coupling.collect(&mut findings);
         self.lag.collect(&mut findings);
+        self.depth.collect(&mut findings);
         finding::sort_findings(&mut findings);
         let parts = [
             self.processing.counters(),

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::observation::{ConsumerInfo, JetStreamPoll, NatsEvent, NatsRecord, StreamInfo};
 use crate::model::depth::{DepthHistory, DepthSample};
+use crate::model::findings::depth::DepthRow;
 use crate::model::kafka::observation::ConnectionState;
 
 /// Streams kept per server; more are counted in [`ServerState::untracked`], not kept.
@@ -88,6 +89,25 @@ impl NatsModel {
     /// A consumer of a stream, on whichever server reports that stream first by name.
     pub fn consumer(&self, stream: &str, consumer: &str) -> Option<&ConsumerState> {
         self.servers.values().find_map(|s| s.streams.get(stream)?.consumers.get(consumer))
+    }
+
+    /// Every consumer's depth at its newest poll, for the findings.
+    pub fn depth_rows(&self) -> Vec<DepthRow> {
+        let streams = self.servers.values().flat_map(|s| s.streams.iter());
+        let consumers = streams.flat_map(|(stream, s)| s.consumers.iter().map(move |(name, c)| (stream, name, c)));
+        consumers
+            .filter_map(|(stream, name, c)| {
+                let latest = c.depth.latest()?;
+                Some(DepthRow {
+                    destination: stream.clone(),
+                    consumer: Some(name.clone()),
+                    status: c.depth.status,
+                    ready: latest.ready,
+                    unacked: latest.unacked,
+                    at_ms: latest.at_ms,
+                })
+            })
+            .collect()
     }
 
     /// Bytes held on the heap, roughly: the depth histories dominate.

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::observation::{BindingInfo, ConsumerInfo, ManagementPoll, QueueInfo, RabbitEvent, RabbitRecord};
 use crate::model::depth::{DepthHistory, DepthSample};
+use crate::model::findings::depth::DepthRow;
 use crate::model::kafka::observation::ConnectionState;
 
 /// Queues kept per broker; more are counted in [`BrokerState::untracked`], not kept.
@@ -102,6 +103,24 @@ impl RabbitModel {
         self.servers
             .values()
             .find_map(|s| s.queues.iter().find(|((vhost, name), _)| is_named(vhost, name, destination)).map(|(_, q)| q))
+    }
+
+    /// Every queue's depth at its newest poll, for the findings.
+    pub fn depth_rows(&self) -> Vec<DepthRow> {
+        let queues = self.servers.values().flat_map(|s| s.queues.iter());
+        queues
+            .filter_map(|((vhost, name), q)| {
+                let latest = q.depth.latest()?;
+                Some(DepthRow {
+                    destination: super::destination_name(vhost, name),
+                    consumer: None,
+                    status: q.depth.status,
+                    ready: latest.ready,
+                    unacked: latest.unacked,
+                    at_ms: latest.at_ms,
+                })
+            })
+            .collect()
     }
 
     /// Bytes held on the heap, roughly: the depth histories and the listings.
