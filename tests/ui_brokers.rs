@@ -143,4 +143,13 @@ fn a_rabbitmq_queue_shows_its_depth_on_the_canvas_in_the_panel_and_in_the_broker
     harness.get_by_label("billing").click();
     settle(&mut harness);
     harness.get_by_label_contains("Depth of billing");
+
+    // The stalled queue is a lag finding; its evidence draws the queue's depth.
+    harness.get_by_label_contains("Findings").click();
+    settle(&mut harness);
+    assert_eq!(harness.state().view(), View::Findings);
+    assert!(harness.query_by_label_contains("Depth of billing").is_none(), "no chart before a finding is picked");
+    harness.get_by_label_contains("now STALL with 5 messages waiting").click();
+    settle(&mut harness);
+    harness.get_by_label_contains("Depth of billing");
 }

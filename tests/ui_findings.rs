@@ -13,6 +13,7 @@ use common::ui::settle;
 use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
+use eventlens::engine::Snapshot;
 use eventlens::model::findings::{
     Compatibility, Finding, FindingKind, FindingsCounters, FindingsView, Location, MessageRef, Severity, ShapeDiff,
     ShapeField,
@@ -77,23 +78,26 @@ fn findings() -> FindingsView {
 }
 
 /// The tab, the findings it shows, and every action it returned.
+/// The tab and the snapshot it is drawn from (only its findings and Kafka model matter here).
 struct Tab {
     tab: FindingsTab,
-    view: Arc<FindingsView>,
-    kafka: KafkaModel,
+    snapshot: Snapshot,
     actions: Vec<FindingsAction>,
+}
+
+fn snapshot_of(view: FindingsView, kafka: KafkaModel) -> Snapshot {
+    Snapshot { findings: Arc::new(view), kafka: Arc::new(kafka), ..Snapshot::default() }
 }
 
 fn tab_harness() -> Harness<'static, Tab> {
     let state = Tab {
         tab: FindingsTab::default(),
-        view: Arc::new(findings()),
-        kafka: KafkaModel::default(),
+        snapshot: snapshot_of(findings(), KafkaModel::default()),
         actions: Vec::new(),
     };
     Harness::builder().with_size([1280.0, 800.0]).build_ui_state(
         |ui, s: &mut Tab| {
-            let action = s.tab.show(ui, &s.view, &s.kafka);
+            let action = s.tab.show(ui, &s.snapshot);
             if action != FindingsAction::None {
                 s.actions.push(action);
             }
@@ -114,7 +118,7 @@ fn the_count_line_and_the_filters() {
     for summary in [DEAD_LETTER, SCHEMA, RETRY] {
         harness.get_by_label(summary);
     }
-    assert_eq!(tab_title(&harness.state().view).text(), "Findings (3)");
+    assert_eq!(tab_title(&harness.state().snapshot.findings).text(), "Findings (3)");
     assert_eq!(tab_title(&FindingsView::default()).text(), "Findings (0)");
 
     // Warnings and above: the info is hidden.
@@ -184,10 +188,10 @@ fn a_lag_finding_shows_its_numbers_and_the_lag_chart() {
     lag.evidence.lag =
         Some(LagEvidence { status: "WARN", offsets: 225, time_ms: None, time_to_clear_s: None, partitions: vec![0] });
     let view = FindingsView { findings: vec![lag], ..FindingsView::default() };
-    let state = Tab { tab: FindingsTab::default(), view: Arc::new(view), kafka, actions: Vec::new() };
+    let state = Tab { tab: FindingsTab::default(), snapshot: snapshot_of(view, kafka), actions: Vec::new() };
     let mut harness = Harness::builder().with_size([1280.0, 800.0]).build_ui_state(
         |ui, s: &mut Tab| {
-            s.tab.show(ui, &s.view, &s.kafka);
+            s.tab.show(ui, &s.snapshot);
         },
         state,
     );
@@ -248,7 +252,7 @@ fn a_selected_finding_shows_its_evidence_and_its_buttons_ask_for_actions() {
     // A new snapshot rebuilds the list: the selection follows the finding, not its row.
     let mut newer = findings();
     newer.findings.reverse();
-    harness.state_mut().view = Arc::new(newer);
+    harness.state_mut().snapshot.findings = Arc::new(newer);
     step(&mut harness);
     harness.get_by_label("card declined");
     assert_eq!(harness.query_all_by_label(DEAD_LETTER).count(), 2);

@@ -434,7 +434,7 @@ impl EventLensApp {
         match self.view {
             View::Flow => self.show_flow(ui, snapshot),
             View::Journeys => self.show_journeys(ui, snapshot),
-            View::Findings => self.findings.show(ui, &snapshot.findings, &snapshot.kafka).apply(self),
+            View::Findings => self.findings.show(ui, snapshot).apply(self),
             View::Topics => {
                 egui::CentralPanel::default().show(ui, |ui| {
                     let action = topics_view::show(ui, snapshot, &mut self.show_internal_topics);

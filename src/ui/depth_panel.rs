@@ -86,6 +86,26 @@ pub fn queue_node(ui: &mut egui::Ui, snapshot: &Snapshot, node: u32) {
     }
 }
 
+/// The depth chart behind a depth finding: a RabbitMQ queue's (`consumer` `None`) or a
+/// JetStream consumer's; nothing for a Kafka group's lag.
+pub fn finding_chart(ui: &mut egui::Ui, snapshot: &Snapshot, destination: &str, consumer: Option<&str>) {
+    match consumer {
+        Some(consumer) => {
+            let state = snapshot.nats.values().find_map(|s| s.streams.get(destination)?.consumers.get(consumer));
+            if let Some(c) = state {
+                depth_chart(ui, &c.depth, &format!("{destination} → {consumer}"), NATS_SERIES);
+            }
+        }
+        None => {
+            let queues = snapshot.rabbitmq.values().flat_map(|b| b.queues.iter());
+            let found = queues.into_iter().find(|((vhost, name), _)| destination_name(vhost, name) == destination);
+            if let Some((_, q)) = found {
+                depth_chart(ui, &q.depth, destination, ("ready", "unacked"));
+            }
+        }
+    }
+}
+
 /// Pending and unacknowledged over the session, seconds before the last poll.
 /// `series` names the two counts as the broker does (JetStream: pending, ack pending;
 /// RabbitMQ: ready, unacked).

@@ -10,15 +10,15 @@ use egui::RichText;
 use super::findings_view::FindingsAction;
 use super::journey_list::time_text;
 use super::theme;
+use crate::engine::Snapshot;
 use crate::model::findings::{Compatibility, Finding, LagEvidence, Location, MessageRef, ShapeDiff, ShapeField};
-use crate::model::kafka::KafkaModel;
 
 /// One path of a schema change: its field in the old shape and in the new one.
 type ShapeRow<'a> = (Option<&'a ShapeField>, Option<&'a ShapeField>);
 
 /// Draws a finding's evidence; returns what the user asked for, and whether they closed the
 /// panel.
-pub fn show(ui: &mut egui::Ui, finding: &Finding, kafka: &KafkaModel) -> (FindingsAction, bool) {
+pub fn show(ui: &mut egui::Ui, finding: &Finding, snapshot: &Snapshot) -> (FindingsAction, bool) {
     let mut action = FindingsAction::None;
     let mut close = false;
     ui.horizontal(|ui| {
@@ -93,9 +93,13 @@ pub fn show(ui: &mut egui::Ui, finding: &Finding, kafka: &KafkaModel) -> (Findin
     }
     if let Some(lag) = &e.lag {
         lag_section(ui, lag);
-        // The group's lag over the session, as the Flow view's side panel draws it.
-        if let (Some(group), Some(topic)) = (&finding.location.group, &finding.location.topic) {
-            super::kafka_panel::lag_chart(ui, kafka, group, topic);
+        // The group's lag (or the queue's or consumer's depth) over the session, as the Flow
+        // view's side panel draws it.
+        if let Some(topic) = &finding.location.topic {
+            if let Some(group) = &finding.location.group {
+                super::kafka_panel::lag_chart(ui, &snapshot.kafka, group, topic);
+            }
+            super::depth_panel::finding_chart(ui, snapshot, topic, finding.location.group.as_deref());
         }
     }
     if let Some(shape) = &e.shape {

@@ -22,7 +22,6 @@ use crate::model::findings::{Finding, FindingKind, FindingsView, Location, Messa
 use crate::model::flow_graph::NodeKey;
 use crate::model::ids::TraceId;
 use crate::model::journey::{JourneyId, JourneyList};
-use crate::model::kafka::KafkaModel;
 
 /// Sortable columns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -226,7 +225,8 @@ impl FindingsTab {
 
     /// Draws the filters, the table and the selected finding's evidence (a panel at the
     /// right); returns what the user asked the window to do.
-    pub fn show(&mut self, ui: &mut egui::Ui, view: &Arc<FindingsView>, kafka: &KafkaModel) -> FindingsAction {
+    pub fn show(&mut self, ui: &mut egui::Ui, snapshot: &Snapshot) -> FindingsAction {
+        let view = &snapshot.findings;
         self.update(view);
         let mut action = FindingsAction::None;
         if let Some(finding) = self.selected_index.and_then(|i| view.findings.get(i)) {
@@ -234,7 +234,7 @@ impl FindingsTab {
                 ui,
                 |ui| {
                     egui::ScrollArea::vertical().show(ui, |ui| {
-                        let (asked, close) = findings_evidence::show(ui, finding, kafka);
+                        let (asked, close) = findings_evidence::show(ui, finding, snapshot);
                         action = asked;
                         if close {
                             self.select(None);
