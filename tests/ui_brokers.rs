@@ -15,6 +15,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use eventlens::collector::{Collector, CollectorConfig};
 use eventlens::ingest::nats::NatsConfig;
+use eventlens::model::depth::DepthStatus;
 use eventlens::ui::EventLensApp;
 use eventlens::ui::app::View;
 use eventlens::ui::flow_view::Selection;
@@ -127,6 +128,11 @@ fn a_rabbitmq_queue_shows_its_depth_on_the_canvas_in_the_panel_and_in_the_broker
     assert!(view.node_view(billing).unwrap().detail.ends_with("· 5 queued"), "{:?}", view.node_view(billing));
     let route = harness.state().snapshot().edges.iter().find(|e| e.to == billing).map(|e| e.id).unwrap();
     assert_eq!(view.edge_label(route), Some("order.*"), "a route is labelled with its binding key");
+    // The edge to the queue's consumer takes the queue's status colour (STALL).
+    let consumer = harness.state().flow_view().node_id_by_label("rabbitmq consumer billing-svc").unwrap();
+    let (_, drawn_edges) = view.drawn();
+    let to_consumer = drawn_edges.iter().find(|(_, _, _, to)| to.id == consumer).map(|(_, _, e, _)| e.color);
+    assert_eq!(to_consumer, Some(eventlens::ui::theme::depth_status_color(DepthStatus::Stall)));
     let at = view.node_screen_pos(billing).unwrap();
     click_at(&mut harness, at);
     assert_eq!(harness.state().selection(), Some(Selection::Node(billing)));

@@ -150,6 +150,16 @@ impl<'a> Brokers<'a> {
         }
     }
 
+    /// A RabbitMQ queue's depth status, when the node is one a watched broker reports.
+    pub(super) fn queue_status(&self, key: &NodeKey) -> Option<DepthStatus> {
+        match key {
+            NodeKey::Destination { system, name } if system == RABBITMQ_SYSTEM => {
+                self.queues.get(name).map(|q| q.depth.status)
+            }
+            _ => None,
+        }
+    }
+
     /// A RabbitMQ queue's depth, when the node is one a watched broker reports.
     pub(super) fn queue_depth(&self, key: &NodeKey) -> Option<QueueDepth> {
         match key {

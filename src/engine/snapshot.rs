@@ -88,6 +88,10 @@ pub struct EdgeSnapshot {
     pub depth: Vec<ConsumerDepth>,
     /// The binding keys of an exchange's route to a queue or exchange (RabbitMQ), sorted.
     pub routing_keys: Vec<String>,
+    /// On a consume edge out of a RabbitMQ queue: the queue's depth status (its consumers
+    /// share it), for the edge's colour.
+    #[serde(skip)]
+    pub queue_status: Option<crate::model::depth::DepthStatus>,
     /// The findings about this edge's consumer on its topic.
     #[serde(skip)]
     pub findings: super::finding_badges::FindingBadge,
@@ -269,6 +273,10 @@ impl Snapshot {
                     lag,
                     depth,
                     routing_keys,
+                    queue_status: match w.kind {
+                        EdgeKind::Consumes => brokers.queue_status(&graph[e.source()].key),
+                        _ => None,
+                    },
                     findings: Default::default(),
                     id: e.id().index() as u32,
                     from: e.source().index() as u32,

@@ -166,7 +166,9 @@ fn edge_view(e: &ShownEdge<'_>, (dimmed, highlighted): (bool, bool), (scale, tex
     if let Some(d) = depth {
         label.push_str(&format!(" · pending {}", d.pending + d.ack_pending));
     }
-    let color = match (e.lag.map(|l| l.status), depth.map(|d| d.status)) {
+    // Else a RabbitMQ queue's status, on the edges to its consumers.
+    let queue = e.members.iter().filter_map(|m| m.queue_status).max();
+    let color = match (e.lag.map(|l| l.status), depth.map(|d| d.status).or(queue)) {
         _ if e.failure_ratio() > 0.0 => theme::edge_color(e.failure_ratio()),
         (Some(status @ (GroupStatus::Warn | GroupStatus::Err)), _) => theme::lag_status_color(status),
         (_, Some(status @ (DepthStatus::Warn | DepthStatus::Stall | DepthStatus::Stop))) => {
