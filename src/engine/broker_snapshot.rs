@@ -11,13 +11,48 @@ use crate::model::flow_graph::{EdgeKind, FlowEdge, NodeKey};
 use crate::model::nats::{ConsumerState, NATS_SYSTEM, NatsModel, subject_matches};
 use crate::model::rabbitmq::{QueueState, RABBITMQ_SYSTEM, RabbitModel, destination_name};
 
-/// The broker models a snapshot reads beside the flow graph, indexed once per snapshot by
-/// the destination names the graph uses.
+/// The broker models a snapshot reads beside the flow graph: the NATS model, and the
+/// RabbitMQ brokers indexed by the destination names the graph uses.
 #[derive(Debug)]
 pub struct Brokers<'a> {
     nats: &'a NatsModel,
-    queues: HashMap<String, &'a QueueState>,
+    rabbitmq: &'a RabbitIndex,
+}
+
+/// The RabbitMQ brokers' queues (as snapshots show them) and binding keys by destination
+/// name. Rebuilt only when the model changed: snapshots come ten times a second, polls every
+/// few seconds.
+#[derive(Debug, Default)]
+pub struct RabbitIndex {
+    version: Option<u64>,
+    queues: HashMap<String, QueueDepth>,
     routes: HashMap<(String, String), Vec<String>>,
+}
+
+impl RabbitIndex {
+    /// Brings the index up to `rabbitmq` (the first broker to report a name wins, as in the
+    /// graph, where one name is one node).
+    pub fn refresh(&mut self, rabbitmq: &RabbitModel) {
+        if self.version == Some(rabbitmq.version()) {
+            return;
+        }
+        self.version = Some(rabbitmq.version());
+        self.queues.clear();
+        self.routes.clear();
+        for server in rabbitmq.servers().values() {
+            for ((vhost, name), q) in &server.queues {
+                self.queues.entry(destination_name(vhost, name)).or_insert_with(|| QueueDepth::of(q));
+            }
+            for b in &server.bindings {
+                let key = (destination_name(&b.vhost, &b.source), destination_name(&b.vhost, &b.destination));
+                self.routes.entry(key).or_default().push(b.routing_key.clone());
+            }
+        }
+        for keys in self.routes.values_mut() {
+            keys.sort();
+            keys.dedup();
+        }
+    }
 }
 
 /// A JetStream consumer's depth on the stream of a consume edge, as its server reports it.
@@ -97,25 +132,9 @@ impl QueueDepth {
 }
 
 impl<'a> Brokers<'a> {
-    /// Indexes the RabbitMQ brokers' queues and bindings by destination name (the first
-    /// broker to report a name wins, as in the graph, where one name is one node).
-    pub fn new(nats: &'a NatsModel, rabbitmq: &'a RabbitModel) -> Self {
-        let mut queues = HashMap::new();
-        let mut routes: HashMap<(String, String), Vec<String>> = HashMap::new();
-        for server in rabbitmq.servers().values() {
-            for ((vhost, name), q) in &server.queues {
-                queues.entry(destination_name(vhost, name)).or_insert(q);
-            }
-            for b in &server.bindings {
-                let key = (destination_name(&b.vhost, &b.source), destination_name(&b.vhost, &b.destination));
-                routes.entry(key).or_default().push(b.routing_key.clone());
-            }
-        }
-        for keys in routes.values_mut() {
-            keys.sort();
-            keys.dedup();
-        }
-        Self { nats, queues, routes }
+    /// The models a snapshot reads (`rabbitmq` refreshed first).
+    pub fn new(nats: &'a NatsModel, rabbitmq: &'a RabbitIndex) -> Self {
+        Self { nats, rabbitmq }
     }
 
     /// The depth of each JetStream consumer on a consume edge out of a NATS stream.
@@ -144,7 +163,7 @@ impl<'a> Brokers<'a> {
             (NodeKey::Destination { system, name: from }, NodeKey::Destination { name: to, .. })
                 if kind == EdgeKind::Routes && system == RABBITMQ_SYSTEM =>
             {
-                self.routes.get(&(from.clone(), to.clone())).cloned().unwrap_or_default()
+                self.rabbitmq.routes.get(&(from.clone(), to.clone())).cloned().unwrap_or_default()
             }
             _ => Vec::new(),
         }
@@ -154,7 +173,7 @@ impl<'a> Brokers<'a> {
     pub(super) fn queue_status(&self, key: &NodeKey) -> Option<DepthStatus> {
         match key {
             NodeKey::Destination { system, name } if system == RABBITMQ_SYSTEM => {
-                self.queues.get(name).map(|q| q.depth.status)
+                self.rabbitmq.queues.get(name).map(|q| q.status)
             }
             _ => None,
         }
@@ -164,7 +183,7 @@ impl<'a> Brokers<'a> {
     pub(super) fn queue_depth(&self, key: &NodeKey) -> Option<QueueDepth> {
         match key {
             NodeKey::Destination { system, name } if system == RABBITMQ_SYSTEM => {
-                self.queues.get(name).map(|q| QueueDepth::of(q))
+                self.rabbitmq.queues.get(name).cloned()
             }
             _ => None,
         }

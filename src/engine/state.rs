@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::broker_snapshot::RabbitIndex;
 use super::finding_badges;
 use super::findings::Findings;
 use super::journeys::Journeys;
@@ -43,6 +44,8 @@ pub struct EngineState {
     /// RabbitMQ brokers' exchanges, queues, bindings, consumers and queue depth (read
     /// through [`EngineState::rabbitmq`]).
     pub(super) rabbitmq: RabbitModel,
+    /// The RabbitMQ model indexed for snapshots, as of its last change.
+    rabbit_index: RabbitIndex,
     /// The failure modes found so far (read through [`EngineState::findings`]).
     findings: Findings,
     /// The findings as last published.
@@ -390,8 +393,9 @@ impl EngineState {
         if self.kafka_view.version() != self.kafka.version() {
             self.kafka_view = Arc::new(self.kafka.clone());
         }
-        let (mut nodes, mut edges) =
-            Snapshot::graph_from_model(&self.model, &self.kafka, &Brokers::new(&self.nats, &self.rabbitmq), now_second);
+        self.rabbit_index.refresh(&self.rabbitmq);
+        let brokers = Brokers::new(&self.nats, &self.rabbit_index);
+        let (mut nodes, mut edges) = Snapshot::graph_from_model(&self.model, &self.kafka, &brokers, now_second);
         self.sync_journeys();
         let (journeys, journey_counters) = {
             let store = self.journeys.lock();

@@ -109,8 +109,7 @@ impl DepthHistory {
         self.max_unacked = self.max_unacked.max(sample.unacked);
         self.samples.push_back(sample);
         let from = self.samples.len().saturating_sub(STATUS_WINDOW);
-        let window: Vec<DepthSample> = self.samples.range(from..).copied().collect();
-        self.status = DepthStatus::of(&window);
+        self.status = DepthStatus::of(&self.samples.make_contiguous()[from..]);
     }
 
     /// The newest sample.

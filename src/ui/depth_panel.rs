@@ -9,7 +9,6 @@ use crate::engine::snapshot::{EdgeSnapshot, Snapshot};
 use crate::model::depth::{DepthHistory, DepthStatus};
 use crate::model::flow_graph::NodeKey;
 use crate::model::nats::NATS_SYSTEM;
-use crate::model::rabbitmq::destination_name;
 
 /// A JetStream consumer's two counts, as JetStream names them.
 pub const NATS_SERIES: (&str, &str) = ("pending", "ack pending");
@@ -78,10 +77,7 @@ pub fn queue_node(ui: &mut egui::Ui, snapshot: &Snapshot, node: u32) {
         ui.label(status_text(q.status)).on_hover_text("the depth rules over the last polls (docs/brokers.md)");
         ui.end_row();
     });
-    let history = snapshot.rabbitmq.values().find_map(|b| {
-        b.queues.iter().find(|((vhost, q), _)| destination_name(vhost, q) == *name).map(|(_, q)| &q.depth)
-    });
-    if let Some(history) = history {
+    if let Some(history) = snapshot.rabbitmq.values().find_map(|b| Some(&b.queue_named(name)?.depth)) {
         depth_chart(ui, history, name, ("ready", "unacked"));
     }
 }
@@ -97,9 +93,7 @@ pub fn finding_chart(ui: &mut egui::Ui, snapshot: &Snapshot, destination: &str, 
             }
         }
         None => {
-            let queues = snapshot.rabbitmq.values().flat_map(|b| b.queues.iter());
-            let found = queues.into_iter().find(|((vhost, name), _)| destination_name(vhost, name) == destination);
-            if let Some((_, q)) = found {
+            if let Some(q) = snapshot.rabbitmq.values().find_map(|b| b.queue_named(destination)) {
                 depth_chart(ui, &q.depth, destination, ("ready", "unacked"));
             }
         }

@@ -11,7 +11,7 @@ use super::config::{NatsConfig, UrlAuth};
 use super::read;
 use crate::ingest::source_thread::{backoff, show_connection};
 use crate::model::kafka::observation::{ConnectionEvent, ConnectionState};
-use crate::model::nats::{JetStreamPoll, NatsEvent, NatsRecord};
+use crate::model::nats::{NatsEvent, NatsRecord};
 use crate::model::record::Record;
 use crate::pipeline::queue::RecordSender;
 use crate::pipeline::sources::SourceBoard;
@@ -70,7 +70,9 @@ impl Watcher {
                 Ok(Ok(poll)) => {
                     failures = 0;
                     self.set_state(ConnectionState::Connected, None)?;
-                    self.send_poll(poll)?;
+                    // Every poll, changed or not: the depth rules read progress between polls, so a
+                    // quiet poll is a sample too.
+                    self.send(NatsEvent::JetStream(poll))?;
                     self.config.poll_interval.saturating_sub(started.elapsed())
                 }
                 outcome => {
@@ -89,12 +91,6 @@ impl Watcher {
             };
             wait(stop, pause).await?;
         }
-    }
-
-    /// Sends every poll, changed or not: the depth rules read progress between polls, so
-    /// a quiet poll is a sample too.
-    fn send_poll(&mut self, poll: JetStreamPoll) -> Result<(), Stop> {
-        self.send(NatsEvent::JetStream(poll))
     }
 
     fn send(&self, event: NatsEvent) -> Result<(), Stop> {

@@ -165,8 +165,10 @@ struct WireQueue {
     consumers: u32,
     #[serde(default)]
     arguments: HashMap<String, serde_json::Value>,
+    /// An object, or `[]` when no policy applies (some broker versions write an empty
+    /// definition so).
     #[serde(default)]
-    effective_policy_definition: Option<HashMap<String, serde_json::Value>>,
+    effective_policy_definition: Option<serde_json::Value>,
     #[serde(default)]
     message_stats: Option<WireStats>,
 }
@@ -191,7 +193,7 @@ impl WireQueue {
     fn into_info(self) -> QueueInfo {
         let text = |v: Option<&serde_json::Value>| v.and_then(serde_json::Value::as_str).map(str::to_owned);
         let dead_letter_exchange = text(self.arguments.get("x-dead-letter-exchange"))
-            .or_else(|| text(self.effective_policy_definition.as_ref()?.get("dead-letter-exchange")));
+            .or_else(|| text(self.effective_policy_definition.as_ref()?.as_object()?.get("dead-letter-exchange")));
         let stats = self.message_stats.unwrap_or_default();
         QueueInfo {
             vhost: self.vhost,
@@ -254,4 +256,39 @@ struct WireConnection {
 struct WireClientProperties {
     #[serde(default)]
     connection_name: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_queue_reads_its_counters_and_its_dead_letter_exchange_from_arguments_or_policy() {
+        let listed = r#"[
+            {"vhost":"/","name":"billing","type":"quorum","messages_ready":4,"messages_unacknowledged":2,
+             "consumers":1,"arguments":{"x-dead-letter-exchange":"orders.dlx"},"effective_policy_definition":{},
+             "message_stats":{"publish":9,"deliver_get":5,"ack":1,"deliver_no_ack":2,"get_no_ack":1,"redeliver":3}},
+            {"vhost":"shop","name":"audit","arguments":{},"effective_policy_definition":{"dead-letter-exchange":"dlx"}},
+            {"vhost":"/","name":"fresh","type":"classic","arguments":{},"effective_policy_definition":[]}
+        ]"#;
+        let queues: Vec<WireQueue> = serde_json::from_str(listed).unwrap();
+        let infos: Vec<QueueInfo> = queues.into_iter().map(WireQueue::into_info).collect();
+        let billing = &infos[0];
+        assert_eq!((billing.kind.as_str(), billing.ready, billing.unacked, billing.consumers), ("quorum", 4, 2, 1));
+        assert_eq!((billing.published, billing.delivered, billing.acked, billing.redelivered), (9, 5, 4, 3));
+        assert_eq!(billing.dead_letter_exchange.as_deref(), Some("orders.dlx"));
+        // No statistics yet (a queue nothing went through): zeros, and the policy's DLX.
+        assert_eq!((infos[1].ready, infos[1].acked), (0, 0));
+        assert_eq!(infos[1].dead_letter_exchange.as_deref(), Some("dlx"));
+        assert_eq!(infos[2].dead_letter_exchange, None);
+    }
+
+    #[test]
+    fn what_is_not_the_management_api_is_refused_with_the_reason() {
+        let Err(e) = serde_json::from_str::<Vec<WireQueue>>(r#"{"error":"Object Not Found"}"#) else {
+            panic!("an error object is not a list of queues")
+        };
+        assert!(e.to_string().contains("expected a sequence"), "{e}");
+        assert!(serde_json::from_str::<Vec<WireConsumer>>(r#"[{"queue":{"name":"q"}}]"#).is_err());
+    }
 }

@@ -100,9 +100,7 @@ impl RabbitModel {
     /// A queue by its destination name (see [`super::destination_name`]), on whichever
     /// broker reports it first.
     pub fn queue(&self, destination: &str) -> Option<&QueueState> {
-        self.servers
-            .values()
-            .find_map(|s| s.queues.iter().find(|((vhost, name), _)| is_named(vhost, name, destination)).map(|(_, q)| q))
+        self.servers.values().find_map(|s| s.queue_named(destination))
     }
 
     /// Every queue's depth at its newest poll, for the findings.
@@ -146,6 +144,11 @@ fn is_named(vhost: &str, name: &str, destination: &str) -> bool {
 }
 
 impl BrokerState {
+    /// A queue by its destination name (see [`super::destination_name`]).
+    pub fn queue_named(&self, destination: &str) -> Option<&QueueState> {
+        self.queues.iter().find(|((vhost, name), _)| is_named(vhost, name, destination)).map(|(_, q)| q)
+    }
+
     fn take_poll(&mut self, poll: &ManagementPoll, at_ms: u64) {
         let over = |n: usize, max: usize| n.saturating_sub(max) as u64;
         self.untracked = over(poll.queues.len(), MAX_QUEUES)
