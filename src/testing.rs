@@ -195,6 +195,12 @@ fn kv_int(key: &str, value: i64) -> KeyValue {
     }
 }
 
+/// The spans of [`realistic_request`], as the OTLP receivers turn them into the model's (for
+/// tests of layers that must not reach into `ingest`).
+pub fn realistic_spans(spans: usize, seed: u64) -> Vec<Span> {
+    crate::ingest::otlp::convert::convert_request(realistic_request(spans, seed)).spans
+}
+
 /// A realistic OTLP export request: `spans` spans from three services of a shop, cycling
 /// through producer, consumer (linked to the producer) and HTTP server spans, each with the
 /// attributes real instrumentations attach. Used by the ingest benchmarks.

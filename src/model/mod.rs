@@ -1,7 +1,9 @@
 //! The domain model: plain data and pure logic. No I/O, no async runtime, no UI.
 
 pub mod bounded_index;
+pub mod codec;
 pub mod depth;
+pub mod dictionary;
 pub mod findings;
 pub mod flow_graph;
 pub mod ids;

@@ -108,7 +108,7 @@ impl JourneyDetail {
         let consumers = store.batch_consumers(id);
         let known = |s: &&super::stored::StoredSpan| until.is_none_or(|u| s.received_unix_nano <= u);
         // A span that does not decode (a bug) is left out rather than failing the layout.
-        let decode = |s: &super::stored::StoredSpan| s.decode().ok().map(Arc::new);
+        let decode = |s: &super::stored::StoredSpan| s.decode(store.dictionary()).ok().map(Arc::new);
         let mut spans: Vec<(Arc<Span>, Origin)> =
             journey.spans.iter().filter(known).filter_map(|s| Some((decode(s)?, Origin::Own))).collect();
         let mut context: Vec<SpanRef> = Vec::new();
@@ -123,7 +123,7 @@ impl JourneyDetail {
                 && other != id
                 && known(&stored)
                 && !context.contains(&parent)
-                && stored.decode().is_ok_and(|p| SpanRole::of(&p) == SpanRole::Receive)
+                && stored.decode(store.dictionary()).is_ok_and(|p| SpanRole::of(&p) == SpanRole::Receive)
             {
                 context.push(parent);
             }

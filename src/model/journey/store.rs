@@ -42,9 +42,14 @@ use super::slab::IdSlab;
 use super::step::MessageStep;
 use super::stored::StoredSpan;
 use super::summary::{JourneyId, JourneyList, JourneyStatus};
+use crate::model::dictionary::Dictionary;
 use crate::model::ids::{SpanRef, TraceId};
 use crate::model::kafka::KafkaEvent;
 use crate::model::record::Record;
+
+/// The stored spans' dictionary's bound: at most this, and at most an eighth of the journeys'
+/// share of the memory budget.
+const DICTIONARY_BYTES: usize = 64 << 20;
 
 mod assembly;
 mod at_cursor;
@@ -214,6 +219,8 @@ pub struct JourneyStore {
     evicted_spans: u64,
     clock: u64,
     interner: Interner,
+    /// What the stored spans' repeated strings refer to.
+    dictionary: Dictionary,
     scratch: Vec<u8>,
 }
 
@@ -227,7 +234,6 @@ impl JourneyStore {
     /// An empty store.
     pub fn new(settings: JourneySettings) -> Self {
         Self {
-            settings,
             span_index: FxHashMap::default(),
             journeys: IdSlab::new(1),
             message_index: FxHashMap::default(),
@@ -241,8 +247,15 @@ impl JourneyStore {
             evicted_spans: 0,
             clock: 0,
             interner: Interner::default(),
+            dictionary: Dictionary::new(DICTIONARY_BYTES.min(settings.max_bytes / 8)),
             scratch: Vec::new(),
+            settings,
         }
+    }
+
+    /// What the stored spans' repeated strings refer to ([`StoredSpan::decode`] needs it).
+    pub fn dictionary(&self) -> &Dictionary {
+        &self.dictionary
     }
 
     /// The settings in force.
@@ -297,7 +310,7 @@ impl JourneyStore {
             .spans
             .iter()
             .filter(|s| s.links.len() > 1)
-            .filter_map(|s| s.decode().ok())
+            .filter_map(|s| s.decode(&self.dictionary).ok())
             .filter(|s| SpanRole::of(s) == SpanRole::Batch)
             .flat_map(|s| linked_spans(&s))
             .filter_map(|t| self.span_index.get(&t).map(|s| s.journey()))

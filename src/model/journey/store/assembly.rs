@@ -47,7 +47,7 @@ impl JourneyStore {
             if role != SpanRole::Receive {
                 j.acc.add_span(span, &service, topic.as_ref(), received);
             }
-            let mut stored = StoredSpan::encode_with(span, &mut self.scratch);
+            let mut stored = StoredSpan::encode_with(span, &mut self.scratch, &mut self.dictionary);
             stored.received_unix_nano = received;
             self.bytes_kept += stored.bytes();
             j.spans.push(stored);
@@ -226,7 +226,7 @@ impl JourneyStore {
         let mut acc = Accum::new();
         // A span that does not decode (a bug) is left out of the totals rather than panicking.
         for stored in j.spans.iter().filter(known) {
-            let Ok(span) = stored.decode() else { continue };
+            let Ok(span) = stored.decode(&self.dictionary) else { continue };
             if is_context(&span) {
                 continue;
             }
@@ -237,7 +237,7 @@ impl JourneyStore {
             acc.add_message(step, step.received_unix_nano, self.interner.kafka());
         }
         let linking = j.batch_consumers.iter().filter_map(|b| self.span_in(b)).map(|(_, s)| s);
-        for span in linking.filter(known).filter_map(|s| s.decode().ok()) {
+        for span in linking.filter(known).filter_map(|s| s.decode(&self.dictionary).ok()) {
             if span.messaging.as_ref().is_some_and(|m| m.operation.role() == MessagingRole::Consume) {
                 let (service, topic) = self.interner.known_labels(&span);
                 acc.add_delivery(&span, &service, topic.as_ref());

@@ -32,6 +32,7 @@ impl JourneyStore {
         let per_journey =
             size_of::<Option<Journey>>() + size_of::<Accum>() + size_of::<JourneySummary>() + JOURNEY_HEAP_BYTES;
         self.bytes_kept
+            + self.dictionary.bytes()
             + self.journeys.len() * per_journey
             + table_bytes::<SpanRef, SpanSlot>(self.span_index.len())
             + table_bytes::<MessagePosition, u64>(self.message_index.len())
