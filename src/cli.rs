@@ -273,7 +273,7 @@ pub struct ReceiverArgs {
     /// Masked before anything is shown, recorded or exported. Repeatable, or comma-separated.
     #[arg(long, global = true, value_name = "FIELD", value_delimiter = ',')]
     pub redact: Vec<String>,
-    /// Spans the timeline keeps for scrubbing back (the oldest go first; about 1 KB each);
+    /// Spans the timeline keeps for scrubbing back (the oldest go first; about 100 bytes each);
     /// 0 turns the timeline off (Pause then freezes the view). `open` keeps 2,000,000 unless
     /// told otherwise.
     #[arg(long, global = true, value_name = "N", default_value_t = eventlens::engine::playback::DEFAULT_TIMELINE_SPANS)]

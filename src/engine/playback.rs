@@ -9,18 +9,31 @@
 //! ([`crate::model::journey::JourneyStore::summary_at`]). The timeline's share of the memory
 //! budget covers the records and the checkpoints together: a checkpoint is counted at the
 //! bytes of the flow model it copies, measured when it is taken.
+//!
+//! Span batches are kept packed ([`packed`]): a seek decodes the ones it replays. Other
+//! records (Kafka, NATS and RabbitMQ observations) are kept as they were applied, shared with
+//! the message browser.
 
+mod packed;
+
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use self::packed::PackedSpans;
 use super::EngineState;
+use crate::model::codec::{DecodeError, Writer};
+use crate::model::dictionary::Dictionary;
 use crate::model::record::Record;
 use crate::model::size::HeapSize;
 
 /// Default cap on the spans a live timeline keeps (older records and checkpoints are dropped
-/// first, so the timeline then starts later). A kept span costs about a kilobyte.
-pub const DEFAULT_TIMELINE_SPANS: usize = 250_000;
+/// first, so the timeline then starts later). A kept span costs about a hundred bytes packed
+/// (it was a kilobyte unpacked, and the cap 250,000); seeking in a million stays within
+/// 100 ms (`benches/seek.rs`).
+pub const DEFAULT_TIMELINE_SPANS: usize = 1_000_000;
 /// The cap when a session file is opened: the whole file is usually wanted on the timeline.
 pub const OPEN_TIMELINE_SPANS: usize = 2_000_000;
 /// A checkpoint is taken after this many spans ...
@@ -28,13 +41,14 @@ const CHECKPOINT_SPANS: usize = 20_000;
 /// ... or records, whichever comes first ...
 const CHECKPOINT_RECORDS: usize = 2_000;
 /// ... once the time since the last one is this many times what that one cost to take, so
-/// checkpoints never take more than about a tenth of the engine's time. (A checkpoint copies
-/// the flow model's join indexes, up to tens of megabytes.)
-const CHECKPOINT_COST_RATIO: u32 = 10;
+/// checkpoints never take more than about a sixth of the engine's time. (A checkpoint copies
+/// the flow model's join indexes, up to tens of megabytes.) Five, not ten: a seek decodes the
+/// packed records it replays, and with half as many checkpoints it took twice as long.
+const CHECKPOINT_COST_RATIO: u32 = 5;
 /// Checkpoints kept; beyond it every other one is dropped (the spacing doubles). Each holds
 /// a copy of the flow model (its graph and join indexes); their bytes count against the
 /// log's share with the records'.
-const MAX_CHECKPOINTS: usize = 16;
+const MAX_CHECKPOINTS: usize = 32;
 /// Bins of the density histogram sent to the UI.
 pub const TIMELINE_BINS: usize = 600;
 /// Seconds the per-second density covers at most, ending at the newest record: 7 days, so
@@ -44,6 +58,8 @@ pub const TIMELINE_BINS: usize = 600;
 /// in the window's first bin.
 pub const MAX_DENSITY_SECONDS: u64 = 7 * 24 * 3600;
 const NANOS_PER_SECOND: u64 = 1_000_000_000;
+/// The packing dictionary's bound: at most this, and at most an eighth of the log's share.
+const DICTIONARY_BYTES: usize = 64 << 20;
 
 /// How the shown state relates to the newest.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -159,10 +175,24 @@ impl Checkpoint {
     }
 }
 
+/// A record as the log keeps it.
+#[derive(Debug)]
+enum Kept {
+    /// A span batch, packed.
+    Spans(PackedSpans),
+    /// Any other record, shared with the browser and the helper threads.
+    Shared(Arc<Record>),
+}
+
 /// The kept records, their receive times, checkpoints and per-second density.
 pub struct SessionLog {
-    /// Shared with the journey thread, which may still be applying the newest.
-    records: VecDeque<Arc<Record>>,
+    records: VecDeque<Kept>,
+    /// What the packed span batches refer to.
+    dictionary: Dictionary,
+    /// Reused while packing.
+    scratch: Writer,
+    /// Packed records that did not decode (a bug: logged, skipped, counted).
+    undecodable: AtomicU64,
     /// Receive times, made non-decreasing (a late record counts at the newest time).
     times: VecDeque<u64>,
     spans: VecDeque<u32>,
@@ -206,6 +236,9 @@ impl SessionLog {
     pub fn new(max_spans: usize) -> Self {
         Self {
             records: VecDeque::new(),
+            dictionary: Dictionary::new(DICTIONARY_BYTES),
+            scratch: Writer::default(),
+            undecodable: AtomicU64::new(0),
             times: VecDeque::new(),
             spans: VecDeque::new(),
             bytes: VecDeque::new(),
@@ -244,12 +277,24 @@ impl SessionLog {
     #[must_use]
     pub fn with_max_bytes(mut self, bytes: usize) -> Self {
         self.max_bytes = bytes.max(1);
+        self.dictionary = Dictionary::new(DICTIONARY_BYTES.min(self.max_bytes / 8));
         self
     }
 
-    /// The estimated bytes of the records kept.
+    /// The estimated bytes of the records kept, with the dictionary the packed ones use.
     pub fn bytes_kept(&self) -> usize {
-        self.bytes_kept
+        self.bytes_kept + self.dictionary.bytes()
+    }
+
+    /// Strings and resources packed inline because the dictionary was full (the log then
+    /// takes more bytes per span, and so keeps fewer).
+    pub fn inline_when_full(&self) -> u64 {
+        self.dictionary.inline_when_full()
+    }
+
+    /// Packed records that did not decode (each one logged): zero unless there is a bug.
+    pub fn undecodable(&self) -> u64 {
+        self.undecodable.load(Ordering::Relaxed)
     }
 
     /// The measured bytes of the checkpoints kept.
@@ -281,9 +326,20 @@ impl SessionLog {
         self.records.is_empty()
     }
 
-    /// The kept records, oldest first.
-    pub fn records(&self) -> impl Iterator<Item = &Record> {
-        self.records.iter().map(|r| &**r)
+    /// The kept records, oldest first; span batches are decoded.
+    pub fn records(&self) -> impl Iterator<Item = Result<Cow<'_, Record>, DecodeError>> {
+        self.records.iter().map(|kept| self.record(kept))
+    }
+
+    /// A kept record as it was applied; one that does not decode is counted (the caller logs
+    /// it, saying what is left out).
+    fn record<'a>(&'a self, kept: &'a Kept) -> Result<Cow<'a, Record>, DecodeError> {
+        match kept {
+            Kept::Spans(packed) => packed.unpack(&self.dictionary).map(Cow::Owned).inspect_err(|_| {
+                self.undecodable.fetch_add(1, Ordering::Relaxed);
+            }),
+            Kept::Shared(record) => Ok(Cow::Borrowed(&**record)),
+        }
     }
 
     /// Checkpoints kept.
@@ -310,8 +366,18 @@ impl SessionLog {
         };
         let at = record.received_unix_nano().max(self.times.back().copied().unwrap_or(0));
         self.count(at, spans, failures);
-        let bytes = record.total_bytes();
-        self.records.push_back(record);
+        let (kept, bytes) = match &*record {
+            Record::Spans(batch) => {
+                let packed = PackedSpans::pack(batch, &mut self.dictionary, &mut self.scratch);
+                let bytes = packed.bytes();
+                (Kept::Spans(packed), bytes)
+            }
+            Record::Kafka(_) | Record::Nats(_) | Record::Rabbitmq(_) => {
+                let bytes = record.total_bytes();
+                (Kept::Shared(record), bytes)
+            }
+        };
+        self.records.push_back(kept);
         self.times.push_back(at);
         self.spans.push_back(spans);
         self.bytes.push_back(bytes);
@@ -325,14 +391,16 @@ impl SessionLog {
         let due = self.since_checkpoint.spans >= CHECKPOINT_SPANS
             || self.since_checkpoint.records >= self.checkpoint_records
             || self.since_checkpoint.bytes >= self.max_bytes / 8;
-        let affordable = self.last_checkpoint.is_none_or(|last| last.at.elapsed() >= last.cost * self.cost_ratio);
+        // The clock is read only once a checkpoint is due (a push is otherwise a few hundred
+        // nanoseconds).
+        let affordable = || self.last_checkpoint.is_none_or(|last| last.at.elapsed() >= last.cost * self.cost_ratio);
         // Over budget with nothing to drop up to: a checkpoint whatever it costs, once the
         // records since the last one are worth dropping (an eighth of the share), so a model
         // whose copy alone is near the share is not copied again at every record.
-        let stuck = self.bytes_kept + self.checkpoint_bytes > self.max_bytes
+        let stuck = self.bytes_kept() + self.checkpoint_bytes > self.max_bytes
             && self.checkpoints.len() < 2
             && self.since_checkpoint.bytes >= self.max_bytes / 8;
-        if (due && affordable) || (stuck && self.since_checkpoint.records > 0) {
+        if (due && affordable()) || (stuck && self.since_checkpoint.records > 0) {
             let started = Instant::now();
             self.checkpoint(head);
             self.last_checkpoint = Some(LastCheckpoint { at: Instant::now(), cost: started.elapsed() });
@@ -397,7 +465,7 @@ impl SessionLog {
     /// Drops the oldest records up to the second checkpoint, and the first checkpoint, while
     /// over the span cap or the byte share (records and checkpoints together).
     fn enforce_cap(&mut self) {
-        while (self.spans_kept > self.max_spans || self.bytes_kept + self.checkpoint_bytes > self.max_bytes)
+        while (self.spans_kept > self.max_spans || self.bytes_kept() + self.checkpoint_bytes > self.max_bytes)
             && self.checkpoints.len() >= 2
         {
             let Some(cut) = self.checkpoints.get(1).map(|c| c.applied) else { break };
@@ -440,8 +508,12 @@ impl SessionLog {
             (_, None) => (self.first_index, EngineState::default().timeline_copy()),
         };
         while applied < target {
-            let Some(record) = self.records.get((applied - self.first_index) as usize) else { break };
-            state.apply(record);
+            let Some(kept) = self.records.get((applied - self.first_index) as usize) else { break };
+            match self.record(kept) {
+                Ok(Cow::Owned(record)) => state.apply_owned(record),
+                Ok(Cow::Borrowed(record)) => state.apply(record),
+                Err(e) => tracing::error!(record = applied, "{e}; the timeline's state skips it"),
+            }
             applied += 1;
         }
         (applied, state)

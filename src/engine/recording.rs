@@ -51,7 +51,11 @@ impl EngineLoop {
         let created = self.log.as_ref().and_then(SessionLog::span).map_or_else(unix_nanos_now, |(start, _)| start);
         let mut recorder = Recorder::create(path, created, limits)?;
         for record in self.log.iter().flat_map(SessionLog::records) {
-            recorder.append(record)?;
+            match record {
+                Ok(record) => recorder.append(&record)?,
+                // A bug, not the user's data: the rest is still saved.
+                Err(e) => tracing::error!("{e}; the saved file leaves that record out"),
+            }
         }
         Ok(recorder)
     }

@@ -262,3 +262,67 @@ fn a_checkpoint_counts_the_kafka_clusters_lag_histories() {
     let grown = head.timeline_bytes() - before;
     assert!(grown >= 10 * 499 * size_of::<LagSample>(), "{before} -> {}", head.timeline_bytes());
 }
+
+/// Export requests as the OTLP receiver turns them into records.
+fn realistic(seed: u64) -> Record {
+    Record::Spans(SpanBatch {
+        received_unix_nano: (1_000 + seed) * 1_000_000_000,
+        source: SourceKind::OtlpGrpc,
+        spans: crate::testing::realistic_spans(64, seed),
+    })
+}
+
+#[test]
+fn the_kept_records_come_back_exactly_as_they_were_pushed() {
+    use crate::model::kafka::testing::message;
+    use crate::model::kafka::{KafkaEvent, KafkaRecord, MessageBatch};
+    let mut head = EngineState::default();
+    let mut log = SessionLog::new(usize::MAX);
+    let mut pushed = Vec::new();
+    for seed in 0..50 {
+        let mut r = realistic(seed);
+        if seed == 7 {
+            r = Record::Spans(SpanBatch {
+                received_unix_nano: 1_007 * 1_000_000_000,
+                source: SourceKind::File,
+                spans: crate::testing::saga_spans(),
+            });
+        }
+        if seed == 9 {
+            let batch = MessageBatch {
+                browse: 0,
+                topic: "orders".into(),
+                messages: vec![message("orders", 0, 3, "k", b"{}")],
+                progress: None,
+            };
+            r = Record::Kafka(KafkaRecord {
+                cluster: "local".into(),
+                received_unix_nano: 1_009 * 1_000_000_000,
+                event: KafkaEvent::Messages(batch),
+            });
+        }
+        head.apply(&r);
+        pushed.push(r.clone());
+        log.push(Arc::new(r), &head);
+    }
+    let kept: Vec<Record> = log.records().map(|r| r.unwrap().into_owned()).collect();
+    assert_eq!(kept, pushed);
+    assert_eq!(log.undecodable(), 0);
+}
+
+#[test]
+fn spans_are_kept_in_a_fraction_of_their_size_and_the_dictionary_counts() {
+    let head = EngineState::default();
+    let mut log = SessionLog::new(usize::MAX);
+    let mut arrived = 0;
+    for seed in 0..200 {
+        let r = realistic(seed);
+        arrived += r.total_bytes();
+        log.push(Arc::new(r), &head);
+    }
+    let dictionary = log.dictionary.bytes();
+    assert!(dictionary > 0);
+    assert_eq!(log.bytes_kept(), log.bytes_kept + dictionary);
+    // The estimate counts what the records hold; packed, the log keeps a small part of it.
+    assert!(log.bytes_kept() * 5 < arrived, "{} packed against {arrived}", log.bytes_kept());
+}
