@@ -56,10 +56,23 @@ fn seek(c: &mut Criterion) {
     }
     let with = started.elapsed();
     println!(
-        "applying {RECORDS} records: {:.2} s without the timeline, {:.2} s with it ({} checkpoints)",
+        "applying {RECORDS} records: {:.2} s without the timeline, {:.2} s with it ({:.2}x; {} checkpoints; the log \
+         {:.0} bytes a span by its own estimate, checkpoints {:.1} MB)",
         without.as_secs_f64(),
         with.as_secs_f64(),
-        log.checkpoints()
+        with.as_secs_f64() / without.as_secs_f64(),
+        log.checkpoints(),
+        log.bytes_kept() as f64 / RECORDS as f64,
+        log.checkpoint_bytes() as f64 / 1e6,
+    );
+
+    let started = Instant::now();
+    let decoded = log.records().filter(Result::is_ok).count();
+    let decoding = started.elapsed();
+    println!(
+        "decoding the log's {decoded} records: {:.2} s ({:.2} us a record)",
+        decoding.as_secs_f64(),
+        decoding.as_secs_f64() * 1e6 / decoded as f64
     );
 
     // Targets spread over the session, in an order that jumps back and forth.
