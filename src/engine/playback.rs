@@ -58,8 +58,6 @@ pub const TIMELINE_BINS: usize = 600;
 /// in the window's first bin.
 pub const MAX_DENSITY_SECONDS: u64 = 7 * 24 * 3600;
 const NANOS_PER_SECOND: u64 = 1_000_000_000;
-/// The packing dictionary's bound: at most this, and at most an eighth of the log's share.
-const DICTIONARY_BYTES: usize = 64 << 20;
 
 /// How the shown state relates to the newest.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -236,7 +234,7 @@ impl SessionLog {
     pub fn new(max_spans: usize) -> Self {
         Self {
             records: VecDeque::new(),
-            dictionary: Dictionary::new(DICTIONARY_BYTES),
+            dictionary: Dictionary::within(usize::MAX),
             scratch: Writer::default(),
             undecodable: AtomicU64::new(0),
             times: VecDeque::new(),
@@ -277,7 +275,7 @@ impl SessionLog {
     #[must_use]
     pub fn with_max_bytes(mut self, bytes: usize) -> Self {
         self.max_bytes = bytes.max(1);
-        self.dictionary = Dictionary::new(DICTIONARY_BYTES.min(self.max_bytes / 8));
+        self.dictionary = Dictionary::within(self.max_bytes);
         self
     }
 

@@ -177,14 +177,7 @@ fn to_otlp_span(span: &Span) -> otlp::Span {
         dropped_links_count: span.dropped_links_count,
         status: match span.status {
             StatusCode::Unset if span.status_message.is_empty() => None,
-            code => Some(otlp::Status {
-                message: span.status_message.clone(),
-                code: match code {
-                    StatusCode::Unset => 0,
-                    StatusCode::Ok => 1,
-                    StatusCode::Error => 2,
-                },
-            }),
+            code => Some(otlp::Status { message: span.status_message.clone(), code: code.to_otlp() }),
         },
         ..Default::default()
     }

@@ -21,6 +21,8 @@ pub type SpanLists = (Vec<Attribute>, Vec<SpanEvent>, Vec<SpanLink>);
 /// Bytes an entry costs the dictionary beyond its text: the shared string's header, its slot
 /// in the list and in the lookup table.
 const ENTRY_BYTES: usize = 64;
+/// The most any dictionary holds ([`Dictionary::within`]).
+const MAX_BYTES: usize = 64 << 20;
 /// Strings longer than this are always written inline: long values (payload excerpts, SQL,
 /// stack traces) rarely repeat.
 const MAX_INTERNED_LEN: usize = 96;
@@ -50,6 +52,12 @@ impl Dictionary {
     /// An empty dictionary holding at most `max_bytes`.
     pub fn new(max_bytes: usize) -> Self {
         Self { max_bytes, ..Self::default() }
+    }
+
+    /// The dictionary of a store whose share of the memory budget is `share` bytes: an eighth
+    /// of it, and 64 MiB at most (what any session's repeated strings fit in).
+    pub fn within(share: usize) -> Self {
+        Self::new(MAX_BYTES.min(share / 8))
     }
 
     /// What it holds, estimated.
@@ -109,24 +117,25 @@ impl Dictionary {
 
     /// Reads a reference [`Dictionary::put`] wrote.
     pub fn get(&self, r: &mut Reader<'_>) -> Result<String, DecodeError> {
-        let v = r.u64()?;
-        if v & 1 == 0 {
-            let id = usize::try_from(v >> 1).map_err(|_| DecodeError("string id"))?;
-            return self.strings.get(id).map(|s| String::from(&**s)).ok_or(DecodeError("string id"));
-        }
-        let len = usize::try_from(v >> 1).map_err(|_| DecodeError("length"))?;
-        std::str::from_utf8(r.take(len)?).map(str::to_owned).map_err(|_| DecodeError("utf-8"))
+        Ok(match self.string(r)? {
+            Text::Interned(s) => String::from(&**s),
+            Text::Inline(s) => s.to_owned(),
+        })
     }
 
     /// A shared string (the scope) from a reference.
     pub fn get_shared(&self, r: &mut Reader<'_>) -> Result<Arc<str>, DecodeError> {
-        let v = r.u64()?;
-        if v & 1 == 0 {
-            let id = usize::try_from(v >> 1).map_err(|_| DecodeError("string id"))?;
-            return self.strings.get(id).cloned().ok_or(DecodeError("string id"));
+        Ok(match self.string(r)? {
+            Text::Interned(s) => Arc::clone(s),
+            Text::Inline(s) => Arc::from(s),
+        })
+    }
+
+    fn string<'s, 'b>(&'s self, r: &mut Reader<'b>) -> Result<Text<'s, 'b>, DecodeError> {
+        match reference(r)? {
+            Reference::Id(id) => self.strings.get(id).map(Text::Interned).ok_or(DecodeError("string id")),
+            Reference::Inline(bytes) => std::str::from_utf8(bytes).map(Text::Inline).map_err(|_| DecodeError("utf-8")),
         }
-        let len = usize::try_from(v >> 1).map_err(|_| DecodeError("length"))?;
-        std::str::from_utf8(r.take(len)?).map(Arc::from).map_err(|_| DecodeError("utf-8"))
     }
 
     /// Writes a span's attributes, events (their times relative to the span's start) and
@@ -197,13 +206,11 @@ impl Dictionary {
 
     /// Reads a resource [`Dictionary::put_resource`] wrote.
     pub fn get_resource(&self, r: &mut Reader<'_>) -> Result<Arc<Resource>, DecodeError> {
-        let v = r.u64()?;
-        if v & 1 == 0 {
-            let id = usize::try_from(v >> 1).map_err(|_| DecodeError("resource id"))?;
-            return self.resources.get(id).cloned().ok_or(DecodeError("resource id"));
-        }
-        let len = usize::try_from(v >> 1).map_err(|_| DecodeError("length"))?;
-        let mut inner = Reader::new(r.take(len)?);
+        let bytes = match reference(r)? {
+            Reference::Id(id) => return self.resources.get(id).cloned().ok_or(DecodeError("resource id")),
+            Reference::Inline(bytes) => bytes,
+        };
+        let mut inner = Reader::new(bytes);
         let name = inner.string()?;
         let namespace = match inner.byte()? {
             0 => None,
@@ -213,6 +220,25 @@ impl Dictionary {
         let attributes = read_attributes(&mut inner, &mut Reader::string)?;
         Ok(Arc::new(Resource { service: ServiceName { name, namespace }, attributes }))
     }
+}
+
+/// What a reference names: an entry (its id written even) or bytes written inline after it
+/// (their length written odd).
+enum Reference<'a> {
+    Id(usize),
+    Inline(&'a [u8]),
+}
+
+fn reference<'a>(r: &mut Reader<'a>) -> Result<Reference<'a>, DecodeError> {
+    let v = r.u64()?;
+    let n = usize::try_from(v >> 1).map_err(|_| DecodeError("reference"))?;
+    Ok(if v & 1 == 0 { Reference::Id(n) } else { Reference::Inline(r.take(n)?) })
+}
+
+/// A string a reference names.
+enum Text<'s, 'b> {
+    Interned(&'s Arc<str>),
+    Inline(&'b str),
 }
 
 #[cfg(test)]

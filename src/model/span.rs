@@ -207,6 +207,28 @@ pub enum StatusCode {
     Error,
 }
 
+impl StatusCode {
+    /// Maps the OTLP status code; any other value is no status (OTLP input reads it as unset,
+    /// a kept span's decoder as corrupt).
+    pub fn from_otlp(code: i32) -> Option<Self> {
+        match code {
+            0 => Some(Self::Unset),
+            1 => Some(Self::Ok),
+            2 => Some(Self::Error),
+            _ => None,
+        }
+    }
+
+    /// The OTLP status code.
+    pub fn to_otlp(self) -> i32 {
+        match self {
+            Self::Unset => 0,
+            Self::Ok => 1,
+            Self::Error => 2,
+        }
+    }
+}
+
 /// A timestamped event inside a span, e.g. an `exception`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SpanEvent {

@@ -55,15 +55,10 @@ impl PackedSpans {
             out.raw(&span.trace_id.0);
             out.raw(&span.span_id.0);
             let dropped = span.dropped_attributes_count | span.dropped_events_count | span.dropped_links_count;
-            let status = match span.status {
-                StatusCode::Unset => 0,
-                StatusCode::Ok => 1,
-                StatusCode::Error => 2,
-            };
             let flags = (u8::from(span.parent_span_id.is_some()) * HAS_PARENT)
                 | (u8::from(!span.status_message.is_empty()) * HAS_STATUS_MESSAGE)
                 | (u8::from(dropped != 0) * HAS_DROPPED)
-                | (status << STATUS_SHIFT)
+                | ((span.status.to_otlp() as u8) << STATUS_SHIFT)
                 | ((span.kind.to_otlp() as u8) << KIND_SHIFT);
             out.byte(flags);
             if let Some(parent) = span.parent_span_id {
@@ -119,12 +114,8 @@ impl PackedSpans {
             let (attributes, events, links) = dictionary.get_lists(&mut r, start_unix_nano)?;
             let mut count = || r.u64().and_then(|n| u32::try_from(n).map_err(|_| DecodeError("dropped count")));
             let dropped = if flags & HAS_DROPPED != 0 { [count()?, count()?, count()?] } else { [0; 3] };
-            let status = match (flags >> STATUS_SHIFT) & 0b11 {
-                0 => StatusCode::Unset,
-                1 => StatusCode::Ok,
-                2 => StatusCode::Error,
-                _ => return Err(DecodeError("status")),
-            };
+            let status =
+                StatusCode::from_otlp(i32::from((flags >> STATUS_SHIFT) & 0b11)).ok_or(DecodeError("status"))?;
             let mut span = Span {
                 trace_id,
                 span_id,

@@ -170,14 +170,7 @@ fn convert_span(span: otlp::Span, resource: &Arc<Resource>, scope: &Arc<str>) ->
     let attributes = convert_attributes(span.attributes, MAX_SPAN_ATTRIBUTES, &mut dropped_attributes);
     let messaging = Messaging::from_attributes(kind, &attributes);
     let (status, status_message) = match span.status {
-        Some(s) => (
-            match s.code {
-                1 => StatusCode::Ok,
-                2 => StatusCode::Error,
-                _ => StatusCode::Unset,
-            },
-            bounded_string(s.message),
-        ),
+        Some(s) => (StatusCode::from_otlp(s.code).unwrap_or_default(), bounded_string(s.message)),
         None => (StatusCode::Unset, String::new()),
     };
     Ok(Span {

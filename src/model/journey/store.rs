@@ -47,10 +47,6 @@ use crate::model::ids::{SpanRef, TraceId};
 use crate::model::kafka::KafkaEvent;
 use crate::model::record::Record;
 
-/// The stored spans' dictionary's bound: at most this, and at most an eighth of the journeys'
-/// share of the memory budget.
-const DICTIONARY_BYTES: usize = 64 << 20;
-
 mod assembly;
 mod at_cursor;
 mod interner;
@@ -247,7 +243,7 @@ impl JourneyStore {
             evicted_spans: 0,
             clock: 0,
             interner: Interner::default(),
-            dictionary: Dictionary::new(DICTIONARY_BYTES.min(settings.max_bytes / 8)),
+            dictionary: Dictionary::within(settings.max_bytes),
             scratch: Vec::new(),
             settings,
         }

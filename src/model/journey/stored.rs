@@ -61,11 +61,7 @@ impl StoredSpan {
         dictionary.put(&mut out, &span.name);
         out.byte(span.kind.to_otlp() as u8);
         out.u64(span.end_unix_nano);
-        out.byte(match span.status {
-            StatusCode::Unset => 0,
-            StatusCode::Ok => 1,
-            StatusCode::Error => 2,
-        });
+        out.byte(span.status.to_otlp() as u8);
         out.str(&span.status_message);
         dictionary.put_lists(&mut out, span);
         // What the span's source dropped past its limits (a byte each when nothing was).
@@ -105,12 +101,7 @@ impl StoredSpan {
         let name = dictionary.get(&mut r)?;
         let kind = SpanKind::from_otlp(i32::from(r.byte()?));
         let end_unix_nano = r.u64()?;
-        let status = match r.byte()? {
-            0 => StatusCode::Unset,
-            1 => StatusCode::Ok,
-            2 => StatusCode::Error,
-            _ => return Err(DecodeError("status")),
-        };
+        let status = StatusCode::from_otlp(i32::from(r.byte()?)).ok_or(DecodeError("status"))?;
         let status_message = r.string()?;
         let (attributes, events, links) = dictionary.get_lists(&mut r, self.start_unix_nano)?;
         let mut count = || r.u64().and_then(|n| u32::try_from(n).map_err(|_| DecodeError("dropped count")));
