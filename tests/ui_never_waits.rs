@@ -19,6 +19,13 @@
 
 mod common;
 
+// The binary's allocator (src/main.rs), so the window is timed as users run it. With glibc's
+// allocator instead, this thread's heap grows a page at a time through `mprotect`, which
+// waits on the kernel's lock over the process's memory map while the engine, readers and
+// journey thread allocate beside it: frames then slept 20-55 ms in `mprotect` alone.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
