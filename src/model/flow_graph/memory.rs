@@ -15,11 +15,9 @@ use std::mem::size_of;
 use petgraph::stable_graph::{EdgeIndex, NodeIndex};
 use smallvec::SmallVec;
 
-use super::joins::{ClientMemo, ConsumerWaiting, ProducerMemo, ServerWaiting};
 use super::kafka::DeadLetterPartition;
 use super::{EdgeKey, FlowEdge, FlowModel, FlowNode, NodeKey};
 use crate::model::bounded_index::BoundedIndex;
-use crate::model::ids::SpanRef;
 use crate::model::size::{HISTOGRAM_BYTES, HISTORY_BYTES, HeapSize, SAMPLES_BYTES};
 use crate::model::span::ServiceName;
 
@@ -85,14 +83,11 @@ impl HeapSize for FlowEdge {
     }
 }
 
-/// Bytes per entry of a [`BoundedIndex`]: its key twice (the map and the eviction order),
-/// its value and the map's overhead.
-fn index_entry<K, V>() -> usize {
-    2 * size_of::<K>() + size_of::<V>() + ENTRY_OVERHEAD
-}
-
-fn index_bytes<K: Eq + std::hash::Hash + Copy, V>(index: &BoundedIndex<K, V>) -> usize {
-    index.len() * index_entry::<K, V>()
+/// The bytes a join memory holds: its table and eviction order as allocated (a table is
+/// sized for its peak, up to twice its entries, and a clone allocates as much again), and
+/// what a waiting list spilled to the heap.
+fn index_bytes<K: Eq + std::hash::Hash + Copy, T: smallvec::Array>(index: &BoundedIndex<K, SmallVec<T>>) -> usize {
+    index.heap_bytes_with(|list| if list.spilled() { list.capacity() * size_of::<T::Item>() } else { 0 })
 }
 
 impl HeapSize for FlowModel {
@@ -124,12 +119,12 @@ impl HeapSize for FlowModel {
             })
             .sum();
         let edge_keys = self.edges.len() * (size_of::<EdgeKey>() + size_of::<EdgeIndex>() + ENTRY_OVERHEAD);
-        let joins = index_bytes::<SpanRef, ProducerMemo>(&self.producers)
-            + index_bytes::<SpanRef, ClientMemo>(&self.clients)
-            + index_bytes::<SpanRef, SmallVec<[ConsumerWaiting; 1]>>(&self.waiting_consumers)
-            + index_bytes::<SpanRef, SmallVec<[ServerWaiting; 1]>>(&self.waiting_servers);
+        let joins = self.producers.heap_bytes_with(|_| 0)
+            + self.clients.heap_bytes_with(|_| 0)
+            + index_bytes(&self.waiting_consumers)
+            + index_bytes(&self.waiting_servers);
         let dead_letters = self.dead_letter_offsets.len() * (size_of::<DeadLetterPartition>() + 8 + ENTRY_OVERHEAD);
-        let folded = self.budget.remembered() * index_entry::<u64, Option<NodeIndex>>();
+        let folded = self.budget.remembered_bytes();
         nodes + edges + services + named + edge_keys + joins + dead_letters + folded
     }
 }
@@ -184,5 +179,24 @@ mod tests {
             + graph.edge_indices().map(|i| graph[i].total_bytes()).sum::<usize>();
         assert!(model.heap_bytes() > elements);
         assert!(model.heap_bytes() < elements + 700 * 2 * 200, "{}", model.heap_bytes());
+    }
+
+    #[test]
+    fn join_memories_count_the_tables_they_allocated_not_their_entries() {
+        // Consumers whose producers have not arrived wait; their producers then arrive and
+        // empty the waiting list, whose table stays as large as it grew (and a checkpoint's
+        // copy of the model allocates as much again).
+        let mut model = FlowModel::default();
+        for id in 1..=5_000u64 {
+            model.apply_span(&consumer_linked("billing", "kafka", "orders", 2, id, (1, id)), 1);
+        }
+        let while_waiting = model.waiting_consumers.heap_bytes_with(|_| 0);
+        for id in 1..=5_000u64 {
+            model.apply_span(&producer("checkout", "kafka", "orders", 1, id), 1);
+        }
+        assert!(model.waiting_consumers.is_empty());
+        let allocated = model.waiting_consumers.heap_bytes_with(|_| 0) + model.producers.heap_bytes_with(|_| 0);
+        assert!(allocated >= while_waiting);
+        assert!(model.heap_bytes() >= allocated, "{} < {allocated}", model.heap_bytes());
     }
 }

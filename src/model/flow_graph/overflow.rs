@@ -107,9 +107,9 @@ impl GraphBudget {
         self.edges_folded
     }
 
-    /// Hashes remembered as folded, for measuring.
-    pub(super) fn remembered(&self) -> usize {
-        self.remembered.len()
+    /// The bytes the hashes remembered as folded hold, as allocated.
+    pub(super) fn remembered_bytes(&self) -> usize {
+        self.remembered.heap_bytes_with(|_| 0)
     }
 
     /// Names folded into `index` when it is an overflow node.
