@@ -1,9 +1,10 @@
 //! Work the window hands off so that a frame never waits for it: opening a session file
 //! (which may sit on a slow disk, a hung network mount or a pipe), writing an export,
 //! picking (and creating the folder of) a recording's file, serializing a journey for the
-//! clipboard, rendering a large payload, key or set of headers, stopping a session the
-//! window let go of (which joins its sources' and engine's threads), and freeing a snapshot
-//! it replaced (which may hold a journey of tens of thousands of spans).
+//! clipboard, rendering a large payload, key or set of headers, laying out a large flow
+//! graph, stopping a session the window let go of (which joins its sources' and engine's
+//! threads), and freeing a snapshot it replaced (which may hold a journey of tens of
+//! thousands of spans).
 //!
 //! Each [`Job`] runs on a named thread of its own and sends its one answer over a bounded
 //! channel, then wakes the window; the frame only ever looks ([`Job::poll`]). Stopping a
@@ -31,6 +32,8 @@ pub const COPY_THREAD: &str = "eventlens-copy";
 pub const RETIRE_THREAD: &str = "eventlens-retire";
 /// The thread that frees what the window let go of.
 pub const RELEASE_THREAD: &str = "eventlens-release";
+/// The thread that lays out a large flow graph.
+pub const LAYOUT_THREAD: &str = "eventlens-layout";
 
 /// How many let-go values may wait for the release thread; past that (it is behind) they are
 /// freed where they were let go of.

@@ -4,17 +4,28 @@
 //! short animation rather than jump. Once the user has dragged a node, the positions are
 //! theirs: nothing already placed moves, and a new node goes in its layer's column under
 //! the nodes there. Arrange lays everything out afresh and follows the layout again.
+//!
+//! Laying out a graph of thousands of nodes takes longer than a frame, so once the window
+//! has given a way to wake it ([`Placement::wake_with`]) a graph of more than
+//! [`LAYOUT_ON_FRAME_NODES`] is laid out on an `eventlens-layout` thread: meanwhile new nodes
+//! wait in their layer's column, and the nodes glide to the layout when it comes. Without a
+//! window (the SVG export, tests), layouts are made where they are asked for.
 
 use std::collections::{HashMap, HashSet};
 
 use egui::Pos2;
 use petgraph::stable_graph::NodeIndex;
 
+use super::background::{Job, JobState, LAYOUT_THREAD};
 use super::flow_layered::{Cell, Layered, LayoutNode, layers};
 use super::flow_scope::{ShownEdge, ShownNode};
 use super::flow_view::ViewGraph;
 use super::theme;
 use crate::model::flow_graph::NodeKind;
+
+/// Graphs up to this many nodes are laid out on the frame (a few milliseconds in a debug
+/// build); larger ones on a thread of their own.
+pub const LAYOUT_ON_FRAME_NODES: usize = 256;
 
 /// What the layout takes: the shown nodes and edges (see [`flow_scope`](super::flow_scope)),
 /// and which nodes have an edge carrying traffic.
@@ -85,6 +96,14 @@ pub struct Placement {
     /// With `auto` off, nodes placed while they had no edge (their layer a guess) and not
     /// dragged since: placed once more when their first edge arrives.
     unanchored: HashSet<u32>,
+    /// Wakes the window when a layout made off the frame is ready; `None` lays out on the
+    /// spot.
+    waker: Option<egui::Context>,
+    /// A layout being made off the frame.
+    pending: Option<Job<Layered>>,
+    /// The graph changed while `pending` was being made: lay it out again when it comes
+    /// (afresh, when `Some(true)`).
+    wanted: Option<bool>,
 }
 
 impl Default for Placement {
@@ -97,6 +116,9 @@ impl Default for Placement {
             animation: None,
             shown: false,
             unanchored: HashSet::new(),
+            waker: None,
+            pending: None,
+            wanted: None,
         }
     }
 }
@@ -114,8 +136,7 @@ impl Placement {
         added: &[u32],
     ) {
         if self.auto {
-            self.layered = Some(Layered::new(&input.nodes, &input.edges, self.layered.as_ref(), self.per_band));
-            self.move_to_layout(graph, nodes, added);
+            self.lay_out(graph, nodes, input, false, added);
             return;
         }
         let connected = &input.connected;
@@ -126,21 +147,8 @@ impl Placement {
         }
         to_place.sort_unstable();
         to_place.dedup();
-        let layer = layers(&input.nodes, &input.edges);
+        self.place_in_columns(graph, nodes, input, &to_place);
         for id in to_place {
-            let Some(&index) = nodes.get(&id) else { continue };
-            let spacing = theme::LAYER_SPACING * self.scale;
-            let column_x = layer.get(&id).copied().unwrap_or(0) as f32 * spacing;
-            // Under the lowest node already in that column.
-            let lowest = graph
-                .nodes_iter()
-                .filter(|(i, n)| *i != index && (n.location().x - column_x).abs() < spacing / 2.0)
-                .map(|(_, n)| n.location().y)
-                .fold(None, |low: Option<f32>, y| Some(low.map_or(y, |l| l.max(y))));
-            let y = lowest.map_or(0.0, |y| y + theme::ROW_SPACING * self.scale);
-            if let Some(node) = graph.node_mut(index) {
-                node.set_location(Pos2::new(column_x, y));
-            }
             if connected.contains(&id) {
                 self.unanchored.remove(&id);
             } else {
@@ -149,13 +157,124 @@ impl Placement {
         }
     }
 
+    /// Puts each of `ids` in its layer's column, under the lowest node already there.
+    fn place_in_columns(
+        &self,
+        graph: &mut ViewGraph,
+        nodes: &HashMap<u32, NodeIndex>,
+        input: &LayoutInput,
+        ids: &[u32],
+    ) {
+        if ids.is_empty() {
+            return;
+        }
+        let placing: HashSet<NodeIndex> = ids.iter().filter_map(|id| nodes.get(id).copied()).collect();
+        let spacing = theme::LAYER_SPACING * self.scale;
+        let column = |x: f32| (x / spacing).round() as i64;
+        // The lowest node of each column, found once.
+        let mut lowest: HashMap<i64, f32> = HashMap::new();
+        for (index, node) in graph.nodes_iter() {
+            if !placing.contains(&index) {
+                let y = lowest.entry(column(node.location().x)).or_insert(f32::MIN);
+                *y = y.max(node.location().y);
+            }
+        }
+        let layer = layers(&input.nodes, &input.edges);
+        for id in ids {
+            let Some(&index) = nodes.get(id) else { continue };
+            let at = layer.get(id).copied().unwrap_or(0) as i64;
+            let y = lowest.get(&at).map_or(0.0, |y| y + theme::ROW_SPACING * self.scale);
+            lowest.insert(at, y);
+            if let Some(node) = graph.node_mut(index) {
+                node.set_location(Pos2::new(at as f32 * spacing, y));
+            }
+        }
+    }
+
+    /// Lets layouts of large graphs be made off the frame, waking `ctx` when one is ready.
+    pub fn wake_with(&mut self, ctx: &egui::Context) {
+        if self.waker.is_none() {
+            self.waker = Some(ctx.clone());
+        }
+    }
+
+    /// Whether a layout is being made off the frame.
+    pub fn laying_out(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// Lays `input` out (`fresh`: from scratch, else seeded with the last layout) and sends
+    /// the nodes there; `added` nodes go at once. A large graph is laid out off the frame
+    /// (see the top of this file): `added` nodes then wait in their layer's column.
+    fn lay_out(
+        &mut self,
+        graph: &mut ViewGraph,
+        nodes: &HashMap<u32, NodeIndex>,
+        input: &LayoutInput,
+        fresh: bool,
+        added: &[u32],
+    ) {
+        let Some(ctx) = self.waker.clone().filter(|_| input.nodes.len() > LAYOUT_ON_FRAME_NODES) else {
+            let seed = if fresh { None } else { self.layered.as_ref() };
+            self.layered = Some(Layered::new(&input.nodes, &input.edges, seed, self.per_band));
+            self.move_to_layout(graph, nodes, added);
+            return;
+        };
+        self.place_in_columns(graph, nodes, input, added);
+        if self.pending.is_some() {
+            self.wanted = Some(fresh || self.wanted.unwrap_or(false));
+            return;
+        }
+        let seed = if fresh { None } else { self.layered.clone() };
+        let (layout_nodes, edges, per_band) = (input.nodes.clone(), input.edges.clone(), self.per_band);
+        let spawned =
+            Job::spawn(LAYOUT_THREAD, &ctx, move || Layered::new(&layout_nodes, &edges, seed.as_ref(), per_band));
+        match spawned {
+            Ok(job) => self.pending = Some(job),
+            Err(e) => {
+                tracing::warn!("cannot start a thread to lay the graph out ({e}); laid out on the frame");
+                let seed = if fresh { None } else { self.layered.as_ref() };
+                self.layered = Some(Layered::new(&input.nodes, &input.edges, seed, self.per_band));
+                self.move_to_layout(graph, nodes, &[]);
+            }
+        }
+    }
+
+    /// Takes a layout made off the frame once it is ready, sending the nodes there (and
+    /// starting the next one if the graph changed meanwhile); never waits. True when nodes
+    /// were sent to a new layout.
+    pub fn poll(&mut self, graph: &mut ViewGraph, nodes: &HashMap<u32, NodeIndex>, input: &LayoutInput) -> bool {
+        let Some(job) = &self.pending else { return false };
+        let layered = match job.poll() {
+            JobState::Pending => return false,
+            JobState::Done(layered) => layered,
+            JobState::Lost => {
+                // Its panic is on standard error; the next change lays the graph out again.
+                tracing::warn!("the graph's layout thread ended without a layout");
+                self.pending = None;
+                return false;
+            }
+        };
+        self.pending = None;
+        // The user dragged a node meanwhile: their positions stay.
+        if !self.auto {
+            self.wanted = None;
+            return false;
+        }
+        self.layered = Some(layered);
+        self.move_to_layout(graph, nodes, &[]);
+        if let Some(fresh) = self.wanted.take() {
+            self.lay_out(graph, nodes, input, fresh, &[]);
+        }
+        true
+    }
+
     /// Lays every node out afresh (undoing drags and the order of arrival) and follows the
     /// layout again from now on.
     pub fn arrange(&mut self, graph: &mut ViewGraph, nodes: &HashMap<u32, NodeIndex>, input: &LayoutInput) {
         self.auto = true;
         self.unanchored.clear();
-        self.layered = Some(Layered::new(&input.nodes, &input.edges, None, self.per_band));
-        self.move_to_layout(graph, nodes, &[]);
+        self.lay_out(graph, nodes, input, true, &[]);
     }
 
     /// Fits the layout to the window: bands of at most `per_band` layers (from its width),
@@ -183,9 +302,10 @@ impl Placement {
             return false;
         }
         if rewrapped {
-            self.layered = Some(Layered::new(&input.nodes, &input.edges, self.layered.as_ref(), per_band));
+            self.lay_out(graph, nodes, input, false, &[]);
+            return !self.laying_out();
         }
-        if rewrapped || rescaled {
+        if rescaled {
             self.move_to_layout(graph, nodes, &[]);
             return true;
         }
@@ -259,253 +379,4 @@ impl Placement {
 }
 
 #[cfg(test)]
-pub(super) mod tests {
-    use super::*;
-    use crate::engine::EngineState;
-    use crate::engine::snapshot::Snapshot;
-    use crate::model::record::{Record, SourceKind, SpanBatch};
-    use crate::model::span::{Span, SpanKind};
-    use crate::testing::{consumer_linked, producer, span};
-    use crate::ui::flow_view::FlowView;
-
-    /// `spans` applied to `state` as one batch, and the snapshot after it (shared with the
-    /// label placement's tests).
-    pub(in crate::ui) fn apply(state: &mut EngineState, spans: Vec<Span>) -> Snapshot {
-        state.apply(&Record::Spans(SpanBatch { received_unix_nano: 0, source: SourceKind::File, spans }));
-        state.snapshot(1)
-    }
-
-    fn id(snapshot: &Snapshot, label: &str) -> u32 {
-        snapshot.nodes.iter().find(|n| n.label == label).map(|n| n.id).expect("node")
-    }
-
-    #[test]
-    fn a_saga_loop_does_not_stretch_the_layers() {
-        // checkout -> orders -> payments -> payments topic -> checkout (the compensation).
-        let mut state = EngineState::default();
-        let snapshot = apply(
-            &mut state,
-            vec![
-                producer("checkout", "kafka", "orders", 1, 1),
-                consumer_linked("payments", "kafka", "orders", 2, 2, (1, 1)),
-                producer("payments", "kafka", "payments", 2, 3),
-                consumer_linked("checkout", "kafka", "payments", 4, 4, (2, 3)),
-                consumer_linked("shipping", "kafka", "payments", 5, 5, (2, 3)),
-            ],
-        );
-        let scoped = crate::ui::flow_scope::scoped(&snapshot, "", false, None, &Default::default());
-        let input = LayoutInput::of(&scoped.nodes, &scoped.edges);
-        let layers = layers(&input.nodes, &input.edges);
-        let layer = |label| layers[&id(&snapshot, label)];
-        assert_eq!(layer("shipping"), layer("kafka/payments") + 1);
-        // Without cutting the loop, longest paths would run on up to the node count.
-        assert!(layers.values().all(|l| *l <= 4), "{layers:?}");
-        let mut view = FlowView::default();
-        view.sync(&snapshot, "", None, None);
-        let mut cells: Vec<_> = snapshot.nodes.iter().map(|n| view.node_location(n.id).expect("placed")).collect();
-        cells.dedup();
-        assert_eq!(cells.len(), snapshot.nodes.len(), "two nodes in one cell");
-    }
-
-    #[test]
-    fn the_layout_follows_the_graph_and_arranging_lays_it_out_afresh() {
-        let mut state = EngineState::default();
-        let mut view = FlowView::default();
-        // Billing is first seen producing, so it starts in the first layer; once its
-        // consumption of orders shows up, the layout moves it after orders.
-        let first = apply(&mut state, vec![producer("billing", "kafka", "invoices", 2, 3)]);
-        view.sync(&first, "", None, None);
-        assert_eq!(view.node_location(id(&first, "billing")).expect("placed").x, 0.0);
-        let snapshot = apply(
-            &mut state,
-            vec![
-                producer("checkout", "kafka", "orders", 1, 1),
-                consumer_linked("billing", "kafka", "orders", 2, 2, (1, 1)),
-                consumer_linked("mailer", "kafka", "invoices", 3, 4, (2, 3)),
-            ],
-        );
-        view.sync(&snapshot, "", None, None);
-        let x =
-            |view: &FlowView, label| view.node_location(id(&snapshot, label)).expect("placed").x / theme::LAYER_SPACING;
-        let chain = ["checkout", "kafka/orders", "billing", "kafka/invoices", "mailer"];
-        assert_eq!(chain.map(|l| x(&view, l)), [0.0, 1.0, 2.0, 3.0, 4.0]);
-        // A chain runs straight: one row.
-        let rows: Vec<f32> = chain.iter().map(|l| view.node_location(id(&snapshot, l)).expect("placed").y).collect();
-        assert!(rows.iter().all(|y| *y == rows[0]), "{rows:?}");
-
-        // Once the user has moved a node, nothing moves by itself; arranging lays it all
-        // out afresh and follows the layout again.
-        view.placement.user_moved(id(&snapshot, "billing"));
-        let billing = view.nodes[&id(&snapshot, "billing")];
-        view.graph.node_mut(billing).expect("billing").set_location(Pos2::new(900.0, 700.0));
-        view.sync(&snapshot, "", None, None);
-        assert_eq!(view.node_location(id(&snapshot, "billing")), Some(Pos2::new(900.0, 700.0)));
-        assert!(!view.follows_layout());
-        view.arrange();
-        assert!(view.follows_layout());
-        assert_eq!(chain.map(|l| x(&view, l)), [0.0, 1.0, 2.0, 3.0, 4.0]);
-    }
-
-    #[test]
-    fn once_the_user_moved_a_node_new_nodes_go_in_and_placed_ones_stay_put() {
-        let mut state = EngineState::default();
-        let mut view = FlowView::default();
-        let first = apply(
-            &mut state,
-            vec![
-                producer("checkout", "kafka", "orders", 1, 1),
-                consumer_linked("billing", "kafka", "orders", 2, 2, (1, 1)),
-            ],
-        );
-        view.sync(&first, "", None, None);
-        let x =
-            |view: &FlowView, snapshot: &Snapshot, label| view.node_location(id(snapshot, label)).expect("placed").x;
-        assert_eq!(x(&view, &first, "checkout"), 0.0);
-        assert_eq!(x(&view, &first, "kafka/orders"), theme::LAYER_SPACING);
-        assert_eq!(x(&view, &first, "billing"), 2.0 * theme::LAYER_SPACING);
-        view.placement.user_moved(id(&first, "billing"));
-
-        // A new producer upstream of checkout would put checkout in a later layer; it stays
-        // put, and the new nodes go into their layers' columns, under what is there.
-        let before = view.node_location(id(&first, "checkout"));
-        let second = apply(
-            &mut state,
-            vec![
-                producer("gateway", "kafka", "carts", 3, 3),
-                consumer_linked("checkout", "kafka", "carts", 4, 4, (3, 3)),
-            ],
-        );
-        view.sync(&second, "", None, None);
-        assert_eq!(view.node_location(id(&second, "checkout")), before);
-        assert_eq!(view.node_location(id(&second, "gateway")), Some(Pos2::new(0.0, theme::ROW_SPACING)));
-        assert_eq!(x(&view, &second, "kafka/carts"), theme::LAYER_SPACING);
-    }
-
-    #[test]
-    fn nodes_glide_to_a_new_layout_once_the_canvas_is_shown() {
-        let mut state = EngineState::default();
-        let mut view = FlowView::default();
-        let first = apply(&mut state, vec![producer("billing", "kafka", "invoices", 2, 3)]);
-        view.sync(&first, "", None, None);
-        // Drawn once: from now on, moves are animated.
-        assert_eq!(view.placement.step(&mut view.graph, 10.0), Step::Still);
-        let second = apply(
-            &mut state,
-            vec![
-                producer("checkout", "kafka", "orders", 1, 1),
-                consumer_linked("billing", "kafka", "orders", 2, 2, (1, 1)),
-            ],
-        );
-        view.sync(&second, "", None, None);
-        let billing = id(&second, "billing");
-        let target = Pos2::new(2.0 * theme::LAYER_SPACING, 0.0);
-        assert_eq!(view.node_location(billing), Some(target), "where it is going");
-        let drawn = |view: &FlowView| view.graph.node(view.nodes[&billing]).expect("billing").location();
-        assert_eq!(drawn(&view), Pos2::ZERO, "still where it was");
-        assert_eq!(view.placement.step(&mut view.graph, 20.0), Step::Moving);
-        assert_eq!(view.placement.step(&mut view.graph, 20.0 + theme::LAYOUT_ANIMATION_SECONDS / 2.0), Step::Moving);
-        let halfway = drawn(&view);
-        assert!(halfway.x > 0.0 && halfway.x < target.x, "{halfway:?}");
-        assert_eq!(view.placement.step(&mut view.graph, 20.0 + theme::LAYOUT_ANIMATION_SECONDS), Step::Arrived);
-        assert_eq!(drawn(&view), target);
-        // New nodes appear in place, without gliding in from elsewhere.
-        assert_eq!(view.graph.node(view.nodes[&id(&second, "checkout")]).expect("checkout").location(), Pos2::ZERO);
-    }
-
-    #[test]
-    fn a_topic_seen_first_from_its_consumer_still_sits_after_its_producers() {
-        let mut state = EngineState::default();
-        let mut view = FlowView::default();
-        let first = apply(
-            &mut state,
-            vec![
-                span("billing", "process", SpanKind::Consumer)
-                    .ids(2, 2)
-                    .messaging("kafka", "orders", "process")
-                    .build(),
-            ],
-        );
-        view.sync(&first, "", None, None);
-        let second = apply(&mut state, vec![producer("checkout", "kafka", "orders", 1, 1)]);
-        view.sync(&second, "", None, None);
-        let x = |label| view.node_location(id(&second, label)).expect("placed").x;
-        assert_eq!(
-            (x("checkout"), x("kafka/orders"), x("billing")),
-            (0.0, theme::LAYER_SPACING, 2.0 * theme::LAYER_SPACING)
-        );
-    }
-
-    #[test]
-    fn a_topic_known_only_from_its_cluster_is_placed_again_when_spans_show_its_producer() {
-        use crate::model::kafka::observation::{CommittedOffset, OffsetPoll, Watermark};
-        use crate::model::kafka::{KafkaEvent, KafkaRecord};
-        let mut state = EngineState::default();
-        let mut view = FlowView::default();
-        // The cluster reports a group lagging on orders before any span names either.
-        let poll = OffsetPoll {
-            watermarks: vec![Watermark { topic: "payments".into(), partition: 0, low: 0, high: 9 }],
-            commits: vec![CommittedOffset {
-                group: "shipping".into(),
-                topic: "payments".into(),
-                partition: 0,
-                offset: 2,
-                oldest_unconsumed_ms: None,
-            }],
-        };
-        let event = KafkaEvent::Offsets(poll);
-        state.apply(&Record::Kafka(KafkaRecord { received_unix_nano: 0, cluster: "c".into(), event }));
-        let first = state.snapshot(1);
-        view.sync(&first, "", None, None);
-        assert_eq!(view.node_location(id(&first, "kafka/payments")).expect("placed").x, theme::LAYER_SPACING);
-        // Spans: checkout -> orders -> payments -> payments topic.
-        let second = apply(
-            &mut state,
-            vec![
-                producer("checkout", "kafka", "orders", 1, 1),
-                consumer_linked("payments", "kafka", "orders", 2, 2, (1, 1)),
-                producer("payments", "kafka", "payments", 2, 3),
-            ],
-        );
-        view.sync(&second, "", None, None);
-        assert_eq!(view.node_location(id(&second, "payments")).expect("placed").x, 2.0 * theme::LAYER_SPACING);
-        assert_eq!(
-            view.node_location(id(&second, "kafka/payments")).expect("placed").x,
-            3.0 * theme::LAYER_SPACING,
-            "the topic moves right of its producer once, as a lone node would"
-        );
-    }
-
-    #[test]
-    fn a_lone_node_is_placed_again_when_its_first_edge_arrives() {
-        let mut state = EngineState::default();
-        let mut view = FlowView::default();
-        // The server span arrives first: pricing has no edge yet.
-        let first = apply(&mut state, vec![span("pricing", "GET", SpanKind::Server).ids(5, 2).parent(1).build()]);
-        view.sync(&first, "", None, None);
-        assert_eq!(view.node_location(id(&first, "pricing")).expect("placed").x, 0.0);
-        let second = apply(&mut state, vec![span("checkout", "GET", SpanKind::Client).ids(5, 1).build()]);
-        view.sync(&second, "", None, None);
-        assert_eq!(view.node_location(id(&second, "pricing")).expect("placed").x, theme::LAYER_SPACING);
-        assert_eq!(view.node_location(id(&second, "checkout")).expect("placed").x, 0.0);
-    }
-
-    #[test]
-    fn enlarged_shapes_get_spacing_to_match() {
-        let mut state = EngineState::default();
-        let mut view = FlowView::default();
-        let snapshot = apply(
-            &mut state,
-            vec![
-                producer("checkout", "kafka", "orders", 1, 1),
-                consumer_linked("billing", "kafka", "orders", 2, 2, (1, 1)),
-            ],
-        );
-        view.sync(&snapshot, "", None, None);
-        let billing = id(&snapshot, "billing");
-        let before = view.node_location(billing).expect("placed");
-        assert_eq!(before.x, 2.0 * theme::LAYER_SPACING);
-        let input = view.layout_input.clone();
-        view.placement.fit_window((usize::MAX, 1.3), &mut view.graph, &view.nodes, &input);
-        assert_eq!(view.node_location(billing), Some(before * 1.3));
-    }
-}
+pub(super) mod tests;

@@ -337,7 +337,10 @@ impl FlowView {
         let margins = theme::FIT_MARGIN_TOP_LEFT.x + theme::FIT_MARGIN_BOTTOM_RIGHT.x;
         let spacing = theme::LAYER_SPACING * self.scale;
         let per_band = ((width / self.min_fit_zoom() - margins) / spacing).max(0.0) as usize + 1;
-        let moved = self.placement.fit_window((per_band, self.scale), &mut self.graph, &self.nodes, &self.layout_input);
+        self.placement.wake_with(ui.ctx());
+        let laid_out = self.placement.poll(&mut self.graph, &self.nodes, &self.layout_input);
+        let moved = self.placement.fit_window((per_band, self.scale), &mut self.graph, &self.nodes, &self.layout_input)
+            || laid_out;
         match self.placement.step(&mut self.graph, ui.input(|i| i.time)) {
             Step::Moving => ui.ctx().request_repaint(),
             Step::Arrived => self.place_labels(),
