@@ -91,6 +91,29 @@ fn a_stream_consumer_edge_shows_its_depth_and_the_brokers_view_lists_it() {
     assert_eq!(harness.state().view(), View::Messages);
     harness.get_by_label("Stream");
     assert!(harness.query_by_label("all partitions").is_none(), "a stream has no partitions to pick");
+    // Read from its start: a stream's messages go by sequence and subject, not by partition,
+    // offset and key.
+    harness.state_mut().browser_mut().topic = "PAYMENTS".into();
+    harness.state_mut().browser_mut().start = eventlens::ui::message_browser::StartKind::Offset;
+    settle(&mut harness);
+    harness.get_by_value("from sequence");
+    harness.state_mut().browser_mut().start = eventlens::ui::message_browser::StartKind::Earliest;
+    harness.get_by_label("Read").click();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while harness.state().snapshot().kafka.browser.len() < 7 {
+        assert!(std::time::Instant::now() < deadline, "the stream's 7 messages were not read");
+        settle(&mut harness);
+    }
+    for column in ["Sequence", "Subject", "Timestamp", "Payload"] {
+        harness.get_by_label(column);
+    }
+    for kafka_only in ["P", "Offset", "Key"] {
+        assert!(harness.query_by_label(kafka_only).is_none(), "a Kafka column, {kafka_only:?}, over a stream");
+    }
+    harness.state_mut().browser_mut().selected = Some(0);
+    settle(&mut harness);
+    harness.get_by_label("PAYMENTS @ 1");
+    harness.get_by_label(&format!("Subject ({} bytes)", "payments.captured".len()));
 }
 
 #[test]

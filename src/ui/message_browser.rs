@@ -60,6 +60,9 @@ pub struct MessageBrowserView {
     /// The selected message's key, headers and payload as rendered, kept while it stays
     /// selected.
     shown: Option<ShownMessage>,
+    /// What the last read was of: the table and the panel name a JetStream message's place
+    /// by its stream sequence and subject, a Kafka one's by partition, offset and key.
+    read_kind: BrowseKind,
 }
 
 impl MessageBrowserView {
@@ -81,6 +84,7 @@ impl MessageBrowserView {
             selected: None,
             error: None,
             shown: None,
+            read_kind: BrowseKind::Kafka,
         }
     }
 
@@ -132,6 +136,7 @@ impl MessageBrowserView {
     /// Starts reading what the controls describe.
     pub fn read(&mut self) {
         self.selected = None;
+        self.read_kind = self.browsers.get(self.cluster).map_or(BrowseKind::Kafka, |b| b.kind);
         self.error = match (self.request(), self.browsers.get(self.cluster)) {
             (Ok(request), Some(browser)) => (!browser.start(request)).then(|| "the reader is busy; try again".into()),
             (Err(e), _) => Some(e),
@@ -233,23 +238,26 @@ impl MessageBrowserView {
                         }
                     });
             }
+            // A stream's messages are numbered by its sequence, a partition's by offset.
+            let place = if kind == BrowseKind::Nats { "sequence" } else { "offset" };
+            let from_place = format!("from {place}");
             egui::ComboBox::from_id_salt("browse_start")
                 .selected_text(match self.start {
                     StartKind::Earliest => "from earliest",
                     StartKind::Latest => "last N",
-                    StartKind::Offset => "from offset",
+                    StartKind::Offset => from_place.as_str(),
                     StartKind::Timestamp => "from time",
                 })
                 .show_ui(ui, |ui| {
                     ui.selectable_value(&mut self.start, StartKind::Earliest, "from earliest");
                     ui.selectable_value(&mut self.start, StartKind::Latest, "last N");
-                    ui.selectable_value(&mut self.start, StartKind::Offset, "from offset");
+                    ui.selectable_value(&mut self.start, StartKind::Offset, from_place.as_str());
                     ui.selectable_value(&mut self.start, StartKind::Timestamp, "from time");
                 });
             if self.start != StartKind::Earliest {
                 let hint = match self.start {
                     StartKind::Timestamp => "2026-11-22T10:00:00Z or epoch ms",
-                    StartKind::Offset => "offset",
+                    StartKind::Offset => place,
                     _ => "count",
                 };
                 ui.add(egui::TextEdit::singleline(&mut self.start_value).hint_text(hint).desired_width(170.0));
@@ -282,11 +290,18 @@ impl MessageBrowserView {
         // line per row: long cells are cut, the panel shows them whole.
         ui.style_mut().interaction.selectable_labels = false;
         ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Truncate);
-        TableBuilder::new(ui)
-            .striped(true)
-            .resizable(true)
-            .sense(egui::Sense::click())
-            .column(Column::auto().at_least(30.0))
+        // A JetStream stream has no partitions: its messages go by sequence and subject.
+        let kafka = self.read_kind == BrowseKind::Kafka;
+        let names: &[&str] = if kafka {
+            &["P", "Offset", "Timestamp", "Key", "Headers", "Size", "Payload"]
+        } else {
+            &["Sequence", "Timestamp", "Subject", "Headers", "Size", "Payload"]
+        };
+        let mut table = TableBuilder::new(ui).striped(true).resizable(true).sense(egui::Sense::click());
+        if kafka {
+            table = table.column(Column::auto().at_least(30.0));
+        }
+        table
             .column(Column::auto().at_least(60.0))
             .column(Column::auto().at_least(330.0))
             .column(Column::auto().at_least(80.0))
@@ -294,7 +309,7 @@ impl MessageBrowserView {
             .column(Column::auto().at_least(50.0))
             .column(Column::remainder())
             .header(row_height, |mut header| {
-                for h in ["P", "Offset", "Timestamp", "Key", "Headers", "Size", "Payload"] {
+                for &h in names {
                     header.col(|ui| {
                         ui.strong(h);
                     });
@@ -305,9 +320,11 @@ impl MessageBrowserView {
                     let i = row.index();
                     let Some(m) = browser.get(i) else { return };
                     row.set_selected(self.selected == Some(i));
-                    row.col(|ui| {
-                        ui.label(m.partition.to_string());
-                    });
+                    if kafka {
+                        row.col(|ui| {
+                            ui.label(m.partition.to_string());
+                        });
+                    }
                     row.col(|ui| {
                         ui.label(m.offset.to_string());
                     });
@@ -389,15 +406,24 @@ impl MessageBrowserView {
             Some(shown) if shown.is_for(&identity) => shown,
             stale => stale.insert(ShownMessage::render(m, browse, ui.ctx())),
         };
-        message_panel(ui, m, produced_by, shown)
+        message_panel(ui, m, produced_by, shown, self.read_kind)
     }
 }
 
 /// The selected message: headers, key and payload (as `shown`), decoded, with copy buttons.
-fn message_panel(ui: &mut egui::Ui, m: &KafkaMessage, produced_by: Option<&str>, shown: &mut ShownMessage) -> bool {
+fn message_panel(
+    ui: &mut egui::Ui,
+    m: &KafkaMessage,
+    produced_by: Option<&str>,
+    shown: &mut ShownMessage,
+    kind: BrowseKind,
+) -> bool {
     let mut close = false;
     ui.horizontal(|ui| {
-        ui.heading(format!("{} / {} @ {}", m.topic, m.partition, m.offset));
+        ui.heading(match kind {
+            BrowseKind::Kafka => format!("{} / {} @ {}", m.topic, m.partition, m.offset),
+            BrowseKind::Nats => format!("{} @ {}", m.topic, m.offset),
+        });
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             close = ui.button("Close").clicked();
         });
@@ -438,7 +464,8 @@ fn message_panel(ui: &mut egui::Ui, m: &KafkaMessage, produced_by: Option<&str>,
     }
     ui.separator();
     ui.horizontal(|ui| {
-        ui.strong(m.key.as_ref().map_or_else(|| "Key".to_owned(), |k| format!("Key ({} bytes)", k.len())));
+        let key = if kind == BrowseKind::Nats { "Subject" } else { "Key" };
+        ui.strong(m.key.as_ref().map_or_else(|| key.to_owned(), |k| format!("{key} ({} bytes)", k.len())));
         if m.key.is_some()
             && let Some(key) = shown.key.rendered()
             && ui.small_button("Copy").clicked()
