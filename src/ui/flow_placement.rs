@@ -215,9 +215,7 @@ impl Placement {
         added: &[u32],
     ) {
         let Some(ctx) = self.waker.clone().filter(|_| input.nodes.len() > LAYOUT_ON_FRAME_NODES) else {
-            let seed = if fresh { None } else { self.layered.as_ref() };
-            self.layered = Some(Layered::new(&input.nodes, &input.edges, seed, self.per_band));
-            self.move_to_layout(graph, nodes, added);
+            self.lay_out_here(graph, nodes, input, fresh, added);
             return;
         };
         self.place_in_columns(graph, nodes, input, added);
@@ -233,11 +231,23 @@ impl Placement {
             Ok(job) => self.pending = Some(job),
             Err(e) => {
                 tracing::warn!("cannot start a thread to lay the graph out ({e}); laid out on the frame");
-                let seed = if fresh { None } else { self.layered.as_ref() };
-                self.layered = Some(Layered::new(&input.nodes, &input.edges, seed, self.per_band));
-                self.move_to_layout(graph, nodes, &[]);
+                self.lay_out_here(graph, nodes, input, fresh, &[]);
             }
         }
+    }
+
+    /// As [`Placement::lay_out`], on the calling thread.
+    fn lay_out_here(
+        &mut self,
+        graph: &mut ViewGraph,
+        nodes: &HashMap<u32, NodeIndex>,
+        input: &LayoutInput,
+        fresh: bool,
+        added: &[u32],
+    ) {
+        let seed = if fresh { None } else { self.layered.as_ref() };
+        self.layered = Some(Layered::new(&input.nodes, &input.edges, seed, self.per_band));
+        self.move_to_layout(graph, nodes, added);
     }
 
     /// Takes a layout made off the frame once it is ready, sending the nodes there (and
