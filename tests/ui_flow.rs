@@ -96,8 +96,15 @@ fn an_idle_graph_is_not_redrawn_continuously() {
     send_spans(&collector);
     settle(&mut harness);
     assert_eq!(harness.state().flow_view().node_count(), 6);
-    // Nothing moves and nothing new arrives: no frame asks for the next one at once (new
-    // snapshots wake the window with a short delay, input repaints by itself).
+    // The view glides to fit the grown graph for a moment (at most a second of frames)...
+    for _ in 0..60 {
+        harness.run_steps(1);
+        if !harness.ctx.requested_repaint_last_pass() {
+            break;
+        }
+    }
+    // ...then nothing moves and nothing new arrives: no frame asks for the next one at once
+    // (new snapshots wake the window with a short delay, input repaints by itself).
     for _ in 0..3 {
         harness.run_steps(1);
         assert!(!harness.ctx.requested_repaint_last_pass(), "{:?}", harness.ctx.repaint_causes());
@@ -310,4 +317,37 @@ fn focus_shows_a_node_and_its_neighbourhood_and_the_filter_can_hide() {
     harness.get_by_label("Hide others").click();
     settle(&mut harness);
     assert_eq!(harness.state().flow_view().node_count(), all);
+}
+
+#[test]
+fn the_auto_layout_switch_pins_the_graph_and_lets_it_follow_the_layout_again() {
+    let collector = common::start_collector(1 << 20);
+    let mut harness = harness(&collector);
+    send_spans(&collector);
+    settle(&mut harness);
+    assert!(harness.state().flow_view().follows_layout());
+    harness.get_by_label("Auto layout").click();
+    settle(&mut harness);
+    assert!(!harness.state().flow_view().follows_layout(), "switched off: nodes stay where they are");
+
+    // Back on, a node the user dragged returns to its place in the layout.
+    harness.get_by_label("Auto layout").click();
+    settle(&mut harness);
+    let orders = harness.state().snapshot().nodes.iter().find(|n| n.label == "kafka/orders").expect("orders").id;
+    let placed = harness.state().flow_view().node_location(orders).expect("placed");
+    let at = harness.state().flow_view().node_screen_pos(orders).expect("drawn");
+    harness.drag_at(at);
+    harness.run_steps(1);
+    for step in 1..=4 {
+        harness.hover_at(at + egui::vec2(0.0, 30.0 * step as f32));
+        harness.run_steps(1);
+    }
+    harness.drop_at(at + egui::vec2(0.0, 120.0));
+    settle(&mut harness);
+    assert!(!harness.state().flow_view().follows_layout(), "a drag pins the graph");
+    assert_ne!(harness.state().flow_view().node_location(orders), Some(placed));
+    harness.get_by_label("Auto layout").click();
+    settle(&mut harness);
+    assert!(harness.state().flow_view().follows_layout());
+    assert_eq!(harness.state().flow_view().node_location(orders), Some(placed));
 }

@@ -1,7 +1,9 @@
 //! The flow graph on a laptop's screen: a recorded demo session and a generated 500-node
 //! system laid out at 1280×800, with and without the details panel (snapshot images, so a
 //! change in how the graph reads shows up in review), text never drawn below its minimum
-//! size, and a hovered node naming itself when the zoom hides its name.
+//! size, a hovered node naming itself when the zoom hides its name, label boxes as wide as
+//! their text, and the canvas' own controls: Fit gliding, a double click and the right-click
+//! menu focusing.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -80,8 +82,7 @@ fn canvas_folding(snapshot: &Arc<Snapshot>, selected: Option<u32>, fold: Option<
 }
 
 /// The zoom the canvas is drawn at, from two nodes a layer apart on screen.
-fn zoom(harness: &Harness<'static, FlowView>, a: u32, b: u32) -> f32 {
-    let view = harness.state();
+fn zoom(view: &FlowView, a: u32, b: u32) -> f32 {
     let (sa, sb) = (view.node_screen_pos(a).expect("drawn"), view.node_screen_pos(b).expect("drawn"));
     let (ca, cb) = (view.node_location(a).expect("placed"), view.node_location(b).expect("placed"));
     (sb.x - sa.x) / (cb.x - ca.x)
@@ -94,7 +95,7 @@ fn the_demo_graph_reads_at_1280_by_800() {
     let (checkout, orders) = (id(&snapshot, "shop/checkout"), id(&snapshot, "kafka/orders"));
     let mut harness = canvas(&snapshot, None);
     harness.snapshot("flow_demo");
-    let open = zoom(&harness, checkout, orders);
+    let open = zoom(harness.state(), checkout, orders);
     assert!(open >= theme::MIN_FIT_ZOOM - 1e-3, "names and rates readable: zoom {open}");
     // Nine layers are more than the width holds at that size: they wrap into two bands,
     // the second under the first and running back, so shipping's topic sits under shipping
@@ -134,7 +135,7 @@ fn the_side_panel_neither_shrinks_nor_rewraps_the_demo_graph() {
     let without = canvas(&snapshot, None);
     let mut harness = canvas(&snapshot, Some(id(&snapshot, "shop/payments")));
     harness.snapshot("flow_demo_side_panel");
-    let with_panel = zoom(&harness, checkout, orders);
+    let with_panel = zoom(harness.state(), checkout, orders);
     assert!(with_panel >= theme::MIN_FIT_ZOOM - 1e-3, "the panel does not shrink the text: zoom {with_panel}");
     for node in &snapshot.nodes {
         assert_eq!(harness.state().node_location(node.id), without.state().node_location(node.id), "{}", node.label);
@@ -173,7 +174,7 @@ fn presentation_mode_fits_a_graph_its_enlargement_would_push_out_of_1280_by_800(
         let a = snapshot.nodes[0].id;
         let x = |id: u32| harness.state().node_location(id).expect("placed").x;
         let b = snapshot.nodes.iter().map(|n| n.id).find(|&b| (x(b) - x(a)).abs() > 1.0).expect("two layers");
-        (outside, zoom(&harness, a, b))
+        (outside, zoom(harness.state(), a, b))
     };
     let (outside, zoom) = present(theme::presentation_text_floor());
     assert!(outside.is_empty(), "nodes out of the window: {outside:?}");
@@ -197,7 +198,7 @@ fn a_500_node_system_opens_readable_from_its_start_and_scrolls() {
     let topic = id(&snapshot, "kafka/topic-0");
     assert_eq!(view.node_location(producer).expect("placed").x, 0.0);
     assert_eq!(view.node_location(topic).expect("placed").x, theme::LAYER_SPACING);
-    let z = zoom(&harness, producer, topic);
+    let z = zoom(harness.state(), producer, topic);
     assert!(z >= theme::MIN_FIT_ZOOM - 1e-3, "zoom {z}");
     // The graph is far taller than the window: it opens at its top left, the rest scrolls.
     let top = snapshot.nodes.iter().filter_map(|n| view.node_location(n.id)).fold(f32::MAX, |m, p| m.min(p.y));
@@ -321,4 +322,140 @@ fn a_500_node_system_opens_folded_into_teams_and_a_box_opens_on_a_click() {
     view.sync(&snapshot, "", None, None);
     assert_eq!(view.node_count(), 12 + topics, "the topics, one by one, between the teams");
     assert_eq!(view.opened().len(), 1);
+}
+
+/// The canvas, and a zoom to set before the next frame (as a user's gesture would).
+#[derive(Default)]
+struct Canvas {
+    view: FlowView,
+    set_zoom: Option<f32>,
+}
+
+/// [`canvas`] at 60 frames a second (a double click is two clicks within 0.3 s; kittest's
+/// default frame is 0.25 s), without the first frames run.
+fn canvas_at_60_hz(snapshot: &Arc<Snapshot>) -> Harness<'static, Canvas> {
+    let mut canvas = Canvas::default();
+    canvas.view.sync(snapshot, "", None, None);
+    Harness::builder().with_size([1280.0, 800.0]).with_step_dt(1.0 / 60.0).build_ui_state(
+        |ui, canvas: &mut Canvas| {
+            if let Some(zoom) = canvas.set_zoom.take() {
+                let mut meta = MetadataFrame::new(None).load(ui);
+                meta.zoom = zoom;
+                meta.save(ui);
+            }
+            egui::CentralPanel::default().show(ui, |ui| {
+                canvas.view.show(ui);
+            });
+        },
+        canvas,
+    )
+}
+
+fn press(harness: &Harness<'static, Canvas>, pos: egui::Pos2, button: egui::PointerButton, pressed: bool) {
+    harness.event(egui::Event::PointerButton { pos, button, pressed, modifiers: egui::Modifiers::NONE });
+}
+
+#[test]
+fn fit_glides_to_the_graph_instead_of_jumping() {
+    let snapshot = demo();
+    let (checkout, orders) = (id(&snapshot, "shop/checkout"), id(&snapshot, "kafka/orders"));
+    let mut harness = canvas_at_60_hz(&snapshot);
+    harness.run_steps(30);
+    let fitted = zoom(&harness.state().view, checkout, orders);
+
+    // The user zooms in far; Fit brings the view back over a few frames, never past it.
+    harness.state_mut().view.auto_fit = false;
+    harness.state_mut().set_zoom = Some(3.0);
+    harness.run_steps(2);
+    assert!((zoom(&harness.state().view, checkout, orders) - 3.0).abs() < 1e-3);
+    harness.state_mut().view.auto_fit = true;
+    let mut seen = Vec::new();
+    for _ in 0..40 {
+        harness.run_steps(1);
+        seen.push(zoom(&harness.state().view, checkout, orders));
+    }
+    let between = seen.iter().filter(|z| **z < 3.0 - 1e-2 && **z > fitted + 1e-2).count();
+    assert!(between >= 5, "the zoom passed through the values between: {seen:?}");
+    assert!(seen.windows(2).all(|w| w[1] <= w[0] + 1e-4), "it only ever zooms out: {seen:?}");
+    assert!((seen[seen.len() - 1] - fitted).abs() < 1e-3, "it arrives at the fit: {seen:?}");
+}
+
+#[test]
+fn a_double_click_focuses_on_a_node_and_the_canvas_menu_focuses_and_shows_all() {
+    let snapshot = demo();
+    let orders = id(&snapshot, "kafka/orders");
+    let mut harness = canvas_at_60_hz(&snapshot);
+    harness.run_steps(30);
+    let at = harness.state().view.node_screen_pos(orders).expect("drawn");
+    harness.hover_at(at);
+    harness.run_steps(1);
+    for _ in 0..2 {
+        press(&harness, at, egui::PointerButton::Primary, true);
+        harness.run_steps(1);
+        press(&harness, at, egui::PointerButton::Primary, false);
+        harness.run_steps(1);
+    }
+    let focus = harness.state().view.focus.expect("focused by the double click");
+    assert_eq!((focus.node, focus.hops), (orders, 2));
+    // The window syncs the canvas with its focus on the next frame; here, by hand.
+    harness.state_mut().view.sync(&snapshot, "", None, None);
+    let focused = harness.state().view.node_count();
+    assert!(focused < snapshot.nodes.len(), "{focused} of {}", snapshot.nodes.len());
+
+    // Right-click on the background: the whole graph back.
+    harness.run_steps(30);
+    let empty = egui::pos2(640.0, 780.0);
+    harness.hover_at(empty);
+    harness.run_steps(1);
+    press(&harness, empty, egui::PointerButton::Secondary, true);
+    harness.run_steps(1);
+    press(&harness, empty, egui::PointerButton::Secondary, false);
+    harness.run_steps(2);
+    assert!(harness.query_by_label_contains("Focus here").is_none(), "no node under the click");
+    harness.get_by_label("Show all").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().view.focus, None);
+    harness.state_mut().view.sync(&snapshot, "", None, None);
+    assert_eq!(harness.state().view.node_count(), snapshot.nodes.len());
+
+    // Right-click on a node: focus on it from the menu.
+    harness.run_steps(30);
+    let payments = id(&snapshot, "shop/payments");
+    let at = harness.state().view.node_screen_pos(payments).expect("drawn");
+    harness.hover_at(at);
+    harness.run_steps(1);
+    press(&harness, at, egui::PointerButton::Secondary, true);
+    harness.run_steps(1);
+    press(&harness, at, egui::PointerButton::Secondary, false);
+    harness.run_steps(2);
+    harness.get_by_label("Focus here (2 hops up- and downstream)").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().view.focus.map(|f| f.node), Some(payments));
+    assert!(harness.state().view.auto_fit, "the focused nodes are fitted");
+}
+
+#[test]
+fn label_boxes_are_as_wide_as_their_text_in_the_windows_fonts() {
+    let snapshot = demo();
+    let harness = canvas(&snapshot, None);
+    let ctx = harness.ctx.clone();
+    let width = |text: &str, size: f32| {
+        ctx.fonts_mut(|f| {
+            f.layout_no_wrap(text.to_owned(), egui::FontId::proportional(size), egui::Color32::WHITE).size().x
+        })
+    };
+    let close = |ours: f32, egui: f32| (ours - egui).abs() <= egui * 0.05 + 1.0;
+    let (nodes, edges) = harness.state().drawn();
+    for (_, view) in &nodes {
+        let text = width(&view.label, theme::CANVAS_NAME_SIZE).max(width(&view.detail, theme::CANVAS_DETAIL_SIZE));
+        assert!(close(view.text_width, text), "{}: {} against {text}", view.label, view.text_width);
+    }
+    for (_, _, view, _) in &edges {
+        let text = width(&view.label, theme::CANVAS_DETAIL_SIZE);
+        assert!(close(view.label_width, text), "{}: {} against {text}", view.label, view.label_width);
+    }
+    // Not the character count: "shop/shipping" and "kafka/orders" differ by one character
+    // and by more than that in width.
+    let estimate = |text: &str| text.chars().count() as f32 * theme::CANVAS_NAME_SIZE * 0.55;
+    assert!(nodes.iter().any(|(_, v)| (v.text_width - estimate(&v.label).max(estimate(&v.detail))).abs() > 5.0));
 }

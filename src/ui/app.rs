@@ -366,12 +366,13 @@ impl EventLensApp {
         }
         let actions = egui::Panel::top("top_bar")
             .show(ui, |ui| {
-                let folds = self.flow.folds();
+                let (folds, follows_layout) = (self.flow.folds(), self.flow.follows_layout());
                 let mut options = top_bar::CanvasOptions {
                     filter: &mut self.filter,
                     hide: &mut self.flow.hide_unmatched,
                     group: &mut self.flow.grouping.on,
                     folds,
+                    follows_layout,
                 };
                 top_bar::show(ui, &snapshot, &mut options)
             })

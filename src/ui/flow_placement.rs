@@ -287,6 +287,27 @@ impl Placement {
         self.lay_out(graph, nodes, input, true, &[]);
     }
 
+    /// Turns following the layout on or off, as the canvas' Auto layout switch does. On: the
+    /// graph is laid out again seeded with the last layout, so nodes move as little as they
+    /// can (dragged ones go back into the layout). Off: nodes on their way arrive at once and
+    /// stay where they are until the user moves them, as after a drag.
+    pub fn set_auto(&mut self, on: bool, graph: &mut ViewGraph, nodes: &HashMap<u32, NodeIndex>, input: &LayoutInput) {
+        if on == self.auto {
+            return;
+        }
+        self.auto = on;
+        if on {
+            self.unanchored.clear();
+            self.lay_out(graph, nodes, input, false, &[]);
+        } else if let Some(animation) = self.animation.take() {
+            for (index, (_, to)) in animation.moves {
+                if let Some(node) = graph.node_mut(index) {
+                    node.set_location(to);
+                }
+            }
+        }
+    }
+
     /// Fits the layout to the window: bands of at most `per_band` layers (from its width),
     /// spacing for shapes `scale` times the theme's. When that changes how the layers wrap,
     /// lays `input` out again; when it changes where nodes go, moves them. True when nodes

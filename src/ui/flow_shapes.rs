@@ -36,6 +36,9 @@ pub struct NodeView {
     pub findings: FindingBadge,
     /// How many nodes it folds, when it is a group's box (drawn as a stack); 0 for a node.
     pub folded: usize,
+    /// The width of the wider of its two lines of text (name, rates) at the theme's sizes,
+    /// canvas units at scale 1 ([`TextWidths`](super::flow_text::TextWidths)).
+    pub text_width: f32,
 }
 
 /// The payload of a drawn edge, refreshed from each snapshot.
@@ -70,6 +73,9 @@ pub struct EdgeView {
     pub findings: FindingBadge,
     /// Selected in the window (its panel is open), however it was selected.
     pub highlighted: bool,
+    /// The width of its label at the theme's detail size, canvas units at scale 1
+    /// ([`TextWidths`](super::flow_text::TextWidths)).
+    pub label_width: f32,
 }
 
 /// A findings badge centred at `at` (screen): a disc in the worst finding's colour with the
@@ -118,24 +124,17 @@ pub fn text_sizes(zoom: f32, floor: f32) -> TextSizes {
 }
 
 /// The canvas-unit box `edge`'s label takes when it sits at `t` along the edge from `a` to
-/// `b` (node centres; the text is drawn just above the point). Sizes are estimated from the
-/// character count, which is close enough to keep labels apart and needs no fonts.
+/// `b` (node centres; the text is drawn just above the point), as wide as its measured text.
 pub fn edge_label_rect(edge: &EdgeView, a: Pos2, b: Pos2, t: f32) -> Rect {
     let at = edge_point(a, edge_control(a, b, edge.bow), b, t);
-    let size = Vec2::new(
-        edge.label.chars().count() as f32 * theme::CANVAS_DETAIL_SIZE * 0.55,
-        theme::CANVAS_DETAIL_SIZE * 1.3,
-    ) * edge.scale;
+    let size = Vec2::new(edge.label_width, theme::CANVAS_DETAIL_SIZE * 1.3) * edge.scale;
     Rect::from_center_size(at - Vec2::new(0.0, size.y / 2.0 + 2.0), size)
 }
 
 /// The canvas-unit box a node and the two lines of text under it take.
 pub fn node_rect(center: Pos2, view: &NodeView) -> Rect {
     let h = half_extent(view.kind) * view.scale;
-    let text = view.label.chars().count().max(view.detail.chars().count()) as f32
-        * theme::CANVAS_NAME_SIZE
-        * 0.55
-        * view.scale;
+    let text = view.text_width * view.scale;
     let below = (theme::CANVAS_NAME_SIZE + theme::CANVAS_DETAIL_SIZE + 8.0) * view.scale;
     Rect::from_min_max(
         Pos2::new(center.x - h.x.max(text / 2.0), center.y - h.y),

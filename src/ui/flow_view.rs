@@ -8,17 +8,19 @@
 
 use std::collections::{HashMap, HashSet};
 
-use egui::Pos2;
+use egui::{Pos2, Rect};
 use egui_graphs::{GraphChange, GraphView, MetadataFrame, SettingsInteraction, SettingsNavigation, SettingsStyle};
 use petgraph::Directed;
 use petgraph::stable_graph::{DefaultIx, EdgeIndex, NodeIndex};
 
+use super::flow_fit::{self, ViewMotion, ViewTransform};
 use super::flow_labels;
 use super::flow_layout::{FixedLayout, FixedLayoutState};
 use super::flow_placement::{LayoutInput, Placement, Step};
 use super::flow_routes::RouteCache;
 use super::flow_scope::{self, Focus, GroupKey, Grouping, ShownEdge, ShownNode, matches_filter};
 use super::flow_shapes::{EdgeView, FlowEdgeShape, FlowNodeShape, NodeView};
+use super::flow_text::{TextSize, TextWidths};
 use super::theme;
 use crate::engine::snapshot::Snapshot;
 use crate::model::depth::DepthStatus;
@@ -79,6 +81,12 @@ pub struct FlowView {
     /// at every node for every edge, so it runs again only when a node moved, came or went,
     /// or the shapes changed size.
     routes: RouteCache,
+    /// How wide labels are: measured with the window's fonts once a frame was drawn.
+    widths: TextWidths,
+    /// The view on its way to a fit.
+    view_motion: ViewMotion,
+    /// The node the context menu was opened on.
+    menu_node: Option<u32>,
 }
 
 impl Default for FlowView {
@@ -100,6 +108,9 @@ impl Default for FlowView {
             folds: false,
             layout_input: LayoutInput::default(),
             routes: RouteCache::default(),
+            widths: TextWidths::default(),
+            view_motion: ViewMotion::default(),
+            menu_node: None,
         }
     }
 }
@@ -123,6 +134,7 @@ fn node_view(
     selection: Option<Selection>,
     path: Option<&JourneyPath>,
     (scale, text_floor): (f32, f32),
+    widths: &TextWidths,
 ) -> NodeView {
     let on_path = path.map(|p| n.members.iter().any(|m| p.nodes.contains(&m.key)));
     let mut detail = rate_text(n.rate, n.failures);
@@ -132,6 +144,7 @@ fn node_view(
     if queued {
         detail.push_str(&format!(" · {ready} queued"));
     }
+    let text_width = widths.node(&n.label, &detail);
     NodeView {
         id: n.id,
         kind: n.kind,
@@ -144,10 +157,16 @@ fn node_view(
         text_floor,
         findings: n.findings,
         folded: if n.group.is_some() { n.members.len() } else { 0 },
+        text_width,
     }
 }
 
-fn edge_view(e: &ShownEdge<'_>, (dimmed, highlighted): (bool, bool), (scale, text_floor): (f32, f32)) -> EdgeView {
+fn edge_view(
+    e: &ShownEdge<'_>,
+    (dimmed, highlighted): (bool, bool),
+    (scale, text_floor): (f32, f32),
+    widths: &TextWidths,
+) -> EdgeView {
     let mut label = match e.kind {
         EdgeKind::Calls if e.count == 0 => String::new(),
         // An exchange's route: its binding keys (what decides which messages take it).
@@ -179,6 +198,7 @@ fn edge_view(e: &ShownEdge<'_>, (dimmed, highlighted): (bool, bool), (scale, tex
     EdgeView {
         id: e.id,
         kind: e.kind,
+        label_width: widths.width(&label, TextSize::Detail),
         width: theme::edge_width(e.rate),
         color,
         label,
@@ -213,7 +233,7 @@ impl FlowView {
             if unmatched {
                 dimmed_by_filter.insert(n.id);
             }
-            let view = node_view(n, unmatched, selection, path, (self.scale, self.text_floor));
+            let view = node_view(n, unmatched, selection, path, (self.scale, self.text_floor), &self.widths);
             match self.nodes.get(&n.id) {
                 Some(&index) => {
                     if let Some(node) = self.graph.node_mut(index) {
@@ -237,7 +257,8 @@ impl FlowView {
                 })
             });
             let dimmed = off_path || dimmed_by_filter.contains(&e.from) || dimmed_by_filter.contains(&e.to);
-            let view = edge_view(e, (dimmed, selection == Some(Selection::Edge(e.id))), (self.scale, self.text_floor));
+            let highlighted = selection == Some(Selection::Edge(e.id));
+            let view = edge_view(e, (dimmed, highlighted), (self.scale, self.text_floor), &self.widths);
             match self.edges.get(&e.id) {
                 Some(&index) => {
                     if let Some(edge) = self.graph.edge_mut(index) {
@@ -286,6 +307,15 @@ impl FlowView {
     /// Whether nodes follow the layout by themselves (until the user drags one).
     pub fn follows_layout(&self) -> bool {
         self.placement.auto
+    }
+
+    /// Lets nodes follow the layout again, moving as little as they can, or pins them where
+    /// they are (see [`Placement::set_auto`]).
+    pub fn set_follows_layout(&mut self, on: bool) {
+        self.placement.set_auto(on, &mut self.graph, &self.nodes, &self.layout_input);
+        if !self.placement.animating() {
+            self.place_labels();
+        }
     }
 
     /// Drops what is no longer shown: what the snapshot no longer has (a cluster's group
@@ -338,6 +368,10 @@ impl FlowView {
         let spacing = theme::LAYER_SPACING * self.scale;
         let per_band = ((width / self.min_fit_zoom() - margins) / spacing).max(0.0) as usize + 1;
         self.placement.wake_with(ui.ctx());
+        if !self.widths.measured() {
+            self.widths.measure_with(ui.ctx());
+            self.remeasure();
+        }
         let laid_out = self.placement.poll(&mut self.graph, &self.nodes, &self.layout_input);
         let moved = self.placement.fit_window((per_band, self.scale), &mut self.graph, &self.nodes, &self.layout_input)
             || laid_out;
@@ -376,6 +410,13 @@ impl FlowView {
                         self.placement.user_moved(n.payload().id);
                     }
                 }
+                // A double click shows the node and its neighbourhood alone.
+                GraphChange::NodeDoubleClicked { node } => {
+                    let id = self.graph.node(node).map(|n| n.payload().id);
+                    if let Some(id) = id.filter(|id| !self.folded.contains_key(id)) {
+                        self.focus_on(Some(Focus { node: id, hops: flow_scope::DEFAULT_FOCUS_HOPS }), ui.ctx());
+                    }
+                }
                 GraphChange::EdgeClicked { edge } | GraphChange::EdgeSelected { edge } => {
                     selection = self.graph.edge(edge).map(|e| Selection::Edge(e.payload().id));
                 }
@@ -387,12 +428,70 @@ impl FlowView {
         // background (not a node).
         let canvas = &response.response;
         self.hover_card(canvas);
+        self.context_menu(canvas);
         let zoomed = canvas.hovered() && ui.input(|i| (i.zoom_delta() - 1.0).abs() > f32::EPSILON);
         let panned = canvas.dragged() && self.graph.dragged_node().is_none() && canvas.drag_delta().length() > 0.5;
         if zoomed || panned {
             self.auto_fit = false;
+            self.view_motion.stop();
         }
         selection
+    }
+
+    /// Measures the text of what the canvas holds again (the fonts came after it was
+    /// synced), and places the labels by the new widths.
+    fn remeasure(&mut self) {
+        let indices: Vec<NodeIndex> = self.nodes.values().copied().collect();
+        for index in indices {
+            if let Some(node) = self.graph.node_mut(index) {
+                let view = node.payload_mut();
+                view.text_width = self.widths.node(&view.label, &view.detail);
+            }
+        }
+        let indices: Vec<EdgeIndex> = self.edges.values().copied().collect();
+        for index in indices {
+            if let Some(edge) = self.graph.edge_mut(index) {
+                let view = edge.payload_mut();
+                view.label_width = self.widths.width(&view.label, TextSize::Detail);
+            }
+        }
+        if !self.placement.animating() {
+            self.place_labels();
+        }
+    }
+
+    /// Shows `focus` (or the whole graph), fitted, from the next frame on.
+    fn focus_on(&mut self, focus: Option<Focus>, ctx: &egui::Context) {
+        self.focus = focus;
+        self.auto_fit = true;
+        ctx.request_repaint();
+    }
+
+    /// The canvas' right-click menu: focus on the node clicked, the whole graph back, fit.
+    fn context_menu(&mut self, canvas: &egui::Response) {
+        if canvas.secondary_clicked() {
+            let hovered = self.graph.hovered_node().and_then(|i| self.graph.node(i)).map(|n| n.payload().id);
+            self.menu_node = hovered.filter(|id| !self.folded.contains_key(id));
+        }
+        let mut chosen = None;
+        canvas.context_menu(|ui| {
+            if let Some(id) = self.menu_node {
+                let hops = flow_scope::DEFAULT_FOCUS_HOPS;
+                let text = format!("Focus here ({hops} hops up- and downstream)");
+                if ui.button(text).clicked() {
+                    chosen = Some(Some(Focus { node: id, hops }));
+                }
+            }
+            if self.focus.is_some() && ui.button("Show all").clicked() {
+                chosen = Some(None);
+            }
+            if ui.button("Fit").clicked() {
+                self.auto_fit = true;
+            }
+        });
+        if let Some(focus) = chosen {
+            self.focus_on(focus, &canvas.ctx);
+        }
     }
 
     /// A hovered node's full name and numbers, whatever the zoom hides.
@@ -414,27 +513,28 @@ impl FlowView {
 
     /// Zooms and pans so the graph fits the canvas, between [`theme::MIN_FIT_ZOOM`] (names
     /// and rates stay readable; a bigger graph shows from its top left and the rest scrolls)
-    /// and [`theme::MAX_FIT_ZOOM`] (one lone node should not fill the window). Fits where
-    /// nodes are going, so an animation does not make the view swim.
-    fn fit(&self, ui: &mut egui::Ui) {
-        let mut nodes =
+    /// and [`theme::MAX_FIT_ZOOM`] (one lone node should not fill the window), gliding there
+    /// ([`flow_fit`](super::flow_fit)). Fits where nodes are going, so an animation does not
+    /// make the view swim.
+    fn fit(&mut self, ui: &mut egui::Ui) {
+        let targets =
             self.graph.nodes_iter().map(|(index, n)| self.placement.target(index).unwrap_or_else(|| n.location()));
-        let Some(first) = nodes.next() else { return };
-        let (min, max) = nodes.fold((first, first), |(min, max), p| (min.min(p), max.max(p)));
+        let Some(bounds) = flow_fit::bounds_of(targets) else { return };
         // The margins hold the labels under and beside the outer nodes, as large as the shapes.
-        let (min, max) =
-            (min - theme::FIT_MARGIN_TOP_LEFT * self.scale, max + theme::FIT_MARGIN_BOTTOM_RIGHT * self.scale);
-        let extent = (max - min).max(egui::Vec2::splat(1.0));
+        let bounds = Rect::from_min_max(
+            bounds.min - theme::FIT_MARGIN_TOP_LEFT * self.scale,
+            bounds.max + theme::FIT_MARGIN_BOTTOM_RIGHT * self.scale,
+        );
         let size = ui.available_size();
-        let whole = (size.x / extent.x).min(size.y / extent.y);
-        let zoom = whole.clamp(self.min_fit_zoom(), theme::MAX_FIT_ZOOM);
-        // Centred along each side that fits; from its start along a side that does not.
-        let along = |size: f32, min: f32, max: f32| {
-            if (max - min) * zoom <= size { size / 2.0 - (min + max) / 2.0 * zoom } else { -min * zoom }
-        };
+        let target = flow_fit::fit_transform(bounds, size, (self.min_fit_zoom(), theme::MAX_FIT_ZOOM));
         let mut meta = MetadataFrame::new(None).load(ui);
-        meta.zoom = zoom;
-        meta.pan = egui::vec2(along(size.x, min.x, max.x), along(size.y, min.y, max.y));
+        let current = ViewTransform { zoom: meta.zoom, pan: meta.pan };
+        let (view, moving) = self.view_motion.toward(current, target, size, ui.input(|i| i.time));
+        if moving {
+            ui.ctx().request_repaint();
+        }
+        meta.zoom = view.zoom;
+        meta.pan = view.pan;
         meta.save(ui);
     }
 

@@ -163,6 +163,8 @@ pub const MIN_TEXT_SIZE: f32 = 9.0;
 pub const NAMES_MIN_ZOOM: f32 = 0.3;
 /// How long nodes take to glide to a new layout.
 pub const LAYOUT_ANIMATION_SECONDS: f64 = 0.3;
+/// How long the view takes to glide to a fit (Fit, a focus, a graph that grew).
+pub const FIT_ANIMATION_SECONDS: f64 = 0.3;
 /// Diameter of a source's state dot in the top bar.
 pub const STATE_DOT: f32 = 8.0;
 /// Side panel width.

@@ -29,6 +29,8 @@ pub struct TopBarActions {
     pub export_png: bool,
     /// Presentation mode was asked for.
     pub present: bool,
+    /// The Auto layout switch was turned on or off.
+    pub follow_layout: Option<bool>,
 }
 
 /// The canvas' options the bar edits in place.
@@ -42,6 +44,8 @@ pub struct CanvasOptions<'a> {
     pub group: &'a mut Option<bool>,
     /// Whether they fold now, what the box shows.
     pub folds: bool,
+    /// Whether nodes follow the layout by themselves (off once the user drags one).
+    pub follows_layout: bool,
 }
 
 /// Draws the bar; the canvas' `options` are edited in place.
@@ -161,6 +165,17 @@ pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot, options: &mut CanvasOptions<
         }
         if ui.button("Arrange").on_hover_text("lay the graph out afresh, left to right").clicked() {
             actions.arrange = true;
+        }
+        let mut follows = options.follows_layout;
+        if ui
+            .checkbox(&mut follows, "Auto layout")
+            .on_hover_text(
+                "nodes move to the layout as the graph grows; dragging a node turns this off and pins every \
+                 node where it is",
+            )
+            .changed()
+        {
+            actions.follow_layout = Some(follows);
         }
         ui.add(egui::TextEdit::singleline(options.filter).hint_text("filter nodes").desired_width(160.0));
         ui.checkbox(options.hide, "Hide others")

@@ -60,6 +60,9 @@ impl EventLensApp {
         if actions.arrange {
             self.flow.arrange();
         }
+        if let Some(on) = actions.follow_layout {
+            self.flow.set_follows_layout(on);
+        }
         if actions.present {
             self.set_presenting(ctx, true);
         }

@@ -309,3 +309,42 @@ fn a_layout_that_comes_after_the_user_dragged_a_node_moves_nothing() {
     let after: Vec<_> = snapshot.nodes.iter().map(|n| view.node_location(n.id)).collect();
     assert_eq!(before, after);
 }
+
+#[test]
+fn the_auto_layout_switch_pins_nodes_and_turned_back_on_returns_a_dragged_one_to_its_place() {
+    let mut state = EngineState::default();
+    let mut view = FlowView::default();
+    let snapshot = apply(
+        &mut state,
+        vec![
+            producer("checkout", "kafka", "orders", 1, 1),
+            consumer_linked("billing", "kafka", "orders", 2, 2, (1, 1)),
+        ],
+    );
+    view.sync(&snapshot, "", None, None);
+    let billing = id(&snapshot, "billing");
+    let laid_out = view.node_location(billing).expect("placed");
+
+    // The user drags billing away: the layout stops moving nodes by itself.
+    let index = view.nodes[&billing];
+    let dragged = laid_out + egui::vec2(40.0, 300.0);
+    view.graph.node_mut(index).expect("drawn").set_location(dragged);
+    view.placement.user_moved(billing);
+    assert!(!view.follows_layout());
+
+    // Switching it off again changes nothing; on, billing goes back where the layout has it.
+    view.set_follows_layout(false);
+    assert_eq!(view.node_location(billing), Some(dragged));
+    view.set_follows_layout(true);
+    assert!(view.follows_layout());
+    assert_eq!(view.node_location(billing), Some(laid_out));
+
+    // Switched off in the middle of a glide, nodes arrive at once and stay there.
+    view.placement.step(&mut view.graph, 0.0);
+    view.graph.node_mut(index).expect("drawn").set_location(dragged);
+    view.arrange();
+    assert!(view.placement.animating(), "once shown, nodes glide back");
+    view.set_follows_layout(false);
+    assert!(!view.placement.animating());
+    assert_eq!(view.graph.node(index).expect("drawn").location(), laid_out);
+}
