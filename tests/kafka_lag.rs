@@ -19,11 +19,6 @@ use eventlens::ingest::kafka::KafkaConfig;
 use eventlens::model::flow_graph::{EdgeKind, NodeKind};
 use eventlens::model::kafka::observation::{ConnectionState, GroupOrigin};
 use eventlens::model::kafka::{GroupStatus, LagStatus};
-use opentelemetry::KeyValue;
-use opentelemetry::trace::{Span as _, SpanKind, Tracer, TracerProvider as _};
-use opentelemetry_otlp::{SpanExporter, WithExportConfig};
-use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::SdkTracerProvider;
 
 const POLL: Duration = Duration::from_millis(150);
 
@@ -183,30 +178,6 @@ fn each_burrow_status_is_reached_by_a_scripted_consumer() {
     drop(member);
 }
 
-fn consumer_spans(otlp_http: std::net::SocketAddr, topic: &str, group: &str) {
-    let exporter =
-        SpanExporter::builder().with_http().with_endpoint(format!("http://{otlp_http}/v1/traces")).build().unwrap();
-    let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(exporter)
-        .with_resource(Resource::builder().with_service_name("billing-svc").build())
-        .build();
-    let tracer = provider.tracer("billing");
-    for _ in 0..3 {
-        let mut span = tracer
-            .span_builder(format!("{topic} process"))
-            .with_kind(SpanKind::Consumer)
-            .with_attributes(vec![
-                KeyValue::new("messaging.system", "kafka"),
-                KeyValue::new("messaging.destination.name", topic.to_owned()),
-                KeyValue::new("messaging.operation.type", "process"),
-                KeyValue::new("messaging.consumer.group.name", group.to_owned()),
-            ])
-            .start(&tracer);
-        span.end();
-    }
-    provider.shutdown().unwrap();
-}
-
 #[test]
 fn cluster_groups_merge_with_the_services_spans_name() {
     let Some(broker) = Broker::start("cluster_groups_merge_with_the_services_spans_name") else { return };
@@ -217,7 +188,7 @@ fn cluster_groups_merge_with_the_services_spans_name() {
     let c = collector(watch(&b, &[]), true, None);
     wait_for(&c, "the group's own node", |s| s.nodes.iter().any(|n| n.label == "kafka group billing"));
 
-    consumer_spans(c.http_addr.unwrap(), "orders", "billing");
+    common::consumer_spans(c.http_addr.unwrap(), "billing-svc", ("kafka", "orders"), Some("billing"));
     let s = wait_for(&c, "one consume edge to billing-svc with lag", |s| {
         let svc = s.nodes.iter().find(|n| n.label == "billing-svc");
         svc.is_some_and(|svc| {
@@ -282,7 +253,7 @@ fn groups_come_from_flags_and_spans_when_the_cluster_will_not_list_them() {
     assert_eq!(cluster.groups["configured"].origin, Some(GroupOrigin::Configured));
     assert!(edge_lag(&s, "orders", "billing").is_none(), "not yet known");
 
-    consumer_spans(c.http_addr.unwrap(), "orders", "billing");
+    common::consumer_spans(c.http_addr.unwrap(), "billing-svc", ("kafka", "orders"), Some("billing"));
     let s = wait_for(&c, "lag of the group learned from spans", |s| {
         edge_lag(s, "orders", "billing").is_some_and(|l| l.offsets == 4)
     });

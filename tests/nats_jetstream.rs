@@ -1,6 +1,7 @@
 //! The NATS source against a real `nats-server -js` on 127.0.0.1: streams and consumers drawn
 //! in the graph, exact pending and ack-pending counts (the numbers the server's own API
-//! reports), the depth statuses, a recording replayed, and a server restarted mid-session.
+//! reports), the depth statuses, a recording replayed, a server restarted mid-session, and a
+//! durable consumer meeting the service whose spans read the stream's subjects.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -16,6 +17,7 @@ use eventlens::engine::Snapshot;
 use eventlens::engine::snapshot::{ConsumerDepth, SourceState};
 use eventlens::export::graph::replay_file;
 use eventlens::ingest::nats::NatsConfig;
+use eventlens::ingest::otlp::OtlpConfig;
 use eventlens::model::depth::DepthStatus;
 use eventlens::model::findings::FindingKind;
 use eventlens::model::flow_graph::{EdgeKind, NodeKind};
@@ -394,4 +396,45 @@ fn the_message_browser_reads_a_stream_by_sequence_filters_it_and_tails_it() {
         "{:?}",
         s.kafka.browser.progress
     );
+}
+
+#[test]
+fn a_durable_consumer_meets_the_service_whose_spans_read_its_streams_subjects() {
+    let Some(server) = NatsServer::start("a_durable_consumer_meets_the_service_whose_spans_read_its_streams_subjects")
+    else {
+        return;
+    };
+    let app = App::connect(&server.url());
+    app.orders_stream();
+    app.publish(4);
+    let _shipping = app.durable("shipping-worker");
+    let _audit = app.durable("audit");
+    let mut nats = NatsConfig::new(&server.url()).unwrap();
+    nats.poll_interval = POLL;
+    let collector = start_collector_with(CollectorConfig {
+        otlp: Some(OtlpConfig { grpc: None, http: Some(common::loopback()), max_request_bytes: 4 << 20 }),
+        publish_interval: Some(Duration::from_millis(20)),
+        nats: vec![nats],
+        ..CollectorConfig::default()
+    });
+    wait_for(&collector, "both consumers on nodes of their own", |s| {
+        ["nats consumer shipping-worker", "nats consumer audit"].iter().all(|c| s.nodes.iter().any(|n| n.label == *c))
+    });
+
+    // The shipping service's spans name the subject, no consumer group: its name is part of
+    // the durable consumer's, and the consumer joins it at the next poll.
+    common::consumer_spans(collector.http_addr.unwrap(), "shipping", ("nats", "orders.created"), None);
+    let s = wait_for(&collector, "shipping-worker's depth on the edge to shipping", |s| {
+        let to = |label: &str| s.nodes.iter().find(|n| n.label == label).map(|n| n.id);
+        let (Some(stream), Some(shipping)) = (to("nats/ORDERS"), to("shipping")) else { return false };
+        s.edges
+            .iter()
+            .any(|e| e.from == stream && e.to == shipping && e.depth.iter().any(|d| d.consumer == "shipping-worker"))
+    });
+    assert_eq!(depth(&s, "ORDERS", "shipping-worker").map(|d| d.pending), Some(4));
+    let labels: Vec<&str> = s.nodes.iter().map(|n| n.label.as_str()).collect();
+    assert!(!labels.contains(&"nats consumer shipping-worker"), "{labels:?}");
+    assert!(labels.contains(&"nats consumer audit"), "nothing says who audit is: {labels:?}");
+    assert!(labels.contains(&"nats/orders.created"), "{labels:?}");
+    collector.shutdown();
 }

@@ -2,7 +2,8 @@
 //! plugin) on 127.0.0.1, with real consumers (pika): exchanges, bindings, queues, consumers
 //! and dead-letter exchanges in the graph; exact ready, unacked and consumer counts (the
 //! numbers the broker's own API reports); the depth statuses; a recording replayed; a
-//! refused login; and the broker restarted mid-session.
+//! refused login; the broker restarted mid-session; and a consumer traced by the official
+//! pika instrumentation meeting the broker's consumer on one node.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -17,6 +18,7 @@ use eventlens::collector::{Collector, CollectorConfig};
 use eventlens::engine::Snapshot;
 use eventlens::engine::snapshot::{QueueDepth, SourceState};
 use eventlens::export::graph::replay_file;
+use eventlens::ingest::otlp::OtlpConfig;
 use eventlens::ingest::rabbitmq::RabbitConfig;
 use eventlens::model::depth::DepthStatus;
 use eventlens::model::findings::{FindingKind, Severity};
@@ -248,4 +250,59 @@ fn record_watches_a_broker_and_graph_reports_its_queues() {
     assert_eq!(route.map(|e| e["routing_keys"].clone()), Some(json!(["order.#"])));
     let dot = graph("dot");
     assert!(dot.contains("binding order.#") && dot.contains("2 ready, 0 unacked (STOP)"), "{dot}");
+}
+
+#[test]
+fn a_consumer_traced_by_the_official_pika_instrumentation_is_one_node_with_its_queue() {
+    let Some(server) = broker("a_consumer_traced_by_the_official_pika_instrumentation_is_one_node_with_its_queue")
+    else {
+        return;
+    };
+    // The ledger reads the payments exchange through a queue of its own, bound to nothing
+    // else; its connection has no name, so only the spans can say whose it is.
+    let v = "%2F";
+    // In the default vhost (the spans cannot name another), removed again after the test
+    // whatever it finds, so the other tests of this broker do not meet it.
+    struct Removed<'a>(&'a RabbitServer);
+    impl Drop for Removed<'_> {
+        fn drop(&mut self) {
+            self.0.api_send(Method::DELETE, "queues/%2F/q-7f3a", json!({}));
+            self.0.api_send(Method::DELETE, "exchanges/%2F/payments", json!({}));
+        }
+    }
+    server.api_send(Method::PUT, &format!("exchanges/{v}/payments"), json!({"type": "topic", "durable": true}));
+    server.api_send(Method::PUT, &format!("queues/{v}/q-7f3a"), json!({"durable": true}));
+    server.api_send(Method::POST, &format!("bindings/{v}/e/payments/q/q-7f3a"), json!({"routing_key": "payment.*"}));
+
+    let mut rabbitmq = RabbitConfig::new(&server.url()).unwrap();
+    rabbitmq.poll_interval = Duration::from_millis(200);
+    let collector = start_collector_with(CollectorConfig {
+        otlp: Some(OtlpConfig { grpc: Some(common::loopback()), http: None, max_request_bytes: 4 << 20 }),
+        publish_interval: Some(Duration::from_millis(20)),
+        rabbitmq: vec![rabbitmq],
+        ..CollectorConfig::default()
+    });
+    let _removed = Removed(&server);
+    let otlp = collector.grpc_addr.expect("gRPC receiver").to_string();
+    let _ledger = server.traced_consumer("q-7f3a", "ledger", &otlp);
+    for i in 0..3 {
+        let message = json!({"properties": {}, "routing_key": "payment.done", "payload": format!("{{\"payment\":{i}}}"), "payload_encoding": "string"});
+        server.api_send(Method::POST, &format!("exchanges/{v}/payments/publish"), message);
+    }
+    let s = wait_for(&collector, "the ledger's spans and its queue's consumer on one node", |s| {
+        let label = |id: u32| s.node(id).map(|n| n.label.as_str()).unwrap_or_default();
+        let consumes = |from: &str, to: &str| {
+            s.edges.iter().any(|e| e.kind == EdgeKind::Consumes && label(e.from) == from && label(e.to) == to)
+        };
+        consumes("rabbitmq/payments", "ledger") && consumes("rabbitmq/q-7f3a", "ledger")
+    });
+    let label = |id: u32| s.node(id).map(|n| n.label.clone()).unwrap_or_default();
+    let from_queue: Vec<String> =
+        s.edges.iter().filter(|e| label(e.from) == "rabbitmq/q-7f3a").map(|e| label(e.to)).collect();
+    assert_eq!(from_queue, ["ledger"], "no consumer node beside the service");
+    assert!(!s.nodes.iter().any(|n| n.label.starts_with("rabbitmq consumer 127.0.0.1")), "{:?}", s.nodes);
+    // The queue's status rides on the edge to the service.
+    let edge = s.edges.iter().find(|e| label(e.from) == "rabbitmq/q-7f3a").expect("the queue's edge");
+    assert!(edge.queue_status.is_some(), "{edge:?}");
+    collector.shutdown();
 }

@@ -118,6 +118,40 @@ pub fn exporter_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
 }
 
+/// Three consumer spans of `service` processing from `(system, destination)`, in the
+/// consumer group `group` when given, exported by the OpenTelemetry SDK over OTLP/HTTP to
+/// the receiver at `otlp_http`, as an instrumented application sends them.
+pub fn consumer_spans(otlp_http: SocketAddr, service: &str, (system, destination): (&str, &str), group: Option<&str>) {
+    use opentelemetry::KeyValue;
+    use opentelemetry::trace::{Span as _, SpanKind, Tracer, TracerProvider as _};
+    use opentelemetry_otlp::{SpanExporter, WithExportConfig};
+    use opentelemetry_sdk::Resource;
+    use opentelemetry_sdk::trace::SdkTracerProvider;
+
+    let exporter =
+        SpanExporter::builder().with_http().with_endpoint(format!("http://{otlp_http}/v1/traces")).build().unwrap();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter)
+        .with_resource(Resource::builder().with_service_name(service.to_owned()).build())
+        .build();
+    let tracer = provider.tracer("eventlens-tests");
+    for _ in 0..3 {
+        let mut attributes = vec![
+            KeyValue::new("messaging.system", system.to_owned()),
+            KeyValue::new("messaging.destination.name", destination.to_owned()),
+            KeyValue::new("messaging.operation.type", "process"),
+        ];
+        attributes.extend(group.map(|g| KeyValue::new("messaging.consumer.group.name", g.to_owned())));
+        let mut span = tracer
+            .span_builder(format!("{destination} process"))
+            .with_kind(SpanKind::Consumer)
+            .with_attributes(attributes)
+            .start(&tracer);
+        span.end();
+    }
+    provider.shutdown().unwrap();
+}
+
 /// Waits until the collector's session file has been read; its summary (records read, lines
 /// skipped). Panics when the read failed.
 pub fn file_read(collector: &Collector) -> String {

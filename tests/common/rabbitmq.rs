@@ -171,10 +171,31 @@ impl RabbitServer {
 
     /// As [`RabbitServer::consumer`], on a queue of `vhost`.
     pub fn consumer_in(&self, vhost: &str, queue: &str, mode: &str, connection_name: &str, prefetch: u32) -> Consumer {
+        self.spawn_consumer(&[vhost, queue, mode, connection_name], prefetch, &[])
+    }
+
+    /// A consumer of `queue` (default vhost, acknowledging, its connection unnamed) traced by
+    /// the official pika instrumentation as `service`, exporting to the OTLP/gRPC receiver
+    /// at `otlp` (`host:port`).
+    pub fn traced_consumer(&self, queue: &str, service: &str, otlp: &str) -> Consumer {
+        let env =
+            [("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{otlp}")), ("OTEL_SERVICE_NAME", service.to_owned())];
+        self.spawn_consumer(&["/", queue, "ack", ""], 10, &env)
+    }
+
+    /// Starts `consumer.py` with `[vhost, queue, mode, connection name]` and waits until it
+    /// consumes.
+    fn spawn_consumer(
+        &self,
+        [vhost, queue, mode, connection_name]: &[&str; 4],
+        prefetch: u32,
+        env: &[(&str, String)],
+    ) -> Consumer {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rabbitmq/consumer.py");
         let mut child = Command::new(python().unwrap())
             .arg(script)
-            .args([&self.amqp.to_string(), queue, mode, connection_name, &prefetch.to_string(), vhost])
+            .args([&self.amqp.to_string(), *queue, *mode, *connection_name, &prefetch.to_string(), *vhost])
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -30,6 +30,7 @@ use super::size::MemoryBudget;
 use super::span::ServiceName;
 use super::stats::Stats;
 
+mod broker_readers;
 mod joins;
 mod kafka;
 mod memory;

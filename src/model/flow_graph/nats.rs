@@ -1,9 +1,10 @@
-//! What a NATS server's JetStream polls draw, apart from spans: streams as destinations and
-//! each stream's consumers as consume edges, merged with the edges spans drew when a span's
-//! consumer group (`messaging.consumer.group.name`) is the consumer's name; and a routes edge
-//! from each subject spans named (`nats/orders.created`) to the stream that stores it. The
+//! What a NATS server's JetStream polls draw, apart from spans: streams as destinations, a
+//! routes edge from each subject spans named (`nats/orders.created`) to the stream that
+//! stores it, and each stream's consumers as consume edges: to the service spans show it is
+//! (see [`broker_readers`](super::broker_readers)), else to a consumer node of its own. The
 //! consumers' depths are not kept here but in `model::nats`; snapshots join the two.
 
+use super::broker_readers::BrokerConsumer;
 use super::{EdgeKind, FlowModel, NodeKind};
 use crate::model::nats::{NATS_SYSTEM, NatsEvent, NatsRecord, StreamInfo, subject_matches};
 
@@ -13,11 +14,22 @@ impl FlowModel {
         let NatsEvent::JetStream(poll) = &record.event else { return };
         for stream in &poll.streams {
             self.ensure_destination(NATS_SYSTEM, &stream.name);
+        }
+        // Subjects first: the spans reading them read the streams.
+        self.link_subjects(&poll.streams);
+        for stream in &poll.streams {
             for consumer in &stream.consumers {
-                self.ensure_group_consumes(NATS_SYSTEM, &stream.name, &consumer.name);
+                // Each durable consumer reads every message: one service each.
+                let one_service = stream.consumers.len() == 1;
+                let who = &consumer.name;
+                self.ensure_broker_consumer(BrokerConsumer {
+                    system: NATS_SYSTEM,
+                    destination: &stream.name,
+                    who,
+                    one_service,
+                });
             }
         }
-        self.link_subjects(&poll.streams);
     }
 
     /// Links each subject node spans drew to the stream whose subjects take it (the first

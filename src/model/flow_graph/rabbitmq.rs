@@ -1,12 +1,12 @@
 //! What a RabbitMQ broker's management polls draw, apart from spans: queues and bound
 //! exchanges as destinations, exchange → queue (or exchange) edges from bindings, a queue's
-//! edge to its dead-letter exchange, and queue → consumer edges. A consumer is drawn on the
-//! edge spans drew to the service its client-provided connection name names, else to a
-//! consumer node of its own (that name, or the connection). Depths, rates and routing keys
-//! are not kept here but in `model::rabbitmq`; snapshots join the two.
+//! edge to its dead-letter exchange, and queue → consumer edges. A consumer is drawn on an
+//! edge to the service spans show reading the queue (see
+//! [`broker_readers`](super::broker_readers)), else to a consumer node of its own (its
+//! client-provided connection name, or the connection). Depths, rates and routing keys are
+//! not kept here but in `model::rabbitmq`; snapshots join the two.
 
-use petgraph::visit::EdgeRef;
-
+use super::broker_readers::BrokerConsumer;
 use super::{EdgeKind, FlowModel, NodeKind};
 use crate::model::rabbitmq::{RABBITMQ_SYSTEM, RabbitEvent, RabbitRecord, destination_name};
 
@@ -31,7 +31,10 @@ impl FlowModel {
         }
         for c in &poll.consumers {
             let queue = destination_name(&c.vhost, &c.queue);
-            self.ensure_queue_consumer(&queue, c.who());
+            // A queue's consumers compete for its messages: they are one service's.
+            let consumer =
+                BrokerConsumer { system: RABBITMQ_SYSTEM, destination: &queue, who: c.who(), one_service: true };
+            self.ensure_broker_consumer(consumer);
         }
     }
 
@@ -39,20 +42,6 @@ impl FlowModel {
         let from = self.named_node(NodeKind::Destination, RABBITMQ_SYSTEM, from);
         let to = self.named_node(NodeKind::Destination, RABBITMQ_SYSTEM, to);
         self.edge(from, to, kind);
-    }
-
-    /// The consume edge from `queue` to the service spans named `who`, else to a consumer
-    /// node for `who`.
-    fn ensure_queue_consumer(&mut self, queue: &str, who: &str) {
-        let destination = self.named_node(NodeKind::Destination, RABBITMQ_SYSTEM, queue);
-        let to_service = self.graph.edges_directed(destination, petgraph::Direction::Outgoing).any(|e| {
-            e.weight().kind == EdgeKind::Consumes
-                && self.graph[e.target()].key.kind() == NodeKind::Service
-                && self.graph[e.target()].key.is_consumer_named(who)
-        });
-        if !to_service {
-            self.ensure_group_consumes(RABBITMQ_SYSTEM, queue, who);
-        }
     }
 }
 
