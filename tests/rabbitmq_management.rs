@@ -117,6 +117,17 @@ fn queues_bindings_consumers_and_exact_depths_reach_the_graph_and_the_recording(
     let audit = queue(&s, "audit").unwrap();
     assert_eq!((audit.ready, audit.unacked, u64::from(audit.consumers)), reported(&server, "/", "audit"));
     assert_eq!((billing.kind.as_str(), billing.max_ready, billing.max_unacked), ("classic", 4, 2));
+    // What else the poll read, as the broker's API lists it: vhosts, a queue's arguments,
+    // the consumer's channel, exchange types.
+    let state = s.rabbitmq.values().next().expect("the broker");
+    assert!(state.vhosts.contains(&"/".to_owned()), "{:?}", state.vhosts);
+    let queue_state = &state.queues[&("/".to_owned(), "billing".to_owned())];
+    assert_eq!(queue_state.info.arguments.get("x-dead-letter-exchange").map(String::as_str), Some("orders.dlx"));
+    let listed = server.api_get("consumers/%2F").unwrap();
+    let billing_consumer = listed.as_array().unwrap().iter().find(|c| c["queue"]["name"] == "billing").unwrap();
+    let channel = billing_consumer["channel_details"]["name"].as_str().expect("the API names the channel").to_owned();
+    assert!(state.consumers.iter().any(|c| c.queue == "billing" && c.channel == channel), "{:?}", state.consumers);
+    assert_eq!(state.exchange_named("orders"), Some("topic"));
     // Both are named as lag findings, as a Kafka group's would be, and badge their queues.
     let finding = |queue: &str| {
         s.findings
@@ -244,7 +255,10 @@ fn record_watches_a_broker_and_graph_reports_its_queues() {
         (q["type"].as_str(), q["status"].as_str(), q["max_ready"].as_u64()),
         (Some("classic"), Some("STOP"), Some(2))
     );
-    assert!(node("rabbitmq/cli/orders").is_some_and(|n| n.get("queue").is_none()), "an exchange has no depth");
+    let orders = node("rabbitmq/cli/orders").expect("the exchange");
+    assert!(orders.get("queue").is_none(), "an exchange has no depth");
+    assert_eq!(orders["exchange"]["type"], "topic");
+    assert!(audit.get("exchange").is_none(), "a queue is no exchange");
     let route =
         doc["edges"].as_array().unwrap().iter().find(|e| e["kind"] == "routes" && e["to_name"] == "rabbitmq/cli/audit");
     assert_eq!(route.map(|e| e["routing_keys"].clone()), Some(json!(["order.#"])));

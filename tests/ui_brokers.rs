@@ -167,11 +167,17 @@ fn a_rabbitmq_queue_shows_its_depth_on_the_canvas_in_the_panel_and_in_the_broker
     settle(&mut harness);
     assert_eq!(harness.state().view(), View::Brokers);
     harness.get_by_label("RabbitMQ");
-    harness.get_by_label(&format!("{}: connected", server.url()));
+    harness.get_by_label(&format!("{}: connected · vhosts /", server.url()));
     assert!(harness.query_by_label_contains("Depth of billing").is_none(), "no chart before a queue is picked");
     harness.get_by_label("billing").click();
     settle(&mut harness);
     harness.get_by_label_contains("Depth of billing");
+    // The exchanges, folded away until asked for.
+    assert!(harness.query_by_label("billing (order.*)").is_none());
+    harness.get_by_label_contains("Exchanges (").click();
+    settle(&mut harness);
+    harness.get_by_label("billing (order.*)");
+    assert!(harness.query_all_by_label("topic").count() >= 2, "orders and the broker's own amq.topic");
 
     // The stalled queue is a lag finding; its evidence draws the queue's depth.
     harness.get_by_label_contains("Findings").click();

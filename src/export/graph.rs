@@ -8,8 +8,9 @@ use serde::Serialize;
 
 use crate::capture::{CaptureError, SkippedLines, replay_records};
 use crate::engine::EngineState;
-use crate::engine::snapshot::{ConsumerDepth, Counters, EdgeSnapshot, GroupLag, QueueDepth, Snapshot};
-use crate::model::flow_graph::{EdgeKind, NodeKind};
+use crate::engine::snapshot::{ConsumerDepth, Counters, EdgeSnapshot, GroupLag, NodeSnapshot, QueueDepth, Snapshot};
+use crate::model::flow_graph::{EdgeKind, NodeKey, NodeKind};
+use crate::model::rabbitmq::RABBITMQ_SYSTEM;
 use crate::model::stats::Percentiles;
 
 /// Output formats.
@@ -92,6 +93,24 @@ struct NodeDocument<'a> {
     /// A RabbitMQ queue's depth, on queues a watched broker reports.
     #[serde(skip_serializing_if = "Option::is_none")]
     queue: Option<&'a QueueDepth>,
+    /// A RabbitMQ exchange's type, on exchanges a watched broker reports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exchange: Option<ExchangeDocument<'a>>,
+}
+
+#[derive(Serialize)]
+struct ExchangeDocument<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+}
+
+/// The type of the RabbitMQ exchange `node` is, when a watched broker reports one by its name.
+fn exchange_of<'a>(snapshot: &'a Snapshot, node: &NodeSnapshot) -> Option<ExchangeDocument<'a>> {
+    let NodeKey::Destination { system, name } = &node.key else { return None };
+    if system != RABBITMQ_SYSTEM {
+        return None;
+    }
+    snapshot.rabbitmq.values().find_map(|b| b.exchange_named(name)).map(|kind| ExchangeDocument { kind })
 }
 
 #[derive(Serialize)]
@@ -140,6 +159,7 @@ pub fn to_json(snapshot: &Snapshot) -> String {
                 name: &n.label,
                 counters: (&n.counters).into(),
                 queue: n.queue.as_ref(),
+                exchange: exchange_of(snapshot, n),
             })
             .collect(),
         edges: snapshot

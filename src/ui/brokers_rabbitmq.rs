@@ -1,6 +1,7 @@
-//! The RabbitMQ part of the Brokers view: each broker's connection, and every queue with its
-//! type, ready and unacked counts, consumers (hover: who), rates and depth status. Clicking a
-//! queue charts its depth.
+//! The RabbitMQ part of the Brokers view: each broker's connection and virtual hosts, every
+//! queue with its type, ready and unacked counts, consumers (hover: who, on which channel),
+//! rates and depth status (hover: its arguments), and every exchange with its type and
+//! bindings. Clicking a queue charts its depth.
 
 use egui::RichText;
 use egui_extras::{Column, TableBuilder};
@@ -16,7 +17,12 @@ type Row<'a> = (&'a String, &'a (String, String), &'a QueueState);
 pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot, selected: &mut Option<(String, String, String)>) {
     ui.horizontal_wrapped(|ui| {
         for (name, broker) in snapshot.rabbitmq.iter() {
-            let label = ui.label(format!("{name}: {}", broker.connection.label()));
+            let vhosts = if broker.vhosts.is_empty() {
+                String::new()
+            } else {
+                format!(" · vhosts {}", broker.vhosts.join(", "))
+            };
+            let label = ui.label(format!("{name}: {}{vhosts}", broker.connection.label()));
             if let Some(message) = &broker.message {
                 label.on_hover_text(message);
             }
@@ -63,10 +69,15 @@ pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot, selected: &mut Option<(Strin
                 let Some((broker, (vhost, name), q)) = rows.get(row.index()) else { return };
                 row.col(|ui| {
                     let text = destination_name(vhost, name);
-                    let link = ui.link(text).on_hover_text(match &q.info.dead_letter_exchange {
-                        Some(dlx) => format!("{broker}\ndead letters go to exchange {dlx}\nclick to chart its depth"),
-                        None => format!("{broker}\nclick to chart its depth"),
-                    });
+                    let mut hover = (*broker).clone();
+                    if let Some(dlx) = &q.info.dead_letter_exchange {
+                        hover.push_str(&format!("\ndead letters go to exchange {dlx}"));
+                    }
+                    for (argument, value) in &q.info.arguments {
+                        hover.push_str(&format!("\n{argument} = {value}"));
+                    }
+                    hover.push_str("\nclick to chart its depth");
+                    let link = ui.link(text).on_hover_text(hover);
                     if link.clicked() {
                         clicked = Some(((*broker).clone(), vhost.clone(), name.clone()));
                     }
@@ -81,13 +92,19 @@ pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot, selected: &mut Option<(Strin
                     ui.label(format!("{} (max {})", q.info.unacked, q.depth.max_unacked));
                 });
                 row.col(|ui| {
-                    let who: Vec<&str> = snapshot
+                    let who: Vec<String> = snapshot
                         .rabbitmq
                         .get(*broker)
                         .into_iter()
                         .flat_map(|b| b.consumers.iter())
                         .filter(|c| &c.vhost == vhost && &c.queue == name)
-                        .map(|c| c.who())
+                        .map(|c| {
+                            if c.channel.is_empty() {
+                                c.who().to_owned()
+                            } else {
+                                format!("{} on channel {}", c.who(), c.channel)
+                            }
+                        })
                         .collect();
                     let label = ui.label(q.info.consumers.to_string());
                     if !who.is_empty() {
@@ -106,4 +123,32 @@ pub fn show(ui: &mut egui::Ui, snapshot: &Snapshot, selected: &mut Option<(Strin
     if clicked.is_some() {
         *selected = clicked;
     }
+    exchanges(ui, snapshot);
+}
+
+/// Every exchange with its type and where its bindings route, folded away by default.
+fn exchanges(ui: &mut egui::Ui, snapshot: &Snapshot) {
+    let count: usize = snapshot.rabbitmq.values().map(|b| b.exchanges.len()).sum();
+    egui::CollapsingHeader::new(format!("Exchanges ({count})")).id_salt("rabbitmq_exchanges").show(ui, |ui| {
+        egui::Grid::new("rabbitmq_exchanges_grid").striped(true).show(ui, |ui| {
+            for h in ["Exchange", "Type", "Routes to"] {
+                ui.strong(h);
+            }
+            ui.end_row();
+            for broker in snapshot.rabbitmq.values() {
+                for ((vhost, name), kind) in &broker.exchanges {
+                    ui.label(destination_name(vhost, name));
+                    ui.label(kind);
+                    let routes: Vec<String> = broker
+                        .bindings
+                        .iter()
+                        .filter(|b| &b.vhost == vhost && &b.source == name)
+                        .map(|b| format!("{} ({})", destination_name(vhost, &b.destination), b.routing_key))
+                        .collect();
+                    ui.label(routes.join(", "));
+                    ui.end_row();
+                }
+            }
+        });
+    });
 }

@@ -53,9 +53,11 @@ impl ManagementClient {
         let consumers: Vec<WireConsumer> =
             self.get("consumers?columns=queue,consumer_tag,channel_details,ack_required,prefetch_count")?;
         let connections: Vec<WireConnection> = self.get("connections?columns=name,client_properties")?;
+        let vhosts: Vec<WireVhost> = self.get("vhosts?columns=name")?;
         let names: HashMap<String, String> =
             connections.into_iter().filter_map(|c| Some((c.name, c.client_properties.connection_name?))).collect();
         let mut poll = ManagementPoll {
+            vhosts: vhosts.into_iter().map(|v| v.name).collect(),
             exchanges: exchanges
                 .into_iter()
                 .filter(|e| !e.name.is_empty())
@@ -81,11 +83,13 @@ impl ManagementClient {
                     queue: c.queue.name,
                     tag: c.consumer_tag,
                     connection: c.channel_details.connection_name,
+                    channel: c.channel_details.name,
                     ack_required: c.ack_required,
                     prefetch: c.prefetch_count,
                 })
                 .collect(),
         };
+        poll.vhosts.sort();
         poll.exchanges.sort_by(|a, b| (&a.vhost, &a.name).cmp(&(&b.vhost, &b.name)));
         poll.queues.sort_by(|a, b| (&a.vhost, &a.name).cmp(&(&b.vhost, &b.name)));
         poll.bindings.sort_by(|a, b| {
@@ -195,6 +199,14 @@ impl WireQueue {
         let dead_letter_exchange = text(self.arguments.get("x-dead-letter-exchange"))
             .or_else(|| text(self.effective_policy_definition.as_ref()?.as_object()?.get("dead-letter-exchange")));
         let stats = self.message_stats.unwrap_or_default();
+        let arguments = self
+            .arguments
+            .into_iter()
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => (k, s),
+                other => (k, other.to_string()),
+            })
+            .collect();
         QueueInfo {
             vhost: self.vhost,
             name: self.name,
@@ -207,6 +219,7 @@ impl WireQueue {
             acked: stats.ack + stats.deliver_no_ack + stats.get_no_ack,
             redelivered: stats.redeliver,
             dead_letter_exchange,
+            arguments,
         }
     }
 }
@@ -243,6 +256,13 @@ struct WireQueueName {
 struct WireChannel {
     #[serde(default)]
     connection_name: String,
+    #[serde(default)]
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct WireVhost {
+    name: String,
 }
 
 #[derive(Deserialize)]
@@ -266,7 +286,7 @@ mod tests {
     fn a_queue_reads_its_counters_and_its_dead_letter_exchange_from_arguments_or_policy() {
         let listed = r#"[
             {"vhost":"/","name":"billing","type":"quorum","messages_ready":4,"messages_unacknowledged":2,
-             "consumers":1,"arguments":{"x-dead-letter-exchange":"orders.dlx"},"effective_policy_definition":{},
+             "consumers":1,"arguments":{"x-dead-letter-exchange":"orders.dlx","x-max-length":1000},"effective_policy_definition":{},
              "message_stats":{"publish":9,"deliver_get":5,"ack":1,"deliver_no_ack":2,"get_no_ack":1,"redeliver":3}},
             {"vhost":"shop","name":"audit","arguments":{},"effective_policy_definition":{"dead-letter-exchange":"dlx"}},
             {"vhost":"/","name":"fresh","type":"classic","arguments":{},"effective_policy_definition":[]}
@@ -277,6 +297,8 @@ mod tests {
         assert_eq!((billing.kind.as_str(), billing.ready, billing.unacked, billing.consumers), ("quorum", 4, 2, 1));
         assert_eq!((billing.published, billing.delivered, billing.acked, billing.redelivered), (9, 5, 4, 3));
         assert_eq!(billing.dead_letter_exchange.as_deref(), Some("orders.dlx"));
+        let arguments: Vec<(&str, &str)> = billing.arguments.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(arguments, [("x-dead-letter-exchange", "orders.dlx"), ("x-max-length", "1000")]);
         // No statistics yet (a queue nothing went through): zeros, and the policy's DLX.
         assert_eq!((infos[1].ready, infos[1].acked), (0, 0));
         assert_eq!(infos[1].dead_letter_exchange.as_deref(), Some("dlx"));

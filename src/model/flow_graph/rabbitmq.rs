@@ -101,6 +101,7 @@ mod tests {
             queues: vec![queue("/", "billing", Some("orders.dlx")), queue("shop", "audit", None)],
             bindings: vec![bind("orders", "billing"), bind("orders", "orders")],
             consumers: vec![consumer(Some("billing-svc")), consumer(None)],
+            ..ManagementPoll::default()
         };
         model.draw_rabbitmq(&record(poll.clone()));
         model.draw_rabbitmq(&record(poll));

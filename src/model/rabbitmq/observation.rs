@@ -2,6 +2,8 @@
 //! record per poll of one broker's management API. Depth status and rates are not in the
 //! record; the model derives them, so a replay derives them exactly as the live session did.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::model::kafka::observation::ConnectionEvent;
@@ -30,6 +32,10 @@ pub enum RabbitEvent {
 /// Everything one poll of the management API listed.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManagementPoll {
+    /// The virtual hosts, sorted (an empty one shows here only). Absent from recordings made
+    /// before vhosts were listed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vhosts: Vec<String>,
     /// Exchanges, by vhost and name (the default exchange left out).
     pub exchanges: Vec<ExchangeInfo>,
     /// Queues, by vhost and name.
@@ -79,6 +85,10 @@ pub struct QueueInfo {
     /// the `dead-letter-exchange` of the policy in force.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dead_letter_exchange: Option<String>,
+    /// Its arguments (`x-max-length`, `x-message-ttl`, `x-queue-type`, ...), each value as
+    /// JSON text (strings as they are).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub arguments: BTreeMap<String, String>,
 }
 
 /// One binding.
@@ -107,6 +117,9 @@ pub struct ConsumerInfo {
     pub tag: String,
     /// The connection, as the broker names it (`host:port -> host:port`).
     pub connection: String,
+    /// The channel, as the broker names it (`host:port -> host:port (1)`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub channel: String,
     /// The name the client gave its connection (`connection_name`), when it gave one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_name: Option<String>,
@@ -120,5 +133,29 @@ impl ConsumerInfo {
     /// Who it is on the graph: the client-provided connection name, else the connection.
     pub fn who(&self) -> &str {
         self.client_name.as_deref().unwrap_or(&self.connection)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_recording_line_the_capture_format_shows_reads_back_whole() {
+        let doc = include_str!("../../../docs/capture-format.md");
+        let line = doc.lines().find(|l| l.starts_with(r#"{"kind":"rabbitmq""#)).expect("the example line");
+        let record: RabbitRecord = serde_json::from_str(line).expect("it parses");
+        let RabbitEvent::Management(poll) = record.event else { panic!("a management poll") };
+        assert_eq!(poll.vhosts, ["/"]);
+        let billing = &poll.queues[0];
+        assert_eq!(billing.arguments.get("x-max-length").map(String::as_str), Some("1000"));
+        assert_eq!(poll.consumers[0].channel, "127.0.0.1:58246 -> 127.0.0.1:5672 (1)");
+        assert_eq!(poll.exchanges[0].kind, "topic");
+        // What recordings made before these were read still reads: empty.
+        let older =
+            line.replace(r#""vhosts":["/"],"#, "").replace(r#","channel":"127.0.0.1:58246 -> 127.0.0.1:5672 (1)""#, "");
+        let record: RabbitRecord = serde_json::from_str(&older).expect("an older line parses");
+        let RabbitEvent::Management(poll) = record.event else { panic!("a management poll") };
+        assert!(poll.vhosts.is_empty() && poll.consumers[0].channel.is_empty());
     }
 }

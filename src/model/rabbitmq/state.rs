@@ -33,6 +33,8 @@ pub struct BrokerState {
     pub message: Option<String>,
     /// Exchange types, by (vhost, name).
     pub exchanges: BTreeMap<(String, String), String>,
+    /// The virtual hosts, at the last poll.
+    pub vhosts: Vec<String>,
     /// Queues, by (vhost, name).
     pub queues: BTreeMap<(String, String), QueueState>,
     /// Bindings, as the last poll listed them.
@@ -126,10 +128,13 @@ impl RabbitModel {
         self.servers
             .values()
             .map(|s| {
-                s.queues.values().map(|q| q.depth.heap_bytes() + size_of::<QueueState>()).sum::<usize>()
+                s.queues
+                    .values()
+                    .map(|q| q.depth.heap_bytes() + size_of::<QueueState>() + q.info.arguments.len() * 64)
+                    .sum::<usize>()
                     + s.bindings.capacity() * size_of::<BindingInfo>()
                     + s.consumers.capacity() * size_of::<ConsumerInfo>()
-                    + s.exchanges.len() * 64
+                    + (s.exchanges.len() + s.vhosts.len()) * 64
             })
             .sum()
     }
@@ -149,12 +154,19 @@ impl BrokerState {
         self.queues.iter().find(|((vhost, name), _)| is_named(vhost, name, destination)).map(|(_, q)| q)
     }
 
+    /// An exchange's type (`topic`, `fanout`, ...) by its destination name.
+    pub fn exchange_named(&self, destination: &str) -> Option<&str> {
+        let mut exchanges = self.exchanges.iter();
+        exchanges.find(|((vhost, name), _)| is_named(vhost, name, destination)).map(|(_, kind)| kind.as_str())
+    }
+
     fn take_poll(&mut self, poll: &ManagementPoll, at_ms: u64) {
         let over = |n: usize, max: usize| n.saturating_sub(max) as u64;
         self.untracked = over(poll.queues.len(), MAX_QUEUES)
             + over(poll.exchanges.len(), MAX_OTHERS)
             + over(poll.bindings.len(), MAX_OTHERS)
-            + over(poll.consumers.len(), MAX_OTHERS);
+            + over(poll.consumers.len(), MAX_OTHERS)
+            + over(poll.vhosts.len(), MAX_OTHERS);
         self.exchanges = poll
             .exchanges
             .iter()
@@ -162,6 +174,7 @@ impl BrokerState {
             .map(|e| ((e.vhost.clone(), e.name.clone()), e.kind.clone()))
             .collect();
         self.bindings = poll.bindings.iter().take(MAX_OTHERS).cloned().collect();
+        self.vhosts = poll.vhosts.iter().take(MAX_OTHERS).cloned().collect();
         self.consumers = poll.consumers.iter().take(MAX_OTHERS).cloned().collect();
         let listed = &poll.queues[..poll.queues.len().min(MAX_QUEUES)];
         self.queues.retain(|(vhost, name), _| listed.iter().any(|q| &q.vhost == vhost && &q.name == name));
