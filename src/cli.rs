@@ -347,6 +347,9 @@ pub struct ReceiverArgs {
     /// A credentials file (JWT and NKey seed) for the --nats servers, as `nats --creds`.
     #[arg(long, global = true, value_name = "FILE", help_heading = "NATS")]
     nats_creds: Option<PathBuf>,
+    /// A file holding an NKey seed for the --nats servers, as `nats --nkey`.
+    #[arg(long, global = true, value_name = "FILE", help_heading = "NATS")]
+    nats_nkey: Option<PathBuf>,
     /// A CA certificate to trust for the --nats servers, as `nats --tlsca`.
     #[arg(long, global = true, value_name = "FILE", help_heading = "NATS")]
     nats_tlsca: Option<PathBuf>,
@@ -406,6 +409,7 @@ impl ReceiverArgs {
             .map(|url| {
                 let mut config = NatsConfig::new(url).map_err(anyhow::Error::msg)?;
                 config.creds.clone_from(&self.nats_creds);
+                config.nkey.clone_from(&self.nats_nkey);
                 config.tls_ca.clone_from(&self.nats_tlsca);
                 config.tls_client = self.nats_tlscert.clone().zip(self.nats_tlskey.clone());
                 config.poll_interval = self.nats_poll.into();

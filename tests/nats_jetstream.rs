@@ -438,3 +438,38 @@ fn a_durable_consumer_meets_the_service_whose_spans_read_its_streams_subjects() 
     assert!(labels.contains(&"nats/orders.created"), "{labels:?}");
     collector.shutdown();
 }
+
+#[test]
+fn an_nkey_seed_file_logs_in_as_nats_nkey_does_and_a_wrong_seed_says_auth_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let user = nkeys::KeyPair::new_user();
+    let config = dir.path().join("server.conf");
+    std::fs::write(&config, format!("authorization {{ users = [ {{ nkey: {} }} ] }}\n", user.public_key())).unwrap();
+    let config = config.to_str().unwrap().to_owned();
+    let Some(server) = NatsServer::start_with("an_nkey_seed_file_logs_in", &["-c", &config]) else { return };
+    let seed = user.seed().unwrap();
+    let app = App::connect_with(&server.url(), async_nats::ConnectOptions::with_nkey(seed.clone()));
+    app.orders_stream();
+    let _audit = app.durable("audit");
+
+    let watch = |seed: &str| {
+        let file = dir.path().join(format!("{}.nk", &seed[..8]));
+        std::fs::write(&file, format!("{seed}\n")).unwrap();
+        let mut nats = NatsConfig::new(&server.url()).unwrap();
+        nats.poll_interval = POLL;
+        nats.nkey = Some(file);
+        start_collector_with(CollectorConfig {
+            publish_interval: Some(Duration::from_millis(20)),
+            nats: vec![nats],
+            ..CollectorConfig::default()
+        })
+    };
+    let stranger = nkeys::KeyPair::new_user().seed().unwrap();
+    let refused = watch(&stranger);
+    wait_for(&refused, "auth failed for a seed the server does not know", |s| {
+        s.sources.iter().any(|x| matches!(&x.state, SourceState::Failed(m) if m.starts_with("auth failed")))
+    });
+    drop(refused);
+    let accepted = watch(&seed);
+    wait_for(&accepted, "a poll signed with the user's seed", |s| depth(s, "ORDERS", "audit").is_some());
+}

@@ -86,6 +86,8 @@ struct NatsEntry {
     #[serde(default)]
     creds: Option<PathBuf>,
     #[serde(default)]
+    nkey: Option<PathBuf>,
+    #[serde(default)]
     tlsca: Option<PathBuf>,
     #[serde(default)]
     tlscert: Option<PathBuf>,
@@ -200,6 +202,7 @@ fn rabbitmq(name: &str, entry: &RabbitEntry) -> Result<RabbitConfig, String> {
 fn nats(name: &str, entry: &NatsEntry) -> Result<NatsConfig, String> {
     let mut config = NatsConfig::new(&entry.url).map_err(|e| format!("nats {name:?}: {e}"))?;
     config.creds.clone_from(&entry.creds);
+    config.nkey.clone_from(&entry.nkey);
     config.tls_ca.clone_from(&entry.tlsca);
     config.tls_client = match (&entry.tlscert, &entry.tlskey) {
         (Some(cert), Some(key)) => Some((cert.clone(), key.clone())),
@@ -274,7 +277,7 @@ mod tests {
             &path,
             "[clusters.kafka-prod]\nbootstrap = \"k:9092\"\n\
              [rabbitmq.rabbit-prod]\nurl = \"https://rabbit:15671\"\nuser = \"monitor\"\npassword = \"s3cret\"\npoll_interval = \"10s\"\n\
-             [nats.nats-prod]\nurl = \"tls://nats:4222\"\ncreds = \"/etc/app.creds\"\n\
+             [nats.nats-prod]\nurl = \"tls://nats:4222\"\ncreds = \"/etc/app.creds\"\nnkey = \"/etc/app.nk\"\n\
              [nats.kafka-prod]\nurl = \"nats:4222\"\n",
         )
         .unwrap();
@@ -286,6 +289,7 @@ mod tests {
         assert_eq!(r.poll_interval, Duration::from_secs(10));
         let Named::Nats(n) = load_named(&path, "nats-prod").unwrap() else { panic!("a server") };
         assert_eq!((n.name.as_str(), n.creds.as_deref()), ("tls://nats:4222", Some(Path::new("/etc/app.creds"))));
+        assert_eq!(n.nkey.as_deref(), Some(Path::new("/etc/app.nk")));
         let e = load_named(&path, "kafka-prod").unwrap_err().to_string();
         assert!(e.contains("more than one") && e.contains("clusters, nats"), "{e}");
         let e = load_named(&path, "nope").unwrap_err().to_string();

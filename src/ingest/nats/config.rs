@@ -27,6 +27,8 @@ pub struct NatsConfig {
     pub auth: Option<UrlAuth>,
     /// A `.creds` file (JWT and NKey seed), as `nats --creds` takes it.
     pub creds: Option<PathBuf>,
+    /// A file holding an NKey seed (`SU...`), as `nats --nkey` takes it.
+    pub nkey: Option<PathBuf>,
     /// CA certificate to trust, as `nats --tlsca`.
     pub tls_ca: Option<PathBuf>,
     /// Client certificate and key, as `nats --tlscert` and `--tlskey`.
@@ -44,7 +46,15 @@ impl NatsConfig {
         }
         let url = if url.contains("://") { url.to_owned() } else { format!("nats://{url}") };
         let (name, auth) = split_credentials(&url)?;
-        Ok(Self { name, auth, creds: None, tls_ca: None, tls_client: None, poll_interval: DEFAULT_POLL_INTERVAL })
+        Ok(Self {
+            name,
+            auth,
+            creds: None,
+            nkey: None,
+            tls_ca: None,
+            tls_client: None,
+            poll_interval: DEFAULT_POLL_INTERVAL,
+        })
     }
 }
 
@@ -54,6 +64,7 @@ impl std::fmt::Debug for NatsConfig {
         f.debug_struct("NatsConfig")
             .field("name", &self.name)
             .field("creds", &self.creds)
+            .field("nkey", &self.nkey)
             .field("tls_ca", &self.tls_ca)
             .field("tls_client", &self.tls_client)
             .field("poll_interval", &self.poll_interval)

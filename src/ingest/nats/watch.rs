@@ -132,6 +132,14 @@ pub async fn connect(config: &NatsConfig) -> Result<async_nats::Client, (Connect
             (ConnectionState::AuthFailed, format!("cannot read the credentials file {}: {e}", creds.display()))
         })?;
     }
+    if let Some(file) = &config.nkey {
+        // The seed signs the server's challenge; only its first line counts, as the tools read it.
+        let seed = std::fs::read_to_string(file).map_err(|e| {
+            (ConnectionState::AuthFailed, format!("cannot read the NKey seed file {}: {e}", file.display()))
+        })?;
+        let seed = seed.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or_default().to_owned();
+        options = options.nkey(seed);
+    }
     if let Some(ca) = &config.tls_ca {
         options = options.add_root_certificates(ca.clone());
     }
