@@ -85,12 +85,18 @@ impl App {
     }
 
     fn durable(&self, name: &str) -> consumer::PullConsumer {
+        self.durable_of(name, "")
+    }
+
+    /// A durable consumer of the subjects `filter` takes (empty: all the stream stores).
+    fn durable_of(&self, name: &str, filter: &str) -> consumer::PullConsumer {
         self.runtime.block_on(async {
             let stream = self.js.get_stream("ORDERS").await.unwrap();
             let config = consumer::pull::Config {
                 durable_name: Some(name.into()),
                 ack_policy: consumer::AckPolicy::Explicit,
                 ack_wait: Duration::from_secs(600),
+                filter_subject: filter.into(),
                 ..consumer::pull::Config::default()
             };
             stream.create_consumer(config).await.unwrap()
@@ -409,6 +415,7 @@ fn a_durable_consumer_meets_the_service_whose_spans_read_its_streams_subjects() 
     app.publish(4);
     let _shipping = app.durable("shipping-worker");
     let _audit = app.durable("audit");
+    let _paid = app.durable_of("ledger", "orders.paid");
     let mut nats = NatsConfig::new(&server.url()).unwrap();
     nats.poll_interval = POLL;
     let collector = start_collector_with(CollectorConfig {
@@ -436,6 +443,10 @@ fn a_durable_consumer_meets_the_service_whose_spans_read_its_streams_subjects() 
     assert!(!labels.contains(&"nats consumer shipping-worker"), "{labels:?}");
     assert!(labels.contains(&"nats consumer audit"), "nothing says who audit is: {labels:?}");
     assert!(labels.contains(&"nats/orders.created"), "{labels:?}");
+    // The filter as the server reports it.
+    let stream = &s.nats.get(&server.url()).expect("the server").streams["ORDERS"];
+    let ledger = stream.consumers.get("ledger").expect("the ledger's consumer");
+    assert_eq!(ledger.info.filter_subjects, ["orders.paid"]);
     collector.shutdown();
 }
 

@@ -117,7 +117,11 @@ impl BrokersView {
                         return;
                     };
                     row.col(|ui| {
-                        if ui.link(consumer.as_str()).on_hover_text("chart its depth").clicked() {
+                        let hover = match c.info.filter_subjects.as_slice() {
+                            [] => "reads every subject of the stream\nclick to chart its depth".to_owned(),
+                            filters => format!("reads {}\nclick to chart its depth", filters.join(", ")),
+                        };
+                        if ui.link(consumer.as_str()).on_hover_text(hover).clicked() {
                             clicked = Some(((*server).clone(), (*name).clone(), (*consumer).clone()));
                         }
                     });

@@ -53,5 +53,8 @@ fn consumer_info(info: &consumer::Info) -> ConsumerInfo {
         push_bound: info.push_bound,
         delivered_stream_seq: info.delivered.stream_sequence,
         ack_floor_stream_seq: info.ack_floor.stream_sequence,
+        // Servers from 2.10 on may list several (`filter_subjects`); the client is built for
+        // the 2.9 API, which has the one.
+        filter_subjects: Some(info.config.filter_subject.clone()).filter(|s| !s.is_empty()).into_iter().collect(),
     }
 }

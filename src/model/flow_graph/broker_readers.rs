@@ -26,6 +26,7 @@ use petgraph::stable_graph::NodeIndex;
 use petgraph::visit::EdgeRef;
 
 use super::{EdgeKind, FlowModel, NodeKey, NodeKind, insert_missing};
+use crate::model::nats::subject_matches;
 
 /// A broker-reported consumer to place on the graph.
 #[derive(Clone, Copy, Debug)]
@@ -40,6 +41,9 @@ pub(super) struct BrokerConsumer<'a> {
     /// Whether all of the destination's consumers are one service (a RabbitMQ queue's
     /// consumers compete for its messages; a stream's durable consumers each read all).
     pub one_service: bool,
+    /// The subjects it reads of what routes to the destination (a JetStream consumer's
+    /// filter, wildcards allowed); empty: all of it.
+    pub filters: &'a [String],
 }
 
 impl FlowModel {
@@ -68,15 +72,20 @@ impl FlowModel {
         let mut readers: Vec<(NodeIndex, bool, bool)> = Vec::new();
         let mut note = |from: NodeIndex, sure: bool| {
             for e in self.graph.edges_directed(from, Direction::Outgoing) {
-                let target = &self.graph[e.target()];
-                if e.weight().kind == EdgeKind::Consumes && !target.retired && target.key.kind() == NodeKind::Service {
-                    readers.push((e.target(), sure, e.weight().consumer_groups.contains(consumer.who)));
+                let (target, edge) = (&self.graph[e.target()], e.weight());
+                let grouped = edge.consumer_groups.contains(consumer.who);
+                // Spans' traffic, or this consumer's own edge: not an edge a poll drew for
+                // another consumer of the same destination.
+                let seen = edge.primary.count() + edge.secondary.count() > 0 || grouped;
+                if edge.kind == EdgeKind::Consumes && seen && !target.retired && target.key.kind() == NodeKind::Service
+                {
+                    readers.push((e.target(), sure, grouped));
                 }
             }
         };
         note(destination, true);
         for feeder in self.graph.edges_directed(destination, Direction::Incoming) {
-            if feeder.weight().kind != EdgeKind::Routes {
+            if feeder.weight().kind != EdgeKind::Routes || !reads(consumer.filters, &self.graph[feeder.source()].key) {
                 continue;
             }
             let routes = self.graph.edges_directed(feeder.source(), Direction::Outgoing);
@@ -109,6 +118,12 @@ impl FlowModel {
         };
         one(readers.iter().map(|(s, ..)| *s).filter(|s| within(*s)).collect())
     }
+}
+
+/// Whether a consumer reading `filters` (none: everything) reads what `feeder` routes.
+fn reads(filters: &[String], feeder: &NodeKey) -> bool {
+    let NodeKey::Destination { name, .. } = feeder else { return false };
+    filters.is_empty() || filters.iter().any(|f| subject_matches(f, name))
 }
 
 #[cfg(test)]

@@ -4,9 +4,11 @@
 //! (see [`broker_readers`](super::broker_readers)), else to a consumer node of its own. The
 //! consumers' depths are not kept here but in `model::nats`; snapshots join the two.
 
+use petgraph::visit::EdgeRef;
+
 use super::broker_readers::BrokerConsumer;
-use super::{EdgeKind, FlowModel, NodeKind};
-use crate::model::nats::{NATS_SYSTEM, NatsEvent, NatsRecord, StreamInfo, subject_matches};
+use super::{EdgeKind, FlowModel, NodeKey, NodeKind};
+use crate::model::nats::{ConsumerInfo, NATS_SYSTEM, NatsEvent, NatsRecord, StreamInfo, subject_matches};
 
 impl FlowModel {
     /// Draws what a JetStream poll shows: each stream, and an edge to each of its consumers.
@@ -18,18 +20,42 @@ impl FlowModel {
         // Subjects first: the spans reading them read the streams.
         self.link_subjects(&poll.streams);
         for stream in &poll.streams {
+            let subjects = self.subjects_of(&stream.name);
             for consumer in &stream.consumers {
-                // Each durable consumer reads every message: one service each.
-                let one_service = stream.consumers.len() == 1;
-                let who = &consumer.name;
+                // Each durable consumer reads every message it filters for: one service
+                // each, so the stream's readers are one service only for what no other
+                // consumer reads.
+                let reads = |c: &ConsumerInfo, subject: &str| {
+                    c.filter_subjects.is_empty() || c.filter_subjects.iter().any(|f| subject_matches(f, subject))
+                };
+                let mine: Vec<&String> = subjects.iter().filter(|s| reads(consumer, s)).collect();
+                let alone = !mine.is_empty()
+                    && mine.iter().all(|s| stream.consumers.iter().filter(|c| reads(c, s)).count() == 1);
                 self.ensure_broker_consumer(BrokerConsumer {
                     system: NATS_SYSTEM,
                     destination: &stream.name,
-                    who,
-                    one_service,
+                    who: &consumer.name,
+                    one_service: stream.consumers.len() == 1 || alone,
+                    filters: &consumer.filter_subjects,
                 });
             }
         }
+    }
+
+    /// The subjects spans drew that are routed to `stream`, sorted.
+    fn subjects_of(&self, stream: &str) -> Vec<String> {
+        let Some(node) = self.destinations.get(NATS_SYSTEM).and_then(|d| d.get(stream)) else { return Vec::new() };
+        let mut subjects: Vec<String> = self
+            .graph
+            .edges_directed(*node, petgraph::Direction::Incoming)
+            .filter(|e| e.weight().kind == EdgeKind::Routes)
+            .filter_map(|e| match &self.graph[e.source()].key {
+                NodeKey::Destination { name, .. } => Some(name.clone()),
+                _ => None,
+            })
+            .collect();
+        subjects.sort();
+        subjects
     }
 
     /// Links each subject node spans drew to the stream whose subjects take it (the first

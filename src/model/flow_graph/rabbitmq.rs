@@ -32,8 +32,13 @@ impl FlowModel {
         for c in &poll.consumers {
             let queue = destination_name(&c.vhost, &c.queue);
             // A queue's consumers compete for its messages: they are one service's.
-            let consumer =
-                BrokerConsumer { system: RABBITMQ_SYSTEM, destination: &queue, who: c.who(), one_service: true };
+            let consumer = BrokerConsumer {
+                system: RABBITMQ_SYSTEM,
+                destination: &queue,
+                who: c.who(),
+                one_service: true,
+                filters: &[],
+            };
             self.ensure_broker_consumer(consumer);
         }
     }

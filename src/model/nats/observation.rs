@@ -77,4 +77,28 @@ pub struct ConsumerInfo {
     pub delivered_stream_seq: u64,
     /// Stream sequence below which every message is acknowledged (the ack floor).
     pub ack_floor_stream_seq: u64,
+    /// The subjects it reads (its `filter_subject`, wildcards as configured); empty: all
+    /// the stream stores. A list, as servers from 2.10 on allow several. Absent from
+    /// recordings made before they were read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filter_subjects: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_recording_line_the_capture_format_shows_reads_back_with_and_without_filters() {
+        let doc = include_str!("../../../docs/capture-format.md");
+        let line = doc.lines().find(|l| l.starts_with(r#"{"kind":"nats""#)).expect("the example line");
+        let filters = |line: &str| {
+            let record: NatsRecord = serde_json::from_str(line).expect("it parses");
+            let NatsEvent::JetStream(poll) = record.event else { panic!("a poll") };
+            poll.streams[0].consumers[0].filter_subjects.clone()
+        };
+        assert_eq!(filters(line), ["orders.created"]);
+        let older = line.replace(r#","filter_subjects":["orders.created"]"#, "");
+        assert!(filters(&older).is_empty(), "a recording from before filters were read");
+    }
 }

@@ -200,3 +200,42 @@ fn of_several_durable_consumers_a_group_or_a_name_says_which_is_the_service() {
     assert!(shown(&model).contains(&"nats consumer audit".to_owned()));
     assert!(!shown(&model).contains(&"nats consumer shipping-worker".to_owned()));
 }
+
+#[test]
+fn a_durable_consumers_filter_says_which_subjects_readers_it_can_be() {
+    let durable = |name: &str, filter: Option<&str>| nats::ConsumerInfo {
+        name: name.into(),
+        filter_subjects: filter.map(|f| vec![f.to_owned()]).unwrap_or_default(),
+        ..Default::default()
+    };
+    let poll = |consumers: Vec<nats::ConsumerInfo>| {
+        let stream =
+            StreamInfo { name: "ORDERS".into(), subjects: vec!["orders.>".into()], consumers, ..StreamInfo::default() };
+        NatsRecord {
+            received_unix_nano: 0,
+            server: "nats://localhost:4222".into(),
+            event: NatsEvent::JetStream(JetStreamPoll { streams: vec![stream] }),
+        }
+    };
+    let spans = |model: &mut FlowModel| {
+        model.apply_span(&receive("shipping", "nats", "orders.created", 1), 0);
+        model.apply_span(&receive("billing", "nats", "orders.paid", 2), 0);
+    };
+    // Each reads one subject, and each subject one service reads.
+    let mut model = FlowModel::new(JoinLimits::default());
+    spans(&mut model);
+    model.draw_nats(&poll(vec![durable("c1", Some("orders.created")), durable("c2", Some("orders.paid"))]));
+    let edges = consumes(&model);
+    assert!(edges.contains(&("nats/ORDERS".into(), "shipping".into(), names(&["c1"]))), "{edges:?}");
+    assert!(edges.contains(&("nats/ORDERS".into(), "billing".into(), names(&["c2"]))), "{edges:?}");
+
+    // A consumer of everything might be shipping as well as c1 might: neither is said to be.
+    let mut model = FlowModel::new(JoinLimits::default());
+    spans(&mut model);
+    model.draw_nats(&poll(vec![durable("c1", Some("orders.created")), durable("c3", None)]));
+    let shown = shown(&model);
+    assert!(
+        shown.contains(&"nats consumer c1".to_owned()) && shown.contains(&"nats consumer c3".to_owned()),
+        "{shown:?}"
+    );
+}
