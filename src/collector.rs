@@ -25,6 +25,7 @@ use crate::ingest::rabbitmq::{RabbitConfig, RabbitSource};
 use crate::model::flow_graph::{EdgeKind, NodeKey};
 use crate::model::journey::JourneySettings;
 use crate::model::size::MemoryBudget;
+use crate::model::size::QUEUED_SPAN_BYTES;
 
 /// What to run.
 #[derive(Debug, Clone, Default)]
@@ -314,10 +315,6 @@ impl Drop for Collector {
     }
 }
 
-/// What a span is taken to cost while it waits in the engine's queue, to size the queue from
-/// the memory budget: a converted span with a dozen attributes is estimated at about 1 KB
-/// (`model::size`), and the allocator rounds up.
-const QUEUED_SPAN_BYTES: u64 = 2 * 1024;
 /// The queue's part of the memory budget: a tenth.
 const QUEUE_BUDGET_DIVISOR: u64 = 10;
 /// The fewest spans the queue is shortened to, whatever the budget: a few exporters' batches.
@@ -330,7 +327,7 @@ const MIN_QUEUED_SPANS: usize = 2_048;
 /// most what a tenth of the budget holds (64 MiB: 3,276 spans; from about 4 GiB, the default
 /// budget's most, the default cap).
 pub fn queue_within(limits: QueueLimits, budget: MemoryBudget) -> QueueLimits {
-    let spans = usize::try_from(budget.bytes / QUEUE_BUDGET_DIVISOR / QUEUED_SPAN_BYTES).unwrap_or(usize::MAX);
+    let spans = usize::try_from(budget.bytes / QUEUE_BUDGET_DIVISOR / QUEUED_SPAN_BYTES as u64).unwrap_or(usize::MAX);
     QueueLimits { items: limits.items.min(spans.max(MIN_QUEUED_SPANS)), ..limits }
 }
 

@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use super::helper::Helper;
+use super::helper::{self, Helper};
 use crate::model::findings::depth::DepthRow;
 use crate::model::findings::{FindingsModel, FindingsSettings};
 use crate::model::kafka::ClusterState;
@@ -28,6 +28,16 @@ pub(super) enum Input {
     Lag { clusters: Arc<BTreeMap<String, ClusterState>>, at: u64 },
     /// Queue and JetStream consumer depths right after a broker poll received at `at`.
     Depths { rows: Vec<DepthRow>, at: u64 },
+}
+
+impl helper::Weighed for Input {
+    fn weight(&self) -> usize {
+        match self {
+            Self::Spans(record) | Self::Messages { record, .. } => helper::record_weight(record),
+            Self::Lag { .. } => 0,
+            Self::Depths { rows, .. } => rows.len() * size_of::<DepthRow>(),
+        }
+    }
 }
 
 /// The findings model and where its detectors run.
@@ -73,6 +83,13 @@ impl Findings {
     /// Whether the detectors run on their own thread.
     pub fn threaded(&self) -> bool {
         matches!(self, Self::Threaded(_))
+    }
+
+    /// Bounds the helper's inbox at `bytes` of waiting records (see [`helper`]).
+    pub fn set_inbox_bytes(&self, bytes: usize) {
+        if let Self::Threaded(helper) = self {
+            helper.set_max_bytes(bytes);
+        }
     }
 
     /// Takes in a record's spans (`shared` is the record when the caller shares it).

@@ -8,13 +8,20 @@
 //! whole inbox behind (until it is half an inbox behind, so both go on working side by side
 //! and the engine is woken once per half inbox, not once per input), and when it reads the
 //! store ([`Helper::sync`]), so what it publishes is as of the same record as its own models.
+//!
+//! An inbox is full at [`INBOX_INPUTS`] inputs or at its bytes ([`Weighed`]), whichever comes
+//! first: one export request may carry one span or twenty thousand, so a count alone let 64
+//! waiting records hold a gigabyte beside the memory budget.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+
+use crate::model::record::Record;
+use crate::model::size::{HeapSize, QUEUED_SPAN_BYTES};
 
 /// Inputs waiting for a helper, at most; the engine waits when it is this far ahead (each is
 /// one record: one export request, at most a few thousand spans).
@@ -22,6 +29,41 @@ pub(super) const INBOX_INPUTS: usize = 64;
 
 /// Inputs left in a full inbox when the engine, which waited for room, goes on.
 const LOW_WATER: usize = INBOX_INPUTS / 2;
+
+/// An inbox's bytes unless told otherwise ([`Helper::set_max_bytes`]): 16 MiB, about 8,000
+/// waiting spans.
+pub(super) const DEFAULT_INBOX_BYTES: usize = 16 << 20;
+
+/// What an input weighs in a helper's inbox, in bytes, as the record queue estimates what
+/// waits in it.
+pub(super) trait Weighed {
+    /// The estimate.
+    fn weight(&self) -> usize;
+}
+
+/// What a record waiting in an inbox is taken to hold: its spans at the record queue's
+/// estimate ([`QUEUED_SPAN_BYTES`] each, counted without walking them), anything else
+/// (messages, polls) as measured.
+pub(super) fn record_weight(record: &Record) -> usize {
+    match record {
+        Record::Spans(batch) => batch.spans.len() * QUEUED_SPAN_BYTES,
+        other => other.heap_bytes(),
+    }
+}
+
+/// The bytes in an inbox, and the most it holds.
+#[derive(Debug)]
+struct InboxBytes {
+    queued: AtomicUsize,
+    max: AtomicUsize,
+}
+
+impl InboxBytes {
+    /// Whether an inbox of `len` inputs has room again: down to half by count and by bytes.
+    fn has_room(&self, len: usize) -> bool {
+        len <= LOW_WATER && self.queued.load(Ordering::SeqCst) <= self.max.load(Ordering::Relaxed) / 2
+    }
+}
 
 /// How long the engine sleeps at most between looks at a full inbox (a wake-up it missed
 /// costs no more).
@@ -35,8 +77,8 @@ const SYNC_WAIT: Duration = Duration::from_secs(5);
 
 /// What the engine sends a helper.
 enum Message<I> {
-    /// Something to apply, in the order sent.
-    Input(I),
+    /// Something to apply, in the order sent, with its weight.
+    Input(I, usize),
     /// Answer once everything sent before it has been applied.
     Sync(Sender<()>),
 }
@@ -53,10 +95,11 @@ pub(super) struct Helper<S, I> {
     /// down to [`LOW_WATER`] through `room`.
     wants_room: Arc<AtomicBool>,
     room: Receiver<()>,
+    bytes: Arc<InboxBytes>,
     thread: Option<JoinHandle<()>>,
 }
 
-impl<S: Send + 'static, I: Send + 'static> Helper<S, I> {
+impl<S: Send + 'static, I: Weighed + Send + 'static> Helper<S, I> {
     /// Starts the thread `name`, which applies each input to `store` with `apply`.
     pub fn spawn(
         name: &'static str,
@@ -66,10 +109,12 @@ impl<S: Send + 'static, I: Send + 'static> Helper<S, I> {
         let (inbox, received) = crossbeam_channel::bounded(INBOX_INPUTS);
         let (room_sender, room) = crossbeam_channel::bounded(1);
         let wants_room = Arc::new(AtomicBool::new(false));
+        let bytes = Arc::new(InboxBytes { queued: AtomicUsize::new(0), max: AtomicUsize::new(DEFAULT_INBOX_BYTES) });
         let shared = Arc::clone(&store);
         let asked = Arc::clone(&wants_room);
+        let weighed = Arc::clone(&bytes);
         let thread = std::thread::Builder::new().name(name.into()).spawn(move || {
-            let room = Room { wanted: &asked, sender: &room_sender };
+            let room = Room { wanted: &asked, sender: &room_sender, bytes: &weighed };
             run(&shared, &received, &room, apply);
         })?;
         Ok(Self {
@@ -79,8 +124,21 @@ impl<S: Send + 'static, I: Send + 'static> Helper<S, I> {
             stopped: AtomicBool::new(false),
             wants_room,
             room,
+            bytes,
             thread: Some(thread),
         })
+    }
+
+    /// Bounds the inbox at `bytes` of waiting inputs (by their [`Weighed`] estimate) besides
+    /// [`INBOX_INPUTS`]; an input heavier than that still goes, once the inbox is empty.
+    pub fn set_max_bytes(&self, bytes: usize) {
+        self.bytes.max.store(bytes.max(1), Ordering::Relaxed);
+    }
+
+    /// The bytes waiting in the inbox now.
+    #[cfg(test)]
+    pub fn queued_bytes(&self) -> usize {
+        self.bytes.queued.load(Ordering::SeqCst)
     }
 
     /// Sends one input. When the helper is a whole inbox behind, first waits until it is
@@ -89,20 +147,25 @@ impl<S: Send + 'static, I: Send + 'static> Helper<S, I> {
     /// thread switches per input).
     pub fn send(&self, input: I) {
         let Some(inbox) = self.running() else { return };
-        if inbox.is_full() {
+        let weight = input.weight();
+        let queued = self.bytes.queued.load(Ordering::SeqCst);
+        let over = queued > 0 && queued + weight > self.bytes.max.load(Ordering::Relaxed);
+        if inbox.is_full() || over {
             self.wait_for_room(inbox);
         }
-        if inbox.send(Message::Input(input)).is_err() {
+        self.bytes.queued.fetch_add(weight, Ordering::SeqCst);
+        if inbox.send(Message::Input(input, weight)).is_err() {
             self.stopped();
         }
     }
 
-    /// Waits until the inbox is down to [`LOW_WATER`] (at most [`SYNC_WAIT`]).
+    /// Waits until the inbox is down to [`LOW_WATER`] and half its bytes (at most
+    /// [`SYNC_WAIT`]).
     fn wait_for_room(&self, inbox: &Sender<Message<I>>) {
         let deadline = Instant::now() + SYNC_WAIT;
         loop {
             self.wants_room.store(true, Ordering::SeqCst);
-            if inbox.len() <= LOW_WATER {
+            if self.bytes.has_room(inbox.len()) {
                 self.wants_room.store(false, Ordering::SeqCst);
                 return;
             }
@@ -182,12 +245,15 @@ pub(super) fn lock<S>(store: &Mutex<S>) -> MutexGuard<'_, S> {
 struct Room<'a> {
     wanted: &'a AtomicBool,
     sender: &'a Sender<()>,
+    bytes: &'a InboxBytes,
 }
 
 impl Room<'_> {
-    /// Tells a waiting engine there is room, once the inbox is down to [`LOW_WATER`].
-    fn tell<T>(&self, inbox: &Receiver<T>) {
-        if self.wanted.load(Ordering::SeqCst) && inbox.len() <= LOW_WATER {
+    /// Counts an input of `weight` applied, and tells a waiting engine there is room once
+    /// the inbox is down to [`LOW_WATER`] and half its bytes.
+    fn tell<T>(&self, inbox: &Receiver<T>, weight: usize) {
+        self.bytes.queued.fetch_sub(weight, Ordering::SeqCst);
+        if self.wanted.load(Ordering::SeqCst) && self.bytes.has_room(inbox.len()) {
             self.wanted.store(false, Ordering::SeqCst);
             // Full means an answer is already waiting to be read.
             let _already_told = self.sender.try_send(());
@@ -204,9 +270,9 @@ fn run<S, I>(store: &Mutex<S>, inbox: &Receiver<Message<I>>, room: &Room<'_>, mu
         let mut next = Some(first);
         while let Some(message) = next.take() {
             match message {
-                Message::Input(input) => {
+                Message::Input(input, weight) => {
                     apply(&mut guard, input);
-                    room.tell(inbox);
+                    room.tell(inbox, weight);
                 }
                 Message::Sync(ack) => {
                     // The engine reads the store next: let go of it. (A closed ack means the
@@ -225,6 +291,56 @@ fn run<S, I>(store: &Mutex<S>, inbox: &Receiver<Message<I>>, room: &Room<'_>, mu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Weighed for usize {
+        fn weight(&self) -> usize {
+            1
+        }
+    }
+
+    impl Weighed for u32 {
+        fn weight(&self) -> usize {
+            1
+        }
+    }
+
+    /// An input of some bytes: (its number, its weight).
+    struct Heavy(usize, usize);
+
+    impl Weighed for Heavy {
+        fn weight(&self) -> usize {
+            self.1
+        }
+    }
+
+    #[test]
+    fn an_inbox_full_by_bytes_holds_the_engine_until_half_of_them_are_applied() {
+        let store = Arc::new(Mutex::new(Vec::new()));
+        let counted = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&counted);
+        let helper = Helper::spawn("eventlens-test-helper", store, move |seen: &mut Vec<usize>, input: Heavy| {
+            std::thread::sleep(Duration::from_millis(5));
+            seen.push(input.0);
+            counter.fetch_add(1, Ordering::SeqCst);
+        })
+        .unwrap();
+        // Ten inputs of 100 bytes fill a 1,000-byte inbox long before 64 inputs would.
+        helper.set_max_bytes(1_000);
+        let sent = 14;
+        for n in 0..sent {
+            helper.send(Heavy(n, 100));
+            assert!(helper.queued_bytes() <= 1_000, "never more than the inbox's bytes wait");
+        }
+        let applied = counted.load(Ordering::SeqCst);
+        // The eleventh waited until half the bytes were applied (one may be in hand).
+        assert!(applied + 1 >= 5, "the engine waited for room: {applied} applied");
+        assert!(applied < sent - 2, "but not for all of it: {applied} of {sent} applied");
+        // One input heavier than the whole inbox still goes, once the inbox is empty.
+        helper.send(Heavy(sent, 5_000));
+        helper.sync();
+        assert_eq!(helper.lock().len(), sent + 1);
+        assert_eq!(helper.queued_bytes(), 0, "everything applied is counted out");
+    }
 
     #[test]
     fn a_helper_far_behind_applies_everything_in_order_and_sync_waits_for_it() {

@@ -27,6 +27,15 @@ enum Input {
     Refresh,
 }
 
+impl helper::Weighed for Input {
+    fn weight(&self) -> usize {
+        match self {
+            Self::Record { record, .. } => helper::record_weight(record),
+            Self::Refresh => 0,
+        }
+    }
+}
+
 /// The session's journeys and where they are assembled.
 #[derive(Debug)]
 pub struct Journeys {
@@ -88,6 +97,13 @@ impl Journeys {
     /// Whether journeys are assembled on their own thread.
     pub fn threaded(&self) -> bool {
         self.helper.is_some()
+    }
+
+    /// Bounds the journey thread's inbox at `bytes` of waiting records (see [`helper`]).
+    pub fn set_inbox_bytes(&self, bytes: usize) {
+        if let Some(helper) = &self.helper {
+            helper.set_max_bytes(bytes);
+        }
     }
 
     /// Adds a record's spans or messages, then judges what it touched against `expect`, the

@@ -141,6 +141,12 @@ impl EngineState {
         self.kafka.browser.set_max_bytes(bytes);
     }
 
+    /// Bounds each helper thread's inbox (journeys, findings) at `bytes` of waiting records.
+    pub fn set_inbox_budget(&mut self, bytes: usize) {
+        self.journeys.set_inbox_bytes(bytes);
+        self.findings.set_inbox_bytes(bytes);
+    }
+
     /// Keeps the flow graph's nodes and edges within `bytes` (its share of the memory budget;
     /// past it new names fold into overflow nodes). Set before any record is applied, so the
     /// timeline's copies, which start from this state, fold the same names.

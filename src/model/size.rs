@@ -201,6 +201,14 @@ impl HeapSize for crate::model::nats::NatsRecord {
     }
 }
 
+/// What a span is taken to cost while it waits in a queue (the engine's record queue, a
+/// helper's inbox): a converted span with a dozen attributes is estimated at about 1 KB
+/// ([`HeapSize`] for [`Span`]), and the allocator rounds up.
+pub const QUEUED_SPAN_BYTES: usize = 2 * 1024;
+
+/// The least a helper's inbox holds, whatever the budget: 2,048 waiting spans.
+pub const MIN_INBOX_BYTES: usize = 2_048 * QUEUED_SPAN_BYTES;
+
 /// The most the default budget takes, whatever the machine has.
 pub const MAX_DEFAULT_BUDGET: u64 = 4 * 1024 * 1024 * 1024;
 /// The default budget's share of the machine's memory: a quarter.
@@ -215,7 +223,9 @@ pub const DEFAULT_BUDGET_DIVISOR: u64 = 4;
 /// nodes and edges 5% (past it new names fold into overflow nodes, counted), the findings
 /// detectors 3% (their per-key memories shortened to fit). The remaining 5% is left for the
 /// state at the timeline's cursor (one more copy of the graph and the findings) and the
-/// Kafka model, which is bounded by counts rather than bytes.
+/// Kafka model, which is bounded by counts rather than bytes. What waits for the engine (the
+/// record queue, a tenth, sized in `collector`) and for its helper threads (each inbox a
+/// hundredth, [`MemoryBudget::helper_inbox`]) is bounded beside the shares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MemoryBudget {
     /// The whole budget, in bytes.
@@ -256,6 +266,13 @@ impl MemoryBudget {
     /// ([`FindingsSettings::within_bytes`](crate::model::findings::FindingsSettings::within_bytes)).
     pub fn findings(&self) -> usize {
         self.share(3)
+    }
+
+    /// Each helper thread's inbox (journeys, findings): a hundredth of the budget, at least
+    /// [`MIN_INBOX_BYTES`] (a few exporters' batches, so a small budget does not make the
+    /// engine wait for its helpers at every record).
+    pub fn helper_inbox(&self) -> usize {
+        self.share(1).max(MIN_INBOX_BYTES)
     }
 
     fn share(&self, percent: u64) -> usize {
@@ -335,5 +352,8 @@ mod tests {
         let budget = MemoryBudget { bytes: 1_000 };
         assert_eq!((budget.timeline(), budget.journeys(), budget.messages(), budget.graph()), (370, 300, 200, 50));
         assert_eq!(budget.findings(), 30);
+        // A helper's inbox: a hundredth, never under a few batches.
+        assert_eq!(budget.helper_inbox(), MIN_INBOX_BYTES);
+        assert_eq!(MemoryBudget { bytes: 4 << 30 }.helper_inbox(), (4 << 30) / 100);
     }
 }
