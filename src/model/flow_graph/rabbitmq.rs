@@ -6,9 +6,11 @@
 //! client-provided connection name, or the connection). Depths, rates and routing keys are
 //! not kept here but in `model::rabbitmq`; snapshots join the two.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use super::broker_readers::BrokerConsumer;
 use super::{EdgeKind, FlowModel, NodeKind};
-use crate::model::rabbitmq::{RABBITMQ_SYSTEM, RabbitEvent, RabbitRecord, destination_name};
+use crate::model::rabbitmq::{ManagementPoll, RABBITMQ_SYSTEM, RabbitEvent, RabbitRecord, destination_name};
 
 impl FlowModel {
     /// Draws what a management poll shows.
@@ -29,6 +31,7 @@ impl FlowModel {
                 self.ensure_routes(&from, &to, EdgeKind::Routes);
             }
         }
+        self.alias_vhost_names(poll);
         for c in &poll.consumers {
             let queue = destination_name(&c.vhost, &c.queue);
             // A queue's consumers compete for its messages: they are one service's.
@@ -40,6 +43,33 @@ impl FlowModel {
                 filters: &[],
             };
             self.ensure_broker_consumer(consumer);
+        }
+    }
+
+    /// Spans do not say which vhost they publish in, and name an exchange `orders` where the
+    /// broker has `shop/orders`: a name held in exactly one vhost other than `/` (and not in
+    /// `/`) is that vhost's, for the spans that come after (a node spans drew before the
+    /// poll keeps its own name).
+    fn alias_vhost_names(&mut self, poll: &ManagementPoll) {
+        let mut names: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        let objects =
+            poll.exchanges.iter().map(|e| (&e.vhost, &e.name)).chain(poll.queues.iter().map(|q| (&q.vhost, &q.name)));
+        for (vhost, name) in objects {
+            names.entry(name.as_str()).or_default().insert(vhost.as_str());
+        }
+        for (name, vhosts) in names {
+            let mut only = vhosts.iter();
+            let (Some(vhost), None) = (only.next(), only.next()) else { continue };
+            if *vhost == "/" {
+                continue;
+            }
+            let Some(&node) =
+                self.destinations.get(RABBITMQ_SYSTEM).and_then(|d| d.get(&destination_name(vhost, name)))
+            else {
+                continue;
+            };
+            let named = self.destinations.entry(RABBITMQ_SYSTEM.to_owned()).or_default();
+            named.entry(name.to_owned()).or_insert(node);
         }
     }
 
@@ -121,6 +151,39 @@ mod tests {
             ]
         );
         assert!(model.graph().node_weights().any(|n| n.key.label() == "rabbitmq/shop/audit"));
+    }
+
+    #[test]
+    fn a_span_names_an_exchange_of_another_vhost_when_only_that_vhost_holds_the_name() {
+        let exchange =
+            |vhost: &str, name: &str| ExchangeInfo { vhost: vhost.into(), name: name.into(), kind: "topic".into() };
+        let bind = |vhost: &str, source: &str, destination: &str| BindingInfo {
+            vhost: vhost.into(),
+            source: source.into(),
+            destination: destination.into(),
+            ..BindingInfo::default()
+        };
+        let queue =
+            |vhost: &str, name: &str| QueueInfo { vhost: vhost.into(), name: name.into(), ..QueueInfo::default() };
+        let mut model = FlowModel::new(JoinLimits::default());
+        let poll = ManagementPoll {
+            exchanges: vec![exchange("shop", "orders"), exchange("shop", "audit"), exchange("ops", "audit")],
+            queues: vec![queue("shop", "billing"), queue("shop", "audit-log"), queue("ops", "audit-log")],
+            bindings: vec![
+                bind("shop", "orders", "billing"),
+                bind("shop", "audit", "audit-log"),
+                bind("ops", "audit", "audit-log"),
+            ],
+            ..ManagementPoll::default()
+        };
+        model.draw_rabbitmq(&record(poll));
+        model.apply_span(&crate::testing::producer("checkout", "rabbitmq", "orders", 1, 1), 0);
+        // Two vhosts hold `audit`: which one the span meant, nothing says.
+        model.apply_span(&crate::testing::producer("checkout", "rabbitmq", "audit", 2, 2), 0);
+        let produces: Vec<(String, String, EdgeKind)> =
+            edges(&model).into_iter().filter(|(_, _, kind)| *kind == EdgeKind::Produces).collect();
+        let produce = |to: &str| ("checkout".to_owned(), to.to_owned(), EdgeKind::Produces);
+        assert_eq!(produces, [produce("rabbitmq/audit"), produce("rabbitmq/shop/orders")]);
     }
 
     #[test]
