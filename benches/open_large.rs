@@ -31,6 +31,10 @@ use eventlens::ui::EventLensApp;
 
 #[path = "common/frame.rs"]
 mod frame;
+#[path = "../tests/common/resident.rs"]
+mod resident;
+
+use resident::resident;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -74,20 +78,6 @@ fn capture(spans: u64) -> PathBuf {
     let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
     println!("open_large: wrote {spans} spans, {} MB, in {:.0?}", bytes / 1_000_000, started.elapsed());
     path
-}
-
-/// This process's resident memory now (`VmRSS`) and at its peak (`VmHWM`), in bytes.
-fn resident() -> (u64, u64) {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|rest| rest.trim().strip_suffix("kB"))
-            .and_then(|kb| kb.trim().parse::<u64>().ok())
-            .map_or(0, |kb| kb * 1024)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
 }
 
 fn mib(bytes: u64) -> u64 {

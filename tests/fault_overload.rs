@@ -16,6 +16,8 @@
 
 mod common;
 
+use common::resident::resident;
+
 // The binary's allocator, so resident memory is what a user's collector would hold.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -148,21 +150,6 @@ async fn grpc_sender(addr: std::net::SocketAddr, first: u64, step: u64, stop: Ar
         }
     }
     tally
-}
-
-/// This process's resident memory now (`VmRSS`) and at its peak (`VmHWM`), in bytes.
-fn resident() -> (u64, u64) {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|rest| rest.trim().strip_suffix("kB"))
-            .and_then(|kb| kb.trim().parse::<u64>().ok())
-            .map(|kb| kb * 1024)
-            .unwrap_or_else(|| panic!("{name} in /proc/self/status"))
-    };
-    (field("VmRSS:"), field("VmHWM:"))
 }
 
 /// Each part's share of the budget, and how far past it a part may be seen: the timeline

@@ -4,6 +4,7 @@
 pub mod kafka;
 pub mod nats;
 pub mod rabbitmq;
+pub mod resident;
 pub mod ui;
 
 use std::net::SocketAddr;
