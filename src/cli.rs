@@ -347,6 +347,13 @@ pub struct ReceiverArgs {
     /// A credentials file (JWT and NKey seed) for the --nats servers, as `nats --creds`.
     #[arg(long, global = true, value_name = "FILE", help_heading = "NATS")]
     nats_creds: Option<PathBuf>,
+    /// A user for the --nats servers (a token without --nats-password), as `nats --user`;
+    /// wins over credentials in the URL.
+    #[arg(long, global = true, value_name = "USER", help_heading = "NATS")]
+    nats_user: Option<String>,
+    /// The --nats-user's password, as `nats --password`.
+    #[arg(long, global = true, value_name = "PASSWORD", requires = "nats_user", help_heading = "NATS")]
+    nats_password: Option<String>,
     /// A file holding an NKey seed for the --nats servers, as `nats --nkey`.
     #[arg(long, global = true, value_name = "FILE", help_heading = "NATS")]
     nats_nkey: Option<PathBuf>,
@@ -410,6 +417,7 @@ impl ReceiverArgs {
                 let mut config = NatsConfig::new(url).map_err(anyhow::Error::msg)?;
                 config.creds.clone_from(&self.nats_creds);
                 config.nkey.clone_from(&self.nats_nkey);
+                config.log_in(self.nats_user.as_deref(), self.nats_password.as_deref());
                 config.tls_ca.clone_from(&self.nats_tlsca);
                 config.tls_client = self.nats_tlscert.clone().zip(self.nats_tlskey.clone());
                 config.poll_interval = self.nats_poll.into();

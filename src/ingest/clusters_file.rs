@@ -87,6 +87,11 @@ struct NatsEntry {
     creds: Option<PathBuf>,
     #[serde(default)]
     nkey: Option<PathBuf>,
+    /// A user (or a token, without `password`), as `nats --user`.
+    #[serde(default)]
+    user: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
     #[serde(default)]
     tlsca: Option<PathBuf>,
     #[serde(default)]
@@ -203,6 +208,10 @@ fn nats(name: &str, entry: &NatsEntry) -> Result<NatsConfig, String> {
     let mut config = NatsConfig::new(&entry.url).map_err(|e| format!("nats {name:?}: {e}"))?;
     config.creds.clone_from(&entry.creds);
     config.nkey.clone_from(&entry.nkey);
+    if entry.password.is_some() && entry.user.is_none() {
+        return Err(format!("nats {name:?}: password needs user"));
+    }
+    config.log_in(entry.user.as_deref(), entry.password.as_deref());
     config.tls_ca.clone_from(&entry.tlsca);
     config.tls_client = match (&entry.tlscert, &entry.tlskey) {
         (Some(cert), Some(key)) => Some((cert.clone(), key.clone())),
@@ -277,7 +286,7 @@ mod tests {
             &path,
             "[clusters.kafka-prod]\nbootstrap = \"k:9092\"\n\
              [rabbitmq.rabbit-prod]\nurl = \"https://rabbit:15671\"\nuser = \"monitor\"\npassword = \"s3cret\"\npoll_interval = \"10s\"\n\
-             [nats.nats-prod]\nurl = \"tls://nats:4222\"\ncreds = \"/etc/app.creds\"\nnkey = \"/etc/app.nk\"\n\
+             [nats.nats-prod]\nurl = \"tls://nats:4222\"\ncreds = \"/etc/app.creds\"\nnkey = \"/etc/app.nk\"\nuser = \"watcher\"\npassword = \"p4ss\"\n\
              [nats.kafka-prod]\nurl = \"nats:4222\"\n",
         )
         .unwrap();
@@ -290,6 +299,8 @@ mod tests {
         let Named::Nats(n) = load_named(&path, "nats-prod").unwrap() else { panic!("a server") };
         assert_eq!((n.name.as_str(), n.creds.as_deref()), ("tls://nats:4222", Some(Path::new("/etc/app.creds"))));
         assert_eq!(n.nkey.as_deref(), Some(Path::new("/etc/app.nk")));
+        let login = Some(crate::ingest::nats::config::UrlAuth::UserPassword("watcher".into(), "p4ss".into()));
+        assert!(n.auth == login);
         let e = load_named(&path, "kafka-prod").unwrap_err().to_string();
         assert!(e.contains("more than one") && e.contains("clusters, nats"), "{e}");
         let e = load_named(&path, "nope").unwrap_err().to_string();

@@ -58,6 +58,18 @@ impl NatsConfig {
     }
 }
 
+impl NatsConfig {
+    /// Logs in as `user` (with `password`), or with a token (`user` alone), as `nats --user`
+    /// and `--password` take them: these win over credentials in the URL.
+    pub fn log_in(&mut self, user: Option<&str>, password: Option<&str>) {
+        self.auth = match (user, password) {
+            (Some(user), Some(password)) => Some(UrlAuth::UserPassword(user.to_owned(), password.to_owned())),
+            (Some(token), None) => Some(UrlAuth::Token(token.to_owned())),
+            (None, _) => return,
+        };
+    }
+}
+
 impl std::fmt::Debug for NatsConfig {
     // The URL may hold a password: only the name is shown.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -99,5 +111,16 @@ mod tests {
         assert_eq!(NatsConfig::new("localhost:4222").unwrap().name, "nats://localhost:4222");
         assert!(NatsConfig::new(" ").is_err());
         assert!(NatsConfig::new("nats://a:%zz@h:4222").unwrap_err().contains("%zz"));
+    }
+
+    #[test]
+    fn a_user_and_password_given_apart_win_over_the_urls_and_a_user_alone_is_a_token() {
+        let mut c = NatsConfig::new("nats://app:old@10.0.0.5:4222").unwrap();
+        c.log_in(None, None);
+        assert!(c.auth == Some(UrlAuth::UserPassword("app".into(), "old".into())), "nothing given: the URL's");
+        c.log_in(Some("watcher"), Some("new"));
+        assert!(c.auth == Some(UrlAuth::UserPassword("watcher".into(), "new".into())));
+        c.log_in(Some("t0ken"), None);
+        assert!(c.auth == Some(UrlAuth::Token("t0ken".into())));
     }
 }
