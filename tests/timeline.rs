@@ -36,12 +36,7 @@ fn session(dir: &Path) -> std::path::PathBuf {
 }
 
 fn open(file: &Path) -> Collector {
-    common::start_collector_with(CollectorConfig {
-        otlp: None,
-        open: Some(file.to_owned()),
-        publish_interval: Some(Duration::from_millis(20)),
-        ..CollectorConfig::default()
-    })
+    common::open_session(file)
 }
 
 /// A live collector with an OTLP/HTTP receiver, recording to `recording` if given.

@@ -6,9 +6,7 @@
 mod common;
 
 use std::path::Path;
-use std::time::Duration;
 
-use eventlens::collector::{Collector, CollectorConfig};
 use eventlens::engine::playback::PlaybackMode;
 use eventlens::engine::{Command, Snapshot};
 
@@ -34,15 +32,6 @@ fn session(dir: &Path) -> std::path::PathBuf {
     path
 }
 
-fn open(file: &Path) -> Collector {
-    common::start_collector_with(CollectorConfig {
-        otlp: None,
-        open: Some(file.to_owned()),
-        publish_interval: Some(Duration::from_millis(20)),
-        ..CollectorConfig::default()
-    })
-}
-
 /// (the queue's ready messages, the consumer's pending ones) in the shown state.
 fn depths(s: &Snapshot) -> (Option<u64>, Option<u64>) {
     let ready = s.nodes.iter().find(|n| n.label == "rabbitmq/billing").and_then(|n| n.queue.as_ref()).map(|q| q.ready);
@@ -53,7 +42,7 @@ fn depths(s: &Snapshot) -> (Option<u64>, Option<u64>) {
 #[test]
 fn scrubbing_shows_each_queues_and_consumers_depth_as_of_the_cursor() {
     let dir = tempfile::tempdir().unwrap();
-    let collector = open(&session(dir.path()));
+    let collector = common::open_session(&session(dir.path()));
     let engine = collector.engine().unwrap();
     common::wait_for(&collector, "the whole file", |s| depths(s) == (Some(5), Some(50)));
 

@@ -75,6 +75,16 @@ pub fn start_collector_with(config: CollectorConfig) -> Collector {
     Collector::start(config, None).expect("collector starts")
 }
 
+/// A collector that opens the session `file` (no receivers), publishing every 20 ms.
+pub fn open_session(file: &std::path::Path) -> Collector {
+    start_collector_with(CollectorConfig {
+        otlp: None,
+        open: Some(file.to_owned()),
+        publish_interval: Some(Duration::from_millis(20)),
+        ..CollectorConfig::default()
+    })
+}
+
 /// 127.0.0.1 on a port the OS picks.
 pub fn loopback() -> SocketAddr {
     "127.0.0.1:0".parse().expect("valid address")
