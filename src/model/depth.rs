@@ -9,8 +9,10 @@ use serde::{Deserialize, Serialize};
 /// Samples a depth's status is judged over: the newest ones, as Burrow's window.
 pub const STATUS_WINDOW: usize = 10;
 
-/// Samples kept per queue or consumer: an hour at the default 5 s poll. Older ones drop,
-/// oldest first, counted in [`DepthHistory::dropped`].
+/// Samples kept per queue or consumer: an hour at the default 5 s poll at full resolution.
+/// Past it the older half is thinned to every other sample (the deeper of each pair, so a
+/// peak stays on the chart), counted in [`DepthHistory::dropped`]: the whole session stays,
+/// the further back the coarser, in a bounded history.
 pub const HISTORY_SAMPLES: usize = 720;
 
 /// One poll's view of a queue or a consumer.
@@ -84,7 +86,8 @@ impl DepthStatus {
     }
 }
 
-/// A depth's samples this session (at most [`HISTORY_SAMPLES`]), its maxima and status.
+/// A depth's samples this session (at most [`HISTORY_SAMPLES`], older ones thinned), its
+/// maxima and status.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct DepthHistory {
     samples: VecDeque<DepthSample>,
@@ -92,7 +95,7 @@ pub struct DepthHistory {
     pub max_ready: u64,
     /// Largest `unacked` this session.
     pub max_unacked: u64,
-    /// Samples dropped, oldest first, past [`HISTORY_SAMPLES`].
+    /// Samples thinned out of the older half past [`HISTORY_SAMPLES`].
     pub dropped: u64,
     /// The status after the newest sample.
     pub status: DepthStatus,
@@ -102,14 +105,27 @@ impl DepthHistory {
     /// Adds a poll's sample and judges the window again.
     pub fn push(&mut self, sample: DepthSample) {
         if self.samples.len() == HISTORY_SAMPLES {
-            self.samples.pop_front();
-            self.dropped += 1;
+            self.thin_older_half();
         }
         self.max_ready = self.max_ready.max(sample.ready);
         self.max_unacked = self.max_unacked.max(sample.unacked);
         self.samples.push_back(sample);
         let from = self.samples.len().saturating_sub(STATUS_WINDOW);
         self.status = DepthStatus::of(&self.samples.make_contiguous()[from..]);
+    }
+
+    /// Keeps the deeper sample of each pair in the older half: the history halves its
+    /// resolution there. The first sample stays, so the chart starts at the first poll; the
+    /// newest half, which the status window reads, stays whole.
+    fn thin_older_half(&mut self) {
+        let half = self.samples.len() / 2;
+        let older: Vec<DepthSample> = self.samples.drain(1..half).collect();
+        let thinned: Vec<DepthSample> =
+            older.chunks(2).filter_map(|pair| pair.iter().copied().max_by_key(DepthSample::depth)).collect();
+        self.dropped += (older.len() - thinned.len()) as u64;
+        for (i, sample) in thinned.into_iter().enumerate() {
+            self.samples.insert(1 + i, sample);
+        }
     }
 
     /// The newest sample.
@@ -169,15 +185,26 @@ mod tests {
     }
 
     #[test]
-    fn history_keeps_its_bound_and_counts_what_it_drops() {
+    fn history_keeps_its_bound_reaches_back_to_the_first_poll_and_keeps_the_peaks() {
         let mut history = DepthHistory::default();
-        for i in 0..HISTORY_SAMPLES as u64 + 5 {
-            history.push(at(i, i, 1, i, 1));
+        // Ten hours at the default poll; one spike early on.
+        let polls = HISTORY_SAMPLES as u64 * 10;
+        for i in 0..polls {
+            let ready = if i == 101 { 50_000 } else { i };
+            history.push(at(i, ready, 1, i, 1));
+            assert!(history.samples().len() <= HISTORY_SAMPLES);
         }
-        assert_eq!(history.samples().len(), HISTORY_SAMPLES);
-        assert_eq!(history.dropped, 5);
-        assert_eq!(history.max_ready, HISTORY_SAMPLES as u64 + 4);
-        assert_eq!(history.samples().next().map(|s| s.ready), Some(5));
+        assert_eq!(history.dropped + history.samples().len() as u64, polls, "every sample kept or counted");
+        let times: Vec<u64> = history.samples().map(|s| s.at_ms).collect();
+        assert!(times.windows(2).all(|w| w[0] < w[1]), "in order");
+        assert_eq!(times[0], 0, "it reaches back to the first poll");
+        assert!(history.samples().any(|s| s.ready == 50_000), "the early spike is still charted");
+        // The newest half is whole: the last 360 polls, every one.
+        let newest: Vec<u64> = times[times.len() - HISTORY_SAMPLES / 2..].to_vec();
+        let expected: Vec<u64> =
+            ((polls - HISTORY_SAMPLES as u64 / 2)..polls).map(|i| at(i, 0, 0, 0, 0).at_ms).collect();
+        assert_eq!(newest, expected);
+        assert_eq!(history.max_ready, 50_000);
         assert_eq!(history.status, DepthStatus::Warn);
     }
 }
