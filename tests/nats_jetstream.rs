@@ -388,6 +388,13 @@ fn the_message_browser_reads_a_stream_by_sequence_filters_it_and_tails_it() {
     let paid = MessageFilter { key: Some("paid".into()), ..MessageFilter::default() };
     let s = read(request(StartAt::Earliest, paid, false), "the paid ones", &|s| s.kafka.browser.progress.done);
     assert_eq!((s.kafka.browser.progress.scanned, s.kafka.browser.len(), s.kafka.browser.progress.matched), (4, 2, 2));
+    // A subject pattern is the server's to match: only the messages on it are read at all.
+    let pattern = MessageFilter { key: Some("*.paid".into()), ..MessageFilter::default() };
+    let s = read(request(StartAt::Earliest, pattern, false), "the paid ones by subject", &|s| {
+        s.kafka.browser.progress.done
+    });
+    assert_eq!((s.kafka.browser.progress.scanned, s.kafka.browser.len()), (2, 2));
+    assert!((0..2).filter_map(|i| s.kafka.browser.get(i)).all(|m| m.key.as_deref() == Some(b"orders.paid".as_slice())));
 
     // From a sequence, tailing: a message published after the start arrives.
     read(request(StartAt::Offset(4), MessageFilter::default(), true), "sequence 4", &|s| s.kafka.browser.len() == 1);

@@ -268,7 +268,10 @@ impl MessageBrowserView {
             let field = |ui: &mut egui::Ui, value: &mut String, hint: &str| {
                 ui.add(egui::TextEdit::singleline(value).hint_text(hint).desired_width(130.0));
             };
-            field(ui, &mut self.key, "key contains");
+            // A JetStream subject pattern (`orders.*`) is matched by the server.
+            let nats = self.browsers.get(self.cluster).is_some_and(|b| b.kind == BrowseKind::Nats);
+            let key = if nats { "subject contains, or orders.*" } else { "key contains" };
+            field(ui, &mut self.key, key);
             field(ui, &mut self.header, "header or name=value");
             field(ui, &mut self.payload, "payload contains");
             field(ui, &mut self.json_field, "json path=value");

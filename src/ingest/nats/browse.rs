@@ -6,7 +6,10 @@
 //! acknowledged, and the stream needs no `allow_direct`.
 //!
 //! A JetStream message is shown as a Kafka one is: `topic` is the stream, `partition` 0,
-//! `offset` the stream sequence, `key` the subject, the timestamp the server's.
+//! `offset` the stream sequence, `key` the subject, the timestamp the server's. A key filter
+//! that is a subject pattern (`orders.*`, `orders.>`) is asked of the server (the next
+//! message at or after a sequence on a matching subject); other key text matches subjects
+//! containing it, here.
 
 use std::time::{Duration, Instant};
 
@@ -18,7 +21,7 @@ use super::watch::connect;
 use crate::ingest::browse::{BrowseCommand, BrowseHandle, BrowseKind, BrowseRequest, StartAt, next_browse_id};
 use crate::ingest::source_thread::SourceThread;
 use crate::model::kafka::browser::BrowseProgress;
-use crate::model::kafka::message::{KafkaMessage, MessageHeader, PAYLOAD_KEEP_BYTES, TimestampType};
+use crate::model::kafka::message::{KafkaMessage, MessageFilter, MessageHeader, PAYLOAD_KEEP_BYTES, TimestampType};
 use crate::model::kafka::observation::MessageBatch;
 use crate::model::nats::{NatsEvent, NatsRecord};
 use crate::model::record::Record;
@@ -125,6 +128,12 @@ impl Reader {
         if !request.follow {
             progress.total = Some((last + 1).saturating_sub(seq));
         }
+        // A subject pattern in the key filter is the server's to apply: it hands over only
+        // the messages on matching subjects. Other text is matched here, against every subject.
+        let (subject, filter) = match request.filter.key.as_deref().filter(|k| is_subject_pattern(k)) {
+            Some(pattern) => (pattern.to_owned(), MessageFilter { key: None, ..request.filter.clone() }),
+            None => (">".to_owned(), request.filter.clone()),
+        };
         let mut batch = Vec::new();
         let mut flushed = Instant::now();
         loop {
@@ -152,12 +161,12 @@ impl Reader {
                     Err(e) => return self.finish(id, request, batch, progress, Some(e)),
                 };
             } else {
-                match stream.get_first_raw_message_by_subject(">", seq).await {
+                match stream.get_first_raw_message_by_subject(&subject, seq).await {
                     Ok(message) => {
                         seq = message.sequence + 1;
                         progress.scanned += 1;
                         let message = to_message(&request.topic, &message);
-                        if request.filter.matches(&message) {
+                        if filter.matches(&message) {
                             progress.matched += 1;
                             batch.push(message);
                         }
@@ -276,4 +285,31 @@ fn to_message(stream: &str, m: &jetstream::message::StreamMessage) -> KafkaMessa
     };
     message.derive_links();
     message
+}
+/// Whether `text` is a NATS subject pattern with a wildcard: dot-separated tokens, none
+/// empty or holding a space, at least one `*` and `>` only as the last.
+fn is_subject_pattern(text: &str) -> bool {
+    let tokens: Vec<&str> = text.split('.').collect();
+    let well_formed = tokens.iter().enumerate().all(|(i, t)| {
+        !t.is_empty()
+            && !t.contains(char::is_whitespace)
+            && (*t == "*" || *t == ">" || !t.contains(['*', '>']))
+            && (*t != ">" || i == tokens.len() - 1)
+    });
+    well_formed && tokens.iter().any(|t| *t == "*" || *t == ">")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_subject_pattern;
+
+    #[test]
+    fn only_well_formed_subjects_with_a_wildcard_are_patterns() {
+        for pattern in ["orders.*", "orders.>", "*.paid", "*", ">", "eu.*.created.>"] {
+            assert!(is_subject_pattern(pattern), "{pattern}");
+        }
+        for text in ["orders.created", "paid", "orders.>.x", "orders..*", "order*", "orders.* x", ""] {
+            assert!(!is_subject_pattern(text), "{text}");
+        }
+    }
 }
