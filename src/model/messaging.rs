@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::rabbitmq::RABBITMQ_SYSTEM;
 use super::span::{AttrValue, Attribute, SpanKind, find_attr};
 
 /// Attribute names, current first, then the deprecated forms still emitted.
@@ -34,6 +35,9 @@ pub mod attr {
     pub const BATCH_COUNT: &[&str] = &["messaging.batch.message_count"];
     /// Client id.
     pub const CLIENT_ID: &[&str] = &["messaging.client.id", "messaging.client_id"];
+    /// RabbitMQ's routing key: on the default exchange (which has no name) the queue's name.
+    pub const ROUTING_KEY: &[&str] =
+        &["messaging.rabbitmq.destination.routing_key", "rabbitmq.destination.routing_key"];
 }
 
 /// What a messaging span did, after mapping old and new operation names.
@@ -159,7 +163,13 @@ impl Messaging {
         let destination = find_attr(attributes, attr::DESTINATION_TEMPLATE)
             .and_then(AttrValue::as_text)
             .or_else(|| first_text(attributes, attr::DESTINATION_NAME))
-            .filter(|d| !d.is_empty());
+            .filter(|d| !d.is_empty())
+            // RabbitMQ's default exchange is named "" and delivers to the queue the routing key
+            // names: that queue is the destination (as the pika instrumentation reports it).
+            .or_else(|| {
+                let default_exchange = system == RABBITMQ_SYSTEM;
+                default_exchange.then(|| first_text(attributes, attr::ROUTING_KEY)).flatten().filter(|k| !k.is_empty())
+            });
         Some(Self {
             system,
             destination,
@@ -263,6 +273,30 @@ mod tests {
         .unwrap();
         assert_eq!(m.destination.as_deref(), Some("user.{id}.events"));
         assert_eq!(m.operation, MessagingOperation::Send);
+    }
+
+    #[test]
+    fn a_rabbitmq_span_on_the_default_exchange_names_the_queue_its_routing_key_names() {
+        let span = |exchange: &str| {
+            Messaging::from_attributes(
+                SpanKind::Producer,
+                &[
+                    s("messaging.system", "rabbitmq"),
+                    s("messaging.destination.name", exchange),
+                    s("messaging.rabbitmq.destination.routing_key", "billing"),
+                ],
+            )
+            .unwrap()
+            .destination
+        };
+        assert_eq!(span("").as_deref(), Some("billing"), "the default exchange: the queue");
+        assert_eq!(span("orders").as_deref(), Some("orders"), "a named exchange stays the destination");
+        // Only RabbitMQ routes so.
+        let kafka = Messaging::from_attributes(
+            SpanKind::Producer,
+            &[s("messaging.system", "kafka"), s("rabbitmq.destination.routing_key", "x")],
+        );
+        assert_eq!(kafka.unwrap().destination, None);
     }
 
     #[test]
