@@ -109,8 +109,8 @@ impl ViewMotion {
     }
 }
 
-/// Fast at first, settling gently (as nodes glide to a layout).
-fn ease_out(t: f32) -> f32 {
+/// Fast at first, settling gently: the view's glide and the nodes' (`flow_placement`).
+pub(super) fn ease_out(t: f32) -> f32 {
     1.0 - (1.0 - t).powi(3)
 }
 

@@ -371,8 +371,7 @@ impl Placement {
         let Some(animation) = &mut self.animation else { return Step::Still };
         let started = *animation.started.get_or_insert(now);
         let t = (((now - started) / theme::LAYOUT_ANIMATION_SECONDS).clamp(0.0, 1.0)) as f32;
-        // Ease out: fast at first, settling gently.
-        let eased = 1.0 - (1.0 - t).powi(3);
+        let eased = super::flow_fit::ease_out(t);
         for (index, (from, to)) in &animation.moves {
             if let Some(node) = graph.node_mut(*index) {
                 node.set_location(from.lerp(*to, eased));

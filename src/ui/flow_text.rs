@@ -108,7 +108,7 @@ impl TextWidths {
 }
 
 /// The width `text` is given at `points` without fonts: its characters counted.
-pub fn estimated_width(text: &str, points: f32) -> f32 {
+fn estimated_width(text: &str, points: f32) -> f32 {
     text.chars().count() as f32 * points * ESTIMATED_ADVANCE
 }
 

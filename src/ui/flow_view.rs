@@ -460,8 +460,9 @@ impl FlowView {
         }
     }
 
-    /// Shows `focus` (or the whole graph), fitted, from the next frame on.
-    fn focus_on(&mut self, focus: Option<Focus>, ctx: &egui::Context) {
+    /// Shows `focus` (or the whole graph), fitted, from the next frame on: the canvas' own
+    /// controls, the node panel's Focus and the focus banner all come here.
+    pub fn focus_on(&mut self, focus: Option<Focus>, ctx: &egui::Context) {
         self.focus = focus;
         self.auto_fit = true;
         ctx.request_repaint();

@@ -123,7 +123,12 @@ impl FlowModel {
 /// Whether a consumer reading `filters` (none: everything) reads what `feeder` routes.
 fn reads(filters: &[String], feeder: &NodeKey) -> bool {
     let NodeKey::Destination { name, .. } = feeder else { return false };
-    filters.is_empty() || filters.iter().any(|f| subject_matches(f, name))
+    filters_take(filters, name)
+}
+
+/// Whether subject `filters` (none: every subject) take `subject`.
+pub(super) fn filters_take(filters: &[String], subject: &str) -> bool {
+    filters.is_empty() || filters.iter().any(|f| subject_matches(f, subject))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 
 use petgraph::visit::EdgeRef;
 
-use super::broker_readers::BrokerConsumer;
+use super::broker_readers::{BrokerConsumer, filters_take};
 use super::{EdgeKind, FlowModel, NodeKey, NodeKind};
 use crate::model::nats::{ConsumerInfo, NATS_SYSTEM, NatsEvent, NatsRecord, StreamInfo, subject_matches};
 
@@ -25,9 +25,7 @@ impl FlowModel {
                 // Each durable consumer reads every message it filters for: one service
                 // each, so the stream's readers are one service only for what no other
                 // consumer reads.
-                let reads = |c: &ConsumerInfo, subject: &str| {
-                    c.filter_subjects.is_empty() || c.filter_subjects.iter().any(|f| subject_matches(f, subject))
-                };
+                let reads = |c: &ConsumerInfo, subject: &str| filters_take(&c.filter_subjects, subject);
                 let mine: Vec<&String> = subjects.iter().filter(|s| reads(consumer, s)).collect();
                 let alone = !mine.is_empty()
                     && mine.iter().all(|s| stream.consumers.iter().filter(|c| reads(c, s)).count() == 1);

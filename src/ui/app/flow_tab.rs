@@ -35,8 +35,7 @@ impl EventLensApp {
             egui::Panel::top("focus_banner").show(ui, |ui| {
                 let name = snapshot.node(focus.node).map_or("a node no longer in the graph", |n| n.label.as_str());
                 if let Some(focus) = focus_banner(ui, name, focus) {
-                    self.flow.focus = focus;
-                    self.flow.auto_fit = true;
+                    self.flow.focus_on(focus, ui.ctx());
                 }
             });
         }
@@ -67,8 +66,8 @@ impl EventLensApp {
                     egui::ScrollArea::vertical().show(ui, |ui| match details_panel::show(ui, &snapshot, selection) {
                         details_panel::PanelAction::Close => self.selection = None,
                         details_panel::PanelAction::Focus(node) => {
-                            self.flow.focus = Some(Focus { node, hops: flow_scope::DEFAULT_FOCUS_HOPS });
-                            self.flow.auto_fit = true;
+                            let focus = Focus { node, hops: flow_scope::DEFAULT_FOCUS_HOPS };
+                            self.flow.focus_on(Some(focus), ui.ctx());
                         }
                         details_panel::PanelAction::None => {}
                     });
