@@ -486,6 +486,17 @@ fn an_nkey_seed_file_logs_in_as_nats_nkey_does_and_a_wrong_seed_says_auth_failed
             ..CollectorConfig::default()
         })
     };
+    // A seed file that is not there: said, with its path, as a login that cannot be made.
+    let mut missing = NatsConfig::new(&server.url()).unwrap();
+    missing.nkey = Some(dir.path().join("gone.nk"));
+    let unreadable = start_collector_with(CollectorConfig { nats: vec![missing], ..CollectorConfig::default() });
+    wait_for(&unreadable, "the missing seed file named", |s| {
+        s.sources.iter().any(|x| {
+            matches!(&x.state, SourceState::Failed(m)
+                if m.starts_with("auth failed") && m.contains("cannot read the NKey seed file") && m.contains("gone.nk"))
+        })
+    });
+    drop(unreadable);
     let stranger = nkeys::KeyPair::new_user().seed().unwrap();
     let refused = watch(&stranger);
     wait_for(&refused, "auth failed for a seed the server does not know", |s| {

@@ -306,4 +306,13 @@ mod tests {
         let e = load_named(&path, "nope").unwrap_err().to_string();
         assert!(e.contains("kafka-prod, nats-prod, rabbit-prod"), "{e}");
     }
+
+    #[test]
+    fn a_nats_password_without_a_user_is_refused_with_the_servers_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("clusters.toml");
+        std::fs::write(&path, "[nats.lonely]\nurl = \"nats:4222\"\npassword = \"p4ss\"\n").unwrap();
+        let e = load_named(&path, "lonely").unwrap_err().to_string();
+        assert!(e.contains("\"lonely\"") && e.contains("password needs user"), "{e}");
+    }
 }
