@@ -355,6 +355,17 @@ fn press(harness: &Harness<'static, Canvas>, pos: egui::Pos2, button: egui::Poin
     harness.event(egui::Event::PointerButton { pos, button, pressed, modifiers: egui::Modifiers::NONE });
 }
 
+/// Moves there, then presses and releases the secondary button, a frame apart: the canvas'
+/// menu opens.
+fn right_click(harness: &mut Harness<'static, Canvas>, at: egui::Pos2) {
+    harness.hover_at(at);
+    harness.run_steps(1);
+    press(harness, at, egui::PointerButton::Secondary, true);
+    harness.run_steps(1);
+    press(harness, at, egui::PointerButton::Secondary, false);
+    harness.run_steps(2);
+}
+
 #[test]
 fn fit_glides_to_the_graph_instead_of_jumping() {
     let snapshot = demo();
@@ -405,12 +416,7 @@ fn a_double_click_focuses_on_a_node_and_the_canvas_menu_focuses_and_shows_all() 
     // Right-click on the background: the whole graph back.
     harness.run_steps(30);
     let empty = egui::pos2(640.0, 780.0);
-    harness.hover_at(empty);
-    harness.run_steps(1);
-    press(&harness, empty, egui::PointerButton::Secondary, true);
-    harness.run_steps(1);
-    press(&harness, empty, egui::PointerButton::Secondary, false);
-    harness.run_steps(2);
+    right_click(&mut harness, empty);
     assert!(harness.query_by_label_contains("Focus here").is_none(), "no node under the click");
     harness.get_by_label("Show all").click();
     harness.run_steps(2);
@@ -422,12 +428,7 @@ fn a_double_click_focuses_on_a_node_and_the_canvas_menu_focuses_and_shows_all() 
     harness.run_steps(30);
     let payments = id(&snapshot, "shop/payments");
     let at = harness.state().view.node_screen_pos(payments).expect("drawn");
-    harness.hover_at(at);
-    harness.run_steps(1);
-    press(&harness, at, egui::PointerButton::Secondary, true);
-    harness.run_steps(1);
-    press(&harness, at, egui::PointerButton::Secondary, false);
-    harness.run_steps(2);
+    right_click(&mut harness, at);
     harness.get_by_label("Focus here (2 hops up- and downstream)").click();
     harness.run_steps(2);
     assert_eq!(harness.state().view.focus.map(|f| f.node), Some(payments));
