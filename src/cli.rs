@@ -289,10 +289,11 @@ pub struct ReceiverArgs {
     /// N files.
     #[arg(long, global = true, value_name = "N", help_heading = "Recording")]
     record_ring: Option<usize>,
-    /// The memory budget (1GiB, 512MB) over what grows with input: the timeline keeps 37% of
-    /// it (records and checkpoints), journeys 30%, the message browser 20%, the oldest dropped
+    /// The memory budget (1GiB, 512MB) over what grows with input: the timeline keeps 33% of
+    /// it (records and checkpoints), journeys 26%, the message browser 17%, the oldest dropped
     /// first and counted; the flow graph 5%, past which new names fold into overflow nodes;
-    /// the findings detectors 3%, their memories shortened to fit.
+    /// the findings detectors 3%, their memories shortened to fit; what waits for the engine
+    /// 10% and for its helper threads 1% each.
     /// Default: a quarter of the machine's memory, at most 4 GiB.
     #[arg(long, global = true, value_name = "SIZE")]
     memory_budget: Option<bytesize::ByteSize>,

@@ -315,19 +315,16 @@ impl Drop for Collector {
     }
 }
 
-/// The queue's part of the memory budget: a tenth.
-const QUEUE_BUDGET_DIVISOR: u64 = 10;
 /// The fewest spans the queue is shortened to, whatever the budget: a few exporters' batches.
 const MIN_QUEUED_SPANS: usize = 2_048;
 
-/// The queue's limits within the memory budget. Spans waiting for the engine are counted by
-/// none of the parts under the budget, and under overload the queue stays full: with the
+/// The queue's limits within the memory budget. Under overload the queue stays full: with the
 /// default cap (200,000 spans) and a 64 MiB budget, `tests/fault_overload.rs`'s process was
 /// 397 MiB resident within 30 s, against about 240 MiB with this cap. So its span cap is at
-/// most what a tenth of the budget holds (64 MiB: 3,276 spans; from about 4 GiB, the default
-/// budget's most, the default cap).
+/// most what the queue's share holds ([`MemoryBudget::queue`], a tenth; 64 MiB: 3,276 spans;
+/// from about 4 GiB, the default budget's most, the default cap).
 pub fn queue_within(limits: QueueLimits, budget: MemoryBudget) -> QueueLimits {
-    let spans = usize::try_from(budget.bytes / QUEUE_BUDGET_DIVISOR / QUEUED_SPAN_BYTES as u64).unwrap_or(usize::MAX);
+    let spans = budget.queue() / QUEUED_SPAN_BYTES;
     QueueLimits { items: limits.items.min(spans.max(MIN_QUEUED_SPANS)), ..limits }
 }
 

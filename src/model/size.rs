@@ -209,6 +209,32 @@ pub const QUEUED_SPAN_BYTES: usize = 2 * 1024;
 /// The least a helper's inbox holds, whatever the budget: 2,048 waiting spans.
 pub const MIN_INBOX_BYTES: usize = 2_048 * QUEUED_SPAN_BYTES;
 
+/// The parts' shares of the budget, in percent. With [`HELPERS`] inboxes and
+/// [`REST_PERCENT`] they add up to 100.
+const TIMELINE_PERCENT: u64 = 33;
+const JOURNEYS_PERCENT: u64 = 26;
+const MESSAGES_PERCENT: u64 = 17;
+const GRAPH_PERCENT: u64 = 5;
+const FINDINGS_PERCENT: u64 = 3;
+const QUEUE_PERCENT: u64 = 10;
+const INBOX_PERCENT: u64 = 1;
+/// The helper threads with an inbox: journeys and findings.
+const HELPERS: u64 = 2;
+/// Left for what is bounded by counts, and for the state at the timeline's cursor.
+const REST_PERCENT: u64 = 4;
+const _: () = assert!(
+    TIMELINE_PERCENT
+        + JOURNEYS_PERCENT
+        + MESSAGES_PERCENT
+        + GRAPH_PERCENT
+        + FINDINGS_PERCENT
+        + QUEUE_PERCENT
+        + HELPERS * INBOX_PERCENT
+        + REST_PERCENT
+        == 100,
+    "the shares add up to the whole budget"
+);
+
 /// The most the default budget takes, whatever the machine has.
 pub const MAX_DEFAULT_BUDGET: u64 = 4 * 1024 * 1024 * 1024;
 /// The default budget's share of the machine's memory: a quarter.
@@ -218,14 +244,16 @@ pub const DEFAULT_BUDGET_DIVISOR: u64 = 4;
 ///
 /// The parts measure what they keep ([`HeapSize`]; journeys their stored spans and
 /// messages) and drop their oldest data first when over their share, counting what they
-/// dropped. Shares: the timeline 37% (its records and the checkpoints, copies of the models,
-/// that let it replay any moment), journeys 30%, the message browser 20%, the flow graph's
+/// dropped. Shares: the timeline 33% (its records and the checkpoints, copies of the models,
+/// that let it replay any moment), journeys 26%, the message browser 17%, the flow graph's
 /// nodes and edges 5% (past it new names fold into overflow nodes, counted), the findings
-/// detectors 3% (their per-key memories shortened to fit). The remaining 5% is left for the
-/// state at the timeline's cursor (one more copy of the graph and the findings) and the
-/// Kafka model, which is bounded by counts rather than bytes. What waits for the engine (the
-/// record queue, a tenth, sized in `collector`) and for its helper threads (each inbox a
-/// hundredth, [`MemoryBudget::helper_inbox`]) is bounded beside the shares.
+/// detectors 3% (their per-key memories shortened to fit). What waits is inside the budget
+/// too: the engine's record queue 10% (`collector::queue_within`) and each helper thread's
+/// inbox 1% ([`MemoryBudget::helper_inbox`]). The remaining 4% is left for the state at the
+/// timeline's cursor (one more copy of the graph and the findings) and the Kafka model,
+/// which is bounded by counts rather than bytes. The shares add up to the whole budget (a
+/// test holds them to it): until 3 December the queue and the inboxes were bounded beside
+/// the shares, so the parts could reach 107% of the budget before anything unmeasured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MemoryBudget {
     /// The whole budget, in bytes.
@@ -242,37 +270,43 @@ impl MemoryBudget {
 
     /// The timeline's share: its records and its checkpoints together.
     pub fn timeline(&self) -> usize {
-        self.share(37)
+        self.share(TIMELINE_PERCENT)
     }
 
     /// The journeys' share.
     pub fn journeys(&self) -> usize {
-        self.share(30)
+        self.share(JOURNEYS_PERCENT)
     }
 
     /// The message browser's share.
     pub fn messages(&self) -> usize {
-        self.share(20)
+        self.share(MESSAGES_PERCENT)
     }
 
     /// The flow graph's share: its nodes and edges (each counted at what it holds once its
     /// statistics are full), so one copy of it stays small next to the timeline's share,
     /// which holds up to 16 more as checkpoints.
     pub fn graph(&self) -> usize {
-        self.share(5)
+        self.share(GRAPH_PERCENT)
     }
 
     /// The findings detectors' share: their per-key memories and findings
     /// ([`FindingsSettings::within_bytes`](crate::model::findings::FindingsSettings::within_bytes)).
     pub fn findings(&self) -> usize {
-        self.share(3)
+        self.share(FINDINGS_PERCENT)
+    }
+
+    /// The engine's record queue: what waits to be applied, spans counted at
+    /// [`QUEUED_SPAN_BYTES`] (`collector::queue_within` turns it into a span cap).
+    pub fn queue(&self) -> usize {
+        self.share(QUEUE_PERCENT)
     }
 
     /// Each helper thread's inbox (journeys, findings): a hundredth of the budget, at least
     /// [`MIN_INBOX_BYTES`] (a few exporters' batches, so a small budget does not make the
     /// engine wait for its helpers at every record).
     pub fn helper_inbox(&self) -> usize {
-        self.share(1).max(MIN_INBOX_BYTES)
+        self.share(INBOX_PERCENT).max(MIN_INBOX_BYTES)
     }
 
     fn share(&self, percent: u64) -> usize {
@@ -350,10 +384,25 @@ mod tests {
         assert_eq!(MemoryBudget::default_for(Some(64 << 30)).bytes, 4 << 30);
         assert_eq!(MemoryBudget::default_for(None).bytes, 4 << 30);
         let budget = MemoryBudget { bytes: 1_000 };
-        assert_eq!((budget.timeline(), budget.journeys(), budget.messages(), budget.graph()), (370, 300, 200, 50));
-        assert_eq!(budget.findings(), 30);
+        assert_eq!((budget.timeline(), budget.journeys(), budget.messages(), budget.graph()), (330, 260, 170, 50));
+        assert_eq!((budget.findings(), budget.queue()), (30, 100));
         // A helper's inbox: a hundredth, never under a few batches.
         assert_eq!(budget.helper_inbox(), MIN_INBOX_BYTES);
         assert_eq!(MemoryBudget { bytes: 4 << 30 }.helper_inbox(), (4 << 30) / 100);
+    }
+
+    #[test]
+    fn the_shares_with_what_waits_leave_the_rest_of_the_budget() {
+        // The percentages add up to 100 (a compile-time assertion); in bytes, rounding down
+        // never gives a part more.
+        let budget = MemoryBudget { bytes: 4 << 30 };
+        let parts = budget.timeline()
+            + budget.journeys()
+            + budget.messages()
+            + budget.graph()
+            + budget.findings()
+            + budget.queue()
+            + HELPERS as usize * budget.helper_inbox();
+        assert!(parts as u64 <= budget.bytes / 100 * (100 - REST_PERCENT), "{parts}");
     }
 }
