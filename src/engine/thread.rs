@@ -266,6 +266,7 @@ impl EngineLoop {
         MemoryUse {
             budget: self.config.memory_budget.bytes,
             timeline: self.log.as_ref().map_or(0, |log| log.bytes_kept() as u64),
+            timeline_checkpoints: self.log.as_ref().map_or(0, |log| log.checkpoint_bytes() as u64),
             journeys: self.state.journeys().counters().bytes,
             messages: self.state.kafka().browser.bytes() as u64,
         }
