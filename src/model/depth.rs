@@ -119,13 +119,17 @@ impl DepthHistory {
     /// newest half, which the status window reads, stays whole.
     fn thin_older_half(&mut self) {
         let half = self.samples.len() / 2;
-        let older: Vec<DepthSample> = self.samples.drain(1..half).collect();
-        let thinned: Vec<DepthSample> =
-            older.chunks(2).filter_map(|pair| pair.iter().copied().max_by_key(DepthSample::depth)).collect();
-        self.dropped += (older.len() - thinned.len()) as u64;
-        for (i, sample) in thinned.into_iter().enumerate() {
-            self.samples.insert(1 + i, sample);
+        // In place: each pair's deeper sample moves to the front of the older half, and the
+        // slots left behind are removed at once.
+        let mut kept = 1;
+        for pair in (1..half).step_by(2) {
+            let second = (pair + 1).min(half - 1);
+            let deeper = if self.samples[second].depth() >= self.samples[pair].depth() { second } else { pair };
+            self.samples[kept] = self.samples[deeper];
+            kept += 1;
         }
+        self.dropped += (half - kept) as u64;
+        self.samples.drain(kept..half);
     }
 
     /// The newest sample.

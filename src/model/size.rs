@@ -251,8 +251,8 @@ pub const DEFAULT_BUDGET_DIVISOR: u64 = 4;
 /// too: the engine's record queue 10% (`collector::queue_within`) and each helper thread's
 /// inbox 1% ([`MemoryBudget::helper_inbox`]). The remaining 4% is left for the state at the
 /// timeline's cursor (one more copy of the graph and the findings) and the Kafka model,
-/// which is bounded by counts rather than bytes. The shares add up to the whole budget (a
-/// test holds them to it): until 3 December the queue and the inboxes were bounded beside
+/// which is bounded by counts rather than bytes. The shares add up to the whole budget (an
+/// assertion fails the build otherwise): until 3 December the queue and the inboxes were bounded beside
 /// the shares, so the parts could reach 107% of the budget before anything unmeasured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MemoryBudget {

@@ -286,6 +286,7 @@ fn to_message(stream: &str, m: &jetstream::message::StreamMessage) -> KafkaMessa
     message.derive_links();
     message
 }
+
 /// Whether `text` is a NATS subject pattern with a wildcard: dot-separated tokens, none
 /// empty or holding a space, at least one `*` and `>` only as the last.
 fn is_subject_pattern(text: &str) -> bool {

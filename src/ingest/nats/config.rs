@@ -56,9 +56,7 @@ impl NatsConfig {
             poll_interval: DEFAULT_POLL_INTERVAL,
         })
     }
-}
 
-impl NatsConfig {
     /// Logs in as `user` (with `password`), or with a token (`user` alone), as `nats --user`
     /// and `--password` take them: these win over credentials in the URL.
     pub fn log_in(&mut self, user: Option<&str>, password: Option<&str>) {
