@@ -59,6 +59,18 @@ struct KeyChain {
     counted: bool,
 }
 
+impl KeyChain {
+    /// What it holds beyond itself.
+    fn heap_bytes(&self) -> usize {
+        let failure = self
+            .failure
+            .as_ref()
+            .map_or(0, |f| f.what.capacity() + f.topic.capacity() + f.trace.as_ref().map_or(0, String::capacity));
+        let spilled = if self.steps.spilled() { self.steps.capacity() * size_of::<(String, u64)>() } else { 0 };
+        failure + spilled + self.steps.iter().map(|(s, _)| s.capacity()).sum::<usize>()
+    }
+}
+
 /// Sagas rolling back.
 #[derive(Clone, Debug)]
 pub struct CompensationDetector {
@@ -166,15 +178,12 @@ impl CompensationDetector {
 
     /// The bytes its memory and findings hold (see [`super::memory`]).
     pub fn heap_bytes(&self) -> usize {
-        let chain = |c: &KeyChain| {
-            let failure = c
-                .failure
-                .as_ref()
-                .map_or(0, |f| f.what.capacity() + f.topic.capacity() + f.trace.as_ref().map_or(0, String::capacity));
-            let spilled = if c.steps.spilled() { c.steps.capacity() * size_of::<(String, u64)>() } else { 0 };
-            failure + spilled + c.steps.iter().map(|(s, _)| s.capacity()).sum::<usize>()
-        };
-        self.keys.heap_bytes_with(chain) + self.findings.heap_bytes()
+        self.keys.heap_bytes_with(KeyChain::heap_bytes) + self.findings.heap_bytes()
+    }
+
+    /// What of [`CompensationDetector::heap_bytes`] `other` holds too.
+    pub fn shared_bytes(&self, other: &Self) -> usize {
+        self.keys.shared_bytes_with(&other.keys, KeyChain::heap_bytes)
     }
 
     /// What the bounds dropped.

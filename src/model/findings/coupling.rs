@@ -352,28 +352,20 @@ impl CouplingDetector {
     /// The bytes its memories and findings hold (see [`super::memory`]); topic names are
     /// shared and counted once, in `topics`.
     pub fn heap_bytes(&self) -> usize {
-        let waiting = |w: &SmallVec<[Waiting; 2]>| {
-            let spilled = if w.spilled() { w.capacity() * size_of::<Waiting>() } else { 0 };
-            let calls = w
-                .iter()
-                .filter_map(|c| c.call.as_deref())
-                .map(|(c, _)| {
-                    size_of::<(Call, TraceId)>()
-                        + c.service.name.capacity()
-                        + c.service.namespace.as_ref().map_or(0, String::capacity)
-                        + c.peer.capacity()
-                })
-                .sum::<usize>();
-            spilled + calls
-        };
         let topics = self.topic_names.iter().map(|t| t.len() + 2 * size_of::<usize>()).sum::<usize>();
         self.under.heap_bytes_with(|_| 0)
-            + self.waiting.heap_bytes_with(waiting)
+            + self.waiting.heap_bytes_with(waiting_heap)
             + self.calls.heap_bytes()
             + self.seen_edges.capacity() * (size_of::<u64>() + 1)
             + self.topics.capacity() * (size_of::<(u64, u32)>() + 1)
             + self.topic_names.capacity() * size_of::<Arc<str>>()
             + topics
+    }
+
+    /// What of [`CouplingDetector::heap_bytes`] `other` holds too (see
+    /// [`crate::model::bounded_index::BoundedIndex::shared_bytes_with`]).
+    pub fn shared_bytes(&self, other: &Self) -> usize {
+        self.under.shared_bytes_with(&other.under, |_| 0) + self.waiting.shared_bytes_with(&other.waiting, waiting_heap)
     }
 
     /// What the bounds dropped.
@@ -382,6 +374,22 @@ impl CouplingDetector {
         c.findings_dropped += self.dropped;
         c
     }
+}
+
+/// What a list of children waiting for their parent holds beyond itself.
+fn waiting_heap(w: &SmallVec<[Waiting; 2]>) -> usize {
+    let spilled = if w.spilled() { w.capacity() * size_of::<Waiting>() } else { 0 };
+    let calls = w
+        .iter()
+        .filter_map(|c| c.call.as_deref())
+        .map(|(c, _)| {
+            size_of::<(Call, TraceId)>()
+                + c.service.name.capacity()
+                + c.service.namespace.as_ref().map_or(0, String::capacity)
+                + c.peer.capacity()
+        })
+        .sum::<usize>();
+    spilled + calls
 }
 
 #[cfg(test)]

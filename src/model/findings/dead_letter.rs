@@ -272,6 +272,11 @@ impl DeadLetterDetector {
         self.seen.heap_bytes_with(|_| 0)
     }
 
+    /// What of [`DeadLetterDetector::heap_bytes`] `other` holds too.
+    pub fn shared_bytes(&self, other: &Self) -> usize {
+        self.seen.shared_bytes_with(&other.seen, |_| 0)
+    }
+
     /// What the bounds dropped.
     pub fn counters(&self) -> FindingsCounters {
         FindingsCounters {

@@ -2,8 +2,8 @@
 //!
 //! Each detector is pure model logic fed by the records the engine applies (spans, Kafka
 //! messages, lag polls), with bounded state: per-key tables hold at most
-//! [`FindingsSettings::max_tracked`] entries each, evict the oldest first and count what they
-//! evicted. The rules, with their sources, are in `docs/findings.md`.
+//! [`FindingsSettings::max_tracked`] entries each, evict the oldest half at once when full
+//! (see [`crate::model::bounded_index`]) and count what they evicted. The rules, with their sources, are in `docs/findings.md`.
 //!
 //! The model lives in the engine's state beside the flow graph, so checkpoints carry it and
 //! findings follow the timeline's cursor like the graph does.
@@ -94,7 +94,7 @@ impl FindingsSettings {
 pub struct FindingsCounters {
     /// Entries the detectors' tables hold now.
     pub tracked: u64,
-    /// Entries evicted (oldest first) to stay within the bounds; a finding that needed one
+    /// Entries evicted (the oldest half at once) to stay within the bounds; a finding that needed one
     /// of them may be missed.
     pub evicted: u64,
     /// Findings dropped because a kind already held its maximum.
@@ -242,6 +242,17 @@ impl FindingsModel {
             + self.dead_letter.heap_bytes()
             + self.compensation.heap_bytes()
             + self.coupling.heap_bytes()
+    }
+
+    /// The bytes of [`FindingsModel::heap_bytes`] that `self` shares with `other`: the old
+    /// generations of the memories they both hold, when one is a copy of the other or both
+    /// are copies taken close together (the timeline's checkpoints).
+    pub fn shared_bytes(&self, other: &Self) -> usize {
+        self.processing.shared_bytes(&other.processing)
+            + self.ordering.shared_bytes(&other.ordering)
+            + self.dead_letter.shared_bytes(&other.dead_letter)
+            + self.compensation.shared_bytes(&other.compensation)
+            + self.coupling.shared_bytes(&other.coupling)
     }
 
     /// Changes whenever a finding may have changed.

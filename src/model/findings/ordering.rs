@@ -45,6 +45,16 @@ struct KeyState {
     counted_partitions: bool,
 }
 
+impl KeyState {
+    /// What it holds beyond itself.
+    fn heap_bytes(&self) -> usize {
+        match &self.order {
+            Some(OrderValue::Text(t)) => t.capacity(),
+            _ => 0,
+        }
+    }
+}
+
 /// Out-of-order events and keys spread over partitions.
 #[derive(Clone, Debug)]
 pub struct OrderingDetector {
@@ -218,14 +228,16 @@ impl OrderingDetector {
 
     /// The bytes its memories and findings hold (see [`super::memory`]).
     pub fn heap_bytes(&self) -> usize {
-        let order = |k: &KeyState| match &k.order {
-            Some(OrderValue::Text(t)) => t.capacity(),
-            _ => 0,
-        };
-        self.keys.heap_bytes_with(order)
+        self.keys.heap_bytes_with(KeyState::heap_bytes)
             + self.produced_to.heap_bytes_with(|_| 0)
             + self.readers_seen.capacity() * (size_of::<u64>() + 1)
             + self.findings.heap_bytes()
+    }
+
+    /// What of [`OrderingDetector::heap_bytes`] `other` holds too.
+    pub fn shared_bytes(&self, other: &Self) -> usize {
+        self.keys.shared_bytes_with(&other.keys, KeyState::heap_bytes)
+            + self.produced_to.shared_bytes_with(&other.produced_to, |_| 0)
     }
 
     /// What the bounds dropped.

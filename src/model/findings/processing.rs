@@ -321,6 +321,14 @@ impl ProcessingDetector {
             + self.poison.heap_bytes()
     }
 
+    /// What of [`ProcessingDetector::heap_bytes`] `other` holds too.
+    pub fn shared_bytes(&self, other: &Self) -> usize {
+        self.attempts.shared_bytes_with(&other.attempts, |_| 0)
+            + self.logged.shared_bytes_with(&other.logged, |_| 0)
+            + self.copies.shared_bytes_with(&other.copies, |_| 0)
+            + self.previews.shared_bytes_with(&other.previews, String::capacity)
+    }
+
     /// What the bounds dropped.
     pub fn counters(&self) -> FindingsCounters {
         let tables = add(counters(&self.attempts, &self.duplicates), counters(&self.logged, &self.retries));

@@ -83,11 +83,28 @@ impl HeapSize for FlowEdge {
     }
 }
 
-/// The bytes a join memory holds: its table and eviction order as allocated (a table is
-/// sized for its peak, up to twice its entries, and a clone allocates as much again), and
-/// what a waiting list spilled to the heap.
+/// The bytes a join memory holds: its two generations' tables as allocated (a table is sized
+/// for its peak, up to twice its entries), and what a waiting list spilled to the heap.
 fn index_bytes<K: Eq + std::hash::Hash + Copy, T: smallvec::Array>(index: &BoundedIndex<K, SmallVec<T>>) -> usize {
-    index.heap_bytes_with(|list| if list.spilled() { list.capacity() * size_of::<T::Item>() } else { 0 })
+    index.heap_bytes_with(spilled::<T>)
+}
+
+/// What a waiting list spilled to the heap.
+fn spilled<T: smallvec::Array>(list: &SmallVec<T>) -> usize {
+    if list.spilled() { list.capacity() * size_of::<T::Item>() } else { 0 }
+}
+
+impl FlowModel {
+    /// The bytes of [`HeapSize::heap_bytes`] that `self` shares with `other`: the old
+    /// generations of the join memories they both hold, when one is a copy of the other or
+    /// both are copies of one model taken close together (the timeline's checkpoints).
+    pub fn shared_bytes(&self, other: &Self) -> usize {
+        self.producers.shared_bytes_with(&other.producers, |_| 0)
+            + self.clients.shared_bytes_with(&other.clients, |_| 0)
+            + self.waiting_consumers.shared_bytes_with(&other.waiting_consumers, spilled)
+            + self.waiting_servers.shared_bytes_with(&other.waiting_servers, spilled)
+            + self.budget.remembered_shared_bytes(&other.budget)
+    }
 }
 
 impl HeapSize for FlowModel {

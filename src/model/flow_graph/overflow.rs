@@ -112,6 +112,11 @@ impl GraphBudget {
         self.remembered.heap_bytes_with(|_| 0)
     }
 
+    /// What of [`GraphBudget::remembered_bytes`] `other` holds too (a copy of this budget).
+    pub(super) fn remembered_shared_bytes(&self, other: &Self) -> usize {
+        self.remembered.shared_bytes_with(&other.remembered, |_| 0)
+    }
+
     /// Names folded into `index` when it is an overflow node.
     pub(super) fn folded_into(&self, index: NodeIndex) -> Option<u64> {
         self.folded_into.get(&index).copied()
