@@ -40,14 +40,16 @@ pub const OPEN_TIMELINE_SPANS: usize = 2_000_000;
 const CHECKPOINT_SPANS: usize = 20_000;
 /// ... or records, whichever comes first ...
 const CHECKPOINT_RECORDS: usize = 2_000;
-/// ... once the time since the last one is this many times what that one cost to take, so
-/// checkpoints never take more than about a sixth of the engine's time. (A checkpoint copies
-/// the flow model's join indexes, up to tens of megabytes.) Five, not ten: a seek decodes the
-/// packed records it replays, and with half as many checkpoints it took twice as long.
-const CHECKPOINT_COST_RATIO: u32 = 5;
-/// Checkpoints kept; beyond it every other one is dropped (the spacing doubles). Each holds
-/// a copy of the flow model (its graph and join indexes); their bytes count against the
-/// log's share with the records'.
+/// ... once the time since the last one is this many times what checkpoints cost lately, so
+/// they take at most about a twenty-first of the engine's time. A checkpoint copies the
+/// flow model and the findings memories, but of their join memories only the young
+/// generations (the old ones are shared, see `BoundedIndex`): a few megabytes where it was
+/// tens. With at most [`MAX_CHECKPOINTS`] kept evenly spread, a seek in 1M records took
+/// 16-19 ms at twenty against 32-37 ms before at five (`benches/seek.rs`).
+const CHECKPOINT_COST_RATIO: u32 = 20;
+/// Checkpoints kept; beyond it the one whose neighbours are closest goes, so they stay
+/// evenly spread. Each holds a copy of the flow model (its graph and join indexes); their
+/// bytes count against the log's share with the records'.
 const MAX_CHECKPOINTS: usize = 32;
 /// Bins of the density histogram sent to the UI.
 pub const TIMELINE_BINS: usize = 600;
@@ -151,25 +153,49 @@ struct SinceCheckpoint {
     bytes: usize,
 }
 
-/// When the last checkpoint was taken and how long it took: the next waits a multiple of it.
+/// When the last checkpoint was taken and what checkpoints cost lately: the next waits a
+/// multiple of that.
 #[derive(Clone, Copy, Debug)]
 struct LastCheckpoint {
     at: Instant,
+    /// The checkpoints' cost, smoothed (each new one weighs a quarter). A checkpoint copies
+    /// the join memories' young generations, which grow from nothing to half their capacity
+    /// and start again: one checkpoint's own cost would space the next by where in that cycle
+    /// it fell, bunching cheap ones together and leaving long stretches a seek replays.
     cost: Duration,
+}
+
+impl LastCheckpoint {
+    fn after(previous: Option<Self>, cost: Duration) -> Self {
+        let cost = previous.map_or(cost, |last| (last.cost * 3 + cost) / 4);
+        Self { at: Instant::now(), cost }
+    }
 }
 
 struct Checkpoint {
     /// Records applied (absolute index) when it was taken.
     applied: u64,
     state: EngineState,
-    /// What it holds, measured when taken ([`EngineState::timeline_bytes`]).
+    /// What it holds ([`EngineState::timeline_bytes`]) less what the checkpoint before it
+    /// holds too: checkpoints taken close together share the join memories' old generations,
+    /// and the log counts each once.
     bytes: usize,
 }
 
 impl Checkpoint {
-    fn of(applied: u64, head: &EngineState) -> Self {
+    fn of(applied: u64, head: &EngineState, previous: Option<&Checkpoint>) -> Self {
         let state = head.timeline_copy();
-        Self { applied, bytes: state.timeline_bytes(), state }
+        let mut checkpoint = Self { applied, bytes: 0, state };
+        checkpoint.measure(previous);
+        checkpoint
+    }
+
+    /// Measures what it holds beyond `previous` (the checkpoint before it, if any). Shared
+    /// parts are shared by checkpoints in a row, so counting each beside the one before it
+    /// counts every part once.
+    fn measure(&mut self, previous: Option<&Checkpoint>) {
+        let shared = previous.map_or(0, |p| self.state.timeline_shared_bytes(&p.state));
+        self.bytes = self.state.timeline_bytes().saturating_sub(shared);
     }
 }
 
@@ -263,7 +289,7 @@ impl SessionLog {
     /// start folds the same names as the head did.
     #[must_use]
     pub fn starting_from(mut self, head: &EngineState) -> Self {
-        let start = Checkpoint::of(self.first_index + self.records.len() as u64, head);
+        let start = Checkpoint::of(self.first_index + self.records.len() as u64, head, None);
         self.checkpoint_bytes = start.bytes;
         self.checkpoints = VecDeque::from([start]);
         self
@@ -401,7 +427,7 @@ impl SessionLog {
         if (due && affordable()) || (stuck && self.since_checkpoint.records > 0) {
             let started = Instant::now();
             self.checkpoint(head);
-            self.last_checkpoint = Some(LastCheckpoint { at: Instant::now(), cost: started.elapsed() });
+            self.last_checkpoint = Some(LastCheckpoint::after(self.last_checkpoint, started.elapsed()));
         }
         self.enforce_cap();
     }
@@ -445,19 +471,37 @@ impl SessionLog {
     }
 
     fn checkpoint(&mut self, head: &EngineState) {
-        let checkpoint = Checkpoint::of(self.first_index + self.records.len() as u64, head);
+        let checkpoint = Checkpoint::of(self.first_index + self.records.len() as u64, head, self.checkpoints.back());
         self.checkpoint_bytes += checkpoint.bytes;
         self.checkpoints.push_back(checkpoint);
         self.since_checkpoint = SinceCheckpoint::default();
         if self.checkpoints.len() > MAX_CHECKPOINTS {
-            // Keep the first (the log's start) and every other one after it.
-            let mut index = 0;
-            self.checkpoints.retain(|_| {
-                index += 1;
-                index == 1 || index % 2 == 1
-            });
-            self.checkpoint_bytes = self.checkpoints.iter().map(|c| c.bytes).sum();
+            self.thin_checkpoints();
         }
+    }
+
+    /// Drops the checkpoint whose neighbours are closest together, so the longest stretch a
+    /// seek replays grows as little as it can. Never the first (the log's start) nor the
+    /// newest.
+    fn thin_checkpoints(&mut self) {
+        let closest = (1..self.checkpoints.len().saturating_sub(1))
+            .min_by_key(|&i| self.checkpoints[i + 1].applied - self.checkpoints[i - 1].applied);
+        let Some(closest) = closest else { return };
+        if let Some(dropped) = self.checkpoints.remove(closest) {
+            self.checkpoint_bytes = self.checkpoint_bytes.saturating_sub(dropped.bytes);
+            // The one after it now follows another: what they share is not what it shared.
+            self.remeasure(closest);
+        }
+    }
+
+    /// Measures the checkpoint at `index` again beside the one now before it (none, for the
+    /// first), after the one that was before it went.
+    fn remeasure(&mut self, index: usize) {
+        let (before, rest) = self.checkpoints.make_contiguous().split_at_mut(index);
+        let Some(checkpoint) = rest.first_mut() else { return };
+        let counted = checkpoint.bytes;
+        checkpoint.measure(before.last());
+        self.checkpoint_bytes = self.checkpoint_bytes.saturating_sub(counted) + checkpoint.bytes;
     }
 
     /// Drops the oldest records up to the second checkpoint, and the first checkpoint, while
@@ -478,6 +522,7 @@ impl SessionLog {
             }
             if let Some(first) = self.checkpoints.pop_front() {
                 self.checkpoint_bytes = self.checkpoint_bytes.saturating_sub(first.bytes);
+                self.remeasure(0);
             }
             if let Some(start) = self.times.front() {
                 let second = start / NANOS_PER_SECOND;

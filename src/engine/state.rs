@@ -136,6 +136,13 @@ impl EngineState {
             + self.spans.heap_bytes()
     }
 
+    /// What of [`EngineState::timeline_bytes`] `other` holds too: the old generations of the
+    /// join and findings memories that two copies taken close together share.
+    pub(super) fn timeline_shared_bytes(&self, other: &Self) -> usize {
+        self.model.shared_bytes(&other.model)
+            + self.findings.read(|mine| other.findings.read(|theirs| mine.shared_bytes(theirs)))
+    }
+
     /// Keeps the message browser within `bytes` (its share of the memory budget).
     pub fn set_message_budget(&mut self, bytes: usize) {
         self.kafka.browser.set_max_bytes(bytes);

@@ -326,3 +326,40 @@ fn spans_are_kept_in_a_fraction_of_their_size_and_the_dictionary_counts() {
     // The estimate counts what the records hold; packed, the log keeps a small part of it.
     assert!(log.bytes_kept() * 5 < arrived, "{} packed against {arrived}", log.bytes_kept());
 }
+
+#[test]
+fn checkpoints_in_a_row_count_what_they_share_once() {
+    // 150,000 producers: more than half the default join memory (262,144), so its first
+    // generation freezes and the checkpoints after that share it.
+    let batch = |i: u64| {
+        Record::Spans(SpanBatch {
+            received_unix_nano: (1_000 + i) * 1_000_000_000,
+            source: SourceKind::File,
+            spans: (0..1_000).map(|k| producer("checkout", "kafka", "orders", 1, i * 1_000 + k + 1)).collect(),
+        })
+    };
+    let mut head = EngineState::default();
+    let mut log = SessionLog::new(usize::MAX).with_checkpoint_every(4).eager();
+    for i in 0..150 {
+        let r = batch(i);
+        head.apply(&r);
+        log.push(Arc::new(r), &head);
+    }
+    // More were taken than are kept: the closest went, and their neighbours were measured again.
+    assert_eq!(log.checkpoints(), MAX_CHECKPOINTS);
+    let checkpoints: Vec<&Checkpoint> = log.checkpoints.iter().collect();
+    // Taken every 4 records: 38 with the start, 6 thinned out, each widening one gap to 8.
+    let gaps: Vec<u64> = checkpoints.windows(2).map(|w| w[1].applied - w[0].applied).collect();
+    assert!(gaps.iter().all(|g| *g <= 8) && gaps.iter().filter(|g| **g > 4).count() <= 6, "{gaps:?}");
+    let full: usize = checkpoints.iter().map(|c| c.state.timeline_bytes()).sum();
+    let shared: Vec<usize> = checkpoints.windows(2).map(|w| w[1].state.timeline_shared_bytes(&w[0].state)).collect();
+    assert!(shared.iter().filter(|s| **s > 1_000_000).count() >= 3, "{shared:?}");
+    assert_eq!(log.checkpoint_bytes(), full - shared.iter().sum::<usize>());
+    // What a checkpoint shares with the one before it is shared with the head too, until
+    // the head's memories turn over again.
+    let newest = checkpoints[checkpoints.len() - 1];
+    assert!(head.timeline_shared_bytes(&newest.state) > 1_000_000);
+    // Every state is still right.
+    let (_, state) = log.state_at(75, None);
+    assert_eq!(spans(&state), 75_000);
+}
