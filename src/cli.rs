@@ -290,8 +290,9 @@ pub struct ReceiverArgs {
     #[arg(long, global = true, value_name = "N", help_heading = "Recording")]
     record_ring: Option<usize>,
     /// The memory budget (1GiB, 512MB) over what grows with input: the timeline keeps 33% of
-    /// it (records and checkpoints), journeys 26%, the message browser 17%, the oldest dropped
-    /// first and counted; the flow graph 5%, past which new names fold into overflow nodes;
+    /// it (records and checkpoints; the flow graph's join memories are sized to an eighth of
+    /// it), journeys 26%, the message browser 17%, the oldest dropped first and counted; the
+    /// flow graph 5%, past which new names fold into overflow nodes;
     /// the findings detectors 3%, their memories shortened to fit; what waits for the engine
     /// 10% and for its helper threads 1% each.
     /// Default: a quarter of the machine's memory, at most 4 GiB.

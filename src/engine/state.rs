@@ -13,7 +13,7 @@ use super::findings::Findings;
 use super::journeys::Journeys;
 use super::snapshot::{Brokers, Snapshot};
 use crate::model::findings::{FindingsSettings, FindingsView};
-use crate::model::flow_graph::{FlowModel, NodeKey};
+use crate::model::flow_graph::{FlowModel, JoinLimits, NodeKey};
 use crate::model::journey::{Expectations, ExpectationsKey, JourneyDetail, JourneyId, JourneySettings, JourneyStore};
 use crate::model::kafka::message::KafkaMessage;
 use crate::model::kafka::{KafkaEvent, KafkaModel};
@@ -159,6 +159,13 @@ impl EngineState {
     /// timeline's copies, which start from this state, fold the same names.
     pub fn set_graph_budget(&mut self, bytes: usize) {
         self.model.set_max_bytes(bytes);
+    }
+
+    /// Keeps the flow model's join memories within about `bytes` when full
+    /// ([`JoinLimits::within`], never above the default limits). Set before any record is
+    /// applied, like the graph's budget.
+    pub fn set_join_budget(&mut self, bytes: usize) {
+        self.model.set_join_limits(JoinLimits::within(bytes));
     }
 
     /// The flow model, for reading.

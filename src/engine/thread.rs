@@ -66,6 +66,7 @@ impl EngineThread {
         let mut state = EngineState::threaded(config.journeys.clone(), config.findings.clone())?;
         state.set_message_budget(config.memory_budget.messages());
         state.set_graph_budget(config.memory_budget.graph());
+        state.set_join_budget(config.memory_budget.joins());
         state.set_inbox_budget(config.memory_budget.helper_inbox());
         let log = (config.timeline_spans > 0).then(|| {
             SessionLog::new(config.timeline_spans).with_max_bytes(config.memory_budget.timeline()).starting_from(&state)

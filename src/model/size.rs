@@ -290,6 +290,14 @@ impl MemoryBudget {
         self.share(GRAPH_PERCENT)
     }
 
+    /// What the flow model's join memories may take when full: an eighth of the timeline's
+    /// share, not a share of its own. Every checkpoint copies them (their young generations
+    /// at least), so under a small budget a copy of a busy state must leave the log room for
+    /// several and its records; the defaults (about 42 MB) fit from a budget of about 1 GiB.
+    pub fn joins(&self) -> usize {
+        self.timeline() / 8
+    }
+
     /// The findings detectors' share: their per-key memories and findings
     /// ([`FindingsSettings::within_bytes`](crate::model::findings::FindingsSettings::within_bytes)).
     pub fn findings(&self) -> usize {

@@ -15,9 +15,11 @@ use std::mem::size_of;
 use petgraph::stable_graph::{EdgeIndex, NodeIndex};
 use smallvec::SmallVec;
 
+use super::joins::{ClientMemo, ConsumerWaiting, ProducerMemo, ServerWaiting};
 use super::kafka::DeadLetterPartition;
-use super::{EdgeKey, FlowEdge, FlowModel, FlowNode, NodeKey};
+use super::{EdgeKey, FlowEdge, FlowModel, FlowNode, JoinLimits, NodeKey};
 use crate::model::bounded_index::BoundedIndex;
+use crate::model::ids::SpanRef;
 use crate::model::size::{HISTOGRAM_BYTES, HISTORY_BYTES, HeapSize, SAMPLES_BYTES};
 use crate::model::span::ServiceName;
 
@@ -92,6 +94,41 @@ fn index_bytes<K: Eq + std::hash::Hash + Copy, T: smallvec::Array>(index: &Bound
 /// What a waiting list spilled to the heap.
 fn spilled<T: smallvec::Array>(list: &SmallVec<T>) -> usize {
     if list.spilled() { list.capacity() * size_of::<T::Item>() } else { 0 }
+}
+
+/// The fewest keys a join memory keeps, however small the budget.
+pub const MIN_JOIN_KEYS: usize = 1_024;
+
+impl JoinLimits {
+    /// About the most the join memories take when full, by the model's measure: each key a
+    /// slot (key, value, control byte) in tables sized for up to twice the keys held.
+    pub fn full_bytes(&self) -> usize {
+        let slots = |keys: usize, slot: usize| 2 * keys * (slot + 1);
+        slots(self.producers, size_of::<(SpanRef, ProducerMemo)>())
+            + slots(self.clients, size_of::<(SpanRef, ClientMemo)>())
+            + slots(self.pending, size_of::<(SpanRef, SmallVec<[ConsumerWaiting; 1]>)>())
+            + slots(self.pending, size_of::<(SpanRef, SmallVec<[ServerWaiting; 1]>)>())
+    }
+
+    /// The default limits, scaled down (never up) so the memories take at most about `bytes`
+    /// when full, each keeping at least [`MIN_JOIN_KEYS`]. Every timeline checkpoint copies
+    /// them, so a small memory budget needs smaller ones.
+    pub fn within(bytes: usize) -> Self {
+        let default = Self::default();
+        let full = default.full_bytes();
+        if full <= bytes {
+            return default;
+        }
+        let scaled = |keys: usize| {
+            let keys = keys as u128 * bytes as u128 / full as u128;
+            usize::try_from(keys).unwrap_or(usize::MAX).max(MIN_JOIN_KEYS)
+        };
+        Self {
+            producers: scaled(default.producers),
+            clients: scaled(default.clients),
+            pending: scaled(default.pending),
+        }
+    }
 }
 
 impl FlowModel {
@@ -196,6 +233,35 @@ mod tests {
             + graph.edge_indices().map(|i| graph[i].total_bytes()).sum::<usize>();
         assert!(model.heap_bytes() > elements);
         assert!(model.heap_bytes() < elements + 700 * 2 * 200, "{}", model.heap_bytes());
+    }
+
+    #[test]
+    fn join_limits_within_a_budget_scale_down_and_hold_it_when_full() {
+        let default = JoinLimits::default();
+        let full = default.full_bytes();
+        assert!((30 << 20..60 << 20).contains(&full), "{full}");
+        assert_eq!(JoinLimits::within(usize::MAX).producers, default.producers);
+        let tiny = JoinLimits::within(1);
+        assert_eq!((tiny.producers, tiny.clients, tiny.pending), (MIN_JOIN_KEYS, MIN_JOIN_KEYS, MIN_JOIN_KEYS));
+        // A sixteenth of the defaults' bytes: a sixteenth of each limit.
+        let budget = full / 16;
+        let limits = JoinLimits::within(budget);
+        assert_eq!((limits.producers, limits.clients), (default.producers / 16, default.clients / 16));
+        // Filled past its limits (producers remembered, consumers waiting for others), the
+        // model's join memories stay within the bytes they were given.
+        let mut model = FlowModel::new(limits);
+        for id in 1..=100_000u64 {
+            model.apply_span(&producer("checkout", "kafka", "orders", 1, id), 1);
+            model.apply_span(&consumer_linked("billing", "kafka", "orders", 2, id, (3, id)), 1);
+        }
+        let held = (model.producers.len(), model.waiting_consumers.len());
+        assert!((limits.producers / 2..=limits.producers).contains(&held.0), "{held:?}");
+        assert!((limits.pending / 2..=limits.pending).contains(&held.1), "{held:?}");
+        let joins = model.producers.heap_bytes_with(|_| 0)
+            + model.clients.heap_bytes_with(|_| 0)
+            + index_bytes(&model.waiting_consumers)
+            + index_bytes(&model.waiting_servers);
+        assert!(joins <= budget, "{joins} > {budget}");
     }
 
     #[test]

@@ -317,6 +317,15 @@ impl FlowModel {
         self.budget.set_max_bytes(bytes);
     }
 
+    /// Replaces the join memories with empty ones of `limits` (see [`JoinLimits::within`]).
+    /// Set before any record is applied: what the memories held is forgotten.
+    pub fn set_join_limits(&mut self, limits: JoinLimits) {
+        self.producers = BoundedIndex::new(limits.producers);
+        self.clients = BoundedIndex::new(limits.clients);
+        self.waiting_consumers = BoundedIndex::new(limits.pending);
+        self.waiting_servers = BoundedIndex::new(limits.pending);
+    }
+
     /// The bytes the graph's nodes and edges may take: its share of the memory budget.
     pub fn max_bytes(&self) -> usize {
         self.budget.max_bytes()
