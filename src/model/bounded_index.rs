@@ -25,9 +25,12 @@ type Set<K> = HashSet<K, BuildHasherDefault<FxHasher>>;
 /// A map that holds at most `capacity` keys (rounded up to even), forgetting the oldest half
 /// when full.
 ///
-/// Holds at least half its capacity once that many keys were inserted. A key written again
-/// while in the old generation moves to the young one (a copy of its value, the old entry
-/// hidden); a key removed from the old generation is hidden until that generation goes.
+/// A key lives through at least half the capacity of insertions of other keys (so, with
+/// no removals, the index holds at least half its capacity once that many keys were
+/// inserted). A key written again while in the old generation moves to the young one (a
+/// copy of its value, the old entry hidden); a key removed from the old generation is hidden
+/// until that generation goes (the removed keys are a subset of the old generation's, so they
+/// take at most another half of the capacity in keys).
 #[derive(Debug, Clone)]
 pub struct BoundedIndex<K, V> {
     young: Map<K, V>,
@@ -60,7 +63,7 @@ impl<K: Eq + Hash + Copy, V: Clone> BoundedIndex<K, V> {
             *held = value;
             return;
         }
-        self.adopt(&key);
+        self.adopt(&key, false);
         self.make_room();
         self.young.insert(key, value);
     }
@@ -71,7 +74,7 @@ impl<K: Eq + Hash + Copy, V: Clone> BoundedIndex<K, V> {
         let adopted = if self.young.contains_key(&key) {
             None
         } else {
-            let adopted = self.adopt(&key);
+            let adopted = self.adopt(&key, true);
             self.make_room();
             adopted
         };
@@ -82,22 +85,23 @@ impl<K: Eq + Hash + Copy, V: Clone> BoundedIndex<K, V> {
     }
 
     /// Before `key` enters the young generation: hides the old generation's entry for it and
-    /// returns a copy of its value, if it has one still visible.
-    fn adopt(&mut self, key: &K) -> Option<V> {
+    /// returns a copy of its value when `copy` asks and it was still visible.
+    fn adopt(&mut self, key: &K, copy: bool) -> Option<V> {
         if !self.removed.is_empty() && self.removed.remove(key) {
             // Hidden already; from now on by the young generation.
             return None;
         }
-        let value = self.old.get(key).cloned();
-        if value.is_some() {
-            self.hidden += 1;
-        }
+        let held = self.old.get(key)?;
+        let value = if copy { Some(held.clone()) } else { None };
+        self.hidden += 1;
         value
     }
 
-    /// Freezes the young generation once it is full, forgetting the old one.
+    /// Freezes the young generation once it is full, forgetting the old one. Removed keys do
+    /// not count: they hide the old generation's keys, whose room is already counted, and
+    /// counting them would forget the old generation sooner the more of it was removed.
     fn make_room(&mut self) {
-        if self.young.len() + self.removed.len() < self.generation {
+        if self.young.len() < self.generation {
             return;
         }
         self.evicted += (self.old.len() - self.hidden) as u64;
@@ -264,6 +268,23 @@ mod tests {
         }
         assert_eq!(index.shared_bytes_with(&copy, |_| 0), 0);
         assert_eq!([0, 1, 2].map(|k| copy.get(&k).copied()), [Some(0), Some(1), Some(2)]);
+    }
+
+    #[test]
+    fn removing_old_keys_does_not_bring_the_next_turn_forward() {
+        let mut index = BoundedIndex::new(4);
+        for k in 1..=3 {
+            index.insert(k, k);
+        }
+        // 1 and 2 are old, 3 young; removing 1 leaves room for one more young key.
+        assert_eq!(index.remove(&1), Some(1));
+        index.insert(4, 4);
+        assert_eq!((index.len(), index.evicted()), (3, 0));
+        assert_eq!([1, 2, 3, 4].map(|k| index.get(&k).copied()), [None, Some(2), Some(3), Some(4)]);
+        // The young generation (3, 4) is full: the next key forgets the old one (2; 1 was
+        // removed, not evicted).
+        index.insert(5, 5);
+        assert_eq!((index.len(), index.evicted()), (3, 1));
     }
 
     #[test]

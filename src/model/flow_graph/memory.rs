@@ -110,9 +110,12 @@ impl JoinLimits {
             + slots(self.pending, size_of::<(SpanRef, SmallVec<[ServerWaiting; 1]>)>())
     }
 
-    /// The default limits, scaled down (never up) so the memories take at most about `bytes`
-    /// when full, each keeping at least [`MIN_JOIN_KEYS`]. Every timeline checkpoint copies
-    /// them, so a small memory budget needs smaller ones.
+    /// The default limits, scaled down (never up) so the memories take at most `bytes` when
+    /// full, each keeping at least [`MIN_JOIN_KEYS`]. Every timeline checkpoint copies them,
+    /// so a small memory budget needs smaller ones. A scaled limit is rounded down to a power
+    /// of two, as the defaults are: a generation of half of it then fills a table of exactly
+    /// its limit's slots, which is what [`JoinLimits::full_bytes`] counts (other sizes
+    /// round their tables up, by up to 14% more).
     pub fn within(bytes: usize) -> Self {
         let default = Self::default();
         let full = default.full_bytes();
@@ -121,7 +124,9 @@ impl JoinLimits {
         }
         let scaled = |keys: usize| {
             let keys = keys as u128 * bytes as u128 / full as u128;
-            usize::try_from(keys).unwrap_or(usize::MAX).max(MIN_JOIN_KEYS)
+            let keys = usize::try_from(keys).unwrap_or(usize::MAX).max(MIN_JOIN_KEYS);
+            // The largest power of two not above it.
+            1 << keys.ilog2()
         };
         Self {
             producers: scaled(default.producers),
@@ -243,10 +248,13 @@ mod tests {
         assert_eq!(JoinLimits::within(usize::MAX).producers, default.producers);
         let tiny = JoinLimits::within(1);
         assert_eq!((tiny.producers, tiny.clients, tiny.pending), (MIN_JOIN_KEYS, MIN_JOIN_KEYS, MIN_JOIN_KEYS));
-        // A sixteenth of the defaults' bytes: a sixteenth of each limit.
+        // A sixteenth of the defaults' bytes: a sixteenth of each limit; a little less, the
+        // next power of two down (a thirty-second).
         let budget = full / 16;
         let limits = JoinLimits::within(budget);
         assert_eq!((limits.producers, limits.clients), (default.producers / 16, default.clients / 16));
+        let less = JoinLimits::within(budget - 1);
+        assert_eq!((less.producers, less.pending), (default.producers / 32, default.pending / 32));
         // Filled past its limits (producers remembered, consumers waiting for others), the
         // model's join memories stay within the bytes they were given.
         let mut model = FlowModel::new(limits);
