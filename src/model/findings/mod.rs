@@ -3,7 +3,8 @@
 //! Each detector is pure model logic fed by the records the engine applies (spans, Kafka
 //! messages, lag polls), with bounded state: per-key tables hold at most
 //! [`FindingsSettings::max_tracked`] entries each, evict the oldest half at once when full
-//! (see [`crate::model::bounded_index`]) and count what they evicted. The rules, with their sources, are in `docs/findings.md`.
+//! (see [`crate::model::bounded_index`]) and count what they evicted. The rules, with their
+//! sources, are in `docs/findings.md`.
 //!
 //! The model lives in the engine's state beside the flow graph, so checkpoints carry it and
 //! findings follow the timeline's cursor like the graph does.
@@ -94,8 +95,8 @@ impl FindingsSettings {
 pub struct FindingsCounters {
     /// Entries the detectors' tables hold now.
     pub tracked: u64,
-    /// Entries evicted (the oldest half at once) to stay within the bounds; a finding that needed one
-    /// of them may be missed.
+    /// Entries evicted (the oldest half at once) to stay within the bounds; a finding that
+    /// needed one of them may be missed.
     pub evicted: u64,
     /// Findings dropped because a kind already held its maximum.
     pub findings_dropped: u64,

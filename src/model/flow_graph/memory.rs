@@ -137,6 +137,14 @@ impl JoinLimits {
 }
 
 impl FlowModel {
+    /// The bytes the join memories hold, as [`HeapSize::heap_bytes`] counts them.
+    fn join_bytes(&self) -> usize {
+        self.producers.heap_bytes_with(|_| 0)
+            + self.clients.heap_bytes_with(|_| 0)
+            + index_bytes(&self.waiting_consumers)
+            + index_bytes(&self.waiting_servers)
+    }
+
     /// The bytes of [`HeapSize::heap_bytes`] that `self` shares with `other`: the old
     /// generations of the join memories they both hold, when one is a copy of the other or
     /// both are copies of one model taken close together (the timeline's checkpoints).
@@ -178,10 +186,7 @@ impl HeapSize for FlowModel {
             })
             .sum();
         let edge_keys = self.edges.len() * (size_of::<EdgeKey>() + size_of::<EdgeIndex>() + ENTRY_OVERHEAD);
-        let joins = self.producers.heap_bytes_with(|_| 0)
-            + self.clients.heap_bytes_with(|_| 0)
-            + index_bytes(&self.waiting_consumers)
-            + index_bytes(&self.waiting_servers);
+        let joins = self.join_bytes();
         let dead_letters = self.dead_letter_offsets.len() * (size_of::<DeadLetterPartition>() + 8 + ENTRY_OVERHEAD);
         let folded = self.budget.remembered_bytes();
         nodes + edges + services + named + edge_keys + joins + dead_letters + folded
@@ -265,10 +270,7 @@ mod tests {
         let held = (model.producers.len(), model.waiting_consumers.len());
         assert!((limits.producers / 2..=limits.producers).contains(&held.0), "{held:?}");
         assert!((limits.pending / 2..=limits.pending).contains(&held.1), "{held:?}");
-        let joins = model.producers.heap_bytes_with(|_| 0)
-            + model.clients.heap_bytes_with(|_| 0)
-            + index_bytes(&model.waiting_consumers)
-            + index_bytes(&model.waiting_servers);
+        let joins = model.join_bytes();
         assert!(joins <= budget, "{joins} > {budget}");
     }
 
