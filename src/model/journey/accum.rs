@@ -30,6 +30,18 @@ pub struct Root {
     pub name: Arc<str>,
 }
 
+/// The labels a span is counted under, each string shared (interned by the store) so that
+/// journeys naming the same service, topic or group do not each keep a copy.
+#[derive(Clone, Debug)]
+pub struct SpanLabels {
+    /// Its service.
+    pub service: Arc<str>,
+    /// Its destination, for a messaging span.
+    pub topic: Option<Arc<str>>,
+    /// Its consumer group, for a consumer span that names one.
+    pub group: Option<Arc<str>>,
+}
+
 /// What a journey's row is built from.
 #[derive(Clone, Debug, Default)]
 pub struct Accum {
@@ -97,8 +109,9 @@ impl Accum {
         Self { start: u64::MAX, first_received: u64::MAX, ..Self::default() }
     }
 
-    /// Adds a span of `service` (its interned label), touching `topic` if it is a messaging span.
-    pub fn add_span(&mut self, span: &Span, service: &Arc<str>, topic: Option<&Arc<str>>, received: u64) {
+    /// Adds a span under its `labels`, touching its topic if it is a messaging span.
+    pub fn add_span(&mut self, span: &Span, labels: &SpanLabels, received: u64) {
+        let (service, topic) = (&labels.service, labels.topic.as_ref());
         self.spans += 1;
         self.last_received = self.last_received.max(received);
         self.first_received = self.first_received.min(received);
@@ -128,7 +141,7 @@ impl Accum {
                 }
             }
             if m.operation.role() == MessagingRole::Consume {
-                self.add_delivery(span, service, topic);
+                self.add_delivery(labels);
             }
             if let Some(key) = &m.message_key {
                 push_unique_str(&mut self.keys, key);
@@ -147,15 +160,17 @@ impl Accum {
 
     /// Records that a consumer span (of this journey or a batch consumer linking to it)
     /// processed the journey's message.
-    pub fn add_delivery(&mut self, span: &Span, service: &Arc<str>, topic: Option<&Arc<str>>) {
-        let group = span.messaging.as_ref().and_then(|m| m.consumer_group.as_deref());
+    pub fn add_delivery(&mut self, labels: &SpanLabels) {
         let known = self
             .delivered
             .iter()
-            .any(|d| d.topic.as_ref() == topic && d.service == *service && d.group.as_deref() == group);
+            .any(|d| d.topic == labels.topic && d.service == labels.service && d.group == labels.group);
         if !known {
-            let group = group.map(Arc::from);
-            self.delivered.push(Delivery { topic: topic.cloned(), service: Arc::clone(service), group });
+            self.delivered.push(Delivery {
+                topic: labels.topic.clone(),
+                service: Arc::clone(&labels.service),
+                group: labels.group.clone(),
+            });
         }
     }
 

@@ -144,9 +144,8 @@ pub(super) struct Journey {
     awaiting: SmallVec<[SpanRef; 1]>,
     /// Batch spans of other journeys that link to spans of this one.
     pub(super) batch_consumers: Vec<SpanRef>,
-    // Boxed: journeys move (into the slab, out on merge and eviction) far more often than
-    // they are created, and the totals are most of their size.
-    pub(super) acc: Box<Accum>,
+    /// Running totals for the list row.
+    pub(super) acc: Accum,
     /// Changed since last judged.
     dirty: bool,
     /// Judged since its list row was last built.
@@ -165,7 +164,7 @@ impl Journey {
             messages: Vec::new(),
             awaiting: SmallVec::new(),
             batch_consumers: Vec::new(),
-            acc: Box::new(Accum::new()),
+            acc: Accum::new(),
             dirty: false,
             row_dirty: false,
             pending: false,
@@ -177,6 +176,37 @@ impl Journey {
     fn is_listed(&self) -> bool {
         !self.acc.is_empty()
     }
+
+    /// Keeps a span (see [`grown_by_half`]).
+    fn push_span(&mut self, span: StoredSpan) {
+        self.spans.reserve_exact(grown_by_half(self.spans.len(), self.spans.capacity(), 1));
+        self.spans.push(span);
+    }
+
+    /// Keeps a message (see [`grown_by_half`]).
+    fn push_message(&mut self, step: MessageStep) {
+        self.messages.reserve_exact(grown_by_half(self.messages.len(), self.messages.capacity(), 1));
+        self.messages.push(step);
+    }
+
+    /// Takes in the spans and messages of a journey merged into this one.
+    fn take_in(&mut self, spans: SmallVec<[StoredSpan; 1]>, messages: Vec<MessageStep>) {
+        self.spans.reserve_exact(grown_by_half(self.spans.len(), self.spans.capacity(), spans.len()));
+        self.spans.extend(spans);
+        self.messages.reserve_exact(grown_by_half(self.messages.len(), self.messages.capacity(), messages.len()));
+        self.messages.extend(messages);
+    }
+}
+
+/// How much more room to reserve (exactly) for `more` items in a list of `len` items and
+/// `capacity` slots: none while they fit, else at least half the length again. A journey's
+/// spans and messages arrive one by one into lists that are many and mostly stop growing
+/// soon; a list that doubles is a quarter empty on average, which for spans was the largest
+/// single part of what journeys keep (`benches/engine_memory.rs`). Growing by half keeps the
+/// copies amortized at a constant per item.
+fn grown_by_half(len: usize, capacity: usize, more: usize) -> usize {
+    let needed = len + more;
+    if needed <= capacity { 0 } else { needed.max(len + len / 2) - len }
 }
 
 /// Where a message sits in its topic: the key of the message index, so a message read twice
@@ -201,7 +231,11 @@ pub struct JourneyStore {
     settings: JourneySettings,
     /// Every span kept, and every span waited for, with its journey.
     span_index: FxHashMap<SpanRef, SpanSlot>,
-    journeys: IdSlab<Journey>,
+    /// Boxed: a merged-away or evicted id leaves a hole in the slab until the front passes
+    /// it (half the ids when most journeys are a producer and a consumer met later), and the
+    /// slab doubles as it grows, so a hole or spare slot costs a pointer, not a journey.
+    /// Journeys also move out on merge and eviction far more often than they are created.
+    journeys: IdSlab<Box<Journey>>,
     message_index: FxHashMap<MessagePosition, u64>,
     list: JourneyList,
     dirty: Vec<u64>,
@@ -305,12 +339,11 @@ impl JourneyStore {
         let mut out: Vec<JourneyId> = j
             .spans
             .iter()
-            .filter(|s| s.links.len() > 1)
             .filter_map(|s| s.decode(&self.dictionary).ok())
             .filter(|s| SpanRole::of(s) == SpanRole::Batch)
             .flat_map(|s| linked_spans(&s))
             .filter_map(|t| self.span_index.get(&t).map(|s| s.journey()))
-            .filter(|input| *input != id.0 && self.journeys.get(input).is_some_and(Journey::is_listed))
+            .filter(|input| *input != id.0 && self.journeys.get(input).is_some_and(|j| j.is_listed()))
             .map(JourneyId)
             .collect();
         out.sort();
@@ -339,7 +372,7 @@ impl JourneyStore {
     }
 
     pub(super) fn journey(&self, id: JourneyId) -> Option<&Journey> {
-        self.journeys.get(&id.0)
+        self.journeys.get(&id.0).map(|j| &**j)
     }
 
     /// Adds what a record holds: its spans, or the Kafka messages it observed. Judging

@@ -9,15 +9,15 @@
 
 use std::sync::Arc;
 
-use smallvec::SmallVec;
-
 pub use crate::model::codec::DecodeError;
 use crate::model::codec::{Reader, Writer};
 use crate::model::dictionary::Dictionary;
 use crate::model::ids::{SpanId, SpanRef, TraceId};
 use crate::model::span::{Resource, Span, SpanKind, StatusCode};
 
-/// A span kept by a journey.
+/// A span kept by a journey: what assembly, retention and the timeline's cursor read without
+/// decoding, and the rest in the body. Kept small (64 bytes) because a journey holds its
+/// spans in a growing array: every byte here is paid again in the array's spare room.
 #[derive(Clone, Debug)]
 pub struct StoredSpan {
     /// Trace id.
@@ -29,21 +29,17 @@ pub struct StoredSpan {
     /// When the collector received it, Unix ns (0 until the store sets it): what the
     /// timeline's cursor compares with.
     pub received_unix_nano: u64,
-    /// Spans it links to.
-    pub links: SmallVec<[SpanRef; 1]>,
     /// The emitting resource (shared by its export's spans).
-    pub resource: Arc<Resource>,
-    /// Instrumentation scope.
-    pub scope: Arc<str>,
+    resource: Arc<Resource>,
+    /// Everything else, scope and links included, encoded.
     body: Box<[u8]>,
 }
 
 impl StoredSpan {
-    /// What it takes in memory (estimated): itself, its encoded body and spilled links; the
-    /// resource and scope are shared by a request's spans and not counted.
+    /// What it takes in memory (estimated): itself and its encoded body; the resource is
+    /// shared by a request's spans and not counted.
     pub fn bytes(&self) -> usize {
-        let links = if self.links.spilled() { self.links.capacity() * std::mem::size_of::<SpanRef>() } else { 0 };
-        std::mem::size_of::<Self>() + self.body.len() + links
+        std::mem::size_of::<Self>() + self.body.len()
     }
 
     /// Encodes a span through `scratch` (reused between spans, so the only allocation is the
@@ -59,6 +55,7 @@ impl StoredSpan {
             None => out.byte(0),
         }
         dictionary.put(&mut out, &span.name);
+        dictionary.put(&mut out, &span.scope);
         out.byte(span.kind.to_otlp() as u8);
         out.u64(span.end_unix_nano);
         out.byte(span.status.to_otlp() as u8);
@@ -73,9 +70,7 @@ impl StoredSpan {
             span_id: span.span_id,
             start_unix_nano: span.start_unix_nano,
             received_unix_nano: 0,
-            links: span.links.iter().map(|l| l.target).collect(),
             resource: Arc::clone(&span.resource),
-            scope: Arc::clone(&span.scope),
             body: {
                 let body: Box<[u8]> = out.0.as_slice().into();
                 *scratch = out.0;
@@ -99,6 +94,7 @@ impl StoredSpan {
             _ => return Err(DecodeError("parent")),
         };
         let name = dictionary.get(&mut r)?;
+        let scope = dictionary.get_shared(&mut r)?;
         let kind = SpanKind::from_otlp(i32::from(r.byte()?));
         let end_unix_nano = r.u64()?;
         let status = StatusCode::from_otlp(i32::from(r.byte()?)).ok_or(DecodeError("status"))?;
@@ -117,7 +113,7 @@ impl StoredSpan {
             status,
             status_message,
             resource: Arc::clone(&self.resource),
-            scope: Arc::clone(&self.scope),
+            scope,
             attributes,
             events,
             links,
@@ -165,9 +161,13 @@ mod tests {
         for s in spans.iter().chain(&spans) {
             let stored = StoredSpan::encode_with(s, &mut Vec::new(), &mut dictionary);
             assert_eq!(stored.decode(&dictionary).as_ref(), Ok(s));
-            assert_eq!(stored.links.len(), s.links.len());
         }
         assert!(dictionary.interned() > 10, "{}", dictionary.interned());
+    }
+
+    #[test]
+    fn a_stored_span_is_as_small_as_its_doc_says() {
+        assert_eq!(std::mem::size_of::<StoredSpan>(), 64);
     }
 
     #[test]

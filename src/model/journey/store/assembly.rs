@@ -38,19 +38,19 @@ impl JourneyStore {
             }
         };
         self.span_index.insert(me, SpanSlot::arrived(id));
-        let (service, topic) = self.interner.labels(span);
+        let labels = self.interner.labels(span);
         if let Some(j) = self.journeys.get_mut(&id) {
             if !j.traces.contains(&me.trace_id) {
                 j.traces.push(me.trace_id);
             }
             // Batch context is kept to be shown, not counted.
             if role != SpanRole::Receive {
-                j.acc.add_span(span, &service, topic.as_ref(), received);
+                j.acc.add_span(span, &labels, received);
             }
             let mut stored = StoredSpan::encode_with(span, &mut self.scratch, &mut self.dictionary);
             stored.received_unix_nano = received;
             self.bytes_kept += stored.bytes();
-            j.spans.push(stored);
+            j.push_span(stored);
             self.spans_kept += 1;
         }
         self.mark_dirty(id);
@@ -86,7 +86,7 @@ impl JourneyStore {
     fn add_batch(&mut self, span: &Span, id: u64, received: u64) {
         let me = span.span_ref();
         let delivers = span.messaging.as_ref().is_some_and(|m| m.operation.role() == MessagingRole::Consume);
-        let (service, topic) = self.interner.labels(span);
+        let labels = self.interner.labels(span);
         for target in linked_spans(span) {
             // Each input keeps a journey of its own (waiting for its span if need be).
             let input = self.join(None, target);
@@ -98,7 +98,7 @@ impl JourneyStore {
                 j.batch_consumers.push(me);
             }
             if delivers {
-                j.acc.add_delivery(span, &service, topic.as_ref());
+                j.acc.add_delivery(&labels);
                 j.acc.last_received = j.acc.last_received.max(received);
             }
             self.mark_dirty(input);
@@ -168,7 +168,7 @@ impl JourneyStore {
         if let Some(j) = self.journeys.get_mut(&id) {
             j.acc.add_message(&step, received, self.interner.kafka());
             self.bytes_kept += step.bytes();
-            j.messages.push(step);
+            j.push_message(step);
         }
         self.message_index.insert(position, id);
         self.mark_dirty(id);
@@ -176,7 +176,7 @@ impl JourneyStore {
     }
 
     fn new_journey(&mut self) -> u64 {
-        self.journeys.push(Journey::new())
+        self.journeys.push(Box::new(Journey::new()))
     }
 
     /// Merges two journeys, moving the smaller into the larger; returns the one kept.
@@ -189,7 +189,7 @@ impl JourneyStore {
         if !self.journeys.contains_key(&keep) {
             return gone;
         }
-        let Some(moved) = self.journeys.remove(&gone) else { return keep };
+        let Some(moved) = self.journeys.remove(&gone).map(|b| *b) else { return keep };
         for span in moved.spans.iter().map(StoredSpan::span_ref).chain(moved.awaiting.iter().copied()) {
             if let Some(slot) = self.span_index.get_mut(&span) {
                 slot.moved_to(keep);
@@ -209,10 +209,9 @@ impl JourneyStore {
                     k.batch_consumers.push(b);
                 }
             }
-            k.spans.extend(moved.spans);
-            k.messages.extend(moved.messages);
+            k.take_in(moved.spans, moved.messages);
             k.awaiting.extend(moved.awaiting);
-            k.acc.merge(*moved.acc);
+            k.acc.merge(moved.acc);
         }
         self.list.remove(JourneyId(gone));
         self.mark_dirty(keep);
@@ -230,8 +229,7 @@ impl JourneyStore {
             if is_context(&span) {
                 continue;
             }
-            let (service, topic) = self.interner.known_labels(&span);
-            acc.add_span(&span, &service, topic.as_ref(), stored.received_unix_nano);
+            acc.add_span(&span, &self.interner.known_labels(&span), stored.received_unix_nano);
         }
         for step in messages {
             acc.add_message(step, step.received_unix_nano, self.interner.kafka());
@@ -239,8 +237,7 @@ impl JourneyStore {
         let linking = j.batch_consumers.iter().filter_map(|b| self.span_in(b)).map(|(_, s)| s);
         for span in linking.filter(known).filter_map(|s| s.decode(&self.dictionary).ok()) {
             if span.messaging.as_ref().is_some_and(|m| m.operation.role() == MessagingRole::Consume) {
-                let (service, topic) = self.interner.known_labels(&span);
-                acc.add_delivery(&span, &service, topic.as_ref());
+                acc.add_delivery(&self.interner.known_labels(&span));
             }
         }
         acc

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashSet;
 
+use crate::model::journey::accum::SpanLabels;
 use crate::model::span::{Resource, Span};
 
 /// Most event types interned. Types come from payloads, so a field that is not really a type
@@ -69,19 +70,24 @@ impl Interner {
         value
     }
 
-    /// A span's service label and (interned) destination.
-    pub(super) fn labels(&mut self, span: &Span) -> (Arc<str>, Option<Arc<str>>) {
+    /// A span's service label, and its destination and consumer group, interned.
+    pub(super) fn labels(&mut self, span: &Span) -> SpanLabels {
         let service = self.service_label(&span.resource);
-        let topic = span.messaging.as_ref().and_then(|m| m.destination.as_deref()).map(|d| self.intern(d));
-        (service, topic)
+        let messaging = span.messaging.as_ref();
+        let topic = messaging.and_then(|m| m.destination.as_deref()).map(|d| self.intern(d));
+        let group = messaging.and_then(|m| m.consumer_group.as_deref()).map(|g| self.intern(g));
+        SpanLabels { service, topic, group }
     }
 
     /// As [`Interner::labels`], without interning anything new (for read-only rebuilds).
-    pub(super) fn known_labels(&self, span: &Span) -> (Arc<str>, Option<Arc<str>>) {
+    pub(super) fn known_labels(&self, span: &Span) -> SpanLabels {
         let known = |text: &str| self.interned.get(text).cloned().unwrap_or_else(|| text.into());
-        let service = known(&span.resource.service.to_string());
-        let topic = span.messaging.as_ref().and_then(|m| m.destination.as_deref()).map(known);
-        (service, topic)
+        let messaging = span.messaging.as_ref();
+        SpanLabels {
+            service: known(&span.resource.service.to_string()),
+            topic: messaging.and_then(|m| m.destination.as_deref()).map(known),
+            group: messaging.and_then(|m| m.consumer_group.as_deref()).map(known),
+        }
     }
 
     /// The service label of a resource; spans of one export share their resource, so the

@@ -6,7 +6,6 @@ use std::mem::size_of;
 
 use super::{Journey, JourneyStore, MessagePosition, SpanSlot};
 use crate::model::ids::SpanRef;
-use crate::model::journey::accum::Accum;
 use crate::model::journey::stored::StoredSpan;
 use crate::model::journey::summary::{JourneyId, JourneySummary};
 
@@ -15,7 +14,7 @@ use crate::model::journey::summary::{JourneyId, JourneySummary};
 /// dirty lists and the grace queue keep per journey. Measured with a counting allocator
 /// (`tests/journeys_memory_bound.rs`, four-span orders with a message each), where it is the
 /// rest once the parts named in [`JourneyStore::bytes_held`] are counted.
-const JOURNEY_HEAP_BYTES: usize = 1_700;
+const JOURNEY_HEAP_BYTES: usize = 1_100;
 
 /// A hash table holds about one and a half slots per entry between its growths (it doubles
 /// when seven eighths full), each slot an entry and a control byte.
@@ -30,7 +29,7 @@ impl JourneyStore {
     /// after its entries go: evicting must bring the figure down).
     pub(super) fn bytes_held(&self) -> usize {
         let per_journey =
-            size_of::<Option<Journey>>() + size_of::<Accum>() + size_of::<JourneySummary>() + JOURNEY_HEAP_BYTES;
+            size_of::<Option<Box<Journey>>>() + size_of::<Journey>() + size_of::<JourneySummary>() + JOURNEY_HEAP_BYTES;
         self.bytes_kept
             + self.dictionary.bytes()
             + self.journeys.len() * per_journey

@@ -285,3 +285,23 @@ fn the_oldest_journeys_go_when_the_bytes_pass_the_journeys_share() {
     traces.sort();
     assert_eq!(traces, (16..=20).map(trace_id).collect::<Vec<_>>());
 }
+
+#[test]
+fn a_full_list_grows_by_half_its_length_and_a_merge_by_what_it_brings() {
+    use super::grown_by_half;
+    // Room left: nothing to reserve.
+    assert_eq!(grown_by_half(3, 4, 1), 0);
+    // Full: half the length again, at least what is asked.
+    assert_eq!(grown_by_half(16, 16, 1), 8);
+    assert_eq!(grown_by_half(1, 1, 1), 1);
+    assert_eq!(grown_by_half(0, 0, 1), 1);
+    // A merge bringing more than half: exactly what it brings.
+    assert_eq!(grown_by_half(10, 10, 30), 30);
+    // Appending one at a time, the spare room never passes half the length.
+    let (mut len, mut capacity) = (0usize, 0usize);
+    for _ in 0..10_000 {
+        capacity += grown_by_half(len, capacity, 1);
+        len += 1;
+        assert!(capacity <= len + len / 2 + 1, "{len} in {capacity}");
+    }
+}
