@@ -339,6 +339,7 @@ impl JourneyStore {
         let mut out: Vec<JourneyId> = j
             .spans
             .iter()
+            .filter(|s| s.links_several())
             .filter_map(|s| s.decode(&self.dictionary).ok())
             .filter(|s| SpanRole::of(s) == SpanRole::Batch)
             .flat_map(|s| linked_spans(&s))

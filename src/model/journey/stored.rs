@@ -47,6 +47,8 @@ impl StoredSpan {
     pub fn encode_with(span: &Span, scratch: &mut Vec<u8>, dictionary: &mut Dictionary) -> Self {
         scratch.clear();
         let mut out = Writer(std::mem::take(scratch));
+        // How many links, up to 255: read without decoding (see `links_several`).
+        out.byte(u8::try_from(span.links.len()).unwrap_or(u8::MAX));
         match span.parent_span_id {
             Some(id) => {
                 out.byte(1);
@@ -79,6 +81,12 @@ impl StoredSpan {
         }
     }
 
+    /// True when the span links to more than one span (a batch consumer may): known without
+    /// decoding, so a look-up for batch spans decodes only those.
+    pub fn links_several(&self) -> bool {
+        self.body.first().is_some_and(|n| *n > 1)
+    }
+
     /// The span's address.
     pub fn span_ref(&self) -> SpanRef {
         SpanRef { trace_id: self.trace_id, span_id: self.span_id }
@@ -88,6 +96,7 @@ impl StoredSpan {
     /// it was encoded with.
     pub fn decode(&self, dictionary: &Dictionary) -> Result<Span, DecodeError> {
         let mut r = Reader::new(&self.body);
+        r.byte()?;
         let parent_span_id = match r.byte()? {
             0 => None,
             1 => Some(SpanId(r.array()?)),
@@ -137,7 +146,7 @@ mod tests {
     fn spans_round_trip_exactly() {
         let mut spans = realistic_spans(300, 5);
         spans.extend(saga_spans());
-        let mut odd = span("svc", "every value", SpanKind::Internal).exception("boom").build();
+        let mut odd = span("svc", "every value", SpanKind::Internal).exception("boom").link(7, 1).link(8, 2).build();
         odd.attributes = vec![
             Attribute { key: "neg".into(), value: AttrValue::IntValue(-3) },
             Attribute { key: "min".into(), value: AttrValue::IntValue(i64::MIN) },
@@ -161,6 +170,7 @@ mod tests {
         for s in spans.iter().chain(&spans) {
             let stored = StoredSpan::encode_with(s, &mut Vec::new(), &mut dictionary);
             assert_eq!(stored.decode(&dictionary).as_ref(), Ok(s));
+            assert_eq!(stored.links_several(), s.links.len() > 1);
         }
         assert!(dictionary.interned() > 10, "{}", dictionary.interned());
     }
