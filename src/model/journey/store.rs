@@ -135,7 +135,8 @@ impl SpanSlot {
 /// One journey's contents.
 #[derive(Debug)]
 pub(super) struct Journey {
-    // Most journeys are a few traces and spans: inline, so a new journey costs no allocation.
+    // Most journeys are a few traces and a span or two: inline, so a new journey costs one
+    // allocation (its box), not one per list.
     pub(super) traces: SmallVec<[TraceId; 2]>,
     pub(super) spans: SmallVec<[StoredSpan; 1]>,
     pub(super) messages: Vec<MessageStep>,
@@ -234,7 +235,6 @@ pub struct JourneyStore {
     /// Boxed: a merged-away or evicted id leaves a hole in the slab until the front passes
     /// it (half the ids when most journeys are a producer and a consumer met later), and the
     /// slab doubles as it grows, so a hole or spare slot costs a pointer, not a journey.
-    /// Journeys also move out on merge and eviction far more often than they are created.
     journeys: IdSlab<Box<Journey>>,
     message_index: FxHashMap<MessagePosition, u64>,
     list: JourneyList,

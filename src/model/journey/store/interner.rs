@@ -1,6 +1,9 @@
-//! The labels journeys are built from (service names, topics), interned: each distinct string
-//! is stored once and shared by every journey, row and step that names it. Its own type so
-//! the store's other state cannot reach the strings except through it.
+//! The labels journeys are built from (service names, topics, consumer groups), interned: each
+//! distinct string is stored once and shared by every journey, row and step that names it.
+//! Its own type so the store's other state cannot reach the strings except through it. The
+//! set is not pruned and not counted in the store's bytes: services, topics and groups are
+//! few (a topic or group per request would grow it, as it would grow the flow graph, which
+//! bounds its nodes).
 
 use std::sync::Arc;
 
