@@ -18,7 +18,6 @@ use smallvec::SmallVec;
 use super::joins::{ClientMemo, ConsumerWaiting, ProducerMemo, ServerWaiting};
 use super::kafka::DeadLetterPartition;
 use super::{EdgeKey, FlowEdge, FlowModel, FlowNode, JoinLimits, NodeKey};
-use crate::model::bounded_index::BoundedIndex;
 use crate::model::ids::SpanRef;
 use crate::model::size::{HISTOGRAM_BYTES, HISTORY_BYTES, HeapSize, SAMPLES_BYTES};
 use crate::model::span::ServiceName;
@@ -85,13 +84,8 @@ impl HeapSize for FlowEdge {
     }
 }
 
-/// The bytes a join memory holds: its two generations' tables as allocated (a table is sized
-/// for its peak, up to twice its entries), and what a waiting list spilled to the heap.
-fn index_bytes<K: Eq + std::hash::Hash + Copy, T: smallvec::Array>(index: &BoundedIndex<K, SmallVec<T>>) -> usize {
-    index.heap_bytes_with(spilled::<T>)
-}
-
-/// What a waiting list spilled to the heap.
+/// What a waiting list spilled to the heap: a join memory holds this beyond its two
+/// generations' tables as allocated (a table is sized for its peak, up to twice its entries).
 fn spilled<T: smallvec::Array>(list: &SmallVec<T>) -> usize {
     if list.spilled() { list.capacity() * size_of::<T::Item>() } else { 0 }
 }
@@ -141,8 +135,8 @@ impl FlowModel {
     fn join_bytes(&self) -> usize {
         self.producers.heap_bytes_with(|_| 0)
             + self.clients.heap_bytes_with(|_| 0)
-            + index_bytes(&self.waiting_consumers)
-            + index_bytes(&self.waiting_servers)
+            + self.waiting_consumers.heap_bytes_with(spilled)
+            + self.waiting_servers.heap_bytes_with(spilled)
     }
 
     /// The bytes of [`HeapSize::heap_bytes`] that `self` shares with `other`: the old
