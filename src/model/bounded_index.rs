@@ -59,11 +59,25 @@ impl<K: Eq + Hash + Copy, V: Clone> BoundedIndex<K, V> {
 
     /// Inserts or replaces; a new key may make the oldest half go.
     pub fn insert(&mut self, key: K, value: V) {
+        if self.young.len() < self.generation {
+            // The young generation has room: one probe of it finds the key or its slot (every
+            // span and message inserts here, and a second probe cost a tenth of a detector).
+            match self.young.entry(key) {
+                Entry::Occupied(mut held) => {
+                    held.insert(value);
+                }
+                Entry::Vacant(new) => {
+                    hide_old(&mut self.removed, &self.old, &mut self.hidden, new.key(), false);
+                    new.insert(value);
+                }
+            }
+            return;
+        }
         if let Some(held) = self.young.get_mut(&key) {
             *held = value;
             return;
         }
-        self.adopt(&key, false);
+        hide_old(&mut self.removed, &self.old, &mut self.hidden, &key, false);
         self.make_room();
         self.young.insert(key, value);
     }
@@ -71,30 +85,18 @@ impl<K: Eq + Hash + Copy, V: Clone> BoundedIndex<K, V> {
     /// The value for `key`, inserting `default()` first when absent (or a copy of the old
     /// generation's value, when it is there).
     pub fn entry_or_insert_with(&mut self, key: K, default: impl FnOnce() -> V) -> &mut V {
-        let adopted = if self.young.contains_key(&key) {
-            None
-        } else {
-            let adopted = self.adopt(&key, true);
+        if self.young.len() >= self.generation && !self.young.contains_key(&key) {
+            let adopted = hide_old(&mut self.removed, &self.old, &mut self.hidden, &key, true);
             self.make_room();
-            adopted
-        };
+            return self.young.entry(key).or_insert_with(|| adopted.unwrap_or_else(default));
+        }
         match self.young.entry(key) {
             Entry::Occupied(held) => held.into_mut(),
-            Entry::Vacant(new) => new.insert(adopted.unwrap_or_else(default)),
+            Entry::Vacant(new) => {
+                let adopted = hide_old(&mut self.removed, &self.old, &mut self.hidden, new.key(), true);
+                new.insert(adopted.unwrap_or_else(default))
+            }
         }
-    }
-
-    /// Before `key` enters the young generation: hides the old generation's entry for it and
-    /// returns a copy of its value when `copy` asks and it was still visible.
-    fn adopt(&mut self, key: &K, copy: bool) -> Option<V> {
-        if !self.removed.is_empty() && self.removed.remove(key) {
-            // Hidden already; from now on by the young generation.
-            return None;
-        }
-        let held = self.old.get(key)?;
-        let value = if copy { Some(held.clone()) } else { None };
-        self.hidden += 1;
-        value
     }
 
     /// Freezes the young generation once it is full, forgetting the old one. Removed keys do
@@ -183,6 +185,25 @@ impl<K: Eq + Hash, V> BoundedIndex<K, V> {
     pub fn evicted(&self) -> u64 {
         self.evicted
     }
+}
+
+/// Before `key` enters the young generation: hides the old generation's entry for it and
+/// returns a copy of its value when `copy` asks and it was still visible. A function of the
+/// fields it touches, so it can run while the young generation's entry for `key` is held.
+fn hide_old<K: Eq + Hash, V: Clone>(
+    removed: &mut Set<K>,
+    old: &Map<K, V>,
+    hidden: &mut usize,
+    key: &K,
+    copy: bool,
+) -> Option<V> {
+    if !removed.is_empty() && removed.remove(key) {
+        // Hidden already; from now on by the young generation.
+        return None;
+    }
+    let held = old.get(key)?;
+    *hidden += 1;
+    copy.then(|| held.clone())
 }
 
 #[cfg(test)]
