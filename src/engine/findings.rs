@@ -149,9 +149,7 @@ impl Findings {
 
 /// Every span of `batch`, in order.
 fn spans(model: &mut FindingsModel, batch: &SpanBatch) {
-    for span in &batch.spans {
-        model.apply_span(span, batch.received_unix_nano);
-    }
+    model.apply_spans(&batch.spans, batch.received_unix_nano);
 }
 
 /// Every message of `record`, with its producer when known.

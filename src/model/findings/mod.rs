@@ -167,12 +167,35 @@ impl FindingsModel {
 
     /// Takes in one span received at `at` (Unix nanoseconds).
     pub fn apply_span(&mut self, span: &Span, at: u64) {
+        self.apply_spans(std::slice::from_ref(span), at);
+    }
+
+    /// Takes in a batch of spans received together at `at` (Unix nanoseconds).
+    ///
+    /// Coupling reads the batch from its end: an exporter sends spans as they end, so a
+    /// parent comes after its children in a batch, and read backwards it comes first. A child
+    /// then finds its parent's state at once instead of waiting for it in a table (on a demo
+    /// session more than half of all spans waited).
+    pub fn apply_spans(&mut self, spans: &[Span], at: u64) {
         if !self.settings.enabled {
             return;
         }
+        let mut changed = false;
+        for span in spans.iter().rev() {
+            changed |= self.coupling.apply_span(span, at);
+        }
+        for span in spans {
+            changed |= self.apply_span_but_coupling(span, at);
+        }
+        if changed {
+            self.version += 1;
+        }
+    }
+
+    /// Every detector but coupling takes in `span`; true when a finding changed.
+    fn apply_span_but_coupling(&mut self, span: &Span, at: u64) -> bool {
         let mut changed = self.processing.apply_span(span, at);
         changed |= self.ordering.apply_span(span, at);
-        changed |= self.coupling.apply_span(span, at);
         changed |= self.compensation.apply_span(span, at);
         changed |= self.dead_letter.apply_span(span, at);
         // A consumer failing on a topic: its process spans only (a failed send is not a
@@ -184,9 +207,7 @@ impl FindingsModel {
         {
             self.schema.note_failure(topic, &processing::consumer_of(span, m), span.start_unix_nano);
         }
-        if changed {
-            self.version += 1;
-        }
+        changed
     }
 
     /// Takes in one Kafka message read at `at` (Unix nanoseconds), tailed, sampled or browsed,
