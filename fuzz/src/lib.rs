@@ -287,7 +287,7 @@ pub fn findings_payload(data: &[u8]) {
     if let (Some(scanned), Some(value)) = (&scanned, &value) {
         for (index, field) in ["type", "seq", "version", "time", "eventId"].into_iter().enumerate() {
             let expected = value.get(field).map(|v| match v {
-                serde_json::Value::String(s) => json_scan::Scalar::Text(s.clone()),
+                serde_json::Value::String(s) => json_scan::Scalar::Text(s.clone().into()),
                 serde_json::Value::Number(n) => json_scan::Scalar::Number(n.clone()),
                 serde_json::Value::Bool(b) => json_scan::Scalar::Bool(*b),
                 _ => json_scan::Scalar::Other,

@@ -107,14 +107,14 @@ impl CompensationDetector {
             message.timestamp_ms.and_then(|ms| u64::try_from(ms).ok()).map_or(at, |ms| ms.saturating_mul(1_000_000));
         if is_failure_event(event_type) {
             let failure = Failure {
-                what: event_type.clone(),
+                what: event_type.to_string(),
                 topic: message.topic.clone(),
                 at: written,
                 trace: message.links.trace.as_ref().map(|t| t.trace_id.to_hex()),
             };
             self.step(key, Some(failure), None, at)
         } else if is_compensation_event(event_type) {
-            self.step(key, None, Some((event_type.clone(), written)), at)
+            self.step(key, None, Some((event_type.to_string(), written)), at)
         } else {
             false
         }

@@ -7,6 +7,7 @@
 //! strings asked for, and hashes paths as it goes. The payload is built as a `Value` only when
 //! its shape must be listed (a shape not judged before, see `schema`).
 
+use std::borrow::Cow;
 use std::hash::{Hash, Hasher};
 
 use rustc_hash::FxHasher;
@@ -18,11 +19,12 @@ use crate::model::json_reader::{Kind, Reader};
 /// Array elements looked at for the shape (as `shape::fields_of` does).
 const ARRAY_ITEMS: usize = 16;
 
-/// A top-level scalar asked for.
+/// A top-level scalar asked for, its text borrowed from the payload unless escaped (most
+/// asked-for strings are never copied: a CloudEvents header often names the type instead).
 #[derive(Clone, Debug, PartialEq)]
-pub enum Scalar {
+pub enum Scalar<'p> {
     /// A string.
-    Text(String),
+    Text(Cow<'p, str>),
     /// A number (as `serde_json` prints it, and as `f64`).
     Number(serde_json::Number),
     /// `true`/`false`.
@@ -31,13 +33,13 @@ pub enum Scalar {
     Other,
 }
 
-impl Scalar {
-    /// As text: strings as they are, numbers and booleans printed.
-    pub fn text(&self) -> Option<String> {
+impl<'p> Scalar<'p> {
+    /// As text: strings as they are (still borrowed), numbers and booleans printed.
+    pub fn text(&self) -> Option<Cow<'p, str>> {
         match self {
             Self::Text(s) => Some(s.clone()),
-            Self::Number(n) => Some(n.to_string()),
-            Self::Bool(b) => Some(b.to_string()),
+            Self::Number(n) => Some(Cow::Owned(n.to_string())),
+            Self::Bool(b) => Some(Cow::Owned(b.to_string())),
             Self::Other => None,
         }
     }
@@ -53,24 +55,24 @@ impl Scalar {
 
 /// What one pass over a JSON object payload found.
 #[derive(Debug, Default)]
-pub struct Scanned {
+pub struct Scanned<'p> {
     /// A 64-bit signature of the payload's field paths and their types: equal for payloads
     /// whose `shape::fields_of` are equal (duplicate keys aside, which `Value` collapses).
     pub signature: u64,
     /// The asked-for fields present at the top level, by their index in the names asked for
     /// (the last occurrence of a repeated key, as `Value` keeps it).
-    found: SmallVec<[(usize, Scalar); 8]>,
+    found: SmallVec<[(usize, Scalar<'p>); 8]>,
 }
 
-impl Scanned {
+impl<'p> Scanned<'p> {
     /// The top-level field asked for at `index`, when present.
-    pub fn field(&self, index: usize) -> Option<&Scalar> {
+    pub fn field(&self, index: usize) -> Option<&Scalar<'p>> {
         self.found.iter().rev().find(|(i, _)| *i == index).map(|(_, s)| s)
     }
 
     /// The field asked for at `index` as text (see [`Scalar::text`]), its string moved out
     /// rather than copied: a later call for the same index finds nothing.
-    pub fn take_text(&mut self, index: usize) -> Option<String> {
+    pub fn take_text(&mut self, index: usize) -> Option<Cow<'p, str>> {
         let (_, scalar) = self.found.iter_mut().rev().find(|(i, _)| *i == index)?;
         match std::mem::replace(scalar, Scalar::Other) {
             Scalar::Text(s) => Some(s),
@@ -81,11 +83,12 @@ impl Scanned {
 
 /// Scans `payload` when it is a JSON object, reading the top-level fields named in `wanted`;
 /// `None` for anything else (not JSON, not an object, trailing bytes).
-pub fn scan(payload: &[u8], wanted: &[&str]) -> Option<Scanned> {
+pub fn scan<'p>(payload: &'p [u8], wanted: &[&str]) -> Option<Scanned<'p>> {
     if payload.first() != Some(&b'{') {
         return None;
     }
-    let mut walk = Walk { pairs: SmallVec::new(), wanted, found: SmallVec::new() };
+    let lengths = wanted.iter().filter(|w| w.len() < 64).fold(0_u64, |mask, w| mask | 1 << w.len());
+    let mut walk = Walk { pairs: SmallVec::new(), wanted, lengths, found: SmallVec::new() };
     let mut reader = Reader::new(payload);
     walk.object(&mut reader, 0, 0, true)?;
     reader.end()?;
@@ -98,14 +101,17 @@ pub fn scan(payload: &[u8], wanted: &[&str]) -> Option<Scanned> {
 }
 
 /// What the scan gathers.
-struct Walk<'w> {
+struct Walk<'w, 'p> {
     /// One entry per (path, type) met: the path's hash mixed with the type's bit.
     pairs: SmallVec<[u64; 32]>,
     wanted: &'w [&'w str],
-    found: SmallVec<[(usize, Scalar); 8]>,
+    /// A bit per length of a name asked for (those under 64 bytes): most keys are told apart
+    /// from every name asked for by their length alone.
+    lengths: u64,
+    found: SmallVec<[(usize, Scalar<'p>); 8]>,
 }
 
-impl Walk<'_> {
+impl<'p> Walk<'_, 'p> {
     fn full(&self) -> bool {
         self.pairs.len() >= MAX_PATHS * 4
     }
@@ -115,7 +121,7 @@ impl Walk<'_> {
     }
 
     /// Reads the value that comes next, at `path` and `depth`; returns its type's bit.
-    fn value(&mut self, reader: &mut Reader<'_>, path: u64, depth: usize) -> Option<u8> {
+    fn value(&mut self, reader: &mut Reader<'p>, path: u64, depth: usize) -> Option<u8> {
         match reader.next_kind()? {
             Kind::Object => self.object(reader, path, depth, false).map(|()| types::OBJECT),
             Kind::Array => self.array(reader, path, depth).map(|()| types::ARRAY),
@@ -125,7 +131,7 @@ impl Walk<'_> {
 
     /// Reads an object at `prefix` (a path hash) and `depth`; `top` for the payload itself,
     /// whose asked-for fields are kept.
-    fn object(&mut self, reader: &mut Reader<'_>, prefix: u64, depth: usize, top: bool) -> Option<()> {
+    fn object(&mut self, reader: &mut Reader<'p>, prefix: u64, depth: usize, top: bool) -> Option<()> {
         if depth > MAX_DEPTH {
             return reader.skip_value().map(drop);
         }
@@ -135,7 +141,11 @@ impl Walk<'_> {
             }
             let name = key.bytes();
             let path = child_path(prefix, &name);
-            let asked = if top { self.wanted.iter().position(|w| w.as_bytes() == &*name) } else { None };
+            let asked = if top && (name.len() >= 64 || self.lengths & 1 << name.len() != 0) {
+                self.wanted.iter().position(|w| w.as_bytes() == &*name)
+            } else {
+                None
+            };
             let bits = match asked {
                 Some(index) => {
                     let (bits, scalar) = self.asked(reader, path, depth)?;
@@ -151,10 +161,10 @@ impl Walk<'_> {
 
     /// Reads an asked-for field's value: kept when it is a scalar; when it is an object or
     /// array (rare for the fields asked for) its children still count for the shape.
-    fn asked(&mut self, reader: &mut Reader<'_>, path: u64, depth: usize) -> Option<(u8, Scalar)> {
+    fn asked(&mut self, reader: &mut Reader<'p>, path: u64, depth: usize) -> Option<(u8, Scalar<'p>)> {
         let kind = reader.next_kind()?;
         let scalar = match kind {
-            Kind::String => Scalar::Text(reader.string()?.text().into_owned()),
+            Kind::String => Scalar::Text(reader.string()?.text()),
             Kind::Number => number(reader.number()?),
             Kind::Bool | Kind::Null => reader.literal()?.map_or(Scalar::Other, Scalar::Bool),
             Kind::Object | Kind::Array => return self.value(reader, path, depth + 1).map(|bits| (bits, Scalar::Other)),
@@ -163,7 +173,7 @@ impl Walk<'_> {
     }
 
     /// Reads an array: its first [`ARRAY_ITEMS`] elements count for the shape.
-    fn array(&mut self, reader: &mut Reader<'_>, prefix: u64, depth: usize) -> Option<()> {
+    fn array(&mut self, reader: &mut Reader<'p>, prefix: u64, depth: usize) -> Option<()> {
         if depth > MAX_DEPTH {
             return reader.skip_value().map(drop);
         }
@@ -199,7 +209,7 @@ fn bits(kind: Kind) -> u8 {
 }
 
 /// A number's text as `serde_json` reads it (`-0` is a float there, for one).
-fn number(text: &str) -> Scalar {
+fn number(text: &str) -> Scalar<'static> {
     let parsed = text.parse::<u64>().map(serde_json::Number::from).ok();
     parsed.or_else(|| serde_json::from_str(text).ok()).map_or(Scalar::Other, Scalar::Number)
 }
@@ -329,7 +339,7 @@ mod tests {
                 accepted += 1;
                 for (index, field) in WANTED.into_iter().enumerate() {
                     let expected = value.get(field).map(|v| match v {
-                        serde_json::Value::String(s) => Scalar::Text(s.clone()),
+                        serde_json::Value::String(s) => Scalar::Text(s.clone().into()),
                         serde_json::Value::Number(n) => Scalar::Number(n.clone()),
                         serde_json::Value::Bool(b) => Scalar::Bool(*b),
                         _ => Scalar::Other,

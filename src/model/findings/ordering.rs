@@ -177,7 +177,7 @@ impl OrderingDetector {
                     f.touch(at);
                 }
                 f.last_seen_unix_nano = f.last_seen_unix_nano.max(at);
-                f.evidence.add_key(|| key.clone());
+                f.evidence.add_key(|| key.to_string());
                 f.evidence.add_message(|| before);
                 f.evidence.add_message(|| now);
                 if let Some(trace) = &message.links.trace {

@@ -115,7 +115,7 @@ impl SchemaDetector {
                 key,
                 EventShapes {
                     topic: message.topic.clone(),
-                    event_type: read.event_type.clone(),
+                    event_type: read.event_type.as_deref().map(str::to_owned),
                     baseline: Shape::default(),
                     first: place(),
                     changes: Vec::new(),
