@@ -307,7 +307,7 @@ impl<'p> Reader<'p> {
     }
 
     /// Skips a string, number, `true`, `false` or `null` of `kind` (`None` for a container).
-    fn skip_scalar(&mut self, kind: Kind) -> Option<()> {
+    pub(crate) fn skip_scalar(&mut self, kind: Kind) -> Option<()> {
         match kind {
             Kind::Null | Kind::Bool => self.literal().map(drop),
             Kind::Number => self.number().map(drop),

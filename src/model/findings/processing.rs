@@ -79,8 +79,10 @@ pub struct ProcessingDetector {
     copies: Memory<()>,
     /// Payload previews of messages that are not JSON (the likely poison), by place.
     previews: Memory<String>,
-    /// Poison messages whose payload was not read yet, and the key of their finding.
-    awaiting_payload: BTreeMap<MessageRef, u64>,
+    /// Poison messages whose payload was not read yet, by the hash of their place (as
+    /// `previews`: every message read is looked up here while one awaits), and the key of
+    /// their finding.
+    awaiting_payload: BTreeMap<u64, u64>,
     duplicates: FindingTable,
     retries: FindingTable,
     poison: FindingTable,
@@ -191,12 +193,13 @@ impl ProcessingDetector {
         error: &str,
         at: u64,
     ) -> bool {
-        let preview = place.and_then(|p| self.previews.get(&key_of(&(&p.topic, p.partition, p.offset))).cloned());
-        if let Some(place) = place
+        let hashed = place.map(|p| key_of(&(&p.topic, p.partition, p.offset)));
+        let preview = hashed.and_then(|p| self.previews.get(&p).cloned());
+        if let Some(hashed) = hashed
             && preview.is_none()
             && self.awaiting_payload.len() < MAX_AWAITING_PAYLOAD
         {
-            self.awaiting_payload.insert(place.clone(), key);
+            self.awaiting_payload.insert(hashed, key);
         }
         let made = || Finding::new(FindingKind::PoisonMessage, Severity::Error, location(), at);
         let Some(f) = self.poison.entry(key, "attempts", made) else { return false };
@@ -249,15 +252,11 @@ impl ProcessingDetector {
         }
         if !self.awaiting_payload.is_empty()
             && let Some(payload) = &message.payload
+            && let Some(key) = self.awaiting_payload.remove(&place)
+            && let Some(f) = self.poison.get_mut(key)
         {
-            let here =
-                MessageRef { topic: message.topic.clone(), partition: message.partition, offset: message.offset };
-            if let Some(key) = self.awaiting_payload.remove(&here)
-                && let Some(f) = self.poison.get_mut(key)
-            {
-                f.evidence.payload = Some(preview(payload));
-                changed = true;
-            }
+            f.evidence.payload = Some(preview(payload));
+            changed = true;
         }
         let Some(identity) = &read.identity else { return changed };
         let event = key_of(&(&message.topic, identity));
@@ -306,11 +305,7 @@ impl ProcessingDetector {
 
     /// The bytes its memories and findings hold (see [`super::memory`]).
     pub fn heap_bytes(&self) -> usize {
-        let awaiting = self
-            .awaiting_payload
-            .keys()
-            .map(|place| size_of::<(MessageRef, u64)>() + super::memory::TREE_ENTRY_OVERHEAD + place.topic.capacity())
-            .sum::<usize>();
+        let awaiting = self.awaiting_payload.len() * (size_of::<(u64, u64)>() + super::memory::TREE_ENTRY_OVERHEAD);
         self.attempts.heap_bytes_with(|_| 0)
             + self.logged.heap_bytes_with(|_| 0)
             + self.copies.heap_bytes_with(|_| 0)
