@@ -29,6 +29,8 @@ mod testing;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+
 pub use finding::{
     Compatibility, Consumer, Evidence, Finding, FindingKind, LagEvidence, Location, MessageRef, Severity, ShapeDiff,
     ShapeField, Unhandled,
@@ -172,16 +174,16 @@ impl FindingsModel {
 
     /// Takes in a batch of spans received together at `at` (Unix nanoseconds).
     ///
-    /// Coupling reads the batch from its end: an exporter sends spans as they end, so a
-    /// parent comes after its children in a batch, and read backwards it comes first. A child
-    /// then finds its parent's state at once instead of waiting for it in a table (on a demo
-    /// session more than half of all spans waited).
+    /// Coupling reads the batch latest end first: a parent ends after its children, so it
+    /// comes first and a child finds its state at once instead of waiting for it in a table.
+    /// An exporter sends spans as they end, so a batch is mostly the other way round: read
+    /// as it came, more than half of a demo session's spans waited.
     pub fn apply_spans(&mut self, spans: &[Span], at: u64) {
         if !self.settings.enabled {
             return;
         }
         let mut changed = false;
-        for span in spans.iter().rev() {
+        for span in latest_end_first(spans) {
             changed |= self.coupling.apply_span(span, at);
         }
         for span in spans {
@@ -307,6 +309,14 @@ impl FindingsModel {
     }
 }
 
+/// The spans of a batch, the latest end first; spans that end together keep their order (a
+/// batch in end order is one run, which the sort reverses at once).
+fn latest_end_first(spans: &[Span]) -> SmallVec<[&Span; 64]> {
+    let mut order: SmallVec<[&Span; 64]> = spans.iter().collect();
+    order.sort_by_key(|span| std::cmp::Reverse(span.end_unix_nano));
+    order
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -338,5 +348,30 @@ mod tests {
         let view = model.view();
         let shape = view.findings.iter().find_map(|f| f.evidence.shape.as_ref()).expect("a schema change");
         assert_eq!(shape.failing_consumers, vec!["payments".to_owned()]);
+    }
+
+    #[test]
+    fn a_batch_is_coupled_latest_end_first_and_finds_the_call_under_its_consumer() {
+        let ending = |mut span: Span, end: u64| {
+            span.end_unix_nano = end;
+            span
+        };
+        // As an exporter sends them: the call (ended first), then the consumer, then an
+        // unrelated span that ended with the consumer.
+        let call = crate::testing::span("payments", "POST /charges", SpanKind::Client)
+            .ids(1, 2)
+            .parent(1)
+            .attr("server.address", "payment-gateway")
+            .build();
+        let mut process = process_span("payments", "orders", 0, 0, false);
+        (process.trace_id, process.span_id) = (crate::testing::trace_id(1), crate::testing::span_id(1));
+        let other = crate::testing::span("payments", "GET /health", SpanKind::Server).ids(1, 3).build();
+        let batch = [ending(call, 10), ending(process, 20), ending(other, 20)];
+        let order: Vec<_> = latest_end_first(&batch).iter().map(|s| s.span_id).collect();
+        assert_eq!(order, [1, 3, 2].map(crate::testing::span_id), "latest end first, ties in the batch's order");
+        let mut model = FindingsModel::default();
+        model.apply_spans(&batch, 1);
+        let view = model.view();
+        assert!(view.findings.iter().any(|f| f.kind == FindingKind::SyncCoupling), "{:?}", view.findings);
     }
 }
