@@ -147,7 +147,7 @@ impl Findings {
     }
 }
 
-/// Every span of `batch`, in order.
+/// Every span of `batch` (see [`FindingsModel::apply_spans`] for the order).
 fn spans(model: &mut FindingsModel, batch: &SpanBatch) {
     model.apply_spans(&batch.spans, batch.received_unix_nano);
 }

@@ -309,6 +309,29 @@ mod tests {
     }
 
     #[test]
+    fn with_room_a_key_of_the_old_generation_is_hidden_once_and_counted_right() {
+        let mut index = BoundedIndex::new(8);
+        for k in 0..5u64 {
+            index.insert(k, k * 10); // 0..=3 freeze when 4 comes
+        }
+        // Read through the entry while the young generation has room: a copy, the old hidden.
+        *index.entry_or_insert_with(1, || 0) += 1;
+        assert_eq!((index.get(&1), index.len()), (Some(&11), 5));
+        // Removed from the old generation, then written again: back once.
+        assert_eq!(index.remove(&2), Some(20));
+        assert_eq!(index.len(), 4);
+        index.insert(2, 21);
+        assert_eq!((index.get(&2), index.len()), (Some(&21), 5));
+        // The young generation (4, 1, 2, 5) fills; the next key forgets the old one, of which
+        // only 0 and 3 were still visible.
+        index.insert(5, 50);
+        index.insert(6, 60);
+        assert_eq!(index.evicted(), 2);
+        assert_eq!([0, 1, 2, 3].map(|k| index.get(&k).copied()), [None, Some(11), Some(21), None]);
+        assert_eq!(index.len(), 5);
+    }
+
+    #[test]
     fn removed_keys_do_not_accumulate() {
         let mut index = BoundedIndex::new(4);
         for k in 0..10_000 {

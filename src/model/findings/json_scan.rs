@@ -61,7 +61,7 @@ pub struct Scanned<'p> {
     pub signature: u64,
     /// The asked-for fields present at the top level, by their index in the names asked for
     /// (the last occurrence of a repeated key, as `Value` keeps it).
-    found: SmallVec<[(usize, Scalar<'p>); 4]>,
+    found: SmallVec<[(usize, Scalar<'p>); 8]>,
 }
 
 impl<'p> Scanned<'p> {
@@ -108,7 +108,7 @@ struct Walk<'w, 'p> {
     /// A bit per length of a name asked for (those under 64 bytes): most keys are told apart
     /// from every name asked for by their length alone.
     lengths: u64,
-    found: SmallVec<[(usize, Scalar<'p>); 4]>,
+    found: SmallVec<[(usize, Scalar<'p>); 8]>,
 }
 
 impl<'p> Walk<'_, 'p> {

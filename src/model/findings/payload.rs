@@ -84,8 +84,9 @@ pub struct FieldPlan {
     dedup: Option<usize>,
     sequence: SmallVec<[usize; 4]>,
     time: SmallVec<[usize; 5]>,
-    /// Two of the event type, key and dedup fields are one field: its text is then copied,
-    /// not moved out of the scan.
+    /// Two of the event type, key and dedup fields are one field: its text is then shared
+    /// (still borrowed from the payload, copied only when it is escaped or not a string), not
+    /// moved out of the scan.
     shared: bool,
 }
 
