@@ -91,13 +91,13 @@ impl CompensationDetector {
             return false;
         }
         let (Some(key), Some(topic)) = (&m.message_key, &m.destination) else { return false };
-        let failure = Failure {
+        let failure = || Failure {
             what: format!("{} failed on {topic}", span.service()),
             topic: topic.clone(),
             at: span.start_unix_nano,
             trace: Some(span.trace_id.to_hex()),
         };
-        self.step(key, Some(failure), None, at)
+        self.step(key, Some((span.start_unix_nano, &failure)), None, at)
     }
 
     /// Takes in a message read from the log; true when a finding changed.
@@ -106,38 +106,48 @@ impl CompensationDetector {
         let written =
             message.timestamp_ms.and_then(|ms| u64::try_from(ms).ok()).map_or(at, |ms| ms.saturating_mul(1_000_000));
         if is_failure_event(event_type) {
-            let failure = Failure {
+            let failure = || Failure {
                 what: event_type.to_string(),
                 topic: message.topic.clone(),
                 at: written,
                 trace: message.links.trace.as_ref().map(|t| t.trace_id.to_hex()),
             };
-            self.step(key, Some(failure), None, at)
+            self.step(key, Some((written, &failure)), None, at)
         } else if is_compensation_event(event_type) {
-            self.step(key, None, Some((event_type.to_string(), written)), at)
+            self.step(key, None, Some((event_type, written)), at)
         } else {
             false
         }
     }
 
-    fn step(&mut self, key_text: &str, failure: Option<Failure>, compensation: Option<(String, u64)>, at: u64) -> bool {
+    /// Takes in a failure of the key (when, and how to describe it: made only when it is the
+    /// key's earliest, since a failing key fails again at every retry) or a compensating
+    /// step (its event type, when it was written), updating the key's chain in place.
+    fn step(
+        &mut self,
+        key_text: &str,
+        failure: Option<(u64, &dyn Fn() -> Failure)>,
+        compensation: Option<(&str, u64)>,
+        at: u64,
+    ) -> bool {
         let id = key_of(&key_text);
-        let mut chain = self.keys.get(&id).cloned().unwrap_or_default();
-        if let Some(failure) = failure {
-            // The earliest failure explains what follows.
-            if chain.failure.as_ref().is_none_or(|f| failure.at < f.at) {
-                chain.failure = Some(failure);
-            }
-        }
-        if let Some(step) = compensation
-            && chain.steps.len() < MAX_STEPS
-            && !chain.steps.iter().any(|(t, _)| *t == step.0)
+        let chain = self.keys.entry_or_insert_with(id, KeyChain::default);
+        // The earliest failure explains what follows.
+        if let Some((failed_at, failure)) = failure
+            && chain.failure.as_ref().is_none_or(|f| failed_at < f.at)
         {
-            chain.steps.push(step);
+            chain.failure = Some(failure());
+        }
+        if let Some((what, written)) = compensation
+            && chain.steps.len() < MAX_STEPS
+            && !chain.steps.iter().any(|(t, _)| t == what)
+        {
+            chain.steps.push((what.to_owned(), written));
         }
         let mut changed = false;
         if let Some(failure) = &chain.failure {
-            let mut after: Vec<&(String, u64)> = chain.steps.iter().filter(|(_, t)| *t >= failure.at).collect();
+            let mut after: SmallVec<[&(String, u64); 4]> =
+                chain.steps.iter().filter(|(_, t)| *t >= failure.at).collect();
             after.sort_by_key(|(_, t)| *t);
             if !after.is_empty() {
                 let key = key_of(&("saga", failure.topic.as_str(), failure.what.as_str()));
@@ -164,7 +174,6 @@ impl CompensationDetector {
                 }
             }
         }
-        self.keys.insert(id, chain);
         changed
     }
 
