@@ -8,17 +8,6 @@ use super::step::MessageStep;
 use crate::model::messaging::MessagingRole;
 use crate::model::span::{Span, find_attr};
 
-/// A delivery: a consumer (service, and group when known) processing a destination.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Delivery {
-    /// Destination; `None` when the consumer span did not say (it then counts for any).
-    pub topic: Option<Arc<str>>,
-    /// Consuming service.
-    pub service: Arc<str>,
-    /// Consumer group.
-    pub group: Option<Arc<str>>,
-}
-
 /// A journey's earliest span: when it started, in which service, under which name.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Root {
@@ -31,12 +20,14 @@ pub struct Root {
 }
 
 /// The labels a span is counted under, each string shared (interned by the store) so that
-/// journeys naming the same service, topic or group do not each keep a copy.
-#[derive(Clone, Debug)]
+/// journeys naming the same service, topic or group do not each keep a copy. A consumer
+/// span's labels are also a delivery: that service (and group) processed that destination.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SpanLabels {
     /// Its service.
     pub service: Arc<str>,
-    /// Its destination, for a messaging span.
+    /// Its destination, for a messaging span (`None` when a consumer span did not say: its
+    /// delivery then counts for any destination).
     pub topic: Option<Arc<str>>,
     /// Its consumer group, for a consumer span that names one.
     pub group: Option<Arc<str>>,
@@ -66,7 +57,7 @@ pub struct Accum {
     /// Destinations produced to, with their messaging system.
     pub produced: SmallVec<[(Arc<str>, Arc<str>); 1]>,
     /// Deliveries by the journey's own consumer spans and by batch consumers linking to it.
-    pub delivered: SmallVec<[Delivery; 1]>,
+    pub delivered: SmallVec<[SpanLabels; 1]>,
     /// Explicit event type (CloudEvents).
     pub event_type: Option<Arc<str>>,
     /// Keys.
@@ -161,16 +152,8 @@ impl Accum {
     /// Records that a consumer span (of this journey or a batch consumer linking to it)
     /// processed the journey's message.
     pub fn add_delivery(&mut self, labels: &SpanLabels) {
-        let known = self
-            .delivered
-            .iter()
-            .any(|d| d.topic == labels.topic && d.service == labels.service && d.group == labels.group);
-        if !known {
-            self.delivered.push(Delivery {
-                topic: labels.topic.clone(),
-                service: Arc::clone(&labels.service),
-                group: labels.group.clone(),
-            });
+        if !self.delivered.contains(labels) {
+            self.delivered.push(labels.clone());
         }
     }
 
