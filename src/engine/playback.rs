@@ -22,9 +22,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use self::packed::PackedSpans;
+use self::packed::{PackScratch, PackedSpans};
 use super::EngineState;
-use crate::model::codec::{DecodeError, Writer};
+use crate::model::codec::DecodeError;
 use crate::model::dictionary::Dictionary;
 use crate::model::record::Record;
 use crate::model::size::HeapSize;
@@ -214,7 +214,7 @@ pub struct SessionLog {
     /// What the packed span batches refer to.
     dictionary: Dictionary,
     /// Reused while packing.
-    scratch: Writer,
+    scratch: PackScratch,
     /// Packed records that did not decode (a bug: logged, skipped, counted).
     undecodable: AtomicU64,
     /// Receive times, made non-decreasing (a late record counts at the newest time).
@@ -261,7 +261,7 @@ impl SessionLog {
         Self {
             records: VecDeque::new(),
             dictionary: Dictionary::within(usize::MAX),
-            scratch: Writer::default(),
+            scratch: PackScratch::default(),
             undecodable: AtomicU64::new(0),
             times: VecDeque::new(),
             spans: VecDeque::new(),

@@ -46,7 +46,7 @@ fn spans() -> Vec<Span> {
 #[test]
 fn batches_come_back_exactly_as_they_were_packed() {
     let mut dictionary = Dictionary::new(usize::MAX);
-    let mut scratch = Writer::default();
+    let mut scratch = PackScratch::default();
     // Twice, so the second round writes what repeats as ids.
     for round in 0..2 {
         let original = batch(spans());
@@ -64,7 +64,7 @@ fn batches_come_back_exactly_as_they_were_packed() {
 #[test]
 fn what_repeats_is_written_as_ids_and_what_never_repeats_stays_out_of_the_dictionary() {
     let mut dictionary = Dictionary::new(usize::MAX);
-    let mut scratch = Writer::default();
+    let mut scratch = PackScratch::default();
     let original = batch(realistic_spans(300, 5));
     let sizes: Vec<usize> =
         (0..3).map(|_| PackedSpans::pack(&original, &mut dictionary, &mut scratch).bytes()).collect();
@@ -88,7 +88,7 @@ fn what_repeats_is_written_as_ids_and_what_never_repeats_stays_out_of_the_dictio
 #[test]
 fn a_full_dictionary_writes_inline_counts_it_and_loses_nothing() {
     let mut dictionary = Dictionary::new(2_000);
-    let mut scratch = Writer::default();
+    let mut scratch = PackScratch::default();
     let mut packed = Vec::new();
     for _ in 0..3 {
         let original = batch(spans());
@@ -104,7 +104,7 @@ fn a_full_dictionary_writes_inline_counts_it_and_loses_nothing() {
 #[test]
 fn a_corrupt_body_is_an_error_not_a_panic() {
     let mut dictionary = Dictionary::new(usize::MAX);
-    let mut scratch = Writer::default();
+    let mut scratch = PackScratch::default();
     let original = batch(vec![saga_spans().remove(2), odd_span()]);
     let whole = PackedSpans::pack(&original, &mut dictionary, &mut scratch);
     for cut in 0..whole.body.len() {
